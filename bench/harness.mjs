@@ -1,0 +1,46 @@
+// Tiny benchmark harness shared by bench/*.bench.mjs: median-of-N timing, ratio table, JSON output.
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+export async function measure(fn, { repeat = 7, warmup = 2 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * Runs each case, prints ms and the ratio to `baseline` (how many times faster than it), and
+ * writes bench/results/<name>.json. Cases whose peer is missing are reported, not faked.
+ */
+export async function report(name, description, cases, { baseline, repeat } = {}) {
+  console.log(`\n## ${name}: ${description}`);
+  const rows = [];
+  for (const c of cases) {
+    if (c.skip) {
+      console.log(`  ${c.label.padEnd(40)} skipped: ${c.skip}`);
+      rows.push({ label: c.label, skipped: c.skip });
+      continue;
+    }
+    const ms = await measure(c.run, { repeat: c.repeat ?? repeat });
+    rows.push({ label: c.label, ms, ...(c.unit ? { throughput: c.unit(ms) } : {}) });
+  }
+  const base = rows.find((r) => r.label === baseline)?.ms;
+  for (const r of rows) {
+    if (r.skipped) continue;
+    r.speedupVsBaseline = base ? base / r.ms : null;
+    const extra = r.throughput ? `  ${r.throughput}` : '';
+    console.log(`  ${r.label.padEnd(40)} ${r.ms.toFixed(2).padStart(9)} ms  ${base ? `${(base / r.ms).toFixed(2)}x vs ${baseline}` : ''}${extra}`);
+  }
+  const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = { name, description, baseline, node: process.version, date: new Date().toISOString(), rows };
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(out, null, 2) + '\n');
+  return out;
+}

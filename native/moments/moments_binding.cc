@@ -1,0 +1,139 @@
+// N-API surface of the moments kernel: a partial over one typed array, synchronously or on worker
+// threads. Merging partials, policies and statistics live in TypeScript (src/moments).
+#include "moments_binding.h"
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "../common/errors.h"
+#include "../common/typed_array.h"
+#include "moments_kernel.h"
+
+namespace hotpath::moments {
+namespace {
+
+constexpr size_t kPartialFields = 9;
+
+Napi::Float64Array ToJs(Napi::Env env, const Partial& p) {
+  auto out = Napi::Float64Array::New(env, kPartialFields);
+  const double fields[kPartialFields] = {p.n, p.shift, p.mean, p.m2, p.m3, p.m4, p.min, p.max, p.nanCount};
+  std::copy(fields, fields + kPartialFields, out.Data());
+  return out;
+}
+
+Partial AccumulateSpan(const FloatSpan& span, size_t begin, size_t end, NanPolicy policy) {
+  if (span.isFloat32) {
+    return Accumulate(static_cast<const float*>(span.data) + begin, end - begin, policy, begin);
+  }
+  return Accumulate(static_cast<const double*>(span.data) + begin, end - begin, policy, begin);
+}
+
+NanPolicy RequirePolicy(const Napi::Value& value) {
+  return static_cast<NanPolicy>(RequireUint32(value, "nanPolicy", 0, 2));
+}
+
+// A plain four-lane sum: the streaming bound the benchmark compares the moments kernel with.
+Napi::Value FloatSum(const Napi::CallbackInfo& info) {
+  FloatSpan span = RequireFloatArray(info[0], "values");
+  double s[4] = {0, 0, 0, 0};
+  const size_t body = span.length - span.length % 4;
+  if (span.isFloat32) throw TypeError("values must be a Float64Array");
+  const double* x = static_cast<const double*>(span.data);
+  for (size_t i = 0; i < body; i += 4) {
+    for (int l = 0; l < 4; ++l) s[l] += x[i + l];
+  }
+  for (size_t i = body; i < span.length; ++i) s[0] += x[i];
+  return Napi::Number::New(info.Env(), (s[0] + s[1]) + (s[2] + s[3]));
+}
+
+Napi::Value PartialSync(const Napi::CallbackInfo& info) {
+  FloatSpan span = RequireFloatArray(info[0], "values");
+  NanPolicy policy = RequirePolicy(info[1]);
+  return ToJs(info.Env(), AccumulateSpan(span, 0, span.length, policy));
+}
+
+// Splits the array into per-thread chunks on block boundaries (so every thread runs the same
+// block decomposition as the synchronous path) and merges the chunk partials in order.
+class PartialWorker : public Napi::AsyncWorker {
+ public:
+  PartialWorker(Napi::Env env, Napi::TypedArray array, FloatSpan span, NanPolicy policy, uint32_t threads)
+      : Napi::AsyncWorker(env, "hotpath.moments"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        keepAlive_(Napi::Persistent(static_cast<Napi::Object>(array))),
+        span_(span),
+        policy_(policy),
+        threads_(threads) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      const size_t blocks = (span_.length + kBlock - 1) / kBlock;
+      const size_t workers = std::max<size_t>(1, std::min<size_t>(threads_, blocks));
+      const size_t blocksPerWorker = (blocks + workers - 1) / std::max<size_t>(workers, 1);
+      std::vector<Partial> partials(workers);
+      std::vector<std::exception_ptr> errors(workers);
+      std::vector<std::thread> pool;
+      auto run = [&](size_t w) {
+        const size_t begin = std::min(span_.length, w * blocksPerWorker * kBlock);
+        const size_t end = std::min(span_.length, (w + 1) * blocksPerWorker * kBlock);
+        try {
+          partials[w] = AccumulateSpan(span_, begin, end, policy_);
+        } catch (...) {
+          errors[w] = std::current_exception();
+        }
+      };
+      for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
+      run(0);
+      for (auto& t : pool) t.join();
+      for (size_t w = 0; w < workers; ++w) {
+        if (errors[w]) std::rethrow_exception(errors[w]);
+        result_ = Merge(result_, partials[w]);
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) {
+      deferred_.Reject(ToJsError(env, error_).Value());
+    } else {
+      deferred_.Resolve(ToJs(env, result_));
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keepAlive_;  // the typed array must outlive the worker threads
+  FloatSpan span_;
+  NanPolicy policy_;
+  uint32_t threads_;
+  Partial result_;
+  std::exception_ptr error_;
+};
+
+Napi::Value PartialAsync(const Napi::CallbackInfo& info) {
+  FloatSpan span = RequireFloatArray(info[0], "values");
+  NanPolicy policy = RequirePolicy(info[1]);
+  uint32_t threads = RequireUint32(info[2], "threads", 1, 1024);
+  auto* worker = new PartialWorker(info.Env(), info[0].As<Napi::TypedArray>(), span, policy, threads);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+void Register(Napi::Env env, Napi::Object exports) {
+  exports.Set("momentsPartial", Napi::Function::New<Guarded<PartialSync>>(env, "momentsPartial"));
+  exports.Set("floatSum", Napi::Function::New<Guarded<FloatSum>>(env, "floatSum"));
+  exports.Set("momentsPartialAsync", Napi::Function::New<Guarded<PartialAsync>>(env, "momentsPartialAsync"));
+}
+
+}  // namespace hotpath::moments

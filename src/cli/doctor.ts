@@ -1,0 +1,48 @@
+// `hotpath doctor`: which backend is live and why, for bug reports.
+import os from 'node:os';
+import { backend, nativeLoadError, nativePath, requireNative } from '../binding/loader.js';
+import { parseCommandArgs, printTable } from './io.js';
+
+export const doctorHelp = `Usage: hotpath doctor [--json]
+
+Prints the live backend, why the native addon did or did not load, the Node and
+N-API versions and the CPU count.
+`;
+
+export async function doctorCommand(argv: string[]): Promise<number> {
+  const { values: flags } = parseCommandArgs({
+    args: argv,
+    strict: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (flags.help) {
+    process.stdout.write(doctorHelp);
+    return 0;
+  }
+  const report = {
+    backend,
+    nativeLoaded: nativeLoadError === null,
+    nativeLoadError: nativeLoadError?.message ?? null,
+    nativePath,
+    addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
+    node: process.version,
+    napi: Number(process.versions.napi),
+    platform: `${process.platform}-${process.arch}`,
+    cpus: os.availableParallelism(),
+    env: { HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null, HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null },
+  };
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    printTable([
+      ['backend', report.backend],
+      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError}`],
+      ['addon N-API version', String(report.addonNapiVersion ?? '-')],
+      ['node', report.node],
+      ['node N-API version', String(report.napi)],
+      ['platform', report.platform],
+      ['cpus', String(report.cpus)],
+    ]);
+  }
+  return 0;
+}

@@ -1,0 +1,67 @@
+// Argument checks shared by every capability. Messages name the function and the argument, the
+// way sharp does, so a user sees "describe: ddof must be an integer >= 0, got -1".
+
+export type FloatArray = Float64Array | Float32Array;
+
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'Array';
+  if (ArrayBuffer.isView(value)) return value.constructor.name;
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}
+
+export function checkInteger(where: string, name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${typeName(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new RangeError(`${where}: ${name} must be an integer ${range}, got ${value}`);
+  }
+  return value;
+}
+
+export function checkBoolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${where}: ${name} must be a boolean, got ${typeName(value)}`);
+  return value;
+}
+
+export function checkOneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string') throw new TypeError(`${where}: ${name} must be a string, got ${typeName(value)}`);
+  if (!allowed.includes(value as T)) {
+    throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`);
+  }
+  return value as T;
+}
+
+export function checkOptions(where: string, options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${where}: options must be an object, got ${typeName(options)}`);
+  }
+  return options as Record<string, unknown>;
+}
+
+const integerArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array];
+
+/**
+ * Float64Array and Float32Array pass through untouched (no copy); other numeric typed arrays
+ * and number[] are copied into a Float64Array, checking every element of a plain array.
+ */
+export function toFloatArray(where: string, name: string, values: unknown): FloatArray {
+  if (values instanceof Float64Array || values instanceof Float32Array) return values;
+  if (integerArrays.some((Ctor) => values instanceof Ctor)) return Float64Array.from(values as ArrayLike<number>);
+  if (Array.isArray(values)) {
+    const out = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') {
+        throw new TypeError(`${where}: ${name}[${i}] must be a number, got ${typeName(v)}`);
+      }
+      out[i] = v;
+    }
+    return out;
+  }
+  throw new TypeError(
+    `${where}: ${name} must be a Float64Array, Float32Array, integer typed array or number[], got ${typeName(values)}`,
+  );
+}

@@ -4,12 +4,14 @@ import { demoCommand } from './demo.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
 import { UsageError } from './io.js';
 import { statsCommand, statsHelp } from './stats.js';
+import { workerCommand, workerHelp } from './worker.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
   stats: { run: statsCommand, help: statsHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
+  worker: { run: workerCommand, help: workerHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };
 

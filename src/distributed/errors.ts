@@ -1,7 +1,10 @@
 // Errors of the distributed layer. Loaded by the remote side too: node builtins only.
 import type { WireError } from './protocol.js';
 
-/** The remote code threw (or its module/export could not be loaded): the remote name, message and stack. */
+/**
+ * The remote code threw (or its module/export could not be loaded) on a gateway or a cluster worker:
+ * the remote name, message and stack.
+ */
 export class RemoteError extends Error {
   override name = 'RemoteError';
   /** The `name` of the error thrown on the remote side (TypeError, Error, ...). */
@@ -11,10 +14,11 @@ export class RemoteError extends Error {
   readonly code: string | undefined;
 
   constructor(
-    readonly gateway: string,
+    /** Where it ran: 'gateway spawn#1', 'queue jobs'. */
+    readonly origin: string,
     wire: WireError,
   ) {
-    super(`${wire.name}: ${wire.message} (on gateway ${gateway})`);
+    super(`${wire.name}: ${wire.message} (on ${origin})`);
     this.remoteName = wire.name;
     this.remoteStack = wire.stack;
     this.code = wire.code;

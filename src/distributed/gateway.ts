@@ -253,7 +253,7 @@ export class Gateway extends EventEmitter {
       case 'close':
         this.channels
           .get(message.ch)
-          ?.end(message.error ? new RemoteError(this.id, message.error) : new ChannelClosedError(`channel ${message.ch} on gateway ${this.id} is closed`));
+          ?.end(message.error ? new RemoteError(`gateway ${this.id}`, message.error) : new ChannelClosedError(`channel ${message.ch} on gateway ${this.id} is closed`));
         break;
       case 'pong':
         break;

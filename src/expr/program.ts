@@ -14,8 +14,10 @@ import { LRUCache } from 'lru-cache';
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
 import { ExpressionError, type Node, type Reduction, formatNode } from './ast.js';
+import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, formatIr, lower } from './ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
+import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from './parser.js';
 
 export type ResultArray = Float64Array | Float32Array;
@@ -71,6 +73,14 @@ interface Bound {
   float32: boolean;
 }
 
+type OutOption = (opts: Record<string, unknown>) => Record<string, unknown>;
+
+interface Prepared {
+  bound: Bound;
+  settings: Settings;
+  arrays: (ResultArray | null)[];
+}
+
 interface Settings {
   backend: Backend;
   threads: number;
@@ -83,22 +93,17 @@ export class CompiledExpressions {
   readonly trees: readonly { name: string; root: Node }[];
   readonly #sites = new Map<string, Site>();
   readonly #loops = new Map<string, FusedLoop>();
+  #bytecode: Bytecode | undefined;
 
-  constructor(sources: readonly { name: string; source: string }[], where: string) {
-    this.trees = sources.map(({ name, source }) => {
-      const root = parse(source, where);
-      firstSites(root, source, this.#sites);
-      return { name, root };
-    });
+  /** `source` is the text each tree was parsed from (error carets point into it). */
+  constructor(trees: readonly { name: string; root: Node; source: string }[]) {
+    this.trees = trees.map(({ name, root }) => ({ name, root }));
+    for (const { root, source } of trees) firstSites(root, source, this.#sites);
     this.ir = lower(this.trees);
   }
 
-  /** Builds a compiled program straight from trees (vectorize), with `source` for error carets. */
-  static fromTrees(trees: readonly { name: string; root: Node }[], source: string): CompiledExpressions {
-    const compiled = Object.create(CompiledExpressions.prototype) as CompiledExpressions;
-    Object.assign(compiled, { trees, ir: lower(trees) });
-    for (const { root } of trees) firstSites(root, source, compiled.#sites);
-    return compiled;
+  static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
+    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })));
   }
 
   get variables(): readonly string[] {
@@ -208,12 +213,29 @@ export class CompiledExpressions {
     });
   }
 
-  execute(where: string, vars: unknown, options: unknown, outOption: (opts: Record<string, unknown>) => Record<string, unknown>): EvaluateResult[] {
+  #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
     const opts = checkOptions(where, options);
     const bound = this.bind(where, vars);
-    this.settings(where, opts, bound.n);
-    const arrays = this.outputs(where, bound, outOption(opts));
-    return this.runFused(bound, arrays);
+    const settings = this.settings(where, opts, bound.n);
+    return { bound, settings, arrays: this.outputs(where, bound, outOption(opts)) };
+  }
+
+  #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
+    this.#bytecode ??= compileBytecode(this.ir);
+    const { threads, blockSize } = settings;
+    return { bytecode: this.#bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
+  }
+
+  execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
+    const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
+    return this.finish(prepared.bound.n, prepared.arrays, runNative(this.#nativeRun(prepared)));
+  }
+
+  async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
+    const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
+    return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
   }
 
   describe(float32 = false): string {
@@ -226,6 +248,9 @@ export class CompiledExpressions {
       '',
       `fused JS loop (${float32 ? 'float32' : 'float64'} arrays):`,
       fusedLoopSource(this.ir, codes, float32),
+      '',
+      'native bytecode (one instruction = one loop over a block):',
+      disassemble((this.#bytecode ??= compileBytecode(this.ir))),
     ].join('\n');
   }
 }
@@ -276,7 +301,7 @@ export class Program {
   }
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
-    return this.#compiled.execute('evaluateAsync', vars, options, singleOut)[0];
+    return (await this.#compiled.executeAsync('evaluateAsync', vars, options, singleOut))[0];
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */
@@ -301,7 +326,7 @@ function compileFor(where: string, expr: unknown): Program {
   if (typeof expr !== 'string') throw new TypeError(`${where}: expr must be a string, got ${typeName(expr)}`);
   const cached = programs.get(expr);
   if (cached) return cached;
-  const program = new Program(expr, new CompiledExpressions([{ name: 'result', source: expr }], where));
+  const program = new Program(expr, CompiledExpressions.parse([{ name: 'result', source: expr }], where));
   programs.set(expr, program);
   return program;
 }
@@ -332,7 +357,7 @@ function compileMany(where: string, exprs: unknown): CompiledExpressions {
   const key = JSON.stringify(entries);
   let compiled = manyPrograms.get(key);
   if (!compiled) {
-    compiled = new CompiledExpressions(entries.map(([name, source]) => ({ name, source: source as string })), where);
+    compiled = CompiledExpressions.parse(entries.map(([name, source]) => ({ name, source: source as string })), where);
     manyPrograms.set(key, compiled);
   }
   return compiled;

@@ -1,5 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe as suite, expect, it } from 'vitest';
-import { AbortError, TimeoutError, mapAsync } from 'hotpath';
+import { AbortError, Semaphore, TimeoutError, gather, mapAsync, withTimeout } from 'hotpath';
 import { rng } from './helpers.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,5 +135,111 @@ suite('mapAsync', () => {
     expect(() => mapAsync([1], (x) => x, { ordered: 1 as never })).toThrow(TypeError);
     expect(() => mapAsync([1], (x) => x, { signal: 'stop' as never })).toThrow(TypeError);
     expect(() => mapAsync(42 as never, (x) => x)).toThrow(/source must be an iterable or async iterable, got number/);
+  });
+});
+
+suite('mapAsync over HTTP (the recipe)', () => {
+  it('fetches 100 URLs from a local server with at most 8 requests open', async () => {
+    let open = 0;
+    let peak = 0;
+    const server = http.createServer((req, res) => {
+      open++;
+      peak = Math.max(peak, open);
+      setTimeout(() => {
+        open--;
+        res.end(`page ${req.url?.slice(1)}`);
+      }, 2);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const urls = Array.from({ length: 100 }, (_, i) => `http://127.0.0.1:${port}/${i}`);
+      const bodies = await mapAsync(urls, async (url, { signal }) => (await fetch(url, { signal })).text(), { concurrency: 8 }).toArray();
+      expect(bodies).toEqual(urls.map((_, i) => `page ${i}`));
+      expect(peak).toBeLessThanOrEqual(8);
+      expect(peak).toBeGreaterThan(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+suite('Semaphore', () => {
+  it('admits at most `permits` holders, first come first served, and release is idempotent', async () => {
+    const sem = new Semaphore(2);
+    const a = await sem.acquire();
+    const b = sem.tryAcquire();
+    expect(b).not.toBeNull();
+    expect(sem.tryAcquire()).toBeNull();
+    const order: string[] = [];
+    const c = sem.acquire().then((r) => (order.push('c'), r));
+    const d = sem.acquire().then((r) => (order.push('d'), r));
+    expect(sem.waiting).toBe(2);
+    a();
+    a();
+    await c;
+    expect(order).toEqual(['c']);
+    expect(sem.available).toBe(0);
+    b!();
+    (await d)();
+    (await c)();
+    expect(order).toEqual(['c', 'd']);
+    expect(sem.available).toBe(2);
+  });
+
+  it('use() releases after failure; an aborted acquire leaves the queue', async () => {
+    const sem = new Semaphore(1);
+    await expect(sem.use(() => {
+      throw new Error('inside');
+    })).rejects.toThrow('inside');
+    expect(sem.available).toBe(1);
+    const held = await sem.acquire();
+    const controller = new AbortController();
+    const waiting = sem.acquire({ signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    expect(sem.waiting).toBe(0);
+    held();
+    expect(await sem.use(() => 5)).toBe(5);
+  });
+
+  it('rejects bad arguments', () => {
+    expect(() => new Semaphore(0)).toThrow(RangeError);
+    expect(() => new Semaphore('2' as never)).toThrow(TypeError);
+    expect(() => new Semaphore(1).acquire({ signal: 1 as never })).toThrow(TypeError);
+  });
+});
+
+suite('gather and withTimeout', () => {
+  it('gather keeps order, caps started thunks, accepts promises and values', async () => {
+    let running = 0;
+    let peak = 0;
+    const thunk = (v: number) => async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await tick(2);
+      running--;
+      return v;
+    };
+    expect(await gather([thunk(1), Promise.resolve(2), thunk(3), thunk(4), 5], { concurrency: 2 })).toEqual([1, 2, 3, 4, 5]);
+    expect(peak).toBeLessThanOrEqual(2);
+    await expect(gather([Promise.reject(new RangeError('no'))])).rejects.toThrow(RangeError);
+    expect(() => gather([], { concurrency: 0 })).toThrow(RangeError);
+  });
+
+  it('withTimeout settles like the work, or rejects with a TimeoutError and aborts the work signal', async () => {
+    expect(await withTimeout(Promise.resolve('ok'), 50)).toBe('ok');
+    await expect(withTimeout(Promise.reject(new TypeError('t')), 50)).rejects.toThrow(TypeError);
+    let aborted = false;
+    const error = await withTimeout((signal) => {
+      signal.addEventListener('abort', () => (aborted = true));
+      return new Promise(() => {});
+    }, 10).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.message).toBe('withTimeout: timed out after 10 ms');
+    expect(aborted).toBe(true);
+    expect(() => withTimeout(5 as never, 10)).toThrow(TypeError);
+    expect(() => withTimeout(Promise.resolve(1), -5)).toThrow(RangeError);
   });
 });

@@ -3,3 +3,4 @@ export { backend, nativeLoadError, nativePath, type Backend } from './binding/lo
 export * from './moments/index.js';
 export * from './pool/index.js';
 export * from './async/index.js';
+export * as parallel from './parallel/index.js';

@@ -2,3 +2,6 @@
 export { backend, nativeLoadError, nativePath, type Backend } from './binding/loader.js';
 export * from './moments/index.js';
 export * from './expr/index.js';
+export * from './pool/index.js';
+export * from './async/index.js';
+export * as parallel from './parallel/index.js';

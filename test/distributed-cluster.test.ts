@@ -129,7 +129,10 @@ describe('ClusterExecutor on BullMQ', () => {
       const seen: ClusterProgress[] = [];
       const emitted: ClusterProgress[] = [];
       executor.on('progress', (event: ClusterProgress) => emitted.push(event));
-      expect(await executor.map('withProgress', [1, 2, 3], { onProgress: (e) => seen.push(e) }).toArray()).toEqual([10, 20, 30]);
+      const done: number[] = [];
+      const result = executor.map('withProgress', [1, 2, 3], { onJobProgress: (e) => seen.push(e), onProgress: (p) => done.push(p.completed) });
+      expect(await result.toArray()).toEqual([10, 20, 30]);
+      expect(done).toEqual([1, 2, 3]);
       expect(seen.map((e) => e.index).sort()).toEqual([0, 1, 2]);
       expect(seen.every((e) => e.progress === 50 && typeof e.jobId === 'string')).toBe(true);
       expect(emitted).toHaveLength(3);

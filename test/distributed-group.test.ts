@@ -61,18 +61,27 @@ describe('Group over healthy gateways', () => {
     expect(await group.submit(fixtures, 'square', 3)).toBe(9);
   });
 
-  it('leaving a map early cancels what is still pending', async () => {
-    const result = group.map(fixtures, 'whereAfter', range(20).map(() => 20));
-    for await (const _ of result) break;
-    expect(result.futures.filter((f) => f.cancelled).length).toBeGreaterThan(0);
-    expect(result.futures.every((f) => f.done)).toBe(true);
+  it('reads lazily, reports progress, and leaving a map early stops it', async () => {
+    const progress: { completed: number; total: number | undefined }[] = [];
+    expect(await group.map(fixtures, 'square', new Set([2, 3]), { onProgress: (p) => progress.push(p) }).toArray()).toEqual([4, 9]);
+    expect(progress.at(-1)).toEqual({ completed: 2, total: 2 });
+    let pulled = 0;
+    function* items() {
+      for (let i = 0; i < 1000; i++, pulled++) yield i;
+    }
+    const before = group.stats.completed;
+    for await (const _ of group.map(fixtures, 'tagged', items(), { concurrency: 4 })) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(pulled).toBeLessThan(10);
+    expect(group.stats.completed - before).toBeLessThan(10);
+    expect(group.stats).toMatchObject({ queued: 0, running: 0 });
   });
 
   it('checks its arguments', () => {
     expect(() => new Group([])).toThrow(/Group: gateways must be a non-empty array of Gateway, got Array/);
     expect(() => new Group([{} as never])).toThrow(/gateways\[0\] must be a Gateway, got Object/);
     expect(() => new Group(group.gateways as never, { concurrency: 0 })).toThrow(RangeError);
-    expect(() => group.map(fixtures, 'square', 5 as never)).toThrow(/Group.map: items must be iterable, got number/);
+    expect(() => group.map(fixtures, 'square', 5 as never)).toThrow(/Group.map: source must be an iterable or async iterable, got number/);
     expect(() => group.submit(fixtures, 'square', () => 1)).toThrow(/Group.submit: value cannot be serialized/);
     expect(() => group.submit('', 'square')).toThrow(TypeError);
   });

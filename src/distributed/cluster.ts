@@ -7,9 +7,10 @@ import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
 import { RemoteError } from './errors.js';
-import { Future, type FutureControl } from './future.js';
+import type { ResultStream } from '../async/map.js';
+import { Future, type FutureControl } from '../pool/future.js';
 import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';
-import { mapResult, type MapOptions, type MapResult } from './map-result.js';
+import { type DistributedMapOptions, mapFutures } from './map.js';
 import { loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';
 
 export interface ClusterExecutorOptions {
@@ -36,8 +37,9 @@ export interface ClusterProgress {
   progress: number | string | boolean | object;
 }
 
-export interface ClusterMapOptions extends MapOptions {
-  onProgress?: (event: ClusterProgress) => void;
+export interface ClusterMapOptions extends DistributedMapOptions {
+  /** Progress a job reports through `this.progress()`, with its position in the input. Default concurrency: 1000. */
+  onJobProgress?: (event: ClusterProgress) => void;
 }
 
 export interface ClusterStats {
@@ -53,7 +55,7 @@ interface PendingJob {
   reject(reason: unknown): void;
   control: FutureControl;
   index?: number;
-  onProgress?: (event: ClusterProgress) => void;
+  onJobProgress?: (event: ClusterProgress) => void;
 }
 
 interface Connected {
@@ -63,6 +65,12 @@ interface Connected {
 
 const ADD_BATCH = 500;
 
+type QueuedJob = { name: string; data: JobData; opts: { jobId: string } & Record<string, unknown> };
+
+function checkExportName(where: string, exportName: unknown): asserts exportName is string {
+  if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`${where}: exportName must be a non-empty string, got ${typeName(exportName)}`);
+}
+
 export class ClusterExecutor extends EventEmitter {
   readonly queueName: string;
   readonly module: string;
@@ -71,6 +79,7 @@ export class ClusterExecutor extends EventEmitter {
   private readonly pending = new Map<string, PendingJob>();
   private readonly counts: ClusterStats = { submitted: 0, completed: 0, failed: 0, stalled: 0 };
   private readonly connected: Promise<Connected>;
+  private readonly batch: QueuedJob[] = [];
   private closedError: Error | null = null;
 
   constructor(options: ClusterExecutorOptions) {
@@ -94,20 +103,18 @@ export class ClusterExecutor extends EventEmitter {
 
   /** Runs `exportName(...args)` of the executor's module as one job. */
   submit<T = unknown>(exportName: string, ...args: unknown[]): Future<T> {
-    return this.enqueue<T>('ClusterExecutor.submit', exportName, [args], null)[0];
+    return this.enqueue<T>('ClusterExecutor.submit', exportName, args, {});
   }
 
-  /** One job per item, `exportName(item)`; see MapResult. Jobs are added in batches. */
-  map<T = unknown>(exportName: string, items: Iterable<unknown>, options?: ClusterMapOptions): MapResult<T> {
-    const opts = checkOptions('ClusterExecutor.map', options) as ClusterMapOptions;
-    if (items === null || typeof items !== 'object' || typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`ClusterExecutor.map: items must be iterable, got ${typeName(items)}`);
+  /** One job per item, `exportName(item)`, as the Pool's map: read lazily, `concurrency` jobs in flight. */
+  map<R = unknown>(exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: ClusterMapOptions): ResultStream<R> {
+    const where = 'ClusterExecutor.map';
+    checkExportName(where, exportName);
+    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress;
+    if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
+      throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
     }
-    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
-      throw new TypeError(`ClusterExecutor.map: onProgress must be a function, got ${typeName(opts.onProgress)}`);
-    }
-    const futures = this.enqueue<T>('ClusterExecutor.map', exportName, Array.from(items, (item) => [item]), opts);
-    return mapResult(futures, opts.ordered !== false);
+    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000);
   }
 
   get stats(): ClusterStats {
@@ -127,24 +134,25 @@ export class ClusterExecutor extends EventEmitter {
     await this.close();
   }
 
-  /** One job per argument list; `map` (null for submit) numbers them and routes their progress. */
-  private enqueue<T>(where: string, exportName: unknown, argLists: unknown[][], map: ClusterMapOptions | null): Future<T>[] {
-    if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`${where}: exportName must be a non-empty string, got ${typeName(exportName)}`);
-    const jobs = argLists.map((args) => ({
-      name: exportName,
-      data: { module: this.module, export: exportName, args: encodeValue(where, args), ...(this.timeout ? { timeout: this.timeout } : {}) },
-      opts: { ...this.jobOptions, jobId: randomUUID(), removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
-    }));
-    const futures = jobs.map(
-      (job, index) =>
-        new Future<T>((resolve, reject, control) => {
-          const jobId = job.opts.jobId;
-          if (this.closedError) return reject(this.closedError);
-          this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...(map ? { index, onProgress: map.onProgress } : {}) });
-          control.signal.addEventListener('abort', () => this.cancelJob(jobId));
-        }),
-    );
-    this.counts.submitted += jobs.length;
+  private enqueue<T>(where: string, exportName: unknown, args: unknown[], tag: Pick<PendingJob, 'index' | 'onJobProgress'>): Future<T> {
+    checkExportName(where, exportName);
+    const jobId = randomUUID();
+    const data: JobData = { module: this.module, export: exportName, args: encodeValue(where, args), ...(this.timeout ? { timeout: this.timeout } : {}) };
+    const future = new Future<T>((resolve, reject, control) => {
+      if (this.closedError) return reject(this.closedError);
+      this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...tag });
+      control.signal.addEventListener('abort', () => this.cancelJob(jobId));
+    });
+    if (future.done) return future;
+    this.counts.submitted++;
+    this.batch.push({ name: exportName, data, opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } } });
+    if (this.batch.length === 1) setImmediate(() => this.flush());
+    return future;
+  }
+
+  /** Adds the jobs submitted since the last flush in bulk (one round trip per ADD_BATCH jobs). */
+  private flush(): void {
+    const jobs = this.batch.splice(0);
     this.connected
       .then(async ({ queue }) => {
         for (let i = 0; i < jobs.length; i += ADD_BATCH) await queue.addBulk(jobs.slice(i, i + ADD_BATCH));
@@ -152,7 +160,6 @@ export class ClusterExecutor extends EventEmitter {
       .catch((error: unknown) => {
         for (const job of jobs) this.take(job.opts.jobId)?.reject(error);
       });
-    return futures;
   }
 
   private async connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number): Promise<Connected> {
@@ -173,7 +180,7 @@ export class ClusterExecutor extends EventEmitter {
       const job = this.pending.get(jobId);
       if (!job) return;
       const event: ClusterProgress = { jobId, progress: data, ...(job.index === undefined ? {} : { index: job.index }) };
-      job.onProgress?.(event);
+      job.onJobProgress?.(event);
       this.emit('progress', event);
     });
     events.on('stalled', () => this.counts.stalled++);

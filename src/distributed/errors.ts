@@ -41,8 +41,3 @@ export class GatewayError extends Error {
 export class ChannelClosedError extends Error {
   override name = 'ChannelClosedError';
 }
-
-/** A bounded wait ran out (channel receive timeout, cluster job timeout). */
-export class TimeoutError extends Error {
-  override name = 'TimeoutError';
-}

@@ -5,9 +5,10 @@
 // task. A task that throws is not re-run: its Future rejects with the RemoteError.
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
 import { GatewayError } from './errors.js';
-import { Future, type FutureControl } from './future.js';
+import type { ResultStream } from '../async/map.js';
+import { Future, type FutureControl } from '../pool/future.js';
 import { Gateway, openGateway, type GatewayOptions } from './gateway.js';
-import { mapResult, type MapOptions, type MapResult } from './map-result.js';
+import { type DistributedMapOptions, mapFutures } from './map.js';
 import { serialize } from './protocol.js';
 
 export interface GroupOptions {
@@ -105,14 +106,13 @@ export class Group {
     return future;
   }
 
-  /** `exportName(item)` for each item, spread over the gateways; see MapResult. */
-  map<T = unknown>(module: string, exportName: string, items: Iterable<unknown>, options?: MapOptions): MapResult<T> {
-    const opts = checkOptions('Group.map', options);
-    if (items === null || typeof items !== 'object' || typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`Group.map: items must be iterable, got ${typeName(items)}`);
-    }
-    const ordered = opts.ordered === undefined ? true : opts.ordered === true;
-    return mapResult(Array.from(items, (item) => this.submit<T>(module, exportName, item)), ordered);
+  /**
+   * `exportName(item)` for each item of a sync or async iterable, spread over the gateways, as the
+   * Pool's map: read lazily, `concurrency` in flight (default: twice the group's slots).
+   */
+  map<R = unknown>(module: string, exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: DistributedMapOptions): ResultStream<R> {
+    const slots = this.gateways.length * this.concurrency;
+    return mapFutures<unknown, R>('Group.map', items, (item) => this.submit<R>(module, exportName, item), options, 2 * slots);
   }
 
   get stats(): GroupStats {

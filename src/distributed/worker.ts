@@ -4,7 +4,7 @@
 // (their worker died) moved back to the queue after lockDuration, retries with backoff.
 import type { Job, Worker } from 'bullmq';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { TimeoutError } from './errors.js';
+import { TimeoutError } from '../pool/errors.js';
 import { decodeValue, encodeValue, type JobData, toJobError } from './job.js';
 import { loadExport, resolveModule } from './modules.js';
 import { describeRedis, loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelClosedError, GatewayError, openGateway, RemoteError, TimeoutError, type Gateway } from 'hotpath';
-import { rng } from './helpers.js';
+import { repoRoot, rng } from './helpers.js';
 import { fixtures, startSshd, type SshServer } from './distributed-servers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-gateway-'));
@@ -31,6 +31,10 @@ describe('spawn gateway: calls', () => {
     expect(Array.from(scaled)).toEqual(Array.from(values, (v) => v * 3));
     const view = new Int16Array([1, 2, 3, 4, 5]).subarray(1, 3);
     expect(Array.from(await gw.call<Int16Array>(fixtures, 'scale', view, 2))).toEqual([4, 6]);
+  });
+
+  it('maps a TypeScript module path to its build output, as the Pool does', async () => {
+    expect(await gw.call(path.join(repoRoot, 'src', 'distributed', 'example-tasks.ts'), 'countPrimes', 100)).toBe(25);
   });
 
   it('keeps remote console output off the protocol stream', async () => {

@@ -1,19 +1,24 @@
 // Finds the function a gateway or cluster worker runs: a module named by a path (absolute, or
 // relative to the base directory) or a package name, and one of its exports. Code never travels:
-// only these names do. Loaded by the remote side too: node builtins only.
+// only these names do. A .ts path maps to its compiled .js as for the Pool. Loaded by the remote
+// side too: no third-party imports.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { resolveTaskModule } from '../pool/module-path.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
 const loaded = new Map<string, Promise<Record<string, unknown>>>();
 
-/** A file: URL for `specifier`: paths resolve against `baseDir`, package names from there, then from hotpath itself. */
+/**
+ * A file: URL for `specifier`: paths resolve against `baseDir` (a missing file is an error here),
+ * package names from there, then from hotpath itself.
+ */
 export function resolveModule(specifier: string, baseDir: string): string {
-  if (specifier.startsWith('file:')) return specifier;
-  if (path.isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../')) {
-    return pathToFileURL(path.resolve(baseDir, specifier)).href;
+  if (specifier.startsWith('file:') || path.isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../')) {
+    const file = specifier.startsWith('file:') ? specifier : path.resolve(baseDir, specifier);
+    return pathToFileURL(resolveTaskModule('resolveModule', file, undefined)).href;
   }
   try {
     return pathToFileURL(createRequire(path.join(baseDir, 'index.js')).resolve(specifier)).href;

@@ -3,6 +3,8 @@ import { startClusterWorker } from '../distributed/worker.js';
 import { describeRedis, redisOptions } from '../distributed/redis.js';
 import { parseCommandArgs, positiveIntegerFlag, UsageError } from './io.js';
 
+const CLOSE_GRACE_MS = 10_000;
+
 export const workerHelp = `Usage: hotpath worker --queue NAME [options]
 
 Runs cluster jobs (ClusterExecutor) from a BullMQ queue on Redis, on this machine.
@@ -59,6 +61,12 @@ export async function workerCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await worker.close();
-  return 0;
+  // close() waits for running jobs; if Redis is gone meanwhile it would wait forever.
+  const closed = await Promise.race([
+    worker.close().then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS, false).unref()),
+  ]);
+  if (closed) return 0;
+  process.stderr.write(`hotpath worker: not closed cleanly within ${CLOSE_GRACE_MS / 1000} s (Redis unreachable?); exiting\n`);
+  process.exit(1);
 }

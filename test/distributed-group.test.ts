@@ -125,7 +125,7 @@ describe('Group failures: at-least-once re-run, every task settles once', () => 
   });
 
   it('re-runs the task of a hung gateway once the heartbeat times out', async () => {
-    const group = await Group.open(['spawn', 'spawn'], { heartbeatInterval: 100, heartbeatTimeout: 1500 });
+    const group = await Group.open(['spawn', 'spawn'], { heartbeatInterval: 100, heartbeatTimeout: 2000 });
     try {
       const shared = freshMarker();
       expect(await Promise.all(range(6).map((i) => group.submit(fixtures, 'hangOnce', shared, i)))).toEqual(range(6));

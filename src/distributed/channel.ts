@@ -56,9 +56,8 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    */
   receive(options: ReceiveOptions = {}): Promise<T> {
     const timeout = options.timeout;
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new RangeError(`channel.receive: timeout must be a number >= 0, got ${String(timeout)}`);
-    }
+    if (timeout !== undefined && typeof timeout !== 'number') throw new TypeError(`channel.receive: timeout must be a number, got ${typeof timeout}`);
+    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`channel.receive: timeout must be >= 0 milliseconds, got ${timeout}`);
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
     if (this.endReason) return Promise.reject(this.endReason);
     return new Promise<T>((resolve, reject) => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { Channel, type ChannelPort } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { loadExport } from './modules.js';
-import { encodeFrame, FrameDecoder, toWireError, type ParentMessage } from './protocol.js';
+import { encodeFrame, FrameDecoder, toWireError, type ParentMessage, type RemoteMessage } from './protocol.js';
 
 const cwdFlag = process.argv.indexOf('--cwd');
 if (cwdFlag >= 0) process.chdir(process.argv[cwdFlag + 1]);
@@ -16,22 +16,22 @@ const writeFrame = process.stdout.write.bind(process.stdout);
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
 
 const channels = new Map<number, Channel>();
-const port: ChannelPort = {
+const port = {
   label: `${os.hostname()} pid ${process.pid}`,
-  post(message) {
-    writeFrame(encodeFrame('channel.send', message));
+  post(message: RemoteMessage, where = 'channel.send') {
+    writeFrame(encodeFrame(where, message));
   },
-  release(id) {
+  release(id: number) {
     channels.delete(id);
   },
-};
+} satisfies ChannelPort;
 
 async function run(message: Extract<ParentMessage, { t: 'exec' }>): Promise<void> {
   const channel = new Channel(message.ch, port);
   channels.set(message.ch, channel);
   try {
     const fn = await loadExport(message.module, message.export, process.cwd());
-    if (message.mode === 'call') channel.send(await fn(...message.args));
+    if (message.mode === 'call') port.post({ t: 'data', ch: message.ch, value: await fn(...message.args) }, `the result of ${message.export}()`);
     else await fn(channel, ...message.args);
     channel.close();
   } catch (error) {

@@ -145,6 +145,24 @@ function knownLength(items: unknown): number | undefined {
   return undefined;
 }
 
+/** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
+function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: AbortSignal | undefined, timeout: number | undefined) {
+  // The common case needs no extra controller, listener or timer per task.
+  if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
+  const { controller, unlink } = linkedController(own, caller);
+  const timer = timeout === undefined ? undefined : setTimeout(() => {
+    const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
+    controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
+  }, timeout);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      unlink();
+    },
+  };
+}
+
 async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
   let chunk: T[] = [];
   for await (const item of items) {
@@ -284,12 +302,8 @@ export class Pool extends EventEmitter {
     const message: TaskMessage = { name, args: [...args], chunk, started };
     const future = new Future<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
-      const { controller, unlink } = linkedController(control.signal, signal);
-      const timer = timeout === undefined ? undefined : setTimeout(() => {
-        const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
-        controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
-      }, timeout);
-      this.#piscina.run(message, { signal: controller.signal, transferList: transferList as never }).then(
+      const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
+      this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
         (reply: TaskReply) => {
           // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
           Atomics.store(started, 0, 0);
@@ -297,11 +311,8 @@ export class Pool extends EventEmitter {
           if (reply.ok) resolve(reply.value as R);
           else reject(rebuildError(reply.error));
         },
-        (error: unknown) => reject(this.#explain(where, name, error, controller.signal, Atomics.load(started, 0) === 1)),
-      ).finally(() => {
-        clearTimeout(timer);
-        unlink();
-      });
+        (error: unknown) => reject(this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1)),
+      ).finally(dispose);
     });
     this.#track(future as Future<unknown>);
     return future;

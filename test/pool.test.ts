@@ -14,10 +14,12 @@ beforeAll(() => {
 });
 afterAll(() => pool.close());
 
-/** Resolves once flag[0] becomes 1, or with false after `ms`. */
+/** Resolves true once flag[0] becomes 1, or false after `ms`. */
 async function flagSet(flag: Int32Array, ms: number): Promise<boolean> {
-  const result = Atomics.waitAsync(flag, 0, 0, ms);
-  return (result.async ? await result.value : result.value) !== 'timed-out';
+  for (const deadline = Date.now() + ms; Atomics.load(flag, 0) !== 1; await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() >= deadline) return false;
+  }
+  return true;
 }
 
 suite('Pool.submit', () => {
@@ -32,7 +34,7 @@ suite('Pool.submit', () => {
     const slow = pool.submit<string>('delayed', 'slow', 80);
     const fast = pool.submit<string>('delayed', 'fast', 1);
     const order: string[] = [];
-    for await (const f of asCompleted([slow, fast])) order.push(f.result());
+    for await (const { future } of asCompleted([slow, fast])) order.push(future.result());
     expect(order).toEqual(['fast', 'slow']);
     const first = await wait([pool.submit('forever'), pool.submit('add', 1, 1)], { returnWhen: 'FIRST_COMPLETED' });
     expect([...first.done][0].result()).toBe(2);
@@ -40,7 +42,7 @@ suite('Pool.submit', () => {
   });
 
   it('rejects with the worker error: class, name, message, stack and code', async () => {
-    const typeErr = await pool.submit('fail', 'type', 'wrong type').catch((e: unknown) => e as Error);
+    const typeErr = (await pool.submit('fail', 'type', 'wrong type').catch((e: unknown) => e)) as Error;
     expect(typeErr).toBeInstanceOf(TypeError);
     expect(typeErr.message).toBe('wrong type');
     expect(typeErr.stack).toContain('pool-tasks.js');
@@ -67,7 +69,7 @@ suite('Pool.submit', () => {
     controller.abort();
     await expect(bySignal).rejects.toMatchObject({ name: 'AbortError' });
     running2.cancel();
-    const timedOut = await pool.submitWith('forever', [], { timeout: 30 }).catch((e: unknown) => e as Error);
+    const timedOut = (await pool.submitWith('forever', [], { timeout: 30 }).catch((e: unknown) => e)) as Error;
     expect(timedOut).toBeInstanceOf(AbortError);
     expect(timedOut.message).toMatch(/task 'forever' timed out after 30 ms/);
     expect((timedOut.cause as Error).name).toBe('TimeoutError');

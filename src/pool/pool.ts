@@ -48,7 +48,7 @@ export interface PoolOptions {
 
 export interface SubmitOptions {
   /** ArrayBuffers (or MessagePorts) among the arguments to move to the worker instead of copying. */
-  transfer?: readonly (ArrayBuffer | MessagePort)[];
+  transfer?: readonly (ArrayBufferLike | MessagePort)[];
   /** Aborting it cancels the task, queued or running, with an AbortError. */
   signal?: AbortSignal;
   /** Milliseconds until the task is cancelled with an AbortError. Default: the pool's `timeout`. */
@@ -133,7 +133,7 @@ function checkName(where: string, name: unknown): string {
   return name;
 }
 
-function checkTransfer(where: string, transfer: unknown): (ArrayBuffer | MessagePort)[] | undefined {
+function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | MessagePort)[] | undefined {
   if (transfer === undefined) return undefined;
   if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
   return transfer;

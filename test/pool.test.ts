@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
 import { AbortError, Future, Pool, asCompleted, wait, type PoolProgress } from 'hotpath';
 import { compileFixture } from './pool-fixture.js';
@@ -207,6 +208,10 @@ suite('Pool faults and lifecycle', () => {
     expect(() => new Pool({ filename: 42 as never })).toThrow(TypeError);
     expect(() => new Pool({ filename: path.join(os.tmpdir(), 'no-such-tasks.js') })).toThrow(/task module not found/);
     expect(() => new Pool(undefined as never)).toThrow(/exactly one of filename/);
+    expect(() => new Pool({ module: 'no-such-package-for-hotpath' })).toThrow(/cannot resolve module 'no-such-package-for-hotpath'/);
+    const byModule = new Pool({ module: path.relative(process.cwd(), tasks).replace(/^(?!\.)/, './'), minThreads: 0 });
+    expect(byModule.taskModule).toBe(tasks);
+    void byModule.close();
     expect(() => pool.submit('' as never)).toThrow(TypeError);
     expect(() => pool.submitWith('add', 1 as never)).toThrow(/args must be an array/);
     expect(() => pool.submitWith('add', [], { signal: {} as never })).toThrow(/signal must be an AbortSignal/);
@@ -225,6 +230,11 @@ suite('Pool faults and lifecycle', () => {
     expect(local.taskModule).toBe(path.join(root, 'lib', 'jobs.js'));
     expect(await local.submit('twice', 21)).toBe(42);
     await local.close();
+    // An ES module task file, given as a file: URL.
+    fs.writeFileSync(path.join(root, 'lib', 'esm.mjs'), 'export function thrice(x) { return 3 * x; }\n');
+    const esm = new Pool({ filename: pathToFileURL(path.join(root, 'lib', 'esm.mjs')), maxThreads: 1 });
+    expect(await esm.submit('thrice', 5)).toBe(15);
+    await esm.close();
     fs.rmSync(root, { recursive: true });
   });
 });

@@ -189,6 +189,18 @@ suite('Pool faults and lifecycle', () => {
     expect(errors[1]?.message).toMatch(/pool closed with \{ wait: false \} before task 'add' started/);
   });
 
+  it('maxQueue bounds queued tasks: the overflowing submit rejects', async () => {
+    const local = new Pool({ filename: tasks, maxThreads: 1, maxQueue: 1 });
+    const running = local.submit('forever');
+    while (!running.running) await new Promise((r) => setTimeout(r, 5));
+    const queued = local.submit('add', 1, 1);
+    const overflow = local.submit('add', 2, 2);
+    running.cancel();
+    await expect(overflow).rejects.toThrow(/the task queue is full \(maxQueue 1\): task 'add' was not queued/);
+    expect(await queued).toBe(2);
+    await local.close();
+  });
+
   it('await using closes the pool at the end of the block', async () => {
     let outer: Pool;
     {

@@ -181,6 +181,7 @@ export class Pool extends EventEmitter {
   readonly maxThreads: number;
   readonly #piscina: Piscina;
   readonly #timeout: number | undefined;
+  readonly #maxQueue: number;
   readonly #outstanding = new Set<Future<unknown>>();
   readonly #spareFlags: Int32Array[] = [];
   #closing: Promise<void> | null = null;
@@ -194,7 +195,10 @@ export class Pool extends EventEmitter {
     this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
     const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
     const idleTimeout = opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
-    const maxQueue = opts.maxQueue === undefined || opts.maxQueue === 'auto' ? opts.maxQueue : checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
+    // Enforced here, not by piscina: piscina only bounds tasks without an AbortSignal, and every Pool task has one.
+    if (opts.maxQueue === undefined) this.#maxQueue = Infinity;
+    else if (opts.maxQueue === 'auto') this.#maxQueue = this.maxThreads ** 2;
+    else this.#maxQueue = checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
     if (opts.resourceLimits !== undefined && (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')) {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
@@ -206,7 +210,6 @@ export class Pool extends EventEmitter {
       maxThreads: this.maxThreads,
       minThreads,
       idleTimeout,
-      ...(maxQueue === undefined ? {} : { maxQueue }),
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
       atomics,
     });
@@ -302,6 +305,10 @@ export class Pool extends EventEmitter {
     const message: TaskMessage = { name, args: [...args], chunk, started };
     const future = new Future<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
+      if (this.#piscina.queueSize >= this.#maxQueue) {
+        reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
+        return;
+      }
       const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
       this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
         (reply: TaskReply) => {

@@ -11,16 +11,22 @@ let pool: Pool;
 
 beforeAll(() => {
   tasks = compileFixture('pool-tasks.ts');
-  pool = new Pool({ filename: tasks, maxThreads: 2 });
+  // Both threads up front: ordering assertions must not depend on how fast a second worker starts.
+  pool = new Pool({ filename: tasks, maxThreads: 2, minThreads: 2 });
 });
 afterAll(() => pool.close());
 
-/** Resolves true once flag[0] becomes 1, or false after `ms`. */
-async function flagSet(flag: Int32Array, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Atomics.load(flag, 0) !== 1; await new Promise((r) => setTimeout(r, 5))) {
+/** Waits (polling) until `condition()` holds; false if `ms` pass first. */
+async function eventually(condition: () => boolean, ms = 10_000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; !condition(); await new Promise((r) => setTimeout(r, 5))) {
     if (Date.now() >= deadline) return false;
   }
   return true;
+}
+
+/** Resolves true once flag[0] becomes 1, or false after `ms`. */
+function flagSet(flag: Int32Array, ms: number): Promise<boolean> {
+  return eventually(() => Atomics.load(flag, 0) === 1, ms);
 }
 
 suite('Pool.submit', () => {
@@ -32,7 +38,7 @@ suite('Pool.submit', () => {
   });
 
   it('works with asCompleted and wait', async () => {
-    const slow = pool.submit<string>('delayed', 'slow', 80);
+    const slow = pool.submit<string>('delayed', 'slow', 300);
     const fast = pool.submit<string>('delayed', 'fast', 1);
     const order: string[] = [];
     for await (const { future } of asCompleted([slow, fast])) order.push(future.result());
@@ -58,8 +64,7 @@ suite('Pool.submit', () => {
     const running = pool.submit('forever');
     const running2 = pool.submit('forever');
     const queued = pool.submit<number>('add', 1, 2);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(running.running).toBe(true);
+    expect(await eventually(() => running.running && running2.running)).toBe(true);
     expect(queued.running).toBe(false);
     expect(queued.cancel()).toBe(true);
     await expect(queued).rejects.toThrow(AbortError);
@@ -192,7 +197,7 @@ suite('Pool faults and lifecycle', () => {
   it('maxQueue bounds queued tasks: the overflowing submit rejects', async () => {
     const local = new Pool({ filename: tasks, maxThreads: 1, maxQueue: 1 });
     const running = local.submit('forever');
-    while (!running.running) await new Promise((r) => setTimeout(r, 5));
+    expect(await eventually(() => running.running)).toBe(true);
     const queued = local.submit('add', 1, 1);
     const overflow = local.submit('add', 2, 2);
     running.cancel();

@@ -343,7 +343,7 @@ export class Pool extends EventEmitter {
       p.completed++;
       if (f.cancelled) p.cancelled++;
       else if (f.state === 'rejected') p.failed++;
-      this.emit('progress', { ...p } satisfies PoolProgress);
+      if (this.listenerCount('progress') > 0) this.emit('progress', { ...p } satisfies PoolProgress);
     });
   }
 }

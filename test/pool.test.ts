@@ -247,6 +247,12 @@ suite('Pool faults and lifecycle', () => {
     expect(local.taskModule).toBe(path.join(root, 'lib', 'jobs.js'));
     expect(await local.submit('twice', 21)).toBe(42);
     await local.close();
+    // A module that fails to load rejects every task with its load error; the pool stays usable to close.
+    fs.writeFileSync(path.join(root, 'lib', 'broken.js'), "throw new SyntaxError('bad task module');\n");
+    const broken = new Pool({ filename: path.join(root, 'lib', 'broken.js'), maxThreads: 1 });
+    await expect(broken.submit('anything')).rejects.toThrow(/bad task module/);
+    await expect(broken.submit('anything')).rejects.toThrow(SyntaxError);
+    await broken.close();
     // An ES module task file, given as a file: URL.
     fs.writeFileSync(path.join(root, 'lib', 'esm.mjs'), 'export function thrice(x) { return 3 * x; }\n');
     const esm = new Pool({ filename: pathToFileURL(path.join(root, 'lib', 'esm.mjs')), maxThreads: 1 });

@@ -34,7 +34,8 @@ function checksumFor(backend: Backend): (bytes: Uint8Array) => bigint {
   return (bytes) => hashBytes(backend, bytes, 0, 0);
 }
 
-function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, seedLo: number): bigint {
+/** xxHash64 of bytes with a (hi, lo) seed on the given backend. */
+export function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, seedLo: number): bigint {
   if (backend === 'native') return hashNative(bytes, seedHi, seedLo);
   xxh64(bytes, 0, bytes.length, seedHi, seedLo);
   return (BigInt(hashHi) << 32n) | BigInt(hashLo);

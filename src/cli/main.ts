@@ -4,11 +4,13 @@ import { demoCommand } from './demo.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
 import { UsageError } from './io.js';
 import { statsCommand, statsHelp } from './stats.js';
+import { topkCommand, topkHelp } from './topk.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
   stats: { run: statsCommand, help: statsHelp },
+  topk: { run: topkCommand, help: topkHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };

@@ -163,12 +163,12 @@ describe('memoize: async functions', () => {
     expect(calls.length).toBe(2);
 
     fail = true;
-    const withErrorTtl = memoize(wrapped, { errorTtl: 40 });
+    const withErrorTtl = memoize(wrapped, { errorTtl: 200 });
     await expect(withErrorTtl(2)).rejects.toThrow('boom 2');
     fail = false;
     await expect(withErrorTtl(2)).rejects.toThrow('boom 2'); // still the cached failure
     expect(calls.length).toBe(3);
-    await sleep(80);
+    await sleep(300);
     expect(await withErrorTtl(2)).toBe(2);
     expect(calls.length).toBe(4);
   });
@@ -191,12 +191,13 @@ describe('memoize: async functions', () => {
       await sleep(5);
       return `${name} v${++version}`;
     });
-    const memo = memoize(wrapped, { ttl: 30, staleWhileRevalidate: true });
+    const memo = memoize(wrapped, { ttl: 200, staleWhileRevalidate: true });
     expect(await memo('doc')).toBe('doc v1');
     expect(await memo('doc')).toBe('doc v1');
-    await sleep(60);
+    await sleep(250);
     expect(await memo('doc')).toBe('doc v1'); // stale, refresh started
-    await sleep(30);
+    for (let i = 0; i < 100 && calls.length < 2; i++) await sleep(5);
+    await sleep(20);
     expect(await memo('doc')).toBe('doc v2');
     expect(calls.length).toBe(2);
     expect(memo.cacheInfo()).toMatchObject({ hits: 3, misses: 1 });

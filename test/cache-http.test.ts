@@ -486,3 +486,34 @@ describe('createCachedFetch: bad options', () => {
     expect(() => new MemoryStore({ maxBytes: 0 })).toThrow(RangeError);
   });
 });
+
+describe('hotpath fetch', () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'fetch', ...args]).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  it('prints status, size and cache state, and keeps the cache in --cache DIR', async () => {
+    const url = origin.route('/cli', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`lang=${req.headers['accept-language']}`));
+    const dir = tmpDir();
+    const output = path.join(dir, 'body.txt');
+    const first = await cli([url, '--cache', dir, '--json', '--header', 'Accept-Language: fr', '--output', output]);
+    expect(first.stderr).toBe('');
+    expect(JSON.parse(first.stdout)).toMatchObject({ url, status: 200, size: 7, cache: 'miss', contentType: 'text/plain' });
+    expect(fs.readFileSync(output, 'utf8')).toBe('lang=fr');
+    expect(JSON.parse((await cli([url, '--cache', dir, '--json'])).stdout)).toMatchObject({ status: 200, size: 7, cache: 'hit' });
+    expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
+  });
+
+  it('reports usage errors and network failures on stderr', async () => {
+    const bad = await cli(['not a url']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/not a URL/)]);
+    const header = await cli([`${origin.base}/x`, '--header', 'nocolon']);
+    expect([header.code, header.stderr]).toEqual([2, expect.stringMatching(/--header must look like 'Name: value'/)]);
+    const closed = await startOrigin();
+    await closed.close();
+    const refused = await cli([`${closed.base}/`]);
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/fetch failed: .*ECONNREFUSED/)]);
+  });
+});

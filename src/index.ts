@@ -6,3 +6,4 @@ export * from './pool/index.js';
 export * from './async/index.js';
 export * as parallel from './parallel/index.js';
 export * from './countmin/index.js';
+export * from './cache/index.js';

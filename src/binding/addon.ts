@@ -8,4 +8,10 @@ export interface NativeAddon {
   /** Plain four-lane sum of a Float64Array: the benchmarks' streaming bound. */
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
+  /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
+  nativeMemory(): number;
+  /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
+  takeNativePeak(): number;
+  /** A zero-filled Float64Array in tracked native memory: checks the accounting end to end (tests, demo). */
+  trackedFloat64Array(length: number): Float64Array;
 }

@@ -3,6 +3,7 @@
 import { demoCommand } from './demo.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
 import { UsageError } from './io.js';
+import { mprofCommand, mprofHelp } from './mprof.js';
 import { statsCommand, statsHelp } from './stats.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -10,6 +11,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, { run: Command; help: string }> = {
   stats: { run: statsCommand, help: statsHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
+  mprof: { run: mprofCommand, help: mprofHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };
 

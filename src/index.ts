@@ -1,4 +1,8 @@
 // hotpath's single public entry point (CJS here; dist/index.mjs re-exports it for ESM).
 export { backend, nativeLoadError, nativePath, type Backend } from './binding/loader.js';
 export * from './moments/index.js';
+export * from './expr/index.js';
+export * from './pool/index.js';
+export * from './async/index.js';
+export * as parallel from './parallel/index.js';
 export * from './memprof/index.js';

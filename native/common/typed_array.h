@@ -25,13 +25,16 @@ inline FloatSpan RequireFloatArray(const Napi::Value& value, const char* argName
     throw TypeError(std::string(argName) + " must be a Float64Array or Float32Array");
   }
   FloatSpan span;
-  span.length = array.ElementLength();
   span.isFloat32 = type == napi_float32_array;
-  Napi::ArrayBuffer buffer = array.ArrayBuffer();
-  if (span.length > 0 && buffer.Data() == nullptr) {
+  // napi_get_typedarray_info, not Napi::ArrayBuffer: the latter rejects SharedArrayBuffer-backed
+  // arrays (napi_get_arraybuffer_info fails on them), which worker threads share.
+  void* data = nullptr;
+  napi_status status = napi_get_typedarray_info(value.Env(), array, nullptr, &span.length, &data, nullptr, nullptr);
+  if (status != napi_ok) throw TypeError(std::string(argName) + " could not be read as a typed array");
+  if (span.length > 0 && data == nullptr) {
     throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
   }
-  span.data = span.length == 0 ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+  span.data = span.length == 0 ? nullptr : data;
   return span;
 }
 

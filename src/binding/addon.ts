@@ -8,6 +8,11 @@ export interface NativeAddon {
   /** Plain four-lane sum of a Float64Array: the benchmarks' streaming bound. */
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
+  /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
+  exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
+  exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
+  /** The VM's opcode names in opcode order (must equal OPS in src/expr/ops.ts). */
+  exprOpNames(): string[];
   /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
   nativeMemory(): number;
   /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
@@ -15,3 +20,14 @@ export interface NativeAddon {
   /** A zero-filled Float64Array in tracked native memory: checks the accounting end to end (tests, demo). */
   trackedFloat64Array(length: number): Float64Array;
 }
+
+export type ExprEvaluateArgs = [
+  code: Int32Array,
+  constants: Float64Array,
+  inputs: (Float64Array | Float32Array | Int32Array | number)[],
+  outputs: (Float64Array | Float32Array | null)[],
+  length: number,
+  float32: boolean,
+  threads: number,
+  blockSize: number,
+];

@@ -1,0 +1,1 @@
+export { close, describe, type ParallelOptions } from './parallel.js';

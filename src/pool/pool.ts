@@ -1,0 +1,331 @@
+// Pool: concurrent.futures' Executor over piscina worker threads. Tasks are named exports of a
+// compiled task module; each submit() returns a Future. Every task settles exactly once: with its
+// value, the worker's error (same name, message, stack), an AbortError (cancel, signal, timeout,
+// close), or the error that killed its worker (the pool starts a replacement).
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
+import { checkSignal, linkedController } from '../async/signals.js';
+import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
+import { Future } from './future.js';
+import { resolveTaskModule } from './module-path.js';
+import type { SerializedError, TaskMessage, TaskReply } from './protocol.js';
+
+// Node 20.0-20.3 lack the symbol; `await using` looks it up by this registered name.
+(Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
+
+export type AtomicsMode = 'async' | 'sync' | 'disabled';
+const atomicsModes: readonly AtomicsMode[] = ['async', 'sync', 'disabled'];
+
+export interface PoolOptions {
+  /** The compiled task module: a path or file: URL (.js/.mjs/.cjs, or a .ts mapped through tsconfig to its build output). */
+  filename?: string | URL;
+  /** Or a package specifier resolved from the current directory, e.g. 'my-pkg/tasks'. */
+  module?: string;
+  /** Most worker threads. Default: os.availableParallelism(). */
+  maxThreads?: number;
+  /** Threads kept alive when idle. Default: min(1, maxThreads). */
+  minThreads?: number;
+  /** Milliseconds an idle thread above minThreads lives. Default 1000. */
+  idleTimeout?: number;
+  /** Most queued tasks ('auto': maxThreads squared); submit rejects beyond it. Default: unbounded. */
+  maxQueue?: number | 'auto';
+  /** V8 heap limits per worker; a task exceeding them rejects and its worker is replaced. */
+  resourceLimits?: ResourceLimits;
+  /**
+   * How an idle worker waits for the next task. 'async' (default) waits with Atomics.waitAsync, so a
+   * task's leftover timers and promises still run between tasks; 'sync' blocks the worker's event
+   * loop (piscina's default, see piscina#346); 'disabled' uses plain messages.
+   */
+  atomics?: AtomicsMode;
+  /** Default per-task timeout in ms (an AbortError when it passes). Default: none. */
+  timeout?: number;
+}
+
+export interface SubmitOptions {
+  /** ArrayBuffers (or MessagePorts) among the arguments to move to the worker instead of copying. */
+  transfer?: readonly (ArrayBuffer | MessagePort)[];
+  /** Aborting it cancels the task, queued or running, with an AbortError. */
+  signal?: AbortSignal;
+  /** Milliseconds until the task is cancelled with an AbortError. Default: the pool's `timeout`. */
+  timeout?: number;
+}
+
+export interface MapProgress {
+  /** Items whose results are in. */
+  completed: number;
+  /** Items in the input, when it has a length or size (else undefined). */
+  total: number | undefined;
+}
+
+export interface PoolMapOptions {
+  /** Items sent to a worker per task (fewer messages for tiny items). Default 1. */
+  chunksize?: number;
+  /** Yield results in input order (default) or as chunks finish. */
+  ordered?: boolean;
+  /** Chunks in flight. Default: 2 * maxThreads (keeps workers busy, memory bounded). */
+  concurrency?: number;
+  /** Cancels queued and running chunks; the iteration throws an AbortError. */
+  signal?: AbortSignal;
+  /** Per-chunk timeout in ms. Default: the pool's `timeout`. */
+  timeout?: number;
+  /** Called as each chunk's results arrive. */
+  onProgress?: (progress: MapProgress) => void;
+}
+
+/** What pool.on('progress') receives after each task settles. */
+export interface PoolProgress {
+  /** Tasks submitted so far. */
+  total: number;
+  /** Tasks settled (fulfilled, failed or cancelled). */
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface LatencySummary {
+  mean: number;
+  min: number;
+  max: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+export interface PoolStats {
+  threads: number;
+  queueSize: number;
+  /** Fraction of the pool's thread time spent running tasks, 0..1 (piscina's utilization). */
+  utilization: number;
+  completed: number;
+  /** Milliseconds a task ran in its worker. */
+  runTime: LatencySummary;
+  /** Milliseconds a task waited in the queue. */
+  waitTime: LatencySummary;
+}
+
+export interface CloseOptions {
+  /** true (default): run queued and running tasks to completion first. false: reject them with an AbortError now. */
+  wait?: boolean;
+}
+
+const dispatcher = path.join(__dirname, 'worker.js');
+
+const errorClasses: Record<string, new (message: string) => Error> = {
+  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
+/** The worker's error as the caller sees it: same class where it is a built-in, same name, message, stack and code. */
+function rebuildError(serialized: SerializedError): Error {
+  const error = new (errorClasses[serialized.name] ?? Error)(serialized.message);
+  if (error.name !== serialized.name) Object.defineProperty(error, 'name', { value: serialized.name, configurable: true, writable: true });
+  if (serialized.stack !== undefined) error.stack = serialized.stack;
+  if (serialized.code !== undefined) (error as NodeJS.ErrnoException).code = serialized.code;
+  return error;
+}
+
+function checkName(where: string, name: unknown): string {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: name must be the non-empty name of an exported task function, got ${typeName(name)}`);
+  return name;
+}
+
+function checkTransfer(where: string, transfer: unknown): (ArrayBuffer | MessagePort)[] | undefined {
+  if (transfer === undefined) return undefined;
+  if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
+  return transfer;
+}
+
+function knownLength(items: unknown): number | undefined {
+  if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
+  if (items instanceof Set || items instanceof Map) return items.size;
+  return undefined;
+}
+
+async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+export class Pool extends EventEmitter {
+  /** Absolute path of the compiled task module the workers load. */
+  readonly taskModule: string;
+  readonly maxThreads: number;
+  readonly #piscina: Piscina;
+  readonly #timeout: number | undefined;
+  readonly #outstanding = new Set<Future<unknown>>();
+  readonly #spareFlags: Int32Array[] = [];
+  #closing: Promise<void> | null = null;
+  #terminating = false;
+  #progress: PoolProgress = { total: 0, completed: 0, failed: 0, cancelled: 0 };
+
+  constructor(options: PoolOptions) {
+    super();
+    const opts = checkOptions('Pool', options);
+    this.taskModule = resolveTaskModule('Pool', opts.filename, opts.module);
+    this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
+    const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
+    const idleTimeout = opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
+    const maxQueue = opts.maxQueue === undefined || opts.maxQueue === 'auto' ? opts.maxQueue : checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
+    if (opts.resourceLimits !== undefined && (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')) {
+      throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
+    }
+    const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
+    this.#timeout = opts.timeout === undefined ? undefined : checkNonNegative('Pool', 'timeout', opts.timeout);
+    this.#piscina = new Piscina({
+      filename: dispatcher,
+      workerData: { taskModule: this.taskModule },
+      maxThreads: this.maxThreads,
+      minThreads,
+      idleTimeout,
+      ...(maxQueue === undefined ? {} : { maxQueue }),
+      ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
+      atomics,
+    });
+  }
+
+  /** Runs `name(...args)` in a worker. */
+  submit<R = unknown>(name: string, ...args: unknown[]): Future<R> {
+    return this.#submit<R>('Pool.submit', checkName('Pool.submit', name), args, undefined, {});
+  }
+
+  /** submit() with per-task options: transfer list, AbortSignal, timeout. */
+  submitWith<R = unknown>(name: string, args: readonly unknown[], options?: SubmitOptions): Future<R> {
+    const where = 'Pool.submitWith';
+    checkName(where, name);
+    if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
+    return this.#submit<R>(where, name, args, undefined, checkOptions(where, options));
+  }
+
+  /**
+   * Applies `name` to every item (sync or async iterable, read lazily), `chunksize` items per task.
+   * Results come back as an async iterable, in input order unless `ordered: false`.
+   */
+  map<T, R = unknown>(name: string, items: Iterable<T> | AsyncIterable<T>, options?: PoolMapOptions): ResultStream<R> {
+    const where = 'Pool.map';
+    checkName(where, name);
+    checkIterable(where, items);
+    const opts = checkOptions(where, options);
+    const chunksize = opts.chunksize === undefined ? 1 : checkInteger(where, 'chunksize', opts.chunksize, 1);
+    const onProgress = opts.onProgress;
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
+    const timeout = opts.timeout === undefined ? undefined : checkNonNegative(where, 'timeout', opts.timeout);
+    const { concurrency, ordered, signal } = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, 2 * this.maxThreads);
+    const total = knownLength(items);
+    let completed = 0;
+    const chunkResults = boundedMap<T[], R[]>(
+      where,
+      chunksOf(items, chunksize),
+      async (chunk, context) => {
+        const results = await this.#submit<R[]>(where, name, [], chunk, { signal: context.signal, timeout });
+        completed += chunk.length;
+        onProgress?.({ completed, total });
+        return results;
+      },
+      { concurrency, ordered, signal, timeout: undefined, retries: 0, backoff: 0 },
+    );
+    return new ResultStream(async function* flatten() {
+      for await (const results of chunkResults) yield* results;
+    });
+  }
+
+  /** No new tasks; by default waits for queued and running ones, then stops the workers. Idempotent. */
+  close(options?: CloseOptions): Promise<void> {
+    const opts = checkOptions('Pool.close', options);
+    const wait = opts.wait === undefined ? true : opts.wait;
+    if (typeof wait !== 'boolean') throw new TypeError(`Pool.close: wait must be a boolean, got ${typeName(wait)}`);
+    if (!wait && !this.#terminating) {
+      this.#terminating = true;
+      this.#closing = this.#piscina.destroy();
+    }
+    this.#closing ??= Promise.allSettled([...this.#outstanding]).then(() => this.#piscina.close());
+    return this.#closing;
+  }
+
+  /** `await using pool = new Pool(...)`: close({ wait: true }) at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** Threads, queue length, utilization and run/wait time percentiles (ms) from piscina's histograms. */
+  stats(): PoolStats {
+    const summary = (h: Piscina['histogram']['runTime']): LatencySummary => ({ mean: h.mean, min: h.min, max: h.max, p50: h.p50, p90: h.p90, p99: h.p99 });
+    const { histogram } = this.#piscina;
+    return {
+      threads: this.#piscina.threads.length,
+      queueSize: this.#piscina.queueSize,
+      utilization: this.#piscina.utilization,
+      completed: this.#piscina.completed,
+      runTime: summary(histogram.runTime),
+      waitTime: summary(histogram.waitTime),
+    };
+  }
+
+  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): Future<R> {
+    if (this.#closing) throw new Error(`${where}: the pool is closed`);
+    const transferList = checkTransfer(where, opts.transfer);
+    const signal = checkSignal(where, opts.signal);
+    const timeout = opts.timeout === undefined ? this.#timeout : checkNonNegative(where, 'timeout', opts.timeout);
+    const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
+    const message: TaskMessage = { name, args: [...args], chunk, started };
+    const future = new Future<R>((resolve, reject, control) => {
+      control.runningWhen(() => Atomics.load(started, 0) === 1);
+      const { controller, unlink } = linkedController(control.signal, signal);
+      const timer = timeout === undefined ? undefined : setTimeout(() => {
+        const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
+        controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
+      }, timeout);
+      this.#piscina.run(message, { signal: controller.signal, transferList: transferList as never }).then(
+        (reply: TaskReply) => {
+          // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
+          Atomics.store(started, 0, 0);
+          this.#spareFlags.push(started);
+          if (reply.ok) resolve(reply.value as R);
+          else reject(rebuildError(reply.error));
+        },
+        (error: unknown) => reject(this.#explain(where, name, error, controller.signal, Atomics.load(started, 0) === 1)),
+      ).finally(() => {
+        clearTimeout(timer);
+        unlink();
+      });
+    });
+    this.#track(future as Future<unknown>);
+    return future;
+  }
+
+  #explain(where: string, name: string, error: unknown, signal: AbortSignal, started: boolean): Error {
+    if (signal.aborted) return abortErrorFrom(signal, `${where}: task '${name}' was cancelled`);
+    if (this.#terminating) {
+      return new AbortError(`${where}: pool closed with { wait: false } ${started ? 'while' : 'before'} task '${name}' ${started ? 'ran' : 'started'}`, { cause: error });
+    }
+    if (error instanceof Error) return error;
+    return new Error(`${where}: task '${name}' failed: ${String(error)}`);
+  }
+
+  #track(future: Future<unknown>): void {
+    this.#outstanding.add(future);
+    this.#progress.total++;
+    future.addDoneCallback((f) => {
+      this.#outstanding.delete(f);
+      const p = this.#progress;
+      p.completed++;
+      if (f.cancelled) p.cancelled++;
+      else if (f.state === 'rejected') p.failed++;
+      this.emit('progress', { ...p } satisfies PoolProgress);
+    });
+  }
+}

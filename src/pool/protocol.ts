@@ -1,0 +1,21 @@
+// Messages between a Pool and its workers (src/pool/worker.ts).
+
+export interface TaskMessage {
+  /** Exported function of the task module to call. */
+  name: string;
+  /** Arguments for one call (absent for a map chunk). */
+  args: unknown[];
+  /** A map chunk: call the function once per item, reply with the array of results. */
+  chunk?: unknown[];
+  /** The worker sets element 0 to 1 when it starts the task: how Future.running sees a start. */
+  started: Int32Array;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack: string | undefined;
+  code: string | undefined;
+}
+
+export type TaskReply = { ok: true; value: unknown } | { ok: false; error: SerializedError };

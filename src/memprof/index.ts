@@ -7,5 +7,6 @@ export {
   type ProfiledError,
   type ProfileMemoryOptions,
   type SamplingOptions,
+  type TaskMemory,
 } from './profile.js';
 export type { AllocationSite } from './sites.js';

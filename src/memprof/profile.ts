@@ -54,40 +54,45 @@ export interface MemoryProfile<T> {
   sites: AllocationSite[] | null;
 }
 
+/** A Pool task's profile (Future.memory): a MemoryProfile without the result, which the Future has. */
+export type TaskMemory = Omit<MemoryProfile<unknown>, 'result'>;
+
 /** What profileMemory throws when the function throws: the error itself, with the profile attached. */
 export type ProfiledError = Error & { profile: MemoryProfile<undefined> };
 
 const WHERE = 'profileMemory';
 
-interface Settings {
+/** Validated profileMemory options: plain data, so they can travel to a worker thread. */
+export interface ProfileSettings {
   interval: number;
   gc: boolean;
   sampling: { interval: number; top: number } | null;
 }
 
-function parseSettings(options: unknown): Settings {
-  const opts = checkOptions(WHERE, options);
+/** Checks profileMemory options; `prefix` names where they sit in a bigger options object ('memory.'). */
+export function profileSettings(where: string, options: unknown, prefix = ''): ProfileSettings {
+  const opts = checkOptions(where, options);
   let interval = 10;
   if (opts.interval !== undefined) {
     if (typeof opts.interval !== 'number') {
-      throw new TypeError(`${WHERE}: interval must be a number of milliseconds, got ${typeName(opts.interval)}`);
+      throw new TypeError(`${where}: ${prefix}interval must be a number of milliseconds, got ${typeName(opts.interval)}`);
     }
     // Node's timers cannot fire more often than once a millisecond.
     if (!(opts.interval >= 1) || opts.interval === Infinity) {
-      throw new RangeError(`${WHERE}: interval must be a finite number of milliseconds >= 1, got ${opts.interval}`);
+      throw new RangeError(`${where}: ${prefix}interval must be a finite number of milliseconds >= 1, got ${opts.interval}`);
     }
     interval = opts.interval;
   }
-  const gc = opts.gc === undefined ? true : checkBoolean(WHERE, 'gc', opts.gc);
-  let sampling: Settings['sampling'] = null;
+  const gc = opts.gc === undefined ? true : checkBoolean(where, `${prefix}gc`, opts.gc);
+  let sampling: ProfileSettings['sampling'] = null;
   if (opts.sampling === true || (typeof opts.sampling === 'object' && opts.sampling !== null)) {
-    const s = opts.sampling === true ? {} : checkOptions(`${WHERE}: sampling`, opts.sampling);
+    const s = opts.sampling === true ? {} : checkOptions(`${where}: ${prefix}sampling`, opts.sampling);
     sampling = {
-      interval: s.interval === undefined ? 32768 : checkInteger(WHERE, 'sampling.interval', s.interval, 1),
-      top: s.top === undefined ? 10 : checkInteger(WHERE, 'sampling.top', s.top, 1),
+      interval: s.interval === undefined ? 32768 : checkInteger(where, `${prefix}sampling.interval`, s.interval, 1),
+      top: s.top === undefined ? 10 : checkInteger(where, `${prefix}sampling.top`, s.top, 1),
     };
   } else if (opts.sampling !== undefined && opts.sampling !== false) {
-    throw new TypeError(`${WHERE}: sampling must be a boolean or an options object, got ${typeName(opts.sampling)}`);
+    throw new TypeError(`${where}: ${prefix}sampling must be a boolean or an options object, got ${typeName(opts.sampling)}`);
   }
   return { interval, gc, sampling };
 }
@@ -99,7 +104,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Runs fn (sync or async) and resolves to its result with the memory it used; see MemoryProfile. */
 export async function profileMemory<T>(fn: () => T | PromiseLike<T>, options?: ProfileMemoryOptions): Promise<MemoryProfile<Awaited<T>>> {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: fn must be a function, got ${typeName(fn)}`);
-  const settings = parseSettings(options);
+  return profileWith(fn, profileSettings(WHERE, options));
+}
+
+/** profileMemory with options already checked (Pool workers receive them checked by the caller). */
+export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: ProfileSettings): Promise<MemoryProfile<Awaited<T>>> {
 
   if (settings.gc) await collectGarbage();
   const sampler = settings.sampling ? await AllocationSampler.start(settings.sampling.interval) : null;

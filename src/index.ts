@@ -7,3 +7,4 @@ export * from './async/index.js';
 export * as parallel from './parallel/index.js';
 export * from './countmin/index.js';
 export * from './cache/index.js';
+export * from './memprof/index.js';

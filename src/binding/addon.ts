@@ -28,6 +28,12 @@ export interface NativeAddon {
   countminMerge(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void;
   /** xxHash64 of bytes with the seed's 32-bit halves. */
   countminHash(bytes: Uint8Array, seedLo: number, seedHi: number): bigint;
+  /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
+  nativeMemory(): number;
+  /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
+  takeNativePeak(): number;
+  /** A zero-filled Float64Array in tracked native memory: checks the accounting end to end (tests, demo). */
+  trackedFloat64Array(length: number): Float64Array;
 }
 
 export type ExprEvaluateArgs = [

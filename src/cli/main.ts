@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
 import { fetchCommand, fetchHelp } from './fetch.js';
 import { UsageError } from './io.js';
+import { mprofCommand, mprofHelp } from './mprof.js';
 import { statsCommand, statsHelp } from './stats.js';
 import { topkCommand, topkHelp } from './topk.js';
 
@@ -14,6 +15,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   topk: { run: topkCommand, help: topkHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
   fetch: { run: fetchCommand, help: fetchHelp },
+  mprof: { run: mprofCommand, help: mprofHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };
 

@@ -1,6 +1,7 @@
 // `npm run demo`: a tour of every capability on generated data, timing native against pure-TS.
 import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
+import { demoSection as memoryDemo } from '../memprof/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
 
@@ -41,5 +42,6 @@ export async function demoCommand(): Promise<number> {
   await momentsSection();
   console.log();
   await concurrencySection();
+  await memoryDemo();
   return 0;
 }

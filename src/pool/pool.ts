@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
+import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
 import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
 import { Future } from './future.js';
 import { resolveTaskModule } from './module-path.js';
@@ -44,6 +45,11 @@ export interface PoolOptions {
   atomics?: AtomicsMode;
   /** Default per-task timeout in ms (an AbortError when it passes). Default: none. */
   timeout?: number;
+  /**
+   * Profile each submit()/submitWith() task's memory in its worker (profileMemory options, or true for
+   * the defaults): the figures come back as `future.memory`. Default false. Not applied to map().
+   */
+  memory?: boolean | ProfileMemoryOptions;
 }
 
 export interface SubmitOptions {
@@ -53,6 +59,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Milliseconds until the task is cancelled with an AbortError. Default: the pool's `timeout`. */
   timeout?: number;
+  /** Profile this task's memory (see PoolOptions.memory). Default: the pool's `memory`. */
+  memory?: boolean | ProfileMemoryOptions;
 }
 
 export interface MapProgress {
@@ -128,6 +136,12 @@ function rebuildError(serialized: SerializedError): Error {
   return error;
 }
 
+/** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
+function withProfile(error: Error, memory: TaskMemory | undefined): Error {
+  if (memory) Object.defineProperty(error, 'profile', { value: { result: undefined, ...memory }, configurable: true, writable: true });
+  return error;
+}
+
 function checkName(where: string, name: unknown): string {
   if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: name must be the non-empty name of an exported task function, got ${typeName(name)}`);
   return name;
@@ -137,6 +151,16 @@ function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | Mes
   if (transfer === undefined) return undefined;
   if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
   return transfer;
+}
+
+/** null: no profiling; else the checked settings the worker runs profileMemory with. */
+function memorySettings(where: string, memory: unknown): ProfileSettings | null {
+  if (memory === false) return null;
+  if (memory === true) return profileSettings(where, {}, 'memory.');
+  if (memory === null || typeof memory !== 'object') {
+    throw new TypeError(`${where}: memory must be a boolean or profileMemory options, got ${typeName(memory)}`);
+  }
+  return profileSettings(where, memory, 'memory.');
 }
 
 function knownLength(items: unknown): number | undefined {
@@ -182,6 +206,7 @@ export class Pool extends EventEmitter {
   readonly #piscina: Piscina;
   readonly #timeout: number | undefined;
   readonly #maxQueue: number;
+  readonly #memory: ProfileSettings | null;
   readonly #outstanding = new Set<Future<unknown>>();
   readonly #spareFlags: Int32Array[] = [];
   #closing: Promise<void> | null = null;
@@ -204,6 +229,7 @@ export class Pool extends EventEmitter {
     }
     const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
     this.#timeout = opts.timeout === undefined ? undefined : checkNonNegative('Pool', 'timeout', opts.timeout);
+    this.#memory = opts.memory === undefined ? null : memorySettings('Pool', opts.memory);
     this.#piscina = new Piscina({
       filename: dispatcher,
       workerData: { taskModule: this.taskModule },
@@ -301,8 +327,9 @@ export class Pool extends EventEmitter {
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
     const timeout = opts.timeout === undefined ? this.#timeout : checkNonNegative(where, 'timeout', opts.timeout);
+    const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
-    const message: TaskMessage = { name, args: [...args], chunk, started };
+    const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
     const future = new Future<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
       if (this.#piscina.queueSize >= this.#maxQueue) {
@@ -315,8 +342,9 @@ export class Pool extends EventEmitter {
           // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
           Atomics.store(started, 0, 0);
           this.#spareFlags.push(started);
+          if (reply.memory) future.memory = reply.memory;
           if (reply.ok) resolve(reply.value as R);
-          else reject(rebuildError(reply.error));
+          else reject(withProfile(rebuildError(reply.error), reply.memory));
         },
         (error: unknown) => reject(this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1)),
       ).finally(dispose);

@@ -1,0 +1,112 @@
+// Binding glue: passes batches of keys to the C++ kernel in as few crossings as possible. A batch
+// of strings crosses as one joined string plus UTF-16 offsets (the addon converts each key to
+// UTF-8 itself); any other mix is encoded here to one UTF-8/byte buffer plus byte offsets.
+import { requireNative } from '../binding/loader.js';
+import { encodeKey, keyBytes, keyEnd, keyStart } from './hash.js';
+import type { SketchState } from './kernel.js';
+
+/** Keys per native call; also bounds the temporary joined string and offsets. */
+const BATCH_KEYS = 8_192;
+/** UTF-16 units (or bytes) per native call, so a batch of long keys stays a bounded allocation. */
+const BATCH_UNITS = 1 << 24;
+
+const singleOffsets = new Uint32Array(2);
+const singleCount = new Float64Array(1);
+const singleEstimate = new Float64Array(1);
+let byteBatch = new Uint8Array(1 << 16);
+
+/** One batch in the addon's shape: keys (string or bytes) plus offsets[0..n]. */
+interface Batch {
+  keys: string | Uint8Array;
+  offsets: Uint32Array;
+}
+
+/** Keys [begin, end) as one batch, ending early at BATCH_UNITS; returns the batch and where it stopped. */
+function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
+  const limit = Math.min(keys.length, begin + BATCH_KEYS);
+  let allStrings = true;
+  let units = 0;
+  let end = begin;
+  for (; end < limit; end++) {
+    const k = keys[end];
+    if (typeof k !== 'string') {
+      allStrings = false;
+      break;
+    }
+    if (end > begin && units + k.length > BATCH_UNITS) break;
+    units += k.length;
+  }
+  if (allStrings) {
+    const offsets = new Uint32Array(end - begin + 1);
+    for (let i = begin, off = 0; i < end; i++) offsets[i - begin + 1] = off += (keys[i] as string).length;
+    return { batch: { keys: keys.slice(begin, end).join(''), offsets }, end };
+  }
+  const offsets = new Uint32Array(limit - begin + 1);
+  let size = 0;
+  for (end = begin; end < limit; end++) {
+    encodeKey(where, keys[end]);
+    const n = keyEnd - keyStart;
+    if (end > begin && size + n > BATCH_UNITS) break;
+    if (size + n > byteBatch.length) {
+      const grown = new Uint8Array(Math.max(size + n, byteBatch.length * 2));
+      grown.set(byteBatch.subarray(0, size));
+      byteBatch = grown;
+    }
+    byteBatch.set(keyBytes.subarray(keyStart, keyEnd), size);
+    offsets[end - begin + 1] = size += n;
+  }
+  return { batch: { keys: byteBatch, offsets: offsets.subarray(0, end - begin + 1) }, end };
+}
+
+/** Adds counts[i] (or 1) to keys[i]; writes each key's estimate after its update when `estimates` is given. */
+export function updateManyNative(s: SketchState, keys: readonly unknown[], counts: Float64Array | null, estimates: Float64Array | null, where: string): void {
+  const addon = requireNative();
+  for (let begin = 0; begin < keys.length; ) {
+    const { batch, end } = nextBatch(keys, begin, where);
+    addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
+    begin = end;
+  }
+}
+
+export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
+  const addon = requireNative();
+  for (let begin = 0; begin < keys.length; ) {
+    const { batch, end } = nextBatch(keys, begin, where);
+    addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
+    begin = end;
+  }
+}
+
+/** One key in one call without allocating: a string goes as itself, anything else as its encoded bytes. */
+function singleKey(key: unknown, where: string): string | Uint8Array {
+  if (typeof key === 'string') {
+    singleOffsets[0] = 0;
+    singleOffsets[1] = key.length;
+    return key;
+  }
+  encodeKey(where, key);
+  singleOffsets[0] = keyStart;
+  singleOffsets[1] = keyEnd;
+  return keyBytes;
+}
+
+export function updateNative(s: SketchState, key: unknown, count: number, where: string): number {
+  const k = singleKey(key, where);
+  singleCount[0] = count;
+  requireNative().countminUpdate(s.counters, s.shape, k, singleOffsets, singleCount, singleEstimate);
+  return singleEstimate[0];
+}
+
+export function estimateNative(s: SketchState, key: unknown, where: string): number {
+  requireNative().countminEstimate(s.counters, s.shape, singleKey(key, where), singleOffsets, singleEstimate);
+  return singleEstimate[0];
+}
+
+export function mergeNative(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void {
+  requireNative().countminMerge(dst, src, wide, weight);
+}
+
+/** xxHash64 of bytes with a (hi, lo) seed. */
+export function hashNative(bytes: Uint8Array, seedHi: number, seedLo: number): bigint {
+  return requireNative().countminHash(bytes, seedLo, seedHi);
+}

@@ -14,3 +14,4 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
+export { vectorize, type VectorizeArgument, type VectorizedFunction } from './vectorize.js';

@@ -280,10 +280,13 @@ function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
 export class Program {
   readonly source: string;
   readonly #compiled: CompiledExpressions;
+  readonly #caller: { sync: string; async: string };
 
-  constructor(source: string, compiled: CompiledExpressions) {
+  /** `caller` names the public function in error messages (vectorized functions pass their own). */
+  constructor(source: string, compiled: CompiledExpressions, caller = { sync: 'evaluate', async: 'evaluateAsync' }) {
     this.source = source;
     this.#compiled = compiled;
+    this.#caller = caller;
   }
 
   /** Input variable names, in order of first appearance. */
@@ -297,11 +300,11 @@ export class Program {
   }
 
   run(vars: Variables, options?: EvaluateOptions): EvaluateResult {
-    return this.#compiled.execute('evaluate', vars, options, singleOut)[0];
+    return this.#compiled.execute(this.#caller.sync, vars, options, singleOut)[0];
   }
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
-    return (await this.#compiled.executeAsync('evaluateAsync', vars, options, singleOut))[0];
+    return (await this.#compiled.executeAsync(this.#caller.async, vars, options, singleOut))[0];
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

@@ -29,7 +29,7 @@ export interface EvaluateOptions {
   out?: ResultArray;
   /** Native threads. Default: os.availableParallelism(). Small arrays use one thread regardless. */
   threads?: number;
-  /** Elements per native block (every temporary is one block). Default 1024. */
+  /** Elements per native block (every temporary is one block, sized to stay in L1). Default 256. */
   blockSize?: number;
   /** 'native' or 'js'. Default: the process backend, with arrays shorter than the native cut-off on the fused JS loop. */
   backend?: Backend;
@@ -44,7 +44,7 @@ export type EvaluateResult = ResultArray | number;
 
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
-export const DEFAULT_BLOCK_SIZE = 1024;
+export const DEFAULT_BLOCK_SIZE = 256;
 const CACHE_SIZE = 256;
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */

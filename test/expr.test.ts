@@ -345,6 +345,25 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     }
   });
 
+  it('vectorized sin, cos and exp stay within 2 ulps of Math, with libm for huge, NaN and infinite arguments', () => {
+    const r = rng(91);
+    const n = 20_000;
+    for (const [fn, range] of [['sin', 2e5], ['cos', 2e5], ['exp', 1500]] as const) {
+      const x = Float64Array.from({ length: n }, () => (r() - 0.5) * range * r());
+      x[100] = 1e300; // a block with an argument beyond the vector path's limit
+      x[5000] = NaN;
+      x[9000] = -Infinity;
+      const got = evaluate(`${fn}(x)`, { x }, { backend: 'native' }) as Float64Array;
+      const f32 = evaluate(`${fn}(x)`, { x: Float32Array.from(x) }, { backend: 'native' }) as Float32Array;
+      for (let i = 0; i < n; i++) {
+        const want = Math[fn](x[i]);
+        expect(closeUlps(got[i], want, 2), `${fn}(${x[i]}): ${got[i]} vs ${want}`).toBe(true);
+        const want32 = Math.fround(Math[fn](Math.fround(x[i])));
+        expect(Math.abs(f32[i] - want32) <= 2 ** -23 * Math.max(1, Math.abs(want32)) || Object.is(f32[i], want32), `${fn} float32 at ${i}`).toBe(true);
+      }
+    }
+  });
+
   it('allocates nothing of size n but the output at n = 1e7', () => {
     const n = 10_000_000;
     const a = new Float64Array(n).fill(0.5);

@@ -7,6 +7,7 @@
 
 #include "../common/errors.h"
 #include "thread_pool.h"
+#include "vector_math.h"
 
 // Hot loops get an AVX2 clone picked at load time (ifunc), so the prebuild stays baseline x86-64.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -82,8 +83,8 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
       for (size_t i = 0; i < n; ++i) d[i] = a[i] != zero ? b[i] : c[i];
       break;
     }
-    case Op::kSin: Map1(d, a, n, [](T x) { return std::sin(x); }); break;
-    case Op::kCos: Map1(d, a, n, [](T x) { return std::cos(x); }); break;
+    case Op::kSin: VectorBlock(d, a, n, kVectorTrigLimit, SinCosKernel<false>, [](double x) { return std::sin(x); }); break;
+    case Op::kCos: VectorBlock(d, a, n, kVectorTrigLimit, SinCosKernel<true>, [](double x) { return std::cos(x); }); break;
     case Op::kTan: Map1(d, a, n, [](T x) { return std::tan(x); }); break;
     case Op::kArcsin: Map1(d, a, n, [](T x) { return std::asin(x); }); break;
     case Op::kArccos: Map1(d, a, n, [](T x) { return std::acos(x); }); break;
@@ -94,7 +95,7 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kArcsinh: Map1(d, a, n, [](T x) { return std::asinh(x); }); break;
     case Op::kArccosh: Map1(d, a, n, [](T x) { return std::acosh(x); }); break;
     case Op::kArctanh: Map1(d, a, n, [](T x) { return std::atanh(x); }); break;
-    case Op::kExp: Map1(d, a, n, [](T x) { return std::exp(x); }); break;
+    case Op::kExp: VectorBlock(d, a, n, kVectorExpLimit, ExpKernel, [](double x) { return std::exp(x); }); break;
     case Op::kExpm1: Map1(d, a, n, [](T x) { return std::expm1(x); }); break;
     case Op::kLog: Map1(d, a, n, [](T x) { return std::log(x); }); break;
     case Op::kLog1p: Map1(d, a, n, [](T x) { return std::log1p(x); }); break;

@@ -1,5 +1,6 @@
 import { describe as suite, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
 import { backends, rng } from './helpers.js';
 
@@ -388,6 +389,31 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const inputs = Array.from({ length: 8 }, (_, k) => randomArray(k + 300, n));
     const results = await Promise.all(inputs.map((a) => evaluateAsync('a * 2 + 1', { a }, { backend: 'native', threads: 3 })));
     results.forEach((r, k) => expectArrayClose(r as Float64Array, inputs[k].map((v) => v * 2 + 1), 0));
+  });
+
+  it('is safe from several worker threads at once, each also running async calls', async () => {
+    const workerSource = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { evaluate, evaluateAsync } = require(workerData.entry);
+      const a = new Float64Array(workerData.n).map((_, i) => Math.sin(i + workerData.seed));
+      (async () => {
+        const results = [evaluate('a*a + sin(a)', { a }, { backend: 'native', threads: 2 })];
+        results.push(...(await Promise.all([1, 2, 3].map((threads) => evaluateAsync('a*a + sin(a)', { a }, { backend: 'native', threads })))));
+        parentPort.postMessage(results);
+      })();
+    `;
+    const entry = createRequire(__filename).resolve('hotpath');
+    const n = 200_003;
+    const runs = await Promise.all([1, 2, 3].map((seed) => new Promise<Float64Array[]>((resolve, reject) => {
+      const worker = new Worker(workerSource, { eval: true, workerData: { entry, n, seed } });
+      worker.once('message', (m) => { resolve(m); void worker.terminate(); });
+      worker.once('error', reject);
+    })));
+    runs.forEach((results, k) => {
+      const a = new Float64Array(n).map((_, i) => Math.sin(i + k + 1));
+      const want = evaluate('a*a + sin(a)', { a }, { backend: 'js' }) as Float64Array;
+      for (const r of results) expectArrayClose(r, want, 4);
+    });
   });
 
   it('rejects malformed bytecode with a RangeError before touching memory', () => {

@@ -1,9 +1,10 @@
 // Vector expressions at n = 1e6 and 1e7, every result written into a preallocated output (numexpr's
 // out=): native VM on 1 thread and on all threads, the generated pure-TS fused loop, a hand-written
-// fused JS loop, naive TS with one temporary array per operation (how array libraries work), and
-// numexpr itself through /usr/bin/python3 on the same data when it is installed. A plain copy of one
+// fused JS loop, naive TS with one temporary array per operation (how array libraries work), mathjs
+// (its expression parser over plain arrays, n = 1e6 only: seconds per call at 1e7), and numexpr itself through /usr/bin/python3 on the same data when it is installed. A plain copy of one
 // array gives the streaming bound: bytes read and written at the copy bandwidth of this run.
 import { compile, backend } from 'hotpath';
+import { all, create } from 'mathjs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import { measure, report } from './harness.mjs';
 
 const SIZES = [1_000_000, 10_000_000];
+const MATHJS_MAX_N = 1_000_000;
+const math = create(all);
 const THREADS = os.availableParallelism();
 
 // Each case: the expression, the arrays it streams (for the bound), a hand-written fused loop, and
@@ -18,24 +21,28 @@ const THREADS = os.availableParallelism();
 const CASES = [
   {
     expr: '2*a + 3*b',
+    mathjs: '2*a + 3*b',
     arrays: 2,
     fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) out[i] = 2 * a[i] + 3 * b[i]; return out; },
     naive: (v, out) => add(scale(v.a, 2), scale(v.b, 3), out),
   },
   {
     expr: 'a*b + c*sin(d)',
+    mathjs: 'a .* b + c .* map(d, sin)',
     arrays: 4,
     fused: (v, out) => { const { a, b, c, d } = v; for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i] + c[i] * Math.sin(d[i]); return out; },
     naive: (v, out) => add(mul(v.a, v.b), mul(v.c, map(v.d, Math.sin)), out),
   },
   {
     expr: 'where(a > 0.5, sqrt(a), b**2)',
+    mathjs: null,
     arrays: 2,
     fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) { const x = a[i]; out[i] = x > 0.5 ? Math.sqrt(x) : b[i] * b[i]; } return out; },
     naive: (v, out) => where(map(v.a, (x) => (x > 0.5 ? 1 : 0)), map(v.a, Math.sqrt), mul(v.b, v.b), out),
   },
   {
     expr: '2*a + b**10',
+    mathjs: '2*a + b .^ 10',
     arrays: 2,
     fused: (v, out) => {
       const { a, b } = v;
@@ -46,12 +53,21 @@ const CASES = [
   },
   {
     expr: 'sum(a*b)',
+    mathjs: 'sum(a .* b)',
     arrays: 2,
     reduction: true,
     fused: (v) => { const { a, b } = v; let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; },
     naive: (v) => mul(v.a, v.b).reduce((s, x) => s + x, 0),
   },
 ];
+
+function mathjsCase(c, plain) {
+  const label = 'mathjs (plain arrays)';
+  if (c.mathjs === null) return { label, skip: 'mathjs has no elementwise where()' };
+  if (plain === null) return { label, skip: `seconds per call: measured at n <= ${MATHJS_MAX_N.toExponential(0)} only` };
+  const code = math.compile(c.mathjs);
+  return { label, run: () => code.evaluate(plain), repeat: 3 };
+}
 
 function scale(x, k) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * k; return r; }
 function mul(x, y) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * y[i]; return r; }
@@ -95,6 +111,7 @@ export default async function run() {
   const results = [];
   for (const n of SIZES) {
     const vars = { a: seeded(n, 1), b: seeded(n, 2), c: seeded(n, 3), d: seeded(n, 4) };
+    const plain = n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
     const out = new Float64Array(n);
     const copyMs = await measure(() => out.set(vars.a));
     let dir = null;
@@ -117,6 +134,7 @@ export default async function run() {
           { label: 'naive TS, one temporary per op', run: () => c.naive(vars, out), repeat: 3 },
           { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
           { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
+          mathjsCase(c, plain),
           numexprMs === null
             ? { label: 'numexpr (python3)', skip: numexprMissing }
             : { label: 'numexpr (python3)', ms: numexprMs },

@@ -80,7 +80,11 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kOr: Map2(d, a, b, n, [=](T x, T y) { return (x != zero) | (y != zero) ? one : zero; }); break;
     case Op::kWhere: {
       const T* c = regs[in.c];
-      for (size_t i = 0; i < n; ++i) d[i] = a[i] != zero ? b[i] : c[i];
+      // Both loads unconditional, so the select if-converts into a vector blend.
+      for (size_t i = 0; i < n; ++i) {
+        const T whenTrue = b[i], whenFalse = c[i];
+        d[i] = a[i] != zero ? whenTrue : whenFalse;
+      }
       break;
     }
     case Op::kSin: VectorBlock(d, a, n, kVectorTrigLimit, SinCosKernel<false>, [](double x) { return std::sin(x); }); break;

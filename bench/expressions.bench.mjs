@@ -3,7 +3,7 @@
 // fused JS loop, naive TS with one temporary array per operation (how array libraries work), mathjs
 // (its expression parser over plain arrays, n = 1e6 only: seconds per call at 1e7), and numexpr itself through /usr/bin/python3 on the same data when it is installed. A plain copy of one
 // array gives the streaming bound: bytes read and written at the copy bandwidth of this run.
-import { compile, backend } from 'hotpath';
+import { NATIVE_MIN_LENGTH, compile, backend } from 'hotpath';
 import { all, create } from 'mathjs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -146,7 +146,29 @@ export default async function run() {
     }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
+  results.push(await smallArrays());
   return results;
+}
+
+// n = 1000: the default backend must cost no more than the pure-TS path (it dispatches below NATIVE_MIN_LENGTH).
+async function smallArrays() {
+  const n = 1000;
+  const calls = 1000;
+  const vars = { a: seeded(n, 1), b: seeded(n, 2) };
+  const out = new Float64Array(n);
+  const program = compile('2*a + 3*b');
+  const repeatCalls = (fn) => () => { for (let k = 0; k < calls; k++) fn(); };
+  return report(
+    'expressions-small',
+    `2*a + 3*b at n = ${n}, ${calls} calls with a cached program (default dispatch below NATIVE_MIN_LENGTH = ${NATIVE_MIN_LENGTH})`,
+    [
+      { label: 'hand-written fused JS loop', run: repeatCalls(() => CASES[0].fused(vars, out)) },
+      { label: 'pure-TS fused (generated)', run: repeatCalls(() => program.run(vars, { backend: 'js', out })) },
+      { label: 'default backend (dispatched)', run: repeatCalls(() => program.run(vars, { out })) },
+      { label: 'native, 1 thread', run: repeatCalls(() => program.run(vars, { backend: 'native', threads: 1, out })), skip: backend === 'native' ? undefined : 'native addon not loaded' },
+    ],
+    { baseline: 'pure-TS fused (generated)' },
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "../common/errors.h"
 #include "thread_pool.h"
@@ -162,6 +163,23 @@ HOTPATH_INLINE double ReduceBlock(OutputKind kind, const T* x, size_t n) {
 }
 
 template <class T>
+constexpr InputKind ComputeKind() {
+  return std::is_same_v<T, double> ? InputKind::kFloat64 : InputKind::kFloat32;
+}
+
+// An input of another element type than the computation (int32 or float32 in a float64 program)
+// is converted block by block into its register.
+template <class T>
+HOTPATH_INLINE void LoadConverted(const Input& in, size_t start, size_t n, T* slot) {
+  switch (in.kind) {
+    case InputKind::kFloat64: std::copy_n(static_cast<const double*>(in.data) + start, n, slot); break;
+    case InputKind::kFloat32: std::copy_n(static_cast<const float*>(in.data) + start, n, slot); break;
+    case InputKind::kInt32: std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot); break;
+    case InputKind::kScalar: break;
+  }
+}
+
+template <class T>
 HOTPATH_INLINE void RunRangeImpl(const Program& p, const std::vector<Input>& inputs, const std::vector<void*>& outputs,
                                  size_t begin, size_t end, size_t blockSize, double* partial) {
   const int32_t registers = p.Registers();
@@ -178,17 +196,11 @@ HOTPATH_INLINE void RunRangeImpl(const Program& p, const std::vector<Input>& inp
     const size_t n = std::min(blockSize, end - start);
     for (int32_t i = 0; i < p.nInputs; ++i) {
       const Input& in = inputs[i];
-      T* slot = scratch.data() + static_cast<size_t>(i) * blockSize;
-      if (in.kind == InputKind::kFloat64) {
-        const double* src = static_cast<const double*>(in.data) + start;
-        if constexpr (std::is_same_v<T, double>) regs[i] = const_cast<double*>(src);
-        else std::copy_n(src, n, slot);  // unreachable by the promotion rules; kept total
-      } else if (in.kind == InputKind::kFloat32) {
-        const float* src = static_cast<const float*>(in.data) + start;
-        if constexpr (std::is_same_v<T, float>) regs[i] = const_cast<float*>(src);
-        else std::copy_n(src, n, slot);
-      } else if (in.kind == InputKind::kInt32) {
-        std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot);
+      if (in.kind == InputKind::kScalar) continue;
+      if (in.kind == ComputeKind<T>()) {
+        regs[i] = const_cast<T*>(static_cast<const T*>(in.data) + start);  // read in place, never written
+      } else {
+        LoadConverted(in, start, n, scratch.data() + static_cast<size_t>(i) * blockSize);
       }
     }
     for (int32_t k = 0; k < p.nOutputs; ++k) {

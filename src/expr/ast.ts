@@ -101,30 +101,24 @@ export class ExpressionError extends Error {
   }
 }
 
-/** Names of the variables a tree reads, in order of first appearance. */
-export function variablesOf(roots: readonly Node[]): string[] {
-  const seen = new Set<string>();
-  const visit = (node: Node): void => {
-    switch (node.kind) {
-      case 'variable':
-        seen.add(node.name);
-        break;
-      case 'unary':
-        visit(node.operand);
-        break;
-      case 'binary':
-        visit(node.left);
-        visit(node.right);
-        break;
-      case 'call':
-        node.args.forEach(visit);
-        break;
-      case 'number':
-        break;
-    }
-  };
-  roots.forEach(visit);
-  return [...seen];
+/** Calls `visit` on every node of a tree, parents before children, arguments left to right. */
+export function forEachNode(root: Node, visit: (node: Node) => void): void {
+  visit(root);
+  switch (root.kind) {
+    case 'unary':
+      forEachNode(root.operand, visit);
+      break;
+    case 'binary':
+      forEachNode(root.left, visit);
+      forEachNode(root.right, visit);
+      break;
+    case 'call':
+      for (const arg of root.args) forEachNode(arg, visit);
+      break;
+    case 'number':
+    case 'variable':
+      break;
+  }
 }
 
 /** Prints a tree back as a fully parenthesized expression (used by Program.toString()). */

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { ExpressionError, type Node, type Reduction, formatNode } from './ast.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, formatIr, lower } from './ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
@@ -46,6 +46,8 @@ export type EvaluateResult = ResultArray | number;
 export const NATIVE_MIN_LENGTH = 4096;
 export const DEFAULT_BLOCK_SIZE = 256;
 const CACHE_SIZE = 256;
+/** Default native thread count, read once: the call is a syscall and the answer does not change. */
+const DEFAULT_THREADS = os.availableParallelism();
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -54,16 +56,9 @@ interface Site {
 }
 
 function firstSites(root: Node, source: string, sites: Map<string, Site>): void {
-  const visit = (node: Node): void => {
+  forEachNode(root, (node) => {
     if (node.kind === 'variable' && !sites.has(node.name)) sites.set(node.name, { source, column: node.column });
-    if (node.kind === 'unary') visit(node.operand);
-    if (node.kind === 'binary') {
-      visit(node.left);
-      visit(node.right);
-    }
-    if (node.kind === 'call') node.args.forEach(visit);
-  };
-  visit(root);
+  });
 }
 
 interface Bound {
@@ -187,7 +182,7 @@ export class CompiledExpressions {
   }
 
   settings(where: string, opts: Record<string, unknown>, n: number): Settings {
-    const threads = opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024);
+    const threads = opts.threads === undefined ? DEFAULT_THREADS : checkInteger(where, 'threads', opts.threads, 1, 1024);
     const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
     const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
     return { backend, threads, blockSize };

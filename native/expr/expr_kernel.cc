@@ -88,8 +88,8 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
       }
       break;
     }
-    case Op::kSin: VectorBlock(d, a, n, kVectorTrigLimit, SinCosKernel<false>, [](double x) { return std::sin(x); }); break;
-    case Op::kCos: VectorBlock(d, a, n, kVectorTrigLimit, SinCosKernel<true>, [](double x) { return std::cos(x); }); break;
+    case Op::kSin: VectorBlock(d, a, n, -kVectorTrigLimit, kVectorTrigLimit, [](double x) { return SinCosKernel<false>(x); }, [](double x) { return std::sin(x); }); break;
+    case Op::kCos: VectorBlock(d, a, n, -kVectorTrigLimit, kVectorTrigLimit, [](double x) { return SinCosKernel<true>(x); }, [](double x) { return std::cos(x); }); break;
     case Op::kTan: Map1(d, a, n, [](T x) { return std::tan(x); }); break;
     case Op::kArcsin: Map1(d, a, n, [](T x) { return std::asin(x); }); break;
     case Op::kArccos: Map1(d, a, n, [](T x) { return std::acos(x); }); break;
@@ -100,9 +100,11 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kArcsinh: Map1(d, a, n, [](T x) { return std::asinh(x); }); break;
     case Op::kArccosh: Map1(d, a, n, [](T x) { return std::acosh(x); }); break;
     case Op::kArctanh: Map1(d, a, n, [](T x) { return std::atanh(x); }); break;
-    case Op::kExp: VectorBlock(d, a, n, kVectorExpLimit, ExpKernel, [](double x) { return std::exp(x); }); break;
+    case Op::kExp: VectorBlock(d, a, n, -kVectorExpLimit, kVectorExpLimit, [](double x) { return ExpKernel(x); }, [](double x) { return std::exp(x); }); break;
     case Op::kExpm1: Map1(d, a, n, [](T x) { return std::expm1(x); }); break;
-    case Op::kLog: Map1(d, a, n, [](T x) { return std::log(x); }); break;
+    case Op::kLog:
+      VectorBlock(d, a, n, std::numeric_limits<double>::min(), std::numeric_limits<double>::max(), [](double x) { return LogKernel(x); }, [](double x) { return std::log(x); });
+      break;
     case Op::kLog1p: Map1(d, a, n, [](T x) { return std::log1p(x); }); break;
     case Op::kLog10: Map1(d, a, n, [](T x) { return std::log10(x); }); break;
     case Op::kLog2: Map1(d, a, n, [](T x) { return std::log2(x); }); break;

@@ -1,9 +1,10 @@
-// Branch-free sin, cos and exp over a block, written so the compiler vectorizes the loop (SSE2 in the
+// Branch-free sin, cos, exp and log over a block, written so the compiler vectorizes the loop (SSE2 in the
 // baseline build, AVX2 in the target_clones copy): Cody-Waite reduction by pi/2 in three parts and
 // fdlibm's minimax polynomials on [-pi/4, pi/4]. Within about 2 ulps of the true value for
 // |x| <= kVectorTrigLimit; blocks holding anything larger (or NaN/Inf) fall back to libm, which
 // reduces huge arguments exactly. exp: reduction by ln 2 and a degree-13 Taylor polynomial, the
-// power of two built in the exponent bits, for |x| <= kVectorExpLimit (results stay normal).
+// power of two built in the exponent bits, for |x| <= kVectorExpLimit (results stay normal). log:
+// fdlibm's reduction to [sqrt(2)/2, sqrt(2)) and its polynomial, for positive normal arguments.
 // glibc's scalar functions are what numexpr calls per element.
 #pragma once
 #include <cmath>
@@ -66,12 +67,44 @@ inline double ExpKernel(double x) {
   return p * scale;
 }
 
-// d[i] = f(a[i]) with the vectorized kernel when every |a[i]| <= limit, else libm for the whole
+inline double LogKernel(double x) {
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kTwoTo52 = 4503599627370496.0;
+  uint64_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  // Mantissa in [1, 2); above sqrt(2) it is halved and the exponent bumped, using integer arithmetic
+  // on the bits (positive doubles order like their bit patterns) so the loop has no branch to vectorize around.
+  constexpr uint64_t kSqrt2Bits = 0x3ff6a09e667f3bcdULL;
+  const uint64_t mantissaBits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+  const uint64_t high = (kSqrt2Bits - mantissaBits) >> 63;  // 1 when the mantissa exceeds sqrt(2)
+  const uint64_t reducedBits = mantissaBits - (high << 52);
+  double m;
+  std::memcpy(&m, &reducedBits, sizeof m);
+  // Exponent (plus the bump) as a double via the 2^52 trick: AVX2 has no int64 -> double conversion.
+  const uint64_t exponentBits = ((bits >> 52) + high) | 0x4330000000000000ULL;
+  double k;
+  std::memcpy(&k, &exponentBits, sizeof k);
+  k -= kTwoTo52 + 1023;
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double w = z * z;
+  const double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
+  const double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+  const double hfsq = 0.5 * f * f;
+  return k * kLn2Hi - ((hfsq - (s * (hfsq + (t1 + t2)) + k * kLn2Lo)) - f);
+}
+
+// d[i] = f(a[i]) with the vectorized kernel when every a[i] is in [lowest, highest], else libm for the whole
 // block (huge, NaN or infinite arguments are rare; checking first lets d alias a).
 template <class T, class Kernel, class Fallback>
-inline void VectorBlock(T* d, const T* a, size_t n, double limit, Kernel kernel, Fallback fallback) {
+inline void VectorBlock(T* d, const T* a, size_t n, double lowest, double highest, Kernel kernel, Fallback fallback) {
   size_t outside = 0;
-  for (size_t i = 0; i < n; ++i) outside += !(std::fabs(static_cast<double>(a[i])) <= limit);
+  for (size_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(a[i]);
+    outside += !((x >= lowest) & (x <= highest));  // & not &&: no branch in the loop
+  }
   if (outside != 0) {
     for (size_t i = 0; i < n; ++i) d[i] = static_cast<T>(fallback(static_cast<double>(a[i])));
     return;

@@ -47,7 +47,7 @@ export const NATIVE_MIN_LENGTH = 4096;
 export const DEFAULT_BLOCK_SIZE = 256;
 const CACHE_SIZE = 256;
 /** Default native thread count, read once: the call is a syscall and the answer does not change. */
-const DEFAULT_THREADS = os.availableParallelism();
+const DEFAULT_THREADS = Math.min(os.availableParallelism(), 1024);
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -233,16 +233,17 @@ export class CompiledExpressions {
     return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
   }
 
-  describe(float32 = false): string {
-    const codes = this.ir.inputs.map((): InputCode => (float32 ? 'f' : 'd'));
+  /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
+  describe(): string {
+    const codes = this.ir.inputs.map((): InputCode => 'd');
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
       '',
       'SSA:',
       formatIr(this.ir),
       '',
-      `fused JS loop (${float32 ? 'float32' : 'float64'} arrays):`,
-      fusedLoopSource(this.ir, codes, float32),
+      'fused JS loop (Float64Array inputs):',
+      fusedLoopSource(this.ir, codes, false),
       '',
       'native bytecode (one instruction = one loop over a block):',
       disassemble((this.#bytecode ??= compileBytecode(this.ir))),

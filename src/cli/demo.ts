@@ -4,6 +4,7 @@ import { backend } from '../binding/loader.js';
 import { demoSection as memoryDemo } from '../memprof/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
+import { demoSection as expressionsSection } from '../expr/demo.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -43,5 +44,6 @@ export async function demoCommand(): Promise<number> {
   console.log();
   await concurrencySection();
   await memoryDemo();
+  await expressionsSection();
   return 0;
 }

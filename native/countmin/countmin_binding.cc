@@ -133,6 +133,11 @@ void UpdateBatch(const Sketch& s, const KeyBatch& keys, const Span<double>& coun
   }
 }
 
+double EstimateHash(const Sketch& s, uint64_t h) {
+  return s.wide ? static_cast<double>(Estimate(static_cast<const uint64_t*>(s.counters), s.shape, h))
+                : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
+}
+
 // countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
 Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
   Sketch s = RequireSketch(info[0], info[1]);
@@ -162,12 +167,48 @@ Napi::Value EstimateKeys(const Napi::CallbackInfo& info) {
   KeyBatch keys(info[2], info[3]);
   Span<double> out = OptionalFloat64(info[4], keys.size(), "estimates");
   if (!out.data && keys.size() > 0) throw TypeError("estimates must be a Float64Array");
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const uint64_t h = keys.Hash(i, s.shape.seed);
-    out.data[i] = s.wide ? static_cast<double>(Estimate(static_cast<const uint64_t*>(s.counters), s.shape, h))
-                         : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
-  }
+  for (size_t i = 0; i < keys.size(); ++i) out.data[i] = EstimateHash(s, keys.Hash(i, s.shape.seed));
   return info.Env().Undefined();
+}
+
+// The hash of one key given as a string (hashed as UTF-8) or a Uint8Array. Short strings convert
+// into a stack buffer: this is the per-call path of update() and estimate() in a loop.
+uint64_t HashOneKey(const Napi::Value& key, uint64_t seed) {
+  if (!key.IsString()) {
+    auto bytes = RequireArray<uint8_t>(key, napi_uint8_array, "Uint8Array or string", "key");
+    return XXH64(bytes.data, bytes.length, seed);
+  }
+  napi_env env = key.Env();
+  char stack[256];
+  size_t length = 0;
+  // V8 writes whole characters only (unpaired surrogates as U+FFFD, as TextEncoder does), so a
+  // result that could have been cut short (3 or fewer bytes left) is redone at its full length.
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, stack, sizeof stack, &length), 0);
+  if (length + 4 < sizeof stack) return XXH64(reinterpret_cast<const uint8_t*>(stack), length, seed);
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, nullptr, 0, &length), 0);
+  std::string heap(length + 1, '\0');
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, heap.data(), heap.size(), &length), 0);
+  return XXH64(reinterpret_cast<const uint8_t*>(heap.data()), length, seed);
+}
+
+// countminUpdateOne(counters, shape, key, count): the key's estimate after adding count.
+Napi::Value UpdateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  const uint64_t h = HashOneKey(info[2], s.shape.seed);
+  if (!info[3].IsNumber()) throw TypeError("count must be a number");
+  const double c = info[3].As<Napi::Number>().DoubleValue();
+  if (!(std::fabs(c) <= kMaxSafeInteger) || c != std::trunc(c)) throw RangeError("count must be a safe integer");
+  if (s.shape.conservative && c < 0) throw RangeError("count must be >= 0 with conservative update");
+  const auto count = static_cast<int64_t>(c);
+  const double estimate = s.wide ? static_cast<double>(Update(static_cast<uint64_t*>(s.counters), s.shape, h, count))
+                                 : static_cast<double>(Update(static_cast<uint32_t*>(s.counters), s.shape, h, count));
+  return Napi::Number::New(info.Env(), estimate);
+}
+
+// countminEstimateOne(counters, shape, key)
+Napi::Value EstimateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  return Napi::Number::New(info.Env(), EstimateHash(s, HashOneKey(info[2], s.shape.seed)));
 }
 
 // countminMerge(dstCounters, srcCounters, wide, weight): dst += weight * src, saturating.
@@ -213,6 +254,8 @@ Napi::Value HashBytes(const Napi::CallbackInfo& info) {
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("countminUpdate", Napi::Function::New<Guarded<UpdateKeys>>(env, "countminUpdate"));
   exports.Set("countminEstimate", Napi::Function::New<Guarded<EstimateKeys>>(env, "countminEstimate"));
+  exports.Set("countminUpdateOne", Napi::Function::New<Guarded<UpdateOne>>(env, "countminUpdateOne"));
+  exports.Set("countminEstimateOne", Napi::Function::New<Guarded<EstimateOne>>(env, "countminEstimateOne"));
   exports.Set("countminMerge", Napi::Function::New<Guarded<MergeCounters>>(env, "countminMerge"));
   exports.Set("countminHash", Napi::Function::New<Guarded<HashBytes>>(env, "countminHash"));
 }

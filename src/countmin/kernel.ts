@@ -1,7 +1,7 @@
 // Pure-TS count-min kernel: the twin of native/countmin/countmin_kernel.cc. Counters are a
 // Uint32Array, row-major (row r, column c at r * width + c); u64 counters are little-endian
 // (lo, hi) uint32 pairs, the native layout, so one buffer serves both backends and the format.
-import { hashHi, hashKey, hashLo, mulHi32 } from './hash.js';
+import { hashKey, lastHash, mulHi32 } from './hash.js';
 
 const U32_MAX = 0xffffffff;
 const TWO32 = 4294967296;
@@ -21,7 +21,7 @@ export interface SketchState {
 
 /** Cell index of row `row` for the last hash: ((lo32 + row * hi32) mod 2^32) mod width (Kirsch–Mitzenmacher). */
 function cell(row: number, width: number): number {
-  return row * width + ((hashLo + Math.imul(row, hashHi)) >>> 0) % width;
+  return row * width + ((lastHash[1] + Math.imul(row, lastHash[0])) >>> 0) % width;
 }
 
 function updateU32(s: SketchState, count: number): number {

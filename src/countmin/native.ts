@@ -10,9 +10,6 @@ const BATCH_KEYS = 8_192;
 /** UTF-16 units (or bytes) per native call, so a batch of long keys stays a bounded allocation. */
 const BATCH_UNITS = 1 << 24;
 
-const singleOffsets = new Uint32Array(2);
-const singleCount = new Float64Array(1);
-const singleEstimate = new Float64Array(1);
 let byteBatch = new Uint8Array(1 << 16);
 
 /** One batch in the addon's shape: keys (string or bytes) plus offsets[0..n]. */
@@ -77,29 +74,19 @@ export function estimateManyNative(s: SketchState, keys: readonly unknown[], out
   }
 }
 
-/** One key in one call without allocating: a string goes as itself, anything else as its encoded bytes. */
-function singleKey(key: unknown, where: string): string | Uint8Array {
-  if (typeof key === 'string') {
-    singleOffsets[0] = 0;
-    singleOffsets[1] = key.length;
-    return key;
-  }
+/** A key as the addon takes it: a string as itself, anything else as its encoded bytes. */
+function nativeKey(key: unknown, where: string): string | Uint8Array {
+  if (typeof key === 'string' || key instanceof Uint8Array) return key;
   encodeKey(where, key);
-  singleOffsets[0] = keyStart;
-  singleOffsets[1] = keyEnd;
-  return keyBytes;
+  return keyBytes.subarray(keyStart, keyEnd);
 }
 
 export function updateNative(s: SketchState, key: unknown, count: number, where: string): number {
-  const k = singleKey(key, where);
-  singleCount[0] = count;
-  requireNative().countminUpdate(s.counters, s.shape, k, singleOffsets, singleCount, singleEstimate);
-  return singleEstimate[0];
+  return requireNative().countminUpdateOne(s.counters, s.shape, nativeKey(key, where), count);
 }
 
 export function estimateNative(s: SketchState, key: unknown, where: string): number {
-  requireNative().countminEstimate(s.counters, s.shape, singleKey(key, where), singleOffsets, singleEstimate);
-  return singleEstimate[0];
+  return requireNative().countminEstimateOne(s.counters, s.shape, nativeKey(key, where));
 }
 
 export function mergeNative(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void {

@@ -3,7 +3,7 @@
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import { checkKeys, encodeKey, hashHi, hashLo, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key } from './hash.js';
+import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
 import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
 
@@ -38,7 +38,7 @@ function checksumFor(backend: Backend): (bytes: Uint8Array) => bigint {
 export function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, seedLo: number): bigint {
   if (backend === 'native') return hashNative(bytes, seedHi, seedLo);
   xxh64(bytes, 0, bytes.length, seedHi, seedLo);
-  return (BigInt(hashHi) << 32n) | BigInt(hashLo);
+  return (BigInt(lastHash[0]) << 32n) | BigInt(lastHash[1]);
 }
 
 /** Counts as a Float64Array (null: every count is 1), each a safe integer, >= 0 when `nonNegative`. */

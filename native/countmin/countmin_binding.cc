@@ -90,6 +90,17 @@ class KeyBatch {
     if (offsets.data[count_] > units) throw RangeError("offsets run past the end of keys");
     units_.resize(units + 1);
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, units_.data(), units + 1, &units));
+    const size_t used = offsets.data[count_];
+    char16_t any = 0;
+    for (size_t i = 0; i < used; ++i) any |= units_[i];
+    if (any < 0x80) {
+      // All ASCII (the common case): UTF-16 offsets are byte offsets; narrow the batch in one pass.
+      utf8_.resize(used);
+      for (size_t i = 0; i < used; ++i) utf8_[i] = static_cast<char>(units_[i]);
+      bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+      offsets_ = offsets.data;
+      return;
+    }
     utf8_.clear();
     utf8_.reserve(units + units / 2);
     utf8Offsets_.resize(count_ + 1);

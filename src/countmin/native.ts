@@ -18,27 +18,22 @@ interface Batch {
   offsets: Uint32Array;
 }
 
-/** Keys [begin, end) as one batch, ending early at BATCH_UNITS; returns the batch and where it stopped. */
+/** The batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS units); returns it and where it stopped. */
 function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
   const limit = Math.min(keys.length, begin + BATCH_KEYS);
-  let allStrings = true;
+  const offsets = new Uint32Array(limit - begin + 1);
   let units = 0;
   let end = begin;
   for (; end < limit; end++) {
     const k = keys[end];
-    if (typeof k !== 'string') {
-      allStrings = false;
-      break;
-    }
+    if (typeof k !== 'string') break;
     if (end > begin && units + k.length > BATCH_UNITS) break;
-    units += k.length;
+    offsets[end - begin + 1] = units += k.length;
   }
-  if (allStrings) {
-    const offsets = new Uint32Array(end - begin + 1);
-    for (let i = begin, off = 0; i < end; i++) offsets[i - begin + 1] = off += (keys[i] as string).length;
-    return { batch: { keys: keys.slice(begin, end).join(''), offsets }, end };
+  if (end > begin) {
+    // A run of strings (up to a non-string key or a batch limit) crosses as one joined string.
+    return { batch: { keys: keys.slice(begin, end).join(''), offsets: offsets.subarray(0, end - begin + 1) }, end };
   }
-  const offsets = new Uint32Array(limit - begin + 1);
   let size = 0;
   for (end = begin; end < limit; end++) {
     encodeKey(where, keys[end]);

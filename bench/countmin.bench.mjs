@@ -4,8 +4,13 @@
 // runs at ~0.1 M updates/s) and an exact Map count, whose heap growth is compared with the sketch.
 import { CountMinSketch, backend } from 'hotpath';
 import bloom from 'bloom-filters';
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
+import vm from 'node:vm';
 import { report } from './harness.mjs';
+
+// The package's seeded Zipf generator (internal: loaded from the build, not the public API).
+const { zipfKeys } = createRequire(import.meta.url)('../dist/countmin/zipf.js');
 
 const N = 10_000_000;
 const DISTINCT = 1_000_000;
@@ -13,29 +18,6 @@ const BLOOM_PREFIX = 200_000;
 const EPSILON = 0.001;
 const DELTA = 0.01;
 
-function zipfStream(seed, length, n, s) {
-  const cdf = new Float64Array(n);
-  let acc = 0;
-  for (let i = 0; i < n; i++) cdf[i] = acc += 1 / Math.pow(i + 1, s);
-  const names = Array.from({ length: n }, (_, i) => `key-${i}`);
-  let state = seed >>> 0;
-  const out = new Array(length);
-  for (let j = 0; j < length; j++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    const u = ((state + 0.5) / 4294967296) * acc;
-    let lo = 0, hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    out[j] = names[lo];
-  }
-  return out;
-}
-
-const stream = zipfStream(2024, N, DISTINCT, 1.1);
-const prefix = stream.slice(0, BLOOM_PREFIX);
 const native = backend === 'native' ? undefined : 'native addon not loaded';
 const perSecond = (ms) => `${((N / ms) * 1e-3).toFixed(2)} M updates/s`;
 
@@ -48,19 +30,25 @@ function exactCount(keys) {
   return counts;
 }
 
+// A full collection before each heap reading, without needing node --expose-gc.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
 /** Heap bytes a Map count of the stream holds (the key strings exist already and are not counted). */
-function mapBytes() {
-  globalThis.gc?.();
+function mapBytes(stream) {
+  gc();
   const before = v8.getHeapStatistics().used_heap_size;
   const counts = exactCount(stream);
-  globalThis.gc?.();
+  gc();
   const bytes = v8.getHeapStatistics().used_heap_size - before;
   return { bytes, distinct: counts.size };
 }
 
 export default async () => {
   const sketchBytes = CountMinSketch.withErrorRate(EPSILON, DELTA).byteLength;
-  const map = mapBytes();
+  const stream = zipfKeys(N, DISTINCT, 1.1, 2024);
+  const prefix = stream.slice(0, BLOOM_PREFIX);
+  const map = mapBytes(stream);
   const result = await report(
     'countmin',
     `${N.toExponential(0)} updates, Zipf(1.1) over ${DISTINCT.toExponential(0)} string keys, epsilon=${EPSILON}, delta=${DELTA}`,

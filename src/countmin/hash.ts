@@ -60,10 +60,23 @@ function round(acch: number, accl: number, laneh: number, lanel: number): void {
   mul64(R[0], R[1], P1H, P1L);
 }
 
+/** (R[0], R[1]) = h + rotl(v, r). */
+function addRotated(hh: number, hl: number, vh: number, vl: number, r: number): void {
+  rotl64(vh, vl, r);
+  add64(hh, hl, R[0], R[1]);
+}
+
+/** (R[0], R[1]) = (h ^ round(0, v)) * P1 + P4. */
+function mergeRound(hh: number, hl: number, vh: number, vl: number): void {
+  round(0, 0, vh, vl);
+  mul64(hh ^ R[0], hl ^ R[1], P1H, P1L);
+  add64(R[0], R[1], P4H, P4L);
+}
+
 /** The last hash computed by xxh64(): [high 32 bits, low 32 bits]. */
 export const lastHash = new Uint32Array(2);
 
-/** xxHash64 of bytes[start, end) with seed (seedHi, seedLo); the result lands in (hashHi, hashLo). */
+/** xxHash64 of bytes[start, end) with seed (seedHi, seedLo); the result lands in lastHash. */
 export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: number, seedLo: number): void {
   const length = end - start;
   let p = start;
@@ -88,20 +101,17 @@ export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: num
       round(v4h, v4l, read32(bytes, p + 28), read32(bytes, p + 24));
       v4h = R[0]; v4l = R[1];
     }
+    // h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18), then one merge round per lane.
     rotl64(v1h, v1l, 1);
     hh = R[0]; hl = R[1];
-    for (const [vh, vl, r] of [[v2h, v2l, 7], [v3h, v3l, 12], [v4h, v4l, 18]]) {
-      const sh = hh, sl = hl;
-      rotl64(vh, vl, r);
-      add64(sh, sl, R[0], R[1]);
-      hh = R[0]; hl = R[1];
-    }
-    for (const [vh, vl] of [[v1h, v1l], [v2h, v2l], [v3h, v3l], [v4h, v4l]]) {
-      round(0, 0, vh, vl);
-      mul64(hh ^ R[0], hl ^ R[1], P1H, P1L);
-      add64(R[0], R[1], P4H, P4L);
-      hh = R[0]; hl = R[1];
-    }
+    addRotated(hh, hl, v2h, v2l, 7);
+    addRotated(R[0], R[1], v3h, v3l, 12);
+    addRotated(R[0], R[1], v4h, v4l, 18);
+    mergeRound(R[0], R[1], v1h, v1l);
+    mergeRound(R[0], R[1], v2h, v2l);
+    mergeRound(R[0], R[1], v3h, v3l);
+    mergeRound(R[0], R[1], v4h, v4l);
+    hh = R[0]; hl = R[1];
   } else {
     add64(seedHi, seedLo, P5H, P5L);
     hh = R[0]; hl = R[1];
@@ -252,7 +262,7 @@ export function checkKeys(where: string, keys: unknown): readonly unknown[] {
   return keys;
 }
 
-/** Hashes one key with the pure-TS xxh64; the result lands in (hashHi, hashLo). */
+/** Hashes one key with the pure-TS xxh64; the result lands in lastHash. */
 export function hashKey(where: string, key: unknown, seedHi: number, seedLo: number): void {
   encodeKey(where, key);
   xxh64(keyBytes, keyStart, keyEnd, seedHi, seedLo);

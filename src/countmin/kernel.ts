@@ -87,6 +87,9 @@ function minCellU64(s: SketchState): number {
   return best;
 }
 
+/** Scratch u64 cell for the conservative target (min + count). */
+const targetCell = new Uint32Array(2);
+
 function updateU64(s: SketchState, count: number): number {
   const c = s.counters;
   if (s.conservative) {
@@ -108,7 +111,6 @@ function updateU64(s: SketchState, count: number): number {
   for (let r = 0; r < s.depth; r++) addU64(c, cell(r, s.width), count);
   return valueU64(c, minCellU64(s));
 }
-const targetCell = new Uint32Array(2);
 
 function estimateLast(s: SketchState): number {
   if (s.wide) return valueU64(s.counters, minCellU64(s));

@@ -309,6 +309,9 @@ suite.runIf(backend === 'native')('count-min addon functions validate before tou
     expect(() => addon.countminMerge(counters, counters, false, -1)).toThrow(/weight must be an integer/);
     expect(() => addon.countminMerge(misaligned, misaligned, true, 1)).toThrow(/8-byte aligned/);
     expect(() => addon.countminHash(bytes, 2 ** 32, 0)).toThrow(/seed halves must be uint32/);
+    const detached = new Uint32Array(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => addon.countminUpdate(detached, shape, bytes, Uint32Array.of(0, 3), null, null)).toThrow(/counters length does not match/);
     expect(counters.every((c) => c === 0)).toBe(true);
   });
 });

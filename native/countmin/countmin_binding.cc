@@ -22,18 +22,24 @@ struct Span {
   size_t length = 0;
 };
 
-// A typed array of one element type, or a TypeError naming the argument.
+// A typed array of one element type, or a TypeError naming the argument. One
+// napi_get_typedarray_info call (the Napi:: accessors make one each): this runs on every call of
+// update() in a loop. A detached buffer reports length 0 and is never read.
 template <typename T>
 Span<T> RequireArray(const Napi::Value& value, napi_typedarray_type type, const char* typeName, const char* argName) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw TypeError(std::string(argName) + " must be a " + typeName);
+  napi_env env = value.Env();
+  bool isTypedArray = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, value, &isTypedArray), Span<T>());
+  napi_typedarray_type actual = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTypedArray) {
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr), Span<T>());
   }
-  auto array = value.As<Napi::TypedArray>();
+  if (!isTypedArray || actual != type) throw TypeError(std::string(argName) + " must be a " + typeName);
   Span<T> span;
-  span.length = array.ElementLength();
-  void* base = array.ArrayBuffer().Data();
-  if (span.length > 0 && base == nullptr) throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
-  span.data = span.length == 0 ? nullptr : reinterpret_cast<T*>(static_cast<uint8_t*>(base) + array.ByteOffset());
+  span.length = data == nullptr ? 0 : length;
+  span.data = static_cast<T*>(data);
   return span;
 }
 

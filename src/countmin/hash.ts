@@ -248,12 +248,24 @@ export function encodeKey(where: string, key: unknown): void {
   keyStart = 0;
 }
 
-/** Checks every key's type and range up front, so a batch with a bad key changes nothing. */
-export function checkKeys(where: string, keys: unknown): readonly unknown[] {
+/** Marks a key that is not a string in checkKeys()'s `lengths`. */
+export const NOT_A_STRING = 0xffffffff;
+
+/**
+ * Checks every key's type and range up front, so a batch with a bad key changes nothing. With
+ * `lengths` (one element per key) it also records each string's UTF-16 length (NOT_A_STRING for
+ * other keys): the native path then batches without touching the strings a second time.
+ */
+export function checkKeys(where: string, keys: unknown, lengths?: Uint32Array): readonly unknown[] {
   if (!Array.isArray(keys)) throw new TypeError(`${where}: keys must be an Array, got ${typeName(keys)}`);
   for (let i = 0; i < keys.length; i++) {
     const k: unknown = keys[i];
-    if (typeof k === 'string' || k instanceof Uint8Array) continue;
+    if (typeof k === 'string') {
+      if (lengths) lengths[i] = k.length;
+      continue;
+    }
+    if (lengths) lengths[i] = NOT_A_STRING;
+    if (k instanceof Uint8Array) continue;
     const bad =
       typeof k === 'number' ? !Number.isSafeInteger(k) : typeof k === 'bigint' ? k < INT64_MIN || k > INT64_MAX : undefined;
     if (bad === undefined) throw new TypeError(`${where}: keys[${i}] must be a string, Uint8Array, number or bigint, got ${typeName(k)}`);

@@ -2,7 +2,7 @@
 // of strings crosses as one joined string plus UTF-16 offsets (the addon converts each key to
 // UTF-8 itself); any other mix is encoded here to one UTF-8/byte buffer plus byte offsets.
 import { requireNative } from '../binding/loader.js';
-import { encodeKey, keyBytes, keyEnd, keyStart } from './hash.js';
+import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, NOT_A_STRING } from './hash.js';
 import type { SketchState } from './kernel.js';
 
 /** Keys per native call; also bounds the temporary joined string and offsets. */
@@ -18,17 +18,19 @@ interface Batch {
   offsets: Uint32Array;
 }
 
-/** The batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS units); returns it and where it stopped. */
-function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
+/**
+ * The batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS units); returns it and
+ * where it stopped. `lengths` are checkKeys()'s UTF-16 lengths, so strings are read only by join.
+ */
+function nextBatch(keys: readonly unknown[], lengths: Uint32Array, begin: number, where: string): { batch: Batch; end: number } {
   const limit = Math.min(keys.length, begin + BATCH_KEYS);
   const offsets = new Uint32Array(limit - begin + 1);
   let units = 0;
   let end = begin;
   for (; end < limit; end++) {
-    const k = keys[end];
-    if (typeof k !== 'string') break;
-    if (end > begin && units + k.length > BATCH_UNITS) break;
-    offsets[end - begin + 1] = units += k.length;
+    const length = lengths[end];
+    if (length === NOT_A_STRING || (end > begin && units + length > BATCH_UNITS)) break;
+    offsets[end - begin + 1] = units += length;
   }
   if (end > begin) {
     // A run of strings (up to a non-string key or a batch limit) crosses as one joined string.
@@ -50,20 +52,34 @@ function nextBatch(keys: readonly unknown[], begin: number, where: string): { ba
   return { batch: { keys: byteBatch, offsets: offsets.subarray(0, end - begin + 1) }, end };
 }
 
+/** Checks the keys (all of them, before any update) and returns their UTF-16 lengths for nextBatch. */
+export function checkKeysNative(where: string, keys: unknown): Uint32Array {
+  const lengths = new Uint32Array(Array.isArray(keys) ? keys.length : 0);
+  checkKeys(where, keys, lengths);
+  return lengths;
+}
+
 /** Adds counts[i] (or 1) to keys[i]; writes each key's estimate after its update when `estimates` is given. */
-export function updateManyNative(s: SketchState, keys: readonly unknown[], counts: Float64Array | null, estimates: Float64Array | null, where: string): void {
+export function updateManyNative(
+  s: SketchState,
+  keys: readonly unknown[],
+  lengths: Uint32Array,
+  counts: Float64Array | null,
+  estimates: Float64Array | null,
+  where: string,
+): void {
   const addon = requireNative();
   for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, begin, where);
+    const { batch, end } = nextBatch(keys, lengths, begin, where);
     addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
     begin = end;
   }
 }
 
-export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
+export function estimateManyNative(s: SketchState, keys: readonly unknown[], lengths: Uint32Array, out: Float64Array, where: string): void {
   const addon = requireNative();
   for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, begin, where);
+    const { batch, end } = nextBatch(keys, lengths, begin, where);
     addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
     begin = end;
   }

@@ -19,9 +19,12 @@ export interface SketchState {
   shape: Uint32Array;
 }
 
-/** Cell index of row `row` for the last hash: ((lo32 + row * hi32) mod 2^32) mod width (Kirsch–Mitzenmacher). */
+/**
+ * Cell index of row `row` for the last hash: g = (lo32 + row * hi32) mod 2^32 (Kirsch–Mitzenmacher),
+ * column floor(g * width / 2^32) (multiply-shift range reduction), as in the C++ Column().
+ */
 function cell(row: number, width: number): number {
-  return row * width + ((lastHash[1] + Math.imul(row, lastHash[0])) >>> 0) % width;
+  return row * width + mulHi32((lastHash[1] + Math.imul(row, lastHash[0])) | 0, width);
 }
 
 function updateU32(s: SketchState, count: number): number {

@@ -24,6 +24,10 @@ export interface NativeAddon {
   ): void;
   /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
   countminEstimate(counters: Uint32Array, shape: Uint32Array, keys: string | Uint8Array, offsets: Uint32Array, estimatesOut: Float64Array): void;
+  /** Count-min: adds count to one key (a string, hashed as UTF-8, or bytes); returns its new estimate. */
+  countminUpdateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array, count: number): number;
+  /** Count-min: one key's estimate. */
+  countminEstimateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array): number;
   /** Count-min: dst += weight * src, saturating (u64 counters as uint32 pairs when wide). */
   countminMerge(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void;
   /** xxHash64 of bytes with the seed's 32-bit halves. */

@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
 import { demoSection as memoryDemo } from '../memprof/demo.js';
+import { demoSection as countminSection } from '../countmin/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
 import { demoSection as expressionsSection } from '../expr/demo.js';
@@ -45,5 +46,6 @@ export async function demoCommand(): Promise<number> {
   await concurrencySection();
   await memoryDemo();
   await expressionsSection();
+  await countminSection();
   return 0;
 }

@@ -1,6 +1,7 @@
 // `npm run demo`: a tour of every capability on generated data, timing native against pure-TS.
 import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
+import { demoSection as cacheSection } from '../cache/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 
 function time<T>(fn: () => T): [T, number] {
@@ -38,5 +39,6 @@ async function momentsSection(): Promise<void> {
 export async function demoCommand(): Promise<number> {
   console.log(`hotpath demo (backend: ${backend})\n`);
   await momentsSection();
+  await cacheSection();
   return 0;
 }

@@ -239,8 +239,10 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     await cached(url);
     const hit = await cached(url);
     expect([hit.status, hit.cacheState, hit.body]).toEqual([204, 'hit', null]);
-    const head = await cached(url, { method: 'HEAD' });
-    expect(head.body).toBeNull();
+    const page = origin.route('/page', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '5' }).end('hello'));
+    await cached(page, { method: 'HEAD' });
+    const head = await cached(page, { method: 'HEAD' });
+    expect([head.cacheState, head.body, head.headers.get('content-length')]).toEqual(['hit', null, '5']);
   });
 
   it('delete() and clear() remove entries; explain() says why the last lookup missed', async () => {

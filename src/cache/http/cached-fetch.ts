@@ -302,6 +302,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const write = previous.then(async () => {
       const old = varyIndexes.get(primary);
       const sameVary = old !== undefined && old.vary.join() === vary.join();
+      if (sameVary && old.variants.includes(key)) return;
       const variants = sameVary ? [...new Set([...old.variants, key])] : [key];
       if (old && !sameVary) await Promise.all(old.variants.filter((k) => k !== key).map((k) => store.delete(k)));
       const index = { vary, variants };
@@ -376,6 +377,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       return { stored: stale, state: 'stale', reason: `the origin answered ${response.status}: served stale` };
     }
     const headers = headerObject(response.headers, UNSTORED_HEADERS);
+    const length = response.headers.get('content-length');
+    if (request.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     const policy = newPolicy(policyReq, response.status, headers, lifetime);
     const notStorable = whyNotStorable(policy, response.status, headers, policyReq);
     if (notStorable) return { response, reason: `not stored: ${notStorable}` };
@@ -405,7 +408,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   function respond(stored: Stored, method: string, state: CacheState, reason: string): CachedResponse {
     const { meta, entry } = stored;
     const headers = new Headers(meta.headers);
-    headers.set('content-length', String(entry.size));
+    // A HEAD entry keeps the origin's length of the resource; a stored body is measured (it is kept decoded).
+    if (method !== 'HEAD') headers.set('content-length', String(entry.size));
     headers.set('age', String(Math.floor(CachePolicy.fromObject(meta.policy).age())));
     headers.set('x-hotpath-cache', state);
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);

@@ -14,7 +14,7 @@ export type CacheState = 'hit' | 'miss' | 'revalidated' | 'stale';
 export type CachedResponse = Response & { readonly fromCache: boolean; readonly cacheState: CacheState };
 
 export interface CachedFetchOptions {
-  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore. */
+  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore (e.g. a RedisStore). */
   store?: 'memory' | { path: string; maxBytes?: number } | CacheStore;
   /** Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires); 0 = do not cache. Default: RFC 9111 heuristic. */
   expireAfter?: number;

@@ -553,6 +553,8 @@ describe('createCachedFetch: bad options', () => {
     expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(/expireAfter must be a number of milliseconds, got string/);
     expect(() => createCachedFetch({ methods: ['PUT'] })).toThrow(/methods may hold GET, HEAD and POST, got 'PUT'/);
     expect(() => createCachedFetch({ statuses: [99] })).toThrow(RangeError);
+    expect(() => createCachedFetch({ statuses: 200 as unknown as number[] })).toThrow(/statuses must be an array of numbers/);
+    expect(() => createCachedFetch({ ignoredParams: [1] as unknown as string[] })).toThrow(/ignoredParams must be an array of strings/);
     expect(() => createCachedFetch({ urls: { '*': -5 } })).toThrow(/urls\['\*'\] must be >= 0 ms, got -5/);
     expect(() => createCachedFetch({ staleIfError: 0 })).toThrow(/staleIfError must be > 0 ms/);
     expect(() => createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore })).toThrow(/needs a updateMeta\(\) method/);

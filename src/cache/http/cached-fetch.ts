@@ -111,9 +111,9 @@ function checkMillis(name: string, value: unknown, allowZero = true): number {
   return value;
 }
 
-function checkStringList(name: string, value: unknown): string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`${WHERE}: ${name} must be an array of strings`);
-  return value as string[];
+function checkList<T extends 'string' | 'number'>(name: string, value: unknown, itemType: T): (T extends 'string' ? string : number)[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== itemType)) throw new TypeError(`${WHERE}: ${name} must be an array of ${itemType}s`);
+  return value;
 }
 
 /** true → unlimited; a number of ms → that bound; false/undefined → off. */
@@ -203,12 +203,12 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({ re: globToRegExp(glob), ms: checkMillis(`urls['${glob}']`, ms) }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
   const staleWhileRevalidate = checkStaleWindow('staleWhileRevalidate', o.staleWhileRevalidate);
-  const methods = new Set((o.methods === undefined ? ['GET', 'HEAD'] : checkStringList('methods', o.methods)).map((m) => m.toUpperCase()));
+  const methods = new Set((o.methods === undefined ? ['GET', 'HEAD'] : checkList('methods', o.methods, 'string')).map((m) => m.toUpperCase()));
   for (const m of methods) if (!['GET', 'HEAD', 'POST'].includes(m)) throw new RangeError(`${WHERE}: methods may hold GET, HEAD and POST, got '${m}'`);
-  const statuses = new Set(o.statuses === undefined ? DEFAULT_STATUSES : (o.statuses as number[]));
+  const statuses = new Set(o.statuses === undefined ? DEFAULT_STATUSES : checkList('statuses', o.statuses, 'number'));
   for (const s of statuses) if (!Number.isInteger(s) || s < 200 || s > 599) throw new RangeError(`${WHERE}: statuses must be integers in [200, 599], got ${s}`);
-  const ignoredParams = o.ignoredParams === undefined ? [] : checkStringList('ignoredParams', o.ignoredParams);
-  const matchHeaders = (o.matchHeaders === undefined ? [] : checkStringList('matchHeaders', o.matchHeaders)).map((h) => h.toLowerCase());
+  const ignoredParams = o.ignoredParams === undefined ? [] : checkList('ignoredParams', o.ignoredParams, 'string');
+  const matchHeaders = (o.matchHeaders === undefined ? [] : checkList('matchHeaders', o.matchHeaders, 'string')).map((h) => h.toLowerCase());
   const shared = o.shared === undefined ? false : checkBoolean(WHERE, 'shared', o.shared);
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError(`${WHERE}: fetch must be a function, got ${typeName(o.fetch)}`);
   const upstream = (o.fetch as (request: Request) => Promise<Response>) ?? ((request: Request) => fetch(request));
@@ -309,10 +309,15 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       varyIndexes.set(primary, index);
       await store.put(`${primary} vary-index`, index, (async function* () {})());
     });
-    const settled = write.finally(() => {
-      if (indexWrites.get(primary) === settled) indexWrites.delete(primary);
+    // The next write for this URL waits for this one, whether it succeeds or not; the caller sees its error.
+    const tail = write.then(
+      () => {},
+      () => {},
+    );
+    indexWrites.set(primary, tail);
+    tail.then(() => {
+      if (indexWrites.get(primary) === tail) indexWrites.delete(primary);
     });
-    indexWrites.set(primary, settled);
     return write;
   }
 

@@ -1,11 +1,13 @@
 // Caching: memoize's hit overhead against calling lru-cache's get directly, the recipe speed-up on a
 // recursive Fibonacci, and HTTP cache hit latency (memory vs disk store) against an uncached request
-// to a loopback server and against make-fetch-happen's disk cache.
+// to a loopback server and against make-fetch-happen's disk cache (plus a local redis-server if installed).
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createCachedFetch, memoize } from 'hotpath';
+import { createCachedFetch, memoize, RedisStore } from 'hotpath';
 import { LRUCache } from 'lru-cache';
 import makeFetchHappen from 'make-fetch-happen';
 import { report } from './harness.mjs';
@@ -64,6 +66,23 @@ function fibonacciBench() {
   );
 }
 
+/** A throwaway redis-server on a free loopback port, or null where none is installed. */
+async function startRedis() {
+  const binary = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'redis-server')).find((f) => fs.existsSync(f));
+  if (!binary) return null;
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((resolve) => net.connect(port, '127.0.0.1').once('connect', function () { this.end(); resolve(true); }).once('error', () => resolve(false)));
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
 async function httpBench() {
   const REQUESTS = 200;
   const body = Buffer.alloc(16 * 1024, 'x');
@@ -74,7 +93,10 @@ async function httpBench() {
   const memory = createCachedFetch();
   const disk = createCachedFetch({ store: { path: path.join(dir, 'hotpath') } });
   const mfh = makeFetchHappen.defaults({ cachePath: path.join(dir, 'make-fetch-happen') });
-  for (const f of [memory, disk, mfh]) await (await f(url)).arrayBuffer();
+  const redis = await startRedis();
+  const redisStore = redis && new RedisStore({ url: redis.url });
+  const viaRedis = redisStore && createCachedFetch({ store: redisStore });
+  for (const f of [memory, disk, mfh, viaRedis]) if (f) await (await f(url)).arrayBuffer();
   const sequential = (f) => async () => {
     for (let i = 0; i < REQUESTS; i++) await (await f(url)).arrayBuffer();
   };
@@ -87,11 +109,14 @@ async function httpBench() {
         { label: 'uncached fetch', run: sequential(fetch), unit: perRequest },
         { label: 'make-fetch-happen disk cache hit', run: sequential(mfh), unit: perRequest },
         { label: 'createCachedFetch disk store hit', run: sequential(disk), unit: perRequest },
+        { label: 'createCachedFetch Redis store hit', run: viaRedis && sequential(viaRedis), unit: perRequest, skip: viaRedis ? undefined : 'redis-server not installed' },
         { label: 'createCachedFetch memory store hit', run: sequential(memory), unit: perRequest },
       ],
       { baseline: 'uncached fetch' },
     );
   } finally {
+    redisStore?.close();
+    redis?.stop();
     server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

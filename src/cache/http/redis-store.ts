@@ -60,13 +60,13 @@ function parseReply(data: Buffer, start: number): Parsed | undefined {
   }
 }
 
-function encodeCommand(args: (string | Buffer)[]): Buffer[] {
+function encodeCommand(args: (string | Buffer)[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const arg of args) {
     const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
     parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
   }
-  return parts;
+  return Buffer.concat(parts);
 }
 
 /** One pipelined RESP connection: replies arrive in command order. */
@@ -80,7 +80,8 @@ class RedisConnection {
   private failure: Error | undefined;
 
   constructor(host: string, port: number) {
-    this.socket = net.connect({ host, port });
+    // One write per command and no Nagle delay: request/reply round trips are the whole cost of a hit.
+    this.socket = net.connect({ host, port, noDelay: true });
     this.socket.on('data', (chunk) => this.receive(chunk));
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('close', () => this.fail(new Error('Redis: connection closed')));
@@ -117,7 +118,7 @@ class RedisConnection {
     this.socket.ref();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.push({ resolve, reject });
-      for (const part of encodeCommand(args)) this.socket.write(part);
+      this.socket.write(encodeCommand(args));
     }).finally(() => {
       if (this.pending.length === 0) this.socket.unref();
     });

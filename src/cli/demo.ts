@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
 import { demoSection as memoryDemo } from '../memprof/demo.js';
 import { demoSection as countminSection } from '../countmin/demo.js';
+import { demoSection as cacheSection } from '../cache/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
 import { demoSection as expressionsSection } from '../expr/demo.js';
@@ -47,5 +48,6 @@ export async function demoCommand(): Promise<number> {
   await memoryDemo();
   await expressionsSection();
   await countminSection();
+  await cacheSection();
   return 0;
 }

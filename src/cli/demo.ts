@@ -7,6 +7,7 @@ import { demoSection as cacheSection } from '../cache/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
 import { demoSection as expressionsSection } from '../expr/demo.js';
+import { demoSection as distributedSection } from '../distributed/demo.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -49,5 +50,6 @@ export async function demoCommand(): Promise<number> {
   await expressionsSection();
   await countminSection();
   await cacheSection();
+  await distributedSection();
   return 0;
 }

@@ -2,11 +2,13 @@
 #include <napi.h>
 
 #include "moments/moments_binding.h"
+#include "opencl/opencl_binding.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hotpath::moments::Register(env, exports);
+  hotpath::opencl::Register(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -21,11 +21,12 @@ export function parseParameters(where: string, declarations: string): SnippetPar
   const params = declarations.split(',').map((declaration, position) => {
     const match = /^(.*?)(\*?)\s*([A-Za-z_]\w*)$/s.exec(declaration.replace(/\*/g, ' * ').trim());
     const baseType = match?.[1].replace(/\b(const|restrict|__global|global|__constant|constant)\b/g, '').trim().replace(/\s+/g, ' ');
-    if (!match || !baseType) throw new SyntaxError(`${where}: cannot parse argument ${position} '${declaration.trim()}' (expected 'type name' or 'type *name')`);
+    const knownShape = baseType !== undefined && (scalarType(baseType) !== undefined || /^(struct |union )?[A-Za-z_]\w*$/.test(baseType));
+    if (!match || !knownShape) throw new SyntaxError(`${where}: cannot parse argument ${position} '${declaration.trim()}' (expected 'type name' or 'type *name')`);
     const pointer = match[2] === '*';
-    const scalar = scalarType(baseType);
+    const scalar = scalarType(baseType as string);
     if (pointer && !scalar) throw new TypeError(`${where}: argument '${match[3]}' must point to a scalar type (float, int, ...), got ${baseType}`);
-    return { name: match[3], type: scalar ?? baseType, pointer };
+    return { name: match[3], type: scalar ?? (baseType as string), pointer };
   });
   const seen = new Set<string>();
   for (const p of params) {
@@ -88,13 +89,28 @@ abstract class SnippetKernel {
     await this.kernels();
   }
 
+  /** Frees the built program and kernels now (GC would otherwise); a later run() builds again. */
+  release(): void {
+    const built = this.#program;
+    this.#program = undefined;
+    built?.then(
+      ({ program, kernels }) => [...kernels, program].forEach((o) => o.release()),
+      () => undefined, // a failed build holds nothing
+    );
+  }
+
   protected kernels(): Promise<Kernel[]> {
-    this.#program ??= this.context.program(this.source, { options: this.#compilerOptions }).then((program) => ({
-      program,
-      kernels: this.#kernelNames.map((k) => program.kernel(k)),
-    }));
-    // A failed build is not cached: the next call reports it again instead of a stale rejection.
-    this.#program.catch(() => (this.#program = undefined));
+    if (!this.#program) {
+      const building = this.context.program(this.source, { options: this.#compilerOptions }).then((program) => ({
+        program,
+        kernels: this.#kernelNames.map((k) => program.kernel(k)),
+      }));
+      // A failed build is not cached: the next call reports it again instead of a stale rejection.
+      building.catch(() => {
+        if (this.#program === building) this.#program = undefined;
+      });
+      this.#program = building;
+    }
     return this.#program.then((p) => p.kernels);
   }
 

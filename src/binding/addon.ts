@@ -8,6 +8,11 @@ export interface NativeAddon {
   /** Plain four-lane sum of a Float64Array: the benchmarks' streaming bound. */
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
+  /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
+  exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
+  exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
+  /** The VM's opcode names in opcode order (must equal OPS in src/expr/ops.ts). */
+  exprOpNames(): string[];
 
   // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
   openclStatus(): { available: boolean; reason: string | null };
@@ -66,3 +71,14 @@ export interface OpenclKernelRecord {
   /** null when the driver keeps no argument metadata. */
   args: Array<{ name: string; type: string; addressSpace: 'global' | 'local' | 'constant' | 'private' }> | null;
 }
+
+export type ExprEvaluateArgs = [
+  code: Int32Array,
+  constants: Float64Array,
+  inputs: (Float64Array | Float32Array | Int32Array | number)[],
+  outputs: (Float64Array | Float32Array | null)[],
+  length: number,
+  float32: boolean,
+  threads: number,
+  blockSize: number,
+];

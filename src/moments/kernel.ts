@@ -57,8 +57,15 @@ export function mergePartials(a: Partial, b: Partial): Partial {
   };
 }
 
-// Moments of x[start, start+len), which holds no NaN. Two passes over an L1-sized block, four lanes.
-function block(x: ArrayLike<number>, start: number, len: number, shift: number): Partial {
+function hasNaN(x: ArrayLike<number>, start: number, len: number): boolean {
+  for (let i = start; i < start + len; i++) if (x[i] !== x[i]) return true;
+  return false;
+}
+
+// Moments of x[start, start+len): two passes over an L1-sized block, four lanes. Returns null when
+// the block holds a NaN. A NaN always poisons the lane sums, so only a NaN sum (rare: NaN input or
+// +Inf meeting -Inf) pays for the explicit scan.
+function block(x: ArrayLike<number>, start: number, len: number, shift: number): Partial | null {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let lo0 = Infinity, lo1 = Infinity, lo2 = Infinity, lo3 = Infinity;
   let hi0 = -Infinity, hi1 = -Infinity, hi2 = -Infinity, hi3 = -Infinity;
@@ -75,7 +82,9 @@ function block(x: ArrayLike<number>, start: number, len: number, shift: number):
   if (i < end) { const v = x[i++]; s0 += v - shift; lo0 = v < lo0 ? v : lo0; hi0 = v > hi0 ? v : hi0; }
   if (i < end) { const v = x[i++]; s1 += v - shift; lo1 = v < lo1 ? v : lo1; hi1 = v > hi1 ? v : hi1; }
   if (i < end) { const v = x[i++]; s2 += v - shift; lo2 = v < lo2 ? v : lo2; hi2 = v > hi2 ? v : hi2; }
-  const mean = (s0 + s1 + (s2 + s3)) / len;
+  const sum = s0 + s1 + (s2 + s3);
+  if (sum !== sum && hasNaN(x, start, len)) return null;
+  const mean = sum / len;
   let min = lo0, max = hi0;
   min = lo1 < min ? lo1 : min; max = hi1 > max ? hi1 : max;
   min = lo2 < min ? lo2 : min; max = hi2 > max ? hi2 : max;
@@ -116,12 +125,15 @@ export function accumulate(x: FloatArray, policy: NanPolicyCode, where: string):
   }
   for (let start = 0; start < x.length; start += BLOCK) {
     const len = Math.min(BLOCK, x.length - start);
+    const clean = block(x, start, len, shift);
+    if (clean) {
+      total = mergePartials(total, clean);
+      continue;
+    }
     let nans = 0;
     for (let i = start; i < start + len; i++) if (x[i] !== x[i]) nans++;
     let part: Partial;
-    if (nans === 0) {
-      part = block(x, start, len, shift);
-    } else if (policy === NanPolicyCode.Propagate) {
+    if (policy === NanPolicyCode.Propagate) {
       part = { n: len, shift: 0, mean: NaN, m2: NaN, m3: NaN, m4: NaN, min: NaN, max: NaN, nanCount: nans };
     } else if (policy === NanPolicyCode.Raise) {
       let i = start;
@@ -130,7 +142,7 @@ export function accumulate(x: FloatArray, policy: NanPolicyCode, where: string):
     } else {
       let k = 0;
       for (let i = start; i < start + len; i++) if (x[i] === x[i]) scratch[k++] = x[i];
-      part = k > 0 ? block(scratch, 0, k, shift) : emptyPartial();
+      part = (k > 0 ? block(scratch, 0, k, shift) : null) ?? emptyPartial();
       part.nanCount = nans;
     }
     total = mergePartials(total, part);

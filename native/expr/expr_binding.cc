@@ -1,0 +1,172 @@
+// N-API surface of the expression VM: validates bytecode, inputs and outputs, then runs the program
+// synchronously or in an AsyncWorker. Parsing, type promotion and result shaping live in src/expr.
+#include "expr_binding.h"
+
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "../common/errors.h"
+#include "../common/typed_array.h"
+#include "expr_kernel.h"
+
+namespace hotpath::expr {
+namespace {
+
+// Everything one evaluation needs, checked before any memory is touched. `keepAlive` holds the
+// typed arrays so an async run can't outlive their buffers.
+struct Call {
+  Program program;
+  std::vector<Input> inputs;
+  std::vector<void*> outputs;
+  size_t length = 0;
+  RunOptions options;
+  std::vector<Napi::ObjectReference> keepAlive;
+};
+
+void* ArrayData(Napi::TypedArray array, const std::string& name) {
+  Napi::ArrayBuffer buffer = array.ArrayBuffer();
+  if (array.ElementLength() > 0 && buffer.Data() == nullptr) throw TypeError(name + " is backed by a detached ArrayBuffer");
+  return array.ElementLength() == 0 ? nullptr : static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset();
+}
+
+Input RequireInput(const Napi::Value& value, size_t index, size_t length, bool float32, Call& call) {
+  const std::string name = "inputs[" + std::to_string(index) + "]";
+  Input input;
+  if (value.IsNumber()) {
+    input.scalar = value.As<Napi::Number>().DoubleValue();
+    return input;
+  }
+  if (!value.IsTypedArray()) throw TypeError(name + " must be a number or a typed array");
+  auto array = value.As<Napi::TypedArray>();
+  switch (array.TypedArrayType()) {
+    case napi_float64_array: input.kind = InputKind::kFloat64; break;
+    case napi_float32_array: input.kind = InputKind::kFloat32; break;
+    case napi_int32_array: input.kind = InputKind::kInt32; break;
+    default: throw TypeError(name + " must be a Float64Array, Float32Array or Int32Array");
+  }
+  if (float32 && input.kind != InputKind::kFloat32) throw TypeError(name + " must be a Float32Array in float32 mode");
+  if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
+  input.data = ArrayData(array, name);
+  call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
+  return input;
+}
+
+void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, size_t length, bool float32, Call& call) {
+  const std::string name = "outputs[" + std::to_string(index) + "]";
+  if (kind != OutputKind::kElementwise) {
+    if (!value.IsNull() && !value.IsUndefined()) throw TypeError(name + " must be null for a reduction");
+    return nullptr;
+  }
+  const napi_typedarray_type want = float32 ? napi_float32_array : napi_float64_array;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != want) {
+    throw TypeError(name + (float32 ? " must be a Float32Array" : " must be a Float64Array"));
+  }
+  auto array = value.As<Napi::TypedArray>();
+  if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
+  call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
+  return ArrayData(array, name);
+}
+
+// Arguments: code Int32Array, constants Float64Array, inputs (number | typed array)[],
+// outputs (typed array | null)[], length, float32, threads, blockSize.
+Call Prepare(const Napi::CallbackInfo& info) {
+  Call call;
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw TypeError("code must be an Int32Array");
+  }
+  auto code = info[0].As<Napi::Int32Array>();
+  FloatSpan constants = RequireFloatArray(info[1], "constants");
+  if (constants.isFloat32) throw TypeError("constants must be a Float64Array");
+  call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(ArrayData(code, "code")) : nullptr,
+                        code.ElementLength(), static_cast<const double*>(constants.data), constants.length);
+  if (!info[2].IsArray() || !info[3].IsArray()) throw TypeError("inputs and outputs must be arrays");
+  auto inputs = info[2].As<Napi::Array>();
+  auto outputs = info[3].As<Napi::Array>();
+  if (!info[4].IsNumber()) throw TypeError("length must be a number");
+  const double length = info[4].As<Napi::Number>().DoubleValue();
+  if (!(length >= 0 && length <= 9007199254740991.0) || length != static_cast<double>(static_cast<size_t>(length))) {
+    throw RangeError("length must be a non-negative integer");
+  }
+  call.length = static_cast<size_t>(length);
+  if (!info[5].IsBoolean()) throw TypeError("float32 must be a boolean");
+  call.options.float32 = info[5].As<Napi::Boolean>().Value();
+  call.options.threads = RequireUint32(info[6], "threads", 1, 1024);
+  call.options.blockSize = RequireUint32(info[7], "blockSize", 16, 1 << 20);
+  if (inputs.Length() != static_cast<uint32_t>(call.program.nInputs)) throw RangeError("inputs has the wrong length");
+  if (outputs.Length() != static_cast<uint32_t>(call.program.nOutputs)) throw RangeError("outputs has the wrong length");
+  for (uint32_t i = 0; i < inputs.Length(); ++i) {
+    call.inputs.push_back(RequireInput(inputs.Get(i), i, call.length, call.options.float32, call));
+  }
+  for (uint32_t k = 0; k < outputs.Length(); ++k) {
+    call.outputs.push_back(RequireOutput(outputs.Get(k), k, call.program.outputs[k].kind, call.length, call.options.float32, call));
+  }
+  return call;
+}
+
+Napi::Float64Array Reductions(Napi::Env env, const std::vector<double>& values) {
+  auto out = Napi::Float64Array::New(env, values.size());
+  std::copy(values.begin(), values.end(), out.Data());
+  return out;
+}
+
+Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
+  Call call = Prepare(info);
+  std::vector<double> reductions(call.program.nOutputs);
+  Run(call.program, call.inputs, call.outputs, call.length, call.options, reductions.data());
+  return Reductions(info.Env(), reductions);
+}
+
+class EvaluateWorker : public Napi::AsyncWorker {
+ public:
+  EvaluateWorker(Napi::Env env, Call&& call)
+      : Napi::AsyncWorker(env, "hotpath.expr"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      reductions_.resize(call_.program.nOutputs);
+      Run(call_.program, call_.inputs, call_.outputs, call_.length, call_.options, reductions_.data());
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) deferred_.Reject(ToJsError(env, error_).Value());
+    else deferred_.Resolve(Reductions(env, reductions_));
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Call call_;
+  std::vector<double> reductions_;
+  std::exception_ptr error_;
+};
+
+Napi::Value EvaluateAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new EvaluateWorker(info.Env(), Prepare(info));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value OpNames(const Napi::CallbackInfo& info) {
+  auto names = Napi::Array::New(info.Env(), static_cast<size_t>(Op::kCount));
+  for (int32_t i = 0; i < static_cast<int32_t>(Op::kCount); ++i) names.Set(i, OpName(static_cast<Op>(i)));
+  return names;
+}
+
+}  // namespace
+
+void Register(Napi::Env env, Napi::Object exports) {
+  exports.Set("exprEvaluate", Napi::Function::New<Guarded<EvaluateSync>>(env, "exprEvaluate"));
+  exports.Set("exprEvaluateAsync", Napi::Function::New<Guarded<EvaluateAsync>>(env, "exprEvaluateAsync"));
+  exports.Set("exprOpNames", Napi::Function::New<Guarded<OpNames>>(env, "exprOpNames"));
+}
+
+}  // namespace hotpath::expr

@@ -1,0 +1,16 @@
+export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type Node as ExpressionNode, type Reduction, type UnaryOperator } from './ast.js';
+export { parse as parseExpression } from './parser.js';
+export {
+  NATIVE_MIN_LENGTH,
+  Program,
+  compile,
+  evaluate,
+  evaluateAsync,
+  evaluateMany,
+  type EvaluateManyOptions,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type ResultArray,
+  type VariableValue,
+  type Variables,
+} from './program.js';

@@ -1,0 +1,86 @@
+// Pure-TS backend: generates ONE fused loop per program and input signature with `new Function`,
+// so V8 JIT-compiles it like a hand-written loop (no temporaries, monomorphic array reads).
+// Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
+// op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
+import { type Ir, type IrOutput, liveValues } from './ir.js';
+import { OPS } from './ops.js';
+
+/** One character per input: d Float64Array, f Float32Array, i Int32Array, s scalar (number). */
+export type InputCode = 'd' | 'f' | 'i' | 's';
+
+export type ElementArray = Float64Array | Float32Array | Int32Array;
+export type InputValue = ElementArray | number;
+/** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
+export type FusedLoop = (inputs: readonly InputValue[], outputs: readonly (Float64Array | Float32Array | null)[], n: number) => number[];
+
+function literal(value: number): string {
+  if (Object.is(value, -0)) return '(-0)';
+  if (Number.isNaN(value)) return 'NaN';
+  return value < 0 ? `(${value})` : String(value);
+}
+
+const REDUCE_INIT = { sum: '0', mean: '0', prod: '1', min: 'Infinity', max: '-Infinity' } as const;
+
+function reduceStep(out: IrOutput, acc: string, v: string): string {
+  switch (out.reduction) {
+    case 'sum':
+    case 'mean':
+      return `${acc} += ${v};`;
+    case 'prod':
+      return `${acc} *= ${v};`;
+    case 'min':
+      return `if (${v} < ${acc} || ${v} !== ${v}) ${acc} = ${v};`;
+    case 'max':
+      return `if (${v} > ${acc} || ${v} !== ${v}) ${acc} = ${v};`;
+    case null:
+      return '';
+  }
+}
+
+/** JS source of the fused loop for `ir` over inputs of the given kinds (exported for Program.toString()). */
+export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: boolean): string {
+  const live = liveValues(ir);
+  const invariant = ir.values.map(() => true);
+  const round = (expr: string) => (float32 ? `f(${expr})` : expr);
+  const hoisted: string[] = [];
+  const body: string[] = [];
+  const names: string[] = [];
+  ir.values.forEach((v, i) => {
+    if (!live[i]) return;
+    if (v.kind === 'const') {
+      names[i] = literal(float32 ? Math.fround(v.value) : v.value);
+      return;
+    }
+    names[i] = `v${i}`;
+    let expr: string;
+    if (v.kind === 'input') {
+      invariant[i] = codes[v.index] === 's';
+      expr = invariant[i] ? round(`x${v.index}`) : `x${v.index}[i]`;
+    } else {
+      invariant[i] = v.args.every((a) => invariant[a]);
+      expr = round(OPS[v.op].js(...v.args.map((a) => names[a])));
+    }
+    (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
+  });
+  const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));
+  const writes = ir.outputs.map((out, k) => (out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`));
+  return [
+    '"use strict";',
+    ...(float32 ? ['const f = Math.fround;'] : []),
+    ...codes.map((_, k) => `const x${k} = inputs[${k}];`),
+    ...ir.outputs.map((out, k) => (out.reduction ? '' : `const o${k} = outputs[${k}];`)),
+    ...hoisted,
+    ...accs,
+    'for (let i = 0; i < n; i++) {',
+    ...body.map((line) => `  ${line}`),
+    ...writes.map((line) => `  ${line}`),
+    '}',
+    `return [${ir.outputs.map((out, k) => (out.reduction ? `r${k}` : 'NaN')).join(', ')}];`,
+  ]
+    .filter((line) => line !== '')
+    .join('\n');
+}
+
+export function buildFusedLoop(ir: Ir, codes: readonly InputCode[], float32: boolean): FusedLoop {
+  return new Function('inputs', 'outputs', 'n', fusedLoopSource(ir, codes, float32)) as FusedLoop;
+}

@@ -1,0 +1,387 @@
+// Compiled programs and the public evaluate / evaluateAsync / evaluateMany / compile API.
+//
+// Type promotion (one compute type per program and call, decided by the array inputs it reads):
+//   | array inputs                         | computes in | result       |
+//   |--------------------------------------|-------------|--------------|
+//   | all Float32Array                     | float32     | Float32Array |
+//   | any Float64Array                     | float64     | Float64Array |
+//   | any Int32Array (alone or with float) | float64     | Float64Array |
+//   | none (scalars only)                  | float64     | Float64Array of length 1 |
+// Scalars (numbers) never promote: in float32 programs they are rounded to float32, as numexpr does.
+// Reductions return a number; their accumulator is float64 in both modes.
+import os from 'node:os';
+import { LRUCache } from 'lru-cache';
+import { type Backend, resolveBackend } from '../binding/loader.js';
+import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { ExpressionError, type Node, type Reduction, formatNode } from './ast.js';
+import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
+import { type Ir, formatIr, lower } from './ir.js';
+import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
+import { type NativeRun, runNative, runNativeAsync } from './native.js';
+import { parse } from './parser.js';
+
+export type ResultArray = Float64Array | Float32Array;
+export type VariableValue = Float64Array | Float32Array | Int32Array | number;
+export type Variables = Readonly<Record<string, VariableValue>>;
+
+export interface EvaluateOptions {
+  /** Write the result here instead of allocating (Float64Array or Float32Array per the promotion table, length n). May be one of the inputs. */
+  out?: ResultArray;
+  /** Native threads. Default: os.availableParallelism(). Small arrays use one thread regardless. */
+  threads?: number;
+  /** Elements per native block (every temporary is one block). Default 1024. */
+  blockSize?: number;
+  /** 'native' or 'js'. Default: the process backend, with arrays shorter than the native cut-off on the fused JS loop. */
+  backend?: Backend;
+}
+
+export interface EvaluateManyOptions extends Omit<EvaluateOptions, 'out'> {
+  /** Result arrays to write into, by output name (any subset). */
+  out?: Readonly<Record<string, ResultArray>>;
+}
+
+export type EvaluateResult = ResultArray | number;
+
+/** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
+export const NATIVE_MIN_LENGTH = 4096;
+export const DEFAULT_BLOCK_SIZE = 1024;
+const CACHE_SIZE = 256;
+
+/** Where a variable first appears, for "unknown variable" errors with a caret. */
+interface Site {
+  source: string;
+  column: number;
+}
+
+function firstSites(root: Node, source: string, sites: Map<string, Site>): void {
+  const visit = (node: Node): void => {
+    if (node.kind === 'variable' && !sites.has(node.name)) sites.set(node.name, { source, column: node.column });
+    if (node.kind === 'unary') visit(node.operand);
+    if (node.kind === 'binary') {
+      visit(node.left);
+      visit(node.right);
+    }
+    if (node.kind === 'call') node.args.forEach(visit);
+  };
+  visit(root);
+}
+
+interface Bound {
+  inputs: InputValue[];
+  codes: InputCode[];
+  n: number;
+  float32: boolean;
+}
+
+type OutOption = (opts: Record<string, unknown>) => Record<string, unknown>;
+
+interface Prepared {
+  bound: Bound;
+  settings: Settings;
+  arrays: (ResultArray | null)[];
+}
+
+interface Settings {
+  backend: Backend;
+  threads: number;
+  blockSize: number;
+}
+
+/** The compiled form shared by Program (one output) and evaluateMany (several): IR plus per-signature fused loops. */
+export class CompiledExpressions {
+  readonly ir: Ir;
+  readonly trees: readonly { name: string; root: Node }[];
+  readonly #sites = new Map<string, Site>();
+  readonly #loops = new Map<string, FusedLoop>();
+  #bytecode: Bytecode | undefined;
+
+  /** `source` is the text each tree was parsed from (error carets point into it). */
+  constructor(trees: readonly { name: string; root: Node; source: string }[]) {
+    this.trees = trees.map(({ name, root }) => ({ name, root }));
+    for (const { root, source } of trees) firstSites(root, source, this.#sites);
+    this.ir = lower(this.trees);
+  }
+
+  static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
+    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })));
+  }
+
+  get variables(): readonly string[] {
+    return this.ir.inputs;
+  }
+
+  /** Checks and orders the caller's variables; decides length and compute type. */
+  bind(where: string, vars: unknown): Bound {
+    if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
+      throw new TypeError(`${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`);
+    }
+    const record = vars as Record<string, unknown>;
+    let lengthFrom: string | null = null;
+    let n = 1;
+    let anyArray = false;
+    let allFloat32 = true;
+    const inputs: InputValue[] = [];
+    const codes: InputCode[] = [];
+    for (const name of this.ir.inputs) {
+      if (!Object.prototype.hasOwnProperty.call(record, name)) {
+        const site = this.#sites.get(name)!;
+        throw new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
+      }
+      const value = record[name];
+      const code = inputCode(value);
+      if (code === null) {
+        throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
+      }
+      if (code !== 's') {
+        const length = (value as ElementArray).length;
+        if (lengthFrom === null) {
+          lengthFrom = name;
+          n = length;
+        } else if (length !== n) {
+          throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+        }
+        anyArray = true;
+        allFloat32 &&= code === 'f';
+      }
+      inputs.push(value as InputValue);
+      codes.push(code);
+    }
+    return { inputs, codes, n, float32: anyArray && allFloat32 };
+  }
+
+  /** Validates `out` arrays (or allocates them) for every elementwise output. */
+  outputs(where: string, bound: Bound, out: Readonly<Record<string, unknown>>): (ResultArray | null)[] {
+    const Ctor = bound.float32 ? Float32Array : Float64Array;
+    const arrays = this.ir.outputs.map((o) => {
+      const given = out[o.name];
+      const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
+      if (given === undefined) return o.reduction ? null : new Ctor(bound.n);
+      if (o.reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${o.reduction}'`);
+      if (!(given instanceof Ctor)) {
+        throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
+      }
+      if (given.length !== bound.n) throw new RangeError(`${where}: ${label} has ${given.length} elements, expected ${bound.n}`);
+      return given;
+    });
+    this.#resolveAliasing(where, bound, arrays);
+    return arrays;
+  }
+
+  // Elementwise in-place (out is exactly an input) is safe in both backends. A partial overlap
+  // (a shifted view, or another element type over the same bytes) would read values already
+  // overwritten, so that input is copied first. Two outputs sharing memory is an error.
+  #resolveAliasing(where: string, bound: Bound, arrays: (ResultArray | null)[]): void {
+    arrays.forEach((out, k) => {
+      if (!out) return;
+      arrays.forEach((other, j) => {
+        if (other && j < k && overlaps(out, other)) {
+          throw new RangeError(`${where}: outputs '${this.ir.outputs[j].name}' and '${this.ir.outputs[k].name}' share memory`);
+        }
+      });
+      bound.inputs.forEach((input, i) => {
+        if (typeof input === 'number' || !overlaps(out, input)) return;
+        const identical = input.byteOffset === out.byteOffset && input.BYTES_PER_ELEMENT === out.BYTES_PER_ELEMENT;
+        if (!identical) bound.inputs[i] = input.slice();
+      });
+    });
+  }
+
+  settings(where: string, opts: Record<string, unknown>, n: number): Settings {
+    const threads = opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024);
+    const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
+    const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
+    return { backend, threads, blockSize };
+  }
+
+  /** Runs the fused JS loop; returns each output's finished value. */
+  runFused(bound: Bound, arrays: (ResultArray | null)[]): EvaluateResult[] {
+    const key = (bound.float32 ? 'f32:' : 'f64:') + bound.codes.join('');
+    let loop = this.#loops.get(key);
+    if (!loop) {
+      loop = buildFusedLoop(this.ir, bound.codes, bound.float32);
+      this.#loops.set(key, loop);
+    }
+    const accumulators = loop(bound.inputs, arrays, bound.n);
+    return this.finish(bound.n, arrays, accumulators);
+  }
+
+  /** Turns raw accumulators into results: mean divides by n; min/max of nothing is NaN. */
+  finish(n: number, arrays: (ResultArray | null)[], accumulators: ArrayLike<number>): EvaluateResult[] {
+    return this.ir.outputs.map((o, k) => {
+      if (!o.reduction) return arrays[k]!;
+      return finishReduction(o.reduction, accumulators[k], n);
+    });
+  }
+
+  #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
+    const opts = checkOptions(where, options);
+    const bound = this.bind(where, vars);
+    const settings = this.settings(where, opts, bound.n);
+    return { bound, settings, arrays: this.outputs(where, bound, outOption(opts)) };
+  }
+
+  #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
+    this.#bytecode ??= compileBytecode(this.ir);
+    const { threads, blockSize } = settings;
+    return { bytecode: this.#bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
+  }
+
+  execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
+    const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
+    return this.finish(prepared.bound.n, prepared.arrays, runNative(this.#nativeRun(prepared)));
+  }
+
+  async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
+    const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
+    return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
+  }
+
+  describe(float32 = false): string {
+    const codes = this.ir.inputs.map((): InputCode => (float32 ? 'f' : 'd'));
+    return [
+      ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
+      '',
+      'SSA:',
+      formatIr(this.ir),
+      '',
+      `fused JS loop (${float32 ? 'float32' : 'float64'} arrays):`,
+      fusedLoopSource(this.ir, codes, float32),
+      '',
+      'native bytecode (one instruction = one loop over a block):',
+      disassemble((this.#bytecode ??= compileBytecode(this.ir))),
+    ].join('\n');
+  }
+}
+
+function finishReduction(reduction: Reduction, accumulator: number, n: number): number {
+  if (reduction === 'mean') return accumulator / n;
+  if ((reduction === 'min' || reduction === 'max') && n === 0) return NaN;
+  return accumulator;
+}
+
+function inputCode(value: unknown): InputCode | null {
+  if (typeof value === 'number') return 's';
+  if (value instanceof Float64Array) return 'd';
+  if (value instanceof Float32Array) return 'f';
+  if (value instanceof Int32Array) return 'i';
+  return null;
+}
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * A compiled expression: parse once, run many times. `run` returns a new typed array (or writes
+ * `out`), or a number for a reduction (`sum(a*b)`).
+ */
+export class Program {
+  readonly source: string;
+  readonly #compiled: CompiledExpressions;
+
+  constructor(source: string, compiled: CompiledExpressions) {
+    this.source = source;
+    this.#compiled = compiled;
+  }
+
+  /** Input variable names, in order of first appearance. */
+  get variables(): readonly string[] {
+    return this.#compiled.variables;
+  }
+
+  /** The outermost reduction, or null for an elementwise expression. */
+  get reduction(): Reduction | null {
+    return this.#compiled.ir.outputs[0].reduction;
+  }
+
+  run(vars: Variables, options?: EvaluateOptions): EvaluateResult {
+    return this.#compiled.execute('evaluate', vars, options, singleOut)[0];
+  }
+
+  async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
+    return (await this.#compiled.executeAsync('evaluateAsync', vars, options, singleOut))[0];
+  }
+
+  /** The parsed tree, the SSA program and the generated JS loop. */
+  toString(): string {
+    return this.#compiled.describe();
+  }
+}
+
+function singleOut(opts: Record<string, unknown>): Record<string, unknown> {
+  return opts.out === undefined ? {} : { result: opts.out };
+}
+
+const programs = new LRUCache<string, Program>({ max: CACHE_SIZE });
+const manyPrograms = new LRUCache<string, CompiledExpressions>({ max: CACHE_SIZE });
+
+/** Compiles `expr` once (cached by text in an LRU shared with evaluate). Throws ExpressionError on syntax errors. */
+export function compile(expr: string): Program {
+  return compileFor('compile', expr);
+}
+
+function compileFor(where: string, expr: unknown): Program {
+  if (typeof expr !== 'string') throw new TypeError(`${where}: expr must be a string, got ${typeName(expr)}`);
+  const cached = programs.get(expr);
+  if (cached) return cached;
+  const program = new Program(expr, CompiledExpressions.parse([{ name: 'result', source: expr }], where));
+  programs.set(expr, program);
+  return program;
+}
+
+/**
+ * Evaluates `expr` elementwise over the variables in one fused pass (no temporaries of size n).
+ * Returns a new Float64Array/Float32Array (see the promotion table), `options.out`, or a number
+ * for an outermost reduction.
+ */
+export function evaluate(expr: string, vars: Variables, options?: EvaluateOptions): EvaluateResult {
+  return compileFor('evaluate', expr).run(vars, options);
+}
+
+/** evaluate() off the event loop (native backend: all cores on the addon's thread pool). */
+export async function evaluateAsync(expr: string, vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
+  return compileFor('evaluateAsync', expr).runAsync(vars, options);
+}
+
+function compileMany(where: string, exprs: unknown): CompiledExpressions {
+  if (exprs === null || typeof exprs !== 'object' || Array.isArray(exprs)) {
+    throw new TypeError(`${where}: exprs must be an object mapping output names to expression strings, got ${typeName(exprs)}`);
+  }
+  const entries = Object.entries(exprs as Record<string, unknown>);
+  if (entries.length === 0) throw new RangeError(`${where}: exprs must name at least one output`);
+  for (const [name, source] of entries) {
+    if (typeof source !== 'string') throw new TypeError(`${where}: exprs.${name} must be a string, got ${typeName(source)}`);
+  }
+  const key = JSON.stringify(entries);
+  let compiled = manyPrograms.get(key);
+  if (!compiled) {
+    compiled = CompiledExpressions.parse(entries.map(([name, source]) => ({ name, source: source as string })), where);
+    manyPrograms.set(key, compiled);
+  }
+  return compiled;
+}
+
+function manyOut(where: string) {
+  return (opts: Record<string, unknown>): Record<string, unknown> => {
+    if (opts.out === undefined) return {};
+    if (opts.out === null || typeof opts.out !== 'object' || ArrayBuffer.isView(opts.out)) {
+      throw new TypeError(`${where}: out must be an object mapping output names to arrays, got ${typeName(opts.out)}`);
+    }
+    return opts.out as Record<string, unknown>;
+  };
+}
+
+function named(compiled: CompiledExpressions, results: EvaluateResult[]): Record<string, EvaluateResult> {
+  return Object.fromEntries(compiled.ir.outputs.map((o, k) => [o.name, results[k]]));
+}
+
+/**
+ * Several expressions over the same variables in ONE pass: shared subexpressions are computed
+ * once and each input is read once per element. Returns { name: array or number }.
+ */
+export function evaluateMany(exprs: Readonly<Record<string, string>>, vars: Variables, options?: EvaluateManyOptions): Record<string, EvaluateResult> {
+  const compiled = compileMany('evaluateMany', exprs);
+  return named(compiled, compiled.execute('evaluateMany', vars, options, manyOut('evaluateMany')));
+}

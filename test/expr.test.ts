@@ -1,0 +1,389 @@
+import { describe as suite, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
+import { backends, rng } from './helpers.js';
+
+// A straightforward tree-walking reference over the parsed tree: one Math call per node, in
+// float64, with ** as Math.pow. Independent of the IR, the folding and both code generators.
+const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
+  sin: Math.sin, cos: Math.cos, tan: Math.tan, arcsin: Math.asin, arccos: Math.acos, arctan: Math.atan,
+  sinh: Math.sinh, cosh: Math.cosh, tanh: Math.tanh, arcsinh: Math.asinh, arccosh: Math.acosh, arctanh: Math.atanh,
+  exp: Math.exp, expm1: Math.expm1, log: Math.log, log1p: Math.log1p, log10: Math.log10, log2: Math.log2,
+  sqrt: Math.sqrt, cbrt: Math.cbrt, abs: Math.abs, floor: Math.floor, ceil: Math.ceil, trunc: Math.trunc,
+  arctan2: Math.atan2, hypot: Math.hypot, minimum: Math.min, maximum: Math.max,
+  where: (c, a, b) => (c !== 0 ? a : b),
+};
+const bool = (x: boolean) => (x ? 1 : 0);
+const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
+  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b, '%': (a, b) => a % b,
+  '**': Math.pow, '<': (a, b) => bool(a < b), '<=': (a, b) => bool(a <= b), '==': (a, b) => bool(a === b),
+  '!=': (a, b) => bool(a !== b), '>=': (a, b) => bool(a >= b), '>': (a, b) => bool(a > b),
+  '&': (a, b) => bool(a !== 0 && b !== 0), '|': (a, b) => bool(a !== 0 || b !== 0),
+};
+function referenceAt(node: ExpressionNode, vars: Record<string, ArrayLike<number> | number>, i: number): number {
+  switch (node.kind) {
+    case 'number':
+      return node.value;
+    case 'variable': {
+      const v = vars[node.name];
+      return typeof v === 'number' ? v : v[i];
+    }
+    case 'unary': {
+      const x = referenceAt(node.operand, vars, i);
+      return node.op === '-' ? -x : bool(x === 0);
+    }
+    case 'binary':
+      return REFERENCE_BINARY[node.op](referenceAt(node.left, vars, i), referenceAt(node.right, vars, i));
+    case 'call':
+      return REFERENCE_FNS[node.fn](...node.args.map((a) => referenceAt(a, vars, i)));
+  }
+}
+function reference(expr: string, vars: Record<string, ArrayLike<number> | number>, n: number): Float64Array {
+  const tree = parseExpression(expr);
+  return Float64Array.from({ length: n }, (_, i) => referenceAt(tree, vars, i));
+}
+
+/**
+ * Equal within `ulps` float64 units in the last place of max(|expected|, 1): results near zero come
+ * from cancellation, where an ulp of difference in an operand is an ulp of the operands' scale.
+ * NaN equals NaN; infinities must match exactly; ulps = 0 demands identical values.
+ */
+function closeUlps(actual: number, expected: number, ulps: number): boolean {
+  if (Number.isNaN(expected) || Number.isNaN(actual)) return Number.isNaN(expected) && Number.isNaN(actual);
+  if (!Number.isFinite(expected) || !Number.isFinite(actual)) return actual === expected;
+  return Math.abs(actual - expected) <= ulps * Number.EPSILON * Math.max(Math.abs(expected), 1);
+}
+function expectArrayClose(actual: ArrayLike<number>, expected: ArrayLike<number>, ulps: number, label = ''): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!closeUlps(actual[i], expected[i], ulps)) {
+      expect.fail(`${label}[${i}]: got ${actual[i]}, expected ${expected[i]}`);
+    }
+  }
+}
+
+function randomArray(seed: number, n: number, scale = 4, offset = -2): Float64Array {
+  const r = rng(seed);
+  return Float64Array.from({ length: n }, () => offset + r() * scale);
+}
+
+// Random expressions over a, b, c. + - * / and the comparisons/logic are exact IEEE operations
+// in every backend, so with those only the result must equal the reference bit for bit.
+function randomExpression(r: () => number, depth: number, exactOnly: boolean): string {
+  const leaf = () => (r() < 0.7 ? ['a', 'b', 'c'][Math.floor(r() * 3)] : (Math.floor(r() * 40) / 8 - 2).toString());
+  if (depth === 0 || r() < 0.2) return leaf();
+  const sub = () => randomExpression(r, depth - 1, exactOnly);
+  const pick = r();
+  if (pick < 0.55) return `(${sub()} ${['+', '-', '*', '/'][Math.floor(r() * 4)]} ${sub()})`;
+  if (pick < 0.65) return `-${sub()}`;
+  if (pick < 0.8) return `where((${sub()} ${['<', '>=', '==', '!='][Math.floor(r() * 4)]} ${sub()}) | (${sub()} > 1), ${sub()}, ${sub()})`;
+  if (exactOnly) return `abs(${sub()})`;
+  return `${['sin', 'exp', 'sqrt', 'abs', 'floor', 'tanh', 'log1p'][Math.floor(r() * 7)]}(${sub()})`;
+}
+
+const SIZES = [0, 1, 7, 1023, 1025, 4097, 20_000];
+
+for (const be of backends) {
+  suite(`expressions [${be}]`, () => {
+    it('evaluates the benchmark expressions like the reference', () => {
+      const n = 5000;
+      const vars = { a: randomArray(1, n, 1, 0), b: randomArray(2, n), c: randomArray(3, n), d: randomArray(4, n, 20, -10) };
+      for (const expr of ['2*a + 3*b', 'a*b + c*sin(d)', 'where(a > 0.5, sqrt(a), b**2)']) {
+        expectArrayClose(evaluate(expr, vars, { backend: be }) as Float64Array, reference(expr, vars, n), 2, expr);
+      }
+      // Integer powers become multiplications: a few roundings, against one for Math.pow.
+      expectArrayClose(evaluate('2*a + b**10', vars, { backend: be }) as Float64Array, reference('2*a + b**10', vars, n), 8);
+      expectArrayClose(evaluate('b**-3', vars, { backend: be }) as Float64Array, reference('b**-3', vars, n), 4);
+    });
+
+    it('agrees with the reference on random expressions (exact for + - * / and comparisons)', () => {
+      const r = rng(2024);
+      for (let trial = 0; trial < 40; trial++) {
+        const n = SIZES[trial % SIZES.length];
+        const vars = { a: randomArray(trial, n), b: randomArray(trial + 100, n), c: randomArray(trial + 200, n) };
+        const exact = trial % 2 === 0;
+        let expr = randomExpression(r, 4, exact);
+        while (compile(expr).variables.length === 0) expr = randomExpression(r, 4, exact);
+        const got = evaluate(expr, vars, { backend: be }) as Float64Array;
+        expectArrayClose(got, reference(expr, vars, n), exact ? 0 : 256, expr);
+      }
+    });
+
+    it('covers every function against Math', () => {
+      const n = 2100;
+      const a = randomArray(5, n, 1.8, -0.9);
+      const b = randomArray(6, n, 10, 1.01);
+      for (const fn of ['sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arctanh', 'exp', 'expm1', 'log1p', 'cbrt', 'abs', 'floor', 'ceil', 'trunc']) {
+        expectArrayClose(evaluate(`${fn}(a)`, { a }, { backend: be }) as Float64Array, reference(`${fn}(a)`, { a }, n), 4, fn);
+      }
+      for (const fn of ['log', 'log10', 'log2', 'sqrt', 'arccosh']) {
+        expectArrayClose(evaluate(`${fn}(b)`, { b }, { backend: be }) as Float64Array, reference(`${fn}(b)`, { b }, n), 4, fn);
+      }
+      for (const fn of ['arctan2', 'hypot', 'minimum', 'maximum']) {
+        expectArrayClose(evaluate(`${fn}(a, b)`, { a, b }, { backend: be }) as Float64Array, reference(`${fn}(a, b)`, { a, b }, n), 4, fn);
+      }
+      expectArrayClose(evaluate('a % 0.3 + b ** a + e * pi', { a, b }, { backend: be }) as Float64Array, reference('a % 0.3 + b ** a + e * pi', { a, b }, n), 4);
+    });
+
+    it('propagates NaN and infinities and follows the truthiness rules', () => {
+      const a = new Float64Array([NaN, Infinity, -Infinity, 0, -0, 1, NaN, 2]);
+      const b = new Float64Array([1, -Infinity, Infinity, 0, 0, NaN, 0, 3]);
+      const vars = { a, b };
+      for (const expr of ['a + b', 'a * b', 'a / b', 'a < b', 'a == b', 'a != b', '~a', 'a & b', 'a | b', 'where(a, 1, 2)', 'minimum(a, b)', 'maximum(a, b)', 'sqrt(a)', 'exp(-a)', 'a ** 0', 'a ** 2', '-a']) {
+        const got = evaluate(expr, vars, { backend: be }) as Float64Array;
+        const want = reference(expr, vars, a.length);
+        for (let i = 0; i < a.length; i++) expect(Object.is(got[i], want[i]) || got[i] === want[i], `${expr}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true);
+      }
+    });
+
+    it('broadcasts scalars and reads subarray views', () => {
+      const base = randomArray(9, 3000);
+      const a = base.subarray(3, 2003);
+      const got = evaluate('x * a + y', { a, x: 2.5, y: -1 }, { backend: be }) as Float64Array;
+      expectArrayClose(got, a.map((v) => 2.5 * v - 1), 0);
+      expect(evaluate('x * 2', { x: 4 }, { backend: be })).toEqual(new Float64Array([8]));
+    });
+
+    it('computes in float32 for float32 inputs and promotes mixed inputs to float64', () => {
+      const n = 3001;
+      const a = Float32Array.from(randomArray(11, n));
+      const b = Float32Array.from(randomArray(12, n));
+      const f32 = evaluate('a * b + 0.1 * a - b / 3', { a, b }, { backend: be });
+      expect(f32).toBeInstanceOf(Float32Array);
+      const f = Math.fround;
+      const want = a.map((x, i) => f(f(f(x * b[i]) + f(f(0.1) * x)) - f(b[i] / f(3))));
+      expectArrayClose(f32 as Float32Array, want, 0);
+      const i32 = Int32Array.from({ length: n }, (_, i) => i - 1500);
+      expect(evaluate('a + k', { a, k: i32 }, { backend: be })).toBeInstanceOf(Float64Array);
+      expect(evaluate('a + k', { a, k: Float64Array.from(a) }, { backend: be })).toBeInstanceOf(Float64Array);
+      const ints = evaluate('k / 2', { k: i32 }, { backend: be }) as Float64Array;
+      expect(ints).toBeInstanceOf(Float64Array);
+      expectArrayClose(ints, Float64Array.from(i32, (v) => v / 2), 0);
+      const sines = evaluate('sin(a)', { a }, { backend: be }) as Float32Array;
+      for (let i = 0; i < n; i++) expect(Math.abs(sines[i] - Math.sin(a[i]))).toBeLessThanOrEqual(2 ** -22);
+    });
+
+    it('computes reductions over the whole array', () => {
+      for (const n of [0, 1, 5, 1023, 4097, 30_000]) {
+        const a = randomArray(n + 1, n, 1, 0.5);
+        const b = randomArray(n + 2, n);
+        const prod = (xs: Float64Array) => xs.reduce((p, v) => p * v, 1);
+        const sum = (xs: Float64Array) => xs.reduce((s, v) => s + v, 0);
+        const ab = a.map((v, i) => v * b[i]);
+        const run = (expr: string) => evaluate(expr, { a, b }, { backend: be }) as number;
+        const tol = (x: number) => 1e-12 * (1 + sum(ab.map(Math.abs))) + Math.abs(x) * 1e-12;
+        expect(Math.abs(run('sum(a*b)') - sum(ab))).toBeLessThanOrEqual(tol(0));
+        expect(Math.abs(run('mean(a*b)') - sum(ab) / n) || 0).toBeLessThanOrEqual(tol(0));
+        if (n === 0) expect(run('mean(a)')).toBeNaN();
+        expect(run('prod(a)')).toBeCloseTo(prod(a), 10);
+        expect(run('min(a*b)')).toBe(n === 0 ? NaN : Math.min(...ab));
+        expect(run('max(a*b)')).toBe(n === 0 ? NaN : Math.max(...ab));
+      }
+      const withNaN = new Float64Array([1, NaN, -3]);
+      expect(evaluate('min(x)', { x: withNaN }, { backend: be })).toBeNaN();
+      expect(evaluate('max(x)', { x: withNaN }, { backend: be })).toBeNaN();
+      expect(evaluate('sum(x)', { x: new Float32Array([0.5, 0.25]) }, { backend: be })).toBe(0.75);
+    });
+
+    it('writes into out, also in place over an input, and copies partially overlapping inputs', () => {
+      const n = 5000;
+      const a = randomArray(21, n);
+      const b = randomArray(22, n);
+      const want = a.map((v, i) => v * v + b[i]);
+      const out = new Float64Array(n);
+      expect(evaluate('a*a + b', { a, b }, { backend: be, out })).toBe(out);
+      expectArrayClose(out, want, 0);
+      const inPlace = Float64Array.from(a);
+      evaluate('a*a + b', { a: inPlace, b }, { backend: be, out: inPlace });
+      expectArrayClose(inPlace, want, 0);
+      // out is `buffer[0..n)`, the input `buffer[1..n+1)`: every element reads its right neighbour.
+      const buffer = randomArray(23, n + 1);
+      const shifted = buffer.subarray(1);
+      const expected = shifted.map((v) => v * 2);
+      evaluate('2 * s', { s: shifted }, { backend: be, out: buffer.subarray(0, n) });
+      expectArrayClose(buffer.subarray(0, n), expected, 0);
+    });
+
+    it('evaluateMany computes several outputs in one pass', () => {
+      const n = 4500;
+      const a = randomArray(31, n);
+      const b = randomArray(32, n);
+      const c = randomArray(33, n);
+      const x = new Float64Array(n);
+      const result = evaluateMany({ x: 'a + b', y: 'a * b * c', s: 'sum(a * b)', z: 'b' }, { a, b, c }, { backend: be, out: { x } });
+      expect(result.x).toBe(x);
+      expectArrayClose(x, a.map((v, i) => v + b[i]), 0);
+      expectArrayClose(result.y as Float64Array, a.map((v, i) => v * b[i] * c[i]), 0);
+      expectArrayClose(result.z as Float64Array, b, 0);
+      expect(Math.abs((result.s as number) - a.reduce((s, v, i) => s + v * b[i], 0))).toBeLessThan(1e-9);
+      // In place: x overwrites a while y still reads a at the same index.
+      const inPlace = Float64Array.from(a);
+      const both = evaluateMany({ x: 'a * 2', y: 'a + 1' }, { a: inPlace }, { backend: be, out: { x: inPlace } });
+      expectArrayClose(inPlace, a.map((v) => v * 2), 0);
+      expectArrayClose(both.y as Float64Array, a.map((v) => v + 1), 0);
+    });
+
+    it('evaluateAsync and compiled programs give the same results', async () => {
+      const n = 40_000;
+      const vars = { a: randomArray(41, n), b: randomArray(42, n) };
+      const program = compile('a*b + sin(a)');
+      expect(program.variables).toEqual(['a', 'b']);
+      expect(program.reduction).toBeNull();
+      const sync = program.run(vars, { backend: be }) as Float64Array;
+      const results = await Promise.all([1, 2, 3].map((threads) => evaluateAsync('a*b + sin(a)', vars, { backend: be, threads })));
+      for (const r of results) expectArrayClose(r as Float64Array, sync, 0);
+      expect(await program.runAsync(vars, { backend: be })).toEqual(sync);
+      expect(compile('sum(a)').reduction).toBe('sum');
+    });
+
+    it('rejects bad variables, lengths and out arrays', () => {
+      const a = new Float64Array(4);
+      expect(() => evaluate('a + b', { a, b: new Float64Array(5) }, { backend: be })).toThrow(
+        new RangeError("evaluate: length mismatch: 'a' has 4 elements but 'b' has 5"),
+      );
+      expect(() => evaluate('a + b', { a, b: [1, 2, 3, 4] as unknown as Float64Array }, { backend: be })).toThrow(
+        new TypeError("evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array or number, got Array"),
+      );
+      expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(
+        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs), got Float32Array'),
+      );
+      expect(() => evaluate('a', { a }, { backend: be, out: new Float64Array(3) })).toThrow(new RangeError('evaluate: out has 3 elements, expected 4'));
+      expect(() => evaluate('sum(a)', { a }, { backend: be, out: new Float64Array(4) })).toThrow(TypeError);
+      expect(() => evaluate('a', { a }, { backend: be, threads: 0 })).toThrow(RangeError);
+      expect(() => evaluate('a', null as never, { backend: be })).toThrow(TypeError);
+      const shared = new Float64Array(8);
+      expect(() => evaluateMany({ x: 'a', y: 'a' }, { a }, { backend: be, out: { x: shared.subarray(0, 4), y: shared.subarray(2, 6) } })).toThrow(
+        new RangeError("evaluateMany: outputs 'x' and 'y' share memory"),
+      );
+    });
+  });
+}
+
+suite('expression language', () => {
+  it('reports syntax errors and unknown names with the column and a caret', () => {
+    const cases: [string, string, number][] = [
+      ['a + * b', "unexpected '*'", 5],
+      ['2 * sine(a)', "unknown function 'sine'", 5],
+      ['a +', 'unexpected end of input', 4],
+      ['2 * sum(a)', "reduction 'sum' must be the outermost call", 5],
+      ['a < b < c', 'comparisons cannot be chained', 7],
+      ['3x', "malformed number '3x'", 1],
+      ['a @ b', "unexpected character '@'", 3],
+      ['where(a, b)', 'where() takes 3 arguments, got 2', 1],
+      ['sin(a', "expected ')' but found end of input", 6],
+      ['', 'empty expression', 1],
+    ];
+    for (const [expr, problem, column] of cases) {
+      try {
+        evaluate(expr, { a: new Float64Array(1), b: new Float64Array(1), c: new Float64Array(1) });
+        expect.fail(`${expr} should not parse`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ExpressionError);
+        const e = error as ExpressionError;
+        expect(e.message).toContain(problem);
+        expect(e.column).toBe(column);
+        const [, line, caret] = e.message.split('\n');
+        expect(line).toBe(`  ${expr}`);
+        expect(caret.indexOf('^')).toBe(column + 1);
+      }
+    }
+    expect(() => evaluate('a + c', { a: new Float64Array(1) })).toThrow("evaluate: unknown variable 'c' (column 5)\n  a + c\n      ^");
+  });
+
+  it('parses precedence like numexpr, with & and | looser than comparisons', () => {
+    const vars = { a: new Float64Array([-2, 0.5, 3]), b: new Float64Array([1, 2, 3]) };
+    expect(evaluate('-a**2', vars)).toEqual(vars.a.map((v) => -(v ** 2)));
+    expect(evaluate('2**-1 + a', vars)).toEqual(vars.a.map((v) => 0.5 + v));
+    expect(evaluate('a > 0 & b < 3 | a == -2', vars)).toEqual(new Float64Array([1, 1, 0]));
+    expect(evaluate('~(a > 0)', vars)).toEqual(new Float64Array([1, 0, 0]));
+    expect(evaluate('1e-3 * b + .5 + 2.5E+1', vars)).toEqual(vars.b.map((v) => 1e-3 * v + 0.5 + 25));
+  });
+
+  it('folds constants, unrolls integer powers and shows the program', () => {
+    const text = compile('2*a + b**10 + sin(pi/2)').toString();
+    const ssa = text.split('SSA:')[1].split('fused JS loop')[0];
+    expect(ssa).not.toContain('pow');
+    expect(ssa.match(/= mul %/g)?.length).toBe(5); // 2*a, then b**10 in four multiplies
+    expect(ssa).toContain('add %');
+    expect(ssa).not.toContain('sin');
+    expect(text).toContain('for (let i = 0; i < n; i++)');
+  });
+});
+
+suite.runIf(backend === 'native')('native expression VM', () => {
+  it('matches the fused JS loop on random programs, thread counts and block sizes', async () => {
+    const r = rng(77);
+    for (let trial = 0; trial < 30; trial++) {
+      const n = [0, 1, 15, 1000, 1024, 4099, 70_001][trial % 7];
+      const float32 = trial % 3 === 0;
+      const make = (seed: number) => (float32 ? Float32Array.from(randomArray(seed, n)) : randomArray(seed, n));
+      const vars = { a: make(trial), b: make(trial + 50), c: trial % 4 === 1 ? 0.75 : make(trial + 90) };
+      let expr = randomExpression(r, 4, false);
+      while (compile(expr).variables.length === 0) expr = randomExpression(r, 4, false);
+      const js = evaluate(expr, vars, { backend: 'js' }) as Float64Array;
+      const threads = 1 + (trial % 4);
+      const blockSize = [16, 100, 1024, 4096][trial % 4];
+      const native = evaluate(expr, vars, { backend: 'native', threads, blockSize }) as Float64Array;
+      expect(native.constructor).toBe(js.constructor);
+      // libm and V8 may differ by an ulp in sin/exp/tanh/log1p; later operations can amplify it.
+      expectArrayClose(native, js, float32 ? 2 ** 35 : 2 ** 10, `${expr} (float32=${float32})`);
+      const asyncResult = (await evaluateAsync(expr, vars, { backend: 'native', threads, blockSize })) as Float64Array;
+      expectArrayClose(asyncResult, native, 0, 'async');
+    }
+  });
+
+  it('is bit-for-bit equal to the fused JS loop for + - * / and comparisons', () => {
+    const r = rng(78);
+    for (let trial = 0; trial < 20; trial++) {
+      const n = 5000 + trial;
+      const float32 = trial % 2 === 0;
+      const make = (seed: number) => (float32 ? Float32Array.from(randomArray(seed, n)) : randomArray(seed, n));
+      const vars = { a: make(trial), b: make(trial + 1), c: make(trial + 2) };
+      let expr = randomExpression(r, 5, true);
+      while (compile(expr).variables.length === 0) expr = randomExpression(r, 5, true);
+      expectArrayClose(evaluate(expr, vars, { backend: 'native', threads: 2, blockSize: 256 }) as Float64Array, evaluate(expr, vars, { backend: 'js' }) as Float64Array, 0, expr);
+    }
+  });
+
+  it('allocates nothing of size n but the output at n = 1e7', () => {
+    const n = 10_000_000;
+    const a = new Float64Array(n).fill(0.5);
+    const b = new Float64Array(n).fill(2);
+    const out = new Float64Array(n);
+    for (const expr of ['a*b + c*sin(a)', 'where(a > 0.25, sqrt(a), b**10)']) {
+      const before = process.memoryUsage().arrayBuffers;
+      evaluate(expr, { a, b, c: 3 }, { backend: 'native', out });
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    }
+    const before = process.memoryUsage().arrayBuffers;
+    const sum = evaluate('sum(a*b)', { a, b }, { backend: 'native' }) as number;
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    expect(sum).toBe(n);
+    const fresh = evaluate('a + b', { a, b }, { backend: 'native' }) as Float64Array;
+    expect(fresh.length).toBe(n);
+    expect(fresh[n - 1]).toBe(2.5);
+  });
+
+  it('runs many concurrent async calls safely', async () => {
+    const n = 100_000;
+    const inputs = Array.from({ length: 8 }, (_, k) => randomArray(k + 300, n));
+    const results = await Promise.all(inputs.map((a) => evaluateAsync('a * 2 + 1', { a }, { backend: 'native', threads: 3 })));
+    results.forEach((r, k) => expectArrayClose(r as Float64Array, inputs[k].map((v) => v * 2 + 1), 0));
+  });
+
+  it('rejects malformed bytecode with a RangeError before touching memory', () => {
+    const addon = createRequire(__filename)(nativePath!) as { exprEvaluate: (...args: unknown[]) => unknown };
+    const a = new Float64Array(4);
+    // One input, no constants, one output, no temps, one instruction writing register 0 (the input).
+    const code = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 0, 0, 0, 0]);
+    expect(() => addon.exprEvaluate(code, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(RangeError);
+    const badOpcode = new Int32Array([1, 0, 1, 0, 1, 0, 1, 999, 1, 0, 0, 0]);
+    expect(() => addon.exprEvaluate(badOpcode, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(RangeError);
+    const good = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 1, 0, 0, 0]);
+    expect(() => addon.exprEvaluate(good, new Float64Array(0), [a], [new Float64Array(3)], 4, false, 1, 1024)).toThrow(RangeError);
+    expect(() => addon.exprEvaluate(good, new Float64Array(0), [[1, 2, 3, 4]], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(TypeError);
+    const out = new Float64Array(4);
+    addon.exprEvaluate(good, new Float64Array(0), [new Float64Array([1, 2, 3, 4])], [out], 4, false, 1, 1024);
+    expect(out).toEqual(new Float64Array([2, 4, 6, 8]));
+  });
+});

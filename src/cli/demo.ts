@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
 import { describe, describeAsync } from '../moments/index.js';
+import { demoSection as openclSection } from '../opencl/demo.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -38,5 +39,6 @@ async function momentsSection(): Promise<void> {
 export async function demoCommand(): Promise<number> {
   console.log(`hotpath demo (backend: ${backend})\n`);
   await momentsSection();
+  await openclSection();
   return 0;
 }

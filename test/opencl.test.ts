@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
-import { backend, opencl } from 'hotpath';
+import { backend, nativePath, opencl } from 'hotpath';
 import { repoRoot, rng } from './helpers.js';
 
 // Runs on pocl in CI; skipped (with the reason printed) only where no OpenCL platform exists.
@@ -220,6 +221,64 @@ suite.skipIf(skipReason !== null)('opencl low-level API', () => {
     // Each build takes milliseconds even from pocl's cache, so fewer programs than buffers.
     for (let i = 0; i < 40; i++) (await ctx.program(source)).release();
     expect(rss() - before).toBeLessThan(64 * 2 ** 20);
+  });
+});
+
+suite.skipIf(skipReason !== null || !nativePath)('opencl native binding argument checks', () => {
+  // The raw addon validates everything itself: a wrong argument is a JS error, never an abort.
+  it('rejects wrong handles, types and sizes', async () => {
+    const addon = createRequire(__filename)(nativePath!);
+    const ctx = addon.openclCreateContext(0);
+    const buffer = addon.openclCreateBuffer(ctx, 0, 16);
+    expect(() => addon.openclCreateContext(-1)).toThrow(RangeError);
+    expect(() => addon.openclCreateContext(1e6)).toThrow(/device index 1000000 does not exist/);
+    expect(() => addon.openclCreateBuffer({}, 0, 16)).toThrow(/context must be an OpenCL handle/);
+    expect(() => addon.openclCreateBuffer(buffer, 0, 16)).toThrow(/context must be a Context, got a Buffer/);
+    expect(() => addon.openclCreateBuffer(ctx, 3, 16)).toThrow(RangeError);
+    expect(() => addon.openclCreateBuffer(ctx, 0, 0)).toThrow(RangeError);
+    expect(() => addon.openclCreateBuffer(ctx, 0, 8, new Float64Array(2))).toThrow(/exactly byteLength bytes/);
+    expect(() => addon.openclWriteBuffer(ctx, buffer, new Float64Array(3), 0)).toThrow(RangeError);
+    expect(() => addon.openclReadBuffer(ctx, buffer, 'x', 0)).toThrow(TypeError);
+    const detached = new Float64Array(2);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await expect(addon.openclWriteBuffer(ctx, buffer, detached, 0)).resolves.toBeUndefined(); // 0 bytes now
+    expect(() => addon.openclBuildProgram(ctx, 42, '')).toThrow(TypeError);
+    expect(() => addon.openclCreateKernel(ctx, 'k')).toThrow(/program must be a Program, got a Context/);
+    expect(() => addon.openclRunKernel(ctx, buffer, [], [1], null)).toThrow(/kernel must be a Kernel/);
+    const program = await addon.openclBuildProgram(ctx, '__kernel void k(__global int *x, int v) { x[0] = v; }', '');
+    const kernel = addon.openclCreateKernel(program, 'k').handle;
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer], [1], null)).toThrow(/takes 2 arguments, got 1/);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, 'x'], [1], null)).toThrow(TypeError);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int8Array.of(1)], [1], null)).toThrow(/argument 1: clSetKernelArg failed/);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [0], null)).toThrow(RangeError);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1, 1, 1, 1], null)).toThrow(RangeError);
+    await addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(9)], [1], null);
+    expect((await addon.openclReadBuffer(ctx, buffer, new Int32Array(1), 0))[0]).toBe(9);
+    addon.openclRelease(buffer);
+    expect(() => addon.openclRelease(buffer)).toThrow(/already been released/);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1], null)).toThrow(/Buffer has been released/);
+    for (const h of [kernel, program, ctx]) addon.openclRelease(h);
+  });
+});
+
+suite.skipIf(skipReason !== null)('opencl in worker threads', () => {
+  it('discovers devices and runs kernels from several workers at once', () => {
+    // Each worker's first use races the others' through discovery (guarded by one process-wide lock).
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const body = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const { opencl } = require('hotpath');
+        const ctx = opencl.createContext();
+        const k = new opencl.ElementwiseKernel(ctx, 'int *x, int add', 'x[i] += add');
+        const b = ctx.buffer(new Int32Array(64).fill(workerData));
+        k.run([b, 1]).then(() => b.read()).then((out) => parentPort.postMessage(out[63]));\`;
+      Promise.all([1, 2, 3, 4].map((id) => new Promise((resolve, reject) => {
+        new Worker(body, { eval: true, workerData: id * 10 }).once('message', resolve).once('error', reject);
+      }))).then((r) => console.log(JSON.stringify(r)));`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([11, 21, 31, 41]);
   });
 });
 

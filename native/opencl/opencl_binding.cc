@@ -206,20 +206,13 @@ std::vector<size_t> RequireSizes(const Napi::Value& value, const char* argName) 
   return sizes;
 }
 
-std::string GetString(const Api& cl, cl_device_id device, cl_device_info param) {
+// A string property through clGetDeviceInfo or clGetPlatformInfo (same calling convention).
+template <typename Getter, typename Id, typename Param>
+std::string GetString(Getter getInfo, Id id, Param param) {
   size_t size = 0;
-  if (cl.clGetDeviceInfo(device, param, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
+  if (getInfo(id, param, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
   std::string text(size, '\0');
-  cl.clGetDeviceInfo(device, param, size, text.data(), nullptr);
-  text.resize(std::strlen(text.c_str()));
-  return text;
-}
-
-std::string GetString(const Api& cl, cl_platform_id platform, cl_platform_info param) {
-  size_t size = 0;
-  if (cl.clGetPlatformInfo(platform, param, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
-  std::string text(size, '\0');
-  cl.clGetPlatformInfo(platform, param, size, text.data(), nullptr);
+  getInfo(id, param, size, text.data(), nullptr);
   text.resize(std::strlen(text.c_str()));
   return text;
 }
@@ -318,19 +311,19 @@ Napi::Value Platforms(const Napi::CallbackInfo& info) {
   for (uint32_t p = 0; p < d.platforms.size(); ++p) {
     const Platform& platform = d.platforms[p];
     auto po = Napi::Object::New(env);
-    po.Set("name", GetString(cl, platform.id, CL_PLATFORM_NAME));
-    po.Set("vendor", GetString(cl, platform.id, CL_PLATFORM_VENDOR));
-    po.Set("version", GetString(cl, platform.id, CL_PLATFORM_VERSION));
-    po.Set("profile", GetString(cl, platform.id, CL_PLATFORM_PROFILE));
+    po.Set("name", GetString(cl.clGetPlatformInfo, platform.id, CL_PLATFORM_NAME));
+    po.Set("vendor", GetString(cl.clGetPlatformInfo, platform.id, CL_PLATFORM_VENDOR));
+    po.Set("version", GetString(cl.clGetPlatformInfo, platform.id, CL_PLATFORM_VERSION));
+    po.Set("profile", GetString(cl.clGetPlatformInfo, platform.id, CL_PLATFORM_PROFILE));
     auto devices = Napi::Array::New(env, platform.devices.size());
     for (uint32_t i = 0; i < platform.devices.size(); ++i) {
       cl_device_id device = platform.devices[i];
       auto o = Napi::Object::New(env);
       o.Set("index", deviceIndex++);
-      o.Set("name", GetString(cl, device, CL_DEVICE_NAME));
-      o.Set("vendor", GetString(cl, device, CL_DEVICE_VENDOR));
-      o.Set("version", GetString(cl, device, CL_DEVICE_VERSION));
-      o.Set("driverVersion", GetString(cl, device, CL_DRIVER_VERSION));
+      o.Set("name", GetString(cl.clGetDeviceInfo, device, CL_DEVICE_NAME));
+      o.Set("vendor", GetString(cl.clGetDeviceInfo, device, CL_DEVICE_VENDOR));
+      o.Set("version", GetString(cl.clGetDeviceInfo, device, CL_DEVICE_VERSION));
+      o.Set("driverVersion", GetString(cl.clGetDeviceInfo, device, CL_DRIVER_VERSION));
       o.Set("typeMask", static_cast<double>(GetDeviceValue<cl_device_type>(cl, device, CL_DEVICE_TYPE)));
       o.Set("computeUnits", GetDeviceValue<cl_uint>(cl, device, CL_DEVICE_MAX_COMPUTE_UNITS));
       o.Set("clockMHz", GetDeviceValue<cl_uint>(cl, device, CL_DEVICE_MAX_CLOCK_FREQUENCY));

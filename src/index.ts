@@ -9,3 +9,4 @@ export * from './countmin/index.js';
 export * from './cache/index.js';
 export * from './memprof/index.js';
 export * from './distributed/index.js';
+export * as opencl from './opencl/index.js';

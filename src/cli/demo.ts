@@ -8,6 +8,7 @@ import { describe, describeAsync } from '../moments/index.js';
 import { demoSection as concurrencySection } from '../pool/demo.js';
 import { demoSection as expressionsSection } from '../expr/demo.js';
 import { demoSection as distributedSection } from '../distributed/demo.js';
+import { demoSection as openclSection } from '../opencl/demo.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -51,5 +52,6 @@ export async function demoCommand(): Promise<number> {
   await countminSection();
   await cacheSection();
   await distributedSection();
+  await openclSection();
   return 0;
 }

@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
+import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
 import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
 import { Future } from './future.js';
 import { resolveTaskModule } from './module-path.js';
@@ -44,15 +45,22 @@ export interface PoolOptions {
   atomics?: AtomicsMode;
   /** Default per-task timeout in ms (an AbortError when it passes). Default: none. */
   timeout?: number;
+  /**
+   * Profile each submit()/submitWith() task's memory in its worker (profileMemory options, or true for
+   * the defaults): the figures come back as `future.memory`. Default false. Not applied to map().
+   */
+  memory?: boolean | ProfileMemoryOptions;
 }
 
 export interface SubmitOptions {
   /** ArrayBuffers (or MessagePorts) among the arguments to move to the worker instead of copying. */
-  transfer?: readonly (ArrayBuffer | MessagePort)[];
+  transfer?: readonly (ArrayBufferLike | MessagePort)[];
   /** Aborting it cancels the task, queued or running, with an AbortError. */
   signal?: AbortSignal;
   /** Milliseconds until the task is cancelled with an AbortError. Default: the pool's `timeout`. */
   timeout?: number;
+  /** Profile this task's memory (see PoolOptions.memory). Default: the pool's `memory`. */
+  memory?: boolean | ProfileMemoryOptions;
 }
 
 export interface MapProgress {
@@ -128,21 +136,55 @@ function rebuildError(serialized: SerializedError): Error {
   return error;
 }
 
+/** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
+function withProfile(error: Error, memory: TaskMemory | undefined): Error {
+  if (memory) Object.defineProperty(error, 'profile', { value: { result: undefined, ...memory }, configurable: true, writable: true });
+  return error;
+}
+
 function checkName(where: string, name: unknown): string {
   if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: name must be the non-empty name of an exported task function, got ${typeName(name)}`);
   return name;
 }
 
-function checkTransfer(where: string, transfer: unknown): (ArrayBuffer | MessagePort)[] | undefined {
+function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | MessagePort)[] | undefined {
   if (transfer === undefined) return undefined;
   if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
   return transfer;
+}
+
+/** null: no profiling; else the checked settings the worker runs profileMemory with. */
+function memorySettings(where: string, memory: unknown): ProfileSettings | null {
+  if (memory === false) return null;
+  if (memory === true) return profileSettings(where, {}, 'memory.');
+  if (memory === null || typeof memory !== 'object') {
+    throw new TypeError(`${where}: memory must be a boolean or profileMemory options, got ${typeName(memory)}`);
+  }
+  return profileSettings(where, memory, 'memory.');
 }
 
 export function knownLength(items: unknown): number | undefined {
   if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
   if (items instanceof Set || items instanceof Map) return items.size;
   return undefined;
+}
+
+/** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
+function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: AbortSignal | undefined, timeout: number | undefined) {
+  // The common case needs no extra controller, listener or timer per task.
+  if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
+  const { controller, unlink } = linkedController(own, caller);
+  const timer = timeout === undefined ? undefined : setTimeout(() => {
+    const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
+    controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
+  }, timeout);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      unlink();
+    },
+  };
 }
 
 async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
@@ -163,6 +205,8 @@ export class Pool extends EventEmitter {
   readonly maxThreads: number;
   readonly #piscina: Piscina;
   readonly #timeout: number | undefined;
+  readonly #maxQueue: number;
+  readonly #memory: ProfileSettings | null;
   readonly #outstanding = new Set<Future<unknown>>();
   readonly #spareFlags: Int32Array[] = [];
   #closing: Promise<void> | null = null;
@@ -176,19 +220,22 @@ export class Pool extends EventEmitter {
     this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
     const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
     const idleTimeout = opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
-    const maxQueue = opts.maxQueue === undefined || opts.maxQueue === 'auto' ? opts.maxQueue : checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
+    // Enforced here, not by piscina: piscina only bounds tasks without an AbortSignal, and every Pool task has one.
+    if (opts.maxQueue === undefined) this.#maxQueue = Infinity;
+    else if (opts.maxQueue === 'auto') this.#maxQueue = this.maxThreads ** 2;
+    else this.#maxQueue = checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
     if (opts.resourceLimits !== undefined && (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')) {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
     const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
     this.#timeout = opts.timeout === undefined ? undefined : checkNonNegative('Pool', 'timeout', opts.timeout);
+    this.#memory = opts.memory === undefined ? null : memorySettings('Pool', opts.memory);
     this.#piscina = new Piscina({
       filename: dispatcher,
       workerData: { taskModule: this.taskModule },
       maxThreads: this.maxThreads,
       minThreads,
       idleTimeout,
-      ...(maxQueue === undefined ? {} : { maxQueue }),
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
       atomics,
     });
@@ -280,28 +327,27 @@ export class Pool extends EventEmitter {
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
     const timeout = opts.timeout === undefined ? this.#timeout : checkNonNegative(where, 'timeout', opts.timeout);
+    const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
-    const message: TaskMessage = { name, args: [...args], chunk, started };
+    const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
     const future = new Future<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
-      const { controller, unlink } = linkedController(control.signal, signal);
-      const timer = timeout === undefined ? undefined : setTimeout(() => {
-        const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
-        controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
-      }, timeout);
-      this.#piscina.run(message, { signal: controller.signal, transferList: transferList as never }).then(
+      if (this.#piscina.queueSize >= this.#maxQueue) {
+        reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
+        return;
+      }
+      const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
+      this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
         (reply: TaskReply) => {
           // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
           Atomics.store(started, 0, 0);
           this.#spareFlags.push(started);
+          if (reply.memory) future.memory = reply.memory;
           if (reply.ok) resolve(reply.value as R);
-          else reject(rebuildError(reply.error));
+          else reject(withProfile(rebuildError(reply.error), reply.memory));
         },
-        (error: unknown) => reject(this.#explain(where, name, error, controller.signal, Atomics.load(started, 0) === 1)),
-      ).finally(() => {
-        clearTimeout(timer);
-        unlink();
-      });
+        (error: unknown) => reject(this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1)),
+      ).finally(dispose);
     });
     this.#track(future as Future<unknown>);
     return future;
@@ -325,7 +371,7 @@ export class Pool extends EventEmitter {
       p.completed++;
       if (f.cancelled) p.cancelled++;
       else if (f.state === 'rejected') p.failed++;
-      this.emit('progress', { ...p } satisfies PoolProgress);
+      if (this.listenerCount('progress') > 0) this.emit('progress', { ...p } satisfies PoolProgress);
     });
   }
 }

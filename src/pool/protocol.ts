@@ -1,4 +1,5 @@
 // Messages between a Pool and its workers (src/pool/worker.ts).
+import type { ProfileSettings, TaskMemory } from '../memprof/profile.js';
 
 export interface TaskMessage {
   /** Exported function of the task module to call. */
@@ -9,6 +10,8 @@ export interface TaskMessage {
   chunk?: unknown[];
   /** The worker sets element 0 to 1 when it starts the task: how Future.running sees a start. */
   started: Int32Array;
+  /** Profile the call's memory with these (checked) settings; absent for unprofiled tasks and map chunks. */
+  memory?: ProfileSettings;
 }
 
 export interface SerializedError {
@@ -18,4 +21,5 @@ export interface SerializedError {
   code: string | undefined;
 }
 
-export type TaskReply = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+/** `memory` comes back when the task message asked for it (the profile of a failed call too). */
+export type TaskReply = { ok: true; value: unknown; memory?: TaskMemory } | { ok: false; error: SerializedError; memory?: TaskMemory };

@@ -4,6 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { type MemoryProfile, type ProfiledError, profileWith, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
 import type { SerializedError, TaskMessage, TaskReply } from './protocol.js';
 
 type TaskModule = Record<string, unknown>;
@@ -46,16 +47,33 @@ function isMovable(value: unknown): value is Movable {
 }
 
 /** Wraps a reply, keeping the transfer list of a result the task marked with transfer(). */
-function reply(value: unknown): unknown {
-  if (!isMovable(value)) return { ok: true, value } satisfies TaskReply;
-  return move({ [transferableSymbol]: value[transferableSymbol], [valueSymbol]: { ok: true, value: value[valueSymbol] } } as never);
+function reply(value: unknown, memory?: TaskMemory): unknown {
+  if (!isMovable(value)) return { ok: true, value, memory } satisfies TaskReply;
+  return move({ [transferableSymbol]: value[transferableSymbol], [valueSymbol]: { ok: true, value: value[valueSymbol], memory } } as never);
+}
+
+function withoutResult({ result: _, ...memory }: MemoryProfile<unknown>): TaskMemory {
+  return memory;
+}
+
+/** The call under profileMemory: its memory comes back with the value, or with the error. */
+async function profiledReply(fn: (...args: unknown[]) => unknown, args: unknown[], settings: ProfileSettings): Promise<unknown> {
+  try {
+    const profile = await profileWith(() => fn(...args), settings);
+    return reply(profile.result, withoutResult(profile));
+  } catch (error) {
+    const profile = (error as Partial<ProfiledError>).profile;
+    return { ok: false, error: serializeError(error), memory: profile && withoutResult(profile) } satisfies TaskReply;
+  }
 }
 
 export default async function runTask(message: TaskMessage): Promise<unknown> {
   Atomics.store(message.started, 0, 1);
   try {
     const fn = await taskFunction(message.name);
-    if (message.chunk === undefined) return reply(await fn(...message.args));
+    if (message.chunk === undefined) {
+      return message.memory ? await profiledReply(fn, message.args, message.memory) : reply(await fn(...message.args));
+    }
     const results: unknown[] = [];
     for (const item of message.chunk) results.push(await fn(item));
     return { ok: true, value: results } satisfies TaskReply;

@@ -20,7 +20,11 @@ const workers: ChildProcess[] = [];
 
 /** A `hotpath worker` process, resolved once it serves the queue. */
 function startWorker(queue: string, ...extra: string[]): Promise<ChildProcess> {
-  const args = [cli, 'worker', '--redis', url, '--queue', queue, '--module', fixtures, '--lock-duration', '1000', ...extra];
+  return startWorkerOn(url, queue, ...extra);
+}
+
+function startWorkerOn(redisUrl: string, queue: string, ...extra: string[]): Promise<ChildProcess> {
+  const args = [cli, 'worker', '--redis', redisUrl, '--queue', queue, '--module', fixtures, '--lock-duration', '1000', ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   workers.push(child);
   return new Promise((resolve, reject) => {
@@ -39,15 +43,16 @@ beforeAll(async () => {
   else url = `redis://127.0.0.1:${redis.port}`;
 });
 
+/** SIGTERM (a clean close), resolved once the worker has exited. */
+async function stopWorker(worker: ChildProcess): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return;
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  worker.kill('SIGTERM');
+  await exited;
+}
+
 afterAll(async () => {
-  await Promise.all(
-    workers.map((w) => {
-      if (w.exitCode !== null || w.signalCode !== null) return undefined;
-      const exited = new Promise((resolve) => w.once('exit', resolve));
-      w.kill('SIGTERM');
-      return exited;
-    }),
-  );
+  await Promise.all(workers.map(stopWorker));
   if (typeof redis !== 'string') await redis.stop();
 });
 
@@ -146,6 +151,29 @@ describe('ClusterExecutor on BullMQ', () => {
       await expect(pending).rejects.toThrow(/was closed before this job finished/);
       await expect(closing.submit('square', 1)).rejects.toThrow(/closed/);
     });
+  });
+});
+
+describe('Redis authentication', () => {
+  let secured: Server | string;
+  beforeAll(async () => {
+    secured = await startRedis('--requirepass', 's3cret');
+  });
+  afterAll(async () => {
+    if (typeof secured !== 'string') await secured.stop();
+  });
+
+  it('passes the password from the URL to the executor and the worker, and names the server when it is wrong', async (ctx) => {
+    if (typeof secured === 'string') return ctx.skip();
+    const good = `redis://:s3cret@127.0.0.1:${secured.port}`;
+    const worker = await startWorkerOn(good, 'auth');
+    const executor = new ClusterExecutor({ connection: good, queue: 'auth', module: fixtures });
+    expect(await executor.submit('square', 11)).toBe(121);
+    await executor.close();
+    await stopWorker(worker);
+    const wrong = new ClusterExecutor({ connection: `redis://:nope@127.0.0.1:${secured.port}`, queue: 'auth', module: fixtures });
+    await expect(wrong.submit('square', 1)).rejects.toThrow(new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${secured.port}: WRONGPASS`));
+    await wrong.close();
   });
 });
 

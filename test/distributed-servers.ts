@@ -68,13 +68,13 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
 }
 
 /** A throwaway redis-server (no persistence) on a random loopback port, or why there is none. */
-export async function startRedis(): Promise<Server | string> {
+export async function startRedis(...extraArgs: string[]): Promise<Server | string> {
   const binary = findBinary('redis-server', ['/usr/bin', '/usr/local/bin']);
   if (!binary) return 'redis-server is not installed';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-redis-'));
   const port = await freePort();
   try {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
     const child = await startAndWait(binary, args, /Ready to accept connections/);
     return { port, dir, stop: stopper(child, dir) };
   } catch (error) {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterExecutor, RemoteError, type ClusterProgress } from 'hotpath';
+import { ClusterExecutor, describe as describeValues, RemoteError, startClusterWorker, type ClusterProgress } from 'hotpath';
 import { repoRoot, runCli } from './helpers.js';
 import { fixtures, startRedis, type Server } from './distributed-servers.js';
 
@@ -141,6 +141,20 @@ describe('ClusterExecutor on BullMQ', () => {
       expect(seen.map((e) => e.index).sort()).toEqual([0, 1, 2]);
       expect(seen.every((e) => e.progress === 50 && typeof e.jobId === 'string')).toBe(true);
       expect(emitted).toHaveLength(3);
+    });
+
+    it('an in-process worker with the default allow-list runs hotpath itself', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      const worker = await startClusterWorker({ connection: url, queue: 'builtin' });
+      const builtin = new ClusterExecutor({ connection: url, queue: 'builtin', module: 'hotpath' });
+      try {
+        const values = new Float64Array([1, 2, 3, 10]);
+        expect(await builtin.submit('describe', values)).toEqual(describeValues(values));
+        await expect(builtin.submit('square', 2)).rejects.toThrow(/has no exported function 'square'/);
+      } finally {
+        await builtin.close();
+        await worker.close();
+      }
     });
 
     it('close rejects what is still pending', async (ctx) => {

@@ -15,7 +15,7 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-function findBinary(name: string, dirs: string[]): string | null {
+export function findBinary(name: string, dirs: string[]): string | null {
   for (const dir of [...dirs, ...(process.env.PATH ?? '').split(':')]) {
     const candidate = path.join(dir, name);
     if (fs.existsSync(candidate)) return candidate;

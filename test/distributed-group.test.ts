@@ -84,6 +84,7 @@ describe('Group over healthy gateways', () => {
     expect(() => group.map(fixtures, 'square', 5 as never)).toThrow(/Group.map: source must be an iterable or async iterable, got number/);
     expect(() => group.submit(fixtures, 'square', () => 1)).toThrow(/Group.submit: value cannot be serialized/);
     expect(() => group.submit('', 'square')).toThrow(TypeError);
+    expect(() => group.map(fixtures, 7 as never, [1])).toThrow(/Group.map: exportName must be a non-empty string, got number/);
   });
 });
 

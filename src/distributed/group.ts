@@ -40,6 +40,12 @@ interface Task {
   attempts: number;
 }
 
+function checkTaskNames(where: string, module: unknown, exportName: unknown): void {
+  for (const [name, value] of [['module', module], ['exportName', exportName]] as const) {
+    if (typeof value !== 'string' || value === '') throw new TypeError(`${where}: ${name} must be a non-empty string, got ${typeName(value)}`);
+  }
+}
+
 export class Group {
   readonly gateways: readonly Gateway[];
   private readonly concurrency: number;
@@ -88,10 +94,7 @@ export class Group {
 
   /** Runs `exportName(...args)` from `module` on some gateway. */
   submit<T = unknown>(module: string, exportName: string, ...args: unknown[]): Future<T> {
-    if (typeof module !== 'string' || module === '') throw new TypeError(`Group.submit: module must be a non-empty string, got ${typeName(module)}`);
-    if (typeof exportName !== 'string' || exportName === '') {
-      throw new TypeError(`Group.submit: exportName must be a non-empty string, got ${typeName(exportName)}`);
-    }
+    checkTaskNames('Group.submit', module, exportName);
     serialize('Group.submit', args);
     let settle!: Pick<Task, 'resolve' | 'reject' | 'control'>;
     const future = new Future<T>((resolve, reject, control) => {
@@ -111,6 +114,7 @@ export class Group {
    * Pool's map: read lazily, `concurrency` in flight (default: twice the group's slots).
    */
   map<R = unknown>(module: string, exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: DistributedMapOptions): ResultStream<R> {
+    checkTaskNames('Group.map', module, exportName);
     const slots = this.gateways.length * this.concurrency;
     return mapFutures<unknown, R>('Group.map', items, (item) => this.submit<R>(module, exportName, item), options, 2 * slots);
   }

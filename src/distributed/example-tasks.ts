@@ -2,7 +2,7 @@
 // so a Pool, a gateway and a cluster worker can all load the same module.
 import { Moments, type MomentsJSON } from '../moments/index.js';
 
-/** Primes below `limit` by trial division: plain CPU work (about 5 ms for limit 50_000 on one core). */
+/** Primes below `limit` by trial division: plain CPU work (a few ms for limit 100_000). */
 export function countPrimes(limit: number): number {
   let count = 0;
   for (let n = 2; n < limit; n++) {

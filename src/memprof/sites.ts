@@ -22,20 +22,33 @@ interface SamplingNode {
   children: SamplingNode[];
 }
 
+// V8 has one sampling heap profiler per isolate (per thread here): a second session starting it
+// would share, and the first to stop would end, the other's recording.
+let active = false;
+
 export class AllocationSampler {
   #session = new Session();
 
   private constructor() {}
 
-  static async start(samplingInterval: number): Promise<AllocationSampler> {
+  static async start(where: string, samplingInterval: number): Promise<AllocationSampler> {
+    if (active) {
+      throw new Error(`${where}: another profile in this thread is already sampling allocations (V8 has one sampling heap profiler per thread); run sampled profiles one at a time`);
+    }
+    active = true;
     const sampler = new AllocationSampler();
-    sampler.#session.connect();
-    await sampler.#session.post('HeapProfiler.enable');
-    await sampler.#session.post('HeapProfiler.startSampling', {
-      samplingInterval,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    });
+    try {
+      sampler.#session.connect();
+      await sampler.#session.post('HeapProfiler.enable');
+      await sampler.#session.post('HeapProfiler.startSampling', {
+        samplingInterval,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    } catch (error) {
+      sampler.#release();
+      throw error;
+    }
     return sampler;
   }
 
@@ -45,8 +58,13 @@ export class AllocationSampler {
       const { profile } = (await this.#session.post('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
       return topSites(profile.head, top);
     } finally {
-      this.#session.disconnect();
+      this.#release();
     }
+  }
+
+  #release(): void {
+    this.#session.disconnect();
+    active = false;
   }
 }
 

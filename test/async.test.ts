@@ -88,12 +88,12 @@ suite('mapAsync', () => {
 
   it('times out an attempt with a TimeoutError and aborts its signal', async () => {
     let aborted: unknown;
-    const error = await mapAsync([1], (_x, { signal }) => new Promise((_resolve, reject) => {
+    const error = (await mapAsync([1], (_x, { signal }) => new Promise((_resolve, reject) => {
       signal.addEventListener('abort', () => {
         aborted = signal.reason;
         reject(signal.reason);
       });
-    }), { timeout: 20 }).toArray().catch((e: unknown) => e as Error);
+    }), { timeout: 20 }).toArray().catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.message).toBe('mapAsync: item 0 timed out after 20 ms');
     expect(aborted).toBe(error);
@@ -232,10 +232,10 @@ suite('gather and withTimeout', () => {
     expect(await withTimeout(Promise.resolve('ok'), 50)).toBe('ok');
     await expect(withTimeout(Promise.reject(new TypeError('t')), 50)).rejects.toThrow(TypeError);
     let aborted = false;
-    const error = await withTimeout((signal) => {
+    const error = (await withTimeout((signal) => {
       signal.addEventListener('abort', () => (aborted = true));
       return new Promise(() => {});
-    }, 10).catch((e: unknown) => e as Error);
+    }, 10).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.message).toBe('withTimeout: timed out after 10 ms');
     expect(aborted).toBe(true);

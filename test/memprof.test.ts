@@ -104,6 +104,9 @@ describe('profileMemory', () => {
     expect(site!.line).toBe(lines.findIndex((l) => l.startsWith('function allocateRecords')) + 1);
     expect(site!.column).toBeGreaterThan(0);
     expect(site!.bytes).toBeGreaterThan(1 * MB);
+    // The profiler's own reads (process.memoryUsage, /proc) are not reported as the caller's.
+    const all = await profileMemory(() => fixture.allocateRecords(50_000), { sampling: { interval: 1024, top: 1000 } });
+    expect(all.sites!.filter((s) => /dist[\\/]memprof|node:fs/.test(s.url))).toEqual([]);
     const sizes = profile.sites!.map((s) => s.bytes);
     expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
     expect((await profileMemory(() => 1)).sites).toBeNull();

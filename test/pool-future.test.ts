@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { AbortError, Future, InvalidStateError, TimeoutError, asCompleted, wait } from 'hotpath';
+import { AbortError, Future, InvalidStateError, TimeoutError, asCompleted, wait, type Completion } from 'hotpath';
 
 /** A Future plus the hands that settle it, for driving states from the test. */
 function deferred<T>() {
@@ -102,26 +102,32 @@ suite('Future', () => {
 });
 
 suite('asCompleted', () => {
-  it('yields the futures themselves in completion order, each once', async () => {
+  it('yields each future with its outcome in completion order, each once, failures included', async () => {
     const a = deferred<string>(), b = deferred<string>(), c = deferred<string>();
-    const order: Future<string>[] = [];
+    const seen: Completion<Future<string>>[] = [];
     const consumer = (async () => {
-      for await (const f of asCompleted([a.future, b.future, c.future, a.future])) order.push(f);
+      for await (const completion of asCompleted([a.future, b.future, c.future, a.future])) seen.push(completion);
     })();
     c.resolve('c');
     await new Promise((r) => setTimeout(r, 1));
-    a.reject(new Error('a failed'));
+    const failure = new Error('a failed');
+    a.reject(failure);
     await new Promise((r) => setTimeout(r, 1));
     b.resolve('b');
     await consumer;
-    expect(order).toEqual([c.future, a.future, b.future]);
+    expect(seen).toEqual([
+      { future: c.future, ok: true, value: 'c' },
+      { future: a.future, ok: false, error: failure },
+      { future: b.future, ok: true, value: 'b' },
+    ]);
+    expect(seen[0].future).toBe(c.future);
   });
 
   it('accepts plain promises and throws a TimeoutError when some stay pending', async () => {
     const never = new Promise<number>(() => {});
     const got: number[] = [];
     await expect(async () => {
-      for await (const p of asCompleted([Promise.resolve(1), never], { timeout: 20 })) got.push(await p);
+      for await (const c of asCompleted([Promise.resolve(1), never], { timeout: 20 })) if (c.ok) got.push(c.value);
     }).rejects.toThrow(TimeoutError);
     expect(got).toEqual([1]);
   });

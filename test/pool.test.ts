@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
 import { AbortError, Future, Pool, asCompleted, wait, type PoolProgress } from 'hotpath';
 import { compileFixture } from './pool-fixture.js';
@@ -10,14 +11,22 @@ let pool: Pool;
 
 beforeAll(() => {
   tasks = compileFixture('pool-tasks.ts');
-  pool = new Pool({ filename: tasks, maxThreads: 2 });
+  // Both threads up front: ordering assertions must not depend on how fast a second worker starts.
+  pool = new Pool({ filename: tasks, maxThreads: 2, minThreads: 2 });
 });
 afterAll(() => pool.close());
 
-/** Resolves once flag[0] becomes 1, or with false after `ms`. */
-async function flagSet(flag: Int32Array, ms: number): Promise<boolean> {
-  const result = Atomics.waitAsync(flag, 0, 0, ms);
-  return (result.async ? await result.value : result.value) !== 'timed-out';
+/** Waits (polling) until `condition()` holds; false if `ms` pass first. */
+async function eventually(condition: () => boolean, ms = 10_000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; !condition(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() >= deadline) return false;
+  }
+  return true;
+}
+
+/** Resolves true once flag[0] becomes 1, or false after `ms`. */
+function flagSet(flag: Int32Array, ms: number): Promise<boolean> {
+  return eventually(() => Atomics.load(flag, 0) === 1, ms);
 }
 
 suite('Pool.submit', () => {
@@ -29,10 +38,10 @@ suite('Pool.submit', () => {
   });
 
   it('works with asCompleted and wait', async () => {
-    const slow = pool.submit<string>('delayed', 'slow', 80);
+    const slow = pool.submit<string>('delayed', 'slow', 300);
     const fast = pool.submit<string>('delayed', 'fast', 1);
     const order: string[] = [];
-    for await (const f of asCompleted([slow, fast])) order.push(f.result());
+    for await (const { future } of asCompleted([slow, fast])) order.push(future.result());
     expect(order).toEqual(['fast', 'slow']);
     const first = await wait([pool.submit('forever'), pool.submit('add', 1, 1)], { returnWhen: 'FIRST_COMPLETED' });
     expect([...first.done][0].result()).toBe(2);
@@ -40,7 +49,7 @@ suite('Pool.submit', () => {
   });
 
   it('rejects with the worker error: class, name, message, stack and code', async () => {
-    const typeErr = await pool.submit('fail', 'type', 'wrong type').catch((e: unknown) => e as Error);
+    const typeErr = (await pool.submit('fail', 'type', 'wrong type').catch((e: unknown) => e)) as Error;
     expect(typeErr).toBeInstanceOf(TypeError);
     expect(typeErr.message).toBe('wrong type');
     expect(typeErr.stack).toContain('pool-tasks.js');
@@ -55,8 +64,7 @@ suite('Pool.submit', () => {
     const running = pool.submit('forever');
     const running2 = pool.submit('forever');
     const queued = pool.submit<number>('add', 1, 2);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(running.running).toBe(true);
+    expect(await eventually(() => running.running && running2.running)).toBe(true);
     expect(queued.running).toBe(false);
     expect(queued.cancel()).toBe(true);
     await expect(queued).rejects.toThrow(AbortError);
@@ -67,7 +75,7 @@ suite('Pool.submit', () => {
     controller.abort();
     await expect(bySignal).rejects.toMatchObject({ name: 'AbortError' });
     running2.cancel();
-    const timedOut = await pool.submitWith('forever', [], { timeout: 30 }).catch((e: unknown) => e as Error);
+    const timedOut = (await pool.submitWith('forever', [], { timeout: 30 }).catch((e: unknown) => e)) as Error;
     expect(timedOut).toBeInstanceOf(AbortError);
     expect(timedOut.message).toMatch(/task 'forever' timed out after 30 ms/);
     expect((timedOut.cause as Error).name).toBe('TimeoutError');
@@ -186,6 +194,18 @@ suite('Pool faults and lifecycle', () => {
     expect(errors[1]?.message).toMatch(/pool closed with \{ wait: false \} before task 'add' started/);
   });
 
+  it('maxQueue bounds queued tasks: the overflowing submit rejects', async () => {
+    const local = new Pool({ filename: tasks, maxThreads: 1, maxQueue: 1 });
+    const running = local.submit('forever');
+    expect(await eventually(() => running.running)).toBe(true);
+    const queued = local.submit('add', 1, 1);
+    const overflow = local.submit('add', 2, 2);
+    running.cancel();
+    await expect(overflow).rejects.toThrow(/the task queue is full \(maxQueue 1\): task 'add' was not queued/);
+    expect(await queued).toBe(2);
+    await local.close();
+  });
+
   it('await using closes the pool at the end of the block', async () => {
     let outer: Pool;
     {
@@ -205,6 +225,10 @@ suite('Pool faults and lifecycle', () => {
     expect(() => new Pool({ filename: 42 as never })).toThrow(TypeError);
     expect(() => new Pool({ filename: path.join(os.tmpdir(), 'no-such-tasks.js') })).toThrow(/task module not found/);
     expect(() => new Pool(undefined as never)).toThrow(/exactly one of filename/);
+    expect(() => new Pool({ module: 'no-such-package-for-hotpath' })).toThrow(/cannot resolve module 'no-such-package-for-hotpath'/);
+    const byModule = new Pool({ module: path.relative(process.cwd(), tasks).replace(/^(?!\.)/, './'), minThreads: 0 });
+    expect(byModule.taskModule).toBe(tasks);
+    void byModule.close();
     expect(() => pool.submit('' as never)).toThrow(TypeError);
     expect(() => pool.submitWith('add', 1 as never)).toThrow(/args must be an array/);
     expect(() => pool.submitWith('add', [], { signal: {} as never })).toThrow(/signal must be an AbortSignal/);
@@ -223,6 +247,17 @@ suite('Pool faults and lifecycle', () => {
     expect(local.taskModule).toBe(path.join(root, 'lib', 'jobs.js'));
     expect(await local.submit('twice', 21)).toBe(42);
     await local.close();
+    // A module that fails to load rejects every task with its load error; the pool stays usable to close.
+    fs.writeFileSync(path.join(root, 'lib', 'broken.js'), "throw new SyntaxError('bad task module');\n");
+    const broken = new Pool({ filename: path.join(root, 'lib', 'broken.js'), maxThreads: 1 });
+    await expect(broken.submit('anything')).rejects.toThrow(/bad task module/);
+    await expect(broken.submit('anything')).rejects.toThrow(SyntaxError);
+    await broken.close();
+    // An ES module task file, given as a file: URL.
+    fs.writeFileSync(path.join(root, 'lib', 'esm.mjs'), 'export function thrice(x) { return 3 * x; }\n');
+    const esm = new Pool({ filename: pathToFileURL(path.join(root, 'lib', 'esm.mjs')), maxThreads: 1 });
+    expect(await esm.submit('thrice', 5)).toBe(15);
+    await esm.close();
     fs.rmSync(root, { recursive: true });
   });
 });

@@ -15,6 +15,19 @@ struct FloatSpan {
   bool isFloat32 = false;
 };
 
+// First element of a typed array (null when empty), for plain and SharedArrayBuffer-backed arrays
+// alike: Napi::TypedArray::ArrayBuffer() fails on the latter (napi_get_arraybuffer_info rejects a
+// SharedArrayBuffer), and worker threads share memory that way.
+inline void* TypedArrayData(const Napi::TypedArray& array, const std::string& name) {
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_typedarray_info(array.Env(), array, nullptr, &length, &data, nullptr, nullptr) != napi_ok) {
+    throw TypeError(name + " could not be read as a typed array");
+  }
+  if (length > 0 && data == nullptr) throw TypeError(name + " is backed by a detached ArrayBuffer");
+  return length == 0 ? nullptr : data;
+}
+
 inline FloatSpan RequireFloatArray(const Napi::Value& value, const char* argName) {
   if (!value.IsTypedArray()) {
     throw TypeError(std::string(argName) + " must be a Float64Array or Float32Array");
@@ -26,15 +39,8 @@ inline FloatSpan RequireFloatArray(const Napi::Value& value, const char* argName
   }
   FloatSpan span;
   span.isFloat32 = type == napi_float32_array;
-  // napi_get_typedarray_info, not Napi::ArrayBuffer: the latter rejects SharedArrayBuffer-backed
-  // arrays (napi_get_arraybuffer_info fails on them), which worker threads share.
-  void* data = nullptr;
-  napi_status status = napi_get_typedarray_info(value.Env(), array, nullptr, &span.length, &data, nullptr, nullptr);
-  if (status != napi_ok) throw TypeError(std::string(argName) + " could not be read as a typed array");
-  if (span.length > 0 && data == nullptr) {
-    throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
-  }
-  span.data = span.length == 0 ? nullptr : data;
+  span.length = array.ElementLength();
+  span.data = TypedArrayData(array, argName);
   return span;
 }
 

@@ -1,1 +1,1 @@
-export { close, describe, type ParallelOptions } from './parallel.js';
+export { close, describe, evaluate, type ParallelEvaluateOptions, type ParallelOptions } from './parallel.js';

@@ -2,10 +2,11 @@
 // lazily started Pool), compute mergeable partials in place, combine them on the caller's thread.
 import os from 'node:os';
 import path from 'node:path';
-import { resolveBackend } from '../binding/loader.js';
-import { checkInteger, checkOptions, toFloatArray, type FloatArray } from '../common/validate.js';
+import { resolveBackend, type Backend } from '../binding/loader.js';
+import { checkInteger, checkOptions, toFloatArray } from '../common/validate.js';
 import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
+import { compile, evaluate as evaluateExpr, type EvaluateResult, type ResultArray, type Variables } from '../expr/index.js';
 import { Pool } from '../pool/pool.js';
 
 export interface ParallelOptions {
@@ -33,11 +34,13 @@ export async function close(): Promise<void> {
   await pool?.close();
 }
 
+type SharedInput = Float64Array | Float32Array | Int32Array;
+
 /** The same elements over a SharedArrayBuffer: the input itself when it already is one, else a copy. */
-export function toShared(x: FloatArray): FloatArray {
+export function toShared<A extends SharedInput>(x: A): A {
   if (x.buffer instanceof SharedArrayBuffer) return x;
-  const buffer = new SharedArrayBuffer(x.byteLength);
-  const copy = x instanceof Float32Array ? new Float32Array(buffer) : new Float64Array(buffer);
+  const Ctor = x.constructor as new (buffer: SharedArrayBuffer) => A;
+  const copy = new Ctor(new SharedArrayBuffer(x.byteLength));
   copy.set(x);
   return copy;
 }
@@ -74,4 +77,59 @@ export async function describe(values: ArrayLike<number>, options?: DescribeOpti
   );
   for (const partial of await Promise.all(partials)) total.merge(partial);
   return total.describe(opts);
+}
+
+export interface ParallelEvaluateOptions extends ParallelOptions {
+  /** 'native' or 'js' kernel in each worker. Default: the process backend. */
+  backend?: Backend;
+}
+
+/** The variables with every array replaced by its [start, end) view (scalars stay). */
+function sliceVars(vars: Variables, start: number, end: number): Variables {
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : v.subarray(start, end)]));
+}
+
+/** Common length of the array variables (RangeError if they differ), or null when there are none. */
+function arrayLength(where: string, names: readonly string[], vars: Variables): number | null {
+  let n: number | null = null;
+  for (const name of names) {
+    const value = vars[name];
+    if (!ArrayBuffer.isView(value)) continue;
+    if (n !== null && value.length !== n) throw new RangeError(`${where}: length mismatch: variables have ${n} and ${value.length} elements ('${name}')`);
+    n = value.length;
+  }
+  return n;
+}
+
+/**
+ * evaluate() over worker threads: the array variables are shared (SharedArrayBuffer, copied once
+ * if they are not already), each thread evaluates its slice, writing elementwise results straight
+ * into one shared output, and reductions (sum, prod, min, max, mean) are combined from the slices'.
+ */
+export async function evaluate(expr: string, vars: Variables, options?: ParallelEvaluateOptions): Promise<EvaluateResult> {
+  const where = 'parallel.evaluate';
+  const { backend, threads, signal } = parallelSettings(where, options);
+  const program = compile(expr);
+  // Running the first element checks names and types with evaluate's own messages, and gives the result type.
+  const n = vars !== null && typeof vars === 'object' ? arrayLength(where, program.variables, vars) : null;
+  const probe = program.run(n === null ? vars : sliceVars(vars, 0, Math.min(n, 1)), { backend });
+  if (n === null || n <= 1) return program.run(vars, { backend });
+  const shared = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : toShared(v)]));
+  const reduction = program.reduction;
+  const Result = (probe as ResultArray).constructor as new (buffer: SharedArrayBuffer) => ResultArray;
+  const out = reduction ? null : new Result(new SharedArrayBuffer(n * (probe as ResultArray).BYTES_PER_ELEMENT));
+  const parts = slices(n, threads);
+  const pool = kernelPool();
+  const partials = await Promise.all(
+    parts.map(([start, end]) =>
+      pool.submitWith<number | null>('evaluateSlice', [expr, sliceVars(shared, start, end), out?.subarray(start, end) ?? null, backend], { signal }),
+    ),
+  );
+  if (out) return out;
+  // Combine with the same reduction (same NaN and empty semantics); a mean is a length-weighted sum.
+  if (reduction === 'mean') {
+    const sums = Float64Array.from(partials, (mean, i) => (mean as number) * (parts[i][1] - parts[i][0]));
+    return (evaluateExpr('sum(x)', { x: sums }, { backend: 'js' }) as number) / n;
+  }
+  return evaluateExpr(`${reduction}(x)`, { x: Float64Array.from(partials as number[]) }, { backend: 'js' });
 }

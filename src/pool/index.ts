@@ -13,4 +13,4 @@ export {
   type SubmitOptions,
 } from './pool.js';
 export { transfer } from './transfer.js';
-export { asCompleted, wait, type AsCompletedOptions, type ReturnWhen, type WaitOptions, type WaitResult } from './wait.js';
+export { asCompleted, wait, type AsCompletedOptions, type Completion, type ReturnWhen, type WaitOptions, type WaitResult } from './wait.js';

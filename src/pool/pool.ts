@@ -54,7 +54,7 @@ export interface PoolOptions {
 
 export interface SubmitOptions {
   /** ArrayBuffers (or MessagePorts) among the arguments to move to the worker instead of copying. */
-  transfer?: readonly (ArrayBuffer | MessagePort)[];
+  transfer?: readonly (ArrayBufferLike | MessagePort)[];
   /** Aborting it cancels the task, queued or running, with an AbortError. */
   signal?: AbortSignal;
   /** Milliseconds until the task is cancelled with an AbortError. Default: the pool's `timeout`. */
@@ -147,7 +147,7 @@ function checkName(where: string, name: unknown): string {
   return name;
 }
 
-function checkTransfer(where: string, transfer: unknown): (ArrayBuffer | MessagePort)[] | undefined {
+function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | MessagePort)[] | undefined {
   if (transfer === undefined) return undefined;
   if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
   return transfer;
@@ -163,10 +163,28 @@ function memorySettings(where: string, memory: unknown): ProfileSettings | null 
   return profileSettings(where, memory, 'memory.');
 }
 
-function knownLength(items: unknown): number | undefined {
+export function knownLength(items: unknown): number | undefined {
   if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
   if (items instanceof Set || items instanceof Map) return items.size;
   return undefined;
+}
+
+/** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
+function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: AbortSignal | undefined, timeout: number | undefined) {
+  // The common case needs no extra controller, listener or timer per task.
+  if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
+  const { controller, unlink } = linkedController(own, caller);
+  const timer = timeout === undefined ? undefined : setTimeout(() => {
+    const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
+    controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
+  }, timeout);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      unlink();
+    },
+  };
 }
 
 async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
@@ -187,6 +205,7 @@ export class Pool extends EventEmitter {
   readonly maxThreads: number;
   readonly #piscina: Piscina;
   readonly #timeout: number | undefined;
+  readonly #maxQueue: number;
   readonly #memory: ProfileSettings | null;
   readonly #outstanding = new Set<Future<unknown>>();
   readonly #spareFlags: Int32Array[] = [];
@@ -201,7 +220,10 @@ export class Pool extends EventEmitter {
     this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
     const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
     const idleTimeout = opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
-    const maxQueue = opts.maxQueue === undefined || opts.maxQueue === 'auto' ? opts.maxQueue : checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
+    // Enforced here, not by piscina: piscina only bounds tasks without an AbortSignal, and every Pool task has one.
+    if (opts.maxQueue === undefined) this.#maxQueue = Infinity;
+    else if (opts.maxQueue === 'auto') this.#maxQueue = this.maxThreads ** 2;
+    else this.#maxQueue = checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
     if (opts.resourceLimits !== undefined && (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')) {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
@@ -214,7 +236,6 @@ export class Pool extends EventEmitter {
       maxThreads: this.maxThreads,
       minThreads,
       idleTimeout,
-      ...(maxQueue === undefined ? {} : { maxQueue }),
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
       atomics,
     });
@@ -311,12 +332,12 @@ export class Pool extends EventEmitter {
     const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
     const future = new Future<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
-      const { controller, unlink } = linkedController(control.signal, signal);
-      const timer = timeout === undefined ? undefined : setTimeout(() => {
-        const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
-        controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
-      }, timeout);
-      this.#piscina.run(message, { signal: controller.signal, transferList: transferList as never }).then(
+      if (this.#piscina.queueSize >= this.#maxQueue) {
+        reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
+        return;
+      }
+      const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
+      this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
         (reply: TaskReply) => {
           // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
           Atomics.store(started, 0, 0);
@@ -325,11 +346,8 @@ export class Pool extends EventEmitter {
           if (reply.ok) resolve(reply.value as R);
           else reject(withProfile(rebuildError(reply.error), reply.memory));
         },
-        (error: unknown) => reject(this.#explain(where, name, error, controller.signal, Atomics.load(started, 0) === 1)),
-      ).finally(() => {
-        clearTimeout(timer);
-        unlink();
-      });
+        (error: unknown) => reject(this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1)),
+      ).finally(dispose);
     });
     this.#track(future as Future<unknown>);
     return future;
@@ -353,7 +371,7 @@ export class Pool extends EventEmitter {
       p.completed++;
       if (f.cancelled) p.cancelled++;
       else if (f.state === 'rejected') p.failed++;
-      this.emit('progress', { ...p } satisfies PoolProgress);
+      if (this.listenerCount('progress') > 0) this.emit('progress', { ...p } satisfies PoolProgress);
     });
   }
 }

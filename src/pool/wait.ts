@@ -1,5 +1,5 @@
 // asCompleted and wait: concurrent.futures' helpers over Futures (or any promises). Both hand back
-// the objects they were given, so a caller keeps its Future (state, cancel) rather than a value.
+// the objects they were given, so a caller keeps its Future (state, cancel, which input it was).
 import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { TimeoutError } from './errors.js';
 
@@ -21,10 +21,14 @@ export interface WaitResult<F> {
   notDone: Set<F>;
 }
 
-interface Settled<F> {
-  item: F;
-  failed: boolean;
-}
+/**
+ * One settled future from asCompleted: the future itself plus its outcome. A record, not the bare
+ * future: `for await` would not unwrap a yielded future at run time, but TypeScript types the loop
+ * variable as if it did (Awaited<F>), so a bare future would be mistyped.
+ */
+export type Completion<F extends PromiseLike<unknown>> =
+  | { future: F; ok: true; value: Awaited<F>; error?: undefined }
+  | { future: F; ok: false; value?: undefined; error: unknown };
 
 function checkTimeout(where: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -46,27 +50,32 @@ function toPromiseList<F extends PromiseLike<unknown>>(where: string, futures: u
   return list;
 }
 
-/** Calls onSettled(item, failed) for each as it settles; returns nothing to await (no unhandled rejections). */
-function watch<F extends PromiseLike<unknown>>(list: F[], onSettled: (s: Settled<F>) => void): void {
-  for (const item of list) item.then(() => onSettled({ item, failed: false }), () => onSettled({ item, failed: true }));
+/** Calls onSettled with each one's completion as it settles; returns nothing to await (no unhandled rejections). */
+function watch<F extends PromiseLike<unknown>>(list: F[], onSettled: (c: Completion<F>) => void): void {
+  for (const future of list) {
+    future.then(
+      (value) => onSettled({ future, ok: true, value: value as Awaited<F> }),
+      (error: unknown) => onSettled({ future, ok: false, error }),
+    );
+  }
 }
 
 /**
- * Yields each Future (or promise) as it settles, first settled first. Duplicates are yielded once.
- * `for await (const f of asCompleted(futures)) console.log(await f)`. With `timeout`, the
- * iteration throws a TimeoutError when that many ms pass before all have settled.
+ * Yields `{ future, ok, value | error }` for each Future (or promise) as it settles, first settled
+ * first; duplicates once. A failure is reported, not thrown, so the loop goes on. With `timeout`,
+ * the iteration throws a TimeoutError when that many ms pass before all have settled.
  */
-export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: AsCompletedOptions): AsyncIterableIterator<F> {
+export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: AsCompletedOptions): AsyncIterableIterator<Completion<F>> {
   const opts = checkOptions('asCompleted', options);
   const timeout = checkTimeout('asCompleted', opts.timeout);
   const list = toPromiseList<F>('asCompleted', futures);
-  const ready: F[] = [];
+  const ready: Completion<F>[] = [];
   let wake: (() => void) | null = null;
   let yielded = 0;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
-  watch(list, ({ item }) => {
-    ready.push(item);
+  watch(list, (completion) => {
+    ready.push(completion);
     wake?.();
   });
   if (timeout !== undefined && list.length > 0) {
@@ -75,13 +84,12 @@ export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>
       wake?.();
     }, timeout);
   }
-  const finish = (): IteratorResult<F> => {
+  const finish = (): IteratorResult<Completion<F>> => {
     clearTimeout(timer);
     yielded = list.length;
     return { value: undefined, done: true };
   };
-  // A hand-written iterator: an async generator would await each yielded promise and hand out its value.
-  const iterator: AsyncIterableIterator<F> = {
+  const iterator: AsyncIterableIterator<Completion<F>> = {
     async next() {
       if (yielded >= list.length) return finish();
       while (ready.length === 0) {
@@ -94,7 +102,7 @@ export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>
       }
       yielded++;
       if (yielded === list.length) clearTimeout(timer);
-      return { value: ready.shift() as F, done: false };
+      return { value: ready.shift() as Completion<F>, done: false };
     },
     async return() {
       return finish();
@@ -128,9 +136,9 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
     };
     if (list.length === 0) return finish();
     if (timeout !== undefined) timer = setTimeout(finish, timeout);
-    watch(list, ({ item, failed }) => {
-      done.add(item);
-      if (returnWhen === 'FIRST_COMPLETED' || (returnWhen === 'FIRST_EXCEPTION' && failed) || done.size === list.length) finish();
+    watch(list, ({ future, ok }) => {
+      done.add(future);
+      if (returnWhen === 'FIRST_COMPLETED' || (returnWhen === 'FIRST_EXCEPTION' && !ok) || done.size === list.length) finish();
     });
   });
 }

@@ -109,7 +109,6 @@ export async function profileMemory<T>(fn: () => T | PromiseLike<T>, options?: P
 
 /** profileMemory with options already checked (Pool workers receive them checked by the caller). */
 export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: ProfileSettings): Promise<MemoryProfile<Awaited<T>>> {
-
   if (settings.gc) await collectGarbage();
   const sampler = settings.sampling ? await AllocationSampler.start(WHERE, settings.sampling.interval) : null;
   const highWaterReset = resetRssHighWater();

@@ -52,6 +52,7 @@ describe('hotpath mprof run', () => {
     expect(Math.max(...rss)).toBeGreaterThanOrEqual(150 * MIB);
     expect(Math.max(...profile.samples.map((s: { processes: number }) => s.processes))).toBe(2);
     expect(profile.samples.length).toBeGreaterThanOrEqual(5);
+    expect(profile.samples.every((s: { processes: number; rss: number }) => s.processes >= 1 && s.rss > 0)).toBe(true);
     expect(run.stderr).toMatch(/peak \d+(\.\d)? MiB at \d+\.\d\d s, \d+ samples written to .*mprofile_\d{14}\.json/);
   });
 

@@ -87,7 +87,11 @@ export function recordCommand(command: string[], intervalMs: number): Promise<Mp
     const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
     const t0 = performance.now();
     const samples: MprofSample[] = [];
-    const sample = () => samples.push({ t: (performance.now() - t0) / 1000, ...processTreeRss(child.pid!) });
+    const sample = () => {
+      const tree = processTreeRss(child.pid!);
+      // After the command exits and before it is reaped it is a zombie with no memory: not a sample.
+      if (tree.processes > 0) samples.push({ t: (performance.now() - t0) / 1000, ...tree });
+    };
     let timer: NodeJS.Timeout | undefined;
     // Ctrl-C reaches the child through the terminal's process group: stay alive to write its
     // profile. A SIGTERM sent to hotpath alone is passed on.

@@ -186,6 +186,27 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     expect(origin.count('/vary')).toBe(2);
   });
 
+  it('matchHeaders keys on request headers the origin does not list in Vary', async () => {
+    const url = origin.route('/lang', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`${req.headers['accept-language']}`));
+    const cached = createCachedFetch({ matchHeaders: ['Accept-Language'] });
+    const get = async (lang: string) => {
+      const r = await cached(url, { headers: { 'accept-language': lang } });
+      return [r.cacheState, await r.text()];
+    };
+    expect([await get('fr'), await get('de'), await get('fr')]).toEqual([['miss', 'fr'], ['miss', 'de'], ['hit', 'fr']]);
+  });
+
+  it('shared caches use s-maxage and refuse private responses; private caches do the opposite', async () => {
+    const sMaxage = origin.route('/smaxage', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=0, s-maxage=60' }).end('s'));
+    const privateUrl = origin.route('/private', (_req, res) => res.writeHead(200, { 'cache-control': 'private, max-age=60' }).end('p'));
+    const shared = createCachedFetch({ shared: true });
+    const personal = createCachedFetch();
+    for (const f of [shared, personal]) for (const u of [sMaxage, privateUrl]) await (await f(u)).text();
+    expect([(await shared(sMaxage)).cacheState, (await shared(privateUrl)).cacheState]).toEqual(['hit', 'miss']);
+    expect(shared.explain(privateUrl)?.reason).toMatch(/private and this cache is shared/);
+    expect([(await personal(sMaxage)).cacheState, (await personal(privateUrl)).cacheState]).toEqual(['miss', 'hit']);
+  });
+
   it('does not cache POST, and a successful POST invalidates the stored GET', async () => {
     const url = origin.route('/items', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.method));
     const cached = createCachedFetch();
@@ -269,14 +290,18 @@ describe('createCachedFetch: stale responses', () => {
     const url = down.route('/x', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=10' }).end('kept'));
     const tolerant = createCachedFetch({ staleIfError: true });
     const strict = createCachedFetch();
-    await (await tolerant(url)).text();
-    await (await strict(url)).text();
+    const bounded = createCachedFetch({ staleIfError: 5_000 });
+    for (const f of [tolerant, strict, bounded]) await (await f(url)).text();
     await down.close();
     advanceClock(11_000);
     const stale = await tolerant(url);
     expect([stale.cacheState, stale.headers.get('x-hotpath-cache'), await stale.text()]).toEqual(['stale', 'stale', 'kept']);
     expect(tolerant.explain(url)?.reason).toMatch(/origin failed/);
     await expect(strict(url)).rejects.toThrow(TypeError);
+    expect((await bounded(url)).cacheState).toBe('stale'); // 1 s past its lifetime: inside the 5 s window
+    advanceClock(20_000);
+    await expect(bounded(url)).rejects.toThrow(TypeError);
+    expect((await tolerant(url)).cacheState).toBe('stale');
   });
 
   it("honours the response's own stale-if-error window, and 5xx counts as an error", async () => {

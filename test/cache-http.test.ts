@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCachedFetch, FileStore, MemoryStore, RedisStore, type CacheEntry, type CacheStore } from 'hotpath';
 import { repoRoot, rng } from './helpers.js';
@@ -253,6 +254,17 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     const again = await cached(`${url}?a=1&b=2&api_key=two`);
     expect([again.cacheState, await again.text()]).toEqual(['hit', '/q?b=2&a=1&api_key=one']);
     expect((await cached(`${url}?a=1&b=3`)).cacheState).toBe('miss');
+  });
+
+  it('stores a gzip-encoded body decoded, without its content-encoding', async () => {
+    const text = 'compressible '.repeat(1000);
+    const url = origin.route('/gzip', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'max-age=60' }).end(zlib.gzipSync(text)));
+    const cached = createCachedFetch();
+    expect(await (await cached(url)).text()).toBe(text);
+    const hit = await cached(url);
+    const uncached = await cached(url, { method: 'POST' });
+    expect([uncached.headers.get('content-encoding'), await uncached.text()]).toEqual([null, text]);
+    expect([hit.cacheState, hit.headers.get('content-encoding'), hit.headers.get('content-length'), await hit.text()]).toEqual(['hit', null, String(text.length), text]);
   });
 
   it('answers HEAD without a body and 204 without a body', async () => {

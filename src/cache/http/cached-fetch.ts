@@ -425,6 +425,11 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
 
   function passThrough(response: Response, url: string, reason: string): CachedResponse {
     const headers = new Headers(response.headers);
+    if (headers.has('content-encoding')) {
+      // fetch already decoded the body: the headers must describe the bytes handed on.
+      headers.delete('content-encoding');
+      headers.delete('content-length');
+    }
     headers.set('x-hotpath-cache', 'miss');
     record(url, 'miss', reason, 0);
     const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;

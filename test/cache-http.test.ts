@@ -375,6 +375,31 @@ describe('createCachedFetch: stores', () => {
     expect((await bounded(`${origin.base}/file/d`)).cacheState).toBe('hit');
   });
 
+  it('FileStore keeps one file per distinct body and deletes bodies no entry uses', async () => {
+    const dir = tmpDir();
+    const store = new FileStore({ path: dir });
+    const chunks = (text: string) => (async function* () { yield Buffer.from(text); })();
+    const bodyFiles = () => fs.readdirSync(path.join(dir, 'bodies')).length;
+    await store.put('a', { n: 1 }, chunks('same'));
+    await store.put('b', { n: 2 }, chunks('same'));
+    expect([bodyFiles(), store.bytes]).toEqual([1, 4]);
+    await store.put('a', { n: 3 }, chunks('other'));
+    expect([bodyFiles(), store.bytes]).toEqual([2, 9]);
+    await store.put('a', { n: 4 }, chunks('newer'));
+    expect([bodyFiles(), store.bytes]).toEqual([2, 9]); // 'other' had no other user
+    expect(await store.delete('b')).toBe(true);
+    expect([bodyFiles(), store.bytes]).toEqual([1, 5]);
+    const entry = await store.get('a');
+    expect(entry?.meta).toEqual({ n: 4 });
+    let text = '';
+    for await (const chunk of entry!.body()) text += Buffer.from(chunk).toString();
+    expect(text).toBe('newer');
+    await store.updateMeta('a', { n: 5 });
+    expect((await new FileStore({ path: dir }).get('a'))?.meta).toEqual({ n: 5 });
+    await store.clear();
+    expect([bodyFiles(), fs.readdirSync(path.join(dir, 'entries')).length, await store.get('a')]).toEqual([0, 0, undefined]);
+  });
+
   it('persists across two processes', async () => {
     const dir = tmpDir();
     const url = origin.route('/cross', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end('shared'));

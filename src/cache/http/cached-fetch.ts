@@ -410,7 +410,9 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return { outcome, leader: true };
   }
 
-  function respond(stored: Stored, method: string, state: CacheState, reason: string): CachedResponse {
+  /** A Response from a stored entry; `url` is the URL as the caller wrote it, not the normalized key. */
+  function respond(stored: Stored, request: Request, state: CacheState, reason: string): CachedResponse {
+    const method = request.method;
     const { meta, entry } = stored;
     const headers = new Headers(meta.headers);
     // A HEAD entry keeps the origin's length of the resource; a stored body is measured (it is kept decoded).
@@ -420,10 +422,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);
     const response = new Response(nullBody ? null : streamOf(entry.body()), { status: meta.status, statusText: meta.statusText, headers });
     record(meta.url, state, reason, state === 'miss' ? 0 : entry.size);
-    return labelled(response, meta.url, state);
+    return labelled(response, request.url, state);
   }
 
-  function passThrough(response: Response, url: string, reason: string): CachedResponse {
+  function passThrough(response: Response, request: Request, url: string, reason: string): CachedResponse {
     const headers = new Headers(response.headers);
     if (headers.has('content-encoding')) {
       // fetch already decoded the body: the headers must describe the bytes handed on.
@@ -433,16 +435,16 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     headers.set('x-hotpath-cache', 'miss');
     record(url, 'miss', reason, 0);
     const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
-    return labelled(new Response(body, { status: response.status, statusText: response.statusText, headers }), url, 'miss');
+    return labelled(new Response(body, { status: response.status, statusText: response.statusText, headers }), request.url, 'miss');
   }
 
   async function settle(request: Request, url: string, run: () => Promise<Outcome>, coalesceId: string): Promise<CachedResponse> {
     const { outcome, leader } = coalesced(coalesceId, run);
     const result = await outcome;
-    if ('stored' in result) return respond(result.stored, request.method, leader ? result.state : result.state === 'miss' ? 'hit' : result.state, result.reason);
+    if ('stored' in result) return respond(result.stored, request, leader ? result.state : result.state === 'miss' ? 'hit' : result.state, result.reason);
     // The exchange's response was not stored: only the leader may read its body; the others ask again.
-    if (leader) return passThrough(result.response, url, result.reason);
-    return passThrough(await upstream(request), url, result.reason);
+    if (leader) return passThrough(result.response, request, url, result.reason);
+    return passThrough(await upstream(request), request, url, result.reason);
   }
 
   async function cachedFetch(input: string | URL | Request, init?: RequestInit): Promise<CachedResponse> {
@@ -452,10 +454,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     if (!methods.has(method)) {
       const response = await upstream(request);
       if (UNSAFE_METHODS.has(method) && response.status < 400) await deleteUrl(url);
-      return passThrough(response, url, `method ${method} is not in methods`);
+      return passThrough(response, request, url, `method ${method} is not in methods`);
     }
     const lifetime = lifetimeFor(url);
-    if (lifetime === 0) return passThrough(await upstream(request), url, 'the expiry for this URL is 0 (do not cache)');
+    if (lifetime === 0) return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
     let primary = `${method} ${url}`;
     if (method === 'POST') primary += ` body=${createHash('sha256').update(new Uint8Array(await request.clone().arrayBuffer())).digest('base64')}`;
     const allHeaders = JSON.stringify([...request.headers].sort());
@@ -468,7 +470,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const policy = CachePolicy.fromObject(stored.meta.policy);
     const evaluation = policy.evaluateRequest(policyRequest(request, url));
     const forcedByMustRevalidate = mustRevalidate(stored.meta) && policy.stale();
-    if (!evaluation.revalidation && !forcedByMustRevalidate) return respond(stored, method, 'hit', 'fresh');
+    if (!evaluation.revalidation && !forcedByMustRevalidate) return respond(stored, request, 'hit', 'fresh');
 
     const requestNoCache = cacheControl(request.headers.get('cache-control') ?? undefined).has('no-cache') || /no-cache/.test(request.headers.get('pragma') ?? '');
     const over = staleness(policy);
@@ -487,7 +489,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
         },
         (error: Error) => explanations.set(url, { url, state: 'stale', reason: `background revalidation failed: ${error.message}` }),
       );
-      return respond(stored, method, 'stale', `stale by ${over.toFixed(1)} s: served while revalidating in the background`);
+      return respond(stored, request, 'stale', `stale by ${over.toFixed(1)} s: served while revalidating in the background`);
     }
     return settle(request, url, revalidate, coalesceId);
   }

@@ -28,6 +28,8 @@ interface IndexRow {
   lastUsed: number;
 }
 
+const RECENCY_WRITE_INTERVAL_MS = 60_000;
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function isEntryFile(value: unknown): value is EntryFile {
@@ -157,9 +159,11 @@ export class FileStore implements CacheStore {
     // A different key with the same hash is not this entry (and would be astronomically rare).
     if (!entry || entry.key !== key) return undefined;
     const now = Date.now();
+    const touched = this.index.get(id)?.lastUsed ?? 0;
     await this.addToIndex(id, entry, now);
-    // Recency survives restarts through the entry file's mtime; a failure only costs eviction order.
-    fs.promises.utimes(file, now / 1000, now / 1000).catch(() => {});
+    // Recency survives restarts through the entry file's mtime, written at most once a minute per entry
+    // (it only orders evictions); a failure costs nothing else.
+    if (now - touched > RECENCY_WRITE_INTERVAL_MS) fs.promises.utimes(file, now / 1000, now / 1000).catch(() => {});
     return this.entryOf(entry);
   }
 

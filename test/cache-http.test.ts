@@ -488,6 +488,33 @@ describe('createCachedFetch: stores', () => {
     }
   });
 
+  it('falls back to the origin with one warning when the store fails', async () => {
+    const url = origin.route('/fallback', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('from origin'));
+    const notADirectory = path.join(tmpDir(), 'file');
+    fs.writeFileSync(notADirectory, 'x');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const broken = createCachedFetch({ store: { path: notADirectory } });
+      for (let i = 0; i < 2; i++) {
+        const response = await broken(url);
+        expect([response.cacheState, await response.text()]).toEqual(['miss', 'from origin']);
+      }
+      expect(broken.explain(url)?.reason).toMatch(/the store failed \(.*ENOTDIR.*\): fetched without the cache/);
+      await expect(broken.clear()).rejects.toThrow(/ENOTDIR/);
+      await expect(broken(url, { method: 'DELETE' })).resolves.toMatchObject({ cacheState: 'miss' });
+      const failingPut: CacheStore = { get: async () => undefined, put: async () => Promise.reject(new Error('disk full')), updateMeta: async () => {}, delete: async () => true, clear: async () => {} };
+      const full = createCachedFetch({ store: failingPut });
+      expect(await (await full(url)).text()).toBe('from origin');
+      expect(full.explain(url)?.reason).toMatch(/disk full/);
+      await sleep(10);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'HOTPATH_CACHE_STORE_FAILED').length).toBe(2);
+  });
+
   it('accepts a custom store object implementing CacheStore', async () => {
     const data = new Map<string, { meta: unknown; bytes: Uint8Array[] }>();
     const calls: string[] = [];

@@ -181,6 +181,41 @@ function emptyStats(): OriginStats {
   return { hits: 0, misses: 0, revalidated: 0, stale: 0, bytesSaved: 0 };
 }
 
+/** A failure of the store (disk, Redis), as opposed to one of the origin: the request falls back to the origin. */
+class StoreFailure extends Error {
+  override name = 'StoreFailure';
+}
+
+/** The store with its rejections marked as StoreFailure; errors of the upstream body it consumes pass as they are. */
+function guarded(store: CacheStore): CacheStore {
+  const fail = (error: Error): never => {
+    throw new StoreFailure(error.message, { cause: error });
+  };
+  return {
+    get: (key) => store.get(key).catch(fail),
+    put: async (key, meta, body) => {
+      let bodyError: unknown;
+      const watched = (async function* () {
+        try {
+          yield* body;
+        } catch (error) {
+          bodyError = error;
+          throw error;
+        }
+      })();
+      return store.put(key, meta, watched).catch((error: Error) => (error === bodyError ? Promise.reject(error) : fail(error)));
+    },
+    updateMeta: (key, meta) => store.updateMeta(key, meta).catch(fail),
+    delete: (key) => store.delete(key).catch(fail),
+    clear: () => store.clear().catch(fail),
+  };
+}
+
+/** Rethrows what the store itself threw, for callers outside this module. */
+function unwrapStoreFailure(error: unknown): never {
+  throw error instanceof StoreFailure ? error.cause : error;
+}
+
 function resolveStore(value: unknown): CacheStore {
   if (value === undefined || value === 'memory') return new MemoryStore();
   if (value !== null && typeof value === 'object') {
@@ -198,7 +233,8 @@ function resolveStore(value: unknown): CacheStore {
 
 export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const o = checkOptions(WHERE, options);
-  const store = resolveStore(o.store);
+  const userStore = resolveStore(o.store);
+  const store = guarded(userStore);
   const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({ re: globToRegExp(glob), ms: checkMillis(`urls['${glob}']`, ms) }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
@@ -447,15 +483,44 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return passThrough(await upstream(request), request, url, result.reason);
   }
 
+  let storeFailureWarned = false;
+
+  /** Warns once per cache that the store fails; every affected lookup says why in explain(). */
+  function storeFailed(failure: StoreFailure): string {
+    if (!storeFailureWarned) {
+      storeFailureWarned = true;
+      process.emitWarning(`hotpath cache: the store failed (${failure.message}); requests go to the origin uncached`, { code: 'HOTPATH_CACHE_STORE_FAILED' });
+    }
+    return `the store failed (${failure.message}): fetched without the cache`;
+  }
+
   async function cachedFetch(input: string | URL | Request, init?: RequestInit): Promise<CachedResponse> {
     const request = new Request(input, init);
     const url = normalize(request.url);
     const method = request.method;
     if (!methods.has(method)) {
       const response = await upstream(request);
-      if (UNSAFE_METHODS.has(method) && response.status < 400) await deleteUrl(url);
-      return passThrough(response, request, url, `method ${method} is not in methods`);
+      let reason = `method ${method} is not in methods`;
+      if (UNSAFE_METHODS.has(method) && response.status < 400) {
+        await deleteUrl(url).catch((error: Error) => {
+          if (!(error instanceof StoreFailure)) throw error;
+          reason = storeFailed(error);
+        });
+      }
+      return passThrough(response, request, url, reason);
     }
+    // Kept for the fallback: a body is sent upstream at most once through the cache path.
+    const retry = method === 'POST' ? undefined : request.clone();
+    try {
+      return await lookup(request, url, method);
+    } catch (error) {
+      if (!(error instanceof StoreFailure) || !retry) unwrapStoreFailure(error);
+      const reason = storeFailed(error);
+      return passThrough(await upstream(retry), retry, url, reason);
+    }
+  }
+
+  async function lookup(request: Request, url: string, method: string): Promise<CachedResponse> {
     const lifetime = lifetimeFor(url);
     if (lifetime === 0) return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
     let primary = `${method} ${url}`;
@@ -496,13 +561,13 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
 
   return Object.assign(cachedFetch, {
     stats: (): CacheStats => ({ ...totals, origins: Object.fromEntries([...origins].map(([k, v]) => [k, { ...v }])) }),
-    delete: (url: string | URL) => deleteUrl(normalize(String(url))),
+    delete: (url: string | URL) => deleteUrl(normalize(String(url))).catch(unwrapStoreFailure),
     clear: async () => {
       varyIndexes.clear();
       explanations.clear();
-      await store.clear();
+      await store.clear().catch(unwrapStoreFailure);
     },
     explain: (url: string | URL) => explanations.get(normalize(String(url))),
-    store,
+    store: userStore,
   });
 }

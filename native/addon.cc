@@ -5,6 +5,7 @@
 #include "countmin/countmin_binding.h"
 #include "memprof/memprof_binding.h"
 #include "moments/moments_binding.h"
+#include "opencl/opencl_binding.h"
 
 namespace {
 
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hotpath::expr::Register(env, exports);
   hotpath::countmin::Register(env, exports);
   hotpath::memprof::Register(env, exports);
+  hotpath::opencl::Register(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -8,3 +8,5 @@ export * as parallel from './parallel/index.js';
 export * from './countmin/index.js';
 export * from './cache/index.js';
 export * from './memprof/index.js';
+export * from './distributed/index.js';
+export * as opencl from './opencl/index.js';

@@ -2,12 +2,13 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createCachedFetch, FileStore, MemoryStore, type CacheEntry, type CacheStore } from 'hotpath';
+import { createCachedFetch, FileStore, MemoryStore, RedisStore, type CacheEntry, type CacheStore } from 'hotpath';
 import { repoRoot, rng } from './helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -239,8 +240,10 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     await cached(url);
     const hit = await cached(url);
     expect([hit.status, hit.cacheState, hit.body]).toEqual([204, 'hit', null]);
-    const head = await cached(url, { method: 'HEAD' });
-    expect(head.body).toBeNull();
+    const page = origin.route('/page', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '5' }).end('hello'));
+    await cached(page, { method: 'HEAD' });
+    const head = await cached(page, { method: 'HEAD' });
+    expect([head.cacheState, head.body, head.headers.get('content-length')]).toEqual(['hit', null, '5']);
   });
 
   it('delete() and clear() remove entries; explain() says why the last lookup missed', async () => {
@@ -472,6 +475,77 @@ describe('createCachedFetch: stores', () => {
   });
 });
 
+const redisServer = findExecutable('redis-server');
+
+function findExecutable(command: string): string | undefined {
+  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => fs.existsSync(file));
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe.skipIf(!redisServer)('RedisStore (a local redis-server)', () => {
+  let redis: ReturnType<typeof spawn>;
+  let url: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    redis = spawn(redisServer as string, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    url = `redis://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.end(); resolve(true); }).once('error', () => resolve(false)));
+      if (up) break;
+      await sleep(10);
+    }
+  });
+  afterAll(() => {
+    redis.kill();
+  });
+
+  it('stores, revalidates, deletes and clears entries, binary bodies intact', async () => {
+    const store = new RedisStore({ url, prefix: 'test:' });
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 255));
+    const page = origin.route('/redis', (req, res) => {
+      if (req.headers['if-none-match'] === '"b"') res.writeHead(304, { etag: '"b"', 'x-round': '2' }).end();
+      else res.writeHead(200, { etag: '"b"', 'cache-control': 'max-age=10', 'x-round': '1' }).end(body);
+    });
+    const cached = createCachedFetch({ store });
+    expect((await cached(page)).cacheState).toBe('miss');
+    const second = createCachedFetch({ store: new RedisStore({ url, prefix: 'test:' }) });
+    const hit = await second(page);
+    expect(hit.cacheState).toBe('hit');
+    expect(Buffer.from(await hit.arrayBuffer()).equals(body)).toBe(true);
+    advanceClock(11_000);
+    const revalidated = await second(page);
+    expect([revalidated.cacheState, revalidated.headers.get('x-round')]).toEqual(['revalidated', '2']);
+    expect(Buffer.from(await revalidated.arrayBuffer()).equals(body)).toBe(true);
+    expect(await second.delete(page)).toBe(true);
+    expect((await second(page)).cacheState).toBe('miss');
+    await second.clear();
+    expect(await store.get(`GET ${page}`)).toBeUndefined();
+    store.close();
+  });
+
+  it('drops a damaged value with a warning, and rejects when Redis is unreachable', async () => {
+    const store = new RedisStore({ url, prefix: 'damaged:' });
+    await store.put('k', { a: 1 }, (async function* () { yield new Uint8Array([1, 2]); })());
+    expect(await store.get('k')).toMatchObject({ meta: { a: 1 }, size: 2 });
+    // Overwrite with a value whose meta length points past its end.
+    await promisify(execFile)(path.join(path.dirname(redisServer as string), 'redis-cli'), ['-u', url, 'SET', 'damaged:k', 'xx']);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    expect(await store.get('k')).toBeUndefined();
+    expect(((await warned) as NodeJS.ErrnoException).code).toBe('HOTPATH_CACHE_CORRUPT');
+    const nowhere = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}` });
+    await expect(nowhere.get('x')).rejects.toThrow(/ECONNREFUSED|connection closed/);
+    expect(() => new RedisStore({ url: 'http://x' })).toThrow(/url must start with redis:\/\//);
+    store.close();
+  });
+});
+
 describe('createCachedFetch: bad options', () => {
   it('throws TypeError / RangeError with the option named', () => {
     expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(/store must be 'memory', \{ path \} or a CacheStore object, got number/);
@@ -479,6 +553,8 @@ describe('createCachedFetch: bad options', () => {
     expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(/expireAfter must be a number of milliseconds, got string/);
     expect(() => createCachedFetch({ methods: ['PUT'] })).toThrow(/methods may hold GET, HEAD and POST, got 'PUT'/);
     expect(() => createCachedFetch({ statuses: [99] })).toThrow(RangeError);
+    expect(() => createCachedFetch({ statuses: 200 as unknown as number[] })).toThrow(/statuses must be an array of numbers/);
+    expect(() => createCachedFetch({ ignoredParams: [1] as unknown as string[] })).toThrow(/ignoredParams must be an array of strings/);
     expect(() => createCachedFetch({ urls: { '*': -5 } })).toThrow(/urls\['\*'\] must be >= 0 ms, got -5/);
     expect(() => createCachedFetch({ staleIfError: 0 })).toThrow(/staleIfError must be > 0 ms/);
     expect(() => createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore })).toThrow(/needs a updateMeta\(\) method/);

@@ -71,5 +71,8 @@ describe('hotpath doctor', () => {
     const forced = JSON.parse(runCli(['doctor', '--json'], undefined, { HOTPATH_BACKEND: 'js' }).stdout);
     expect(forced.backend).toBe('js');
     expect(forced.nativeLoadError).toMatch(/HOTPATH_BACKEND=js/);
+    expect(forced.opencl).toMatchObject({ available: false, platforms: [] });
+    if (report.opencl.available) expect(report.opencl.platforms[0].devices[0].computeUnits).toBeGreaterThan(0);
+    expect(runCli(['doctor']).stdout).toMatch(/^opencl/m);
   });
 });

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { describe as suite, expect, it } from 'vitest';
-import { CountMinSketch, backend, xxhash64, type Key } from 'hotpath';
+import { CountMinSketch, backend, nativePath, xxhash64, type Key } from 'hotpath';
 import xxhashWasm from 'xxhash-wasm';
 import { backends, rng } from './helpers.js';
 import { exactCounts, zipfStream } from './zipf.js';
@@ -259,13 +260,58 @@ suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters a
       for (const conservative of [false, true]) {
         const counts = keys.map(() => Math.floor(r() * (conservative ? 100 : 200)) - (conservative ? 0 : 50));
         const make = (be: 'native' | 'js') => CountMinSketch.withDimensions(1013, 4, { backend: be, counter, conservative, seed: 123456789 });
-        const native = make('native').updateMany(keys, counts).update('one', 3);
-        const js = make('js').updateMany(keys, counts).update('one', 3);
+        const native = make('native').updateMany(keys, counts);
+        const js = make('js').updateMany(keys, counts);
+        // One key per call too, including the 100 000-character key (the addon's long-string path).
+        for (const i of [...Array(3000).keys(), 20_000]) {
+          expect(native.update(keys[i], counts[i]).estimate(keys[i])).toBe(js.update(keys[i], counts[i]).estimate(keys[i]));
+        }
         expect(native.toBuffer().equals(js.toBuffer()), `${counter} conservative=${conservative}`).toBe(true);
         native.merge({ sketch: js, weight: 3 });
-        js.merge({ sketch: make('js').updateMany(keys, counts).update('one', 3), weight: 3 });
+        js.merge({ sketch: CountMinSketch.fromBuffer(js.toBuffer(), { backend: 'js' }), weight: 3 });
         expect(native.toBuffer().equals(js.toBuffer())).toBe(true);
       }
     }
+  });
+});
+
+suite.runIf(backend === 'native')('count-min addon functions validate before touching memory', () => {
+  const shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
+  const counters = new Uint32Array(16);
+  const bytes = new TextEncoder().encode('abcdef');
+
+  it('rejects malformed shapes, counters, keys, offsets and counts with TypeError/RangeError', () => {
+    const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
+    const cases: [unknown[], RegExp][] = [
+      [[counters, new Uint32Array(5), bytes, Uint32Array.of(0, 3), null, null], /shape must have 6 elements/],
+      [[counters, Uint32Array.of(0, 2, 0, 0, 0, 0), bytes, Uint32Array.of(0, 3), null, null], /width and depth must be >= 1/],
+      [[counters, Uint32Array.of(8, 2, 0, 0, 2, 0), bytes, Uint32Array.of(0, 3), null, null], /flags must be 0 or 1/],
+      [[new Uint32Array(15), shape, bytes, Uint32Array.of(0, 3), null, null], /counters length does not match/],
+      [[new Float64Array(16), shape, bytes, Uint32Array.of(0, 3), null, null], /counters must be a Uint32Array/],
+      [[counters, shape, [1, 2], Uint32Array.of(0, 1), null, null], /keys must be a Uint8Array or string/],
+      [[counters, shape, bytes, new Uint32Array(0), null, null], /offsets must have at least one element/],
+      [[counters, shape, bytes, Uint32Array.of(0, 4, 2), null, null], /offsets must be non-decreasing/],
+      [[counters, shape, bytes, Uint32Array.of(0, 7), null, null], /offsets run past the end of keys/],
+      [[counters, shape, 'abc', Uint32Array.of(0, 4), null, null], /offsets run past the end of keys/],
+      [[counters, shape, bytes, Uint32Array.of(0, 3), new Float64Array(2), null], /counts must have one element per key/],
+      [[counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(NaN), null], /counts\[0\] must be a safe integer/],
+      [[counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(2 ** 53), null], /counts\[0\] must be a safe integer/],
+      [[counters, Uint32Array.of(8, 2, 0, 0, 0, 1), bytes, Uint32Array.of(0, 3), Float64Array.of(-1), null], /must be >= 0 with conservative/],
+      [[counters, shape, bytes, Uint32Array.of(0, 3), null, new Float64Array(3)], /estimates must have one element per key/],
+    ];
+    for (const [args, message] of cases) expect(() => addon.countminUpdate(...args), String(message)).toThrow(message);
+    const misaligned = new Uint32Array(33).subarray(1);
+    expect(() => addon.countminUpdate(misaligned, Uint32Array.of(8, 2, 0, 0, 1, 0), bytes, Uint32Array.of(0, 3), null, null)).toThrow(/8-byte aligned/);
+    expect(() => addon.countminUpdateOne(counters, shape, 'a', 0.5)).toThrow(/count must be a safe integer/);
+    expect(() => addon.countminUpdateOne(counters, shape, 5, 1)).toThrow(TypeError);
+    expect(() => addon.countminEstimate(counters, shape, bytes, Uint32Array.of(0, 3), null)).toThrow(/estimates must be a Float64Array/);
+    expect(() => addon.countminMerge(counters, new Uint32Array(15), false, 1)).toThrow(/same length/);
+    expect(() => addon.countminMerge(counters, counters, false, -1)).toThrow(/weight must be an integer/);
+    expect(() => addon.countminMerge(misaligned, misaligned, true, 1)).toThrow(/8-byte aligned/);
+    expect(() => addon.countminHash(bytes, 2 ** 32, 0)).toThrow(/seed halves must be uint32/);
+    const detached = new Uint32Array(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => addon.countminUpdate(detached, shape, bytes, Uint32Array.of(0, 3), null, null)).toThrow(/counters length does not match/);
+    expect(counters.every((c) => c === 0)).toBe(true);
   });
 });

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as hotpath from 'hotpath';
-import { describeAsync, nativeMemory, nativePath, profileMemory, type ProfiledError } from 'hotpath';
+import { describeAsync, evaluate, evaluateAsync, nativeMemory, nativePath, profileMemory, type ProfiledError } from 'hotpath';
+import { backends } from './helpers.js';
 
 const MB = 1e6;
 const fixturePath = path.join(__dirname, 'fixtures', 'memprof-alloc.cjs');
@@ -118,6 +119,22 @@ describe('profileMemory', () => {
     await expect(profileMemory(() => 1, { sampling: { top: 0 } })).rejects.toThrow(RangeError);
     await expect(profileMemory(() => 1, [] as never)).rejects.toThrow(TypeError);
     await expect(profileMemory('fn' as never)).rejects.toThrow('profileMemory: fn must be a function, got string');
+  });
+});
+
+describe.each(backends)('an expression evaluated over large arrays (%s)', (backend) => {
+  const a = new Float64Array(10_000_000).fill(2);
+  const b = new Float64Array(10_000_000).fill(3);
+
+  it('shows its 80 MB result in external memory, sync and async, retained as the profile holds it', async () => {
+    const sync = await profileMemory(() => evaluate('a * b + 1', { a, b }, { backend }));
+    expect((sync.result as Float64Array)[9_999_999]).toBe(7);
+    expect(sync.peak.external - sync.baseline.external).toBeGreaterThanOrEqual(79 * MB);
+    expect(sync.retained!.external).toBeGreaterThanOrEqual(79 * MB);
+    expect(sync.retained!.external).toBeLessThan(81 * MB);
+    const async = await profileMemory(() => evaluateAsync('sqrt(a * b)', { a, b }, { backend }), { interval: 2 });
+    expect((async.result as Float64Array)[0]).toBe(Math.sqrt(6));
+    expect(async.peak.arrayBuffers - async.baseline.arrayBuffers).toBeGreaterThanOrEqual(79 * MB);
   });
 });
 

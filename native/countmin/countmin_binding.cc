@@ -22,18 +22,24 @@ struct Span {
   size_t length = 0;
 };
 
-// A typed array of one element type, or a TypeError naming the argument.
+// A typed array of one element type, or a TypeError naming the argument. One
+// napi_get_typedarray_info call (the Napi:: accessors make one each): this runs on every call of
+// update() in a loop. A detached buffer reports length 0 and is never read.
 template <typename T>
 Span<T> RequireArray(const Napi::Value& value, napi_typedarray_type type, const char* typeName, const char* argName) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw TypeError(std::string(argName) + " must be a " + typeName);
+  napi_env env = value.Env();
+  bool isTypedArray = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, value, &isTypedArray), Span<T>());
+  napi_typedarray_type actual = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTypedArray) {
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr), Span<T>());
   }
-  auto array = value.As<Napi::TypedArray>();
+  if (!isTypedArray || actual != type) throw TypeError(std::string(argName) + " must be a " + typeName);
   Span<T> span;
-  span.length = array.ElementLength();
-  void* base = array.ArrayBuffer().Data();
-  if (span.length > 0 && base == nullptr) throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
-  span.data = span.length == 0 ? nullptr : reinterpret_cast<T*>(static_cast<uint8_t*>(base) + array.ByteOffset());
+  span.length = data == nullptr ? 0 : length;
+  span.data = static_cast<T*>(data);
   return span;
 }
 
@@ -90,6 +96,17 @@ class KeyBatch {
     if (offsets.data[count_] > units) throw RangeError("offsets run past the end of keys");
     units_.resize(units + 1);
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, units_.data(), units + 1, &units));
+    const size_t used = offsets.data[count_];
+    char16_t any = 0;
+    for (size_t i = 0; i < used; ++i) any |= units_[i];
+    if (any < 0x80) {
+      // All ASCII (the common case): UTF-16 offsets are byte offsets; narrow the batch in one pass.
+      utf8_.resize(used);
+      for (size_t i = 0; i < used; ++i) utf8_[i] = static_cast<char>(units_[i]);
+      bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+      offsets_ = offsets.data;
+      return;
+    }
     utf8_.clear();
     utf8_.reserve(units + units / 2);
     utf8Offsets_.resize(count_ + 1);
@@ -133,6 +150,11 @@ void UpdateBatch(const Sketch& s, const KeyBatch& keys, const Span<double>& coun
   }
 }
 
+double EstimateHash(const Sketch& s, uint64_t h) {
+  return s.wide ? static_cast<double>(Estimate(static_cast<const uint64_t*>(s.counters), s.shape, h))
+                : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
+}
+
 // countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
 Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
   Sketch s = RequireSketch(info[0], info[1]);
@@ -162,12 +184,48 @@ Napi::Value EstimateKeys(const Napi::CallbackInfo& info) {
   KeyBatch keys(info[2], info[3]);
   Span<double> out = OptionalFloat64(info[4], keys.size(), "estimates");
   if (!out.data && keys.size() > 0) throw TypeError("estimates must be a Float64Array");
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const uint64_t h = keys.Hash(i, s.shape.seed);
-    out.data[i] = s.wide ? static_cast<double>(Estimate(static_cast<const uint64_t*>(s.counters), s.shape, h))
-                         : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
-  }
+  for (size_t i = 0; i < keys.size(); ++i) out.data[i] = EstimateHash(s, keys.Hash(i, s.shape.seed));
   return info.Env().Undefined();
+}
+
+// The hash of one key given as a string (hashed as UTF-8) or a Uint8Array. Short strings convert
+// into a stack buffer: this is the per-call path of update() and estimate() in a loop.
+uint64_t HashOneKey(const Napi::Value& key, uint64_t seed) {
+  if (!key.IsString()) {
+    auto bytes = RequireArray<uint8_t>(key, napi_uint8_array, "Uint8Array or string", "key");
+    return XXH64(bytes.data, bytes.length, seed);
+  }
+  napi_env env = key.Env();
+  char stack[256];
+  size_t length = 0;
+  // V8 writes whole characters only (unpaired surrogates as U+FFFD, as TextEncoder does), so a
+  // result that could have been cut short (3 or fewer bytes left) is redone at its full length.
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, stack, sizeof stack, &length), 0);
+  if (length + 4 < sizeof stack) return XXH64(reinterpret_cast<const uint8_t*>(stack), length, seed);
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, nullptr, 0, &length), 0);
+  std::string heap(length + 1, '\0');
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, heap.data(), heap.size(), &length), 0);
+  return XXH64(reinterpret_cast<const uint8_t*>(heap.data()), length, seed);
+}
+
+// countminUpdateOne(counters, shape, key, count): the key's estimate after adding count.
+Napi::Value UpdateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  const uint64_t h = HashOneKey(info[2], s.shape.seed);
+  if (!info[3].IsNumber()) throw TypeError("count must be a number");
+  const double c = info[3].As<Napi::Number>().DoubleValue();
+  if (!(std::fabs(c) <= kMaxSafeInteger) || c != std::trunc(c)) throw RangeError("count must be a safe integer");
+  if (s.shape.conservative && c < 0) throw RangeError("count must be >= 0 with conservative update");
+  const auto count = static_cast<int64_t>(c);
+  const double estimate = s.wide ? static_cast<double>(Update(static_cast<uint64_t*>(s.counters), s.shape, h, count))
+                                 : static_cast<double>(Update(static_cast<uint32_t*>(s.counters), s.shape, h, count));
+  return Napi::Number::New(info.Env(), estimate);
+}
+
+// countminEstimateOne(counters, shape, key)
+Napi::Value EstimateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  return Napi::Number::New(info.Env(), EstimateHash(s, HashOneKey(info[2], s.shape.seed)));
 }
 
 // countminMerge(dstCounters, srcCounters, wide, weight): dst += weight * src, saturating.
@@ -213,6 +271,8 @@ Napi::Value HashBytes(const Napi::CallbackInfo& info) {
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("countminUpdate", Napi::Function::New<Guarded<UpdateKeys>>(env, "countminUpdate"));
   exports.Set("countminEstimate", Napi::Function::New<Guarded<EstimateKeys>>(env, "countminEstimate"));
+  exports.Set("countminUpdateOne", Napi::Function::New<Guarded<UpdateOne>>(env, "countminUpdateOne"));
+  exports.Set("countminEstimateOne", Napi::Function::New<Guarded<EstimateOne>>(env, "countminEstimateOne"));
   exports.Set("countminMerge", Napi::Function::New<Guarded<MergeCounters>>(env, "countminMerge"));
   exports.Set("countminHash", Napi::Function::New<Guarded<HashBytes>>(env, "countminHash"));
 }

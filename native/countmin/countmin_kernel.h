@@ -21,11 +21,13 @@ struct Shape {
   bool conservative = false;
 };
 
-// Column of row `row` for a key hashed to h: (lo32(h) + row * hi32(h)) mod 2^32, then mod width.
+// Column of row `row` for a key hashed to h: g = (lo32(h) + row * hi32(h)) mod 2^32
+// (Kirsch–Mitzenmacher double hashing), mapped onto [0, width) as floor(g * width / 2^32)
+// (Lemire's multiply-shift: a multiply instead of a division per row).
 inline uint32_t Column(uint64_t h, uint32_t row, uint32_t width) {
   const uint32_t h1 = static_cast<uint32_t>(h);
   const uint32_t h2 = static_cast<uint32_t>(h >> 32);
-  return (h1 + row * h2) % width;
+  return static_cast<uint32_t>((static_cast<uint64_t>(h1 + row * h2) * width) >> 32);
 }
 
 // Adds `count` (negative: subtracts, only without conservative update) to the key hashed to h,

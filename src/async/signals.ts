@@ -1,5 +1,6 @@
 // Small AbortSignal utilities. Child controllers are linked by hand and unlinked when done:
 // long-lived parents (a mapAsync over an infinite source) must not accumulate listeners.
+import { setMaxListeners } from 'node:events';
 import { TimeoutError } from '../pool/errors.js';
 import { typeName } from '../common/validate.js';
 
@@ -12,6 +13,8 @@ export interface LinkedController {
 /** An AbortController that aborts (with the same reason) when any parent signal aborts. */
 export function linkedController(...parents: (AbortSignal | undefined)[]): LinkedController {
   const controller = new AbortController();
+  // Each call in flight links one child to this signal: more than 10 is normal, not a leak.
+  setMaxListeners(Infinity, controller.signal);
   const links: Array<() => void> = [];
   for (const parent of parents) {
     if (!parent) continue;

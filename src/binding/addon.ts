@@ -24,6 +24,10 @@ export interface NativeAddon {
   ): void;
   /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
   countminEstimate(counters: Uint32Array, shape: Uint32Array, keys: string | Uint8Array, offsets: Uint32Array, estimatesOut: Float64Array): void;
+  /** Count-min: adds count to one key (a string, hashed as UTF-8, or bytes); returns its new estimate. */
+  countminUpdateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array, count: number): number;
+  /** Count-min: one key's estimate. */
+  countminEstimateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array): number;
   /** Count-min: dst += weight * src, saturating (u64 counters as uint32 pairs when wide). */
   countminMerge(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void;
   /** xxHash64 of bytes with the seed's 32-bit halves. */
@@ -34,6 +38,63 @@ export interface NativeAddon {
   takeNativePeak(): number;
   /** A zero-filled Float64Array in tracked native memory: checks the accounting end to end (tests, demo). */
   trackedFloat64Array(length: number): Float64Array;
+
+  // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
+  openclStatus(): { available: boolean; reason: string | null };
+  openclPlatforms(): OpenclPlatformRecord[];
+  openclCreateContext(deviceIndex: number): OpenclHandle;
+  /** access: 0 read-write, 1 read-only, 2 write-only; `initial` (exactly byteLength bytes) is copied. */
+  openclCreateBuffer(context: OpenclHandle, access: number, byteLength: number, initial?: ArrayBufferView): OpenclHandle;
+  openclWriteBuffer(context: OpenclHandle, buffer: OpenclHandle, source: ArrayBufferView, byteOffset: number): Promise<void>;
+  openclReadBuffer<T extends ArrayBufferView>(context: OpenclHandle, buffer: OpenclHandle, into: T, byteOffset: number): Promise<T>;
+  /** Rejects with an Error carrying `buildLog` when the build fails. */
+  openclBuildProgram(context: OpenclHandle, source: string, options: string): Promise<OpenclHandle>;
+  openclCreateKernel(program: OpenclHandle, name: string): OpenclKernelRecord;
+  /** args: a Buffer handle, a typed array holding one scalar's bytes, or a __local allocation's byte size. */
+  openclRunKernel(
+    context: OpenclHandle,
+    kernel: OpenclHandle,
+    args: Array<OpenclHandle | ArrayBufferView | number>,
+    global: number[],
+    local: number[] | null,
+  ): Promise<void>;
+  openclRelease(handle: OpenclHandle): void;
+}
+
+/** An OpenCL object owned by the addon (a napi External). */
+export type OpenclHandle = { readonly __openclHandle: unique symbol };
+
+export interface OpenclDeviceRecord {
+  index: number;
+  name: string;
+  vendor: string;
+  version: string;
+  driverVersion: string;
+  typeMask: number;
+  computeUnits: number;
+  clockMHz: number;
+  globalMemory: number;
+  localMemory: number;
+  maxAllocation: number;
+  maxWorkGroupSize: number;
+  maxWorkItemSizes: number[];
+  fp64: boolean;
+}
+
+export interface OpenclPlatformRecord {
+  name: string;
+  vendor: string;
+  version: string;
+  profile: string;
+  devices: OpenclDeviceRecord[];
+}
+
+export interface OpenclKernelRecord {
+  handle: OpenclHandle;
+  numArgs: number;
+  workGroupSize: number;
+  /** null when the driver keeps no argument metadata. */
+  args: Array<{ name: string; type: string; addressSpace: 'global' | 'local' | 'constant' | 'private' }> | null;
 }
 
 export type ExprEvaluateArgs = [

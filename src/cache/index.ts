@@ -12,3 +12,4 @@ export {
 } from './http/cached-fetch.js';
 export { FileStore, type FileStoreOptions } from './http/file-store.js';
 export { MemoryStore, type CacheEntry, type CacheStore, type MemoryStoreOptions } from './http/store.js';
+export { RedisStore, type RedisStoreOptions } from './http/redis-store.js';

@@ -1,12 +1,13 @@
 // `hotpath doctor`: which backend is live and why, for bug reports.
 import os from 'node:os';
 import { backend, nativeLoadError, nativePath, requireNative } from '../binding/loader.js';
+import { openclReport, openclRows } from '../opencl/report.js';
 import { parseCommandArgs, printTable } from './io.js';
 
 export const doctorHelp = `Usage: hotpath doctor [--json]
 
 Prints the live backend, why the native addon did or did not load, the Node and
-N-API versions and the CPU count.
+N-API versions, the CPU count, and the OpenCL platforms and devices.
 `;
 
 export async function doctorCommand(argv: string[]): Promise<number> {
@@ -29,6 +30,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     napi: Number(process.versions.napi),
     platform: `${process.platform}-${process.arch}`,
     cpus: os.availableParallelism(),
+    opencl: openclReport(),
     env: { HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null, HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null },
   };
   if (flags.json) {
@@ -42,6 +44,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
       ['node N-API version', String(report.napi)],
       ['platform', report.platform],
       ['cpus', String(report.cpus)],
+      ...openclRows(report.opencl),
     ]);
   }
   return 0;

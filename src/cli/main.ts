@@ -7,6 +7,7 @@ import { UsageError } from './io.js';
 import { mprofCommand, mprofHelp } from './mprof.js';
 import { statsCommand, statsHelp } from './stats.js';
 import { topkCommand, topkHelp } from './topk.js';
+import { workerCommand, workerHelp } from './worker.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -16,6 +17,7 @@ const commands: Record<string, { run: Command; help: string }> = {
   doctor: { run: doctorCommand, help: doctorHelp },
   fetch: { run: fetchCommand, help: fetchHelp },
   mprof: { run: mprofCommand, help: mprofHelp },
+  worker: { run: workerCommand, help: workerHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };
 

@@ -8,16 +8,18 @@ import { typeName } from '../common/validate.js';
 /** A sketch key: hashed as UTF-8 (string), as-is (Uint8Array, Buffer) or as 8 little-endian bytes of int64 (number, bigint). */
 export type Key = string | Uint8Array | number | bigint;
 
-const P1H = 0x9e3779b1, P1L = 0x85ebca87;
-const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f;
-const P3H = 0x165667b1, P3L = 0x9e3779f9;
-const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
-const P5H = 0x27d4eb2f, P5L = 0x165667c5;
+// The xxHash64 primes as (hi, lo) int32 words.
+const P1H = 0x9e3779b1 | 0, P1L = 0x85ebca87 | 0;
+const P2H = 0xc2b2ae3d | 0, P2L = 0x27d4eb4f | 0;
+const P3H = 0x165667b1 | 0, P3L = 0x9e3779f9 | 0;
+const P4H = 0x85ebca77 | 0, P4L = 0xc2b2ae63 | 0;
+const P5H = 0x27d4eb2f | 0, P5L = 0x165667c5 | 0;
 const TWO32 = 4294967296;
 
-// Result registers of the 64-bit helpers below (avoids allocating a pair per operation).
-let rh = 0;
-let rl = 0;
+// Result registers of the 64-bit helpers below: [hi, lo]. Words are int32 throughout (| 0, not
+// >>> 0): V8 keeps int32 arithmetic in machine words, while uint32 values above 2^31 become
+// doubles that deoptimize Smi code and get boxed when stored outside a typed array.
+const R = new Int32Array(2);
 
 /** High 32 bits of the unsigned 32x32 product, from 16-bit halves (each partial product < 2^32). */
 export function mulHi32(a: number, b: number): number {
@@ -27,116 +29,125 @@ export function mulHi32(a: number, b: number): number {
   return a1 * b1 + (highLow >>> 16) + (lowHigh >>> 16) + carry;
 }
 
-/** (rh, rl) = a * b mod 2^64. */
+/** (R[0], R[1]) = a * b mod 2^64. */
 function mul64(ah: number, al: number, bh: number, bl: number): void {
-  rl = Math.imul(al, bl) >>> 0;
-  rh = (mulHi32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
+  R[1] = Math.imul(al, bl);
+  R[0] = (mulHi32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) | 0;
 }
 
-/** (rh, rl) = a + b mod 2^64. */
+/** (R[0], R[1]) = a + b mod 2^64; the carry is an unsigned overflow of the low words. */
 function add64(ah: number, al: number, bh: number, bl: number): void {
-  const lo = al + bl;
-  rl = lo >>> 0;
-  rh = (ah + bh + (lo >= TWO32 ? 1 : 0)) >>> 0;
+  const lo = (al + bl) | 0;
+  R[1] = lo;
+  R[0] = (ah + bh + ((lo >>> 0) < (al >>> 0) ? 1 : 0)) | 0;
 }
 
-/** (rh, rl) = rotl(a, r) for 0 < r < 32. */
+/** (R[0], R[1]) = rotl(a, r) for 0 < r < 32. */
 function rotl64(ah: number, al: number, r: number): void {
-  rh = ((ah << r) | (al >>> (32 - r))) >>> 0;
-  rl = ((al << r) | (ah >>> (32 - r))) >>> 0;
+  R[0] = (ah << r) | (al >>> (32 - r));
+  R[1] = (al << r) | (ah >>> (32 - r));
 }
 
 function read32(b: Uint8Array, p: number): number {
-  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+  return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
 }
 
-/** (rh, rl) = round(acc, lane) = rotl(acc + lane * P2, 31) * P1. */
+/** (R[0], R[1]) = round(acc, lane) = rotl(acc + lane * P2, 31) * P1. */
 function round(acch: number, accl: number, laneh: number, lanel: number): void {
   mul64(laneh, lanel, P2H, P2L);
-  add64(acch, accl, rh, rl);
-  rotl64(rh, rl, 31);
-  mul64(rh, rl, P1H, P1L);
+  add64(acch, accl, R[0], R[1]);
+  rotl64(R[0], R[1], 31);
+  mul64(R[0], R[1], P1H, P1L);
 }
 
-/** The last hash computed by xxh64(): high and low 32 bits. */
-export let hashHi = 0;
-export let hashLo = 0;
+/** (R[0], R[1]) = h + rotl(v, r). */
+function addRotated(hh: number, hl: number, vh: number, vl: number, r: number): void {
+  rotl64(vh, vl, r);
+  add64(hh, hl, R[0], R[1]);
+}
 
-/** xxHash64 of bytes[start, end) with seed (seedHi, seedLo); the result lands in (hashHi, hashLo). */
+/** (R[0], R[1]) = (h ^ round(0, v)) * P1 + P4. */
+function mergeRound(hh: number, hl: number, vh: number, vl: number): void {
+  round(0, 0, vh, vl);
+  mul64(hh ^ R[0], hl ^ R[1], P1H, P1L);
+  add64(R[0], R[1], P4H, P4L);
+}
+
+/** The last hash computed by xxh64(): [high 32 bits, low 32 bits]. */
+export const lastHash = new Uint32Array(2);
+
+/** xxHash64 of bytes[start, end) with seed (seedHi, seedLo); the result lands in lastHash. */
 export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: number, seedLo: number): void {
   const length = end - start;
   let p = start;
   let hh: number, hl: number;
   if (length >= 32) {
     add64(seedHi, seedLo, P1H, P1L);
-    add64(rh, rl, P2H, P2L);
-    let v1h = rh, v1l = rl;
+    add64(R[0], R[1], P2H, P2L);
+    let v1h = R[0], v1l = R[1];
     add64(seedHi, seedLo, P2H, P2L);
-    let v2h = rh, v2l = rl;
+    let v2h = R[0], v2l = R[1];
     let v3h = seedHi, v3l = seedLo;
-    add64(seedHi, seedLo, ~P1H >>> 0, ~P1L >>> 0); // seed - P1 = seed + ~P1 + 1
-    add64(rh, rl, 0, 1);
-    let v4h = rh, v4l = rl;
+    add64(seedHi, seedLo, ~P1H, ~P1L); // seed - P1 = seed + ~P1 + 1
+    add64(R[0], R[1], 0, 1);
+    let v4h = R[0], v4l = R[1];
     for (const limit = end - 32; p <= limit; p += 32) {
       round(v1h, v1l, read32(bytes, p + 4), read32(bytes, p));
-      v1h = rh; v1l = rl;
+      v1h = R[0]; v1l = R[1];
       round(v2h, v2l, read32(bytes, p + 12), read32(bytes, p + 8));
-      v2h = rh; v2l = rl;
+      v2h = R[0]; v2l = R[1];
       round(v3h, v3l, read32(bytes, p + 20), read32(bytes, p + 16));
-      v3h = rh; v3l = rl;
+      v3h = R[0]; v3l = R[1];
       round(v4h, v4l, read32(bytes, p + 28), read32(bytes, p + 24));
-      v4h = rh; v4l = rl;
+      v4h = R[0]; v4l = R[1];
     }
+    // h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18), then one merge round per lane.
     rotl64(v1h, v1l, 1);
-    hh = rh; hl = rl;
-    for (const [vh, vl, r] of [[v2h, v2l, 7], [v3h, v3l, 12], [v4h, v4l, 18]]) {
-      const sh = hh, sl = hl;
-      rotl64(vh, vl, r);
-      add64(sh, sl, rh, rl);
-      hh = rh; hl = rl;
-    }
-    for (const [vh, vl] of [[v1h, v1l], [v2h, v2l], [v3h, v3l], [v4h, v4l]]) {
-      round(0, 0, vh, vl);
-      mul64((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, P1H, P1L);
-      add64(rh, rl, P4H, P4L);
-      hh = rh; hl = rl;
-    }
+    hh = R[0]; hl = R[1];
+    addRotated(hh, hl, v2h, v2l, 7);
+    addRotated(R[0], R[1], v3h, v3l, 12);
+    addRotated(R[0], R[1], v4h, v4l, 18);
+    mergeRound(R[0], R[1], v1h, v1l);
+    mergeRound(R[0], R[1], v2h, v2l);
+    mergeRound(R[0], R[1], v3h, v3l);
+    mergeRound(R[0], R[1], v4h, v4l);
+    hh = R[0]; hl = R[1];
   } else {
     add64(seedHi, seedLo, P5H, P5L);
-    hh = rh; hl = rl;
+    hh = R[0]; hl = R[1];
   }
-  add64(hh, hl, Math.floor(length / TWO32), length >>> 0);
-  hh = rh; hl = rl;
+  add64(hh, hl, Math.floor(length / TWO32), length | 0);
+  hh = R[0]; hl = R[1];
   for (; p + 8 <= end; p += 8) {
     round(0, 0, read32(bytes, p + 4), read32(bytes, p));
-    rotl64((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 27);
-    mul64(rh, rl, P1H, P1L);
-    add64(rh, rl, P4H, P4L);
-    hh = rh; hl = rl;
+    rotl64(hh ^ R[0], hl ^ R[1], 27);
+    mul64(R[0], R[1], P1H, P1L);
+    add64(R[0], R[1], P4H, P4L);
+    hh = R[0]; hl = R[1];
   }
   if (p + 4 <= end) {
     mul64(0, read32(bytes, p), P1H, P1L);
-    rotl64((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 23);
-    mul64(rh, rl, P2H, P2L);
-    add64(rh, rl, P3H, P3L);
-    hh = rh; hl = rl;
+    rotl64(hh ^ R[0], hl ^ R[1], 23);
+    mul64(R[0], R[1], P2H, P2L);
+    add64(R[0], R[1], P3H, P3L);
+    hh = R[0]; hl = R[1];
     p += 4;
   }
   for (; p < end; p++) {
     mul64(0, bytes[p], P5H, P5L);
-    rotl64((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 11);
-    mul64(rh, rl, P1H, P1L);
-    hh = rh; hl = rl;
+    rotl64(hh ^ R[0], hl ^ R[1], 11);
+    mul64(R[0], R[1], P1H, P1L);
+    hh = R[0]; hl = R[1];
   }
   // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
-  hl = (hl ^ (hh >>> 1)) >>> 0;
+  hl ^= hh >>> 1;
   mul64(hh, hl, P2H, P2L);
-  hh = rh; hl = rl;
-  hl = (hl ^ ((hl >>> 29) | (hh << 3))) >>> 0;
-  hh = (hh ^ (hh >>> 29)) >>> 0;
+  hh = R[0]; hl = R[1];
+  hl ^= (hl >>> 29) | (hh << 3);
+  hh ^= hh >>> 29;
   mul64(hh, hl, P3H, P3L);
-  hashHi = rh;
-  hashLo = (rl ^ rh) >>> 0;
+  lastHash[0] = R[0];
+  lastHash[1] = R[1] ^ R[0];
 }
 
 /** Splits a seed (number or bigint in [0, 2^64)) into uint32 halves. */
@@ -237,12 +248,24 @@ export function encodeKey(where: string, key: unknown): void {
   keyStart = 0;
 }
 
-/** Checks every key's type and range up front, so a batch with a bad key changes nothing. */
-export function checkKeys(where: string, keys: unknown): readonly unknown[] {
+/** Marks a key that is not a string in checkKeys()'s `lengths`. */
+export const NOT_A_STRING = 0xffffffff;
+
+/**
+ * Checks every key's type and range up front, so a batch with a bad key changes nothing. With
+ * `lengths` (one element per key) it also records each string's UTF-16 length (NOT_A_STRING for
+ * other keys): the native path then batches without touching the strings a second time.
+ */
+export function checkKeys(where: string, keys: unknown, lengths?: Uint32Array): readonly unknown[] {
   if (!Array.isArray(keys)) throw new TypeError(`${where}: keys must be an Array, got ${typeName(keys)}`);
   for (let i = 0; i < keys.length; i++) {
     const k: unknown = keys[i];
-    if (typeof k === 'string' || k instanceof Uint8Array) continue;
+    if (typeof k === 'string') {
+      if (lengths) lengths[i] = k.length;
+      continue;
+    }
+    if (lengths) lengths[i] = NOT_A_STRING;
+    if (k instanceof Uint8Array) continue;
     const bad =
       typeof k === 'number' ? !Number.isSafeInteger(k) : typeof k === 'bigint' ? k < INT64_MIN || k > INT64_MAX : undefined;
     if (bad === undefined) throw new TypeError(`${where}: keys[${i}] must be a string, Uint8Array, number or bigint, got ${typeName(k)}`);
@@ -251,7 +274,7 @@ export function checkKeys(where: string, keys: unknown): readonly unknown[] {
   return keys;
 }
 
-/** Hashes one key with the pure-TS xxh64; the result lands in (hashHi, hashLo). */
+/** Hashes one key with the pure-TS xxh64; the result lands in lastHash. */
 export function hashKey(where: string, key: unknown, seedHi: number, seedLo: number): void {
   encodeKey(where, key);
   xxh64(keyBytes, keyStart, keyEnd, seedHi, seedLo);

@@ -1,7 +1,7 @@
 // Pure-TS count-min kernel: the twin of native/countmin/countmin_kernel.cc. Counters are a
 // Uint32Array, row-major (row r, column c at r * width + c); u64 counters are little-endian
 // (lo, hi) uint32 pairs, the native layout, so one buffer serves both backends and the format.
-import { hashHi, hashKey, hashLo, mulHi32 } from './hash.js';
+import { hashKey, lastHash, mulHi32 } from './hash.js';
 
 const U32_MAX = 0xffffffff;
 const TWO32 = 4294967296;
@@ -19,9 +19,12 @@ export interface SketchState {
   shape: Uint32Array;
 }
 
-/** Cell index of row `row` for the last hash: ((lo32 + row * hi32) mod 2^32) mod width (Kirsch–Mitzenmacher). */
+/**
+ * Cell index of row `row` for the last hash: g = (lo32 + row * hi32) mod 2^32 (Kirsch–Mitzenmacher),
+ * column floor(g * width / 2^32) (multiply-shift range reduction), as in the C++ Column().
+ */
 function cell(row: number, width: number): number {
-  return row * width + ((hashLo + Math.imul(row, hashHi)) >>> 0) % width;
+  return row * width + mulHi32((lastHash[1] + Math.imul(row, lastHash[0])) | 0, width);
 }
 
 function updateU32(s: SketchState, count: number): number {
@@ -87,6 +90,9 @@ function minCellU64(s: SketchState): number {
   return best;
 }
 
+/** Scratch u64 cell for the conservative target (min + count). */
+const targetCell = new Uint32Array(2);
+
 function updateU64(s: SketchState, count: number): number {
   const c = s.counters;
   if (s.conservative) {
@@ -108,7 +114,6 @@ function updateU64(s: SketchState, count: number): number {
   for (let r = 0; r < s.depth; r++) addU64(c, cell(r, s.width), count);
   return valueU64(c, minCellU64(s));
 }
-const targetCell = new Uint32Array(2);
 
 function estimateLast(s: SketchState): number {
   if (s.wide) return valueU64(s.counters, minCellU64(s));

@@ -2,7 +2,7 @@
 // of strings crosses as one joined string plus UTF-16 offsets (the addon converts each key to
 // UTF-8 itself); any other mix is encoded here to one UTF-8/byte buffer plus byte offsets.
 import { requireNative } from '../binding/loader.js';
-import { encodeKey, keyBytes, keyEnd, keyStart } from './hash.js';
+import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, NOT_A_STRING } from './hash.js';
 import type { SketchState } from './kernel.js';
 
 /** Keys per native call; also bounds the temporary joined string and offsets. */
@@ -10,9 +10,6 @@ const BATCH_KEYS = 8_192;
 /** UTF-16 units (or bytes) per native call, so a batch of long keys stays a bounded allocation. */
 const BATCH_UNITS = 1 << 24;
 
-const singleOffsets = new Uint32Array(2);
-const singleCount = new Float64Array(1);
-const singleEstimate = new Float64Array(1);
 let byteBatch = new Uint8Array(1 << 16);
 
 /** One batch in the addon's shape: keys (string or bytes) plus offsets[0..n]. */
@@ -21,27 +18,24 @@ interface Batch {
   offsets: Uint32Array;
 }
 
-/** Keys [begin, end) as one batch, ending early at BATCH_UNITS; returns the batch and where it stopped. */
-function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
+/**
+ * The batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS units); returns it and
+ * where it stopped. `lengths` are checkKeys()'s UTF-16 lengths, so strings are read only by join.
+ */
+function nextBatch(keys: readonly unknown[], lengths: Uint32Array, begin: number, where: string): { batch: Batch; end: number } {
   const limit = Math.min(keys.length, begin + BATCH_KEYS);
-  let allStrings = true;
+  const offsets = new Uint32Array(limit - begin + 1);
   let units = 0;
   let end = begin;
   for (; end < limit; end++) {
-    const k = keys[end];
-    if (typeof k !== 'string') {
-      allStrings = false;
-      break;
-    }
-    if (end > begin && units + k.length > BATCH_UNITS) break;
-    units += k.length;
+    const length = lengths[end];
+    if (length === NOT_A_STRING || (end > begin && units + length > BATCH_UNITS)) break;
+    offsets[end - begin + 1] = units += length;
   }
-  if (allStrings) {
-    const offsets = new Uint32Array(end - begin + 1);
-    for (let i = begin, off = 0; i < end; i++) offsets[i - begin + 1] = off += (keys[i] as string).length;
-    return { batch: { keys: keys.slice(begin, end).join(''), offsets }, end };
+  if (end > begin) {
+    // A run of strings (up to a non-string key or a batch limit) crosses as one joined string.
+    return { batch: { keys: keys.slice(begin, end).join(''), offsets: offsets.subarray(0, end - begin + 1) }, end };
   }
-  const offsets = new Uint32Array(limit - begin + 1);
   let size = 0;
   for (end = begin; end < limit; end++) {
     encodeKey(where, keys[end]);
@@ -58,48 +52,52 @@ function nextBatch(keys: readonly unknown[], begin: number, where: string): { ba
   return { batch: { keys: byteBatch, offsets: offsets.subarray(0, end - begin + 1) }, end };
 }
 
+/** Checks the keys (all of them, before any update) and returns their UTF-16 lengths for nextBatch. */
+export function checkKeysNative(where: string, keys: unknown): Uint32Array {
+  const lengths = new Uint32Array(Array.isArray(keys) ? keys.length : 0);
+  checkKeys(where, keys, lengths);
+  return lengths;
+}
+
 /** Adds counts[i] (or 1) to keys[i]; writes each key's estimate after its update when `estimates` is given. */
-export function updateManyNative(s: SketchState, keys: readonly unknown[], counts: Float64Array | null, estimates: Float64Array | null, where: string): void {
+export function updateManyNative(
+  s: SketchState,
+  keys: readonly unknown[],
+  lengths: Uint32Array,
+  counts: Float64Array | null,
+  estimates: Float64Array | null,
+  where: string,
+): void {
   const addon = requireNative();
   for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, begin, where);
+    const { batch, end } = nextBatch(keys, lengths, begin, where);
     addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
     begin = end;
   }
 }
 
-export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
+export function estimateManyNative(s: SketchState, keys: readonly unknown[], lengths: Uint32Array, out: Float64Array, where: string): void {
   const addon = requireNative();
   for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, begin, where);
+    const { batch, end } = nextBatch(keys, lengths, begin, where);
     addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
     begin = end;
   }
 }
 
-/** One key in one call without allocating: a string goes as itself, anything else as its encoded bytes. */
-function singleKey(key: unknown, where: string): string | Uint8Array {
-  if (typeof key === 'string') {
-    singleOffsets[0] = 0;
-    singleOffsets[1] = key.length;
-    return key;
-  }
+/** A key as the addon takes it: a string as itself, anything else as its encoded bytes. */
+function nativeKey(key: unknown, where: string): string | Uint8Array {
+  if (typeof key === 'string' || key instanceof Uint8Array) return key;
   encodeKey(where, key);
-  singleOffsets[0] = keyStart;
-  singleOffsets[1] = keyEnd;
-  return keyBytes;
+  return keyBytes.subarray(keyStart, keyEnd);
 }
 
 export function updateNative(s: SketchState, key: unknown, count: number, where: string): number {
-  const k = singleKey(key, where);
-  singleCount[0] = count;
-  requireNative().countminUpdate(s.counters, s.shape, k, singleOffsets, singleCount, singleEstimate);
-  return singleEstimate[0];
+  return requireNative().countminUpdateOne(s.counters, s.shape, nativeKey(key, where), count);
 }
 
 export function estimateNative(s: SketchState, key: unknown, where: string): number {
-  requireNative().countminEstimate(s.counters, s.shape, singleKey(key, where), singleOffsets, singleEstimate);
-  return singleEstimate[0];
+  return requireNative().countminEstimateOne(s.counters, s.shape, nativeKey(key, where));
 }
 
 export function mergeNative(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void {

@@ -3,9 +3,9 @@
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import { checkKeys, encodeKey, hashHi, hashLo, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key } from './hash.js';
+import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
+import { checkKeysNative, estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -38,7 +38,7 @@ function checksumFor(backend: Backend): (bytes: Uint8Array) => bigint {
 export function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, seedLo: number): bigint {
   if (backend === 'native') return hashNative(bytes, seedHi, seedLo);
   xxh64(bytes, 0, bytes.length, seedHi, seedLo);
-  return (BigInt(hashHi) << 32n) | BigInt(hashLo);
+  return (BigInt(lastHash[0]) << 32n) | BigInt(lastHash[1]);
 }
 
 /** Counts as a Float64Array (null: every count is 1), each a safe integer, >= 0 when `nonNegative`. */
@@ -184,10 +184,15 @@ export class CountMinSketch {
   /** Estimates of every key, in one native call per batch. */
   estimateMany(keys: readonly Key[]): Float64Array {
     const where = 'CountMinSketch.estimateMany';
+    if (this.backend === 'native') {
+      const lengths = checkKeysNative(where, keys);
+      const out = new Float64Array(keys.length);
+      estimateManyNative(this.#state, keys, lengths, out, where);
+      return out;
+    }
     checkKeys(where, keys);
     const out = new Float64Array(keys.length);
-    if (this.backend === 'native') estimateManyNative(this.#state, keys, out, where);
-    else for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
+    for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
     return out;
   }
 
@@ -256,10 +261,11 @@ export class CountMinSketch {
 
   /** updateMany that also writes each key's estimate after its update when `estimates` is given. */
   #updateMany(where: string, keys: unknown, counts: unknown, estimates: Float64Array | null): void {
-    checkKeys(where, keys);
+    const lengths = this.backend === 'native' ? checkKeysNative(where, keys) : null;
+    if (!lengths) checkKeys(where, keys);
     const list = keys as readonly unknown[];
     const checked = checkCounts(where, counts, list.length, this.conservative);
-    if (this.backend === 'native') updateManyNative(this.#state, list, checked, estimates, where);
+    if (lengths) updateManyNative(this.#state, list, lengths, checked, estimates, where);
     else {
       for (let i = 0; i < list.length; i++) {
         const e = updateKey(this.#state, list[i], checked ? checked[i] : 1, where);

@@ -163,7 +163,7 @@ function memorySettings(where: string, memory: unknown): ProfileSettings | null 
   return profileSettings(where, memory, 'memory.');
 }
 
-function knownLength(items: unknown): number | undefined {
+export function knownLength(items: unknown): number | undefined {
   if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
   if (items instanceof Set || items instanceof Map) return items.size;
   return undefined;

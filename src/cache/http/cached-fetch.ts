@@ -14,7 +14,7 @@ export type CacheState = 'hit' | 'miss' | 'revalidated' | 'stale';
 export type CachedResponse = Response & { readonly fromCache: boolean; readonly cacheState: CacheState };
 
 export interface CachedFetchOptions {
-  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore. */
+  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore (e.g. a RedisStore). */
   store?: 'memory' | { path: string; maxBytes?: number } | CacheStore;
   /** Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires); 0 = do not cache. Default: RFC 9111 heuristic. */
   expireAfter?: number;
@@ -111,9 +111,9 @@ function checkMillis(name: string, value: unknown, allowZero = true): number {
   return value;
 }
 
-function checkStringList(name: string, value: unknown): string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`${WHERE}: ${name} must be an array of strings`);
-  return value as string[];
+function checkList<T extends 'string' | 'number'>(name: string, value: unknown, itemType: T): (T extends 'string' ? string : number)[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== itemType)) throw new TypeError(`${WHERE}: ${name} must be an array of ${itemType}s`);
+  return value;
 }
 
 /** true → unlimited; a number of ms → that bound; false/undefined → off. */
@@ -203,12 +203,12 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({ re: globToRegExp(glob), ms: checkMillis(`urls['${glob}']`, ms) }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
   const staleWhileRevalidate = checkStaleWindow('staleWhileRevalidate', o.staleWhileRevalidate);
-  const methods = new Set((o.methods === undefined ? ['GET', 'HEAD'] : checkStringList('methods', o.methods)).map((m) => m.toUpperCase()));
+  const methods = new Set((o.methods === undefined ? ['GET', 'HEAD'] : checkList('methods', o.methods, 'string')).map((m) => m.toUpperCase()));
   for (const m of methods) if (!['GET', 'HEAD', 'POST'].includes(m)) throw new RangeError(`${WHERE}: methods may hold GET, HEAD and POST, got '${m}'`);
-  const statuses = new Set(o.statuses === undefined ? DEFAULT_STATUSES : (o.statuses as number[]));
+  const statuses = new Set(o.statuses === undefined ? DEFAULT_STATUSES : checkList('statuses', o.statuses, 'number'));
   for (const s of statuses) if (!Number.isInteger(s) || s < 200 || s > 599) throw new RangeError(`${WHERE}: statuses must be integers in [200, 599], got ${s}`);
-  const ignoredParams = o.ignoredParams === undefined ? [] : checkStringList('ignoredParams', o.ignoredParams);
-  const matchHeaders = (o.matchHeaders === undefined ? [] : checkStringList('matchHeaders', o.matchHeaders)).map((h) => h.toLowerCase());
+  const ignoredParams = o.ignoredParams === undefined ? [] : checkList('ignoredParams', o.ignoredParams, 'string');
+  const matchHeaders = (o.matchHeaders === undefined ? [] : checkList('matchHeaders', o.matchHeaders, 'string')).map((h) => h.toLowerCase());
   const shared = o.shared === undefined ? false : checkBoolean(WHERE, 'shared', o.shared);
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError(`${WHERE}: fetch must be a function, got ${typeName(o.fetch)}`);
   const upstream = (o.fetch as (request: Request) => Promise<Response>) ?? ((request: Request) => fetch(request));
@@ -302,16 +302,22 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const write = previous.then(async () => {
       const old = varyIndexes.get(primary);
       const sameVary = old !== undefined && old.vary.join() === vary.join();
+      if (sameVary && old.variants.includes(key)) return;
       const variants = sameVary ? [...new Set([...old.variants, key])] : [key];
       if (old && !sameVary) await Promise.all(old.variants.filter((k) => k !== key).map((k) => store.delete(k)));
       const index = { vary, variants };
       varyIndexes.set(primary, index);
       await store.put(`${primary} vary-index`, index, (async function* () {})());
     });
-    const settled = write.finally(() => {
-      if (indexWrites.get(primary) === settled) indexWrites.delete(primary);
+    // The next write for this URL waits for this one, whether it succeeds or not; the caller sees its error.
+    const tail = write.then(
+      () => {},
+      () => {},
+    );
+    indexWrites.set(primary, tail);
+    tail.then(() => {
+      if (indexWrites.get(primary) === tail) indexWrites.delete(primary);
     });
-    indexWrites.set(primary, settled);
     return write;
   }
 
@@ -376,6 +382,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       return { stored: stale, state: 'stale', reason: `the origin answered ${response.status}: served stale` };
     }
     const headers = headerObject(response.headers, UNSTORED_HEADERS);
+    const length = response.headers.get('content-length');
+    if (request.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     const policy = newPolicy(policyReq, response.status, headers, lifetime);
     const notStorable = whyNotStorable(policy, response.status, headers, policyReq);
     if (notStorable) return { response, reason: `not stored: ${notStorable}` };
@@ -405,7 +413,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   function respond(stored: Stored, method: string, state: CacheState, reason: string): CachedResponse {
     const { meta, entry } = stored;
     const headers = new Headers(meta.headers);
-    headers.set('content-length', String(entry.size));
+    // A HEAD entry keeps the origin's length of the resource; a stored body is measured (it is kept decoded).
+    if (method !== 'HEAD') headers.set('content-length', String(entry.size));
     headers.set('age', String(Math.floor(CachePolicy.fromObject(meta.policy).age())));
     headers.set('x-hotpath-cache', state);
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);

@@ -200,9 +200,14 @@ export class FileStore implements CacheStore {
   }
 
   private async deleteById(id: string): Promise<boolean> {
-    const existed = this.index.has(id);
     const body = this.removeFromIndex(id);
-    await fs.promises.rm(path.join(this.entriesDir, `${id}.json`), { force: true });
+    const existed = await fs.promises.unlink(path.join(this.entriesDir, `${id}.json`)).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
     if (body) await fs.promises.rm(body, { force: true });
     return existed;
   }
@@ -219,9 +224,7 @@ export class FileStore implements CacheStore {
 
   async delete(key: string): Promise<boolean> {
     await this.open();
-    const id = sha256(key);
-    const onDisk = fs.existsSync(path.join(this.entriesDir, `${id}.json`));
-    return (await this.deleteById(id)) || onDisk;
+    return this.deleteById(sha256(key));
   }
 
   async clear(): Promise<void> {

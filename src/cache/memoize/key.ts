@@ -24,33 +24,37 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-class KeyWriter {
-  private readonly seen = new Set<object>();
-
-  constructor(private readonly typed: boolean) {}
-
-  write(value: unknown): string {
-    switch (typeof value) {
-      case 'string':
-        return JSON.stringify(value);
-      case 'number':
-      case 'boolean':
-        // Untyped keys write primitives as their text, so 1, '1' and 1n share an entry (typed=false).
-        return this.typed ? String(value) : JSON.stringify(String(value));
-      case 'bigint':
-        return this.typed ? `${value}n` : JSON.stringify(String(value));
-      case 'undefined':
-        return 'undefined';
-      case 'symbol':
-        throw new TypeError(`memoize: a symbol argument has no stable key; pass options.key`);
-      case 'function':
-        return `fn#${identityOf(value as object)}`;
-      default:
-        return value === null ? 'null' : this.writeObject(value as object);
-    }
+/** Key text of a non-object value. Untyped keys write primitives as their text, so 1, '1' and 1n share an entry. */
+function primitiveKey(value: unknown, typed: boolean): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+    case 'boolean':
+      // Number and boolean text never needs escaping, so quoting it equals JSON.stringify(String(value)).
+      return typed ? String(value) : `"${value}"`;
+    case 'bigint':
+      return typed ? `${value}n` : `"${value}"`;
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      throw new TypeError('memoize: a symbol argument has no stable key; pass options.key');
+    default:
+      return value === null ? 'null' : `fn#${identityOf(value as object)}`;
   }
+}
 
-  private writeObject(value: object): string {
+/** `stack` holds the containers being written, to refuse cycles (it stays as short as the nesting). */
+function valueKey(value: unknown, typed: boolean, stack: object[]): string {
+  return typeof value === 'object' && value !== null ? objectKey(value, typed, stack) : primitiveKey(value, typed);
+}
+
+const PLAIN_NAME = /^[A-Za-z_$][\w$]*$/;
+
+function objectKey(value: object, typed: boolean, stack: object[]): string {
+  const plain = isPlainObject(value);
+  const isArray = !plain && Array.isArray(value);
+  if (!plain && !isArray) {
     if (ArrayBuffer.isView(value)) {
       const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       // Buffer reports 'Uint8Array' here, so a Buffer and a Uint8Array with the same bytes share an entry.
@@ -59,28 +63,34 @@ class KeyWriter {
     }
     if (value instanceof ArrayBuffer) return `ArrayBuffer(${bytesKey(new Uint8Array(value))})`;
     if (value instanceof Date) return `Date(${value.getTime()})`;
-    const isArray = Array.isArray(value);
-    const structural = isArray || isPlainObject(value) || value instanceof Map || value instanceof Set;
-    if (!structural) return `${value.constructor?.name ?? 'object'}#${identityOf(value)}`;
-    if (this.seen.has(value)) throw new TypeError('memoize: a circular argument has no stable key; pass options.key');
-    this.seen.add(value);
-    let out: string;
-    if (isArray) {
-      out = `[${value.map((item) => this.write(item)).join(',')}]`;
-    } else if (value instanceof Map) {
-      out = `Map{${[...value].map(([k, v]) => `${this.write(k)}=>${this.write(v)}`).sort().join(',')}}`;
-    } else if (value instanceof Set) {
-      out = `Set{${[...value].map((item) => this.write(item)).sort().join(',')}}`;
-    } else {
-      const record = value as Record<string, unknown>;
-      out = `{${Object.keys(record)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${this.write(record[k])}`)
-        .join(',')}}`;
-    }
-    this.seen.delete(value);
-    return out;
+    if (!(value instanceof Map) && !(value instanceof Set)) return `${value.constructor?.name ?? 'object'}#${identityOf(value)}`;
   }
+  if (stack.includes(value)) throw new TypeError('memoize: a circular argument has no stable key; pass options.key');
+  stack.push(value);
+  let out: string;
+  if (plain) {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    out = '{';
+    for (let i = 0; i < keys.length; i++) {
+      const name = keys[i];
+      // Identifier-like names need no escaping; quoting them is what JSON.stringify would give.
+      out += `${i === 0 ? '' : ','}${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)}:${valueKey(record[name], typed, stack)}`;
+    }
+    out += '}';
+  } else if (isArray) {
+    const items = value as unknown[];
+    out = '[';
+    for (let i = 0; i < items.length; i++) out += (i === 0 ? '' : ',') + valueKey(items[i], typed, stack);
+    out += ']';
+  } else if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => `${valueKey(k, typed, stack)}=>${valueKey(v, typed, stack)}`);
+    out = `Map{${entries.sort().join(',')}}`;
+  } else {
+    out = `Set{${[...(value as Set<unknown>)].map((item) => valueKey(item, typed, stack)).sort().join(',')}}`;
+  }
+  stack.pop();
+  return out;
 }
 
 /**
@@ -88,14 +98,12 @@ class KeyWriter {
  * typed arrays (by content) are structural; functions and class instances are keyed by identity.
  */
 export function argumentsKey(args: readonly unknown[], typed = false): string {
-  if (args.length === 1) {
-    const only = args[0];
-    // The common single-primitive call skips the writer: this is the hit path's cost.
-    if (typeof only === 'string') return JSON.stringify(only);
-    if (typeof only === 'number') return typed ? String(only) : `"${only}"`;
-  }
-  const writer = new KeyWriter(typed);
   let key = '';
-  for (let i = 0; i < args.length; i++) key += (i === 0 ? '' : ',') + writer.write(args[i]);
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i];
+    // Primitives skip the container bookkeeping: this loop is most of a hit's cost.
+    const part = typeof value === 'object' && value !== null ? objectKey(value, typed, []) : primitiveKey(value, typed);
+    key = i === 0 ? part : `${key},${part}`;
+  }
   return key;
 }

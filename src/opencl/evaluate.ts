@@ -1,0 +1,267 @@
+// opencl.evaluate: the CPU `evaluate`'s expression language (same parser and SSA lowering) run as a
+// generated OpenCL kernel. Elementwise expressions become an ElementwiseKernel, an outermost
+// sum/prod/min/max/mean a ReductionKernel; both are cached per (expression, input types,
+// precision, device). Inputs may be typed arrays (uploaded, result downloaded) or Buffers already
+// on the device (then `out` may be a Buffer too and nothing crosses the bus).
+import { LRUCache } from 'lru-cache';
+import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { ExpressionError, type Node, type Reduction } from '../expr/ast.js';
+import { lower, type Ir } from '../expr/ir.js';
+import { parse } from '../expr/parser.js';
+import { generateExpression, type InputCode, type RealType } from './codegen.js';
+import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
+import { ElementwiseKernel, ReductionKernel } from './snippets.js';
+
+export type Precision = 'auto' | 'float32' | 'float64';
+
+export interface OpenclEvaluateOptions {
+  /** Device to run on (a context per device is created once and kept). Default: defaultDevice(). */
+  device?: Device;
+  /** Context to run in instead (its device is used). */
+  context?: Context;
+  /**
+   * 'auto' (default): the CPU evaluate's promotion table (all-float32 arrays compute in float32,
+   * anything else in float64, which needs a device with fp64). 'float32' or 'float64': force it.
+   */
+  precision?: Precision;
+  /** Where to write an elementwise result: a Float32Array/Float64Array or a float/double Buffer of n elements. */
+  out?: Float64Array | Float32Array | Buffer;
+}
+
+export type OpenclVariable = Float64Array | Float32Array | Int32Array | number | Buffer;
+export type OpenclEvaluateResult = Float64Array | Float32Array | Buffer | number;
+
+const where = 'opencl.evaluate';
+const codeOfBufferType: Partial<Record<string, InputCode>> = { double: 'd', float: 'f', int: 'i' };
+
+function inputCode(value: unknown): InputCode | null {
+  if (typeof value === 'number') return 's';
+  if (value instanceof Float64Array) return 'd';
+  if (value instanceof Float32Array) return 'f';
+  if (value instanceof Int32Array) return 'i';
+  if (value instanceof Buffer) return codeOfBufferType[value.type] ?? null;
+  return null;
+}
+
+interface Parsed {
+  root: Node;
+  ir: Ir;
+  reduction: Reduction | null;
+}
+
+const parsedCache = new LRUCache<string, Parsed>({ max: 256 });
+
+function parseExpression(source: unknown): Parsed {
+  if (typeof source !== 'string') throw new TypeError(`${where}: expression must be a string, got ${typeName(source)}`);
+  let parsed = parsedCache.get(source);
+  if (!parsed) {
+    const root = parse(source, where);
+    const ir = lower([{ name: 'result', root }]);
+    parsed = { root, ir, reduction: ir.outputs[0].reduction };
+    parsedCache.set(source, parsed);
+  }
+  return parsed;
+}
+
+function firstColumn(node: Node, name: string): number | undefined {
+  if (node.kind === 'variable') return node.name === name ? node.column : undefined;
+  const children = node.kind === 'unary' ? [node.operand] : node.kind === 'binary' ? [node.left, node.right] : node.kind === 'call' ? node.args : [];
+  for (const child of children) {
+    const column = firstColumn(child, name);
+    if (column !== undefined) return column;
+  }
+  return undefined;
+}
+
+interface Bound {
+  values: OpenclVariable[];
+  codes: InputCode[];
+  n: number;
+  real: RealType;
+}
+
+/** Orders and checks the variables, and picks the compute type (the CPU evaluate's promotion table). */
+function bind(source: string, parsed: Parsed, vars: unknown, precision: Precision, device: Device): Bound {
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
+    throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
+  }
+  const record = vars as Record<string, unknown>;
+  const values: OpenclVariable[] = [];
+  const codes: InputCode[] = [];
+  let lengthFrom: string | null = null;
+  let n = 1;
+  let allFloat32 = true;
+  for (const name of parsed.ir.inputs) {
+    if (!Object.prototype.hasOwnProperty.call(record, name)) {
+      throw new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1);
+    }
+    const value = record[name];
+    const code = inputCode(value);
+    if (code === null) {
+      throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array, a double/float/int Buffer or a number, got ${value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value)}`);
+    }
+    if (value instanceof Buffer && value.context.device !== device) {
+      throw new Error(`${where}: Buffer '${name}' lives on ${value.context.device.name}, not on ${device.name}`);
+    }
+    if (code !== 's') {
+      const length = (value as Float64Array | Buffer).length;
+      if (lengthFrom === null) {
+        lengthFrom = name;
+        n = length;
+      } else if (length !== n) {
+        throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+      }
+      allFloat32 &&= code === 'f';
+    }
+    values.push(value as OpenclVariable);
+    codes.push(code);
+  }
+  const real: RealType = precision === 'auto' ? (lengthFrom !== null && allFloat32 ? 'float' : 'double') : precision === 'float32' ? 'float' : 'double';
+  if (real === 'float') {
+    // float32 math on Float64Arrays: round on the host (half the transfer, no fp64 needed on the device).
+    codes.forEach((code, k) => {
+      if (code === 'd' && values[k] instanceof Float64Array) {
+        values[k] = Float32Array.from(values[k] as Float64Array);
+        codes[k] = 'f';
+      }
+    });
+  }
+  if (!device.fp64 && (real === 'double' || codes.includes('d'))) {
+    throw new Error(
+      `${where}: ${device.name} has no float64 support (cl_khr_fp64); pass { precision: 'float32' } with typed-array inputs to compute in float32`,
+    );
+  }
+  return { values, codes, n, real };
+}
+
+type CompiledKernel = ElementwiseKernel | ReductionKernel;
+
+// Built kernels per (device, context, precision, input types, expression); evicted ones are released.
+const kernelCache = new LRUCache<string, CompiledKernel>({ max: 64, dispose: (kernel) => kernel.release() });
+const contextIds = new WeakMap<Context, number>();
+let nextContextId = 0;
+
+const REDUCE: Record<Reduction, { neutral: string; reduce: string }> = {
+  sum: { neutral: '0', reduce: 'a + b' },
+  mean: { neutral: '0', reduce: 'a + b' },
+  prod: { neutral: '1', reduce: 'a * b' },
+  // NaN-propagating, as the CPU's min/max reductions.
+  min: { neutral: 'INFINITY', reduce: '(b < a || isnan(b)) ? b : a' },
+  max: { neutral: '-INFINITY', reduce: '(b > a || isnan(b)) ? b : a' },
+};
+
+function compiledKernel(context: Context, source: string, parsed: Parsed, bound: Bound): CompiledKernel {
+  let contextId = contextIds.get(context);
+  if (contextId === undefined) contextIds.set(context, (contextId = nextContextId++));
+  const key = `${contextId}|${bound.real}|${bound.codes.join('')}|${source}`;
+  let kernel = kernelCache.get(key);
+  if (!kernel) {
+    const generated = generateExpression(parsed.ir, bound.codes, bound.real);
+    // Correctly rounded float32 / and sqrt, as the CPU computes them (OpenCL allows 2.5 ulp otherwise).
+    const options = bound.real === 'float' ? '-cl-fp32-correctly-rounded-divide-sqrt' : '';
+    if (parsed.reduction) {
+      // Float64 accumulators like the CPU's, where the device has them.
+      const type = context.device.fp64 ? 'double' : 'float';
+      kernel = new ReductionKernel(context, {
+        type,
+        ...REDUCE[parsed.reduction],
+        map: `(${type})${generated.value}`,
+        arguments: generated.parameters,
+        preamble: generated.preamble,
+        name: 'hotpath_reduce',
+        options,
+      });
+    } else {
+      const parameters = `${generated.parameters}${generated.parameters ? ', ' : ''}${bound.real} *hp_out`;
+      kernel = new ElementwiseKernel(context, parameters, `hp_out[i] = ${generated.value}`, {
+        preamble: generated.preamble,
+        name: 'hotpath_expr',
+        options,
+      });
+    }
+    kernelCache.set(key, kernel);
+  }
+  return kernel;
+}
+
+const defaultContexts = new Map<Device, Context>();
+
+function contextFor(opts: Record<string, unknown>): Context {
+  if (opts.context !== undefined) {
+    if (!(opts.context instanceof Context)) throw new TypeError(`${where}: context must be an opencl Context, got ${typeName(opts.context)}`);
+    return opts.context;
+  }
+  if (opts.device !== undefined && !(opts.device instanceof Device)) {
+    throw new TypeError(`${where}: device must be a Device from opencl.devices(), got ${typeName(opts.device)}`);
+  }
+  const device = (opts.device as Device | undefined) ?? defaultDevice();
+  let context = defaultContexts.get(device);
+  if (!context || context.released) {
+    context = createContext(device);
+    defaultContexts.set(device, context);
+  }
+  return context;
+}
+
+function checkOut(out: unknown, bound: Bound, reduction: Reduction | null, device: Device): Float64Array | Float32Array | Buffer | undefined {
+  if (out === undefined) return undefined;
+  if (reduction) throw new TypeError(`${where}: out cannot be used with the reduction '${reduction}'`);
+  const Ctor = bound.real === 'float' ? Float32Array : Float64Array;
+  if (out instanceof Buffer) {
+    if (out.type !== bound.real) throw new TypeError(`${where}: out must be a ${bound.real} Buffer (the result type), got a ${out.type} Buffer`);
+    if (out.context.device !== device) throw new Error(`${where}: out lives on ${out.context.device.name}, not on ${device.name}`);
+  } else if (!(out instanceof Ctor)) {
+    throw new TypeError(`${where}: out must be a ${Ctor.name} or a ${bound.real} Buffer (the result type for these inputs), got ${typeName(out)}`);
+  }
+  if (out.length !== bound.n) throw new RangeError(`${where}: out has ${out.length} elements, expected ${bound.n}`);
+  return out;
+}
+
+function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluateResult {
+  if (!reduction) return real === 'float' ? new Float32Array(0) : new Float64Array(0);
+  return reduction === 'sum' ? 0 : reduction === 'prod' ? 1 : NaN;
+}
+
+/**
+ * Evaluates `expr` (the CPU `evaluate`'s language) on an OpenCL device. Resolves to a new typed
+ * array (Float32Array when computing in float32), `out`, or a number for a reduction.
+ */
+export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+  const opts = checkOptions(where, options);
+  const precision = opts.precision === undefined ? 'auto' : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
+  const context = contextFor(opts);
+  const parsed = parseExpression(expr);
+  const bound = bind(expr, parsed, vars, precision, context.device);
+  const out = checkOut(opts.out, bound, parsed.reduction, context.device);
+  if (bound.n === 0) return out ?? emptyResult(parsed.reduction, bound.real);
+  const kernel = compiledKernel(context, expr, parsed, bound);
+  const owned: Buffer[] = [];
+  try {
+    const pending: Promise<unknown>[] = [];
+    const args = bound.values.map((value) => {
+      if (typeof value === 'number' || value instanceof Buffer) return value;
+      const type = value instanceof Float64Array ? 'double' : value instanceof Float32Array ? 'float' : 'int';
+      const buffer = context.buffer(value.byteLength, { type, access: 'read_only' });
+      owned.push(buffer);
+      pending.push(buffer.write(value));
+      return buffer;
+    });
+    if (kernel instanceof ReductionKernel) {
+      const [accumulator] = await Promise.all([kernel.run(args, { n: bound.n }), ...pending]);
+      return parsed.reduction === 'mean' ? Number(accumulator) / bound.n : Number(accumulator);
+    }
+    const target = out instanceof Buffer ? out : context.buffer(bound.n * (bound.real === 'float' ? 4 : 8), { type: bound.real });
+    if (!(out instanceof Buffer)) owned.push(target);
+    const run = kernel.run([...args, target], { n: bound.n });
+    if (out instanceof Buffer) {
+      await Promise.all([run, ...pending]);
+      return out;
+    }
+    const result = out ?? (bound.real === 'float' ? new Float32Array(bound.n) : new Float64Array(bound.n));
+    // The in-order queue runs writes, kernel and read in sequence; the read waits for the build too.
+    await Promise.all([run, ...pending]);
+    return await target.read(result);
+  } finally {
+    for (const buffer of owned) buffer.release();
+  }
+}

@@ -1,5 +1,6 @@
 import { describe as suite, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
 import { backends, rng } from './helpers.js';
 
@@ -236,6 +237,25 @@ for (const be of backends) {
       expect(compile('sum(a)').reduction).toBe('sum');
     });
 
+    it('allocates nothing of size n but the output at n = 1e7', () => {
+      const n = 10_000_000;
+      const a = new Float64Array(n).fill(0.5);
+      const b = new Float64Array(n).fill(2);
+      const out = new Float64Array(n);
+      for (const expr of ['a*b + c*sin(a)', 'where(a > 0.25, sqrt(a), b**10)']) {
+        const before = process.memoryUsage().arrayBuffers;
+        evaluate(expr, { a, b, c: 3 }, { backend: be, out });
+        expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+      }
+      const before = process.memoryUsage().arrayBuffers;
+      const sum = evaluate('sum(a*b)', { a, b }, { backend: be }) as number;
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+      expect(sum).toBe(n);
+      const fresh = evaluate('a + b', { a, b }, { backend: be }) as Float64Array;
+      expect(fresh.length).toBe(n);
+      expect(fresh[n - 1]).toBe(2.5);
+    });
+
     it('rejects bad variables, lengths and out arrays', () => {
       const a = new Float64Array(4);
       expect(() => evaluate('a + b', { a, b: new Float64Array(5) }, { backend: be })).toThrow(
@@ -345,23 +365,28 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     }
   });
 
-  it('allocates nothing of size n but the output at n = 1e7', () => {
-    const n = 10_000_000;
-    const a = new Float64Array(n).fill(0.5);
-    const b = new Float64Array(n).fill(2);
-    const out = new Float64Array(n);
-    for (const expr of ['a*b + c*sin(a)', 'where(a > 0.25, sqrt(a), b**10)']) {
-      const before = process.memoryUsage().arrayBuffers;
-      evaluate(expr, { a, b, c: 3 }, { backend: 'native', out });
-      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+  it('vectorized sin, cos, exp and log stay within 2 ulps of Math, with libm for huge, NaN and infinite arguments', () => {
+    const r = rng(91);
+    const n = 20_000;
+    const spread = (range: number) => () => (r() - 0.5) * range * r();
+    const positive = () => Math.exp((r() - 0.5) * 1400);
+    for (const [fn, draw] of [['sin', spread(2e5)], ['cos', spread(2e5)], ['exp', spread(1500)], ['log', positive]] as const) {
+      const x = Float64Array.from({ length: n }, draw);
+      x[7000] = 0; // log: -Infinity; also 5e-324 (subnormal) and negative arguments take the libm path
+      x[7001] = 5e-324;
+      x[7002] = -2;
+      x[100] = 1e300; // a block with an argument beyond the vector path's limit
+      x[5000] = NaN;
+      x[9000] = -Infinity;
+      const got = evaluate(`${fn}(x)`, { x }, { backend: 'native' }) as Float64Array;
+      const f32 = evaluate(`${fn}(x)`, { x: Float32Array.from(x) }, { backend: 'native' }) as Float32Array;
+      for (let i = 0; i < n; i++) {
+        const want = Math[fn](x[i]);
+        expect(closeUlps(got[i], want, 2), `${fn}(${x[i]}): ${got[i]} vs ${want}`).toBe(true);
+        const want32 = Math.fround(Math[fn](Math.fround(x[i])));
+        expect(Math.abs(f32[i] - want32) <= 2 ** -23 * Math.max(1, Math.abs(want32)) || Object.is(f32[i], want32), `${fn} float32 at ${i}`).toBe(true);
+      }
     }
-    const before = process.memoryUsage().arrayBuffers;
-    const sum = evaluate('sum(a*b)', { a, b }, { backend: 'native' }) as number;
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
-    expect(sum).toBe(n);
-    const fresh = evaluate('a + b', { a, b }, { backend: 'native' }) as Float64Array;
-    expect(fresh.length).toBe(n);
-    expect(fresh[n - 1]).toBe(2.5);
   });
 
   it('runs many concurrent async calls safely', async () => {
@@ -369,6 +394,31 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const inputs = Array.from({ length: 8 }, (_, k) => randomArray(k + 300, n));
     const results = await Promise.all(inputs.map((a) => evaluateAsync('a * 2 + 1', { a }, { backend: 'native', threads: 3 })));
     results.forEach((r, k) => expectArrayClose(r as Float64Array, inputs[k].map((v) => v * 2 + 1), 0));
+  });
+
+  it('is safe from several worker threads at once, each also running async calls', async () => {
+    const workerSource = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { evaluate, evaluateAsync } = require(workerData.entry);
+      const a = new Float64Array(workerData.n).map((_, i) => Math.sin(i + workerData.seed));
+      (async () => {
+        const results = [evaluate('a*a + sin(a)', { a }, { backend: 'native', threads: 2 })];
+        results.push(...(await Promise.all([1, 2, 3].map((threads) => evaluateAsync('a*a + sin(a)', { a }, { backend: 'native', threads })))));
+        parentPort.postMessage(results);
+      })();
+    `;
+    const entry = createRequire(__filename).resolve('hotpath');
+    const n = 200_003;
+    const runs = await Promise.all([1, 2, 3].map((seed) => new Promise<Float64Array[]>((resolve, reject) => {
+      const worker = new Worker(workerSource, { eval: true, workerData: { entry, n, seed } });
+      worker.once('message', (m) => { resolve(m); void worker.terminate(); });
+      worker.once('error', reject);
+    })));
+    runs.forEach((results, k) => {
+      const a = new Float64Array(n).map((_, i) => Math.sin(i + k + 1));
+      const want = evaluate('a*a + sin(a)', { a }, { backend: 'js' }) as Float64Array;
+      for (const r of results) expectArrayClose(r, want, 4);
+    });
   });
 
   it('rejects malformed bytecode with a RangeError before touching memory', () => {

@@ -15,6 +15,19 @@ struct FloatSpan {
   bool isFloat32 = false;
 };
 
+// First element of a typed array (null when empty), for plain and SharedArrayBuffer-backed arrays
+// alike: Napi::TypedArray::ArrayBuffer() fails on the latter (napi_get_arraybuffer_info rejects a
+// SharedArrayBuffer), and worker threads share memory that way.
+inline void* TypedArrayData(const Napi::TypedArray& array, const std::string& name) {
+  void* data = nullptr;
+  size_t length = 0;
+  if (napi_get_typedarray_info(array.Env(), array, nullptr, &length, &data, nullptr, nullptr) != napi_ok) {
+    throw TypeError(name + " could not be read as a typed array");
+  }
+  if (length > 0 && data == nullptr) throw TypeError(name + " is backed by a detached ArrayBuffer");
+  return length == 0 ? nullptr : data;
+}
+
 inline FloatSpan RequireFloatArray(const Napi::Value& value, const char* argName) {
   if (!value.IsTypedArray()) {
     throw TypeError(std::string(argName) + " must be a Float64Array or Float32Array");
@@ -25,13 +38,9 @@ inline FloatSpan RequireFloatArray(const Napi::Value& value, const char* argName
     throw TypeError(std::string(argName) + " must be a Float64Array or Float32Array");
   }
   FloatSpan span;
-  span.length = array.ElementLength();
   span.isFloat32 = type == napi_float32_array;
-  Napi::ArrayBuffer buffer = array.ArrayBuffer();
-  if (span.length > 0 && buffer.Data() == nullptr) {
-    throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
-  }
-  span.data = span.length == 0 ? nullptr : static_cast<const uint8_t*>(buffer.Data()) + array.ByteOffset();
+  span.length = array.ElementLength();
+  span.data = TypedArrayData(array, argName);
   return span;
 }
 

@@ -24,12 +24,6 @@ struct Call {
   std::vector<Napi::ObjectReference> keepAlive;
 };
 
-void* ArrayData(Napi::TypedArray array, const std::string& name) {
-  Napi::ArrayBuffer buffer = array.ArrayBuffer();
-  if (array.ElementLength() > 0 && buffer.Data() == nullptr) throw TypeError(name + " is backed by a detached ArrayBuffer");
-  return array.ElementLength() == 0 ? nullptr : static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset();
-}
-
 Input RequireInput(const Napi::Value& value, size_t index, size_t length, bool float32, Call& call) {
   const std::string name = "inputs[" + std::to_string(index) + "]";
   Input input;
@@ -47,7 +41,7 @@ Input RequireInput(const Napi::Value& value, size_t index, size_t length, bool f
   }
   if (float32 && input.kind != InputKind::kFloat32) throw TypeError(name + " must be a Float32Array in float32 mode");
   if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
-  input.data = ArrayData(array, name);
+  input.data = TypedArrayData(array, name);
   call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
   return input;
 }
@@ -65,7 +59,7 @@ void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, siz
   auto array = value.As<Napi::TypedArray>();
   if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
   call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
-  return ArrayData(array, name);
+  return TypedArrayData(array, name);
 }
 
 // Arguments: code Int32Array, constants Float64Array, inputs (number | typed array)[],
@@ -78,7 +72,7 @@ Call Prepare(const Napi::CallbackInfo& info) {
   auto code = info[0].As<Napi::Int32Array>();
   FloatSpan constants = RequireFloatArray(info[1], "constants");
   if (constants.isFloat32) throw TypeError("constants must be a Float64Array");
-  call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(ArrayData(code, "code")) : nullptr,
+  call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(TypedArrayData(code, "code")) : nullptr,
                         code.ElementLength(), static_cast<const double*>(constants.data), constants.length);
   if (!info[2].IsArray() || !info[3].IsArray()) throw TypeError("inputs and outputs must be arrays");
   auto inputs = info[2].As<Napi::Array>();

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "../common/errors.h"
 #include "thread_pool.h"
+#include "vector_math.h"
 
 // Hot loops get an AVX2 clone picked at load time (ifunc), so the prebuild stays baseline x86-64.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -79,11 +81,15 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kOr: Map2(d, a, b, n, [=](T x, T y) { return (x != zero) | (y != zero) ? one : zero; }); break;
     case Op::kWhere: {
       const T* c = regs[in.c];
-      for (size_t i = 0; i < n; ++i) d[i] = a[i] != zero ? b[i] : c[i];
+      // Both loads unconditional, so the select if-converts into a vector blend.
+      for (size_t i = 0; i < n; ++i) {
+        const T whenTrue = b[i], whenFalse = c[i];
+        d[i] = a[i] != zero ? whenTrue : whenFalse;
+      }
       break;
     }
-    case Op::kSin: Map1(d, a, n, [](T x) { return std::sin(x); }); break;
-    case Op::kCos: Map1(d, a, n, [](T x) { return std::cos(x); }); break;
+    case Op::kSin: VectorBlock(d, a, n, -kVectorTrigLimit, kVectorTrigLimit, [](double x) { return SinCosKernel<false>(x); }, [](double x) { return std::sin(x); }); break;
+    case Op::kCos: VectorBlock(d, a, n, -kVectorTrigLimit, kVectorTrigLimit, [](double x) { return SinCosKernel<true>(x); }, [](double x) { return std::cos(x); }); break;
     case Op::kTan: Map1(d, a, n, [](T x) { return std::tan(x); }); break;
     case Op::kArcsin: Map1(d, a, n, [](T x) { return std::asin(x); }); break;
     case Op::kArccos: Map1(d, a, n, [](T x) { return std::acos(x); }); break;
@@ -94,9 +100,11 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kArcsinh: Map1(d, a, n, [](T x) { return std::asinh(x); }); break;
     case Op::kArccosh: Map1(d, a, n, [](T x) { return std::acosh(x); }); break;
     case Op::kArctanh: Map1(d, a, n, [](T x) { return std::atanh(x); }); break;
-    case Op::kExp: Map1(d, a, n, [](T x) { return std::exp(x); }); break;
+    case Op::kExp: VectorBlock(d, a, n, -kVectorExpLimit, kVectorExpLimit, [](double x) { return ExpKernel(x); }, [](double x) { return std::exp(x); }); break;
     case Op::kExpm1: Map1(d, a, n, [](T x) { return std::expm1(x); }); break;
-    case Op::kLog: Map1(d, a, n, [](T x) { return std::log(x); }); break;
+    case Op::kLog:
+      VectorBlock(d, a, n, std::numeric_limits<double>::min(), std::numeric_limits<double>::max(), [](double x) { return LogKernel(x); }, [](double x) { return std::log(x); });
+      break;
     case Op::kLog1p: Map1(d, a, n, [](T x) { return std::log1p(x); }); break;
     case Op::kLog10: Map1(d, a, n, [](T x) { return std::log10(x); }); break;
     case Op::kLog2: Map1(d, a, n, [](T x) { return std::log2(x); }); break;
@@ -157,6 +165,23 @@ HOTPATH_INLINE double ReduceBlock(OutputKind kind, const T* x, size_t n) {
 }
 
 template <class T>
+constexpr InputKind ComputeKind() {
+  return std::is_same_v<T, double> ? InputKind::kFloat64 : InputKind::kFloat32;
+}
+
+// An input of another element type than the computation (int32 or float32 in a float64 program)
+// is converted block by block into its register.
+template <class T>
+HOTPATH_INLINE void LoadConverted(const Input& in, size_t start, size_t n, T* slot) {
+  switch (in.kind) {
+    case InputKind::kFloat64: std::copy_n(static_cast<const double*>(in.data) + start, n, slot); break;
+    case InputKind::kFloat32: std::copy_n(static_cast<const float*>(in.data) + start, n, slot); break;
+    case InputKind::kInt32: std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot); break;
+    case InputKind::kScalar: break;
+  }
+}
+
+template <class T>
 HOTPATH_INLINE void RunRangeImpl(const Program& p, const std::vector<Input>& inputs, const std::vector<void*>& outputs,
                                  size_t begin, size_t end, size_t blockSize, double* partial) {
   const int32_t registers = p.Registers();
@@ -173,17 +198,11 @@ HOTPATH_INLINE void RunRangeImpl(const Program& p, const std::vector<Input>& inp
     const size_t n = std::min(blockSize, end - start);
     for (int32_t i = 0; i < p.nInputs; ++i) {
       const Input& in = inputs[i];
-      T* slot = scratch.data() + static_cast<size_t>(i) * blockSize;
-      if (in.kind == InputKind::kFloat64) {
-        const double* src = static_cast<const double*>(in.data) + start;
-        if constexpr (std::is_same_v<T, double>) regs[i] = const_cast<double*>(src);
-        else std::copy_n(src, n, slot);  // unreachable by the promotion rules; kept total
-      } else if (in.kind == InputKind::kFloat32) {
-        const float* src = static_cast<const float*>(in.data) + start;
-        if constexpr (std::is_same_v<T, float>) regs[i] = const_cast<float*>(src);
-        else std::copy_n(src, n, slot);
-      } else if (in.kind == InputKind::kInt32) {
-        std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot);
+      if (in.kind == InputKind::kScalar) continue;
+      if (in.kind == ComputeKind<T>()) {
+        regs[i] = const_cast<T*>(static_cast<const T*>(in.data) + start);  // read in place, never written
+      } else {
+        LoadConverted(in, start, n, scratch.data() + static_cast<size_t>(i) * blockSize);
       }
     }
     for (int32_t k = 0; k < p.nOutputs; ++k) {

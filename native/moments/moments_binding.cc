@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/errors.h"
+#include "../common/memory.h"
 #include "../common/typed_array.h"
 #include "moments_kernel.h"
 
@@ -54,6 +55,12 @@ Napi::Value PartialSync(const Napi::CallbackInfo& info) {
   return ToJs(info.Env(), AccumulateSpan(span, 0, span.length, policy));
 }
 
+// Threads actually used: no more than there are blocks, and at least one.
+size_t WorkerCount(size_t length, uint32_t threads) {
+  const size_t blocks = (length + kBlock - 1) / kBlock;
+  return std::max<size_t>(1, std::min<size_t>(threads, blocks));
+}
+
 // Splits the array into per-thread chunks on block boundaries (so every thread runs the same
 // block decomposition as the synchronous path) and merges the chunk partials in order.
 class PartialWorker : public Napi::AsyncWorker {
@@ -64,33 +71,31 @@ class PartialWorker : public Napi::AsyncWorker {
         keepAlive_(Napi::Persistent(static_cast<Napi::Object>(array))),
         span_(span),
         policy_(policy),
-        threads_(threads) {}
+        slots_(env, WorkerCount(span.length, threads)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
       const size_t blocks = (span_.length + kBlock - 1) / kBlock;
-      const size_t workers = std::max<size_t>(1, std::min<size_t>(threads_, blocks));
-      const size_t blocksPerWorker = (blocks + workers - 1) / std::max<size_t>(workers, 1);
-      std::vector<Partial> partials(workers);
-      std::vector<std::exception_ptr> errors(workers);
+      const size_t workers = slots_.size();
+      const size_t blocksPerWorker = (blocks + workers - 1) / workers;
       std::vector<std::thread> pool;
       auto run = [&](size_t w) {
         const size_t begin = std::min(span_.length, w * blocksPerWorker * kBlock);
         const size_t end = std::min(span_.length, (w + 1) * blocksPerWorker * kBlock);
         try {
-          partials[w] = AccumulateSpan(span_, begin, end, policy_);
+          slots_[w].partial = AccumulateSpan(span_, begin, end, policy_);
         } catch (...) {
-          errors[w] = std::current_exception();
+          slots_[w].error = std::current_exception();
         }
       };
       for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
       run(0);
       for (auto& t : pool) t.join();
       for (size_t w = 0; w < workers; ++w) {
-        if (errors[w]) std::rethrow_exception(errors[w]);
-        result_ = Merge(result_, partials[w]);
+        if (slots_[w].error) std::rethrow_exception(slots_[w].error);
+        result_ = Merge(result_, slots_[w].partial);
       }
     } catch (...) {
       error_ = std::current_exception();
@@ -113,7 +118,13 @@ class PartialWorker : public Napi::AsyncWorker {
   Napi::ObjectReference keepAlive_;  // the typed array must outlive the worker threads
   FloatSpan span_;
   NanPolicy policy_;
-  uint32_t threads_;
+  // One result slot per thread, allocated here on the JavaScript thread through the tracked
+  // allocator so the native memory accounting sees the worker's scratch.
+  struct Slot {
+    Partial partial;
+    std::exception_ptr error;
+  };
+  memory::Scratch<Slot> slots_;
   Partial result_;
   std::exception_ptr error_;
 };

@@ -13,6 +13,31 @@ export interface NativeAddon {
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
   /** The VM's opcode names in opcode order (must equal OPS in src/expr/ops.ts). */
   exprOpNames(): string[];
+  /** Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16 offsets. */
+  countminUpdate(
+    counters: Uint32Array,
+    shape: Uint32Array,
+    keys: string | Uint8Array,
+    offsets: Uint32Array,
+    counts: Float64Array | null,
+    estimatesOut: Float64Array | null,
+  ): void;
+  /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
+  countminEstimate(counters: Uint32Array, shape: Uint32Array, keys: string | Uint8Array, offsets: Uint32Array, estimatesOut: Float64Array): void;
+  /** Count-min: adds count to one key (a string, hashed as UTF-8, or bytes); returns its new estimate. */
+  countminUpdateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array, count: number): number;
+  /** Count-min: one key's estimate. */
+  countminEstimateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array): number;
+  /** Count-min: dst += weight * src, saturating (u64 counters as uint32 pairs when wide). */
+  countminMerge(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void;
+  /** xxHash64 of bytes with the seed's 32-bit halves. */
+  countminHash(bytes: Uint8Array, seedLo: number, seedHi: number): bigint;
+  /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
+  nativeMemory(): number;
+  /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
+  takeNativePeak(): number;
+  /** A zero-filled Float64Array in tracked native memory: checks the accounting end to end (tests, demo). */
+  trackedFloat64Array(length: number): Float64Array;
 
   // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
   openclStatus(): { available: boolean; reason: string | null };

@@ -1,7 +1,13 @@
 // `npm run demo`: a tour of every capability on generated data, timing native against pure-TS.
 import { performance } from 'node:perf_hooks';
 import { backend } from '../binding/loader.js';
+import { demoSection as memoryDemo } from '../memprof/demo.js';
+import { demoSection as countminSection } from '../countmin/demo.js';
+import { demoSection as cacheSection } from '../cache/demo.js';
 import { describe, describeAsync } from '../moments/index.js';
+import { demoSection as concurrencySection } from '../pool/demo.js';
+import { demoSection as expressionsSection } from '../expr/demo.js';
+import { demoSection as distributedSection } from '../distributed/demo.js';
 import { demoSection as openclSection } from '../opencl/demo.js';
 
 function time<T>(fn: () => T): [T, number] {
@@ -39,6 +45,13 @@ async function momentsSection(): Promise<void> {
 export async function demoCommand(): Promise<number> {
   console.log(`hotpath demo (backend: ${backend})\n`);
   await momentsSection();
+  console.log();
+  await concurrencySection();
+  await memoryDemo();
+  await expressionsSection();
+  await countminSection();
+  await cacheSection();
+  await distributedSection();
   await openclSection();
   return 0;
 }

@@ -2,14 +2,22 @@
 // The `hotpath` command: dispatches to one module per subcommand.
 import { demoCommand } from './demo.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
+import { fetchCommand, fetchHelp } from './fetch.js';
 import { UsageError } from './io.js';
+import { mprofCommand, mprofHelp } from './mprof.js';
 import { statsCommand, statsHelp } from './stats.js';
+import { topkCommand, topkHelp } from './topk.js';
+import { workerCommand, workerHelp } from './worker.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; help: string }> = {
   stats: { run: statsCommand, help: statsHelp },
+  topk: { run: topkCommand, help: topkHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
+  fetch: { run: fetchCommand, help: fetchHelp },
+  mprof: { run: mprofCommand, help: mprofHelp },
+  worker: { run: workerCommand, help: workerHelp },
   demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
 };
 

@@ -70,55 +70,55 @@ export function isReduction(name: string): name is Reduction {
 }
 
 /**
- * A compile error in an expression or a vectorized function: the message ends with the column
+ * A compile error in an expression or a vectorized function: the message ends with the position
  * and a caret line under the source, e.g.
  *   evaluate: unknown function 'sine' (column 5)
  *     2 * sine(a)
  *         ^
+ * Multi-line sources (vectorized function bodies) report "(line 2, column 9)".
  */
 export class ExpressionError extends Error {
+  /** 1-based line of the problem within `source`. */
+  readonly line: number;
+  /** 1-based column of the problem within its line. */
   readonly column: number;
   readonly source: string;
-  constructor(where: string, problem: string, source: string, column: number) {
-    super(`${where}: ${problem} (column ${column})\n${caretLine(source, column)}`);
+  /** `offset` is the 1-based position in `source` (what tree nodes carry as `column`). */
+  constructor(where: string, problem: string, source: string, offset: number) {
+    const lineStart = source.lastIndexOf('\n', offset - 2) + 1;
+    const lineEnd = source.indexOf('\n', lineStart);
+    const line = source.slice(0, lineStart).split('\n').length;
+    const column = offset - lineStart;
+    const position = source.includes('\n') ? `line ${line}, column ${column}` : `column ${column}`;
+    const text = source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
+    // Tabs stay tabs so the caret lines up under indented source lines.
+    const indent = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
+    super(`${where}: ${problem} (${position})\n  ${text}\n  ${indent}^`);
     this.name = 'ExpressionError';
+    this.line = line;
     this.column = column;
     this.source = source;
   }
 }
 
-/** The source line holding `column` (1-based, counted over the whole text) and a caret under it. */
-function caretLine(source: string, column: number): string {
-  const lineStart = source.lastIndexOf('\n', column - 2) + 1;
-  const lineEnd = source.indexOf('\n', lineStart);
-  const line = source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
-  return `  ${line}\n  ${' '.repeat(Math.max(0, column - 1 - lineStart))}^`;
-}
-
-/** Names of the variables a tree reads, in order of first appearance. */
-export function variablesOf(roots: readonly Node[]): string[] {
-  const seen = new Set<string>();
-  const visit = (node: Node): void => {
-    switch (node.kind) {
-      case 'variable':
-        seen.add(node.name);
-        break;
-      case 'unary':
-        visit(node.operand);
-        break;
-      case 'binary':
-        visit(node.left);
-        visit(node.right);
-        break;
-      case 'call':
-        node.args.forEach(visit);
-        break;
-      case 'number':
-        break;
-    }
-  };
-  roots.forEach(visit);
-  return [...seen];
+/** Calls `visit` on every node of a tree, parents before children, arguments left to right. */
+export function forEachNode(root: Node, visit: (node: Node) => void): void {
+  visit(root);
+  switch (root.kind) {
+    case 'unary':
+      forEachNode(root.operand, visit);
+      break;
+    case 'binary':
+      forEachNode(root.left, visit);
+      forEachNode(root.right, visit);
+      break;
+    case 'call':
+      for (const arg of root.args) forEachNode(arg, visit);
+      break;
+    case 'number':
+    case 'variable':
+      break;
+  }
 }
 
 /** Prints a tree back as a fully parenthesized expression (used by Program.toString()). */

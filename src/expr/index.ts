@@ -1,4 +1,4 @@
-export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type Node as ExpressionNode, type Reduction, type UnaryOperator } from './ast.js';
+export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from './ast.js';
 export { parse as parseExpression } from './parser.js';
 export {
   NATIVE_MIN_LENGTH,
@@ -14,3 +14,4 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
+export { vectorize, type VectorizeArgument, type VectorizedFunction } from './vectorize.js';

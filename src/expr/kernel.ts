@@ -37,9 +37,21 @@ function reduceStep(out: IrOutput, acc: string, v: string): string {
   }
 }
 
-/** JS source of the fused loop for `ir` over inputs of the given kinds (exported for Program.toString()). */
+/**
+ * JS source of the fused loop for `ir` over inputs of the given kinds (exported for Program.toString()).
+ * A value read once is inlined into its reader, so `where(c, sqrt(a), b*b)` becomes a ternary that
+ * evaluates only the taken branch, as a hand-written loop would (no op has side effects). With several
+ * elementwise outputs every result is computed before the first store, so an output that aliases an
+ * input never changes what a later output reads.
+ */
 export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: boolean): string {
   const live = liveValues(ir);
+  const uses = new Array<number>(ir.values.length).fill(0);
+  ir.values.forEach((v, i) => {
+    if (live[i] && v.kind === 'op') for (const a of v.args) uses[a]++;
+  });
+  const elementwise = ir.outputs.filter((o) => !o.reduction).length;
+  for (const out of ir.outputs) uses[out.value] += out.reduction || elementwise > 1 ? 2 : 1;
   const invariant = ir.values.map(() => true);
   const round = (expr: string) => (float32 ? `f(${expr})` : expr);
   const hoisted: string[] = [];
@@ -51,7 +63,6 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
       names[i] = literal(float32 ? Math.fround(v.value) : v.value);
       return;
     }
-    names[i] = `v${i}`;
     let expr: string;
     if (v.kind === 'input') {
       invariant[i] = codes[v.index] === 's';
@@ -60,6 +71,11 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
       invariant[i] = v.args.every((a) => invariant[a]);
       expr = round(OPS[v.op].js(...v.args.map((a) => names[a])));
     }
+    if (!invariant[i] && uses[i] === 1) {
+      names[i] = expr;
+      return;
+    }
+    names[i] = `v${i}`;
     (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
   });
   const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { ExpressionError, type Node, type Reduction, formatNode } from './ast.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, formatIr, lower } from './ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
@@ -29,7 +29,7 @@ export interface EvaluateOptions {
   out?: ResultArray;
   /** Native threads. Default: os.availableParallelism(). Small arrays use one thread regardless. */
   threads?: number;
-  /** Elements per native block (every temporary is one block). Default 1024. */
+  /** Elements per native block (every temporary is one block, sized to stay in L1). Default 256. */
   blockSize?: number;
   /** 'native' or 'js'. Default: the process backend, with arrays shorter than the native cut-off on the fused JS loop. */
   backend?: Backend;
@@ -44,8 +44,10 @@ export type EvaluateResult = ResultArray | number;
 
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
-export const DEFAULT_BLOCK_SIZE = 1024;
+export const DEFAULT_BLOCK_SIZE = 256;
 const CACHE_SIZE = 256;
+/** Default native thread count, read once: the call is a syscall and the answer does not change. */
+const DEFAULT_THREADS = Math.min(os.availableParallelism(), 1024);
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -54,16 +56,9 @@ interface Site {
 }
 
 function firstSites(root: Node, source: string, sites: Map<string, Site>): void {
-  const visit = (node: Node): void => {
+  forEachNode(root, (node) => {
     if (node.kind === 'variable' && !sites.has(node.name)) sites.set(node.name, { source, column: node.column });
-    if (node.kind === 'unary') visit(node.operand);
-    if (node.kind === 'binary') {
-      visit(node.left);
-      visit(node.right);
-    }
-    if (node.kind === 'call') node.args.forEach(visit);
-  };
-  visit(root);
+  });
 }
 
 interface Bound {
@@ -187,7 +182,7 @@ export class CompiledExpressions {
   }
 
   settings(where: string, opts: Record<string, unknown>, n: number): Settings {
-    const threads = opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024);
+    const threads = opts.threads === undefined ? DEFAULT_THREADS : checkInteger(where, 'threads', opts.threads, 1, 1024);
     const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
     const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
     return { backend, threads, blockSize };
@@ -238,16 +233,17 @@ export class CompiledExpressions {
     return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
   }
 
-  describe(float32 = false): string {
-    const codes = this.ir.inputs.map((): InputCode => (float32 ? 'f' : 'd'));
+  /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
+  describe(): string {
+    const codes = this.ir.inputs.map((): InputCode => 'd');
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
       '',
       'SSA:',
       formatIr(this.ir),
       '',
-      `fused JS loop (${float32 ? 'float32' : 'float64'} arrays):`,
-      fusedLoopSource(this.ir, codes, float32),
+      'fused JS loop (Float64Array inputs):',
+      fusedLoopSource(this.ir, codes, false),
       '',
       'native bytecode (one instruction = one loop over a block):',
       disassemble((this.#bytecode ??= compileBytecode(this.ir))),
@@ -280,10 +276,13 @@ function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
 export class Program {
   readonly source: string;
   readonly #compiled: CompiledExpressions;
+  readonly #caller: { sync: string; async: string };
 
-  constructor(source: string, compiled: CompiledExpressions) {
+  /** `caller` names the public function in error messages (vectorized functions pass their own). */
+  constructor(source: string, compiled: CompiledExpressions, caller = { sync: 'evaluate', async: 'evaluateAsync' }) {
     this.source = source;
     this.#compiled = compiled;
+    this.#caller = caller;
   }
 
   /** Input variable names, in order of first appearance. */
@@ -297,11 +296,11 @@ export class Program {
   }
 
   run(vars: Variables, options?: EvaluateOptions): EvaluateResult {
-    return this.#compiled.execute('evaluate', vars, options, singleOut)[0];
+    return this.#compiled.execute(this.#caller.sync, vars, options, singleOut)[0];
   }
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
-    return (await this.#compiled.executeAsync('evaluateAsync', vars, options, singleOut))[0];
+    return (await this.#compiled.executeAsync(this.#caller.async, vars, options, singleOut))[0];
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

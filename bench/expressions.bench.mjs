@@ -1,0 +1,174 @@
+// Vector expressions at n = 1e6 and 1e7, every result written into a preallocated output (numexpr's
+// out=): native VM on 1 thread and on all threads, the generated pure-TS fused loop, a hand-written
+// fused JS loop, naive TS with one temporary array per operation (how array libraries work), mathjs
+// (its expression parser over plain arrays, n = 1e6 only: seconds per call at 1e7), and numexpr itself through /usr/bin/python3 on the same data when it is installed. A plain copy of one
+// array gives the streaming bound: bytes read and written at the copy bandwidth of this run.
+import { NATIVE_MIN_LENGTH, compile, backend } from 'hotpath';
+import { all, create } from 'mathjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { measure, report } from './harness.mjs';
+
+const SIZES = [1_000_000, 10_000_000];
+const MATHJS_MAX_N = 1_000_000;
+const math = create(all);
+const THREADS = os.availableParallelism();
+
+// Each case: the expression, the arrays it streams (for the bound), a hand-written fused loop, and
+// the naive version with one temporary per operation.
+const CASES = [
+  {
+    expr: '2*a + 3*b',
+    mathjs: '2*a + 3*b',
+    arrays: 2,
+    fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) out[i] = 2 * a[i] + 3 * b[i]; return out; },
+    naive: (v, out) => add(scale(v.a, 2), scale(v.b, 3), out),
+  },
+  {
+    expr: 'a*b + c*sin(d)',
+    mathjs: 'a .* b + c .* map(d, sin)',
+    arrays: 4,
+    fused: (v, out) => { const { a, b, c, d } = v; for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i] + c[i] * Math.sin(d[i]); return out; },
+    naive: (v, out) => add(mul(v.a, v.b), mul(v.c, map(v.d, Math.sin)), out),
+  },
+  {
+    expr: 'where(a > 0.5, sqrt(a), b**2)',
+    mathjs: null,
+    arrays: 2,
+    fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) { const x = a[i]; out[i] = x > 0.5 ? Math.sqrt(x) : b[i] * b[i]; } return out; },
+    naive: (v, out) => where(map(v.a, (x) => (x > 0.5 ? 1 : 0)), map(v.a, Math.sqrt), mul(v.b, v.b), out),
+  },
+  {
+    expr: '2*a + b**10',
+    mathjs: '2*a + b .^ 10',
+    arrays: 2,
+    fused: (v, out) => {
+      const { a, b } = v;
+      for (let i = 0; i < out.length; i++) { const b2 = b[i] * b[i]; const b4 = b2 * b2; out[i] = 2 * a[i] + b2 * (b4 * b4); }
+      return out;
+    },
+    naive: (v, out) => add(scale(v.a, 2), map(v.b, (x) => x ** 10), out),
+  },
+  {
+    expr: 'sum(a*b)',
+    mathjs: 'sum(a .* b)',
+    arrays: 2,
+    reduction: true,
+    fused: (v) => { const { a, b } = v; let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; },
+    naive: (v) => mul(v.a, v.b).reduce((s, x) => s + x, 0),
+  },
+];
+
+function mathjsCase(c, plain) {
+  const label = 'mathjs (plain arrays)';
+  if (c.mathjs === null) return { label, skip: 'mathjs has no elementwise where()' };
+  if (plain === null) return { label, skip: `seconds per call: measured at n <= ${MATHJS_MAX_N.toExponential(0)} only` };
+  const code = math.compile(c.mathjs);
+  return { label, run: () => code.evaluate(plain), repeat: 3 };
+}
+
+function scale(x, k) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * k; return r; }
+function mul(x, y) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * y[i]; return r; }
+function map(x, f) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = f(x[i]); return r; }
+function add(x, y, out) { for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i]; return out; }
+function where(c, x, y, out) { for (let i = 0; i < c.length; i++) out[i] = c[i] !== 0 ? x[i] : y[i]; return out; }
+
+function seeded(n, seed) {
+  let s = seed >>> 0;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  return out;
+}
+
+const numexprProbe = spawnSync('/usr/bin/python3', ['-c', 'import numexpr, numpy'], { encoding: 'utf8' });
+const numexprMissing = numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';
+
+// Times numexpr on the same arrays (written to disk once), same out= convention, 2 warmups, median of 7.
+function runNumexpr(dir, n, expr) {
+  const script = `
+import sys, time, numpy as np, numexpr as ne
+d, n, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+v = {k: np.fromfile(f"{d}/{k}.f64", dtype=np.float64, count=n) for k in "abcd"}
+names = {k: v[k] for k in "abcd" if k in expr}
+red = expr.startswith("sum(")
+out = None if red else np.empty(n)
+times = []
+for i in range(9):
+    t0 = time.perf_counter()
+    ne.evaluate(expr, local_dict=names, out=out) if not red else ne.evaluate(expr, local_dict=names)
+    times.append((time.perf_counter() - t0) * 1e3)
+print(sorted(times[2:])[3], ne.detect_number_of_cores())
+`;
+  const r = spawnSync('/usr/bin/python3', ['-c', script, dir, String(n), expr], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim().split(' ')[0]);
+}
+
+export default async function run() {
+  if (numexprMissing) console.log(`\nexpressions: numexpr column skipped: ${numexprMissing}`);
+  const results = [];
+  for (const n of SIZES) {
+    const vars = { a: seeded(n, 1), b: seeded(n, 2), c: seeded(n, 3), d: seeded(n, 4) };
+    const plain = n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
+    const out = new Float64Array(n);
+    const copyMs = await measure(() => out.set(vars.a));
+    let dir = null;
+    if (!numexprMissing) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-'));
+      for (const k of 'abcd') fs.writeFileSync(path.join(dir, `${k}.f64`), vars[k]);
+    }
+    for (const [index, c] of CASES.entries()) {
+      const program = compile(c.expr);
+      const opts = (extra) => (c.reduction ? extra : { ...extra, out });
+      const boundMs = (copyMs * (c.arrays + (c.reduction ? 0 : 1))) / 2;
+      const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
+      const numexprMs = numexprMissing ? null : runNumexpr(dir, n, c.expr);
+      const result = await report(
+        `expressions-${n.toExponential(0).replace('+', '')}-${index + 1}`,
+        `${c.expr} at n = ${n.toExponential(0)} (streaming bound ${boundMs.toFixed(2)} ms from a ${copyMs.toFixed(2)} ms copy; ${THREADS} threads)`,
+        [
+          { label: 'hand-written fused JS loop', run: () => c.fused(vars, out) },
+          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
+          { label: 'naive TS, one temporary per op', run: () => c.naive(vars, out), repeat: 3 },
+          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
+          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
+          mathjsCase(c, plain),
+          numexprMs === null
+            ? { label: 'numexpr (python3)', skip: numexprMissing }
+            : { label: 'numexpr (python3)', ms: numexprMs },
+          { label: 'streaming bound (copy bandwidth)', ms: boundMs },
+        ],
+        { baseline: 'hand-written fused JS loop' },
+      );
+      results.push(result);
+    }
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  results.push(await smallArrays());
+  return results;
+}
+
+// n = 1000: the default backend must cost no more than the pure-TS path (it dispatches below NATIVE_MIN_LENGTH).
+async function smallArrays() {
+  const n = 1000;
+  const calls = 1000;
+  const vars = { a: seeded(n, 1), b: seeded(n, 2) };
+  const out = new Float64Array(n);
+  const program = compile('2*a + 3*b');
+  const repeatCalls = (fn) => () => { for (let k = 0; k < calls; k++) fn(); };
+  return report(
+    'expressions-small',
+    `2*a + 3*b at n = ${n}, ${calls} calls with a cached program (default dispatch below NATIVE_MIN_LENGTH = ${NATIVE_MIN_LENGTH})`,
+    [
+      { label: 'hand-written fused JS loop', run: repeatCalls(() => CASES[0].fused(vars, out)) },
+      { label: 'pure-TS fused (generated)', run: repeatCalls(() => program.run(vars, { backend: 'js', out })) },
+      { label: 'default backend (dispatched)', run: repeatCalls(() => program.run(vars, { out })) },
+      { label: 'native, 1 thread', run: repeatCalls(() => program.run(vars, { backend: 'native', threads: 1, out })), skip: backend === 'native' ? undefined : 'native addon not loaded' },
+    ],
+    { baseline: 'pure-TS fused (generated)' },
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -1,0 +1,58 @@
+#include "memory.h"
+
+#include <atomic>
+#include <cstdlib>
+
+namespace hotpath::memory {
+namespace {
+
+std::atomic<int64_t> liveBytes{0};
+std::atomic<int64_t> peakBytes{0};
+
+void RaisePeak(int64_t live) {
+  int64_t peak = peakBytes.load(std::memory_order_relaxed);
+  while (live > peak && !peakBytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+int64_t LiveBytes() { return liveBytes.load(std::memory_order_relaxed); }
+
+int64_t PeakBytes() { return peakBytes.load(std::memory_order_relaxed); }
+
+void ResetPeak() { peakBytes.store(LiveBytes(), std::memory_order_relaxed); }
+
+void* Allocate(size_t bytes) {
+  // calloc: zero-filled storage (results start defined) that the OS maps lazily for large sizes.
+  void* data = std::calloc(bytes == 0 ? 1 : bytes, 1);
+  if (data == nullptr) throw std::bad_alloc();
+  const int64_t signedBytes = static_cast<int64_t>(bytes);
+  RaisePeak(liveBytes.fetch_add(signedBytes, std::memory_order_relaxed) + signedBytes);
+  return data;
+}
+
+void Release(void* data, size_t bytes) {
+  std::free(data);
+  liveBytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
+Napi::Float64Array NewFloat64Array(Napi::Env env, size_t length) {
+  if (length > SIZE_MAX / sizeof(double)) throw std::bad_alloc();
+  const size_t bytes = length * sizeof(double);
+  void* data = Allocate(bytes);
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, data, bytes, [bytes](Napi::Env finalizeEnv, void* finalized) {
+      Release(finalized, bytes);
+      Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(bytes));
+    });
+  } catch (...) {
+    Release(data, bytes);
+    throw;
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+  return Napi::Float64Array::New(env, length, buffer, 0);
+}
+
+}  // namespace hotpath::memory

@@ -1,0 +1,280 @@
+// N-API surface of the count-min kernel. The sketch's counters live in a JavaScript-owned
+// Uint32Array (u64 counters as little-endian pairs), so both backends share one state layout and
+// serialization; each call validates every argument before it touches the counters, and a batch
+// is checked whole before the first update so a bad element leaves the sketch unchanged.
+#include "countmin_binding.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../common/errors.h"
+#include "countmin_kernel.h"
+
+namespace hotpath::countmin {
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+template <typename T>
+struct Span {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+// A typed array of one element type, or a TypeError naming the argument. One
+// napi_get_typedarray_info call (the Napi:: accessors make one each): this runs on every call of
+// update() in a loop. A detached buffer reports length 0 and is never read.
+template <typename T>
+Span<T> RequireArray(const Napi::Value& value, napi_typedarray_type type, const char* typeName, const char* argName) {
+  napi_env env = value.Env();
+  bool isTypedArray = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, value, &isTypedArray), Span<T>());
+  napi_typedarray_type actual = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTypedArray) {
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr), Span<T>());
+  }
+  if (!isTypedArray || actual != type) throw TypeError(std::string(argName) + " must be a " + typeName);
+  Span<T> span;
+  span.length = data == nullptr ? 0 : length;
+  span.data = static_cast<T*>(data);
+  return span;
+}
+
+struct Sketch {
+  Shape shape;
+  bool wide = false;  // u64 counters
+  void* counters = nullptr;
+};
+
+// counters: Uint32Array; shape: Uint32Array [width, depth, seedLo, seedHi, wide, conservative].
+Sketch RequireSketch(const Napi::Value& countersValue, const Napi::Value& shapeValue) {
+  auto shape = RequireArray<uint32_t>(shapeValue, napi_uint32_array, "Uint32Array", "shape");
+  if (shape.length != 6) throw RangeError("shape must have 6 elements");
+  Sketch s;
+  s.shape.width = shape.data[0];
+  s.shape.depth = shape.data[1];
+  s.shape.seed = (static_cast<uint64_t>(shape.data[3]) << 32) | shape.data[2];
+  if (s.shape.width < 1 || s.shape.depth < 1) throw RangeError("width and depth must be >= 1");
+  if (shape.data[4] > 1 || shape.data[5] > 1) throw RangeError("shape flags must be 0 or 1");
+  s.wide = shape.data[4] == 1;
+  s.shape.conservative = shape.data[5] == 1;
+  auto counters = RequireArray<uint32_t>(countersValue, napi_uint32_array, "Uint32Array", "counters");
+  const size_t cells = static_cast<size_t>(s.shape.width) * s.shape.depth;
+  if (counters.length != cells * (s.wide ? 2 : 1)) throw RangeError("counters length does not match width * depth");
+  if (s.wide && reinterpret_cast<uintptr_t>(counters.data) % alignof(uint64_t) != 0) {
+    throw RangeError("u64 counters must be 8-byte aligned");
+  }
+  s.counters = counters.data;
+  return s;
+}
+
+// The keys of one batch as UTF-8 bytes plus byte offsets. Bytes arrive as they are; a string
+// (many keys joined, with UTF-16 offsets: the cheap way to pass strings across N-API) is copied
+// out once and converted to UTF-8 key by key into one buffer, so hashing reads plain bytes.
+class KeyBatch {
+ public:
+  KeyBatch(const Napi::Value& keys, const Napi::Value& offsetsValue) {
+    auto offsets = RequireArray<uint32_t>(offsetsValue, napi_uint32_array, "Uint32Array", "offsets");
+    if (offsets.length < 1) throw RangeError("offsets must have at least one element");
+    count_ = offsets.length - 1;
+    for (size_t i = 0; i < count_; ++i) {
+      if (offsets.data[i] > offsets.data[i + 1]) throw RangeError("offsets must be non-decreasing");
+    }
+    if (!keys.IsString()) {
+      auto bytes = RequireArray<uint8_t>(keys, napi_uint8_array, "Uint8Array or string", "keys");
+      if (offsets.data[count_] > bytes.length) throw RangeError("offsets run past the end of keys");
+      bytes_ = bytes.data;
+      offsets_ = offsets.data;
+      return;
+    }
+    size_t units = 0;
+    napi_env env = keys.Env();
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
+    if (offsets.data[count_] > units) throw RangeError("offsets run past the end of keys");
+    units_.resize(units + 1);
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, units_.data(), units + 1, &units));
+    const size_t used = offsets.data[count_];
+    char16_t any = 0;
+    for (size_t i = 0; i < used; ++i) any |= units_[i];
+    if (any < 0x80) {
+      // All ASCII (the common case): UTF-16 offsets are byte offsets; narrow the batch in one pass.
+      utf8_.resize(used);
+      for (size_t i = 0; i < used; ++i) utf8_[i] = static_cast<char>(units_[i]);
+      bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+      offsets_ = offsets.data;
+      return;
+    }
+    utf8_.clear();
+    utf8_.reserve(units + units / 2);
+    utf8Offsets_.resize(count_ + 1);
+    utf8Offsets_[0] = 0;
+    for (size_t i = 0; i < count_; ++i) {
+      AppendUtf8(units_.data() + offsets.data[i], offsets.data[i + 1] - offsets.data[i], utf8_);
+      if (utf8_.size() > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
+      utf8Offsets_[i + 1] = static_cast<uint32_t>(utf8_.size());
+    }
+    bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+    offsets_ = utf8Offsets_.data();
+  }
+
+  size_t size() const { return count_; }
+
+  uint64_t Hash(size_t i, uint64_t seed) const { return XXH64(bytes_ + offsets_[i], offsets_[i + 1] - offsets_[i], seed); }
+
+ private:
+  size_t count_ = 0;
+  const uint8_t* bytes_ = nullptr;
+  const uint32_t* offsets_ = nullptr;
+  std::vector<char16_t> units_;
+  std::string utf8_;
+  std::vector<uint32_t> utf8Offsets_;
+};
+
+Span<double> OptionalFloat64(const Napi::Value& value, size_t expected, const char* argName) {
+  if (value.IsNull() || value.IsUndefined()) return {};
+  auto span = RequireArray<double>(value, napi_float64_array, "Float64Array", argName);
+  if (span.length != expected) throw RangeError(std::string(argName) + " must have one element per key");
+  return span;
+}
+
+template <typename Counter>
+void UpdateBatch(const Sketch& s, const KeyBatch& keys, const Span<double>& counts, const Span<double>& estimates) {
+  auto* counters = static_cast<Counter*>(s.counters);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const int64_t count = counts.data ? static_cast<int64_t>(counts.data[i]) : 1;
+    const Counter estimate = Update(counters, s.shape, keys.Hash(i, s.shape.seed), count);
+    if (estimates.data) estimates.data[i] = static_cast<double>(estimate);
+  }
+}
+
+double EstimateHash(const Sketch& s, uint64_t h) {
+  return s.wide ? static_cast<double>(Estimate(static_cast<const uint64_t*>(s.counters), s.shape, h))
+                : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
+}
+
+// countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
+Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  KeyBatch keys(info[2], info[3]);
+  Span<double> counts = OptionalFloat64(info[4], keys.size(), "counts");
+  Span<double> estimates = OptionalFloat64(info[5], keys.size(), "estimates");
+  for (size_t i = 0; i < counts.length; ++i) {
+    const double c = counts.data[i];
+    if (!(std::fabs(c) <= kMaxSafeInteger) || c != std::trunc(c)) {
+      throw RangeError("counts[" + std::to_string(i) + "] must be a safe integer");
+    }
+    if (s.shape.conservative && c < 0) {
+      throw RangeError("counts[" + std::to_string(i) + "] must be >= 0 with conservative update");
+    }
+  }
+  if (s.wide) {
+    UpdateBatch<uint64_t>(s, keys, counts, estimates);
+  } else {
+    UpdateBatch<uint32_t>(s, keys, counts, estimates);
+  }
+  return info.Env().Undefined();
+}
+
+// countminEstimate(counters, shape, keys, offsets, estimatesOut)
+Napi::Value EstimateKeys(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  KeyBatch keys(info[2], info[3]);
+  Span<double> out = OptionalFloat64(info[4], keys.size(), "estimates");
+  if (!out.data && keys.size() > 0) throw TypeError("estimates must be a Float64Array");
+  for (size_t i = 0; i < keys.size(); ++i) out.data[i] = EstimateHash(s, keys.Hash(i, s.shape.seed));
+  return info.Env().Undefined();
+}
+
+// The hash of one key given as a string (hashed as UTF-8) or a Uint8Array. Short strings convert
+// into a stack buffer: this is the per-call path of update() and estimate() in a loop.
+uint64_t HashOneKey(const Napi::Value& key, uint64_t seed) {
+  if (!key.IsString()) {
+    auto bytes = RequireArray<uint8_t>(key, napi_uint8_array, "Uint8Array or string", "key");
+    return XXH64(bytes.data, bytes.length, seed);
+  }
+  napi_env env = key.Env();
+  char stack[256];
+  size_t length = 0;
+  // V8 writes whole characters only (unpaired surrogates as U+FFFD, as TextEncoder does), so a
+  // result that could have been cut short (3 or fewer bytes left) is redone at its full length.
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, stack, sizeof stack, &length), 0);
+  if (length + 4 < sizeof stack) return XXH64(reinterpret_cast<const uint8_t*>(stack), length, seed);
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, nullptr, 0, &length), 0);
+  std::string heap(length + 1, '\0');
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, key, heap.data(), heap.size(), &length), 0);
+  return XXH64(reinterpret_cast<const uint8_t*>(heap.data()), length, seed);
+}
+
+// countminUpdateOne(counters, shape, key, count): the key's estimate after adding count.
+Napi::Value UpdateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  const uint64_t h = HashOneKey(info[2], s.shape.seed);
+  if (!info[3].IsNumber()) throw TypeError("count must be a number");
+  const double c = info[3].As<Napi::Number>().DoubleValue();
+  if (!(std::fabs(c) <= kMaxSafeInteger) || c != std::trunc(c)) throw RangeError("count must be a safe integer");
+  if (s.shape.conservative && c < 0) throw RangeError("count must be >= 0 with conservative update");
+  const auto count = static_cast<int64_t>(c);
+  const double estimate = s.wide ? static_cast<double>(Update(static_cast<uint64_t*>(s.counters), s.shape, h, count))
+                                 : static_cast<double>(Update(static_cast<uint32_t*>(s.counters), s.shape, h, count));
+  return Napi::Number::New(info.Env(), estimate);
+}
+
+// countminEstimateOne(counters, shape, key)
+Napi::Value EstimateOne(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  return Napi::Number::New(info.Env(), EstimateHash(s, HashOneKey(info[2], s.shape.seed)));
+}
+
+// countminMerge(dstCounters, srcCounters, wide, weight): dst += weight * src, saturating.
+Napi::Value MergeCounters(const Napi::CallbackInfo& info) {
+  auto dst = RequireArray<uint32_t>(info[0], napi_uint32_array, "Uint32Array", "dst");
+  auto src = RequireArray<uint32_t>(info[1], napi_uint32_array, "Uint32Array", "src");
+  if (dst.length != src.length) throw RangeError("dst and src must have the same length");
+  if (!info[2].IsBoolean()) throw TypeError("wide must be a boolean");
+  if (!info[3].IsNumber()) throw TypeError("weight must be a number");
+  const double weight = info[3].As<Napi::Number>().DoubleValue();
+  if (!(weight >= 0 && weight <= 4294967295.0) || weight != std::trunc(weight)) {
+    throw RangeError("weight must be an integer in [0, 4294967295]");
+  }
+  if (info[2].As<Napi::Boolean>().Value()) {
+    if (dst.length % 2 != 0 || reinterpret_cast<uintptr_t>(dst.data) % 8 != 0 || reinterpret_cast<uintptr_t>(src.data) % 8 != 0) {
+      throw RangeError("u64 counters must be 8-byte aligned pairs");
+    }
+    Merge(reinterpret_cast<uint64_t*>(dst.data), reinterpret_cast<const uint64_t*>(src.data), dst.length / 2,
+          static_cast<uint64_t>(weight));
+  } else {
+    Merge(dst.data, src.data, dst.length, static_cast<uint64_t>(weight));
+  }
+  return info.Env().Undefined();
+}
+
+// countminHash(bytes, seedLo, seedHi): xxHash64 as a BigInt (tests and the serializer's checksum).
+Napi::Value HashBytes(const Napi::CallbackInfo& info) {
+  auto bytes = RequireArray<uint8_t>(info[0], napi_uint8_array, "Uint8Array", "bytes");
+  uint32_t halves[2];
+  for (int i = 0; i < 2; ++i) {
+    const Napi::Value v = info[1 + i];
+    if (!v.IsNumber()) throw TypeError("seed halves must be numbers");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 4294967295.0) || d != std::trunc(d)) throw RangeError("seed halves must be uint32");
+    halves[i] = static_cast<uint32_t>(d);
+  }
+  const uint64_t seed = (static_cast<uint64_t>(halves[1]) << 32) | halves[0];
+  return Napi::BigInt::New(info.Env(), XXH64(bytes.data, bytes.length, seed));
+}
+
+}  // namespace
+
+void Register(Napi::Env env, Napi::Object exports) {
+  exports.Set("countminUpdate", Napi::Function::New<Guarded<UpdateKeys>>(env, "countminUpdate"));
+  exports.Set("countminEstimate", Napi::Function::New<Guarded<EstimateKeys>>(env, "countminEstimate"));
+  exports.Set("countminUpdateOne", Napi::Function::New<Guarded<UpdateOne>>(env, "countminUpdateOne"));
+  exports.Set("countminEstimateOne", Napi::Function::New<Guarded<EstimateOne>>(env, "countminEstimateOne"));
+  exports.Set("countminMerge", Napi::Function::New<Guarded<MergeCounters>>(env, "countminMerge"));
+  exports.Set("countminHash", Napi::Function::New<Guarded<HashBytes>>(env, "countminHash"));
+}
+
+}  // namespace hotpath::countmin

@@ -1,0 +1,169 @@
+#include "countmin_kernel.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace hotpath::countmin {
+namespace {
+
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL;
+constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kP3 = 0x165667B19E3779F9ULL;
+constexpr uint64_t kP4 = 0x85EBCA77C2B2AE63ULL;
+constexpr uint64_t kP5 = 0x27D4EB2F165667C5ULL;
+
+inline uint64_t Rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+// Little-endian loads through memcpy: no alignment or aliasing assumptions about the key bytes.
+inline uint64_t Read64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t Read32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline uint64_t Round(uint64_t acc, uint64_t lane) { return Rotl(acc + lane * kP2, 31) * kP1; }
+inline uint64_t MergeRound(uint64_t acc, uint64_t v) { return (acc ^ Round(0, v)) * kP1 + kP4; }
+
+template <typename Counter>
+inline Counter AddSaturating(Counter c, int64_t count) {
+  constexpr Counter kMax = std::numeric_limits<Counter>::max();
+  if (count >= 0) {
+    const uint64_t add = static_cast<uint64_t>(count);
+    return add >= static_cast<uint64_t>(kMax - c) ? kMax : static_cast<Counter>(c + add);
+  }
+  // -count cannot overflow: the bindings limit counts to |count| <= 2^53.
+  const uint64_t sub = static_cast<uint64_t>(-count);
+  return sub >= c ? Counter(0) : static_cast<Counter>(c - sub);
+}
+
+}  // namespace
+
+uint64_t XXH64(const uint8_t* p, size_t length, uint64_t seed) {
+  const uint8_t* const end = p + length;
+  uint64_t h;
+  if (length >= 32) {
+    const uint8_t* const limit = end - 32;
+    uint64_t v1 = seed + kP1 + kP2, v2 = seed + kP2, v3 = seed, v4 = seed - kP1;
+    do {
+      v1 = Round(v1, Read64(p));
+      v2 = Round(v2, Read64(p + 8));
+      v3 = Round(v3, Read64(p + 16));
+      v4 = Round(v4, Read64(p + 24));
+      p += 32;
+    } while (p <= limit);
+    h = Rotl(v1, 1) + Rotl(v2, 7) + Rotl(v3, 12) + Rotl(v4, 18);
+    h = MergeRound(h, v1);
+    h = MergeRound(h, v2);
+    h = MergeRound(h, v3);
+    h = MergeRound(h, v4);
+  } else {
+    h = seed + kP5;
+  }
+  h += static_cast<uint64_t>(length);
+  for (; p + 8 <= end; p += 8) h = Rotl(h ^ Round(0, Read64(p)), 27) * kP1 + kP4;
+  if (p + 4 <= end) {
+    h = Rotl(h ^ (static_cast<uint64_t>(Read32(p)) * kP1), 23) * kP2 + kP3;
+    p += 4;
+  }
+  for (; p < end; ++p) h = Rotl(h ^ (*p * kP5), 11) * kP1;
+  h ^= h >> 33;
+  h *= kP2;
+  h ^= h >> 29;
+  h *= kP3;
+  h ^= h >> 32;
+  return h;
+}
+
+template <typename Counter>
+Counter Estimate(const Counter* counters, const Shape& shape, uint64_t h) {
+  Counter best = std::numeric_limits<Counter>::max();
+  for (uint32_t r = 0; r < shape.depth; ++r) {
+    best = std::min(best, counters[static_cast<size_t>(r) * shape.width + Column(h, r, shape.width)]);
+  }
+  return best;
+}
+
+template <typename Counter>
+Counter Update(Counter* counters, const Shape& shape, uint64_t h, int64_t count) {
+  if (shape.conservative) {
+    // Raise each counter only as far as the new estimate needs: min + count (Estan–Varghese).
+    const Counter target = AddSaturating(Estimate(counters, shape, h), count);
+    for (uint32_t r = 0; r < shape.depth; ++r) {
+      Counter& c = counters[static_cast<size_t>(r) * shape.width + Column(h, r, shape.width)];
+      c = std::max(c, target);
+    }
+    return target;
+  }
+  Counter best = std::numeric_limits<Counter>::max();
+  for (uint32_t r = 0; r < shape.depth; ++r) {
+    Counter& c = counters[static_cast<size_t>(r) * shape.width + Column(h, r, shape.width)];
+    c = AddSaturating(c, count);
+    best = std::min(best, c);
+  }
+  return best;
+}
+
+template <typename Counter>
+void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight) {
+  constexpr Counter kMax = std::numeric_limits<Counter>::max();
+  for (size_t i = 0; i < cells; ++i) {
+    const uint64_t s = src[i];
+    // weight * s overflows the counter exactly when s > (max - dst) / weight.
+    if (s != 0 && weight != 0 && s > static_cast<uint64_t>(kMax - dst[i]) / weight) {
+      dst[i] = kMax;
+    } else {
+      dst[i] = static_cast<Counter>(dst[i] + weight * s);
+    }
+  }
+}
+
+void AppendUtf8(const char16_t* units, size_t length, std::string& out) {
+  size_t i = 0;
+  while (i < length) {
+    // Copy a run of ASCII in one resize: the common case for keys.
+    size_t run = i;
+    while (run < length && units[run] < 0x80) ++run;
+    if (run > i) {
+      const size_t at = out.size();
+      out.resize(at + (run - i));
+      for (size_t j = i; j < run; ++j) out[at + j - i] = static_cast<char>(units[j]);
+      i = run;
+      if (i == length) break;
+    }
+    uint32_t cp = units[i++];
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      const bool pairs = cp <= 0xDBFF && i < length && units[i] >= 0xDC00 && units[i] <= 0xDFFF;
+      if (pairs) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (units[i++] - 0xDC00);
+      } else {
+        cp = 0xFFFD;
+      }
+    }
+    if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    }
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+template uint32_t Update<uint32_t>(uint32_t*, const Shape&, uint64_t, int64_t);
+template uint64_t Update<uint64_t>(uint64_t*, const Shape&, uint64_t, int64_t);
+template uint32_t Estimate<uint32_t>(const uint32_t*, const Shape&, uint64_t);
+template uint64_t Estimate<uint64_t>(const uint64_t*, const Shape&, uint64_t);
+template void Merge<uint32_t>(uint32_t*, const uint32_t*, size_t, uint64_t);
+template void Merge<uint64_t>(uint64_t*, const uint64_t*, size_t, uint64_t);
+
+}  // namespace hotpath::countmin

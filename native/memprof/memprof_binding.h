@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace hotpath::memprof {
+void Register(Napi::Env env, Napi::Object exports);
+}

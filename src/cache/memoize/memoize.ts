@@ -1,0 +1,187 @@
+// functools.lru_cache for JavaScript, on lru-cache: stable argument keys, shared in-flight promises,
+// optional failure caching and stale-while-revalidate, and a standard method decorator.
+import { LRUCache } from 'lru-cache';
+import { checkBoolean, checkInteger, checkOptions, typeName } from '../../common/validate.js';
+import { argumentsKey } from './key.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyFunction = (...args: any[]) => any;
+
+export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {
+  /** Most entries kept (least recently used go first). Default 128, as in Python. */
+  max?: number;
+  /** Bound on the total of `sizeCalculation` over the entries. */
+  maxSize?: number;
+  /** Size of one result (of the resolved value for promises); needed with `maxSize`. */
+  sizeCalculation?: (value: Awaited<ReturnType<F>>, key: string) => number;
+  /** Milliseconds an entry stays fresh. Default: no expiry. */
+  ttl?: number;
+  /** Computes the cache key from the arguments instead of the default stable hash. */
+  key?: (...args: Parameters<F>) => string;
+  /** Distinguish arguments equal as text but of different types (1 and '1'), like Python's typed=True. */
+  typed?: boolean;
+  /** Milliseconds a rejected promise stays cached. Default: rejections are not cached. */
+  errorTtl?: number;
+  /** With `ttl`: serve a stale value at once and refresh it in the background. The function becomes async. */
+  staleWhileRevalidate?: boolean;
+}
+
+export interface CacheInfo {
+  hits: number;
+  misses: number;
+  /** The entry bound (`max`), Python's maxsize. */
+  maxSize: number;
+  /** Entries now cached, Python's currsize. */
+  currSize: number;
+}
+
+export interface MemoizedMembers {
+  cacheInfo(): CacheInfo;
+  /** Drops every entry and zeroes hits and misses. */
+  cacheClear(): void;
+  /** The underlying lru-cache, for inspection. Values are results, promises, or a marker for `undefined`. */
+  readonly cache: LRUCache<string, {}>;
+}
+
+export type Memoized<F extends AnyFunction> = F & MemoizedMembers;
+
+/** Stands in for an `undefined` result: lru-cache treats storing undefined as a delete. */
+const UNDEFINED = Symbol('memoize.undefined');
+
+const unwrap = (value: unknown) => (value === UNDEFINED ? undefined : value);
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+interface CheckedOptions {
+  max: number;
+  maxSize?: number;
+  sizeCalculation?: (value: unknown, key: string) => number;
+  ttl?: number;
+  keyOf: (self: unknown, args: unknown[]) => string;
+  errorTtl?: number;
+  staleWhileRevalidate: boolean;
+}
+
+function checkMemoizeOptions(raw: unknown): CheckedOptions {
+  const o = checkOptions('memoize', raw);
+  const optionalInteger = (name: string, min: number) => (o[name] === undefined ? undefined : checkInteger('memoize', name, o[name], min));
+  const optionalFunction = (name: string) => {
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`memoize: ${name} must be a function, got ${typeName(o[name])}`);
+    return o[name] as AnyFunction | undefined;
+  };
+  const max = optionalInteger('max', 1) ?? 128;
+  const maxSize = optionalInteger('maxSize', 1);
+  const ttl = optionalInteger('ttl', 1);
+  const errorTtl = optionalInteger('errorTtl', 1);
+  const sizeCalculation = optionalFunction('sizeCalculation');
+  const key = optionalFunction('key');
+  const typed = o.typed === undefined ? false : checkBoolean('memoize', 'typed', o.typed);
+  const staleWhileRevalidate = o.staleWhileRevalidate === undefined ? false : checkBoolean('memoize', 'staleWhileRevalidate', o.staleWhileRevalidate);
+  if (maxSize !== undefined && !sizeCalculation) throw new TypeError('memoize: maxSize needs a sizeCalculation function');
+  if (staleWhileRevalidate && ttl === undefined) throw new TypeError('memoize: staleWhileRevalidate needs a ttl');
+  if (staleWhileRevalidate && errorTtl !== undefined) {
+    throw new TypeError('memoize: errorTtl and staleWhileRevalidate do not combine (a failed refresh keeps the stale value)');
+  }
+  const keyOf = key
+    ? (self: unknown, args: unknown[]) => {
+        const k: unknown = key.apply(self, args);
+        if (typeof k !== 'string') throw new TypeError(`memoize: options.key must return a string, got ${typeName(k)}`);
+        return k;
+      }
+    : (_self: unknown, args: unknown[]) => argumentsKey(args, typed);
+  return { max, maxSize, sizeCalculation, ttl, keyOf, errorTtl, staleWhileRevalidate };
+}
+
+function attachMembers<F extends AnyFunction>(fn: F, cache: LRUCache<string, {}>, counters: { hits: number; misses: number }, max: number): Memoized<F> {
+  const members: MemoizedMembers = {
+    cacheInfo: () => ({ hits: counters.hits, misses: counters.misses, maxSize: max, currSize: cache.size }),
+    cacheClear: () => {
+      cache.clear();
+      counters.hits = 0;
+      counters.misses = 0;
+    },
+    cache,
+  };
+  return Object.assign(fn, members);
+}
+
+function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown): Memoized<F> {
+  const o = checkMemoizeOptions(raw);
+  const counters = { hits: 0, misses: 0 };
+  const sizeOf = o.sizeCalculation;
+  if (o.staleWhileRevalidate) {
+    type Context = { self: unknown; args: unknown[] };
+    const cache = new LRUCache<string, {}, Context>({
+      max: o.max,
+      maxSize: o.maxSize,
+      ttl: o.ttl,
+      sizeCalculation: sizeOf && ((value, key) => sizeOf(unwrap(value), key)),
+      allowStale: true,
+      allowStaleOnFetchRejection: true,
+      fetchMethod: async (_key, _stale, { context }) => ((await fn.apply(context.self, context.args)) ?? UNDEFINED) as {},
+    });
+    const memoized = function (this: unknown, ...args: unknown[]) {
+      const status: LRUCache.Status<string, {}, Context> = {};
+      const pending = cache.fetch(o.keyOf(this, args), { context: { self: this, args }, status });
+      if (status.fetch === 'miss') counters.misses++;
+      else counters.hits++;
+      return pending.then(unwrap);
+    } as F;
+    return attachMembers(memoized, cache as unknown as LRUCache<string, {}>, counters, o.max);
+  }
+
+  const cache = new LRUCache<string, {}>({ max: o.max, maxSize: o.maxSize, ttl: o.ttl });
+  const sizeOption = (value: unknown, key: string) => (sizeOf ? { size: sizeOf(value, key) } : undefined);
+  const memoized = function (this: unknown, ...args: unknown[]) {
+    const key = o.keyOf(this, args);
+    const cached = cache.get(key);
+    if (cached !== undefined) {
+      counters.hits++;
+      return unwrap(cached);
+    }
+    counters.misses++;
+    const result = fn.apply(this, args);
+    if (!isPromiseLike(result)) {
+      cache.set(key, result === undefined ? UNDEFINED : result, sizeOption(result, key));
+      return result;
+    }
+    // Stored while in flight, so concurrent calls share it; sized once it resolves.
+    cache.set(key, result, sizeOf ? { size: 1 } : undefined);
+    result.then(
+      (value) => {
+        // A new settled promise for the same value: lru-cache re-sizes an entry only when its value changes.
+        if (sizeOf && cache.peek(key) === result) cache.set(key, Promise.resolve(value), { size: sizeOf(value, key), noUpdateTTL: true });
+      },
+      () => {
+        if (cache.peek(key) !== result) return;
+        if (o.errorTtl === undefined) cache.delete(key);
+        else cache.set(key, result, { ttl: o.errorTtl, ...(sizeOf ? { size: 1 } : {}) });
+      },
+    );
+    return result;
+  } as F;
+  return attachMembers(memoized, cache, counters, o.max);
+}
+
+export type MemoizeDecorator = <This, F extends AnyFunction>(method: F, context: ClassMethodDecoratorContext<This, F>) => void;
+
+/**
+ * `memoize(fn, options?)` returns a memoized `fn`; `@memoize(options?)` decorates a method (TypeScript
+ * standard decorators) with one cache per instance, reachable as `instance.method.cacheInfo()`.
+ */
+export function memoize<F extends AnyFunction>(fn: F, options?: MemoizeOptions<F>): Memoized<F>;
+export function memoize(options?: MemoizeOptions): MemoizeDecorator;
+export function memoize(fnOrOptions?: AnyFunction | MemoizeOptions, options?: MemoizeOptions): Memoized<AnyFunction> | MemoizeDecorator {
+  if (typeof fnOrOptions === 'function') return memoizeFunction(fnOrOptions, options);
+  checkMemoizeOptions(fnOrOptions);
+  return (method: AnyFunction, context: ClassMethodDecoratorContext) => {
+    if (context?.kind !== 'method') throw new TypeError(`@memoize() decorates methods, got ${context?.kind ?? typeName(context)}`);
+    if (context.private) throw new TypeError(`@memoize() cannot decorate the private method ${String(context.name)}`);
+    context.addInitializer(function (this: unknown) {
+      const memoized = memoizeFunction(method.bind(this), fnOrOptions);
+      Object.defineProperty(this, context.name, { value: memoized, writable: true, configurable: true });
+    });
+  };
+}

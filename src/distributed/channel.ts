@@ -1,0 +1,117 @@
+// One bidirectional, ordered message stream between the two ends of a gateway, execnet's Channel.
+// The same class serves both ends: the opener gets one from remoteExec(), the remote export gets
+// its twin as the first argument. Loaded by the remote side too: no imports beyond this folder.
+import { TimeoutError } from '../pool/errors.js';
+import { ChannelClosedError } from './errors.js';
+import type { ParentMessage, RemoteMessage } from './protocol.js';
+
+/** What a channel needs from the connection it runs over. */
+export interface ChannelPort {
+  /** Names the connection in error messages. */
+  readonly label: string;
+  /** Encodes and writes one message; throws TypeError for an unserializable value. */
+  post(message: ParentMessage | RemoteMessage): void;
+  /** The channel has ended: forget it. */
+  release(id: number): void;
+}
+
+export interface ReceiveOptions {
+  /** Milliseconds to wait for a value before rejecting with a TimeoutError. Default: wait forever. */
+  timeout?: number;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+export class Channel<T = unknown> implements AsyncIterable<T> {
+  private readonly queue: unknown[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Why receive() fails once the queue is drained; null while the channel is open. */
+  private endReason: Error | null = null;
+
+  /** @internal Channels are made by Gateway.remoteExec and by the remote side. */
+  constructor(
+    readonly id: number,
+    private readonly port: ChannelPort,
+  ) {}
+
+  /** True once either side closed the channel, the remote code finished, or the gateway went away. */
+  get closed(): boolean {
+    return this.endReason !== null;
+  }
+
+  /** Sends one value (structured serialization: typed arrays, Maps, Dates, BigInts...). */
+  send(value: unknown): void {
+    if (this.endReason) throw new ChannelClosedError(`channel ${this.id} on ${this.port.label} is closed`);
+    this.port.post({ t: 'data', ch: this.id, value });
+  }
+
+  /**
+   * The next value from the other side. Rejects with ChannelClosedError once the channel is closed
+   * and drained, with RemoteError when the remote code threw, with GatewayError when the gateway
+   * died, and with TimeoutError after `timeout` ms.
+   */
+  receive(options: ReceiveOptions = {}): Promise<T> {
+    const timeout = options.timeout;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new RangeError(`channel.receive: timeout must be a number >= 0, got ${String(timeout)}`);
+    }
+    if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
+    if (this.endReason) return Promise.reject(this.endReason);
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter = { resolve: resolve as (value: unknown) => void, reject };
+      if (timeout !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          reject(new TimeoutError(`channel ${this.id} on ${this.port.label}: no value within ${timeout} ms`));
+        }, timeout);
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Closes both directions; values already received stay readable. Idempotent. */
+  close(): void {
+    if (this.endReason) return;
+    this.port.post({ t: 'close', ch: this.id });
+    this.end(new ChannelClosedError(`channel ${this.id} on ${this.port.label} is closed`));
+  }
+
+  /** Values until the channel closes; rethrows a remote or gateway error. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof ChannelClosedError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** @internal A value arrived from the other side. */
+  deliver(value: unknown): void {
+    if (this.endReason) return;
+    const waiter = this.waiters.shift();
+    if (!waiter) {
+      this.queue.push(value);
+      return;
+    }
+    clearTimeout(waiter.timer);
+    waiter.resolve(value);
+  }
+
+  /** @internal The channel ended for `reason`: pending and later receives fail with it once drained. */
+  end(reason: Error): void {
+    if (this.endReason) return;
+    this.endReason = reason;
+    this.port.release(this.id);
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(reason);
+    }
+  }
+}

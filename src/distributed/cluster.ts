@@ -1,0 +1,224 @@
+// ClusterExecutor: the Pool's submit/map API over BullMQ queues on Redis, for work that outgrows
+// one machine. Each call is one job naming an export of `module`; `hotpath worker` processes on
+// any machine run them. BullMQ does the distributed part (retries with backoff, stalled-job
+// recovery when a worker dies, progress); results come back through the queue's event stream.
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Queue, QueueEvents } from 'bullmq';
+import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { RemoteError } from './errors.js';
+import type { ResultStream } from '../async/map.js';
+import { Future, type FutureControl } from '../pool/future.js';
+import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';
+import { type DistributedMapOptions, mapFutures } from './map.js';
+import { loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';
+
+export interface ClusterExecutorOptions {
+  /** Redis: `redis://[user:password@]host:port[/db]`, `rediss://` for TLS, or ioredis options. */
+  connection: RedisConnection;
+  /** BullMQ queue name; workers started with `--queue` the same name run the jobs. */
+  queue: string;
+  /** The module whose exports jobs run; it must be on the workers' `--module` allow-list. */
+  module: string;
+  /** Runs of a job before it fails for good. Default 3. */
+  attempts?: number;
+  /** First retry delay in ms, doubling after each failure. Default 1000. */
+  backoff?: number;
+  /** Milliseconds one attempt may run before failing with a TimeoutError. Default: no limit. */
+  timeout?: number;
+  /** Milliseconds to reach Redis before every submitted job rejects. Default 10000. */
+  connectTimeout?: number;
+}
+
+export interface ClusterProgress {
+  jobId: string;
+  /** Position of the job in its map() input; absent for submit(). */
+  index?: number;
+  progress: number | string | boolean | object;
+}
+
+export interface ClusterMapOptions extends DistributedMapOptions {
+  /** Progress a job reports through `this.progress()`, with its position in the input. Default concurrency: 1000. */
+  onJobProgress?: (event: ClusterProgress) => void;
+}
+
+export interface ClusterStats {
+  submitted: number;
+  completed: number;
+  failed: number;
+  /** Jobs BullMQ found stalled (their worker died or blocked) and put back in the queue. */
+  stalled: number;
+}
+
+interface PendingJob {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  control: FutureControl;
+  index?: number;
+  onJobProgress?: (event: ClusterProgress) => void;
+}
+
+interface Connected {
+  queue: Queue<JobData, string>;
+  events: QueueEvents;
+}
+
+const ADD_BATCH = 500;
+
+type QueuedJob = { name: string; data: JobData; opts: { jobId: string } & Record<string, unknown> };
+
+function checkExportName(where: string, exportName: unknown): asserts exportName is string {
+  if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`${where}: exportName must be a non-empty string, got ${typeName(exportName)}`);
+}
+
+export class ClusterExecutor extends EventEmitter {
+  readonly queueName: string;
+  readonly module: string;
+  private readonly jobOptions: { attempts: number; backoff: { type: 'exponential'; delay: number } };
+  private readonly timeout: number | undefined;
+  private readonly pending = new Map<string, PendingJob>();
+  private readonly counts: ClusterStats = { submitted: 0, completed: 0, failed: 0, stalled: 0 };
+  private readonly connected: Promise<Connected>;
+  private readonly batch: QueuedJob[] = [];
+  private closedError: Error | null = null;
+
+  constructor(options: ClusterExecutorOptions) {
+    super();
+    const where = 'ClusterExecutor';
+    const opts = checkOptions(where, options) as Partial<ClusterExecutorOptions>;
+    const redis = redisOptions(where, opts.connection);
+    for (const key of ['queue', 'module'] as const) {
+      if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`${where}: ${key} must be a non-empty string, got ${typeName(opts[key])}`);
+    }
+    this.queueName = opts.queue as string;
+    this.module = opts.module as string;
+    const attempts = opts.attempts === undefined ? 3 : checkInteger(where, 'attempts', opts.attempts, 1);
+    const backoff = opts.backoff === undefined ? 1000 : checkInteger(where, 'backoff', opts.backoff, 0);
+    this.timeout = opts.timeout === undefined ? undefined : checkInteger(where, 'timeout', opts.timeout, 1);
+    const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkInteger(where, 'connectTimeout', opts.connectTimeout, 1);
+    this.jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
+    this.connected = this.connect(redis, connectTimeout);
+    this.connected.catch(() => {}); // each submitted Future reports it
+  }
+
+  /** Runs `exportName(...args)` of the executor's module as one job. */
+  submit<T = unknown>(exportName: string, ...args: unknown[]): Future<T> {
+    return this.enqueue<T>('ClusterExecutor.submit', exportName, args, {});
+  }
+
+  /** One job per item, `exportName(item)`, as the Pool's map: read lazily, `concurrency` jobs in flight. */
+  map<R = unknown>(exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: ClusterMapOptions): ResultStream<R> {
+    const where = 'ClusterExecutor.map';
+    checkExportName(where, exportName);
+    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress;
+    if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
+      throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
+    }
+    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000);
+  }
+
+  get stats(): ClusterStats {
+    return { ...this.counts };
+  }
+
+  /** Rejects what is still pending here (the jobs stay in Redis) and closes the connections. */
+  async close(): Promise<void> {
+    this.closedError ??= new Error(`ClusterExecutor.close: the executor for queue '${this.queueName}' was closed before this job finished`);
+    for (const job of this.pending.values()) job.reject(this.closedError);
+    this.pending.clear();
+    const connected = await this.connected.catch(() => null);
+    if (connected) await Promise.all([connected.events.close(), connected.queue.close()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private enqueue<T>(where: string, exportName: unknown, args: unknown[], tag: Pick<PendingJob, 'index' | 'onJobProgress'>): Future<T> {
+    checkExportName(where, exportName);
+    const jobId = randomUUID();
+    const data: JobData = { module: this.module, export: exportName, args: encodeValue(where, args), ...(this.timeout ? { timeout: this.timeout } : {}) };
+    const future = new Future<T>((resolve, reject, control) => {
+      if (this.closedError) return reject(this.closedError);
+      this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...tag });
+      control.signal.addEventListener('abort', () => this.cancelJob(jobId));
+    });
+    if (future.done) return future;
+    this.counts.submitted++;
+    this.batch.push({ name: exportName, data, opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } } });
+    if (this.batch.length === 1) setImmediate(() => this.flush());
+    return future;
+  }
+
+  /** Adds the jobs submitted since the last flush in bulk (one round trip per ADD_BATCH jobs). */
+  private flush(): void {
+    const jobs = this.batch.splice(0);
+    this.connected
+      .then(async ({ queue }) => {
+        for (let i = 0; i < jobs.length; i += ADD_BATCH) await queue.addBulk(jobs.slice(i, i + ADD_BATCH));
+      })
+      .catch((error: unknown) => {
+        for (const job of jobs) this.take(job.opts.jobId)?.reject(error);
+      });
+  }
+
+  private async connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number): Promise<Connected> {
+    // Read events from just before our first job: a job that finishes before the event reader's
+    // first blocking read is still seen.
+    const lastEventId = await withReachableRedis('ClusterExecutor', redis, connectTimeout, async (r) => {
+      const last = await r.xrevrange(`bull:${this.queueName}:events`, '+', '-', 'COUNT', 1);
+      return last[0]?.[0] ?? '0-0';
+    });
+    const { Job, Queue, QueueEvents } = loadBullmq();
+    const queue = new Queue<JobData, string>(this.queueName, { connection: redis });
+    const events = new QueueEvents(this.queueName, { connection: redis, lastEventId });
+    // ioredis reconnects by itself; errors meanwhile must not crash the process.
+    queue.on('error', () => {});
+    events.on('error', () => {});
+    events.on('active', ({ jobId }) => this.pending.get(jobId)?.control.markRunning());
+    events.on('progress', ({ jobId, data }) => {
+      const job = this.pending.get(jobId);
+      if (!job) return;
+      const event: ClusterProgress = { jobId, progress: data, ...(job.index === undefined ? {} : { index: job.index }) };
+      job.onJobProgress?.(event);
+      this.emit('progress', event);
+    });
+    events.on('stalled', () => this.counts.stalled++);
+    events.on('completed', ({ jobId, returnvalue }) => {
+      const job = this.take(jobId);
+      if (!job) return;
+      this.counts.completed++;
+      try {
+        // QueueEvents hands the return value over as JSON text of the worker's base64 string.
+        const text = returnvalue.startsWith('"') ? (JSON.parse(returnvalue) as string) : returnvalue;
+        job.resolve(decodeValue(text));
+      } catch (error) {
+        job.reject(error);
+      }
+    });
+    events.on('failed', ({ jobId, failedReason }) => {
+      const job = this.take(jobId);
+      if (!job) return;
+      this.counts.failed++;
+      Job.fromId<JobData, string>(queue, jobId)
+        .then((stored) => stored?.stacktrace?.at(-1))
+        .catch(() => undefined)
+        .then((stack) => job.reject(new RemoteError(`queue ${this.queueName}`, fromJobFailure(failedReason, stack))));
+    });
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return { queue, events };
+  }
+
+  /** The pending job, removed from the table: whatever arrives for it later is ignored. */
+  private take(jobId: string): PendingJob | undefined {
+    const job = this.pending.get(jobId);
+    this.pending.delete(jobId);
+    return job;
+  }
+
+  private cancelJob(jobId: string): void {
+    this.pending.delete(jobId);
+    // A waiting job is removed; an active one is locked by its worker and finishes unobserved.
+    void this.connected.then(({ queue }) => queue.remove(jobId)).catch(() => {});
+  }
+}

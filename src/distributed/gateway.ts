@@ -1,0 +1,326 @@
+// Gateways, execnet's model for Node: a child Node process started locally ('spawn') or on another
+// machine through the system ssh client ('ssh://user@host:port'), both speaking the framed protocol
+// of protocol.ts over stdio. The opener names module exports to run there; channels carry data.
+// Liveness: the opener pings every heartbeatInterval; a gateway silent for heartbeatTimeout is
+// declared hung and killed, one whose process exits is dead, and either way its open channels end
+// with a GatewayError (the Group re-runs their tasks elsewhere).
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { Channel, type ChannelPort } from './channel.js';
+import { ChannelClosedError, GatewayError, RemoteError } from './errors.js';
+import { encodeFrame, FrameDecoder, type ExecMode, type ParentMessage, type RemoteMessage } from './protocol.js';
+
+export interface GatewayOptions {
+  /** Node binary that runs the remote side. Default: this process's binary for 'spawn', `node` for ssh. */
+  node?: string;
+  /** Private key for ssh (`ssh -i`). */
+  identityFile?: string;
+  /** Extra ssh client arguments, e.g. `['-o', 'UserKnownHostsFile=/path/known_hosts']`. */
+  sshArgs?: string[];
+  /**
+   * Working directory of the remote process: relative module paths and package names resolve from
+   * it. Default: this process's cwd for 'spawn', the login directory for ssh.
+   */
+  cwd?: string;
+  /** Path of the remote entry script on the target. Default: this package's dist/distributed/remote.js. */
+  remoteScript?: string;
+  /** Environment of a 'spawn' gateway. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds for the remote side to start and answer before openGateway rejects. Default 15000. */
+  connectTimeout?: number;
+  /** Milliseconds between pings. Default 1000. */
+  heartbeatInterval?: number;
+  /**
+   * Milliseconds without any message from the remote side before it is declared hung and killed.
+   * Default 10000. A task that blocks the remote event loop longer than this looks hung.
+   */
+  heartbeatTimeout?: number;
+}
+
+/** What the remote side reported when it started. */
+export interface GatewayInfo {
+  pid: number;
+  hostname: string;
+  node: string;
+}
+
+const defaultRemoteScript = path.join(__dirname, 'remote.js');
+const STDERR_TAIL_BYTES = 2048;
+const EXIT_GRACE_MS = 2000;
+let gatewayCount = 0;
+
+interface LaunchPlan {
+  command: string;
+  args: string[];
+  cwd?: string;
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function checkString(where: string, name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError(`${where}: ${name} must be a string, got ${typeName(value)}`);
+  if (value === '') throw new RangeError(`${where}: ${name} must not be empty`);
+  return value;
+}
+
+function launchPlan(target: string, options: GatewayOptions): LaunchPlan {
+  const script = options.remoteScript ?? defaultRemoteScript;
+  if (target === 'spawn') return { command: options.node ?? process.execPath, args: [script], cwd: options.cwd };
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (url.protocol !== 'ssh:' || url.hostname === '') {
+    throw new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]', got '${target}'`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const connectSeconds = Math.max(1, Math.ceil((options.connectTimeout ?? 15_000) / 1000));
+  const args = ['-T', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connectSeconds}`];
+  if (url.port) args.push('-p', url.port);
+  if (options.identityFile !== undefined) args.push('-i', options.identityFile);
+  args.push(...(options.sshArgs ?? []));
+  args.push(url.username ? `${decodeURIComponent(url.username)}@${host}` : host, '--');
+  const remote = [options.node ?? 'node', script, ...(options.cwd === undefined ? [] : ['--cwd', options.cwd])];
+  args.push(remote.map(shellQuote).join(' '));
+  return { command: 'ssh', args };
+}
+
+export class Gateway extends EventEmitter {
+  /** Names this gateway in errors: its target and a process-wide sequence number. */
+  readonly id: string;
+  /** What the remote side reported at start; null until it has answered. */
+  info: GatewayInfo | null = null;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly channels = new Map<number, Channel>();
+  private readonly port: ChannelPort;
+  private readonly exited: Promise<void>;
+  private readonly heartbeatInterval: number;
+  private readonly heartbeatTimeout: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private nextChannelId = 1;
+  private lastSeen = Date.now();
+  private lastTick = Date.now();
+  private stderrTail = '';
+  private failure: GatewayError | null = null;
+
+  private constructor(
+    readonly target: string,
+    plan: LaunchPlan,
+    options: GatewayOptions,
+  ) {
+    super();
+    this.id = `${target}#${++gatewayCount}`;
+    this.heartbeatInterval = options.heartbeatInterval ?? 1000;
+    this.heartbeatTimeout = options.heartbeatTimeout ?? 10_000;
+    this.port = {
+      label: `gateway ${this.id}`,
+      post: (message) => this.post(message as ParentMessage),
+      release: (id) => {
+        this.channels.delete(id);
+        this.setActive(this.channels.size > 0);
+      },
+    };
+    this.child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: options.env ?? process.env, stdio: 'pipe' });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.once('error', () => resolve());
+    });
+    const decoder = new FrameDecoder((message) => this.onMessage(message as RemoteMessage));
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (error) {
+        this.fail(`protocol error (is something on the remote side writing to stdout?): ${(error as Error).message}`);
+      }
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
+      process.stderr.write(chunk);
+    });
+    this.child.stdin.on('error', () => {}); // EPIPE after the child died: reported by 'exit' below.
+    this.child.once('error', (error) => this.fail(`cannot run '${plan.command}': ${error.message}`));
+    this.child.once('exit', (code, signal) => this.fail(signal ? `exited on ${signal}` : `exited with code ${code}`));
+  }
+
+  /** @internal Use openGateway(). */
+  static async open(target: string, options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(target, launchPlan(target, options), options);
+    const connectTimeout = options.connectTimeout ?? 15_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        gateway.fail(`no answer within ${connectTimeout} ms`);
+      }, connectTimeout);
+      gateway.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      gateway.once('dead', (error: GatewayError) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    gateway.startHeartbeat();
+    return gateway;
+  }
+
+  /** True until the gateway is closed, dies or hangs. */
+  get alive(): boolean {
+    return this.failure === null;
+  }
+
+  /** Why the gateway is no longer alive, or null. */
+  get error(): GatewayError | null {
+    return this.failure;
+  }
+
+  /** Local pid of the child process (node for 'spawn', the ssh client for ssh). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Runs `exportName` of `module` on the remote side as `fn(channel, ...args)` and returns this end
+   * of the channel. The channel closes when the remote function returns; if it throws (or the
+   * module/export cannot be loaded), receive() rejects with a RemoteError carrying its stack.
+   * An unserializable argument is a TypeError here, before anything is sent.
+   */
+  remoteExec<T = unknown>(module: string, exportName: string, ...args: unknown[]): Channel<T> {
+    return this.exec<T>('remoteExec', 'channel', module, exportName, args);
+  }
+
+  /** Runs `exportName(...args)` on the remote side and resolves to its (awaited) return value. */
+  async call<T = unknown>(module: string, exportName: string, ...args: unknown[]): Promise<T> {
+    return this.startCall<T>(module, exportName, args).receive();
+  }
+
+  /** @internal call() whose channel the caller keeps: its first value is the result; closing it abandons the call. */
+  startCall<T>(module: string, exportName: string, args: unknown[]): Channel<T> {
+    return this.exec<T>('call', 'call', module, exportName, args);
+  }
+
+  /** Asks the remote side to exit and waits for it (killing it after a grace period). Idempotent. */
+  async close(): Promise<void> {
+    if (this.failure === null) {
+      try {
+        this.child.stdin.end(encodeFrame('close', { t: 'exit' }));
+      } catch {
+        // The pipe is already gone: the exit below settles it.
+      }
+      this.markDead(new GatewayError(this.id, 'closed'));
+      const grace = setTimeout(() => this.child.kill('SIGKILL'), EXIT_GRACE_MS);
+      await this.exited;
+      clearTimeout(grace);
+    }
+    await this.exited;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private exec<T>(where: string, mode: ExecMode, module: unknown, exportName: unknown, args: unknown[]): Channel<T> {
+    checkString(where, 'module', module);
+    checkString(where, 'exportName', exportName);
+    const id = this.nextChannelId++;
+    const channel = new Channel<T>(id, this.port);
+    this.post({ t: 'exec', ch: id, mode, module: module as string, export: exportName as string, args }, where);
+    this.channels.set(id, channel as Channel);
+    this.setActive(true);
+    return channel;
+  }
+
+  private post(message: ParentMessage, where = 'channel.send'): void {
+    if (this.failure) throw this.failure;
+    this.child.stdin.write(encodeFrame(where, message));
+  }
+
+  private onMessage(message: RemoteMessage): void {
+    this.lastSeen = Date.now();
+    switch (message.t) {
+      case 'hello':
+        this.info = { pid: message.pid, hostname: message.hostname, node: message.node };
+        this.emit('ready');
+        break;
+      case 'data':
+        this.channels.get(message.ch)?.deliver(message.value);
+        break;
+      case 'close':
+        this.channels
+          .get(message.ch)
+          ?.end(message.error ? new RemoteError(`gateway ${this.id}`, message.error) : new ChannelClosedError(`channel ${message.ch} on gateway ${this.id} is closed`));
+        break;
+      case 'pong':
+        break;
+    }
+  }
+
+  private startHeartbeat(): void {
+    this.lastSeen = this.lastTick = Date.now();
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      // If this process itself was blocked, the remote side's answers are still queued: don't blame it.
+      if (now - this.lastTick > 2 * this.heartbeatInterval) this.lastSeen = now;
+      this.lastTick = now;
+      if (now - this.lastSeen > this.heartbeatTimeout) {
+        this.fail(`hung: no heartbeat for ${now - this.lastSeen} ms`);
+        return;
+      }
+      if (this.failure === null) this.post({ t: 'ping' });
+    }, this.heartbeatInterval);
+    this.heartbeat.unref();
+    this.setActive(this.channels.size > 0);
+  }
+
+  /** The gateway died or hung: kill what is left of it and fail its channels. */
+  private fail(reason: string): void {
+    if (this.failure) return;
+    const tail = this.stderrTail.trim();
+    this.markDead(new GatewayError(this.id, tail && !this.info ? `${reason}: ${tail}` : reason));
+    this.child.kill('SIGKILL');
+  }
+
+  private markDead(error: GatewayError): void {
+    if (this.failure) return;
+    this.failure = error;
+    clearInterval(this.heartbeat);
+    for (const channel of [...this.channels.values()]) channel.end(error);
+    this.emit('dead', error);
+  }
+
+  /** An idle gateway does not keep this process alive; one with open channels does. */
+  private setActive(active: boolean): void {
+    // The stdio pipes are net.Sockets at run time, which can be unref'd like the process handle.
+    const handles = [this.child, this.child.stdout, this.child.stdin, this.child.stderr] as unknown as { ref(): void; unref(): void }[];
+    for (const handle of handles) {
+      if (active) handle.ref();
+      else handle.unref();
+    }
+  }
+}
+
+/**
+ * Starts a gateway: `'spawn'` (a local child Node process) or `'ssh://[user@]host[:port]'` (one on
+ * another machine, through the system ssh client, non-interactive). Resolves once the remote side
+ * has answered; rejects with a GatewayError naming the target if it cannot start within
+ * `connectTimeout`.
+ */
+export async function openGateway(target: string, options?: GatewayOptions): Promise<Gateway> {
+  checkString('openGateway', 'target', target);
+  const opts = checkOptions('openGateway', options) as GatewayOptions;
+  for (const key of ['connectTimeout', 'heartbeatInterval', 'heartbeatTimeout'] as const) {
+    if (opts[key] !== undefined) checkInteger('openGateway', key, opts[key], 1);
+  }
+  for (const key of ['node', 'identityFile', 'cwd', 'remoteScript'] as const) {
+    if (opts[key] !== undefined) checkString('openGateway', key, opts[key]);
+  }
+  if (opts.sshArgs !== undefined && !(Array.isArray(opts.sshArgs) && opts.sshArgs.every((a) => typeof a === 'string'))) {
+    throw new TypeError(`openGateway: sshArgs must be an array of strings, got ${typeName(opts.sshArgs)}`);
+  }
+  return Gateway.open(target, opts);
+}

@@ -1,0 +1,50 @@
+// map() for Group and ClusterExecutor on the Pool's engine (src/async/map.ts): items are read
+// lazily, at most `concurrency` Futures are in flight, results come out in input order or as they
+// complete, and stopping early (break, error, signal) cancels the Futures still running.
+import { boundedMap, checkMapOptions, type ResultStream } from '../async/map.js';
+import { checkOptions, typeName } from '../common/validate.js';
+import type { Future } from '../pool/future.js';
+import { knownLength, type MapProgress } from '../pool/pool.js';
+
+export interface DistributedMapOptions {
+  /** Yield results in input order (default) or as they complete. */
+  ordered?: boolean;
+  /** Tasks in flight at once (the rest of the input is not read yet). */
+  concurrency?: number;
+  /** Aborting it cancels the running tasks; the iteration throws an AbortError. */
+  signal?: AbortSignal;
+  /** Called as each result arrives. */
+  onProgress?: (progress: MapProgress) => void;
+}
+
+export function mapFutures<T, R>(
+  where: string,
+  items: unknown,
+  submit: (item: T, index: number) => Future<R>,
+  options: unknown,
+  defaultConcurrency: number,
+): ResultStream<R> {
+  const opts = checkOptions(where, options) as DistributedMapOptions;
+  const onProgress = opts.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
+  const settings = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, defaultConcurrency);
+  const total = knownLength(items);
+  let completed = 0;
+  return boundedMap<T, R>(
+    where,
+    items,
+    async (item, context) => {
+      const future = submit(item, context.index);
+      const cancel = () => future.cancel(context.signal.reason);
+      context.signal.addEventListener('abort', cancel);
+      try {
+        const value = await future;
+        onProgress?.({ completed: ++completed, total });
+        return value;
+      } finally {
+        context.signal.removeEventListener('abort', cancel);
+      }
+    },
+    { ...settings, timeout: undefined, retries: 0, backoff: 0 },
+  );
+}

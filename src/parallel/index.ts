@@ -1,0 +1,1 @@
+export { close, describe, evaluate, type ParallelEvaluateOptions, type ParallelOptions } from './parallel.js';

@@ -1,0 +1,16 @@
+export { AbortError, InvalidStateError, TimeoutError } from './errors.js';
+export { Future, type FutureControl, type FutureExecutor, type FutureState } from './future.js';
+export {
+  Pool,
+  type AtomicsMode,
+  type CloseOptions,
+  type LatencySummary,
+  type MapProgress,
+  type PoolMapOptions,
+  type PoolOptions,
+  type PoolProgress,
+  type PoolStats,
+  type SubmitOptions,
+} from './pool.js';
+export { transfer } from './transfer.js';
+export { asCompleted, wait, type AsCompletedOptions, type Completion, type ReturnWhen, type WaitOptions, type WaitResult } from './wait.js';

@@ -1,0 +1,595 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createCachedFetch, FileStore, MemoryStore, RedisStore, type CacheEntry, type CacheStore } from 'hotpath';
+import { repoRoot, rng } from './helpers.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** A loopback origin whose routes each test sets; counts the requests each path received. */
+async function startOrigin() {
+  const routes = new Map<string, Handler>();
+  const counts = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    counts.set(pathname, (counts.get(pathname) ?? 0) + 1);
+    const handler = routes.get(pathname);
+    if (handler) handler(req, res);
+    else res.writeHead(404).end('no route');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    route(pathname: string, handler: Handler) {
+      routes.set(pathname, handler);
+      counts.delete(pathname);
+      return `${base}${pathname}`;
+    },
+    count: (pathname: string) => counts.get(pathname) ?? 0,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    server,
+  };
+}
+
+const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-cache-'));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Moves the clock that freshness is computed from (Date only: timers and sockets keep real time). */
+function advanceClock(ms: number) {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + ms });
+}
+
+let origin: Awaited<ReturnType<typeof startOrigin>>;
+beforeAll(async () => {
+  origin = await startOrigin();
+});
+afterAll(() => origin.close());
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('createCachedFetch: freshness (RFC 9111)', () => {
+  it('serves a max-age response from the cache until it expires', async () => {
+    let version = 0;
+    const url = origin.route('/fresh', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`v${++version}`));
+    const cached = createCachedFetch();
+    const first = await cached(url);
+    expect([first.headers.get('x-hotpath-cache'), first.fromCache, first.cacheState, await first.text()]).toEqual(['miss', false, 'miss', 'v1']);
+    const second = await cached(url);
+    expect([second.headers.get('x-hotpath-cache'), second.fromCache, second.status, await second.text()]).toEqual(['hit', true, 200, 'v1']);
+    expect(second.headers.get('content-type')).toBe('text/plain');
+    expect(second.url).toBe(url);
+    expect(origin.count('/fresh')).toBe(1);
+    advanceClock(61_000);
+    const expired = await cached(url);
+    expect([expired.cacheState, await expired.text()]).toEqual(['miss', 'v2']);
+    expect(origin.count('/fresh')).toBe(2);
+    const stats = cached.stats();
+    expect(stats).toMatchObject({ hits: 1, misses: 2, bytesSaved: 2 });
+    expect(stats.origins[origin.base]).toMatchObject({ hits: 1, misses: 2, bytesSaved: 2 });
+  });
+
+  it('never stores no-store responses and explains why', async () => {
+    const url = origin.route('/nostore', (_req, res) => res.writeHead(200, { 'cache-control': 'no-store, max-age=60' }).end('secret'));
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    const again = await cached(url);
+    expect([again.cacheState, await again.text()]).toEqual(['miss', 'secret']);
+    expect(origin.count('/nostore')).toBe(2);
+    expect(cached.explain(url)?.reason).toMatch(/no-store/);
+  });
+
+  it('revalidates with If-None-Match and merges the 304 headers into the stored response', async () => {
+    const url = origin.route('/etag', (req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') res.writeHead(304, { etag: '"v1"', 'x-generation': '2', 'cache-control': 'no-cache' }).end();
+      else res.writeHead(200, { etag: '"v1"', 'x-generation': '1', 'cache-control': 'no-cache', 'content-type': 'application/json' }).end('{"a":1}');
+    });
+    const cached = createCachedFetch();
+    expect(await (await cached(url)).json()).toEqual({ a: 1 });
+    const revalidated = await cached(url);
+    expect([revalidated.cacheState, revalidated.headers.get('x-generation'), revalidated.headers.get('content-type')]).toEqual(['revalidated', '2', 'application/json']);
+    expect(await revalidated.json()).toEqual({ a: 1 });
+    expect(origin.count('/etag')).toBe(2);
+    expect(cached.explain(url)?.reason).toMatch(/304/);
+    expect(cached.stats()).toMatchObject({ revalidated: 1, bytesSaved: 7 });
+  });
+
+  it('revalidates with If-Modified-Since after a Last-Modified response expires', async () => {
+    const lastModified = new Date(Date.now() - 3_600_000).toUTCString();
+    const seen: (string | undefined)[] = [];
+    const url = origin.route('/lastmod', (req, res) => {
+      seen.push(req.headers['if-modified-since']);
+      if (req.headers['if-modified-since'] === lastModified) res.writeHead(304).end();
+      else res.writeHead(200, { 'last-modified': lastModified, 'cache-control': 'max-age=10' }).end('body');
+    });
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    advanceClock(11_000);
+    const again = await cached(url);
+    expect([again.cacheState, await again.text()]).toEqual(['revalidated', 'body']);
+    expect(seen).toEqual([undefined, lastModified]);
+    // The 304 renewed the lifetime: a hit without asking the origin.
+    expect((await cached(url)).cacheState).toBe('hit');
+    expect(origin.count('/lastmod')).toBe(2);
+  });
+
+  it('gives heuristic freshness (10% of the Last-Modified age) to responses without a lifetime', async () => {
+    const lastModified = new Date(Date.now() - 10 * 86_400_000).toUTCString();
+    const url = origin.route('/heuristic', (req, res) => {
+      if (req.headers['if-modified-since']) res.writeHead(304).end();
+      else res.writeHead(200, { 'last-modified': lastModified }).end('old news');
+    });
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    advanceClock(2 * 3_600_000);
+    expect((await cached(url)).cacheState).toBe('hit');
+    advanceClock(2 * 86_400_000);
+    expect((await cached(url)).cacheState).toBe('revalidated');
+    expect(origin.count('/heuristic')).toBe(2);
+  });
+
+  it('honours must-revalidate: a hit while fresh, never served stale on error', async () => {
+    let fail = false;
+    const url = origin.route('/must', (_req, res) => {
+      if (fail) res.writeHead(503).end('down');
+      else res.writeHead(200, { 'cache-control': 'max-age=10, must-revalidate', etag: '"m"' }).end('ok');
+    });
+    const cached = createCachedFetch({ staleIfError: true });
+    await (await cached(url)).text();
+    expect((await cached(url)).cacheState).toBe('hit');
+    fail = true;
+    advanceClock(11_000);
+    const failed = await cached(url);
+    expect([failed.status, failed.cacheState, await failed.text()]).toEqual([503, 'miss', 'down']);
+  });
+
+  it('applies per-URL expiry over expireAfter, and 0 means never cached', async () => {
+    const handler: (body: string) => Handler = (body) => (_req, res) => res.writeHead(200).end(body);
+    const shortUrl = origin.route('/short/a', handler('short'));
+    const longUrl = origin.route('/long/a', handler('long'));
+    const neverUrl = origin.route('/never/a', handler('never'));
+    const cached = createCachedFetch({
+      expireAfter: 3_600_000,
+      urls: { [`${origin.base.replace('http://', '')}/short/*`]: 5_000, [`${origin.base}/never/*`]: 0 },
+    });
+    for (const u of [shortUrl, longUrl, neverUrl]) await (await cached(u)).text();
+    expect([(await cached(shortUrl)).cacheState, (await cached(longUrl)).cacheState, (await cached(neverUrl)).cacheState]).toEqual(['hit', 'hit', 'miss']);
+    advanceClock(6_000);
+    expect([(await cached(shortUrl)).cacheState, (await cached(longUrl)).cacheState]).toEqual(['miss', 'hit']);
+    expect(cached.explain(neverUrl)?.reason).toMatch(/expiry for this URL is 0/);
+  });
+});
+
+describe('createCachedFetch: variants, methods, coalescing', () => {
+  it('keeps one entry per Accept value when the response varies on Accept', async () => {
+    const url = origin.route('/vary', (req, res) => {
+      const json = req.headers.accept === 'application/json';
+      res.writeHead(200, { vary: 'Accept', 'cache-control': 'max-age=60', 'content-type': json ? 'application/json' : 'text/plain' }).end(json ? '{"x":1}' : 'x=1');
+    });
+    const cached = createCachedFetch();
+    const get = async (accept: string) => {
+      const r = await cached(url, { headers: { accept } });
+      return [r.cacheState, await r.text()];
+    };
+    expect(await get('application/json')).toEqual(['miss', '{"x":1}']);
+    expect(await get('text/plain')).toEqual(['miss', 'x=1']);
+    expect(await get('application/json')).toEqual(['hit', '{"x":1}']);
+    expect(await get('text/plain')).toEqual(['hit', 'x=1']);
+    expect(origin.count('/vary')).toBe(2);
+  });
+
+  it('does not cache POST, and a successful POST invalidates the stored GET', async () => {
+    const url = origin.route('/items', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.method));
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    expect((await cached(url)).cacheState).toBe('hit');
+    for (let i = 0; i < 2; i++) {
+      const post = await cached(url, { method: 'POST', body: 'x' });
+      expect([post.cacheState, await post.text()]).toEqual(['miss', 'POST']);
+    }
+    expect(cached.explain(url)?.reason).toMatch(/method POST is not in methods/);
+    expect((await cached(url)).cacheState).toBe('miss');
+    expect(origin.count('/items')).toBe(4);
+  });
+
+  it('caches POST by body when methods includes it and the response has an explicit lifetime', async () => {
+    const url = origin.route('/search', (req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(body.toUpperCase()));
+    });
+    const cached = createCachedFetch({ methods: ['GET', 'POST'] });
+    const post = async (body: string) => {
+      const r = await cached(url, { method: 'POST', body });
+      return [r.cacheState, await r.text()];
+    };
+    expect(await post('a')).toEqual(['miss', 'A']);
+    expect(await post('b')).toEqual(['miss', 'B']);
+    expect(await post('a')).toEqual(['hit', 'A']);
+  });
+
+  it('coalesces 10 identical concurrent requests into one upstream request', async () => {
+    const url = origin.route('/slow', (_req, res) => setTimeout(() => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('slow'), 50));
+    const cached = createCachedFetch();
+    const responses = await Promise.all([...Array(10)].map(() => cached(url)));
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(10).fill('slow'));
+    expect(origin.count('/slow')).toBe(1);
+    expect(responses.filter((r) => r.cacheState === 'miss').length).toBe(1);
+    expect(cached.stats()).toMatchObject({ hits: 9, misses: 1 });
+  });
+
+  it('ignores listed query parameters and parameter order in the key', async () => {
+    const url = origin.route('/q', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.url));
+    const cached = createCachedFetch({ ignoredParams: ['api_key'] });
+    await (await cached(`${url}?b=2&a=1&api_key=one`)).text();
+    const again = await cached(`${url}?a=1&b=2&api_key=two`);
+    expect([again.cacheState, await again.text()]).toEqual(['hit', '/q?b=2&a=1&api_key=one']);
+    expect((await cached(`${url}?a=1&b=3`)).cacheState).toBe('miss');
+  });
+
+  it('answers HEAD without a body and 204 without a body', async () => {
+    const url = origin.route('/empty', (_req, res) => res.writeHead(204, { 'cache-control': 'max-age=60' }).end());
+    const cached = createCachedFetch();
+    await cached(url);
+    const hit = await cached(url);
+    expect([hit.status, hit.cacheState, hit.body]).toEqual([204, 'hit', null]);
+    const page = origin.route('/page', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '5' }).end('hello'));
+    await cached(page, { method: 'HEAD' });
+    const head = await cached(page, { method: 'HEAD' });
+    expect([head.cacheState, head.body, head.headers.get('content-length')]).toEqual(['hit', null, '5']);
+  });
+
+  it('delete() and clear() remove entries; explain() says why the last lookup missed', async () => {
+    const url = origin.route('/del', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('d'));
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    expect(cached.explain(url)).toEqual({ url, state: 'miss', reason: 'nothing stored for this request' });
+    expect(await cached.delete(url)).toBe(true);
+    expect(await cached.delete(url)).toBe(false);
+    expect((await cached(url)).cacheState).toBe('miss');
+    await cached.clear();
+    expect((await cached(url)).cacheState).toBe('miss');
+    expect(cached.explain(`${origin.base}/unknown`)).toBeUndefined();
+    const teapot = origin.route('/teapot', (_req, res) => res.writeHead(418).end());
+    await cached(teapot);
+    expect(cached.explain(teapot)?.reason).toMatch(/status 418 is not in statuses/);
+  });
+});
+
+describe('createCachedFetch: stale responses', () => {
+  it('serves stale when the origin is down (staleIfError), throws without it', async () => {
+    const down = await startOrigin();
+    const url = down.route('/x', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=10' }).end('kept'));
+    const tolerant = createCachedFetch({ staleIfError: true });
+    const strict = createCachedFetch();
+    await (await tolerant(url)).text();
+    await (await strict(url)).text();
+    await down.close();
+    advanceClock(11_000);
+    const stale = await tolerant(url);
+    expect([stale.cacheState, stale.headers.get('x-hotpath-cache'), await stale.text()]).toEqual(['stale', 'stale', 'kept']);
+    expect(tolerant.explain(url)?.reason).toMatch(/origin failed/);
+    await expect(strict(url)).rejects.toThrow(TypeError);
+  });
+
+  it("honours the response's own stale-if-error window, and 5xx counts as an error", async () => {
+    let fail = false;
+    const url = origin.route('/sie', (_req, res) => {
+      if (fail) res.writeHead(500).end('boom');
+      else res.writeHead(200, { 'cache-control': 'max-age=10, stale-if-error=60' }).end('fallback');
+    });
+    const cached = createCachedFetch();
+    await (await cached(url)).text();
+    fail = true;
+    advanceClock(30_000);
+    const stale = await cached(url);
+    expect([stale.cacheState, await stale.text()]).toEqual(['stale', 'fallback']);
+    advanceClock(120_000);
+    const failed = await cached(url);
+    expect([failed.status, await failed.text()]).toEqual([500, 'boom']);
+  });
+
+  it('staleWhileRevalidate serves stale at once and refreshes in the background', async () => {
+    let version = 0;
+    const url = origin.route('/swr', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=10' }).end(`v${++version}`));
+    const cached = createCachedFetch({ staleWhileRevalidate: true });
+    await (await cached(url)).text();
+    advanceClock(20_000);
+    const stale = await cached(url);
+    expect([stale.cacheState, await stale.text()]).toEqual(['stale', 'v1']);
+    for (let i = 0; i < 500 && !/background revalidation done/.test(cached.explain(url)?.reason ?? ''); i++) await sleep(5);
+    const fresh = await cached(url);
+    expect([fresh.cacheState, await fresh.text()]).toEqual(['hit', 'v2']);
+  });
+});
+
+describe('createCachedFetch: stores', () => {
+  it('persists across cache instances on the same directory, bounded by maxBytes', async () => {
+    const dir = tmpDir();
+    const r = rng(3);
+    const bodies = new Map<string, Buffer>();
+    for (const name of ['a', 'b', 'c']) {
+      const body = Buffer.from(Array.from({ length: 40_000 }, () => Math.floor(r() * 256)));
+      bodies.set(name, body);
+      origin.route(`/file/${name}`, (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end(body));
+    }
+    const first = createCachedFetch({ store: { path: dir } });
+    for (const name of bodies.keys()) await (await first(`${origin.base}/file/${name}`)).arrayBuffer();
+    const second = createCachedFetch({ store: { path: dir } });
+    for (const [name, body] of bodies) {
+      const hit = await second(`${origin.base}/file/${name}`);
+      expect(hit.cacheState).toBe('hit');
+      expect(Buffer.from(await hit.arrayBuffer()).equals(body)).toBe(true);
+    }
+    const small = new FileStore({ path: dir, maxBytes: 100_000 });
+    const bounded = createCachedFetch({ store: small });
+    await (await bounded(`${origin.base}/file/a`)).arrayBuffer(); // a becomes the most recent
+    origin.route('/file/d', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end(Buffer.alloc(40_000, 7)));
+    await (await bounded(`${origin.base}/file/d`)).arrayBuffer();
+    expect(small.bytes).toBeLessThanOrEqual(100_000);
+    expect((await bounded(`${origin.base}/file/a`)).cacheState).toBe('hit');
+    expect((await bounded(`${origin.base}/file/d`)).cacheState).toBe('hit');
+  });
+
+  it('persists across two processes', async () => {
+    const dir = tmpDir();
+    const url = origin.route('/cross', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end('shared'));
+    const script = `const { createCachedFetch } = require('hotpath');
+      createCachedFetch({ store: { path: process.argv[1] } })(process.argv[2]).then(async (r) => console.log(r.cacheState, await r.text()));`;
+    const run = () => promisify(execFile)(process.execPath, ['-e', script, dir, url], { cwd: repoRoot });
+    expect((await run()).stdout.trim()).toBe('miss shared');
+    expect((await run()).stdout.trim()).toBe('hit shared');
+    expect(origin.count('/cross')).toBe(1);
+  });
+
+  it('drops a damaged store file with a warning instead of crashing or serving it', async () => {
+    const dir = tmpDir();
+    const url = origin.route('/corrupt', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end('intact body'));
+    await (await createCachedFetch({ store: { path: dir } })(url)).text();
+    const entries = fs.readdirSync(path.join(dir, 'entries'));
+    for (const name of entries) {
+      const file = path.join(dir, 'entries', name);
+      const entry = JSON.parse(fs.readFileSync(file, 'utf8'));
+      if (entry.size > 0) fs.writeFileSync(file, '{"key": "truncated'); // the response entry, not the vary index
+    }
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const cached = createCachedFetch({ store: { path: dir } });
+      const recovered = await cached(url);
+      expect([recovered.cacheState, await recovered.text()]).toEqual(['miss', 'intact body']);
+      // A body file cut short is caught by its recorded size.
+      const bodyDir = path.join(dir, 'bodies');
+      for (const name of fs.readdirSync(bodyDir)) if (fs.statSync(path.join(bodyDir, name)).size > 0) fs.truncateSync(path.join(bodyDir, name), 3);
+      const again = await cached(url);
+      expect([again.cacheState, await again.text()]).toEqual(['miss', 'intact body']);
+      await sleep(10);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'HOTPATH_CACHE_CORRUPT').length).toBe(2);
+  });
+
+  it('a process killed in the middle of a large write leaves nothing that is served', async () => {
+    const dir = tmpDir();
+    const body = createHash('sha512').update('seed').digest();
+    const half = Buffer.alloc(8 << 20, body);
+    let halfSent!: () => void;
+    const sent = new Promise<void>((resolve) => (halfSent = resolve));
+    let interrupted = true;
+    const url = origin.route('/large', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': String(2 * half.length) });
+      if (!interrupted) return res.end(Buffer.concat([half, half]));
+      res.write(half, () => halfSent());
+    });
+    const script = `const { createCachedFetch } = require('hotpath');
+      createCachedFetch({ store: { path: process.argv[1] } })(process.argv[2]).then((r) => r.arrayBuffer());`;
+    const child = spawn(process.execPath, ['-e', script, dir, url], { cwd: repoRoot, stdio: 'ignore' });
+    await sent;
+    // Wait until the child has written part of the body to its temp file, then kill it.
+    const tmp = path.join(dir, 'tmp');
+    const partial = () => fs.existsSync(tmp) && fs.readdirSync(tmp).some((name) => fs.statSync(path.join(tmp, name)).size > 0);
+    for (let i = 0; i < 500 && !partial(); i++) await sleep(10);
+    expect(partial()).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(fs.readdirSync(path.join(dir, 'entries'))).toEqual([]);
+    interrupted = false;
+    const cached = createCachedFetch({ store: { path: dir } });
+    const response = await cached(url);
+    expect(response.cacheState).toBe('miss');
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(bytes.equals(Buffer.concat([half, half]))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'tmp'))).toEqual([]);
+  });
+
+  it('streams a 50 MB body through the disk store and serves it back intact', async () => {
+    const big = Buffer.alloc(50 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const digest = createHash('sha256').update(big).digest('hex');
+    const url = origin.route('/big', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end(big));
+    const cached = createCachedFetch({ store: { path: tmpDir() } });
+    for (const state of ['miss', 'hit']) {
+      const response = await cached(url);
+      expect(response.cacheState).toBe(state);
+      const hash = createHash('sha256');
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
+      expect(hash.digest('hex')).toBe(digest);
+    }
+  });
+
+  it('accepts a custom store object implementing CacheStore', async () => {
+    const data = new Map<string, { meta: unknown; bytes: Uint8Array[] }>();
+    const calls: string[] = [];
+    const store: CacheStore = {
+      async get(key) {
+        calls.push('get');
+        const d = data.get(key);
+        return d && { meta: d.meta, size: d.bytes.reduce((n, b) => n + b.length, 0), body: async function* () { yield* d.bytes; } };
+      },
+      async put(key, meta, body) {
+        calls.push('put');
+        const bytes: Uint8Array[] = [];
+        for await (const chunk of body) bytes.push(chunk);
+        data.set(key, { meta, bytes });
+        return (await store.get(key)) as CacheEntry;
+      },
+      async updateMeta(key, meta) {
+        const d = data.get(key);
+        if (d) d.meta = meta;
+      },
+      async delete(key) {
+        return data.delete(key);
+      },
+      async clear() {
+        data.clear();
+      },
+    };
+    const url = origin.route('/custom', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('custom'));
+    const cached = createCachedFetch({ store });
+    await (await cached(url)).text();
+    const hit = await cached(url);
+    expect([hit.cacheState, await hit.text()]).toEqual(['hit', 'custom']);
+    expect(calls).toContain('put');
+    expect(cached.store).toBe(store);
+  });
+
+  it('bounds the memory store by maxBytes', async () => {
+    const memory = new MemoryStore({ maxBytes: 50_000 });
+    const cached = createCachedFetch({ store: memory });
+    for (const name of ['m1', 'm2', 'm3']) {
+      origin.route(`/${name}`, (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(Buffer.alloc(20_000)));
+      await (await cached(`${origin.base}/${name}`)).arrayBuffer();
+    }
+    expect(memory.bytes).toBeLessThanOrEqual(50_000);
+    expect((await cached(`${origin.base}/m1`)).cacheState).toBe('miss');
+    expect((await cached(`${origin.base}/m3`)).cacheState).toBe('hit');
+  });
+});
+
+const redisServer = findExecutable('redis-server');
+
+function findExecutable(command: string): string | undefined {
+  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => fs.existsSync(file));
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe.skipIf(!redisServer)('RedisStore (a local redis-server)', () => {
+  let redis: ReturnType<typeof spawn>;
+  let url: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    redis = spawn(redisServer as string, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    url = `redis://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.end(); resolve(true); }).once('error', () => resolve(false)));
+      if (up) break;
+      await sleep(10);
+    }
+  });
+  afterAll(() => {
+    redis.kill();
+  });
+
+  it('stores, revalidates, deletes and clears entries, binary bodies intact', async () => {
+    const store = new RedisStore({ url, prefix: 'test:' });
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 255));
+    const page = origin.route('/redis', (req, res) => {
+      if (req.headers['if-none-match'] === '"b"') res.writeHead(304, { etag: '"b"', 'x-round': '2' }).end();
+      else res.writeHead(200, { etag: '"b"', 'cache-control': 'max-age=10', 'x-round': '1' }).end(body);
+    });
+    const cached = createCachedFetch({ store });
+    expect((await cached(page)).cacheState).toBe('miss');
+    const second = createCachedFetch({ store: new RedisStore({ url, prefix: 'test:' }) });
+    const hit = await second(page);
+    expect(hit.cacheState).toBe('hit');
+    expect(Buffer.from(await hit.arrayBuffer()).equals(body)).toBe(true);
+    advanceClock(11_000);
+    const revalidated = await second(page);
+    expect([revalidated.cacheState, revalidated.headers.get('x-round')]).toEqual(['revalidated', '2']);
+    expect(Buffer.from(await revalidated.arrayBuffer()).equals(body)).toBe(true);
+    expect(await second.delete(page)).toBe(true);
+    expect((await second(page)).cacheState).toBe('miss');
+    await second.clear();
+    expect(await store.get(`GET ${page}`)).toBeUndefined();
+    store.close();
+  });
+
+  it('drops a damaged value with a warning, and rejects when Redis is unreachable', async () => {
+    const store = new RedisStore({ url, prefix: 'damaged:' });
+    await store.put('k', { a: 1 }, (async function* () { yield new Uint8Array([1, 2]); })());
+    expect(await store.get('k')).toMatchObject({ meta: { a: 1 }, size: 2 });
+    // Overwrite with a value whose meta length points past its end.
+    await promisify(execFile)(path.join(path.dirname(redisServer as string), 'redis-cli'), ['-u', url, 'SET', 'damaged:k', 'xx']);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    expect(await store.get('k')).toBeUndefined();
+    expect(((await warned) as NodeJS.ErrnoException).code).toBe('HOTPATH_CACHE_CORRUPT');
+    const nowhere = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}` });
+    await expect(nowhere.get('x')).rejects.toThrow(/ECONNREFUSED|connection closed/);
+    expect(() => new RedisStore({ url: 'http://x' })).toThrow(/url must start with redis:\/\//);
+    store.close();
+  });
+});
+
+describe('createCachedFetch: bad options', () => {
+  it('throws TypeError / RangeError with the option named', () => {
+    expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(/store must be 'memory', \{ path \} or a CacheStore object, got number/);
+    expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(RangeError);
+    expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(/expireAfter must be a number of milliseconds, got string/);
+    expect(() => createCachedFetch({ methods: ['PUT'] })).toThrow(/methods may hold GET, HEAD and POST, got 'PUT'/);
+    expect(() => createCachedFetch({ statuses: [99] })).toThrow(RangeError);
+    expect(() => createCachedFetch({ statuses: 200 as unknown as number[] })).toThrow(/statuses must be an array of numbers/);
+    expect(() => createCachedFetch({ ignoredParams: [1] as unknown as string[] })).toThrow(/ignoredParams must be an array of strings/);
+    expect(() => createCachedFetch({ urls: { '*': -5 } })).toThrow(/urls\['\*'\] must be >= 0 ms, got -5/);
+    expect(() => createCachedFetch({ staleIfError: 0 })).toThrow(/staleIfError must be > 0 ms/);
+    expect(() => createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore })).toThrow(/needs a updateMeta\(\) method/);
+    expect(() => new FileStore({ path: '' })).toThrow(/path must be a non-empty string/);
+    expect(() => new MemoryStore({ maxBytes: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('hotpath fetch', () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'fetch', ...args]).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  it('prints status, size and cache state, and keeps the cache in --cache DIR', async () => {
+    const url = origin.route('/cli', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`lang=${req.headers['accept-language']}`));
+    const dir = tmpDir();
+    const output = path.join(dir, 'body.txt');
+    const first = await cli([url, '--cache', dir, '--json', '--header', 'Accept-Language: fr', '--output', output]);
+    expect(first.stderr).toBe('');
+    expect(JSON.parse(first.stdout)).toMatchObject({ url, status: 200, size: 7, cache: 'miss', contentType: 'text/plain' });
+    expect(fs.readFileSync(output, 'utf8')).toBe('lang=fr');
+    expect(JSON.parse((await cli([url, '--cache', dir, '--json'])).stdout)).toMatchObject({ status: 200, size: 7, cache: 'hit' });
+    expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
+  });
+
+  it('reports usage errors and network failures on stderr', async () => {
+    const bad = await cli(['not a url']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/not a URL/)]);
+    const header = await cli([`${origin.base}/x`, '--header', 'nocolon']);
+    expect([header.code, header.stderr]).toEqual([2, expect.stringMatching(/--header must look like 'Name: value'/)]);
+    const closed = await startOrigin();
+    await closed.close();
+    const refused = await cli([`${closed.base}/`]);
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringMatching(/fetch failed: .*ECONNREFUSED/)]);
+  });
+});

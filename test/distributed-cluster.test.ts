@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterExecutor, RemoteError, type ClusterProgress } from 'hotpath';
+import { repoRoot, runCli } from './helpers.js';
+import { fixtures, startRedis, type Server } from './distributed-servers.js';
+
+const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-cluster-'));
+let marker = 0;
+const freshMarker = () => path.join(tmp, `marker-${marker++}`);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+let redis: Server | string;
+let url = '';
+const workers: ChildProcess[] = [];
+
+/** A `hotpath worker` process, resolved once it serves the queue. */
+function startWorker(queue: string, ...extra: string[]): Promise<ChildProcess> {
+  const args = [cli, 'worker', '--redis', url, '--queue', queue, '--module', fixtures, '--lock-duration', '1000', ...extra];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  workers.push(child);
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('serving queue')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with code ${code}: ${output}`)));
+  });
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  if (typeof redis === 'string') console.warn(`skipping cluster tests: ${redis}`);
+  else url = `redis://127.0.0.1:${redis.port}`;
+});
+
+afterAll(async () => {
+  await Promise.all(
+    workers.map((w) => {
+      if (w.exitCode !== null || w.signalCode !== null) return undefined;
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      w.kill('SIGTERM');
+      return exited;
+    }),
+  );
+  if (typeof redis !== 'string') await redis.stop();
+});
+
+describe('ClusterExecutor on BullMQ', () => {
+  it('completes every job of a 1000-job map exactly once while a worker is SIGKILLed mid-job', async (ctx) => {
+    if (typeof redis === 'string') return ctx.skip();
+    const [victim] = await Promise.all([startWorker('kill', '--concurrency', '4'), startWorker('kill', '--concurrency', '4')]);
+    const executor = new ClusterExecutor({ connection: url, queue: 'kill', module: fixtures, backoff: 10 });
+    try {
+      const results: { x: number; pid: number }[] = [];
+      let killedAt = -1;
+      for await (const r of executor.map<{ x: number; pid: number }>('tagged', range(1000), { ordered: false })) {
+        results.push(r);
+        if (results.length === 100) {
+          killedAt = results.length;
+          victim.kill('SIGKILL');
+        }
+      }
+      expect(killedAt).toBe(100);
+      expect(results.map((r) => r.x).sort((a, b) => a - b)).toEqual(range(1000));
+      expect(new Set(results.map((r) => r.pid)).has(victim.pid as number)).toBe(true);
+      expect(executor.stats).toMatchObject({ submitted: 1000, completed: 1000, failed: 0 });
+      expect(executor.stats.stalled).toBeGreaterThanOrEqual(1);
+      const queue = new Queue('kill', { connection: { host: '127.0.0.1', port: (redis as Server).port } });
+      const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed');
+      await queue.close();
+      expect(counts).toEqual({ completed: 1000, failed: 0, active: 0, wait: 0, delayed: 0 });
+    } finally {
+      await executor.close();
+    }
+  });
+
+  describe('jobs, errors, retries, progress', () => {
+    let executor: ClusterExecutor;
+    beforeAll(async () => {
+      if (typeof redis === 'string') return;
+      await startWorker('jobs', '--concurrency', '4');
+      executor = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures, attempts: 2, backoff: 10 });
+    });
+    afterAll(async () => {
+      await executor?.close();
+    });
+
+    it('runs submit and map with structured values', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      const future = executor.submit<Float64Array>('scale', new Float64Array([1.5, -2]), 4);
+      expect(await future).toEqual(new Float64Array([6, -8]));
+      expect(future.state).toBe('fulfilled');
+      expect(await executor.map('square', [3, 4, 5]).toArray()).toEqual([9, 16, 25]);
+    });
+
+    it('retries a failed attempt with backoff, then reports a lasting failure with the remote stack', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      expect(await executor.submit('failOnce', freshMarker(), 'second try')).toBe('second try');
+      const error = await executor.submit('fail', 'always').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RemoteError);
+      expect((error as RemoteError).message).toBe('RangeError: always (on queue jobs)');
+      expect((error as RemoteError).remoteStack).toMatch(/at (Object\.)?fail .*distributed-tasks\.mjs/);
+    });
+
+    it('rejects an unknown export and a module off the allow-list without retrying', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      await expect(executor.submit('nope')).rejects.toThrow(/has no exported function 'nope'/);
+      const outsider = new ClusterExecutor({ connection: url, queue: 'jobs', module: path.join(tmp, 'evil.mjs') });
+      await expect(outsider.submit('run')).rejects.toThrow(/module '.*evil\.mjs' is not allowed on this worker, which runs only: .*distributed-tasks\.mjs/);
+      await outsider.close();
+    });
+
+    it('fails an attempt that overruns the per-job timeout', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      const strict = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures, timeout: 100, attempts: 1 });
+      await expect(strict.submit('whereAfter', 5000, 1)).rejects.toThrow(/TimeoutError: job .* timed out after 100 ms/);
+      expect(await strict.submit('square', 2)).toBe(4);
+      await strict.close();
+    });
+
+    it('reports progress with the job id and map index', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      const seen: ClusterProgress[] = [];
+      const emitted: ClusterProgress[] = [];
+      executor.on('progress', (event: ClusterProgress) => emitted.push(event));
+      const done: number[] = [];
+      const result = executor.map('withProgress', [1, 2, 3], { onJobProgress: (e) => seen.push(e), onProgress: (p) => done.push(p.completed) });
+      expect(await result.toArray()).toEqual([10, 20, 30]);
+      expect(done).toEqual([1, 2, 3]);
+      expect(seen.map((e) => e.index).sort()).toEqual([0, 1, 2]);
+      expect(seen.every((e) => e.progress === 50 && typeof e.jobId === 'string')).toBe(true);
+      expect(emitted).toHaveLength(3);
+    });
+
+    it('close rejects what is still pending', async (ctx) => {
+      if (typeof redis === 'string') return ctx.skip();
+      const closing = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures });
+      const pending = closing.submit('whereAfter', 300, 1);
+      await closing.close();
+      await expect(pending).rejects.toThrow(/was closed before this job finished/);
+      await expect(closing.submit('square', 1)).rejects.toThrow(/closed/);
+    });
+  });
+});
+
+describe('ClusterExecutor and hotpath worker: bad input and unreachable Redis', () => {
+  it('checks its options and arguments', () => {
+    expect(() => new ClusterExecutor({} as never)).toThrow(/ClusterExecutor: connection must be a redis:\/\/ URL or an ioredis options object, got undefined/);
+    expect(() => new ClusterExecutor({ connection: 'http://x', queue: 'q', module: 'm' })).toThrow(RangeError);
+    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: '', module: 'm' })).toThrow(/queue must be a non-empty string/);
+    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: 'q', module: 'm', attempts: 0 })).toThrow(RangeError);
+  });
+
+  it('rejects an unserializable argument before anything is queued', async () => {
+    const executor = new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: fixtures, connectTimeout: 2000 });
+    expect(() => executor.submit('square', () => 1)).toThrow(/ClusterExecutor.submit: value cannot be serialized/);
+    expect(() => executor.map('square', 3 as never)).toThrow(TypeError);
+    const started = Date.now();
+    await expect(executor.submit('square', 1)).rejects.toThrow(/ClusterExecutor: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await executor.close();
+  });
+
+  it('hotpath worker exits with a clear error on unreachable Redis or bad flags', () => {
+    const down = runCli(['worker', '--queue', 'q', '--redis', 'redis://127.0.0.1:1']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/hotpath worker: .*cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    const noQueue = runCli(['worker']);
+    expect(noQueue.code).toBe(2);
+    expect(noQueue.stderr).toMatch(/--queue is required/);
+    expect(runCli(['worker', '--queue', 'q', '--concurrency', '0']).stderr).toMatch(/--concurrency must be a positive integer/);
+    expect(runCli(['worker', '--help']).stdout).toMatch(/Usage: hotpath worker/);
+  });
+});

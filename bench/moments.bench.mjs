@@ -12,8 +12,8 @@ for (let i = 0; i < N; i++) data[i] = ((seed = (Math.imul(seed, 1664525) + 10139
 const plain = Array.from(data.subarray(0, N));
 const addon = nativePath ? createRequire(import.meta.url)(nativePath) : null;
 
-export default () =>
-  report(
+export default function run() {
+  return report(
     'moments',
     `describe() on ${N.toExponential(0)} doubles`,
     [
@@ -27,6 +27,7 @@ export default () =>
     ],
     { baseline: 'simple-statistics (4 calls)' },
   );
+}
 
 function welford(x) {
   let n = 0, mean = 0, m2 = 0;
@@ -45,4 +46,4 @@ function sum(x) {
   return s0 + s1 + s2 + s3;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await (await import('./moments.bench.mjs')).default();
+if (import.meta.url === `file://${process.argv[1]}`) await run();

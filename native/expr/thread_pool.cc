@@ -90,8 +90,6 @@ Pool& Instance() {
 
 }  // namespace
 
-unsigned HardwareThreads() { return Instance().Size() + 1; }
-
 void ParallelFor(size_t tasks, unsigned threads, const std::function<void(size_t)>& task) {
   if (tasks == 0) return;
   const unsigned helpers = static_cast<unsigned>(std::min<size_t>({tasks - 1, threads > 0 ? threads - 1 : 0, Instance().Size()}));

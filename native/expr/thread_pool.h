@@ -8,9 +8,6 @@
 
 namespace hotpath::expr {
 
-// Number of threads (pool + caller) available to one ParallelFor call.
-unsigned HardwareThreads();
-
 // Runs task(0..tasks-1) on at most `threads` threads (the caller included). Rethrows the first
 // exception a task threw, after every task has finished.
 void ParallelFor(size_t tasks, unsigned threads, const std::function<void(size_t)>& task);

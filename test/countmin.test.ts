@@ -248,6 +248,10 @@ for (const be of backends) {
       expect(() => s.updateMany(['a', {} as Key])).toThrow(/keys\[1\] must be a string/);
       expect(s.estimate('a')).toBe(0);
       expect(s.totalCount).toBe(0);
+      // Also for a sketch large next to the batch (checked up front instead of snapshotted).
+      const large = CountMinSketch.withDimensions(1 << 16, 4, { backend: be });
+      expect(() => large.updateMany([...new Array(10_000).fill('a'), 'b', 1n << 64n])).toThrow(/keys\[10001\] must be a safe integer/);
+      expect([large.estimate('a'), large.estimate('b'), large.totalCount]).toEqual([0, 0, 0]);
     });
   });
 }

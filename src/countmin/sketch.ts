@@ -3,9 +3,9 @@
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
+import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { checkKeysNative, estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
+import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -184,15 +184,12 @@ export class CountMinSketch {
   /** Estimates of every key, in one native call per batch. */
   estimateMany(keys: readonly Key[]): Float64Array {
     const where = 'CountMinSketch.estimateMany';
-    if (this.backend === 'native') {
-      const lengths = checkKeysNative(where, keys);
-      const out = new Float64Array(keys.length);
-      estimateManyNative(this.#state, keys, lengths, out, where);
-      return out;
+    const out = new Float64Array(keyCount(where, keys));
+    if (this.backend === 'native') estimateManyNative(this.#state, keys, out, where);
+    else {
+      checkKeys(where, keys);
+      for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
     }
-    checkKeys(where, keys);
-    const out = new Float64Array(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
     return out;
   }
 
@@ -261,12 +258,11 @@ export class CountMinSketch {
 
   /** updateMany that also writes each key's estimate after its update when `estimates` is given. */
   #updateMany(where: string, keys: unknown, counts: unknown, estimates: Float64Array | null): void {
-    const lengths = this.backend === 'native' ? checkKeysNative(where, keys) : null;
-    if (!lengths) checkKeys(where, keys);
     const list = keys as readonly unknown[];
-    const checked = checkCounts(where, counts, list.length, this.conservative);
-    if (lengths) updateManyNative(this.#state, list, lengths, checked, estimates, where);
+    const checked = checkCounts(where, counts, keyCount(where, keys), this.conservative);
+    if (this.backend === 'native') updateManyNative(this.#state, list, checked, estimates, where);
     else {
+      checkKeys(where, keys);
       for (let i = 0; i < list.length; i++) {
         const e = updateKey(this.#state, list[i], checked ? checked[i] : 1, where);
         if (estimates) estimates[i] = e;

@@ -29,7 +29,7 @@ export interface WeightedSketch {
 const counterTypes: readonly CounterType[] = ['u32', 'u64'];
 const MAX_WIDTH = 0xffffffff;
 
-/** xxHash64 of bytes (seed as uint32 halves) on the given backend. */
+/** The format's checksum on the given backend: xxHash64 with seed 0. */
 function checksumFor(backend: Backend): (bytes: Uint8Array) => bigint {
   return (bytes) => hashBytes(backend, bytes, 0, 0);
 }
@@ -44,7 +44,8 @@ export function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, s
 /** Counts as a Float64Array (null: every count is 1), each a safe integer, >= 0 when `nonNegative`. */
 function checkCounts(where: string, counts: unknown, n: number, nonNegative: boolean): Float64Array | null {
   if (counts === undefined) return null;
-  if (!Array.isArray(counts) && !(ArrayBuffer.isView(counts) && !(counts instanceof DataView) && !(counts instanceof BigInt64Array) && !(counts instanceof BigUint64Array))) {
+  // A bigint typed array passes here and fails per element (its elements are not numbers).
+  if (!Array.isArray(counts) && !(ArrayBuffer.isView(counts) && !(counts instanceof DataView))) {
     throw new TypeError(`${where}: counts must be an Array or a numeric typed array, got ${typeName(counts)}`);
   }
   const list = counts as ArrayLike<unknown>;
@@ -96,7 +97,8 @@ export class CountMinSketch {
     sketchInternals.updateMany = (sketch, where, keys, counts, estimates) => sketch.#updateMany(where, keys, counts, estimates);
   }
 
-  private constructor(width: number, depth: number, opts: Record<string, unknown>, where: string) {
+  /** `counters`: loaded state of the right length (fromBuffer); default all zero. */
+  private constructor(width: number, depth: number, opts: Record<string, unknown>, where: string, counters?: Uint32Array) {
     this.backend = resolveBackend(opts.backend, where);
     const seed = seedHalves(where, opts.seed ?? 0);
     this.seed = seed.seed;
@@ -116,7 +118,7 @@ export class CountMinSketch {
       seedLo: seed.lo,
       wide,
       conservative: this.conservative,
-      counters: new Uint32Array(bytes / 4),
+      counters: counters ?? new Uint32Array(bytes / 4),
       shape: Uint32Array.of(width, depth, seed.lo, seed.hi, wide ? 1 : 0, this.conservative ? 1 : 0),
     };
   }
@@ -238,11 +240,10 @@ export class CountMinSketch {
   /** Loads toBuffer() output; a truncated, corrupted or foreign buffer is an Error naming the defect. */
   static fromBuffer(buffer: Uint8Array, options?: { backend?: Backend }): CountMinSketch {
     const where = 'CountMinSketch.fromBuffer';
-    const opts = checkOptions(where, options);
-    const chosen = resolveBackend(opts.backend, where);
+    const chosen = resolveBackend(checkOptions(where, options).backend, where);
     const { header: h, counters } = readSketch(where, buffer, checksumFor(chosen));
-    const sketch = new CountMinSketch(h.width, h.depth, { backend: chosen, seed: h.seed, conservative: h.conservative, counter: h.wide ? 'u64' : 'u32' }, where);
-    sketch.#state.counters = counters;
+    const opts = { backend: chosen, seed: h.seed, conservative: h.conservative, counter: h.wide ? 'u64' : 'u32' };
+    const sketch = new CountMinSketch(h.width, h.depth, opts, where, counters);
     sketch.#total = h.totalCount;
     return sketch;
   }

@@ -44,7 +44,7 @@ function mapBytes(stream) {
   return { bytes, distinct: counts.size };
 }
 
-export default async () => {
+export default async function run() {
   const sketchBytes = CountMinSketch.withErrorRate(EPSILON, DELTA).byteLength;
   const stream = zipfKeys(N, DISTINCT, 1.1, 2024);
   const prefix = stream.slice(0, BLOOM_PREFIX);
@@ -82,6 +82,6 @@ export default async () => {
   const memory = `exact Map: ${(map.bytes / 2 ** 20).toFixed(1)} MiB of heap for ${map.distinct} keys; sketch: ${(sketchBytes / 1024).toFixed(1)} KiB (${(map.bytes / sketchBytes).toFixed(0)}x less)`;
   console.log(`  memory: ${memory}`);
   return { ...result, memory: { mapBytes: map.bytes, distinct: map.distinct, sketchBytes } };
-};
+}
 
-if (import.meta.url === `file://${process.argv[1]}`) await (await import('./countmin.bench.mjs')).default();
+if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCachedFetch, FileStore, MemoryStore, RedisStore, type CacheEntry, type CacheStore } from 'hotpath';
 import { repoRoot, rng } from './helpers.js';
@@ -186,6 +187,27 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     expect(origin.count('/vary')).toBe(2);
   });
 
+  it('matchHeaders keys on request headers the origin does not list in Vary', async () => {
+    const url = origin.route('/lang', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`${req.headers['accept-language']}`));
+    const cached = createCachedFetch({ matchHeaders: ['Accept-Language'] });
+    const get = async (lang: string) => {
+      const r = await cached(url, { headers: { 'accept-language': lang } });
+      return [r.cacheState, await r.text()];
+    };
+    expect([await get('fr'), await get('de'), await get('fr')]).toEqual([['miss', 'fr'], ['miss', 'de'], ['hit', 'fr']]);
+  });
+
+  it('shared caches use s-maxage and refuse private responses; private caches do the opposite', async () => {
+    const sMaxage = origin.route('/smaxage', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=0, s-maxage=60' }).end('s'));
+    const privateUrl = origin.route('/private', (_req, res) => res.writeHead(200, { 'cache-control': 'private, max-age=60' }).end('p'));
+    const shared = createCachedFetch({ shared: true });
+    const personal = createCachedFetch();
+    for (const f of [shared, personal]) for (const u of [sMaxage, privateUrl]) await (await f(u)).text();
+    expect([(await shared(sMaxage)).cacheState, (await shared(privateUrl)).cacheState]).toEqual(['hit', 'miss']);
+    expect(shared.explain(privateUrl)?.reason).toMatch(/private and this cache is shared/);
+    expect([(await personal(sMaxage)).cacheState, (await personal(privateUrl)).cacheState]).toEqual(['miss', 'hit']);
+  });
+
   it('does not cache POST, and a successful POST invalidates the stored GET', async () => {
     const url = origin.route('/items', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.method));
     const cached = createCachedFetch();
@@ -230,8 +252,19 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     const cached = createCachedFetch({ ignoredParams: ['api_key'] });
     await (await cached(`${url}?b=2&a=1&api_key=one`)).text();
     const again = await cached(`${url}?a=1&b=2&api_key=two`);
-    expect([again.cacheState, await again.text()]).toEqual(['hit', '/q?b=2&a=1&api_key=one']);
+    expect([again.cacheState, again.url, await again.text()]).toEqual(['hit', `${url}?a=1&b=2&api_key=two`, '/q?b=2&a=1&api_key=one']);
     expect((await cached(`${url}?a=1&b=3`)).cacheState).toBe('miss');
+  });
+
+  it('stores a gzip-encoded body decoded, without its content-encoding', async () => {
+    const text = 'compressible '.repeat(1000);
+    const url = origin.route('/gzip', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'max-age=60' }).end(zlib.gzipSync(text)));
+    const cached = createCachedFetch();
+    expect(await (await cached(url)).text()).toBe(text);
+    const hit = await cached(url);
+    const uncached = await cached(url, { method: 'POST' });
+    expect([uncached.headers.get('content-encoding'), await uncached.text()]).toEqual([null, text]);
+    expect([hit.cacheState, hit.headers.get('content-encoding'), hit.headers.get('content-length'), await hit.text()]).toEqual(['hit', null, String(text.length), text]);
   });
 
   it('answers HEAD without a body and 204 without a body', async () => {
@@ -269,14 +302,18 @@ describe('createCachedFetch: stale responses', () => {
     const url = down.route('/x', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=10' }).end('kept'));
     const tolerant = createCachedFetch({ staleIfError: true });
     const strict = createCachedFetch();
-    await (await tolerant(url)).text();
-    await (await strict(url)).text();
+    const bounded = createCachedFetch({ staleIfError: 5_000 });
+    for (const f of [tolerant, strict, bounded]) await (await f(url)).text();
     await down.close();
     advanceClock(11_000);
     const stale = await tolerant(url);
     expect([stale.cacheState, stale.headers.get('x-hotpath-cache'), await stale.text()]).toEqual(['stale', 'stale', 'kept']);
     expect(tolerant.explain(url)?.reason).toMatch(/origin failed/);
     await expect(strict(url)).rejects.toThrow(TypeError);
+    expect((await bounded(url)).cacheState).toBe('stale'); // 1 s past its lifetime: inside the 5 s window
+    advanceClock(20_000);
+    await expect(bounded(url)).rejects.toThrow(TypeError);
+    expect((await tolerant(url)).cacheState).toBe('stale');
   });
 
   it("honours the response's own stale-if-error window, and 5xx counts as an error", async () => {
@@ -336,6 +373,31 @@ describe('createCachedFetch: stores', () => {
     expect(small.bytes).toBeLessThanOrEqual(100_000);
     expect((await bounded(`${origin.base}/file/a`)).cacheState).toBe('hit');
     expect((await bounded(`${origin.base}/file/d`)).cacheState).toBe('hit');
+  });
+
+  it('FileStore keeps one file per distinct body and deletes bodies no entry uses', async () => {
+    const dir = tmpDir();
+    const store = new FileStore({ path: dir });
+    const chunks = (text: string) => (async function* () { yield Buffer.from(text); })();
+    const bodyFiles = () => fs.readdirSync(path.join(dir, 'bodies')).length;
+    await store.put('a', { n: 1 }, chunks('same'));
+    await store.put('b', { n: 2 }, chunks('same'));
+    expect([bodyFiles(), store.bytes]).toEqual([1, 4]);
+    await store.put('a', { n: 3 }, chunks('other'));
+    expect([bodyFiles(), store.bytes]).toEqual([2, 9]);
+    await store.put('a', { n: 4 }, chunks('newer'));
+    expect([bodyFiles(), store.bytes]).toEqual([2, 9]); // 'other' had no other user
+    expect(await store.delete('b')).toBe(true);
+    expect([bodyFiles(), store.bytes]).toEqual([1, 5]);
+    const entry = await store.get('a');
+    expect(entry?.meta).toEqual({ n: 4 });
+    let text = '';
+    for await (const chunk of entry!.body()) text += Buffer.from(chunk).toString();
+    expect(text).toBe('newer');
+    await store.updateMeta('a', { n: 5 });
+    expect((await new FileStore({ path: dir }).get('a'))?.meta).toEqual({ n: 5 });
+    await store.clear();
+    expect([bodyFiles(), fs.readdirSync(path.join(dir, 'entries')).length, await store.get('a')]).toEqual([0, 0, undefined]);
   });
 
   it('persists across two processes', async () => {
@@ -424,6 +486,33 @@ describe('createCachedFetch: stores', () => {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
       expect(hash.digest('hex')).toBe(digest);
     }
+  });
+
+  it('falls back to the origin with one warning when the store fails', async () => {
+    const url = origin.route('/fallback', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('from origin'));
+    const notADirectory = path.join(tmpDir(), 'file');
+    fs.writeFileSync(notADirectory, 'x');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const broken = createCachedFetch({ store: { path: notADirectory } });
+      for (let i = 0; i < 2; i++) {
+        const response = await broken(url);
+        expect([response.cacheState, await response.text()]).toEqual(['miss', 'from origin']);
+      }
+      expect(broken.explain(url)?.reason).toMatch(/the store failed \(.*ENOTDIR.*\): fetched without the cache/);
+      await expect(broken.clear()).rejects.toThrow(/ENOTDIR/);
+      await expect(broken(url, { method: 'DELETE' })).resolves.toMatchObject({ cacheState: 'miss' });
+      const failingPut: CacheStore = { get: async () => undefined, put: async () => Promise.reject(new Error('disk full')), updateMeta: async () => {}, delete: async () => true, clear: async () => {} };
+      const full = createCachedFetch({ store: failingPut });
+      expect(await (await full(url)).text()).toBe('from origin');
+      expect(full.explain(url)?.reason).toMatch(/disk full/);
+      await sleep(10);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'HOTPATH_CACHE_STORE_FAILED').length).toBe(2);
   });
 
   it('accepts a custom store object implementing CacheStore', async () => {

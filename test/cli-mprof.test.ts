@@ -52,6 +52,7 @@ describe('hotpath mprof run', () => {
     expect(Math.max(...rss)).toBeGreaterThanOrEqual(150 * MIB);
     expect(Math.max(...profile.samples.map((s: { processes: number }) => s.processes))).toBe(2);
     expect(profile.samples.length).toBeGreaterThanOrEqual(5);
+    expect(profile.samples.every((s: { processes: number; rss: number }) => s.processes >= 1 && s.rss > 0)).toBe(true);
     expect(run.stderr).toMatch(/peak \d+(\.\d)? MiB at \d+\.\d\d s, \d+ samples written to .*mprofile_\d{14}\.json/);
   });
 
@@ -113,11 +114,24 @@ describe('hotpath mprof run', () => {
 });
 
 describe('hotpath mprof errors', () => {
-  it('passes on the command’s exit status and still writes the profile', () => {
+  it('passes on the command’s exit status (128 + signal) and still writes the profile', () => {
     const dir = tempDir();
     const r = mprof(['run', '-o', 'failed.json', '--', process.execPath, '-e', 'process.exit(3)'], dir);
     expect(r.code).toBe(3);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'failed.json'), 'utf8')).exitCode).toBe(3);
+    const killed = mprof(['run', '-o', 'killed.json', '--', process.execPath, '-e', "process.kill(process.pid, 'SIGTERM')"], dir);
+    expect(killed.code).toBe(128 + os.constants.signals.SIGTERM);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'killed.json'), 'utf8'))).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
+  });
+
+  it('plots a profile without samples, saying so', () => {
+    const dir = tempDir();
+    const empty = { format: 'hotpath-mprofile', version: 1, command: ['true'], startedAt: '2026-01-01T00:00:00.000Z', intervalMs: 100, exitCode: 0, signal: null, samples: [] };
+    fs.writeFileSync(path.join(dir, 'empty.json'), JSON.stringify(empty));
+    expect(mprof(['plot', 'empty.json', '-o', 'empty.svg'], dir).code).toBe(0);
+    const svg = parseSvg(fs.readFileSync(path.join(dir, 'empty.svg'), 'utf8')).documentElement!;
+    expect(Array.from(svg.getElementsByTagName('text')).map((t) => t.textContent)).toContain('no samples: the command ended before the first one');
+    expect(svg.getElementsByTagName('circle')).toHaveLength(0);
   });
 
   it('reports a command that does not exist, with a non-zero exit and no file', () => {

@@ -87,6 +87,8 @@ for (const be of backends) {
       s.updateMany(keys);
       s.update('extra', 41).update('extra');
       expect(s.estimate('extra')).toBe(42);
+      s.updateMany(['typed', 'typed', 'extra'], Uint32Array.of(2, 3, 0));
+      expect([s.estimate('typed'), s.estimate('extra')]).toEqual([5, 42]);
       // Keys are identified by their bytes: equal encodings are one key.
       const expected = new Map<string, number>();
       const id = (k: Key) => xxhash64(k, { backend: be }).toString();
@@ -98,7 +100,7 @@ for (const be of backends) {
       });
       expect(s.estimate(5)).toBe(s.estimate(5n));
       expect(s.estimate('\uD800x')).toBe(s.estimate('\uFFFDx'));
-      expect(s.totalCount).toBe(3042);
+      expect(s.totalCount).toBe(3047);
     });
 
     it('meets the epsilon/delta guarantee on a Zipf(1.1) stream and never under-counts', () => {
@@ -248,6 +250,10 @@ for (const be of backends) {
       expect(() => s.updateMany(['a', {} as Key])).toThrow(/keys\[1\] must be a string/);
       expect(s.estimate('a')).toBe(0);
       expect(s.totalCount).toBe(0);
+      // Also for a sketch large next to the batch (checked up front instead of snapshotted).
+      const large = CountMinSketch.withDimensions(1 << 16, 4, { backend: be });
+      expect(() => large.updateMany([...new Array(10_000).fill('a'), 'b', 1n << 64n])).toThrow(/keys\[10001\] must be a safe integer/);
+      expect([large.estimate('a'), large.estimate('b'), large.totalCount]).toEqual([0, 0, 0]);
     });
   });
 }

@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as hotpath from 'hotpath';
 import { describeAsync, evaluate, evaluateAsync, nativeMemory, nativePath, profileMemory, type ProfiledError } from 'hotpath';
-import { backends } from './helpers.js';
+import { backends, repoRoot } from './helpers.js';
 
 const MB = 1e6;
 const fixturePath = path.join(__dirname, 'fixtures', 'memprof-alloc.cjs');
@@ -103,9 +104,27 @@ describe('profileMemory', () => {
     expect(site!.line).toBe(lines.findIndex((l) => l.startsWith('function allocateRecords')) + 1);
     expect(site!.column).toBeGreaterThan(0);
     expect(site!.bytes).toBeGreaterThan(1 * MB);
+    // The profiler's own reads (process.memoryUsage, /proc) are not reported as the caller's.
+    const all = await profileMemory(() => fixture.allocateRecords(50_000), { sampling: { interval: 1024, top: 1000 } });
+    expect(all.sites!.filter((s) => /dist[\\/]memprof|node:fs/.test(s.url))).toEqual([]);
     const sizes = profile.sites!.map((s) => s.bytes);
     expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
     expect((await profileMemory(() => 1)).sites).toBeNull();
+  });
+
+  it('refuses a second sampled profile while one is sampling, and does not keep the process alive', async () => {
+    const slow = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return fixture.allocateRecords(1000);
+    };
+    const [first, second] = await Promise.allSettled([profileMemory(slow, { sampling: true }), profileMemory(slow, { sampling: true })]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status === 'rejected' && String(second.reason)).toMatch(/already sampling allocations/);
+    expect((await profileMemory(slow, { sampling: true, gc: false })).sites!.length).toBeGreaterThan(0);
+    // A promise that never settles: the sampling timer alone must not hold the process open.
+    const script = "require('hotpath').profileMemory(() => new Promise(() => {}), { interval: 5 }); setTimeout(() => {}, 50)";
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: repoRoot, timeout: 30_000 });
+    expect(child.status).toBe(0);
   });
 
   it('rejects bad arguments with TypeError or RangeError', async () => {

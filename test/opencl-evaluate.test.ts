@@ -93,6 +93,23 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     bout.release();
   });
 
+  it('needs { precision: \'float32\' } on a device without fp64, then computes in float32', async () => {
+    // pocl has fp64: pose as a device without it (restored below) to take the float32-only paths.
+    const device = ctx.device as { fp64: boolean };
+    device.fp64 = false;
+    try {
+      const a = Float64Array.from({ length: 300 }, (_, i) => i / 7 - 20);
+      await expect(opencl.evaluate('a * 3 + 1', { a }, { context: ctx })).rejects.toThrow(/no float64 support \(cl_khr_fp64\); pass \{ precision: 'float32' \}/);
+      const a32 = Float32Array.from(a);
+      expect(await opencl.evaluate('a * 3 + 1', { a }, { context: ctx, precision: 'float32' })).toEqual(evaluate('a * 3 + 1', { a: a32 }));
+      const sum = (await opencl.evaluate('sum(a)', { a }, { context: ctx, precision: 'float32' })) as number;
+      expect(sum).toBeCloseTo(evaluate('sum(a)', { a: a32 }) as number, 2);
+      expect(() => new opencl.ElementwiseKernel(ctx, 'double *x', 'x[i] = 0')).toThrow(/has no double precision/);
+    } finally {
+      device.fp64 = true;
+    }
+  });
+
   it('rejects bad input with the CPU evaluate\'s errors', async () => {
     const a = new Float64Array(4);
     await expect(opencl.evaluate('a + q', { a }, { context: ctx })).rejects.toThrow(/unknown variable 'q' \(column 5\)/);

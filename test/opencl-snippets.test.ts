@@ -29,7 +29,13 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
       bx.release();
       by.release();
     }
+    // release() while runs are in flight (one still building) frees the kernels only after them.
+    const bx = ctx.buffer(Float32Array.of(1, 2, 3));
+    const pending = [axpb.run([2, bx, 0, bx]), axpb.run([2, bx, 0, bx])];
     axpb.release();
+    await Promise.all(pending);
+    expect(Array.from(await bx.read())).toEqual([4, 8, 12]);
+    bx.release();
     const again = ctx.buffer(Float32Array.of(2));
     await axpb.run([2, again, 1, again]); // released kernels are rebuilt on the next run
     expect(Array.from(await again.read())).toEqual([5]);

@@ -75,7 +75,9 @@ suite('Pool.submit', () => {
     controller.abort();
     await expect(bySignal).rejects.toMatchObject({ name: 'AbortError' });
     running2.cancel();
-    const timedOut = (await pool.submitWith('forever', [], { timeout: 30 }).catch((e: unknown) => e)) as Error;
+    const timing = pool.submitWith('forever', [], { timeout: 30 });
+    const timedOut = (await timing.catch((e: unknown) => e)) as Error;
+    expect(timing.state).toBe('cancelled');
     expect(timedOut).toBeInstanceOf(AbortError);
     expect(timedOut.message).toMatch(/task 'forever' timed out after 30 ms/);
     expect((timedOut.cause as Error).name).toBe('TimeoutError');
@@ -152,6 +154,20 @@ suite('Pool.map', () => {
     await expect(pool.map('fail', ['type'], {}).toArray()).rejects.toThrow(TypeError);
   });
 
+  it("the caller's signal cancels running chunks; the iteration throws an AbortError", async () => {
+    const controller = new AbortController();
+    const progress: PoolProgress[] = [];
+    const local = new Pool({ filename: tasks, maxThreads: 2, minThreads: 2 });
+    local.on('progress', (p: PoolProgress) => progress.push(p));
+    const iteration = local.map('forever', [1, 2, 3], { signal: controller.signal }).toArray();
+    expect(await eventually(() => local.stats().threads === 2 && progress.length === 0)).toBe(true);
+    setTimeout(() => controller.abort(), 50);
+    await expect(iteration).rejects.toBeInstanceOf(AbortError);
+    expect(await eventually(() => progress.at(-1)?.cancelled === progress.at(-1)?.total)).toBe(true);
+    expect(await local.submit('add', 1, 1)).toBe(2);
+    await local.close();
+  });
+
   it('rejects bad arguments', () => {
     expect(() => pool.map('square', 5 as never)).toThrow(/source must be an iterable/);
     expect(() => pool.map('square', [], { chunksize: 0 })).toThrow(RangeError);
@@ -191,6 +207,7 @@ suite('Pool faults and lifecycle', () => {
     await abrupt.close({ wait: false });
     const errors = (await Promise.allSettled(victims)).map((s) => (s.status === 'rejected' ? (s.reason as Error) : null));
     expect(errors.every((e) => e?.name === 'AbortError')).toBe(true);
+    expect(victims.every((f) => f.cancelled)).toBe(true);
     expect(errors[1]?.message).toMatch(/pool closed with \{ wait: false \} before task 'add' started/);
   });
 

@@ -122,7 +122,7 @@ class KeyBatch {
 
   size_t size() const { return count_; }
 
-  uint64_t Hash(size_t i, uint64_t seed) const { return XXH64(bytes_ + offsets_[i], offsets_[i + 1] - offsets_[i], seed); }
+  Keys keys() const { return Keys{bytes_, offsets_, count_}; }
 
  private:
   size_t count_ = 0;
@@ -138,16 +138,6 @@ Span<double> OptionalFloat64(const Napi::Value& value, size_t expected, const ch
   auto span = RequireArray<double>(value, napi_float64_array, "Float64Array", argName);
   if (span.length != expected) throw RangeError(std::string(argName) + " must have one element per key");
   return span;
-}
-
-template <typename Counter>
-void UpdateBatch(const Sketch& s, const KeyBatch& keys, const Span<double>& counts, const Span<double>& estimates) {
-  auto* counters = static_cast<Counter*>(s.counters);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const int64_t count = counts.data ? static_cast<int64_t>(counts.data[i]) : 1;
-    const Counter estimate = Update(counters, s.shape, keys.Hash(i, s.shape.seed), count);
-    if (estimates.data) estimates.data[i] = static_cast<double>(estimate);
-  }
 }
 
 double EstimateHash(const Sketch& s, uint64_t h) {
@@ -171,9 +161,9 @@ Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
     }
   }
   if (s.wide) {
-    UpdateBatch<uint64_t>(s, keys, counts, estimates);
+    UpdateMany(static_cast<uint64_t*>(s.counters), s.shape, keys.keys(), counts.data, estimates.data);
   } else {
-    UpdateBatch<uint32_t>(s, keys, counts, estimates);
+    UpdateMany(static_cast<uint32_t*>(s.counters), s.shape, keys.keys(), counts.data, estimates.data);
   }
   return info.Env().Undefined();
 }
@@ -184,7 +174,11 @@ Napi::Value EstimateKeys(const Napi::CallbackInfo& info) {
   KeyBatch keys(info[2], info[3]);
   Span<double> out = OptionalFloat64(info[4], keys.size(), "estimates");
   if (!out.data && keys.size() > 0) throw TypeError("estimates must be a Float64Array");
-  for (size_t i = 0; i < keys.size(); ++i) out.data[i] = EstimateHash(s, keys.Hash(i, s.shape.seed));
+  if (s.wide) {
+    EstimateMany(static_cast<const uint64_t*>(s.counters), s.shape, keys.keys(), out.data);
+  } else {
+    EstimateMany(static_cast<const uint32_t*>(s.counters), s.shape, keys.keys(), out.data);
+  }
   return info.Env().Undefined();
 }
 

@@ -110,6 +110,24 @@ Counter Update(Counter* counters, const Shape& shape, uint64_t h, int64_t count)
 }
 
 template <typename Counter>
+void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
+  for (size_t i = 0; i < keys.count; ++i) {
+    const uint32_t begin = keys.offsets[i];
+    const uint64_t h = XXH64(keys.bytes + begin, keys.offsets[i + 1] - begin, shape.seed);
+    const Counter estimate = Update(counters, shape, h, counts ? static_cast<int64_t>(counts[i]) : 1);
+    if (estimates) estimates[i] = static_cast<double>(estimate);
+  }
+}
+
+template <typename Counter>
+void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys, double* out) {
+  for (size_t i = 0; i < keys.count; ++i) {
+    const uint32_t begin = keys.offsets[i];
+    out[i] = static_cast<double>(Estimate(counters, shape, XXH64(keys.bytes + begin, keys.offsets[i + 1] - begin, shape.seed)));
+  }
+}
+
+template <typename Counter>
 void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight) {
   constexpr Counter kMax = std::numeric_limits<Counter>::max();
   for (size_t i = 0; i < cells; ++i) {
@@ -163,6 +181,10 @@ template uint32_t Update<uint32_t>(uint32_t*, const Shape&, uint64_t, int64_t);
 template uint64_t Update<uint64_t>(uint64_t*, const Shape&, uint64_t, int64_t);
 template uint32_t Estimate<uint32_t>(const uint32_t*, const Shape&, uint64_t);
 template uint64_t Estimate<uint64_t>(const uint64_t*, const Shape&, uint64_t);
+template void UpdateMany<uint32_t>(uint32_t*, const Shape&, const Keys&, const double*, double*);
+template void UpdateMany<uint64_t>(uint64_t*, const Shape&, const Keys&, const double*, double*);
+template void EstimateMany<uint32_t>(const uint32_t*, const Shape&, const Keys&, double*);
+template void EstimateMany<uint64_t>(const uint64_t*, const Shape&, const Keys&, double*);
 template void Merge<uint32_t>(uint32_t*, const uint32_t*, size_t, uint64_t);
 template void Merge<uint64_t>(uint64_t*, const uint64_t*, size_t, uint64_t);
 

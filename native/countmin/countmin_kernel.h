@@ -39,6 +39,23 @@ Counter Update(Counter* counters, const Shape& shape, uint64_t h, int64_t count)
 template <typename Counter>
 Counter Estimate(const Counter* counters, const Shape& shape, uint64_t h);
 
+// Keys as one byte buffer: key i is bytes[offsets[i], offsets[i + 1]).
+struct Keys {
+  const uint8_t* bytes = nullptr;
+  const uint32_t* offsets = nullptr;
+  size_t count = 0;
+};
+
+// Update() for every key, by counts[i] (each a safe integer; all 1 when counts is null), writing
+// each key's estimate after its update to estimates[i] when estimates is not null. One loop in
+// this file, so the hash and the update inline into it.
+template <typename Counter>
+void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates);
+
+// Estimate() of every key into out[i].
+template <typename Counter>
+void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys, double* out);
+
 // dst[i] = min(dst[i] + weight * src[i], max) for i in [0, cells).
 template <typename Counter>
 void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight);

@@ -25,7 +25,10 @@ export const MAX_DEPTH = 64;
 /** Counter memory limit per sketch: larger sketches get a RangeError instead of an allocation failure. */
 export const MAX_COUNTER_BYTES = 2 ** 31;
 
-if (os.endianness() !== 'LE') throw new Error('hotpath count-min: the counter layout assumes a little-endian host');
+/** The counters section is a byte copy of the in-memory Uint32Array: only little-endian hosts write it as specified. */
+function requireLittleEndian(where: string): void {
+  if (os.endianness() !== 'LE') throw new Error(`${where}: the binary format needs a little-endian host`);
+}
 
 export interface SketchHeader {
   wide: boolean;
@@ -38,6 +41,7 @@ export interface SketchHeader {
 
 /** Serializes header + counters; `checksum` hashes the bytes before it (the backend's xxh64). */
 export function writeSketch(h: SketchHeader, counters: Uint32Array, checksum: (bytes: Uint8Array) => bigint): Buffer {
+  requireLittleEndian('CountMinSketch.toBuffer');
   const counterBytes = counters.byteLength;
   const out = Buffer.alloc(HEADER_BYTES + counterBytes + CHECKSUM_BYTES);
   out.writeUInt32LE(MAGIC, 0);
@@ -56,6 +60,7 @@ export function writeSketch(h: SketchHeader, counters: Uint32Array, checksum: (b
 /** Parses and checks a buffer; every defect is an Error naming it, before any counter is read. */
 export function readSketch(where: string, buf: unknown, checksum: (bytes: Uint8Array) => bigint): { header: SketchHeader; counters: Uint32Array } {
   if (!(buf instanceof Uint8Array)) throw new TypeError(`${where}: buffer must be a Uint8Array or Buffer, got ${typeName(buf)}`);
+  requireLittleEndian(where);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < HEADER_BYTES + CHECKSUM_BYTES) throw new Error(`${where}: truncated: ${b.length} bytes is shorter than the ${HEADER_BYTES + CHECKSUM_BYTES}-byte minimum`);
   if (b.readUInt32LE(0) !== MAGIC) throw new Error(`${where}: not a count-min sketch (bad magic)`);

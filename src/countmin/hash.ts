@@ -251,27 +251,32 @@ export function encodeKey(where: string, key: unknown): void {
 /** Marks a key that is not a string in checkKeys()'s `lengths`. */
 export const NOT_A_STRING = 0xffffffff;
 
-/**
- * Checks every key's type and range up front, so a batch with a bad key changes nothing. With
- * `lengths` (one element per key) it also records each string's UTF-16 length (NOT_A_STRING for
- * other keys): the native path then batches without touching the strings a second time.
- */
-export function checkKeys(where: string, keys: unknown, lengths?: Uint32Array): readonly unknown[] {
+/** keys.length, or a TypeError when keys is not an Array. */
+export function keyCount(where: string, keys: unknown): number {
   if (!Array.isArray(keys)) throw new TypeError(`${where}: keys must be an Array, got ${typeName(keys)}`);
-  for (let i = 0; i < keys.length; i++) {
-    const k: unknown = keys[i];
+  return keys.length;
+}
+
+/**
+ * Checks the type and range of keys[start, end), so a batch with a bad key changes nothing. With
+ * `lengths` it also records each string's UTF-16 length at lengths[i - start] (NOT_A_STRING for
+ * other keys), so the native path batches without reading the strings a second time.
+ */
+export function checkKeys(where: string, keys: unknown, start = 0, end = keyCount(where, keys), lengths?: Uint32Array): void {
+  const list = keys as readonly unknown[];
+  for (let i = start; i < end; i++) {
+    const k = list[i];
     if (typeof k === 'string') {
-      if (lengths) lengths[i] = k.length;
+      if (lengths) lengths[i - start] = k.length;
       continue;
     }
-    if (lengths) lengths[i] = NOT_A_STRING;
+    if (lengths) lengths[i - start] = NOT_A_STRING;
     if (k instanceof Uint8Array) continue;
     const bad =
       typeof k === 'number' ? !Number.isSafeInteger(k) : typeof k === 'bigint' ? k < INT64_MIN || k > INT64_MAX : undefined;
     if (bad === undefined) throw new TypeError(`${where}: keys[${i}] must be a string, Uint8Array, number or bigint, got ${typeName(k)}`);
     if (bad) throw new RangeError(`${where}: keys[${i}] must be a safe integer (number) or fit in int64 (bigint), got ${k}`);
   }
-  return keys;
 }
 
 /** Hashes one key with the pure-TS xxh64; the result lands in lastHash. */

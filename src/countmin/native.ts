@@ -10,7 +10,16 @@ const BATCH_KEYS = 8_192;
 /** UTF-16 units (or bytes) per native call, so a batch of long keys stays a bounded allocation. */
 const BATCH_UNITS = 1 << 24;
 
+/**
+ * A multi-batch updateMany snapshots the counters when they are at most this many bytes per key
+ * (restoring them if a later batch holds a bad key); larger sketches validate every key first.
+ */
+const SNAPSHOT_BYTES_PER_KEY = 16;
+
 let byteBatch = new Uint8Array(1 << 16);
+// Offsets and string lengths of the current batch; reused (each native call consumes them before returning).
+const batchOffsets = new Uint32Array(BATCH_KEYS + 1);
+const batchLengths = new Uint32Array(BATCH_KEYS);
 
 /** One batch in the addon's shape: keys (string or bytes) plus offsets[0..n]. */
 interface Batch {
@@ -19,16 +28,17 @@ interface Batch {
 }
 
 /**
- * The batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS units); returns it and
- * where it stopped. `lengths` are checkKeys()'s UTF-16 lengths, so strings are read only by join.
+ * Validates and packs the batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS
+ * units); returns it and where it stopped. Each string is read by the check and by join only.
  */
-function nextBatch(keys: readonly unknown[], lengths: Uint32Array, begin: number, where: string): { batch: Batch; end: number } {
+function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
   const limit = Math.min(keys.length, begin + BATCH_KEYS);
-  const offsets = new Uint32Array(limit - begin + 1);
+  checkKeys(where, keys, begin, limit, batchLengths);
+  const offsets = batchOffsets;
   let units = 0;
   let end = begin;
   for (; end < limit; end++) {
-    const length = lengths[end];
+    const length = batchLengths[end - begin];
     if (length === NOT_A_STRING || (end > begin && units + length > BATCH_UNITS)) break;
     offsets[end - begin + 1] = units += length;
   }
@@ -52,34 +62,33 @@ function nextBatch(keys: readonly unknown[], lengths: Uint32Array, begin: number
   return { batch: { keys: byteBatch, offsets: offsets.subarray(0, end - begin + 1) }, end };
 }
 
-/** Checks the keys (all of them, before any update) and returns their UTF-16 lengths for nextBatch. */
-export function checkKeysNative(where: string, keys: unknown): Uint32Array {
-  const lengths = new Uint32Array(Array.isArray(keys) ? keys.length : 0);
-  checkKeys(where, keys, lengths);
-  return lengths;
-}
-
-/** Adds counts[i] (or 1) to keys[i]; writes each key's estimate after its update when `estimates` is given. */
-export function updateManyNative(
-  s: SketchState,
-  keys: readonly unknown[],
-  lengths: Uint32Array,
-  counts: Float64Array | null,
-  estimates: Float64Array | null,
-  where: string,
-): void {
+/**
+ * Adds counts[i] (or 1) to keys[i] (an Array, its elements unchecked), writing each key's estimate
+ * after its update when `estimates` is given. All or nothing: a bad key leaves the counters as
+ * they were, by a check of every key up front or, when cheaper, a snapshot of the counters
+ * restored on error (then each key is read once before join, not twice).
+ */
+export function updateManyNative(s: SketchState, keys: readonly unknown[], counts: Float64Array | null, estimates: Float64Array | null, where: string): void {
   const addon = requireNative();
-  for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, lengths, begin, where);
-    addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
-    begin = end;
+  const batches = keys.length > BATCH_KEYS;
+  const snapshot = batches && s.counters.byteLength <= keys.length * SNAPSHOT_BYTES_PER_KEY ? s.counters.slice() : null;
+  if (batches && !snapshot) checkKeys(where, keys);
+  try {
+    for (let begin = 0; begin < keys.length; ) {
+      const { batch, end } = nextBatch(keys, begin, where);
+      addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
+      begin = end;
+    }
+  } catch (error) {
+    if (snapshot) s.counters.set(snapshot);
+    throw error;
   }
 }
 
-export function estimateManyNative(s: SketchState, keys: readonly unknown[], lengths: Uint32Array, out: Float64Array, where: string): void {
+export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
   const addon = requireNative();
   for (let begin = 0; begin < keys.length; ) {
-    const { batch, end } = nextBatch(keys, lengths, begin, where);
+    const { batch, end } = nextBatch(keys, begin, where);
     addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
     begin = end;
   }

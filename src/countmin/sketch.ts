@@ -3,9 +3,9 @@
 import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
+import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { checkKeysNative, estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
+import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -29,7 +29,7 @@ export interface WeightedSketch {
 const counterTypes: readonly CounterType[] = ['u32', 'u64'];
 const MAX_WIDTH = 0xffffffff;
 
-/** xxHash64 of bytes (seed as uint32 halves) on the given backend. */
+/** The format's checksum on the given backend: xxHash64 with seed 0. */
 function checksumFor(backend: Backend): (bytes: Uint8Array) => bigint {
   return (bytes) => hashBytes(backend, bytes, 0, 0);
 }
@@ -44,7 +44,8 @@ export function hashBytes(backend: Backend, bytes: Uint8Array, seedHi: number, s
 /** Counts as a Float64Array (null: every count is 1), each a safe integer, >= 0 when `nonNegative`. */
 function checkCounts(where: string, counts: unknown, n: number, nonNegative: boolean): Float64Array | null {
   if (counts === undefined) return null;
-  if (!Array.isArray(counts) && !(ArrayBuffer.isView(counts) && !(counts instanceof DataView) && !(counts instanceof BigInt64Array) && !(counts instanceof BigUint64Array))) {
+  // A bigint typed array passes here and fails per element (its elements are not numbers).
+  if (!Array.isArray(counts) && !(ArrayBuffer.isView(counts) && !(counts instanceof DataView))) {
     throw new TypeError(`${where}: counts must be an Array or a numeric typed array, got ${typeName(counts)}`);
   }
   const list = counts as ArrayLike<unknown>;
@@ -96,7 +97,8 @@ export class CountMinSketch {
     sketchInternals.updateMany = (sketch, where, keys, counts, estimates) => sketch.#updateMany(where, keys, counts, estimates);
   }
 
-  private constructor(width: number, depth: number, opts: Record<string, unknown>, where: string) {
+  /** `counters`: loaded state of the right length (fromBuffer); default all zero. */
+  private constructor(width: number, depth: number, opts: Record<string, unknown>, where: string, counters?: Uint32Array) {
     this.backend = resolveBackend(opts.backend, where);
     const seed = seedHalves(where, opts.seed ?? 0);
     this.seed = seed.seed;
@@ -116,7 +118,7 @@ export class CountMinSketch {
       seedLo: seed.lo,
       wide,
       conservative: this.conservative,
-      counters: new Uint32Array(bytes / 4),
+      counters: counters ?? new Uint32Array(bytes / 4),
       shape: Uint32Array.of(width, depth, seed.lo, seed.hi, wide ? 1 : 0, this.conservative ? 1 : 0),
     };
   }
@@ -184,15 +186,12 @@ export class CountMinSketch {
   /** Estimates of every key, in one native call per batch. */
   estimateMany(keys: readonly Key[]): Float64Array {
     const where = 'CountMinSketch.estimateMany';
-    if (this.backend === 'native') {
-      const lengths = checkKeysNative(where, keys);
-      const out = new Float64Array(keys.length);
-      estimateManyNative(this.#state, keys, lengths, out, where);
-      return out;
+    const out = new Float64Array(keyCount(where, keys));
+    if (this.backend === 'native') estimateManyNative(this.#state, keys, out, where);
+    else {
+      checkKeys(where, keys);
+      for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
     }
-    checkKeys(where, keys);
-    const out = new Float64Array(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = estimateKey(this.#state, keys[i], where);
     return out;
   }
 
@@ -241,11 +240,10 @@ export class CountMinSketch {
   /** Loads toBuffer() output; a truncated, corrupted or foreign buffer is an Error naming the defect. */
   static fromBuffer(buffer: Uint8Array, options?: { backend?: Backend }): CountMinSketch {
     const where = 'CountMinSketch.fromBuffer';
-    const opts = checkOptions(where, options);
-    const chosen = resolveBackend(opts.backend, where);
+    const chosen = resolveBackend(checkOptions(where, options).backend, where);
     const { header: h, counters } = readSketch(where, buffer, checksumFor(chosen));
-    const sketch = new CountMinSketch(h.width, h.depth, { backend: chosen, seed: h.seed, conservative: h.conservative, counter: h.wide ? 'u64' : 'u32' }, where);
-    sketch.#state.counters = counters;
+    const opts = { backend: chosen, seed: h.seed, conservative: h.conservative, counter: h.wide ? 'u64' : 'u32' };
+    const sketch = new CountMinSketch(h.width, h.depth, opts, where, counters);
     sketch.#total = h.totalCount;
     return sketch;
   }
@@ -261,12 +259,11 @@ export class CountMinSketch {
 
   /** updateMany that also writes each key's estimate after its update when `estimates` is given. */
   #updateMany(where: string, keys: unknown, counts: unknown, estimates: Float64Array | null): void {
-    const lengths = this.backend === 'native' ? checkKeysNative(where, keys) : null;
-    if (!lengths) checkKeys(where, keys);
     const list = keys as readonly unknown[];
-    const checked = checkCounts(where, counts, list.length, this.conservative);
-    if (lengths) updateManyNative(this.#state, list, lengths, checked, estimates, where);
+    const checked = checkCounts(where, counts, keyCount(where, keys), this.conservative);
+    if (this.backend === 'native') updateManyNative(this.#state, list, checked, estimates, where);
     else {
+      checkKeys(where, keys);
       for (let i = 0; i < list.length; i++) {
         const e = updateKey(this.#state, list[i], checked ? checked[i] : 1, where);
         if (estimates) estimates[i] = e;

@@ -75,8 +75,9 @@ function gcFunction(): () => void {
 }
 
 /**
- * Full collections with a turn of the event loop between them, so finalizers (which free native
- * buffers) run and what they released is collected too.
+ * Two full collections with a turn of the event loop after each: finalizers of collected objects
+ * (which free addon buffers) run from there, and V8 settles its ArrayBuffer and external-memory
+ * accounting only on a later collection (one round left freed buffers counted in tests).
  */
 export async function collectGarbage(): Promise<void> {
   const gc = gcFunction();

@@ -109,14 +109,14 @@ export async function profileMemory<T>(fn: () => T | PromiseLike<T>, options?: P
 
 /** profileMemory with options already checked (Pool workers receive them checked by the caller). */
 export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: ProfileSettings): Promise<MemoryProfile<Awaited<T>>> {
-
   if (settings.gc) await collectGarbage();
-  const sampler = settings.sampling ? await AllocationSampler.start(settings.sampling.interval) : null;
+  const sampler = settings.sampling ? await AllocationSampler.start(WHERE, settings.sampling.interval) : null;
   const highWaterReset = resetRssHighWater();
   takeNativePeak();
   const t0 = performance.now();
   const samples: MemorySample[] = [{ t: 0, ...readFigures() }];
-  const timer = setInterval(() => samples.push({ t: performance.now() - t0, ...readFigures() }), settings.interval);
+  // unref: sampling alone must not keep the process alive if fn's promise never settles.
+  const timer = setInterval(() => samples.push({ t: performance.now() - t0, ...readFigures() }), settings.interval).unref();
 
   let outcome: { ok: true; value: Awaited<T> } | { ok: false; error: unknown };
   try {

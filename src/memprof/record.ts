@@ -24,8 +24,22 @@ function readOrEmpty(file: string): string {
   }
 }
 
-// Parent → children over every process: one pass over /proc/<pid>/stat, whose 4th field is the
-// parent pid (counted after the command name, which may itself hold spaces and parentheses).
+// Linux lists each thread's child processes in /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN,
+// on in common kernels): reading the tree's own threads costs far less than scanning every process.
+const childrenFiles = fs.existsSync(`/proc/self/task/${process.pid}/children`);
+
+function childrenFromTasks(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // exited meanwhile
+  }
+  return tasks.flatMap((tid) => readOrEmpty(`/proc/${pid}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
+}
+
+// Otherwise, parent → children over every process: one pass over /proc/<pid>/stat, whose 4th field
+// is the parent pid (counted after the command name, which may itself hold spaces and parentheses).
 function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of fs.readdirSync('/proc')) {
@@ -40,9 +54,15 @@ function childrenByParent(): Map<number, number[]> {
   return children;
 }
 
+function childLookup(): (pid: number) => number[] {
+  if (childrenFiles) return childrenFromTasks;
+  const byParent = childrenByParent();
+  return (pid) => byParent.get(pid) ?? [];
+}
+
 /** RSS in bytes of `root` and all its descendants (a zombie, or a process gone meanwhile, adds 0). */
 export function processTreeRss(root: number): { rss: number; processes: number } {
-  const children = childrenByParent();
+  const childrenOf = childLookup();
   let rss = 0;
   let processes = 0;
   const pending = [root];
@@ -52,7 +72,7 @@ export function processTreeRss(root: number): { rss: number; processes: number }
       rss += Number(kb[1]) * 1024;
       processes++;
     }
-    pending.push(...(children.get(pid) ?? []));
+    pending.push(...childrenOf(pid));
   }
   return { rss, processes };
 }
@@ -67,7 +87,11 @@ export function recordCommand(command: string[], intervalMs: number): Promise<Mp
     const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
     const t0 = performance.now();
     const samples: MprofSample[] = [];
-    const sample = () => samples.push({ t: (performance.now() - t0) / 1000, ...processTreeRss(child.pid!) });
+    const sample = () => {
+      const tree = processTreeRss(child.pid!);
+      // After the command exits and before it is reaped it is a zombie with no memory: not a sample.
+      if (tree.processes > 0) samples.push({ t: (performance.now() - t0) / 1000, ...tree });
+    };
     let timer: NodeJS.Timeout | undefined;
     // Ctrl-C reaches the child through the terminal's process group: stay alive to write its
     // profile. A SIGTERM sent to hotpath alone is passed on.

@@ -258,7 +258,7 @@ export async function evaluate(expr: string, vars: Readonly<Record<string, Openc
       return out;
     }
     const result = out ?? (bound.real === 'float' ? new Float32Array(bound.n) : new Float64Array(bound.n));
-    // The in-order queue runs writes, kernel and read in sequence; the read waits for the build too.
+    // The uploads were enqueued first; the in-order queue runs the kernel after them once it is built.
     await Promise.all([run, ...pending]);
     return await target.read(result);
   } finally {

@@ -64,6 +64,7 @@ abstract class SnippetKernel {
   #program: Promise<{ program: Program; kernels: Kernel[] }> | undefined;
   readonly #compilerOptions: string | readonly string[];
   readonly #kernelNames: string[];
+  readonly #running = new Set<Promise<unknown>>();
   protected abstract readonly where: string;
 
   protected constructor(where: string, context: Context, declarations: string, options: SnippetOptions | undefined, extraTypes: string[], generate: (params: SnippetParameter[], name: string, preamble: string) => { source: string; kernels: string[] }) {
@@ -89,17 +90,31 @@ abstract class SnippetKernel {
     await this.kernels();
   }
 
-  /** Frees the built program and kernels now (GC would otherwise); a later run() builds again. */
+  /**
+   * Frees the built program and kernels (GC would otherwise) once the runs already started have
+   * finished; a later run() builds again.
+   */
   release(): void {
     const built = this.#program;
     this.#program = undefined;
-    built?.then(
-      ({ program, kernels }) => [...kernels, program].forEach((o) => o.release()),
-      () => undefined, // a failed build holds nothing
+    void Promise.allSettled([...this.#running]).then(() =>
+      built?.then(
+        ({ program, kernels }) => [...kernels, program].forEach((o) => o.release()),
+        () => undefined, // a failed build holds nothing
+      ),
     );
   }
 
-  protected kernels(): Promise<Kernel[]> {
+  /** Runs `work` on the built kernels; release() waits for it. */
+  protected withKernels<T>(work: (kernels: Kernel[]) => Promise<T>): Promise<T> {
+    const running = this.kernels().then(work);
+    this.#running.add(running);
+    const done = () => this.#running.delete(running);
+    running.then(done, done);
+    return running;
+  }
+
+  private kernels(): Promise<Kernel[]> {
     if (!this.#program) {
       const building = this.context.program(this.source, { options: this.#compilerOptions }).then((program) => ({
         program,
@@ -173,9 +188,9 @@ __kernel void ${name}(${[...params.map(declare), 'const ulong n'].join(', ')}) {
   /** Runs over n elements (default: the first Buffer's length); resolves when the device is done. */
   async run(args: readonly KernelArgument[], options?: { n?: number }): Promise<void> {
     const { n, values } = this.bind(args, options);
-    const [kernel] = await this.kernels();
-    if (n === 0) return;
-    await kernel.run({ global: this.globalSize(n), args: [...values, BigInt(n)] });
+    return this.withKernels(async ([kernel]) => {
+      if (n > 0) await kernel.run({ global: this.globalSize(n), args: [...values, BigInt(n)] });
+    });
   }
 }
 
@@ -251,26 +266,27 @@ __kernel void ${name}_stage2(__global const hotpath_out_t *partials, const ulong
   /** The reduction over n elements (default: the first Buffer's length); bigint for long/ulong. */
   async run(args: readonly KernelArgument[], options?: { n?: number }): Promise<number | bigint> {
     const { n, values } = this.bind(args, options);
-    const [stage1, stage2] = await this.kernels();
-    const Out = scalarArrays[this.type];
-    const limit = Math.min(stage1.workGroupSize, stage2.workGroupSize, this.context.device.maxWorkGroupSize, 256);
-    const group = 2 ** Math.floor(Math.log2(limit));
-    const global = this.globalSize(n, group);
-    const groups = global / group;
-    const scratch = { local: group * Out.BYTES_PER_ELEMENT };
-    const partials = this.context.buffer(groups * Out.BYTES_PER_ELEMENT, { type: this.type });
-    const result = this.context.buffer(Out.BYTES_PER_ELEMENT, { type: this.type });
-    try {
-      // One in-order queue: the stages and the read run in sequence without waiting in between.
-      const [, , out] = await Promise.all([
-        stage1.run({ global, local: group, args: [...values, BigInt(n), partials, scratch] }),
-        stage2.run({ global: group, local: group, args: [partials, BigInt(groups), result, scratch] }),
-        result.read(),
-      ]);
-      return out[0];
-    } finally {
-      partials.release();
-      result.release();
-    }
+    return this.withKernels(async ([stage1, stage2]) => {
+      const Out = scalarArrays[this.type];
+      const limit = Math.min(stage1.workGroupSize, stage2.workGroupSize, this.context.device.maxWorkGroupSize, 256);
+      const group = 2 ** Math.floor(Math.log2(limit));
+      const global = this.globalSize(n, group);
+      const groups = global / group;
+      const scratch = { local: group * Out.BYTES_PER_ELEMENT };
+      const partials = this.context.buffer(groups * Out.BYTES_PER_ELEMENT, { type: this.type });
+      const result = this.context.buffer(Out.BYTES_PER_ELEMENT, { type: this.type });
+      try {
+        // One in-order queue: the stages and the read run in sequence without waiting in between.
+        const [, , out] = await Promise.all([
+          stage1.run({ global, local: group, args: [...values, BigInt(n), partials, scratch] }),
+          stage2.run({ global: group, local: group, args: [partials, BigInt(groups), result, scratch] }),
+          result.read(),
+        ]);
+        return out[0];
+      } finally {
+        partials.release();
+        result.release();
+      }
+    });
   }
 }

@@ -346,7 +346,13 @@ export class Pool extends EventEmitter {
           if (reply.ok) resolve(reply.value as R);
           else reject(withProfile(rebuildError(reply.error), reply.memory));
         },
-        (error: unknown) => reject(this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1)),
+        (error: unknown) => {
+          const explained = this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1);
+          // Stopped by the caller's signal, a timeout or close({ wait: false }): the future reads as
+          // cancelled, as after cancel().
+          if (taskSignal.aborted || this.#terminating) future.cancel(explained);
+          else reject(explained);
+        },
       ).finally(dispose);
     });
     this.#track(future as Future<unknown>);

@@ -181,6 +181,41 @@ function emptyStats(): OriginStats {
   return { hits: 0, misses: 0, revalidated: 0, stale: 0, bytesSaved: 0 };
 }
 
+/** A failure of the store (disk, Redis), as opposed to one of the origin: the request falls back to the origin. */
+class StoreFailure extends Error {
+  override name = 'StoreFailure';
+}
+
+/** The store with its rejections marked as StoreFailure; errors of the upstream body it consumes pass as they are. */
+function guarded(store: CacheStore): CacheStore {
+  const fail = (error: Error): never => {
+    throw new StoreFailure(error.message, { cause: error });
+  };
+  return {
+    get: (key) => store.get(key).catch(fail),
+    put: async (key, meta, body) => {
+      let bodyError: unknown;
+      const watched = (async function* () {
+        try {
+          yield* body;
+        } catch (error) {
+          bodyError = error;
+          throw error;
+        }
+      })();
+      return store.put(key, meta, watched).catch((error: Error) => (error === bodyError ? Promise.reject(error) : fail(error)));
+    },
+    updateMeta: (key, meta) => store.updateMeta(key, meta).catch(fail),
+    delete: (key) => store.delete(key).catch(fail),
+    clear: () => store.clear().catch(fail),
+  };
+}
+
+/** Rethrows what the store itself threw, for callers outside this module. */
+function unwrapStoreFailure(error: unknown): never {
+  throw error instanceof StoreFailure ? error.cause : error;
+}
+
 function resolveStore(value: unknown): CacheStore {
   if (value === undefined || value === 'memory') return new MemoryStore();
   if (value !== null && typeof value === 'object') {
@@ -198,7 +233,8 @@ function resolveStore(value: unknown): CacheStore {
 
 export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const o = checkOptions(WHERE, options);
-  const store = resolveStore(o.store);
+  const userStore = resolveStore(o.store);
+  const store = guarded(userStore);
   const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({ re: globToRegExp(glob), ms: checkMillis(`urls['${glob}']`, ms) }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
@@ -410,7 +446,9 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return { outcome, leader: true };
   }
 
-  function respond(stored: Stored, method: string, state: CacheState, reason: string): CachedResponse {
+  /** A Response from a stored entry; `url` is the URL as the caller wrote it, not the normalized key. */
+  function respond(stored: Stored, request: Request, state: CacheState, reason: string): CachedResponse {
+    const method = request.method;
     const { meta, entry } = stored;
     const headers = new Headers(meta.headers);
     // A HEAD entry keeps the origin's length of the resource; a stored body is measured (it is kept decoded).
@@ -420,24 +458,40 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);
     const response = new Response(nullBody ? null : streamOf(entry.body()), { status: meta.status, statusText: meta.statusText, headers });
     record(meta.url, state, reason, state === 'miss' ? 0 : entry.size);
-    return labelled(response, meta.url, state);
+    return labelled(response, request.url, state);
   }
 
-  function passThrough(response: Response, url: string, reason: string): CachedResponse {
+  function passThrough(response: Response, request: Request, url: string, reason: string): CachedResponse {
     const headers = new Headers(response.headers);
+    if (headers.has('content-encoding')) {
+      // fetch already decoded the body: the headers must describe the bytes handed on.
+      headers.delete('content-encoding');
+      headers.delete('content-length');
+    }
     headers.set('x-hotpath-cache', 'miss');
     record(url, 'miss', reason, 0);
     const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
-    return labelled(new Response(body, { status: response.status, statusText: response.statusText, headers }), url, 'miss');
+    return labelled(new Response(body, { status: response.status, statusText: response.statusText, headers }), request.url, 'miss');
   }
 
   async function settle(request: Request, url: string, run: () => Promise<Outcome>, coalesceId: string): Promise<CachedResponse> {
     const { outcome, leader } = coalesced(coalesceId, run);
     const result = await outcome;
-    if ('stored' in result) return respond(result.stored, request.method, leader ? result.state : result.state === 'miss' ? 'hit' : result.state, result.reason);
+    if ('stored' in result) return respond(result.stored, request, leader ? result.state : result.state === 'miss' ? 'hit' : result.state, result.reason);
     // The exchange's response was not stored: only the leader may read its body; the others ask again.
-    if (leader) return passThrough(result.response, url, result.reason);
-    return passThrough(await upstream(request), url, result.reason);
+    if (leader) return passThrough(result.response, request, url, result.reason);
+    return passThrough(await upstream(request), request, url, result.reason);
+  }
+
+  let storeFailureWarned = false;
+
+  /** Warns once per cache that the store fails; every affected lookup says why in explain(). */
+  function storeFailed(failure: StoreFailure): string {
+    if (!storeFailureWarned) {
+      storeFailureWarned = true;
+      process.emitWarning(`hotpath cache: the store failed (${failure.message}); requests go to the origin uncached`, { code: 'HOTPATH_CACHE_STORE_FAILED' });
+    }
+    return `the store failed (${failure.message}): fetched without the cache`;
   }
 
   async function cachedFetch(input: string | URL | Request, init?: RequestInit): Promise<CachedResponse> {
@@ -446,11 +500,29 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const method = request.method;
     if (!methods.has(method)) {
       const response = await upstream(request);
-      if (UNSAFE_METHODS.has(method) && response.status < 400) await deleteUrl(url);
-      return passThrough(response, url, `method ${method} is not in methods`);
+      let reason = `method ${method} is not in methods`;
+      if (UNSAFE_METHODS.has(method) && response.status < 400) {
+        await deleteUrl(url).catch((error: Error) => {
+          if (!(error instanceof StoreFailure)) throw error;
+          reason = storeFailed(error);
+        });
+      }
+      return passThrough(response, request, url, reason);
     }
+    // Kept for the fallback: a body is sent upstream at most once through the cache path.
+    const retry = method === 'POST' ? undefined : request.clone();
+    try {
+      return await lookup(request, url, method);
+    } catch (error) {
+      if (!(error instanceof StoreFailure) || !retry) unwrapStoreFailure(error);
+      const reason = storeFailed(error);
+      return passThrough(await upstream(retry), retry, url, reason);
+    }
+  }
+
+  async function lookup(request: Request, url: string, method: string): Promise<CachedResponse> {
     const lifetime = lifetimeFor(url);
-    if (lifetime === 0) return passThrough(await upstream(request), url, 'the expiry for this URL is 0 (do not cache)');
+    if (lifetime === 0) return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
     let primary = `${method} ${url}`;
     if (method === 'POST') primary += ` body=${createHash('sha256').update(new Uint8Array(await request.clone().arrayBuffer())).digest('base64')}`;
     const allHeaders = JSON.stringify([...request.headers].sort());
@@ -463,7 +535,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const policy = CachePolicy.fromObject(stored.meta.policy);
     const evaluation = policy.evaluateRequest(policyRequest(request, url));
     const forcedByMustRevalidate = mustRevalidate(stored.meta) && policy.stale();
-    if (!evaluation.revalidation && !forcedByMustRevalidate) return respond(stored, method, 'hit', 'fresh');
+    if (!evaluation.revalidation && !forcedByMustRevalidate) return respond(stored, request, 'hit', 'fresh');
 
     const requestNoCache = cacheControl(request.headers.get('cache-control') ?? undefined).has('no-cache') || /no-cache/.test(request.headers.get('pragma') ?? '');
     const over = staleness(policy);
@@ -482,20 +554,20 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
         },
         (error: Error) => explanations.set(url, { url, state: 'stale', reason: `background revalidation failed: ${error.message}` }),
       );
-      return respond(stored, method, 'stale', `stale by ${over.toFixed(1)} s: served while revalidating in the background`);
+      return respond(stored, request, 'stale', `stale by ${over.toFixed(1)} s: served while revalidating in the background`);
     }
     return settle(request, url, revalidate, coalesceId);
   }
 
   return Object.assign(cachedFetch, {
     stats: (): CacheStats => ({ ...totals, origins: Object.fromEntries([...origins].map(([k, v]) => [k, { ...v }])) }),
-    delete: (url: string | URL) => deleteUrl(normalize(String(url))),
+    delete: (url: string | URL) => deleteUrl(normalize(String(url))).catch(unwrapStoreFailure),
     clear: async () => {
       varyIndexes.clear();
       explanations.clear();
-      await store.clear();
+      await store.clear().catch(unwrapStoreFailure);
     },
     explain: (url: string | URL) => explanations.get(normalize(String(url))),
-    store,
+    store: userStore,
   });
 }

@@ -28,6 +28,8 @@ interface IndexRow {
   lastUsed: number;
 }
 
+const RECENCY_WRITE_INTERVAL_MS = 60_000;
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function isEntryFile(value: unknown): value is EntryFile {
@@ -77,7 +79,7 @@ export class FileStore implements CacheStore {
       if (!name.endsWith('.json')) continue;
       const file = path.join(this.entriesDir, name);
       const entry = await this.readEntryFile(file);
-      if (entry) this.addToIndex(name.slice(0, -5), entry, (await fs.promises.stat(file)).mtimeMs);
+      if (entry) await this.addToIndex(name.slice(0, -5), entry, (await fs.promises.stat(file)).mtimeMs);
     }
     for (const name of await fs.promises.readdir(this.bodiesDir)) {
       if (!this.bodyRefs.has(name)) await fs.promises.rm(path.join(this.bodiesDir, name), { force: true });
@@ -108,15 +110,22 @@ export class FileStore implements CacheStore {
     return undefined;
   }
 
-  private addToIndex(id: string, entry: EntryFile, lastUsed: number): void {
-    this.removeFromIndex(id);
+  /** Indexes an entry (or refreshes its recency); deletes the body it replaced when no entry uses it any more. */
+  private async addToIndex(id: string, entry: EntryFile, lastUsed: number): Promise<void> {
+    const row = this.index.get(id);
+    if (row?.body === entry.body) {
+      row.lastUsed = lastUsed;
+      return;
+    }
+    const replaced = this.removeFromIndex(id);
     this.index.set(id, { body: entry.body, size: entry.size, lastUsed });
     const refs = this.bodyRefs.get(entry.body) ?? 0;
     if (refs === 0) this.bodyBytes += entry.size;
     this.bodyRefs.set(entry.body, refs + 1);
+    if (replaced) await fs.promises.rm(replaced, { force: true });
   }
 
-  /** Drops an entry from the index; resolves to the body file to delete when no other entry shares it. */
+  /** Drops an entry from the index; returns the body file to delete when no other entry shares it. */
   private removeFromIndex(id: string): string | undefined {
     const row = this.index.get(id);
     if (!row) return undefined;
@@ -150,9 +159,11 @@ export class FileStore implements CacheStore {
     // A different key with the same hash is not this entry (and would be astronomically rare).
     if (!entry || entry.key !== key) return undefined;
     const now = Date.now();
-    this.addToIndex(id, entry, now);
-    // Recency survives restarts through the entry file's mtime; a failure only costs eviction order.
-    fs.promises.utimes(file, now / 1000, now / 1000).catch(() => {});
+    const touched = this.index.get(id)?.lastUsed ?? 0;
+    await this.addToIndex(id, entry, now);
+    // Recency survives restarts through the entry file's mtime, written at most once a minute per entry
+    // (it only orders evictions); a failure costs nothing else.
+    if (now - touched > RECENCY_WRITE_INTERVAL_MS) fs.promises.utimes(file, now / 1000, now / 1000).catch(() => {});
     return this.entryOf(entry);
   }
 
@@ -180,7 +191,7 @@ export class FileStore implements CacheStore {
     await fs.promises.rename(tmp, path.join(this.bodiesDir, entry.body));
     const id = sha256(key);
     await this.writeAtomically(path.join(this.entriesDir, `${id}.json`), JSON.stringify(entry));
-    this.addToIndex(id, entry, Date.now());
+    await this.addToIndex(id, entry, Date.now());
     const stored = this.entryOf(entry);
     if (size > this.maxBytes) {
       // Too large to keep: read it back once through an open handle, then let it go.

@@ -4,7 +4,6 @@ import { LRUCache } from 'lru-cache';
 import { checkBoolean, checkInteger, checkOptions, typeName } from '../../common/validate.js';
 import { argumentsKey } from './key.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFunction = (...args: any[]) => any;
 
 export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,12 +187,22 @@ suite('Pool faults and lifecycle', () => {
     await local.close();
   });
 
-  it('a task exceeding resourceLimits rejects; the pool keeps working', async () => {
-    const local = new Pool({ filename: tasks, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
-    const error = (await local.submit('hog').catch((e: unknown) => e)) as NodeJS.ErrnoException;
-    expect(error.code).toBe('ERR_WORKER_OUT_OF_MEMORY');
-    expect(await local.submit('add', 1, 2)).toBe(3);
-    await local.close();
+  it('a task exceeding resourceLimits rejects; the pool keeps working', () => {
+    // In its own process with concurrent recompilation off: Node 20 can abort a whole process when a
+    // worker dies of OOM while a background TurboFan job for that worker is in flight
+    // (node_platform.cc "Assertion failed: (data.first) != nullptr"), a Node bug, not the pool's.
+    const script = `
+      const { Pool } = require('hotpath');
+      const local = new Pool({ filename: ${JSON.stringify(tasks)}, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
+      (async () => {
+        const error = await local.submit('hog').catch((e) => e);
+        const after = await local.submit('add', 1, 2);
+        await local.close();
+        console.log(JSON.stringify({ code: error.code, after }));
+      })();`;
+    const child = spawnSync(process.execPath, ['--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..') });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ code: 'ERR_WORKER_OUT_OF_MEMORY', after: 3 });
   });
 
   it('close() waits for queued work; close({ wait: false }) rejects it; submit after close throws', async () => {

@@ -11,25 +11,44 @@ import { workerCommand, workerHelp } from './worker.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const commands: Record<string, { run: Command; help: string }> = {
-  stats: { run: statsCommand, help: statsHelp },
-  topk: { run: topkCommand, help: topkHelp },
-  doctor: { run: doctorCommand, help: doctorHelp },
-  fetch: { run: fetchCommand, help: fetchHelp },
-  mprof: { run: mprofCommand, help: mprofHelp },
-  worker: { run: workerCommand, help: workerHelp },
-  demo: { run: demoCommand, help: 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n' },
+const demoHelp = 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n';
+
+const commands: Record<string, { run: Command; help: string; summary: string }> = {
+  stats: { run: statsCommand, help: statsHelp, summary: 'streaming count, mean, variance, skewness, kurtosis of numbers' },
+  topk: { run: topkCommand, help: topkHelp, summary: 'heavy hitters of lines or words through a count-min sketch' },
+  doctor: { run: doctorCommand, help: doctorHelp, summary: 'which backend is live and why; Node, N-API, CPUs, OpenCL devices' },
+  fetch: { run: fetchCommand, help: fetchHelp, summary: 'fetch a URL through the persistent RFC 9111 HTTP cache' },
+  mprof: { run: mprofCommand, help: mprofHelp, summary: "record, plot and summarize a command's memory over time" },
+  worker: { run: workerCommand, help: workerHelp, summary: 'run ClusterExecutor jobs from a BullMQ queue on Redis' },
+  demo: {
+    run: async (argv) => {
+      if (argv[0] === '--help' || argv[0] === '-h') {
+        process.stdout.write(demoHelp);
+        return 0;
+      }
+      if (argv.length > 0) throw new UsageError(`demo takes no arguments, got '${argv[0]}'`);
+      return demoCommand();
+    },
+    help: demoHelp,
+    summary: 'a timed tour of every capability on generated data',
+  },
 };
 
 const usage = `Usage: hotpath <command> [options]
 
 Commands:
 ${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(8)} ${c.help.split('\n')[2] ?? ''}`)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
   .join('\n')}
 
 Run 'hotpath <command> --help' for a command's options.
 `;
+
+// A closed pipe (`hotpath demo | head`) ends the output, as for any Unix filter, without a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

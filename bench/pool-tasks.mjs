@@ -1,20 +1,7 @@
 // Task module for bench/pool.bench.mjs: a CPU-bound kernel (no I/O, no allocation) and a no-op.
 
-/** Primes below `limit` by trial division: pure compute, the same work on any thread. */
-export function countPrimes(from, to) {
-  let count = 0;
-  for (let n = Math.max(2, from); n < to; n++) {
-    let prime = true;
-    for (let d = 2; d * d <= n; d++) {
-      if (n % d === 0) {
-        prime = false;
-        break;
-      }
-    }
-    if (prime) count++;
-  }
-  return count;
-}
+// The CPU-bound kernel is the one the distributed benchmark and demo use: primes in [from, limit).
+export { countPrimes } from '../dist/distributed/example-tasks.js';
 
 export function echo(x) {
   return x;

@@ -47,7 +47,7 @@ const perTask = (ms) => `${((ms * 1000) / TINY).toFixed(1)} µs/task`;
 export default async function run() {
   const one = new Pool({ filename: tasks, maxThreads: 1, minThreads: 1 });
   const two = new Pool({ filename: tasks, maxThreads: 2, minThreads: 2 });
-  const primes = (pool) => () => Promise.all(RANGES.map(([a, b]) => pool.submit('countPrimes', a, b)));
+  const primes = (pool) => () => Promise.all(RANGES.map(([a, b]) => pool.submit('countPrimes', b, a)));
   const cpu = await report(
     'pool-cpu',
     `CPU-bound pure-JS task (8 prime counts) and pure-TS parallel.describe over ${N.toExponential(0)} doubles, 1 vs 2 threads`,

@@ -2,10 +2,10 @@
 // so a Pool, a gateway and a cluster worker can all load the same module.
 import { Moments, type MomentsJSON } from '../moments/index.js';
 
-/** Primes below `limit` by trial division: plain CPU work (a few ms for limit 100_000). */
-export function countPrimes(limit: number): number {
+/** Primes in [from, limit) by trial division: plain CPU work (a few ms for limit 100_000). */
+export function countPrimes(limit: number, from = 2): number {
   let count = 0;
-  for (let n = 2; n < limit; n++) {
+  for (let n = Math.max(2, from); n < limit; n++) {
     let prime = true;
     for (let d = 2; d * d <= n; d++) {
       if (n % d === 0) {

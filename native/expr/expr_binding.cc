@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../common/errors.h"
+#include "../common/promise_worker.h"
 #include "../common/typed_array.h"
 #include "expr_kernel.h"
 
@@ -111,42 +112,25 @@ Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
   return Reductions(info.Env(), reductions);
 }
 
-class EvaluateWorker : public Napi::AsyncWorker {
+class EvaluateWorker : public PromiseWorker {
  public:
-  EvaluateWorker(Napi::Env env, Call&& call)
-      : Napi::AsyncWorker(env, "hotpath.expr"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
+  EvaluateWorker(Napi::Env env, Call&& call) : PromiseWorker(env, "hotpath.expr"), call_(std::move(call)) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      reductions_.resize(call_.program.nOutputs);
-      Run(call_.program, call_.inputs, call_.outputs, call_.length, call_.options, reductions_.data());
-    } catch (...) {
-      error_ = std::current_exception();
-    }
+ protected:
+  void Compute() override {
+    reductions_.resize(call_.program.nOutputs);
+    Run(call_.program, call_.inputs, call_.outputs, call_.length, call_.options, reductions_.data());
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) deferred_.Reject(ToJsError(env, error_).Value());
-    else deferred_.Resolve(Reductions(env, reductions_));
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  Napi::Value Result(Napi::Env env) override { return Reductions(env, reductions_); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   Call call_;
   std::vector<double> reductions_;
-  std::exception_ptr error_;
 };
 
 Napi::Value EvaluateAsync(const Napi::CallbackInfo& info) {
-  auto* worker = new EvaluateWorker(info.Env(), Prepare(info));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start(new EvaluateWorker(info.Env(), Prepare(info)));
 }
 
 Napi::Value OpNames(const Napi::CallbackInfo& info) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/errors.h"
+#include "../common/promise_worker.h"
 #include "../common/memory.h"
 #include "../common/typed_array.h"
 #include "moments_kernel.h"
@@ -63,58 +64,42 @@ size_t WorkerCount(size_t length, uint32_t threads) {
 
 // Splits the array into per-thread chunks on block boundaries (so every thread runs the same
 // block decomposition as the synchronous path) and merges the chunk partials in order.
-class PartialWorker : public Napi::AsyncWorker {
+class PartialWorker : public PromiseWorker {
  public:
   PartialWorker(Napi::Env env, Napi::TypedArray array, FloatSpan span, NanPolicy policy, uint32_t threads)
-      : Napi::AsyncWorker(env, "hotpath.moments"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "hotpath.moments"),
         keepAlive_(Napi::Persistent(static_cast<Napi::Object>(array))),
         span_(span),
         policy_(policy),
         slots_(env, WorkerCount(span.length, threads)) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      const size_t blocks = (span_.length + kBlock - 1) / kBlock;
-      const size_t workers = slots_.size();
-      const size_t blocksPerWorker = (blocks + workers - 1) / workers;
-      std::vector<std::thread> pool;
-      auto run = [&](size_t w) {
-        const size_t begin = std::min(span_.length, w * blocksPerWorker * kBlock);
-        const size_t end = std::min(span_.length, (w + 1) * blocksPerWorker * kBlock);
-        try {
-          slots_[w].partial = AccumulateSpan(span_, begin, end, policy_);
-        } catch (...) {
-          slots_[w].error = std::current_exception();
-        }
-      };
-      for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-      run(0);
-      for (auto& t : pool) t.join();
-      for (size_t w = 0; w < workers; ++w) {
-        if (slots_[w].error) std::rethrow_exception(slots_[w].error);
-        result_ = Merge(result_, slots_[w].partial);
+ protected:
+  void Compute() override {
+    const size_t blocks = (span_.length + kBlock - 1) / kBlock;
+    const size_t workers = slots_.size();
+    const size_t blocksPerWorker = (blocks + workers - 1) / workers;
+    std::vector<std::thread> pool;
+    auto run = [&](size_t w) {
+      const size_t begin = std::min(span_.length, w * blocksPerWorker * kBlock);
+      const size_t end = std::min(span_.length, (w + 1) * blocksPerWorker * kBlock);
+      try {
+        slots_[w].partial = AccumulateSpan(span_, begin, end, policy_);
+      } catch (...) {
+        slots_[w].error = std::current_exception();
       }
-    } catch (...) {
-      error_ = std::current_exception();
+    };
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
+    run(0);
+    for (auto& t : pool) t.join();
+    for (size_t w = 0; w < workers; ++w) {
+      if (slots_[w].error) std::rethrow_exception(slots_[w].error);
+      result_ = Merge(result_, slots_[w].partial);
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(ToJsError(env, error_).Value());
-    } else {
-      deferred_.Resolve(ToJs(env, result_));
-    }
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  Napi::Value Result(Napi::Env env) override { return ToJs(env, result_); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   Napi::ObjectReference keepAlive_;  // the typed array must outlive the worker threads
   FloatSpan span_;
   NanPolicy policy_;
@@ -126,17 +111,13 @@ class PartialWorker : public Napi::AsyncWorker {
   };
   memory::Scratch<Slot> slots_;
   Partial result_;
-  std::exception_ptr error_;
 };
 
 Napi::Value PartialAsync(const Napi::CallbackInfo& info) {
   FloatSpan span = RequireFloatArray(info[0], "values");
   NanPolicy policy = RequirePolicy(info[1]);
   uint32_t threads = RequireUint32(info[2], "threads", 1, 1024);
-  auto* worker = new PartialWorker(info.Env(), info[0].As<Napi::TypedArray>(), span, policy, threads);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start(new PartialWorker(info.Env(), info[0].As<Napi::TypedArray>(), span, policy, threads));
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { RemoteError } from './errors.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
 import { Future, type FutureControl } from '../pool/future.js';
 import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';

@@ -2,7 +2,7 @@
 // Promise.all) that also reports its state synchronously and can be cancelled. The pool and the
 // distributed executor both create Futures, so the asCompleted/wait helpers work across them.
 import type { TaskMemory } from '../memprof/profile.js';
-import { AbortError, InvalidStateError } from './errors.js';
+import { AbortError, InvalidStateError } from '../core/errors.js';
 
 export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
 

@@ -1,4 +1,4 @@
-export { AbortError, InvalidStateError, TimeoutError } from './errors.js';
+export { AbortError, InvalidStateError, TimeoutError } from '../core/errors.js';
 export { Future, type FutureControl, type FutureExecutor, type FutureState } from './future.js';
 export {
   Pool,

@@ -7,14 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
-import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
+import { AbortError, TimeoutError, abortErrorFrom } from '../core/errors.js';
 import { Future } from './future.js';
 import { resolveTaskModule } from './module-path.js';
-import type { SerializedError, TaskMessage, TaskReply } from './protocol.js';
+import type { TaskMessage, TaskReply } from './protocol.js';
+import { fromWireError } from '../core/wire-error.js';
 
 // Node 20.0-20.3 lack the symbol; `await using` looks it up by this registered name.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
@@ -122,19 +123,6 @@ export interface CloseOptions {
 }
 
 const dispatcher = path.join(__dirname, 'worker.js');
-
-const errorClasses: Record<string, new (message: string) => Error> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
-};
-
-/** The worker's error as the caller sees it: same class where it is a built-in, same name, message, stack and code. */
-function rebuildError(serialized: SerializedError): Error {
-  const error = new (errorClasses[serialized.name] ?? Error)(serialized.message);
-  if (error.name !== serialized.name) Object.defineProperty(error, 'name', { value: serialized.name, configurable: true, writable: true });
-  if (serialized.stack !== undefined) error.stack = serialized.stack;
-  if (serialized.code !== undefined) (error as NodeJS.ErrnoException).code = serialized.code;
-  return error;
-}
 
 /** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
 function withProfile(error: Error, memory: TaskMemory | undefined): Error {
@@ -344,7 +332,7 @@ export class Pool extends EventEmitter {
           this.#spareFlags.push(started);
           if (reply.memory) future.memory = reply.memory;
           if (reply.ok) resolve(reply.value as R);
-          else reject(withProfile(rebuildError(reply.error), reply.memory));
+          else reject(withProfile(fromWireError(reply.error), reply.memory));
         },
         (error: unknown) => {
           const explained = this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1);

@@ -1,0 +1,28 @@
+// src/core/errors.ts and src/core/wire-error.ts: every hotpath error class sets `name` and a
+// machine-readable `code` the same way, and an error survives the wire with name, message, stack, code.
+import { describe, expect, it } from 'vitest';
+import { AbortError, ChannelClosedError, GatewayError, InvalidStateError, RemoteError, TimeoutError } from 'hotpath';
+
+describe('error classes', () => {
+  it('name each class and carry a HOTPATH_* code', () => {
+    const errors = [
+      new AbortError(), new TimeoutError(), new InvalidStateError('x'), new GatewayError('spawn#1', 'died'),
+      new ChannelClosedError('closed'), new RemoteError('gateway spawn#1', { name: 'TypeError', message: 'bad' }),
+    ];
+    expect(errors.map((e) => [e.name, e.code])).toEqual([
+      ['AbortError', 'HOTPATH_ABORTED'],
+      ['TimeoutError', 'HOTPATH_TIMEOUT'],
+      ['InvalidStateError', 'HOTPATH_INVALID_STATE'],
+      ['GatewayError', 'HOTPATH_GATEWAY'],
+      ['ChannelClosedError', 'HOTPATH_CHANNEL_CLOSED'],
+      ['RemoteError', 'HOTPATH_REMOTE'],
+    ]);
+    for (const error of errors) expect(Object.keys(error)).not.toContain('code');
+  });
+
+  it('RemoteError keeps the remote error code when there was one', () => {
+    const error = new RemoteError('queue jobs', { name: 'Error', message: 'no file', code: 'ENOENT', stack: 'Error: no file' });
+    expect([error.code, error.remoteName, error.message]).toEqual(['ENOENT', 'Error', 'Error: no file (on queue jobs)']);
+    expect(error.stack).toContain('Remote stack:\nError: no file');
+  });
+});

@@ -6,7 +6,7 @@
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { GatewayError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
-import { Future, type FutureControl } from '../pool/future.js';
+import { Future, type FutureControl } from '../core/future.js';
 import { Gateway, openGateway, type GatewayOptions } from './gateway.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
 import { serialize } from './protocol.js';

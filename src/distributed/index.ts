@@ -4,5 +4,5 @@ export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './g
 export { Group, type GroupOptions, type GroupStats } from './group.js';
 export { type DistributedMapOptions } from './map.js';
 export { ClusterExecutor, type ClusterExecutorOptions, type ClusterMapOptions, type ClusterProgress, type ClusterStats } from './cluster.js';
-export { type RedisConnection } from './redis.js';
+export { type RedisConnection } from '../core/redis.js';
 export { startClusterWorker, type ClusterWorkerOptions, type JobContext } from './worker.js';

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Channel, type ChannelPort } from './channel.js';
 import { ChannelClosedError } from '../core/errors.js';
-import { loadExport } from './modules.js';
+import { loadExport } from '../core/task-export.js';
 import { toWireError } from '../core/wire-error.js';
 import { encodeFrame, FrameDecoder, type ParentMessage, type RemoteMessage } from './protocol.js';
 

@@ -6,8 +6,8 @@ import type { Job, Worker } from 'bullmq';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { TimeoutError } from '../core/errors.js';
 import { decodeValue, encodeValue, type JobData, toJobError } from './job.js';
-import { loadExport, resolveModule } from './modules.js';
-import { describeRedis, loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';
+import { loadExport, resolveModule } from '../core/task-export.js';
+import { describeRedis, loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from '../core/redis.js';
 
 export interface ClusterWorkerOptions {
   connection: RedisConnection;

@@ -12,8 +12,10 @@ import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStr
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
 import { AbortError, TimeoutError, abortErrorFrom } from '../core/errors.js';
-import { Future } from './future.js';
-import { resolveTaskModule } from './module-path.js';
+import type { Future } from '../core/future.js';
+import { PoolFuture } from './pool-future.js';
+import { knownLength, type MapProgress } from '../core/map-progress.js';
+import { resolveTaskModule } from '../core/module-path.js';
 import type { TaskMessage, TaskReply } from './protocol.js';
 import { fromWireError } from '../core/wire-error.js';
 
@@ -64,12 +66,7 @@ export interface SubmitOptions {
   memory?: boolean | ProfileMemoryOptions;
 }
 
-export interface MapProgress {
-  /** Items whose results are in. */
-  completed: number;
-  /** Items in the input, when it has a length or size (else undefined). */
-  total: number | undefined;
-}
+export type { MapProgress } from '../core/map-progress.js';
 
 export interface PoolMapOptions {
   /** Items sent to a worker per task (fewer messages for tiny items). Default 1. */
@@ -151,12 +148,6 @@ function memorySettings(where: string, memory: unknown): ProfileSettings | null 
   return profileSettings(where, memory, 'memory.');
 }
 
-export function knownLength(items: unknown): number | undefined {
-  if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
-  if (items instanceof Set || items instanceof Map) return items.size;
-  return undefined;
-}
-
 /** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
 function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: AbortSignal | undefined, timeout: number | undefined) {
   // The common case needs no extra controller, listener or timer per task.
@@ -230,12 +221,12 @@ export class Pool extends EventEmitter {
   }
 
   /** Runs `name(...args)` in a worker. */
-  submit<R = unknown>(name: string, ...args: unknown[]): Future<R> {
+  submit<R = unknown>(name: string, ...args: unknown[]): PoolFuture<R> {
     return this.#submit<R>('Pool.submit', checkName('Pool.submit', name), args, undefined, {});
   }
 
   /** submit() with per-task options: transfer list, AbortSignal, timeout. */
-  submitWith<R = unknown>(name: string, args: readonly unknown[], options?: SubmitOptions): Future<R> {
+  submitWith<R = unknown>(name: string, args: readonly unknown[], options?: SubmitOptions): PoolFuture<R> {
     const where = 'Pool.submitWith';
     checkName(where, name);
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
@@ -310,7 +301,7 @@ export class Pool extends EventEmitter {
     };
   }
 
-  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): Future<R> {
+  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): PoolFuture<R> {
     if (this.#closing) throw new Error(`${where}: the pool is closed`);
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
@@ -318,7 +309,7 @@ export class Pool extends EventEmitter {
     const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
     const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
-    const future = new Future<R>((resolve, reject, control) => {
+    const future = new PoolFuture<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
       if (this.#piscina.queueSize >= this.#maxQueue) {
         reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));

@@ -26,3 +26,14 @@ describe('error classes', () => {
     expect(error.stack).toContain('Remote stack:\nError: no file');
   });
 });
+
+describe('argument errors', () => {
+  it('have the one message shape "<fn>: <arg> must be …, got …" through every check', async () => {
+    const { describe: describeValues, Moments } = await import('hotpath');
+    expect(() => describeValues([1, 2], { ddof: -1 })).toThrow(new RangeError('Moments.variance: ddof must be an integer >= 0, got -1'));
+    expect(() => describeValues([1, 'x' as never])).toThrow(new TypeError('describe: values[1] must be a number, got string'));
+    expect(() => describeValues([1], 'fast' as never)).toThrow(new TypeError('describe: options must be an object, got string'));
+    expect(() => new Moments({ nan: 'skip' } as never)).toThrow(new RangeError(
+      "Moments: nan must be one of 'propagate', 'omit', 'raise', got 'skip'"));
+  });
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `hotpath` command: dispatches to one module per subcommand.
-import { demoCommand } from './demo.js';
+import { demoCommand } from './demo/index.js';
 import { doctorCommand, doctorHelp } from './doctor.js';
 import { fetchCommand, fetchHelp } from './fetch.js';
 import { UsageError } from './io.js';

@@ -7,7 +7,7 @@ import { checkInteger, checkOptions, toFloatArray } from '../core/validate.js';
 import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
 import { compile, evaluate as evaluateExpr, type EvaluateResult, type ResultArray, type Variables } from '../expr/index.js';
-import { Pool } from '../pool/pool.js';
+import { Pool } from '../pool/index.js';
 
 export interface ParallelOptions {
   /** Slices the input is cut into, one task each. Default: os.availableParallelism(). */

@@ -1,10 +1,10 @@
 // `npm run demo` section: what profileMemory sees for a big transient array, a leak, the addon's
 // own allocations, and how much each describe() backend allocates along the way.
 import { performance } from 'node:perf_hooks';
-import { backend, requireNative } from '../core/loader.js';
-import { describe } from '../moments/index.js';
-import { nativeMemory } from './native.js';
-import { profileMemory } from './profile.js';
+import { backend, requireNative } from '../../core/loader.js';
+import { describe } from '../../moments/index.js';
+import { nativeMemory } from '../../memprof/native.js';
+import { profileMemory } from '../../memprof/profile.js';
 
 const MIB = 1024 * 1024;
 const mib = (bytes: number) => `${(bytes / MIB).toFixed(1).padStart(7)} MiB`;

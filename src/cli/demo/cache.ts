@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createCachedFetch } from './http/cached-fetch.js';
-import { memoize } from './memoize/memoize.js';
+import { createCachedFetch } from '../../cache/http/cached-fetch.js';
+import { memoize } from '../../cache/memoize/memoize.js';
 
 async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   const t0 = performance.now();

@@ -1,11 +1,11 @@
 // `npm run demo` section: opencl.evaluate against the CPU evaluate on the same expression, then a
 // PyOpenCL-style ElementwiseKernel and ReductionKernel on device-resident Buffers.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../core/loader.js';
-import { evaluate as cpuEvaluate } from '../expr/index.js';
-import { evaluate } from './evaluate.js';
-import { available, createContext, unavailableReason } from './runtime.js';
-import { ElementwiseKernel, ReductionKernel } from './snippets.js';
+import { backend } from '../../core/loader.js';
+import { evaluate as cpuEvaluate } from '../../expr/index.js';
+import { evaluate } from '../../opencl/evaluate.js';
+import { available, createContext, unavailableReason } from '../../opencl/runtime.js';
+import { ElementwiseKernel, ReductionKernel } from '../../opencl/snippets.js';
 
 async function timed<T>(fn: () => T | Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();

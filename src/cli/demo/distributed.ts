@@ -3,13 +3,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { describe, Moments, type MomentsJSON } from '../moments/index.js';
-import { ClusterExecutor } from './cluster.js';
-import { Group } from './group.js';
-import { countPrimes } from './example-tasks.js';
+import { describe, Moments, type MomentsJSON } from '../../moments/index.js';
+import { ClusterExecutor } from '../../distributed/cluster.js';
+import { Group } from '../../distributed/group.js';
+import { countPrimes } from '../../distributed/example-tasks.js';
 
-const tasks = path.join(__dirname, 'example-tasks.js');
-const cli = path.join(__dirname, '..', 'cli', 'main.js');
+const tasks = path.join(__dirname, '..', '..', 'distributed', 'example-tasks.js');
+const cli = path.join(__dirname, '..', 'main.js');
 const PRIME_LIMIT = 50_000;
 const TASKS = 200;
 

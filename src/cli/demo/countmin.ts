@@ -1,10 +1,10 @@
 // `npm run demo` section: count-min updates and heavy hitters on a generated Zipf stream, native
 // against pure-TS, with the memory an exact count would take.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../core/loader.js';
-import { CountMinSketch } from './sketch.js';
-import { TopK } from './topk.js';
-import { zipfKeys } from './zipf.js';
+import { backend } from '../../core/loader.js';
+import { CountMinSketch } from '../../countmin/sketch.js';
+import { TopK } from '../../countmin/topk.js';
+import { zipfKeys } from '../../countmin/zipf.js';
 
 const N = 2_000_000;
 const DISTINCT = 200_000;

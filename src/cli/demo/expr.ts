@@ -1,9 +1,9 @@
 // `npm run demo` section: fused expressions, evaluateMany and vectorize on generated data.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend } from '../core/loader.js';
-import { compile, evaluateMany } from './program.js';
-import { vectorize } from './vectorize.js';
+import { backend } from '../../core/loader.js';
+import { compile, evaluateMany } from '../../expr/program.js';
+import { vectorize } from '../../expr/vectorize.js';
 
 function uniform(n: number, seed: number): Float64Array {
   let s = seed >>> 0;

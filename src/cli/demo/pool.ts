@@ -4,9 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend, type Backend } from '../core/loader.js';
-import { mapAsync } from '../async/index.js';
-import * as parallel from '../parallel/index.js';
+import { backend, type Backend } from '../../core/loader.js';
+import { mapAsync } from '../../async/index.js';
+import * as parallel from '../../parallel/index.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();

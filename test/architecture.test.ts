@@ -97,7 +97,9 @@ describe('import graph of src/', () => {
 
   it('reads every module and resolves every relative import to a source file', () => {
     expect(graph.size).toBeGreaterThan(50);
-    const missing = [...graph].flatMap(([from, targets]) => targets.filter((to) => !graph.has(to)).map((to) => `${from} -> ${to}`));
+    const missing = [...graph].flatMap(([from, targets]) =>
+      targets.filter((to) => !graph.has(to)).map((to) => `${from} -> ${to}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -126,7 +128,11 @@ describe('import graph of src/', () => {
     expect(layeringBreak('pool/pool.ts', 'distributed/index.ts')).toBe('pool/ may not import distributed/');
     expect(layeringBreak('moments/moments.ts', 'cli/io.ts')).toBe('nothing imports cli/');
     expect(layeringBreak('expr/program.ts', 'lang/parser.ts')).toBeNull();
-    const cyclic = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']]]);
+    const cyclic = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+    ]);
     expect(findCycle(cyclic)).toEqual(['a.ts', 'b.ts', 'c.ts', 'a.ts']);
   });
 });

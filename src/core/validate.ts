@@ -27,7 +27,13 @@ export function outOfRange(where: string, name: string, expected: string, actual
   return new RangeError(argumentMessage(where, name, expected, actual));
 }
 
-export function checkInteger(where: string, name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInteger(
+  where: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number') throw invalidType(where, name, 'a number', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;

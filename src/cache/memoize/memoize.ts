@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { checkBoolean, checkInteger, checkOptions, typeName } from '../../core/validate.js';
 import { argumentsKey } from './key.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its parameters
 type AnyFunction = (...args: any[]) => any;
 
 export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {

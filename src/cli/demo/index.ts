@@ -28,10 +28,14 @@ async function momentsSection(): Promise<void> {
   console.log('## Streaming moments: describe() over 5e6 doubles (1e9 + N(0, 1))');
   const data = seededNormal(5_000_000, 42);
   const [js, jsMs] = time(() => describe(data, { backend: 'js' }));
-  console.log(`  pure-TS   ${jsMs.toFixed(1).padStart(8)} ms  mean=${js.mean.toFixed(4)} variance=${js.variance.toFixed(6)}`);
+  console.log(
+    `  pure-TS   ${jsMs.toFixed(1).padStart(8)} ms  mean=${js.mean.toFixed(4)} variance=${js.variance.toFixed(6)}`,
+  );
   if (backend === 'native') {
     const [native, nativeMs] = time(() => describe(data, { backend: 'native' }));
-    console.log(`  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} variance=${native.variance.toFixed(6)}`);
+    console.log(
+      `  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} variance=${native.variance.toFixed(6)}`,
+    );
     const t0 = performance.now();
     await describeAsync(data);
     const asyncMs = performance.now() - t0;

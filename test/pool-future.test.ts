@@ -92,6 +92,33 @@ suite('Future', () => {
     expect(() => future.addDoneCallback(5 as never)).toThrow(TypeError);
   });
 
+  it('a done-callback that throws is reported as a warning; the process and later callbacks go on', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (const settled of [false, true]) {
+        const { future, resolve } = deferred<number>();
+        if (settled) resolve(1);
+        const seen: string[] = [];
+        future.addDoneCallback(() => {
+          throw new RangeError(`callback broke (settled: ${settled})`);
+        });
+        future.addDoneCallback((f) => seen.push(`after:${f.result()}`));
+        resolve(1);
+        await new Promise((r) => setTimeout(r, 5));
+        expect(seen).toEqual(['after:1']);
+      }
+      expect(warnings.map((w) => [w.name, (w as NodeJS.ErrnoException).code])).toEqual([
+        ['HotpathWarning', 'HOTPATH_CALLBACK_ERROR'],
+        ['HotpathWarning', 'HOTPATH_CALLBACK_ERROR'],
+      ]);
+      expect(warnings[0].message).toContain('RangeError: callback broke (settled: false)');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a throwing executor rejects the future', async () => {
     const f = new Future<number>(() => {
       throw new TypeError('boom');

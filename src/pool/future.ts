@@ -2,6 +2,7 @@
 // Promise.all) that also reports its state synchronously and can be cancelled. The pool and the
 // distributed executor both create Futures, so the asCompleted/wait helpers work across them.
 import type { TaskMemory } from '../memprof/profile.js';
+import { callReporting } from '../core/report.js';
 import { AbortError, InvalidStateError } from './errors.js';
 
 export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
@@ -120,10 +121,14 @@ export class Future<T> extends Promise<T> {
     return this.#state === 'fulfilled' ? undefined : this.#error;
   }
 
-  /** Calls `callback(future)` once it settles (right away, asynchronously, if it already has). */
+  /**
+   * Calls `callback(future)` once it settles (right away, asynchronously, if it already has). A
+   * callback that throws is reported as a process warning (HOTPATH_CALLBACK_ERROR) and the others
+   * still run, as Python logs and goes on.
+   */
   addDoneCallback(callback: (future: Future<T>) => void): this {
     if (typeof callback !== 'function') throw new TypeError(`Future.addDoneCallback: callback must be a function, got ${typeof callback}`);
-    if (this.done) queueMicrotask(() => callback(this));
+    if (this.done) queueMicrotask(() => this.#runCallback(callback));
     else this.#callbacks.push(callback);
     return this;
   }
@@ -158,7 +163,11 @@ export class Future<T> extends Promise<T> {
     }
     const callbacks = this.#callbacks;
     this.#callbacks = [];
-    // Like the already-settled path: callbacks run after settling, and a throwing one is uncaught.
-    for (const callback of callbacks) queueMicrotask(() => callback(this));
+    // Like the already-settled path: callbacks run after settling.
+    for (const callback of callbacks) queueMicrotask(() => this.#runCallback(callback));
+  }
+
+  #runCallback(callback: (future: Future<T>) => void): void {
+    callReporting('Future done-callback', callback, this);
   }
 }

@@ -11,6 +11,7 @@ import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/vali
 import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
+import { reportError } from '../core/report.js';
 import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
 import { Future } from './future.js';
 import { resolveTaskModule } from './module-path.js';
@@ -239,6 +240,7 @@ export class Pool extends EventEmitter {
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
       atomics,
     });
+    this.#piscina.on('error', (error: unknown) => this.#onPiscinaError(error));
   }
 
   /** Runs `name(...args)` in a worker. */
@@ -357,6 +359,17 @@ export class Pool extends EventEmitter {
     });
     this.#track(future as Future<unknown>);
     return future;
+  }
+
+  /**
+   * Piscina emits 'error' for events no task owns; unheard, that would end the process. A worker's
+   * reply to a task that was cancelled meanwhile (its worker finished as the abort came) is expected
+   * and dropped. Anything else goes to the Pool's own 'error' listeners, or becomes a warning.
+   */
+  #onPiscinaError(error: unknown): void {
+    if (error instanceof Error && error.message.startsWith('Unexpected message from Worker')) return;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else reportError('Pool worker', error);
   }
 
   #explain(where: string, name: string, error: unknown, signal: AbortSignal, started: boolean): Error {

@@ -8,10 +8,11 @@ import path from 'node:path';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
-import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
+import { boundedMap, checkIterable, checkMapOptions, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
 import { reportError } from '../core/report.js';
+import { checkTimeout, setDeadline } from '../core/timeout.js';
 import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
 import { Future } from './future.js';
 import { resolveTaskModule } from './module-path.js';
@@ -44,7 +45,7 @@ export interface PoolOptions {
    * loop (piscina's default, see piscina#346); 'disabled' uses plain messages.
    */
   atomics?: AtomicsMode;
-  /** Default per-task timeout in ms (an AbortError when it passes). Default: none. */
+  /** Default per-task timeout in ms (an AbortError when it passes). Default: none (Infinity). */
   timeout?: number;
   /**
    * Profile each submit()/submitWith() task's memory in its worker (profileMemory options, or true for
@@ -175,14 +176,14 @@ function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: 
   // The common case needs no extra controller, listener or timer per task.
   if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
   const { controller, unlink } = linkedController(own, caller);
-  const timer = timeout === undefined ? undefined : setTimeout(() => {
+  const deadline = setDeadline(() => {
     const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
     controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
   }, timeout);
   return {
     signal: controller.signal,
     dispose: () => {
-      clearTimeout(timer);
+      deadline.clear();
       unlink();
     },
   };
@@ -229,7 +230,7 @@ export class Pool extends EventEmitter {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
     const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
-    this.#timeout = opts.timeout === undefined ? undefined : checkNonNegative('Pool', 'timeout', opts.timeout);
+    this.#timeout = checkTimeout('Pool', 'timeout', opts.timeout);
     this.#memory = opts.memory === undefined ? null : memorySettings('Pool', opts.memory);
     this.#piscina = new Piscina({
       filename: dispatcher,
@@ -268,7 +269,9 @@ export class Pool extends EventEmitter {
     const chunksize = opts.chunksize === undefined ? 1 : checkInteger(where, 'chunksize', opts.chunksize, 1);
     const onProgress = opts.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
-    const timeout = opts.timeout === undefined ? undefined : checkNonNegative(where, 'timeout', opts.timeout);
+    // Checked here, applied per chunk by #submit: undefined takes the pool's timeout, Infinity none.
+    const timeout = opts.timeout;
+    checkTimeout(where, 'timeout', timeout);
     const { concurrency, ordered, signal } = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, 2 * this.maxThreads);
     const total = knownLength(items);
     let completed = 0;
@@ -328,7 +331,7 @@ export class Pool extends EventEmitter {
     if (this.#closing) throw new Error(`${where}: the pool is closed`);
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
-    const timeout = opts.timeout === undefined ? this.#timeout : checkNonNegative(where, 'timeout', opts.timeout);
+    const timeout = opts.timeout === undefined ? this.#timeout : checkTimeout(where, 'timeout', opts.timeout);
     const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
     const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };

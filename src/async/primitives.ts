@@ -1,9 +1,9 @@
 // asyncio's small tools for Node: Semaphore, gather with a concurrency cap, withTimeout.
-import { checkBoolean, checkInteger, typeName } from '../common/validate.js';
+import { checkBoolean, checkInteger, typeName } from '../core/validate.js';
 import { checkKnownOptions } from '../core/options.js';
 import { checkTimeout, raceTimeout } from '../core/timeout.js';
-import { abortErrorFrom, TimeoutError } from '../pool/errors.js';
-import { Future } from '../pool/future.js';
+import { abortErrorFrom, TimeoutError } from '../core/errors.js';
+import { Future } from '../core/future.js';
 import { boundedMap, checkMapOptions, type MapContext } from './map.js';
 import { checkSignal, linkedController } from './signals.js';
 

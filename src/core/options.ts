@@ -1,7 +1,7 @@
 // Options objects, checked the same way at every public entry point: not an object is a TypeError,
 // and so is any key the entry point does not know, named in the message. A misspelt option
 // (`timout`) or one from another API must fail loudly rather than be silently ignored.
-import { typeName } from '../common/validate.js';
+import { typeName } from './validate.js';
 
 /**
  * `options` as a record (undefined gives {}), after checking that every own key is in `known`.

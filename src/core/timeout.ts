@@ -2,8 +2,8 @@
 // outside [1, 2^31-1] ms to 1 ms, so `Infinity` or a 30-day deadline would fire at once: every
 // timeout option is checked here (undefined or Infinity: none; negative or NaN: RangeError) and
 // every deadline runs on setDeadline, which chains timers past the 2^31-1 ms limit.
-import { typeName } from '../common/validate.js';
-import { TimeoutError } from '../pool/errors.js';
+import { typeName } from './validate.js';
+import { TimeoutError } from './errors.js';
 
 /** The longest delay one Node timer can wait. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,8 +1,8 @@
 // asCompleted and wait: concurrent.futures' helpers over Futures (or any promises). Both hand back
 // the objects they were given, so a caller keeps its Future (state, cancel, which input it was).
-import { checkOneOf, typeName } from '../common/validate.js';
-import { checkKnownOptions } from '../core/options.js';
-import { checkTimeout, type Deadline, setDeadline } from '../core/timeout.js';
+import { checkKnownOptions } from './options.js';
+import { checkTimeout, type Deadline, setDeadline } from './timeout.js';
+import { checkOneOf, typeName } from './validate.js';
 import { TimeoutError } from './errors.js';
 import { Future } from './future.js';
 

@@ -146,10 +146,11 @@ ${exitStatuses}
   },
   worker: {
     summary: 'run ClusterExecutor jobs from a BullMQ queue on Redis',
-    help: `Usage: hotpath worker --queue NAME [options]
+    help: `Usage: hotpath worker --queue NAME --module M [options]
 
 Runs cluster jobs (ClusterExecutor) from a BullMQ queue on Redis, on this machine.
-Only exports of the --module allow-list run; job payloads are data.
+Only exports of the --module allow-list run (nothing by default); job payloads are
+data. Exports that start processes (openGateway, startClusterWorker) never run.
 
 Options:
   --redis URL          redis://[user:password@]host:port[/db], rediss:// for TLS
@@ -157,7 +158,7 @@ Options:
   --queue NAME         the queue to serve (required)
   --concurrency N      jobs at once (default 1)
   --module M           a module jobs may name: a path or package name (repeatable;
-                       default: hotpath itself)
+                       required)
   --lock-duration MS   a job whose worker stops renewing its lock this long is
                        re-queued for another worker (default 30000)
   -h, --help           show this help

@@ -44,12 +44,12 @@ class AsyncArray {
       data_ = data;
       return;
     }
-    staged_ = static_cast<uint8_t*>(memory::Allocate(bytes_));
+    staged_ = static_cast<uint8_t*>(memory::TakeStaging(bytes_));
     data_ = staged_;
     if (use_ == Use::kInput && bytes_ > 0) std::memcpy(staged_, data, bytes_);
   }
   ~AsyncArray() {
-    if (staged_ != nullptr) memory::Release(staged_, bytes_);
+    if (staged_ != nullptr) memory::GiveStaging(staged_, bytes_);
   }
   AsyncArray(const AsyncArray&) = delete;
   AsyncArray& operator=(const AsyncArray&) = delete;

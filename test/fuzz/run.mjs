@@ -6,6 +6,12 @@
 //
 //   npm run fuzz -- [--seconds N] [--seed S] [--case ID]... [--jobs J] [--case-timeout MS] [--list]
 //
+// --seconds: how long to start new batches (default 60); --seed: the run seed (default random, printed); --case: run
+// only these ids (api:N, buffers:N, scenario:N as a failure's reproducer prints them, or ranges like api:0-99);
+// --case-timeout: ms without progress before a child counts as hung (default 30000); --list: the subjects.
+// --child PATH replaces the child script (test/fuzz.test.ts checks with fake children that crashes, hangs and
+// sanitizer reports are caught).
+//
 // Exit status: 0 when nothing failed (failures of KNOWN_OPEN subjects are printed loudly but do not count), 1 else.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -19,6 +25,17 @@ import { caseSubject, SUBJECTS } from './cases.mjs';
  * main: the run says so when a listed subject ran without failing.
  */
 export const KNOWN_OPEN = new Map([
+  ...['evaluateAsync', 'Program#runAsync', 'vectorize().async', 'describeAsync', 'Moments#pushArrayAsync'].map((call) =>
+    [`scenario/detach ${call}`, 'defect 1: use-after-free of a buffer detached during async work']),
+  ...['evaluateAsync', 'describeAsync', 'Moments#pushArrayAsync', 'opencl Buffer#read'].map((call) =>
+    [`scenario/resize ${call}`, 'defect 2: segfault when a resizable ArrayBuffer shrinks during async work']),
+  ...['opencl Buffer#read', 'opencl Buffer#write', 'opencl.evaluate'].map((call) =>
+    [`scenario/detach ${call}`, 'defect 3: OpenCL transfers into freed host memory']),
+  ...['evaluateAsync', 'describeAsync', 'opencl read', 'opencl build'].map((call) =>
+    [`scenario/terminate worker in ${call}`, 'defect 4: worker.terminate() with native work pending aborts']),
+  ...['sync', 'async'].map((kind) =>
+    [`scenario/shared memory writer (${kind} calls)`, 'defect 5: unbounded NaN scan over shared memory']),
+  ['scenario/opencl oversized __local', 'defect 6: pocl assertion abort for a __local size above the device\'s'],
 ]);
 
 /** Batch sizes: API and buffer cases are quick and share a child; each scenario gets a fresh process. */
@@ -38,6 +55,7 @@ function parseOptions() {
       jobs: { type: 'string', default: String(Math.min(2, os.availableParallelism())) },
       'case-timeout': { type: 'string', default: '30000' },
       list: { type: 'boolean', default: false },
+      child: { type: 'string', default: CHILD },
     },
   });
   const number = (name, value, min) => {
@@ -52,6 +70,7 @@ function parseOptions() {
     jobs: number('jobs', values.jobs, 1),
     caseTimeoutMs: number('case-timeout', values['case-timeout'], 1000),
     list: values.list,
+    child: values.child,
   };
 }
 
@@ -59,7 +78,7 @@ function parseOptions() {
 function runBatch(options, ids) {
   return new Promise((resolve) => {
     const spec = JSON.stringify({ seed: options.seed, cases: ids, promiseTimeoutMs: Math.floor(options.caseTimeoutMs * 0.6) });
-    const child = spawn(process.execPath, ['--expose-gc', CHILD, spec], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', options.child, spec], { stdio: ['ignore', 'pipe', 'pipe'] });
     const results = new Map();
     const failures = [];
     const output = [];
@@ -107,10 +126,12 @@ function runBatch(options, ids) {
       const blamed = current ?? ids[0];
       if (hung !== null) {
         failures.push({ id: hung, why: `hang: no progress for ${options.caseTimeoutMs} ms (killed)`, tail });
-      } else if (signal !== null || (code !== 0 && failures.length === 0) || (!ended && !results.has(blamed))) {
-        failures.push({ id: blamed, why: `child died: ${signal ? `signal ${signal}` : `exit status ${code}`}`, tail });
       } else if (SANITIZER_REPORT.test(output.join('\n'))) {
-        failures.push({ id: blamed, why: 'sanitizer report in the output', tail });
+        failures.push({ id: blamed, why: `sanitizer report in the output (${signal ?? `exit status ${code}`})`, tail });
+      } else if (signal !== null || (code !== 0 && failures.length === 0)) {
+        failures.push({ id: blamed, why: `child died: ${signal ? `signal ${signal}` : `exit status ${code}`}`, tail });
+      } else if (!ended && !results.has(blamed)) {
+        failures.push({ id: blamed, why: `child exited (status ${code}) before finishing the case`, tail });
       }
       for (const failure of failures) failure.tail ??= tail;
       const startedAt = ids.indexOf(hung ?? (failures.length > 0 ? blamed : null));
@@ -118,6 +139,23 @@ function runBatch(options, ids) {
       resolve({ results, failures, rest });
     });
   });
+}
+
+/** `--case` ids (`group:N` or a range `group:N-M`) in batches of their group's size, in the order given. */
+function explicitBatches(specs) {
+  const batches = [];
+  for (const spec of specs) {
+    const range = /^(\w+):(\d+)-(\d+)$/.exec(spec);
+    const ids = range ? Array.from({ length: Math.max(0, range[3] - range[2] + 1) }, (_, i) => `${range[1]}:${+range[2] + i}`)
+      : [spec];
+    for (const id of ids) {
+      const { group } = caseSubject(id);
+      const last = batches.at(-1);
+      if (last && caseSubject(last[0]).group === group && last.length < BATCH[group]) last.push(id);
+      else batches.push([id]);
+    }
+  }
+  return batches;
 }
 
 function subjectOf(id) {
@@ -146,10 +184,9 @@ async function main() {
   }
   const next = { api: 0, buffers: 0, scenario: 0 };
   let turn = 0;
-  const queue = options.cases ? [...options.cases] : null;
-  if (queue) for (const id of queue) caseSubject(id);
+  const queue = options.cases ? explicitBatches(options.cases) : null;
   const takeBatch = () => {
-    if (queue) return queue.length > 0 ? queue.splice(0, 1) : null;
+    if (queue) return queue.shift() ?? null;
     if (Date.now() - started >= options.seconds * 1000) return null;
     const group = SCHEDULE[turn++ % SCHEDULE.length];
     const ids = Array.from({ length: BATCH[group] }, (_, i) => `${group}:${next[group] + i}`);

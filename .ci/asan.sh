@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI job (issue 15): the addon built a third time with AddressSanitizer + UndefinedBehaviorSanitizer, then the test
-# files that drive native code and a short seeded fuzz pass run against it. Any sanitizer report fails the job:
+# CI job (issue 15): a short seeded fuzz pass (test/fuzz/) on the normal build, then the addon built a third time
+# with AddressSanitizer + UndefinedBehaviorSanitizer and the test files that drive native code and another seeded
+# fuzz pass run against it. Any sanitizer report fails the job:
 # halt_on_error makes the reporting process exit non-zero (vitest and the fuzzer fail on that), and, because a
 # report from a worker thread or a child process could still be swallowed by whoever started it, the whole output
 # is scanned for report headers as a backstop.
@@ -17,11 +18,16 @@
 # Two tests assert RSS thresholds, which ASan's shadow memory and quarantine make meaningless; they are left out
 # here (SKIP_UNDER_ASAN) and run in the other passes of .ci/run.
 #
-# Time: the build takes ~2 min and the tests + fuzz ~5 min on 2 cores; the job prints its duration.
+# Time: fuzz 45 s + build ~2 min + tests ~2 min + fuzz 60 s on 2 cores; the job prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 started=$SECONDS
+status=0
+
+# First the fuzz smoke on the normal build (the prebuild .ci/run just tested), so one line in .ci/run runs both.
+HOTPATH_BACKEND=native node test/fuzz/run.mjs --seconds "${FUZZ_SECONDS:-45}" --seed "${FUZZ_SEED:-15}" || status=1
+echo "asan: normal-build fuzz done at $((SECONDS - started)) s"
 out="$root/build-asan"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -48,7 +54,6 @@ native_tests=(
   test/opencl.test.ts test/opencl-evaluate.test.ts test/opencl-snippets.test.ts
 )
 SKIP_UNDER_ASAN='sees a 200 MB Float64Array at its peak|does not grow RSS over 10k buffers'
-status=0
 sanitized node node_modules/vitest/vitest.mjs run "${native_tests[@]}" -t "^(?!.*(${SKIP_UNDER_ASAN})).*$" 2>&1 | tee "$log" || status=1
 report='ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer CHECK failed|runtime error:'
 if grep -E -q "$report" "$log"; then

@@ -83,8 +83,10 @@ export function mutatedBufferCase(rng, hp) {
   const depth = rng.int(1, 5);
   const original = isTopK
     ? new hp.TopK(rng.int(1, 10), { width, depth, counter, backend, seed: rng.int(0, 9) })
-    : hp.CountMinSketch.withDimensions(width, depth, { counter, backend, seed: rng.int(0, 9), conservative: rng.chance(0.5) });
-  const keys = Array.from({ length: rng.int(0, 300) }, () => (rng.chance(0.9) ? `k${rng.int(0, 40)}` : rng.int(0, 1e6)));
+    : hp.CountMinSketch.withDimensions(width, depth,
+      { counter, backend, seed: rng.int(0, 9), conservative: rng.chance(0.5) });
+  const keys = Array.from({ length: rng.int(0, 300) },
+    () => (rng.chance(0.9) ? `k${rng.int(0, 40)}` : rng.int(0, 1e6)));
   original.updateMany(keys, keys.map(() => rng.int(0, rng.pick([1, 1000, 2 ** 31]))));
 
   let bytes = new Uint8Array(original.toBuffer());
@@ -104,7 +106,9 @@ export function mutatedBufferCase(rng, hp) {
   }
   if (!first.value) throw first.error;
   const [a, b] = [first.value, second.value];
-  if (Buffer.compare(a.toBuffer(), b.toBuffer()) !== 0) throw new Finding('backends re-serialize the buffer differently');
+  if (Buffer.compare(a.toBuffer(), b.toBuffer()) !== 0) {
+    throw new Finding('backends re-serialize the buffer differently');
+  }
   for (const key of keys.slice(0, 20)) {
     if (a.estimate(key) !== b.estimate(key)) throw new Finding(`backends disagree on estimate(${String(key)})`);
   }

@@ -22,7 +22,9 @@ export function randomExpression(rng, functions, names, depth = 0) {
   }
   const op = rng.pick(BINARY);
   const left = randomExpression(rng, functions, names, depth + 1);
-  const right = op === '**' && rng.chance(0.5) ? String(rng.int(-3, 70)) : randomExpression(rng, functions, names, depth + 1);
+  const right = op === '**' && rng.chance(0.5)
+    ? String(rng.int(-3, 70))
+    : randomExpression(rng, functions, names, depth + 1);
   return `(${left} ${op} ${right})`;
 }
 
@@ -46,7 +48,8 @@ export function expressionText(rng, functions, names) {
   }
   if (roll === 8) {
     const terms = rng.pick([100, 1000, 10_000, 50_000]);
-    return Array.from({ length: terms }, (_, i) => (rng.chance(0.5) ? names[i % names.length] : String(i))).join(rng.pick(BINARY));
+    const term = (i) => (rng.chance(0.5) ? names[i % names.length] : String(i));
+    return Array.from({ length: terms }, (_, i) => term(i)).join(rng.pick(BINARY));
   }
   return rng.pick(['', ' ', 'a', 'a b', 'a +', '()', 'sum(sum(a))', 'where(a)', 'sin()', 'sin(a, b)', 'a ** ** b',
     'zzz(a)', 'a'.repeat(10_000), '1'.repeat(400), `${'9'.repeat(400)}.5e-999`, 'a + b'.repeat(2000), 'constructor',
@@ -63,7 +66,10 @@ export function arrowSource(rng, names) {
     .replaceAll(' == ', ' === ');
   const roll = rng.int(0, 5);
   if (roll === 0) return `(${names}) => { const t = ${body}; return t * 2; }`;
-  if (roll === 1) return rng.pick(['(a) => a.b', '(a) => { while (1) {} }', '(a) => k', '(a) => `x`', 'function (a) { return a; }',
-    '(...a) => a', '({ a }) => a', '(a = 1) => a', 'async (a) => a', '(a) => { let b = a; b++; return b; }', '(a) => a[0]']);
+  if (roll === 1) {
+    return rng.pick(['(a) => a.b', '(a) => { while (1) {} }', '(a) => k', '(a) => `x`', 'function (a) { return a; }',
+      '(...a) => a', '({ a }) => a', '(a = 1) => a', 'async (a) => a', '(a) => { let b = a; b++; return b; }',
+      '(a) => a[0]']);
+  }
   return `(${names.join(', ')}) => ${body}`;
 }

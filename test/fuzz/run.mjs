@@ -60,7 +60,9 @@ function parseOptions() {
   });
   const number = (name, value, min) => {
     const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < min) throw new RangeError(`fuzz: --${name} must be an integer >= ${min}`);
+    if (!Number.isSafeInteger(parsed) || parsed < min) {
+      throw new RangeError(`fuzz: --${name} must be an integer >= ${min}`);
+    }
     return parsed;
   };
   return {
@@ -74,10 +76,11 @@ function parseOptions() {
   };
 }
 
-/** Runs a batch of case ids in one child; resolves to { results: Map(id → outcome), failures: [...], rest: [...] }. */
+/** Runs case ids in one child; resolves to { results: Map(id → outcome), failures, rest (ids not reached) }. */
 function runBatch(options, ids) {
   return new Promise((resolve) => {
-    const spec = JSON.stringify({ seed: options.seed, cases: ids, promiseTimeoutMs: Math.floor(options.caseTimeoutMs * 0.6) });
+    const promiseTimeoutMs = Math.floor(options.caseTimeoutMs * 0.6);
+    const spec = JSON.stringify({ seed: options.seed, cases: ids, promiseTimeoutMs });
     const child = spawn(process.execPath, ['--expose-gc', options.child, spec], { stdio: ['ignore', 'pipe', 'pipe'] });
     const results = new Map();
     const failures = [];
@@ -146,7 +149,9 @@ function explicitBatches(specs) {
   const batches = [];
   for (const spec of specs) {
     const range = /^(\w+):(\d+)-(\d+)$/.exec(spec);
-    const ids = range ? Array.from({ length: Math.max(0, range[3] - range[2] + 1) }, (_, i) => `${range[1]}:${+range[2] + i}`)
+    const [first, last] = range ? [Number(range[2]), Number(range[3])] : [0, -1];
+    const ids = range
+      ? Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => `${range[1]}:${first + i}`)
       : [spec];
     for (const id of ids) {
       const { group } = caseSubject(id);
@@ -176,7 +181,8 @@ async function main() {
     return 0;
   }
   const started = Date.now();
-  console.log(`fuzz: seed ${options.seed}, ${options.cases ? `cases ${options.cases.join(' ')}` : `${options.seconds} s`}, ` +
+  const what = options.cases ? `cases ${options.cases.join(' ')}` : `${options.seconds} s`;
+  console.log(`fuzz: seed ${options.seed}, ${what}, ` +
     `${options.jobs} jobs, node ${process.version}, native ${process.env.HOTPATH_NATIVE_PATH ?? '(loader default)'}`);
   if (KNOWN_OPEN.size > 0) {
     banner(`KNOWN OPEN (their failures are reported but do not fail this run):\n` +

@@ -68,16 +68,17 @@ function cpuScenario(start, { mutate, make = randomFill }) {
   };
 }
 
-const threads = (rng) => rng.pick([1, 2, 4, 8]);
+const native = (rng, extra) => ({ backend: 'native', threads: rng.pick([1, 2, 4, 8]), ...extra });
 const evaluateAsync = Object.assign(
-  (hp, { a, b, out }, rng) => hp.evaluateAsync('sin(a) * b + a / 3', { a, b }, { backend: 'native', out, threads: threads(rng) }),
+  (hp, { a, b, out }, rng) => hp.evaluateAsync('sin(a) * b + a / 3', { a, b }, native(rng, { out })),
   { victims: ['a', 'out'] });
 const programRunAsync = Object.assign(
-  (hp, { a, b, out }, rng) => hp.compile('a * a + sqrt(abs(b))').runAsync({ a, b }, { backend: 'native', out, threads: threads(rng) }),
+  (hp, { a, b, out }, rng) => hp.compile('a * a + sqrt(abs(b))').runAsync({ a, b }, native(rng, { out })),
   { victims: ['a', 'out'] });
-const vectorizeAsync = (hp, { a, b }, rng) => hp.vectorize((x, y) => Math.exp(x) - y).async(a, b, { backend: 'native', threads: threads(rng) });
-const describeAsync = (hp, { a }, rng) => hp.describeAsync(a, { backend: 'native', threads: threads(rng), nan: rng.pick(['omit', 'raise']) });
-const pushArrayAsync = (hp, { a }, rng) => new hp.Moments({ backend: 'native' }).pushArrayAsync(a, { threads: threads(rng) });
+const vectorizeAsync = (hp, { a, b }, rng) => hp.vectorize((x, y) => Math.exp(x) - y).async(a, b, native(rng));
+const describeAsync = (hp, { a }, rng) => hp.describeAsync(a, native(rng, { nan: rng.pick(['omit', 'raise']) }));
+const pushArrayAsync = (hp, { a }, rng) =>
+  new hp.Moments({ backend: 'native' }).pushArrayAsync(a, { threads: native(rng).threads });
 
 /** A scenario over an OpenCL transfer or evaluation; without a device it returns 'skipped'. */
 function openclScenario(run) {
@@ -157,7 +158,8 @@ while (Atomics.load(stop, 0) === 0) {
   const j = i % values.length;
   values[j] = NaN;
   values[j] = 1;
-  if ((i & 1023) === 0) values.fill(NaN, j, Math.min(values.length, j + 64)).fill(1, j, Math.min(values.length, j + 64));
+  const end = Math.min(values.length, j + 64);
+  if ((i & 1023) === 0) values.fill(NaN, j, end).fill(1, j, end);
 }`, { eval: true, workerData: { values, stop } });
   const deadline = Date.now() + rng.int(50, 200);
   let calls = 0;
@@ -187,7 +189,9 @@ async function exitMidCall(rng, hp) {
   const a = randomFill(rng, new Float64Array(2_000_000));
   hp.evaluateAsync('sin(a) * cos(a)', { a }, { backend: 'native' }).catch(() => {});
   hp.describeAsync(a, { backend: 'native' }).catch(() => {});
-  if (hp.opencl.available()) hp.opencl.createContext().buffer(a.byteLength).read(new Float64Array(a.length)).catch(() => {});
+  if (hp.opencl.available()) {
+    hp.opencl.createContext().buffer(a.byteLength).read(new Float64Array(a.length)).catch(() => {});
+  }
   await sleep(rng.int(0, 5));
   return EXITS;
 }

@@ -57,7 +57,8 @@ function key(rng) {
 
 function keys(rng) {
   if (rng.chance(0.1)) return anyValue(rng);
-  return Array.from({ length: rng.pick([0, 1, 5, 100, 8193]) }, () => (rng.chance(0.8) ? `k${rng.int(0, 99)}` : key(rng)));
+  return Array.from({ length: rng.pick([0, 1, 5, 100, 8193]) },
+    () => (rng.chance(0.8) ? `k${rng.int(0, 99)}` : key(rng)));
 }
 
 function counts(rng, n) {
@@ -135,7 +136,8 @@ function withOpencl(run) {
  */
 export const TARGETS = {
   describe: (rng, hp) => hp.describe(numericArray(rng), options(rng, DESCRIBE_OPTIONS, 0, DESCRIBE_PLAUSIBLE)),
-  describeAsync: (rng, hp) => hp.describeAsync(numericArray(rng), options(rng, DESCRIBE_OPTIONS, 0, DESCRIBE_PLAUSIBLE)),
+  describeAsync: (rng, hp) =>
+    hp.describeAsync(numericArray(rng), options(rng, DESCRIBE_OPTIONS, 0, DESCRIBE_PLAUSIBLE)),
   'new Moments': (rng, hp) => new hp.Moments(options(rng, ['backend', 'nan'], 0, DESCRIBE_PLAUSIBLE)),
   'Moments#push': (rng, hp) => moments(rng, hp).push(numberish(rng)),
   'Moments#pushArray': (rng, hp) => moments(rng, hp).pushArray(numericArray(rng)),
@@ -162,10 +164,12 @@ export const TARGETS = {
   evaluateMany: (rng, hp) => {
     const vars = variables(rng);
     const exprs = { x: expressionText(rng, hp.FUNCTIONS, VARIABLES), y: expressionText(rng, hp.FUNCTIONS, VARIABLES) };
-    const opts = options(rng, EVAL_OPTIONS, 0, { ...EVAL_PLAUSIBLE, out: [{ x: vars?.a }, { x: vars?.a, y: vars?.a }] });
+    const outs = [{ x: vars?.a }, { x: vars?.a, y: vars?.a }];
+    const opts = options(rng, EVAL_OPTIONS, 0, { ...EVAL_PLAUSIBLE, out: outs });
     return hp.evaluateMany(rng.chance(0.9) ? exprs : anyValue(rng), vars, opts);
   },
-  parseExpression: (rng, hp) => hp.parseExpression(rng.chance(0.9) ? expressionText(rng, hp.FUNCTIONS, VARIABLES) : anyValue(rng)),
+  parseExpression: (rng, hp) =>
+    hp.parseExpression(rng.chance(0.9) ? expressionText(rng, hp.FUNCTIONS, VARIABLES) : anyValue(rng)),
   compile: (rng, hp) => {
     const program = hp.compile(expressionText(rng, hp.FUNCTIONS, VARIABLES));
     const vars = variables(rng);
@@ -238,7 +242,9 @@ export const TARGETS = {
     rng.chance(0.8) ? typedArray(rng, undefined, rng.length(5000)) : anyValue(rng),
     options(rng, ['byteOffset'], 0, { byteOffset: [0, 1, 4, 1024, 16_384] }))),
   'opencl.Context#program': withOpencl((rng, _hp, cl) => cl.ctx().program(
-    rng.chance(0.7) ? rng.pick(['', 'garbage', '__kernel void k() {}', SAFE_KERNEL.slice(0, rng.int(0, 200))]) : anyValue(rng),
+    rng.chance(0.7)
+      ? rng.pick(['', 'garbage', '__kernel void k() {}', SAFE_KERNEL.slice(0, rng.int(0, 200))])
+      : anyValue(rng),
     options(rng, ['options'], 0, { options: ['-D N=4', ['-cl-fast-relaxed-math'], '-bogus-flag', ''] }))),
   'opencl.Kernel#run': withOpencl(async (rng, _hp, cl) => {
     const kernel = await cl.kernel();
@@ -253,14 +259,17 @@ export const TARGETS = {
   'opencl.ElementwiseKernel': withOpencl((rng, hp, cl) => {
     const kernel = new hp.opencl.ElementwiseKernel(cl.ctx(),
       rng.chance(0.8) ? rng.pick(['float a, __global float *x', 'float *x, float *y', 'int *i']) : anyValue(rng),
-      rng.chance(0.8) ? rng.pick(['x[i] = a', 'y[i] = x[i] * 2', '']) : anyValue(rng), options(rng, ['name', 'preamble', 'options']));
-    return kernel.run([1, cl.buffer(rng), cl.buffer(rng)].slice(0, rng.int(0, 3)), options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] }))
+      rng.chance(0.8) ? rng.pick(['x[i] = a', 'y[i] = x[i] * 2', '']) : anyValue(rng),
+      options(rng, ['name', 'preamble', 'options']));
+    const args = [1, cl.buffer(rng), cl.buffer(rng)].slice(0, rng.int(0, 3));
+    return kernel.run(args, options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] }))
       .finally(() => kernel.release());
   }),
   'opencl.ReductionKernel': withOpencl((rng, hp, cl) => {
     const kernel = new hp.opencl.ReductionKernel(cl.ctx(), options(rng,
       ['type', 'neutral', 'reduce', 'map', 'arguments', 'name', 'preamble', 'options'], 0,
-      { type: ['float', 'double', 'long'], neutral: ['0'], reduce: ['a + b'], map: ['x[i]'], arguments: ['__global float *x'] }));
+      { type: ['float', 'double', 'long'], neutral: ['0'], reduce: ['a + b'], map: ['x[i]'],
+        arguments: ['__global float *x'] }));
     return kernel.run([cl.buffer(rng)], options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] })).finally(() => kernel.release());
   }),
   'opencl.evaluate': withOpencl((rng, hp, cl) => {
@@ -296,5 +305,5 @@ export const TARGETS = {
  * Targets whose promise may legitimately stay pending (a semaphore wait, a timeout of 2^53 ms, a gateway that
  * connects): for these the runner only checks how they settle if they do. Every other promise must settle.
  */
-export const MAY_PEND = new Set(['async utilities', 'new Semaphore', 'new Future', 'memoize/argumentsKey', 'cache stores',
-  'createCachedFetch', 'new Pool', 'distributed openers', 'new Channel']);
+export const MAY_PEND = new Set(['async utilities', 'new Semaphore', 'new Future', 'memoize/argumentsKey',
+  'cache stores', 'createCachedFetch', 'new Pool', 'distributed openers', 'new Channel']);

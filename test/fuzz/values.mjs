@@ -110,7 +110,8 @@ export function anyValue(rng, depth = 0) {
     case 11: return new Proxy(typedArray(rng, Float64Array), {});
     case 12: return depth > 2 ? [] : Array.from({ length: rng.int(0, 5) }, () => anyValue(rng, depth + 1));
     case 13: return depth > 2 ? {} : options(rng, ['length', 'byteLength', 'buffer', 'valueOf'], depth + 1);
-    case 14: return rng.pick([Symbol('fuzz'), () => 1, new Date(0), /x/, new Map(), Promise.resolve(1), new ArrayBuffer(8)]);
+    case 14:
+      return rng.pick([Symbol('fuzz'), () => 1, new Date(0), /x/, new Map(), Promise.resolve(1), new ArrayBuffer(8)]);
     default: return new LyingFloat64Array(rng.int(0, 8));
   }
 }

@@ -9,12 +9,12 @@ import {
   CacheRules,
   cacheControl,
   DEFAULT_STATUSES,
-  headerObject,
+  forwardedFields,
+  headersOf,
+  isUnsafeMethod,
   KEPT_ON_304,
   NULL_BODY_STATUSES,
   staleness,
-  UNSAFE_METHODS,
-  UNSTORED_HEADERS,
   type Lifetime,
   type ResponseMeta,
 } from './policy.js';
@@ -152,6 +152,21 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return deleted;
   }
 
+  /**
+   * RFC 9111 §4.4: a non-error response to an unsafe method (or one of unknown safety) invalidates the
+   * target URI, and the URIs in Location and Content-Location when they have the target's origin.
+   */
+  async function invalidateAfter(request: Request, url: string, response: Response): Promise<void> {
+    if (!isUnsafeMethod(request.method) || response.status < 200 || response.status >= 400) return;
+    const targets = new Set([url]);
+    for (const field of ['location', 'content-location']) {
+      const value = response.headers.get(field);
+      const resolved = value !== null && URL.canParse(value, request.url) ? new URL(value, request.url) : undefined;
+      if (resolved && resolved.origin === new URL(url).origin) targets.add(normalize(resolved.href));
+    }
+    for (const target of targets) await deleteUrl(target);
+  }
+
   /** One upstream exchange: a plain request, or a conditional one when `stale` is given. */
   async function exchange(
     request: Request,
@@ -179,11 +194,11 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     if (stale && response.status === 304) {
       await response.body?.cancel();
       const headers = { ...stale.meta.headers };
-      response.headers.forEach((value, name) => {
-        if (!KEPT_ON_304.has(name) && !UNSTORED_HEADERS.has(name)) headers[name] = value;
-      });
+      const update = forwardedFields(response, request.method);
+      for (const [name, value] of Object.entries(update.headers)) if (!KEPT_ON_304.has(name)) headers[name] = value;
       const policy = rules.newPolicy(policyReq, stale.meta.status, headers, lifetime);
-      const meta: ResponseMeta = { ...stale.meta, headers, policy: policy.toObject() };
+      const setCookie = update.setCookie.length > 0 ? update.setCookie : stale.meta.setCookie;
+      const meta: ResponseMeta = { ...stale.meta, headers, setCookie, policy: policy.toObject() };
       await store.updateMeta(stale.key, meta);
       const reason = 'the stored response was stale; the origin answered 304 Not Modified';
       return { stored: { ...stale, meta }, state: 'revalidated', reason };
@@ -192,17 +207,25 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       await response.body?.cancel();
       return { stored: stale, state: 'stale', reason: `the origin answered ${response.status}: served stale` };
     }
-    const headers = headerObject(response.headers, UNSTORED_HEADERS);
+    await invalidateAfter(request, url, response);
+    const { headers, setCookie, decoded } = forwardedFields(response, request.method);
+    // A HEAD entry keeps the length of the representation the origin announced.
     const length = response.headers.get('content-length');
-    if (request.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) {
-      headers['content-length'] = length;
-    }
+    if (request.method === 'HEAD' && length !== null) headers['content-length'] = length;
     const policy = rules.newPolicy(policyReq, response.status, headers, lifetime);
-    const notStorable = rules.whyNotStorable(policy, response.status, headers, policyReq);
+    const notStorable = rules.whyNotStorable(policy, response.status, headers, policyReq, setCookie.length > 0);
     if (notStorable) return { response, reason: `not stored: ${notStorable}` };
     const vary = varyOf(matchHeaders, headers.vary);
     const key = variantKey(primary, vary, request);
-    const meta: ResponseMeta = { url, status: response.status, statusText: response.statusText, headers, policy: policy.toObject() };
+    const meta: ResponseMeta = {
+      url,
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+      ...(setCookie.length > 0 ? { setCookie } : {}),
+      ...(decoded ? { decodedContentEncoding: decoded } : {}),
+      policy: policy.toObject(),
+    };
     const entry = await store.put(key, meta, bodyChunks(response));
     await variants.add(primary, vary, key);
     const reason = stale ? 'the stored response was stale and the origin sent a new one' : 'nothing stored for this request';
@@ -222,8 +245,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   function respond(stored: Stored, request: Request, state: CacheState, reason: string): CachedResponse {
     const method = request.method;
     const { meta, entry } = stored;
-    const headers = new Headers(meta.headers);
-    // A HEAD entry keeps the origin's length of the resource; a stored body is measured (it is kept decoded).
+    const headers = headersOf(meta.headers, meta.setCookie);
+    // A HEAD entry keeps the origin's length of the resource; a stored body is measured.
     if (method !== 'HEAD') headers.set('content-length', String(entry.size));
     headers.set('age', String(Math.floor(CachePolicy.fromObject(meta.policy).age())));
     headers.set('x-hotpath-cache', state);
@@ -235,12 +258,11 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   }
 
   function passThrough(response: Response, request: Request, url: string, reason: string): CachedResponse {
-    const headers = new Headers(response.headers);
-    if (headers.has('content-encoding')) {
-      // fetch already decoded the body: the headers must describe the bytes handed on.
-      headers.delete('content-encoding');
-      headers.delete('content-length');
-    }
+    const fields = forwardedFields(response, request.method);
+    const headers = headersOf(fields.headers, fields.setCookie);
+    // The origin's length describes the body handed on unless fetch decoded it.
+    const length = response.headers.get('content-length');
+    if (length !== null && !fields.decoded) headers.set('content-length', length);
     headers.set('x-hotpath-cache', 'miss');
     accounting.record(url, 'miss', reason, 0);
     const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
@@ -281,12 +303,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     if (!methods.has(method)) {
       const response = await upstream(request);
       let reason = `method ${method} is not in methods`;
-      if (UNSAFE_METHODS.has(method) && response.status < 400) {
-        await deleteUrl(url).catch((error: Error) => {
-          if (!(error instanceof StoreFailure)) throw error;
-          reason = storeFailed(error);
-        });
-      }
+      await invalidateAfter(request, url, response).catch((error: Error) => {
+        if (!(error instanceof StoreFailure)) throw error;
+        reason = storeFailed(error);
+      });
       return passThrough(response, request, url, reason);
     }
     // Kept for the fallback: a body is sent upstream at most once through the cache path.

@@ -1,7 +1,9 @@
 // The RFC 9111 decisions of createCachedFetch, kept apart from its plumbing: which header fields are
 // stored, how a configured lifetime stands in for a missing one, when a response may be stored and
 // when a stale one may be served. Freshness arithmetic itself comes from http-cache-semantics.
+import zlib from 'node:zlib';
 import CachePolicy from 'http-cache-semantics';
+import { formatHttpDate, parseHttpDate } from './http-date.js';
 
 /** A lifetime in ms from expireAfter / urls, or undefined for the RFC 9111 heuristic. */
 export type Lifetime = number | undefined;
@@ -11,22 +13,43 @@ export interface ResponseMeta {
   url: string;
   status: number;
   statusText: string;
+  /** Every stored field but Set-Cookie (one value per name). */
   headers: Record<string, string>;
+  /** The Set-Cookie field values, one per cookie (they cannot be joined with commas). */
+  setCookie?: string[];
+  /** The content codings fetch removed from the stored body (the header was dropped with them). */
+  decodedContentEncoding?: string;
   policy: CachePolicy.CachePolicyObject;
 }
 
 export const DEFAULT_STATUSES = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
-/** RFC 9111 §4.4: a successful unsafe request invalidates what is stored for its URL. */
-export const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** RFC 9110 §9.2.1: every other method is unsafe, or of unknown safety, and invalidates (RFC 9111 §4.4). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+export const isUnsafeMethod = (method: string) => !SAFE_METHODS.has(method);
 export const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
-/** Not stored: the stored body is already decoded, and cookies are not replayed from a cache. */
-export const UNSTORED_HEADERS = new Set([
-  'content-encoding',
-  'transfer-encoding',
-  'content-length',
-  'set-cookie',
+/**
+ * Fields that describe one connection, never a stored response (RFC 9110 §7.6.1; the Connection field
+ * and the fields it names are removed too). Content-Length is measured from the stored body instead.
+ */
+const UNSTORED_HEADERS = new Set([
   'connection',
   'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+]);
+/**
+ * The content codings fetch decodes (undici: gzip, x-gzip, deflate, br; zstd where the runtime has a
+ * zstd decoder). A response with any other coding in its list is handed on undecoded, header included.
+ */
+const FETCH_DECODED_CODINGS = new Set([
+  'gzip',
+  'x-gzip',
+  'deflate',
+  'br',
+  ...('createZstdDecompress' in zlib && Number(process.versions.undici?.split('.')[0]) >= 7 ? ['zstd'] : []),
 ]);
 /** RFC 9111 §3.2: a 304 updates the stored headers except these. */
 export const KEPT_ON_304 = new Set([
@@ -53,11 +76,66 @@ export function seconds(text: string | undefined): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-export function headerObject(headers: Headers, skip: Set<string>): Record<string, string> {
+export function headerObject(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, name) => {
-    if (!skip.has(name)) out[name] = value;
+    out[name] = value;
   });
+  return out;
+}
+
+/**
+ * The codings fetch removed from `response`'s body, or undefined when the body is as the origin sent it.
+ * undici decodes only bodies it reads (not HEAD, not null-body statuses) and only when it knows every coding.
+ */
+export function decodedCodings(response: Response, method: string): string | undefined {
+  const value = response.headers.get('content-encoding');
+  if (value === null || method === 'HEAD' || NULL_BODY_STATUSES.has(response.status)) return undefined;
+  const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  return codings.length > 0 && codings.every((c) => FETCH_DECODED_CODINGS.has(c)) ? codings.join(', ') : undefined;
+}
+
+/** Field names a message's Connection header lists, lowercased (RFC 9110 §7.6.1). */
+function connectionOptions(headers: Headers): Set<string> {
+  return new Set((headers.get('connection') ?? '').split(',').map((name) => name.trim().toLowerCase()));
+}
+
+/** The fields of `response` a cache keeps and forwards: without hop-by-hop fields, split from Set-Cookie. */
+export function forwardedFields(
+  response: Response,
+  method: string,
+): { headers: Record<string, string>; setCookie: string[]; decoded: string | undefined } {
+  const dropped = new Set([...UNSTORED_HEADERS, ...connectionOptions(response.headers)]);
+  const decoded = decodedCodings(response, method);
+  // The body handed on is decoded: its encoding header no longer describes it.
+  if (decoded) dropped.add('content-encoding');
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (!dropped.has(name) && name !== 'set-cookie') headers[name] = value;
+  });
+  return { headers, setCookie: dropped.has('set-cookie') ? [] : response.headers.getSetCookie(), decoded };
+}
+
+/** A Headers object with `fields` and one Set-Cookie field per cookie. */
+export function headersOf(fields: Record<string, string>, setCookie: readonly string[] = []): Headers {
+  const headers = new Headers(fields);
+  for (const cookie of setCookie) headers.append('set-cookie', cookie);
+  return headers;
+}
+
+/**
+ * Date fields as the policy reads them: parsed strictly (RFC 9110 §5.6.7) and rewritten as IMF-fixdate.
+ * An invalid Expires means already expired (RFC 9111 §5.3); an invalid Date or Last-Modified is ignored.
+ */
+function normalizedDates(headers: Record<string, string>): Record<string, string> {
+  const out = { ...headers };
+  for (const name of ['expires', 'date', 'last-modified']) {
+    if (out[name] === undefined) continue;
+    const millis = parseHttpDate(out[name].trim());
+    if (millis !== undefined) out[name] = formatHttpDate(millis);
+    else if (name === 'expires') out[name] = formatHttpDate(0);
+    else delete out[name];
+  }
   return out;
 }
 
@@ -80,7 +158,7 @@ export class CacheRules {
   }
 
   policyRequest(request: Request, url: string): CachePolicy.Request {
-    const headers: CachePolicy.Headers = headerObject(request.headers, new Set());
+    const headers: CachePolicy.Headers = headerObject(request.headers);
     headers.host = new URL(url).host;
     return { url, method: request.method, headers };
   }
@@ -99,7 +177,7 @@ export class CacheRules {
       cc.set('max-age', String(maxAge));
     }
     const text = [...cc].map(([k, v]) => (v ? `${k}=${v}` : k)).join(', ');
-    return { ...headers, 'cache-control': text || undefined };
+    return { ...normalizedDates(headers), 'cache-control': text || undefined };
   }
 
   newPolicy(request: CachePolicy.Request, status: number, headers: Record<string, string>, lifetime: Lifetime) {
@@ -125,8 +203,11 @@ export class CacheRules {
     status: number,
     headers: Record<string, string>,
     request: CachePolicy.Request,
+    setsCookies: boolean,
   ): string | undefined {
     if (!this.options.statuses.has(status)) return `status ${status} is not in statuses`;
+    // A shared cache would hand one user's cookies to another; RFC 9111 §3.1 lets it not store them.
+    if (this.shared && setsCookies) return 'the response sets cookies (Set-Cookie) and this cache is shared';
     if (!policy.storable()) {
       const cc = cacheControl(headers['cache-control']);
       if (cc.has('no-store')) return 'the response says cache-control: no-store';

@@ -1,6 +1,6 @@
 // `hotpath doctor`: which backend is live and why, for bug reports.
 import os from 'node:os';
-import { backend, nativeLoadError, nativePath, requireNative } from '../binding/loader.js';
+import { backend, nativeLoadError, nativePath, requireNative } from '../core/loader.js';
 import { openclReport, openclRows } from '../opencl/report.js';
 import { parseCommandArgs, printTable } from './io.js';
 

@@ -1,6 +1,6 @@
 // `hotpath worker`: a cluster worker serving one BullMQ queue until SIGINT/SIGTERM.
 import { startClusterWorker } from '../distributed/worker.js';
-import { describeRedis, redisOptions } from '../distributed/redis.js';
+import { describeRedis, redisOptions } from '../core/redis.js';
 import { parseCommandArgs, positiveIntegerFlag, UsageError } from './io.js';
 
 const CLOSE_GRACE_MS = 10_000;

@@ -3,7 +3,7 @@
 // stores, per-URL expiry, request coalescing, stale-if-error / stale-while-revalidate and accounting.
 // The RFC 9111 rules live in policy.ts, keys in keys.ts, store access in store-io.ts, counts in stats.ts.
 import CachePolicy from 'http-cache-semantics';
-import { checkBoolean, checkOptions, typeName } from '../../common/validate.js';
+import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
 import { globToRegExp, normalizeUrl, primaryKey, variantKey, varyOf } from './keys.js';
 import {
   CacheRules,

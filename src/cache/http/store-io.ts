@@ -2,7 +2,7 @@
 // broken disk or Redis falls back to the origin while upstream errors pass as they are), converting
 // bodies between fetch streams and the stores' async iterables, and the per-URL index of variants.
 import { LRUCache } from 'lru-cache';
-import { typeName } from '../../common/validate.js';
+import { typeName } from '../../core/validate.js';
 import { FileStore } from './file-store.js';
 import { varyIndexKey, variantKey, type VaryIndex } from './keys.js';
 import { MemoryStore, type CacheStore } from './store.js';

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createCachedFetch } from '../cache/index.js';
+import { createCachedFetch, FileStore } from '../cache/index.js';
 import { parseCommandArgs, printTable, UsageError } from './io.js';
 
 export const fetchHelp = `Usage: hotpath fetch URL [options]
@@ -45,7 +45,10 @@ export async function fetchCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one URL, got ${positionals.length}`);
   const url = positionals[0];
   if (!URL.canParse(url)) throw new UsageError(`not a URL: '${url}'`);
-  const cached = createCachedFetch({ store: flags.cache === undefined ? 'memory' : { path: flags.cache } });
+  const store = flags.cache === undefined ? 'memory' : new FileStore({ path: flags.cache });
+  // A directory that is not a cache is an error here, not a silent fallback to no cache.
+  if (store instanceof FileStore) await store.ready();
+  const cached = createCachedFetch({ store });
   const headers = (flags.header ?? []).map(parseHeader);
   const response = await cached(url, { headers }).catch((error: Error) => {
     // undici says only "fetch failed"; the reason (ECONNREFUSED, DNS) is in its cause.

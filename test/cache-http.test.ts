@@ -2,14 +2,13 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createCachedFetch, FileStore, MemoryStore, RedisStore, type CacheEntry, type CacheStore } from 'hotpath';
+import { createCachedFetch, FileStore, MemoryStore, type CacheEntry, type CacheStore } from 'hotpath';
 import { repoRoot, rng } from './helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -568,77 +567,6 @@ describe('createCachedFetch: stores', () => {
     expect(memory.bytes).toBeLessThanOrEqual(50_000);
     expect((await cached(`${origin.base}/m1`)).cacheState).toBe('miss');
     expect((await cached(`${origin.base}/m3`)).cacheState).toBe('hit');
-  });
-});
-
-const redisServer = findExecutable('redis-server');
-
-function findExecutable(command: string): string | undefined {
-  return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, command)).find((file) => fs.existsSync(file));
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-describe.skipIf(!redisServer)('RedisStore (a local redis-server)', () => {
-  let redis: ReturnType<typeof spawn>;
-  let url: string;
-  beforeAll(async () => {
-    const port = await freePort();
-    redis = spawn(redisServer as string, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    url = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 200; i++) {
-      const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.end(); resolve(true); }).once('error', () => resolve(false)));
-      if (up) break;
-      await sleep(10);
-    }
-  });
-  afterAll(() => {
-    redis.kill();
-  });
-
-  it('stores, revalidates, deletes and clears entries, binary bodies intact', async () => {
-    const store = new RedisStore({ url, prefix: 'test:' });
-    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) & 255));
-    const page = origin.route('/redis', (req, res) => {
-      if (req.headers['if-none-match'] === '"b"') res.writeHead(304, { etag: '"b"', 'x-round': '2' }).end();
-      else res.writeHead(200, { etag: '"b"', 'cache-control': 'max-age=10', 'x-round': '1' }).end(body);
-    });
-    const cached = createCachedFetch({ store });
-    expect((await cached(page)).cacheState).toBe('miss');
-    const second = createCachedFetch({ store: new RedisStore({ url, prefix: 'test:' }) });
-    const hit = await second(page);
-    expect(hit.cacheState).toBe('hit');
-    expect(Buffer.from(await hit.arrayBuffer()).equals(body)).toBe(true);
-    advanceClock(11_000);
-    const revalidated = await second(page);
-    expect([revalidated.cacheState, revalidated.headers.get('x-round')]).toEqual(['revalidated', '2']);
-    expect(Buffer.from(await revalidated.arrayBuffer()).equals(body)).toBe(true);
-    expect(await second.delete(page)).toBe(true);
-    expect((await second(page)).cacheState).toBe('miss');
-    await second.clear();
-    expect(await store.get(`GET ${page}`)).toBeUndefined();
-    store.close();
-  });
-
-  it('drops a damaged value with a warning, and rejects when Redis is unreachable', async () => {
-    const store = new RedisStore({ url, prefix: 'damaged:' });
-    await store.put('k', { a: 1 }, (async function* () { yield new Uint8Array([1, 2]); })());
-    expect(await store.get('k')).toMatchObject({ meta: { a: 1 }, size: 2 });
-    // Overwrite with a value whose meta length points past its end.
-    await promisify(execFile)(path.join(path.dirname(redisServer as string), 'redis-cli'), ['-u', url, 'SET', 'damaged:k', 'xx']);
-    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
-    expect(await store.get('k')).toBeUndefined();
-    expect(((await warned) as NodeJS.ErrnoException).code).toBe('HOTPATH_CACHE_CORRUPT');
-    const nowhere = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}` });
-    await expect(nowhere.get('x')).rejects.toThrow(/ECONNREFUSED|connection closed/);
-    expect(() => new RedisStore({ url: 'http://x' })).toThrow(/url must start with redis:\/\//);
-    store.close();
   });
 });
 

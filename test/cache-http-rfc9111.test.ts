@@ -119,9 +119,9 @@ describe.each(stores)('RFC 9111 MUST requirements (%s store)', (_name, makeStore
     expect(states).toEqual(['miss', 'miss', 'hit']);
   });
 
-  it('§4.4: a cached POST (methods: [POST]) still invalidates the stored GET of its URI', async () => {
+  it('§4.4: a cached POST (allowableMethods: [POST]) still invalidates the stored GET of its URI', async () => {
     const origin = fakeOrigin(() => new Response('ok', { headers: { 'cache-control': 'max-age=600' } }));
-    const cached = createCachedFetch({ store: makeStore(), fetch: origin.fetch, methods: ['GET', 'POST'] });
+    const cached = createCachedFetch({ store: makeStore(), fetch: origin.fetch, allowableMethods: ['GET', 'POST'] });
     const url = 'http://origin.test/form';
     await (await cached(url)).text();
     await (await cached(url, { method: 'POST', body: 'a=1' })).text();
@@ -227,5 +227,100 @@ describe('RFC 9110 §8.4: Content-Encoding is kept unless fetch decoded the body
       const response = await cached(`${base}/?coding=gzip`, { method: 'HEAD' });
       expect([response.cacheState, response.headers.get('content-encoding')]).toEqual([state, 'gzip']);
     }
+  });
+});
+
+describe('RFC 9111 SHOULD / MAY behaviour', () => {
+  const store = () => new MemoryStore();
+
+  it('§3 + RFC 9110 §15.1: any final status with explicit freshness is stored; without it, only heuristic ones', async () => {
+    const explicit = [200, 203, 204, 299, 302, 303, 307, 400, 404, 500, 502, 503, 504, 599];
+    const heuristic = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
+    const notHeuristic = [201, 302, 400, 403, 500, 503];
+    const origin = fakeOrigin((request) => {
+      const [, kind, code] = new URL(request.url).pathname.split('/');
+      const status = Number(code);
+      const headers: Record<string, string> =
+        kind === 'explicit' ? { 'cache-control': 'max-age=600' } : { 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' };
+      return new Response(status === 204 ? null : `status ${status}`, { status, headers });
+    });
+    const cached = createCachedFetch({ store: store(), fetch: origin.fetch });
+    const secondState = async (url: string) => {
+      await (await cached(url)).arrayBuffer();
+      return (await cached(url)).cacheState;
+    };
+    for (const status of explicit) expect([status, await secondState(`http://o.test/explicit/${status}`)]).toEqual([status, 'hit']);
+    for (const status of heuristic) expect([status, await secondState(`http://o.test/heuristic/${status}`)]).toEqual([status, 'hit']);
+    for (const status of notHeuristic) expect([status, await secondState(`http://o.test/heuristic/${status}`)]).toEqual([status, 'miss']);
+    // 206 is never stored: Range requests are not answered from the cache.
+    expect(await secondState('http://o.test/explicit/206')).toBe('miss');
+    expect(cached.explain('http://o.test/explicit/206')?.reason).toMatch(/partial content \(206\) is not stored/);
+    // allowableCodes narrows the set.
+    const narrow = createCachedFetch({ store: store(), fetch: origin.fetch, allowableCodes: [200] });
+    await (await narrow('http://o.test/explicit/500')).text();
+    expect((await narrow('http://o.test/explicit/500')).cacheState).toBe('miss');
+  });
+
+  it('§3.5: a shared cache stores an authenticated response only with must-revalidate, public or s-maxage', async () => {
+    const origin = fakeOrigin((request) => new Response('private data', { headers: { 'cache-control': new URL(request.url).searchParams.get('cc')! } }));
+    const cached = createCachedFetch({ store: store(), fetch: origin.fetch, shared: true });
+    const cases: [string, 'hit' | 'miss'][] = [
+      ['max-age=60', 'miss'],
+      ['max-age=60, must-revalidate', 'hit'],
+      ['max-age=60, public', 'hit'],
+      ['s-maxage=60', 'hit'],
+    ];
+    for (const [cc, expected] of cases) {
+      const url = `http://o.test/auth?cc=${encodeURIComponent(cc)}`;
+      const init = { headers: { authorization: 'Bearer t' } };
+      await (await cached(url, init)).text();
+      expect([cc, (await cached(url, init)).cacheState]).toEqual([cc, expected]);
+    }
+  });
+
+  it("§4.3.2: a client's own conditional request is answered 304 from a fresh stored response", async () => {
+    const origin = fakeOrigin(
+      () =>
+        new Response('representation', {
+          headers: { etag: 'W/"v1"', 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT', 'cache-control': 'max-age=600' },
+        }),
+    );
+    const cached = createCachedFetch({ store: store(), fetch: origin.fetch });
+    const url = 'http://o.test/conditional';
+    await (await cached(url)).text();
+    const answers: [Record<string, string>, number][] = [
+      [{ 'if-none-match': '"v1"' }, 304], // weak comparison: W/"v1" matches "v1"
+      [{ 'if-none-match': '"v0", W/"v1"' }, 304],
+      [{ 'if-none-match': '*' }, 304],
+      [{ 'if-none-match': '"v2"' }, 200],
+      [{ 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, 304],
+      [{ 'if-modified-since': 'Sat, 05 Nov 1994 08:49:37 GMT' }, 200],
+      [{ 'if-modified-since': 'not a date' }, 200],
+      // If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.2.2).
+      [{ 'if-none-match': '"v2"', 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' }, 200],
+    ];
+    for (const [headers, status] of answers) {
+      const response = await cached(url, { headers });
+      const body = await response.text();
+      expect([headers, response.status, response.cacheState]).toEqual([headers, status, 'hit']);
+      if (status === 304) expect([body, response.headers.get('etag')]).toEqual(['', 'W/"v1"']);
+      else expect(body).toBe('representation');
+    }
+    expect(origin.count('GET', url)).toBe(1);
+  });
+
+  it('§5.2.1.7: only-if-cached with nothing usable stored is answered 504 without asking the origin', async () => {
+    let maxAge = 600;
+    const origin = fakeOrigin(() => new Response('x', { headers: { 'cache-control': `max-age=${maxAge}` } }));
+    const cached = createCachedFetch({ store: store(), fetch: origin.fetch });
+    const onlyIfCached = { headers: { 'cache-control': 'only-if-cached' } };
+    const missing = await cached('http://o.test/absent', onlyIfCached);
+    expect([missing.status, origin.calls]).toEqual([504, []]);
+    await (await cached('http://o.test/present')).text();
+    expect((await cached('http://o.test/present', onlyIfCached)).status).toBe(200);
+    maxAge = 0;
+    await (await cached('http://o.test/stale')).text();
+    expect((await cached('http://o.test/stale', onlyIfCached)).status).toBe(504);
+    expect(origin.count('GET', 'http://o.test/stale')).toBe(1);
   });
 });

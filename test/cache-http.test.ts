@@ -216,7 +216,7 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
       const post = await cached(url, { method: 'POST', body: 'x' });
       expect([post.cacheState, await post.text()]).toEqual(['miss', 'POST']);
     }
-    expect(cached.explain(url)?.reason).toMatch(/method POST is not in methods/);
+    expect(cached.explain(url)?.reason).toMatch(/method POST is not in allowableMethods/);
     expect((await cached(url)).cacheState).toBe('miss');
     expect(origin.count('/items')).toBe(4);
   });
@@ -226,7 +226,7 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
       let body = '';
       req.on('data', (c) => (body += c)).on('end', () => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(body.toUpperCase()));
     });
-    const cached = createCachedFetch({ methods: ['GET', 'POST'] });
+    const cached = createCachedFetch({ allowableMethods: ['GET', 'POST'] });
     const post = async (body: string) => {
       const r = await cached(url, { method: 'POST', body });
       return [r.cacheState, await r.text()];
@@ -248,7 +248,7 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
 
   it('ignores listed query parameters and parameter order in the key', async () => {
     const url = origin.route('/q', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.url));
-    const cached = createCachedFetch({ ignoredParams: ['api_key'] });
+    const cached = createCachedFetch({ ignoredParameters: ['api_key'] });
     await (await cached(`${url}?b=2&a=1&api_key=one`)).text();
     const again = await cached(`${url}?a=1&b=2&api_key=two`);
     expect([again.cacheState, again.url, await again.text()]).toEqual(['hit', `${url}?a=1&b=2&api_key=two`, '/q?b=2&a=1&api_key=one']);
@@ -291,7 +291,7 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     expect(cached.explain(`${origin.base}/unknown`)).toBeUndefined();
     const teapot = origin.route('/teapot', (_req, res) => res.writeHead(418).end());
     await cached(teapot);
-    expect(cached.explain(teapot)?.reason).toMatch(/status 418 is not in statuses/);
+    expect(cached.explain(teapot)?.reason).toMatch(/not storable under RFC 9111 §3 \(GET 418\)/);
   });
 });
 
@@ -575,10 +575,15 @@ describe('createCachedFetch: bad options', () => {
     expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(/store must be 'memory', \{ path \} or a CacheStore object, got number/);
     expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(RangeError);
     expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(/expireAfter must be a number of milliseconds, got string/);
-    expect(() => createCachedFetch({ methods: ['PUT'] })).toThrow(/methods may hold GET, HEAD and POST, got 'PUT'/);
-    expect(() => createCachedFetch({ statuses: [99] })).toThrow(RangeError);
-    expect(() => createCachedFetch({ statuses: 200 as unknown as number[] })).toThrow(/statuses must be an array of numbers/);
-    expect(() => createCachedFetch({ ignoredParams: [1] as unknown as string[] })).toThrow(/ignoredParams must be an array of strings/);
+    expect(() => createCachedFetch({ allowableMethods: ['PUT'] })).toThrow(/allowableMethods may hold GET, HEAD and POST, got 'PUT'/);
+    expect(() => createCachedFetch({ allowableCodes: [99] })).toThrow(RangeError);
+    expect(() => createCachedFetch({ allowableCodes: 200 as unknown as number[] })).toThrow(/allowableCodes must be an array of numbers/);
+    expect(() => createCachedFetch({ ignoredParameters: [1] as unknown as string[] })).toThrow(/ignoredParameters must be an array of strings/);
+    expect(() => createCachedFetch({ methods: ['GET'], expireAfer: 5 } as never)).toThrow(new TypeError("createCachedFetch: unknown options 'methods', 'expireAfer'"));
+    expect(() => createCachedFetch({ key: 'url' as never })).toThrow(/key must be a function, got string/);
+    expect(() => createCachedFetch({ cacheControl: 1 as never })).toThrow(/cacheControl must be a boolean/);
+    expect(() => new FileStore({ path: '/tmp/x', maxbytes: 5 } as never)).toThrow(new TypeError("FileStore: unknown option 'maxbytes'"));
+    expect(() => new MemoryStore({ size: 5 } as never)).toThrow(new TypeError("MemoryStore: unknown option 'size'"));
     expect(() => createCachedFetch({ urls: { '*': -5 } })).toThrow(/urls\['\*'\] must be >= 0 ms, got -5/);
     expect(() => createCachedFetch({ staleIfError: 0 })).toThrow(/staleIfError must be > 0 ms/);
     expect(() => createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore })).toThrow(/needs a updateMeta\(\) method/);

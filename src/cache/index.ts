@@ -3,6 +3,7 @@ export { memoize, type CacheInfo, type Memoized, type MemoizedMembers, type Memo
 export {
   createCachedFetch,
   type CachedFetch,
+  type CachedEntryInfo,
   type CachedFetchOptions,
   type CachedResponse,
   type CacheExplanation,

@@ -4,15 +4,18 @@
 // The RFC 9111 rules live in policy.ts, keys in keys.ts, store access in store-io.ts, counts in stats.ts.
 import CachePolicy from 'http-cache-semantics';
 import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
-import { globToRegExp, normalizeUrl, primaryKey, variantKey, varyOf } from './keys.js';
+import { checkKnownOptions } from './known-options.js';
+import { LRUCache } from 'lru-cache';
+import { globToRegExp, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
 import {
   CacheRules,
   cacheControl,
-  DEFAULT_STATUSES,
   forwardedFields,
   headersOf,
   isUnsafeMethod,
   KEPT_ON_304,
+  NOT_MODIFIED_FIELDS,
+  notModified,
   NULL_BODY_STATUSES,
   staleness,
   type Lifetime,
@@ -26,6 +29,7 @@ import {
   resolveStore,
   StoreFailure,
   streamOf,
+  unwrappedIterable,
   unwrapStoreFailure,
   VariantIndexes,
 } from './store-io.js';
@@ -38,22 +42,29 @@ export type CachedResponse = Response & { readonly fromCache: boolean; readonly 
 export interface CachedFetchOptions {
   /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore (e.g. a RedisStore). */
   store?: 'memory' | { path: string; maxBytes?: number } | CacheStore;
-  /** Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires); 0 = do not cache. Default: RFC 9111 heuristic. */
+  /**
+   * Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires), in place of the
+   * RFC 9111 heuristic; 0 = do not cache; Infinity = never expire.
+   */
   expireAfter?: number;
   /** Per-URL lifetimes in ms, by glob (`*` = any characters; scheme optional; matched from the start); first match wins over expireAfter. */
   urls?: Record<string, number>;
+  /** Honour the response's Cache-Control and Expires (default true); false: only expireAfter / urls decide. */
+  cacheControl?: boolean;
   /** Serve a stale response when the origin fails (network error or 5xx): true, or the most staleness in ms. Default false. */
   staleIfError?: boolean | number;
   /** Serve a stale response at once and revalidate in the background: true, or the most staleness in ms. Default false. */
   staleWhileRevalidate?: boolean | number;
-  /** Methods looked up and stored. Default ['GET', 'HEAD']; 'POST' keys on a hash of the body. */
-  methods?: string[];
-  /** Statuses stored. Default: those RFC 9110 makes cacheable by default (200, 203, 204, 206 excluded, 300, 301, 308, 404, 405, 410, 414, 501). */
-  statuses?: number[];
-  /** Query parameters left out of the cache key (API keys, cache busters); still sent upstream. */
-  ignoredParams?: string[];
+  /** Methods looked up and stored. Default ['GET', 'HEAD']; 'POST' (opt-in) keys on a hash of the body. */
+  allowableMethods?: string[];
+  /** Statuses that may be stored. Default: every status RFC 9111 §3 allows (explicitly fresh, or heuristically cacheable). */
+  allowableCodes?: number[];
+  /** Query parameters left out of the cache key and the stored URL (API keys, cache busters); still sent upstream. */
+  ignoredParameters?: string[];
   /** Request headers that select a separate entry, on top of the response's Vary. */
   matchHeaders?: string[];
+  /** The cache key of a request, in place of method + normalized URL (+ body hash for POST); Vary still applies. */
+  key?: (request: Request) => string | Promise<string>;
   /** Act as a shared cache (honour s-maxage, refuse private). Default false: a private client cache. */
   shared?: boolean;
   /** The upstream fetch. Default globalThis.fetch. */
@@ -68,8 +79,43 @@ export interface CachedFetch {
   clear(): Promise<void>;
   /** How the last lookup of `url` went, and why when it was not a hit. */
   explain(url: string | URL): CacheExplanation | undefined;
+  /** The stored responses (needs a store with keys(): MemoryStore, FileStore and RedisStore have it). */
+  entries(): AsyncIterable<CachedEntryInfo>;
+  /** Deletes the stored responses whose URL matches a `urls`-style glob or a RegExp; resolves to how many. */
+  deleteMatching(pattern: string | RegExp): Promise<number>;
   readonly store: CacheStore;
 }
+
+export interface CachedEntryInfo {
+  /** The normalized URL (without ignoredParameters). */
+  url: string;
+  method: string;
+  status: number;
+  /** Body bytes stored. */
+  size: number;
+  /** When the stored response stops being fresh, or undefined when it has no freshness lifetime. */
+  expires: Date | undefined;
+  /** Hits served from it by this cache instance. */
+  hits: number;
+  /** The store key. */
+  key: string;
+}
+
+const KNOWN_OPTIONS = [
+  'store',
+  'expireAfter',
+  'urls',
+  'cacheControl',
+  'staleIfError',
+  'staleWhileRevalidate',
+  'allowableMethods',
+  'allowableCodes',
+  'ignoredParameters',
+  'matchHeaders',
+  'key',
+  'shared',
+  'fetch',
+];
 
 const WHERE = 'createCachedFetch';
 
@@ -111,6 +157,7 @@ function labelled(response: Response, url: string, state: CacheState): CachedRes
 
 export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const o = checkOptions(WHERE, options);
+  checkKnownOptions(WHERE, o, KNOWN_OPTIONS);
   const userStore = resolveStore(WHERE, o.store);
   const store = guarded(userStore);
   const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);
@@ -120,30 +167,39 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
   const staleWhileRevalidate = checkStaleWindow('staleWhileRevalidate', o.staleWhileRevalidate);
-  const methodList = o.methods === undefined ? ['GET', 'HEAD'] : checkList('methods', o.methods, 'string');
+  const methodList = o.allowableMethods === undefined ? ['GET', 'HEAD'] : checkList('allowableMethods', o.allowableMethods, 'string');
   const methods = new Set(methodList.map((m) => m.toUpperCase()));
   for (const m of methods) {
-    if (!['GET', 'HEAD', 'POST'].includes(m)) throw new RangeError(`${WHERE}: methods may hold GET, HEAD and POST, got '${m}'`);
+    if (!['GET', 'HEAD', 'POST'].includes(m)) {
+      throw new RangeError(`${WHERE}: allowableMethods may hold GET, HEAD and POST, got '${m}'`);
+    }
   }
-  const statuses = new Set(o.statuses === undefined ? DEFAULT_STATUSES : checkList('statuses', o.statuses, 'number'));
-  for (const s of statuses) {
-    if (!Number.isInteger(s) || s < 200 || s > 599) throw new RangeError(`${WHERE}: statuses must be integers in [200, 599], got ${s}`);
+  const allowableCodes = o.allowableCodes === undefined ? undefined : new Set(checkList('allowableCodes', o.allowableCodes, 'number'));
+  for (const s of allowableCodes ?? []) {
+    if (!Number.isInteger(s) || s < 200 || s > 599) {
+      throw new RangeError(`${WHERE}: allowableCodes must be integers in [200, 599], got ${s}`);
+    }
   }
-  const ignoredParams = o.ignoredParams === undefined ? [] : checkList('ignoredParams', o.ignoredParams, 'string');
+  const ignoredParameters = o.ignoredParameters === undefined ? [] : checkList('ignoredParameters', o.ignoredParameters, 'string');
   const matchHeaders = (o.matchHeaders === undefined ? [] : checkList('matchHeaders', o.matchHeaders, 'string')).map((h) =>
     h.toLowerCase(),
   );
   const shared = o.shared === undefined ? false : checkBoolean(WHERE, 'shared', o.shared);
-  if (o.fetch !== undefined && typeof o.fetch !== 'function') {
-    throw new TypeError(`${WHERE}: fetch must be a function, got ${typeName(o.fetch)}`);
+  const honourCacheControl = o.cacheControl === undefined ? true : checkBoolean(WHERE, 'cacheControl', o.cacheControl);
+  for (const name of ['fetch', 'key'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') {
+      throw new TypeError(`${WHERE}: ${name} must be a function, got ${typeName(o[name])}`);
+    }
   }
   const upstream = (o.fetch as (request: Request) => Promise<Response>) ?? ((request: Request) => fetch(request));
+  const customKey = o.key as ((request: Request) => string | Promise<string>) | undefined;
 
-  const rules = new CacheRules({ shared, statuses, staleIfError });
+  const rules = new CacheRules({ shared, allowableCodes, staleIfError, honourCacheControl });
   const accounting = new CacheAccounting();
   const variants = new VariantIndexes(store, matchHeaders);
   const inFlight = new Map<string, Promise<Outcome>>();
-  const normalize = (url: string) => normalizeUrl(url, ignoredParams);
+  const hitsByKey = new LRUCache<string, number>({ max: 100_000 });
+  const normalize = (url: string) => normalizeUrl(url, ignoredParameters);
   const lifetimeFor = (url: string): Lifetime => urlRules.find((rule) => rule.re.test(url))?.ms ?? expireAfter;
 
   async function deleteUrl(url: string): Promise<boolean> {
@@ -219,6 +275,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const key = variantKey(primary, vary, request);
     const meta: ResponseMeta = {
       url,
+      method: request.method,
       status: response.status,
       statusText: response.statusText,
       headers,
@@ -250,10 +307,21 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     if (method !== 'HEAD') headers.set('content-length', String(entry.size));
     headers.set('age', String(Math.floor(CachePolicy.fromObject(meta.policy).age())));
     headers.set('x-hotpath-cache', state);
+    if (notModified(request, meta)) {
+      // The client's own conditional request, answered from the stored response (RFC 9111 §4.3.2).
+      const fields = new Headers();
+      for (const name of [...NOT_MODIFIED_FIELDS, 'age', 'x-hotpath-cache']) {
+        const value = headers.get(name);
+        if (value !== null) fields.set(name, value);
+      }
+      accounting.record(meta.url, state, `${reason}; answered the conditional request with 304`, state === 'miss' ? 0 : entry.size);
+      return labelled(new Response(null, { status: 304, statusText: 'Not Modified', headers: fields }), request.url, state);
+    }
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);
     const init = { status: meta.status, statusText: meta.statusText, headers };
     const response = new Response(nullBody ? null : streamOf(entry.body()), init);
     accounting.record(meta.url, state, reason, state === 'miss' ? 0 : entry.size);
+    if (state !== 'miss') hitsByKey.set(stored.key, (hitsByKey.get(stored.key) ?? 0) + 1);
     return labelled(response, request.url, state);
   }
 
@@ -268,6 +336,14 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const body = NULL_BODY_STATUSES.has(response.status) ? null : response.body;
     const init = { status: response.status, statusText: response.statusText, headers };
     return labelled(new Response(body, init), request.url, 'miss');
+  }
+
+  /** RFC 9111 §5.2.1.7: only-if-cached with no usable stored response is answered 504, without the origin. */
+  function gatewayTimeout(request: Request, url: string, why: string): CachedResponse {
+    const reason = `only-if-cached: ${why}, answered 504`;
+    accounting.record(url, 'miss', reason, 0);
+    const headers = { 'x-hotpath-cache': 'miss' };
+    return labelled(new Response(null, { status: 504, statusText: 'Gateway Timeout', headers }), request.url, 'miss');
   }
 
   async function settle(request: Request, url: string, run: () => Promise<Outcome>, coalesceId: string): Promise<CachedResponse> {
@@ -302,7 +378,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const method = request.method;
     if (!methods.has(method)) {
       const response = await upstream(request);
-      let reason = `method ${method} is not in methods`;
+      let reason = `method ${method} is not in allowableMethods`;
       await invalidateAfter(request, url, response).catch((error: Error) => {
         if (!(error instanceof StoreFailure)) throw error;
         reason = storeFailed(error);
@@ -320,21 +396,31 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     }
   }
 
+  async function checkedKey(request: Request): Promise<string> {
+    const key = await customKey!(request.clone());
+    if (typeof key !== 'string') throw new TypeError(`${WHERE}: key() must return a string, got ${typeName(key)}`);
+    return key;
+  }
+
   async function lookup(request: Request, url: string): Promise<CachedResponse> {
     const lifetime = lifetimeFor(url);
     if (lifetime === 0) return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
-    const primary = await primaryKey(request, url);
+    const primary = customKey ? await checkedKey(request) : await primaryKey(request, url);
     const allHeaders = JSON.stringify([...request.headers].sort());
     const coalesceId = `${primary} ${allHeaders}`;
 
     const key = await variants.keyFor(primary, request);
     const entry = await store.get(key);
+    const onlyIfCached = cacheControl(request.headers.get('cache-control')).has('only-if-cached');
+    if (!entry && onlyIfCached) return gatewayTimeout(request, url, 'nothing stored');
     if (!entry) return settle(request, url, () => exchange(request, url, primary, lifetime, undefined), coalesceId);
     const stored: Stored = { key, entry, meta: entry.meta as ResponseMeta };
     const policy = CachePolicy.fromObject(stored.meta.policy);
-    const evaluation = policy.evaluateRequest(rules.policyRequest(request, url));
+    // With a custom key, requests with the same key count as the same resource (the policy compares URLs).
+    const evaluation = policy.evaluateRequest(rules.policyRequest(request, customKey ? stored.meta.url : url));
     const forcedByMustRevalidate = rules.mustRevalidate(stored.meta) && policy.stale();
     if (!evaluation.revalidation && !forcedByMustRevalidate) return respond(stored, request, 'hit', 'fresh');
+    if (onlyIfCached) return gatewayTimeout(request, url, 'the stored response would need revalidation');
 
     const requestNoCache =
       cacheControl(request.headers.get('cache-control')).has('no-cache') || /no-cache/.test(request.headers.get('pragma') ?? '');
@@ -359,7 +445,41 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return settle(request, url, revalidate, coalesceId);
   }
 
+  async function* entries(): AsyncIterable<CachedEntryInfo> {
+    if (!store.keys) throw new TypeError(`${WHERE}: the store cannot list its entries (it has no keys() method)`);
+    for await (const key of store.keys()) {
+      if (key.endsWith(VARY_INDEX_SUFFIX)) continue;
+      const entry = await store.get(key);
+      if (!entry) continue; // deleted meanwhile
+      const meta = entry.meta as ResponseMeta;
+      const ttl = CachePolicy.fromObject(meta.policy).timeToLive();
+      yield {
+        url: meta.url,
+        method: meta.method ?? key.slice(0, key.indexOf(' ')),
+        status: meta.status,
+        size: entry.size,
+        expires: ttl > 0 ? new Date(Date.now() + ttl) : undefined,
+        hits: hitsByKey.get(key) ?? 0,
+        key,
+      };
+    }
+  }
+
+  async function deleteMatching(pattern: string | RegExp): Promise<number> {
+    if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) {
+      throw new TypeError(`${WHERE}: deleteMatching() takes a glob string or a RegExp, got ${typeName(pattern)}`);
+    }
+    const re = typeof pattern === 'string' ? globToRegExp(pattern) : pattern;
+    const matching: string[] = [];
+    for await (const entry of entries()) if (re.test(entry.url)) matching.push(entry.key);
+    for (const key of matching) await store.delete(key);
+    variants.forget();
+    return matching.length;
+  }
+
   return Object.assign(cachedFetch, {
+    entries: () => unwrappedIterable(entries()),
+    deleteMatching: (pattern: string | RegExp) => deleteMatching(pattern).catch(unwrapStoreFailure),
     stats: (): CacheStats => accounting.snapshot(),
     delete: (url: string | URL) => deleteUrl(normalize(String(url))).catch(unwrapStoreFailure),
     clear: async () => {

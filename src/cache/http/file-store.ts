@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkKnownOptions } from './known-options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface FileStoreOptions {
@@ -104,6 +105,7 @@ export class FileStore implements CacheStore {
 
   constructor(options: FileStoreOptions) {
     const o = checkOptions('FileStore', options);
+    checkKnownOptions('FileStore', o, ['path', 'maxBytes']);
     if (typeof o.path !== 'string' || o.path === '') {
       throw new TypeError(`FileStore: path must be a non-empty string, got ${typeName(o.path)}`);
     }
@@ -413,6 +415,16 @@ export class FileStore implements CacheStore {
   async delete(key: string): Promise<boolean> {
     await this.ready();
     return this.deleteById(sha256(key));
+  }
+
+  /** The keys of the entries on disk (also those other processes wrote). */
+  async *keys(): AsyncIterable<string> {
+    await this.ready();
+    for (const name of await fs.promises.readdir(this.entriesDir)) {
+      if (!ENTRY_NAME.test(name)) continue;
+      const entry = await this.readEntryFile(path.join(this.entriesDir, name));
+      if (entry) yield entry.key;
+    }
   }
 
   /** Deletes every entry and body file of the store now (only files of its own forms); reads in progress go on. */

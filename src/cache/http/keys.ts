@@ -32,7 +32,8 @@ export function variantKey(primary: string, vary: readonly string[], request: Re
   return `${primary} | ${vary.map((h) => `${h}=${request.headers.get(h) ?? ''}`).join(' | ')}`;
 }
 
-export const varyIndexKey = (primary: string) => `${primary} vary-index`;
+export const VARY_INDEX_SUFFIX = ' vary-index';
+export const varyIndexKey = (primary: string) => primary + VARY_INDEX_SUFFIX;
 
 /** The request header names a response varies on, after `matchHeaders` (lowercased, without duplicates). */
 export function varyOf(matchHeaders: readonly string[], varyHeader: string | undefined): string[] {

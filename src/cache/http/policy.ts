@@ -11,6 +11,8 @@ export type Lifetime = number | undefined;
 /** What createCachedFetch stores as an entry's metadata. */
 export interface ResponseMeta {
   url: string;
+  /** The request method the response answered (entries written before it was recorded lack it). */
+  method?: string;
   status: number;
   statusText: string;
   /** Every stored field but Set-Cookie (one value per name). */
@@ -22,7 +24,12 @@ export interface ResponseMeta {
   policy: CachePolicy.CachePolicyObject;
 }
 
-export const DEFAULT_STATUSES = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
+/** RFC 9110 §15.1: statuses heuristically cacheable (206 left out: ranges are not stored). */
+export const HEURISTIC_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
+/** Statuses http-cache-semantics computes freshness for; others with explicit freshness borrow one of them. */
+const POLICY_STATUSES = new Set([...HEURISTIC_STATUSES, 302, 303, 307]);
+/** Understood, not heuristically cacheable: stands in for an explicitly fresh status the library does not know. */
+const EXPLICIT_ONLY_STATUS = 302;
 /** RFC 9110 §9.2.1: every other method is unsafe, or of unknown safety, and invalidates (RFC 9111 §4.4). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export const isUnsafeMethod = (method: string) => !SAFE_METHODS.has(method);
@@ -144,7 +151,10 @@ export const staleness = (policy: CachePolicy) => policy.age() - policy.maxAge()
 
 export interface CacheRulesOptions {
   shared: boolean;
-  statuses: Set<number>;
+  /** Statuses that may be stored (allowableCodes), or undefined for every status RFC 9111 §3 allows. */
+  allowableCodes: Set<number> | undefined;
+  /** false: the response's Cache-Control, Expires and Pragma are ignored; only the configured lifetimes count. */
+  honourCacheControl: boolean;
   /** Most staleness in ms served when the origin fails (0 = off, Infinity = unbounded). */
   staleIfError: number;
 }
@@ -168,11 +178,20 @@ export class CacheRules {
    * no explicit one, and must-revalidate is applied here (http-cache-semantics 4.3 revalidates even
    * fresh must-revalidate responses; RFC 9111 §5.2.2.2 only forbids serving them stale).
    */
-  private policyHeaders(headers: Record<string, string>, lifetime: Lifetime): CachePolicy.Headers {
+  /** The response fields that set freshness, or none when cacheControl is false. */
+  private freshnessFields(headers: Record<string, string>): Record<string, string> {
+    if (this.options.honourCacheControl) return headers;
+    const { 'cache-control': _cc, expires: _expires, pragma: _pragma, ...others } = headers;
+    return others;
+  }
+
+  private policyHeaders(status: number, response: Record<string, string>, lifetime: Lifetime): CachePolicy.Headers {
+    const headers = this.freshnessFields(response);
     const cc = cacheControl(headers['cache-control']);
     cc.delete('must-revalidate');
-    const explicit = cc.has('max-age') || (this.shared && cc.has('s-maxage')) || headers.expires !== undefined;
-    if (!explicit && lifetime !== undefined) {
+    // The configured lifetime stands in for the heuristic: for the statuses it applies to, or those allowed.
+    const heuristic = this.options.allowableCodes ?? HEURISTIC_STATUSES;
+    if (!this.explicitlyFresh(headers) && lifetime !== undefined && heuristic.has(status)) {
       const maxAge = lifetime === Infinity ? MAX_DELTA_SECONDS : Math.max(1, Math.round(lifetime / 1000));
       cc.set('max-age', String(maxAge));
     }
@@ -180,19 +199,37 @@ export class CacheRules {
     return { ...normalizedDates(headers), 'cache-control': text || undefined };
   }
 
+  private explicitlyFresh(headers: Record<string, string>): boolean {
+    const cc = cacheControl(headers['cache-control']);
+    return cc.has('max-age') || (this.shared && cc.has('s-maxage')) || headers.expires !== undefined;
+  }
+
   newPolicy(request: CachePolicy.Request, status: number, headers: Record<string, string>, lifetime: Lifetime) {
-    return new CachePolicy(request, { status, headers: this.policyHeaders(headers, lifetime) }, { shared: this.shared });
+    const policyHeaders = this.policyHeaders(status, headers, lifetime);
+    headers = this.freshnessFields(headers);
+    // RFC 9111 §3: any final status with explicit freshness may be stored (299, 400, 500, 599, ...).
+    const explicit = this.explicitlyFresh(policyHeaders as Record<string, string>);
+    const policyStatus = !POLICY_STATUSES.has(status) && explicit && status !== 206 ? EXPLICIT_ONLY_STATUS : status;
+    // RFC 9111 §3.5: a shared cache may store an authenticated response with must-revalidate (which the
+    // policy does not see, above), public or s-maxage.
+    const cc = cacheControl(headers['cache-control']);
+    let policyRequest = request;
+    if (this.shared && cc.has('must-revalidate') && request.headers.authorization !== undefined) {
+      const { authorization: _, ...others } = request.headers;
+      policyRequest = { ...request, headers: others };
+    }
+    return new CachePolicy(policyRequest, { status: policyStatus, headers: policyHeaders }, { shared: this.shared });
   }
 
   mustRevalidate(meta: ResponseMeta): boolean {
-    const cc = cacheControl(meta.headers['cache-control']);
+    const cc = cacheControl(this.freshnessFields(meta.headers)['cache-control']);
     return cc.has('must-revalidate') || (this.shared && cc.has('proxy-revalidate'));
   }
 
   staleAllowedOnError(meta: ResponseMeta): boolean {
     if (this.mustRevalidate(meta)) return false;
     const over = staleness(CachePolicy.fromObject(meta.policy));
-    const directive = cacheControl(meta.headers['cache-control']).get('stale-if-error');
+    const directive = cacheControl(this.freshnessFields(meta.headers)['cache-control']).get('stale-if-error');
     const { staleIfError } = this.options;
     return (staleIfError > 0 && over * 1000 <= staleIfError) || (directive !== undefined && over <= seconds(directive));
   }
@@ -205,7 +242,9 @@ export class CacheRules {
     request: CachePolicy.Request,
     setsCookies: boolean,
   ): string | undefined {
-    if (!this.options.statuses.has(status)) return `status ${status} is not in statuses`;
+    const allowed = this.options.allowableCodes;
+    if (allowed && !allowed.has(status)) return `status ${status} is not in allowableCodes`;
+    if (status === 206) return 'partial content (206) is not stored: Range requests are not answered from the cache';
     // A shared cache would hand one user's cookies to another; RFC 9111 §3.1 lets it not store them.
     if (this.shared && setsCookies) return 'the response sets cookies (Set-Cookie) and this cache is shared';
     if (!policy.storable()) {
@@ -224,3 +263,28 @@ export class CacheRules {
     return undefined;
   }
 }
+
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+const opaqueTag = (tag: string) => tag.replace(/^W\//, '');
+
+/**
+ * Whether a client's own conditional GET/HEAD is answered 304 from a stored 2xx response (RFC 9111
+ * §4.3.2, evaluated as RFC 9110 §13.1.2 / §13.1.3 say): If-None-Match by weak comparison, else
+ * If-Modified-Since against Last-Modified (or Date).
+ */
+export function notModified(request: Request, meta: ResponseMeta): boolean {
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || meta.status < 200 || meta.status > 299) return false;
+  const ifNoneMatch = request.headers.get('if-none-match');
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() === '*') return true;
+    const stored = meta.headers.etag?.match(ENTITY_TAG)?.[0];
+    return stored !== undefined && (ifNoneMatch.match(ENTITY_TAG) ?? []).some((tag) => opaqueTag(tag) === opaqueTag(stored));
+  }
+  const ifModifiedSince = request.headers.get('if-modified-since');
+  const since = ifModifiedSince === null ? undefined : parseHttpDate(ifModifiedSince.trim());
+  const modified = parseHttpDate((meta.headers['last-modified'] ?? meta.headers.date ?? '').trim());
+  return since !== undefined && modified !== undefined && modified <= since;
+}
+
+/** RFC 9110 §15.4.5: the fields a 304 carries (those a 200 would), besides Age. */
+export const NOT_MODIFIED_FIELDS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary'];

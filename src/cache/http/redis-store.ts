@@ -7,6 +7,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { describeRedis, type RedisConnection, redisOptions } from '../../core/redis.js';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkKnownOptions } from './known-options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -19,7 +20,7 @@ export interface RedisStoreOptions {
 }
 
 const WHERE = 'RedisStore';
-const KNOWN_OPTIONS = new Set(['connection', 'prefix', 'ttlSeconds']);
+const KNOWN_OPTIONS = ['connection', 'prefix', 'ttlSeconds'];
 
 export class RedisStore implements CacheStore {
   readonly prefix: string;
@@ -33,8 +34,7 @@ export class RedisStore implements CacheStore {
 
   constructor(options?: RedisStoreOptions) {
     const o = checkOptions(WHERE, options);
-    const unknown = Object.keys(o).filter((name) => !KNOWN_OPTIONS.has(name));
-    if (unknown.length > 0) throw new TypeError(`${WHERE}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+    checkKnownOptions(WHERE, o, KNOWN_OPTIONS);
     this.options = redisOptions(WHERE, o.connection ?? 'redis://127.0.0.1:6379');
     if (o.prefix !== undefined && typeof o.prefix !== 'string') {
       throw new TypeError(`${WHERE}: prefix must be a string, got ${typeName(o.prefix)}`);
@@ -139,15 +139,24 @@ export class RedisStore implements CacheStore {
     return (await this.run((redis) => redis.del(this.prefix + key))) === 1;
   }
 
-  /** Deletes every key under this store's prefix (SCAN, so Redis is never blocked on KEYS). */
-  async clear(): Promise<void> {
+  /** The Redis keys under this store's prefix, a batch at a time (SCAN, so Redis is never blocked on KEYS). */
+  private async *scanPrefixed(): AsyncIterable<string[]> {
     const pattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     let cursor = '0';
     do {
       const [next, keys] = await this.run((redis) => redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
       cursor = next;
-      if (keys.length > 0) await this.run((redis) => redis.del(...keys));
+      if (keys.length > 0) yield keys;
     } while (cursor !== '0');
+  }
+
+  async *keys(): AsyncIterable<string> {
+    for await (const batch of this.scanPrefixed()) yield* batch.map((key) => key.slice(this.prefix.length));
+  }
+
+  /** Deletes every key under this store's prefix. */
+  async clear(): Promise<void> {
+    for await (const batch of this.scanPrefixed()) await this.run((redis) => redis.del(...batch));
   }
 
   /** Closes the connection; later operations reject. */

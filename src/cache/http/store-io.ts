@@ -34,12 +34,22 @@ export function guarded(store: CacheStore): CacheStore {
     updateMeta: (key, meta) => store.updateMeta(key, meta).catch(fail),
     delete: (key) => store.delete(key).catch(fail),
     clear: () => store.clear().catch(fail),
+    keys: store.keys && (() => store.keys!()),
   };
 }
 
 /** Rethrows what the store itself threw, for callers outside this module. */
 export function unwrapStoreFailure(error: unknown): never {
   throw error instanceof StoreFailure ? error.cause : error;
+}
+
+/** `source` with the store's own errors rethrown as they were (for iterables handed to callers). */
+export async function* unwrappedIterable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* source;
+  } catch (error) {
+    unwrapStoreFailure(error);
+  }
 }
 
 export function resolveStore(where: string, value: unknown): CacheStore {
@@ -52,7 +62,7 @@ export function resolveStore(where: string, value: unknown): CacheStore {
       }
       return candidate as CacheStore;
     }
-    if ('path' in candidate) return new FileStore({ path: candidate.path as string, maxBytes: candidate.maxBytes });
+    if ('path' in candidate) return new FileStore(candidate as { path: string; maxBytes?: number });
   }
   throw new TypeError(`${where}: store must be 'memory', { path } or a CacheStore object, got ${typeName(value)}`);
 }

@@ -1,6 +1,7 @@
 // The storage interface behind createCachedFetch, and its default in-memory implementation.
 import { LRUCache } from 'lru-cache';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkKnownOptions } from './known-options.js';
 
 /** What a store keeps for one cached response: JSON-serializable metadata and the body bytes. */
 export interface CacheEntry {
@@ -24,6 +25,8 @@ export interface CacheStore {
   updateMeta(key: string, meta: unknown): Promise<void>;
   delete(key: string): Promise<boolean>;
   clear(): Promise<void>;
+  /** Every stored key (optional: needed for listing entries and deleting by pattern). */
+  keys?(): AsyncIterable<string>;
 }
 
 /** A body chunk as bytes: Uint8Array as it is, a string as UTF-8; anything else is a TypeError. */
@@ -64,6 +67,7 @@ export class MemoryStore implements CacheStore {
 
   constructor(options?: MemoryStoreOptions) {
     const o = checkOptions('MemoryStore', options);
+    checkKnownOptions('MemoryStore', o, ['maxBytes']);
     this.maxBytes = o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
     this.cache = new LRUCache<string, MemoryEntry>({ maxSize: this.maxBytes, sizeCalculation: (e) => e.size + ENTRY_OVERHEAD });
   }
@@ -97,6 +101,10 @@ export class MemoryStore implements CacheStore {
 
   async clear(): Promise<void> {
     this.cache.clear();
+  }
+
+  async *keys(): AsyncIterable<string> {
+    yield* [...this.cache.keys()];
   }
 
   /** Bytes now counted against maxBytes. */

@@ -593,8 +593,12 @@ describe('createCachedFetch: bad options', () => {
 });
 
 describe('hotpath fetch', () => {
+  // Each run gets its own per-user cache directory (the default store).
+  const xdg = tmpDir();
   const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'fetch', ...args]).then(
+    promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'fetch', ...args], {
+      env: { ...process.env, XDG_CACHE_HOME: xdg },
+    }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => e,
     );
@@ -603,12 +607,28 @@ describe('hotpath fetch', () => {
     const url = origin.route('/cli', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`lang=${req.headers['accept-language']}`));
     const dir = tmpDir();
     const output = path.join(dir, 'body.txt');
-    const first = await cli([url, '--cache', dir, '--json', '--header', 'Accept-Language: fr', '--output', output]);
+    const cacheDir = path.join(dir, 'cache');
+    const first = await cli([url, '--cache', cacheDir, '--json', '--header', 'Accept-Language: fr', '--output', output]);
     expect(first.stderr).toBe('');
     expect(JSON.parse(first.stdout)).toMatchObject({ url, status: 200, size: 7, cache: 'miss', contentType: 'text/plain' });
     expect(fs.readFileSync(output, 'utf8')).toBe('lang=fr');
-    expect(JSON.parse((await cli([url, '--cache', dir, '--json'])).stdout)).toMatchObject({ status: 200, size: 7, cache: 'hit' });
+    expect(JSON.parse((await cli([url, '--cache', cacheDir, '--json'])).stdout)).toMatchObject({ status: 200, size: 7, cache: 'hit' });
+  });
+
+  it('caches in $XDG_CACHE_HOME/hotpath/http by default, in memory with --no-cache-dir; --list and --delete', async () => {
+    const url = origin.route('/cli-default', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('persistent'));
     expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
+    expect((await cli([url])).stdout).toMatch(/^cache\s+hit$/m);
+    expect(fs.existsSync(path.join(xdg, 'hotpath', 'http', 'hotpath-cache.json'))).toBe(true);
+    expect((await cli([url, '--no-cache-dir'])).stdout).toMatch(/^cache\s+miss$/m);
+    const listed = await cli(['--list']);
+    expect(listed.stdout).toMatch(new RegExp(`^GET\\s+200\\s+10\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+${url}$`, 'm'));
+    const json = (await cli(['--list', '--json'])).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(json).toContainEqual(expect.objectContaining({ url, method: 'GET', status: 200, size: 10 }));
+    expect((await cli(['--delete', `${origin.base}/cli-default*`])).stdout).toBe('deleted 1 stored response\n');
+    expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
+    const both = await cli([url, '--cache', xdg, '--no-cache-dir']);
+    expect([both.code, both.stderr]).toEqual([2, expect.stringMatching(/--cache and --no-cache-dir exclude each other/)]);
   });
 
   it('reports usage errors and network failures on stderr', async () => {

@@ -22,13 +22,16 @@ async function listEntries(cached: CachedFetch, json: boolean): Promise<number> 
     const expires = entry.expires?.toISOString() ?? 'stale';
     if (json) {
       const { url, method, status, size } = entry;
-      process.stdout.write(JSON.stringify({ url, method, status, size, expires: entry.expires?.toISOString() ?? null }) + '\n');
+      const expiresAt = entry.expires?.toISOString() ?? null;
+      process.stdout.write(JSON.stringify({ url, method, status, size, expires: expiresAt }) + '\n');
     } else rows.push([entry.method, String(entry.status), String(entry.size), expires, entry.url]);
   }
   if (!json) {
     const header: [string, string, string, string, string] = ['method', 'status', 'size', 'expires', 'url'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-    for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]) : cell)).join('  ') + '\n');
+    for (const row of [header, ...rows]) {
+      process.stdout.write(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]) : cell)).join('  ') + '\n');
+    }
   }
   return 0;
 }
@@ -54,12 +57,15 @@ export async function fetchCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  if (flags['no-cache-dir'] && flags.cache !== undefined) throw new UsageError('--cache and --no-cache-dir exclude each other');
+  if (flags['no-cache-dir'] && flags.cache !== undefined) {
+    throw new UsageError('--cache and --no-cache-dir exclude each other');
+  }
   const inspecting = flags.list || flags.delete !== undefined;
   if (flags.list && flags.delete !== undefined) throw new UsageError('--list and --delete exclude each other');
   if (inspecting && flags['no-cache-dir']) throw new UsageError('--list and --delete need a cache directory');
   if (positionals.length !== (inspecting ? 0 : 1)) {
-    throw new UsageError(`expected ${inspecting ? 'no URL with --list / --delete' : 'one URL'}, got ${positionals.length}`);
+    const expected = inspecting ? 'no URL with --list / --delete' : 'one URL';
+    throw new UsageError(`expected ${expected}, got ${positionals.length}`);
   }
   const store = flags['no-cache-dir'] ? 'memory' : new FileStore({ path: flags.cache ?? defaultCacheDir() });
   // A directory that is not a cache is an error here, not a silent fallback to no cache.
@@ -68,7 +74,8 @@ export async function fetchCommand(argv: string[]): Promise<number> {
   if (flags.list) return listEntries(cached, flags.json === true);
   if (flags.delete !== undefined) {
     const deleted = await cached.deleteMatching(flags.delete);
-    process.stdout.write(flags.json ? JSON.stringify({ deleted }) + '\n' : `deleted ${deleted} stored response${deleted === 1 ? '' : 's'}\n`);
+    const summary = `deleted ${deleted} stored response${deleted === 1 ? '' : 's'}`;
+    process.stdout.write((flags.json ? JSON.stringify({ deleted }) : summary) + '\n');
     return 0;
   }
   const url = positionals[0];

@@ -40,24 +40,27 @@ export type { CacheExplanation, CacheState, CacheStats, OriginStats } from './st
 export type CachedResponse = Response & { readonly fromCache: boolean; readonly cacheState: CacheState };
 
 export interface CachedFetchOptions {
-  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore (e.g. a RedisStore). */
+  /** `'memory'` (default, 64 MiB), `{ path, maxBytes? }` for the persistent FileStore, or any CacheStore. */
   store?: 'memory' | { path: string; maxBytes?: number } | CacheStore;
   /**
    * Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires), in place of the
    * RFC 9111 heuristic; 0 = do not cache; Infinity = never expire.
    */
   expireAfter?: number;
-  /** Per-URL lifetimes in ms, by glob (`*` = any characters; scheme optional; matched from the start); first match wins over expireAfter. */
+  /**
+   * Per-URL lifetimes in ms, by glob (`*` = any characters; scheme optional; matched from the start); the
+   * first match wins over expireAfter.
+   */
   urls?: Record<string, number>;
   /** Honour the response's Cache-Control and Expires (default true); false: only expireAfter / urls decide. */
   cacheControl?: boolean;
-  /** Serve a stale response when the origin fails (network error or 5xx): true, or the most staleness in ms. Default false. */
+  /** Serve a stale response when the origin fails (network error or 5xx): true, or the most staleness in ms. */
   staleIfError?: boolean | number;
-  /** Serve a stale response at once and revalidate in the background: true, or the most staleness in ms. Default false. */
+  /** Serve a stale response at once and revalidate in the background: true, or the most staleness in ms. */
   staleWhileRevalidate?: boolean | number;
   /** Methods looked up and stored. Default ['GET', 'HEAD']; 'POST' (opt-in) keys on a hash of the body. */
   allowableMethods?: string[];
-  /** Statuses that may be stored. Default: every status RFC 9111 §3 allows (explicitly fresh, or heuristically cacheable). */
+  /** Statuses that may be stored. Default: every status RFC 9111 §3 allows (explicitly fresh, or heuristic). */
   allowableCodes?: number[];
   /** Query parameters left out of the cache key and the stored URL (API keys, cache busters); still sent upstream. */
   ignoredParameters?: string[];
@@ -129,13 +132,23 @@ interface Stored {
 type Outcome = { stored: Stored; state: CacheState; reason: string } | { response: Response; reason: string };
 
 function checkMillis(name: string, value: unknown, allowZero = true): number {
-  if (typeof value !== 'number') throw new TypeError(`${WHERE}: ${name} must be a number of milliseconds, got ${typeName(value)}`);
-  if (Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`${WHERE}: ${name} must be ${allowZero ? '>= 0' : '> 0'} ms, got ${value}`);
+  if (typeof value !== 'number') {
+    throw new TypeError(`${WHERE}: ${name} must be a number of milliseconds, got ${typeName(value)}`);
+  }
+  if (Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new RangeError(`${WHERE}: ${name} must be ${allowZero ? '>= 0' : '> 0'} ms, got ${value}`);
+  }
   return value;
 }
 
-function checkList<T extends 'string' | 'number'>(name: string, value: unknown, itemType: T): (T extends 'string' ? string : number)[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== itemType)) throw new TypeError(`${WHERE}: ${name} must be an array of ${itemType}s`);
+function checkList<T extends 'string' | 'number'>(
+  name: string,
+  value: unknown,
+  itemType: T,
+): (T extends 'string' ? string : number)[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== itemType)) {
+    throw new TypeError(`${WHERE}: ${name} must be an array of ${itemType}s`);
+  }
   return value;
 }
 
@@ -167,23 +180,25 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   }));
   const staleIfError = checkStaleWindow('staleIfError', o.staleIfError);
   const staleWhileRevalidate = checkStaleWindow('staleWhileRevalidate', o.staleWhileRevalidate);
-  const methodList = o.allowableMethods === undefined ? ['GET', 'HEAD'] : checkList('allowableMethods', o.allowableMethods, 'string');
+  const methodList =
+    o.allowableMethods === undefined ? ['GET', 'HEAD'] : checkList('allowableMethods', o.allowableMethods, 'string');
   const methods = new Set(methodList.map((m) => m.toUpperCase()));
   for (const m of methods) {
     if (!['GET', 'HEAD', 'POST'].includes(m)) {
       throw new RangeError(`${WHERE}: allowableMethods may hold GET, HEAD and POST, got '${m}'`);
     }
   }
-  const allowableCodes = o.allowableCodes === undefined ? undefined : new Set(checkList('allowableCodes', o.allowableCodes, 'number'));
+  const allowableCodes =
+    o.allowableCodes === undefined ? undefined : new Set(checkList('allowableCodes', o.allowableCodes, 'number'));
   for (const s of allowableCodes ?? []) {
     if (!Number.isInteger(s) || s < 200 || s > 599) {
       throw new RangeError(`${WHERE}: allowableCodes must be integers in [200, 599], got ${s}`);
     }
   }
-  const ignoredParameters = o.ignoredParameters === undefined ? [] : checkList('ignoredParameters', o.ignoredParameters, 'string');
-  const matchHeaders = (o.matchHeaders === undefined ? [] : checkList('matchHeaders', o.matchHeaders, 'string')).map((h) =>
-    h.toLowerCase(),
-  );
+  const ignoredParameters =
+    o.ignoredParameters === undefined ? [] : checkList('ignoredParameters', o.ignoredParameters, 'string');
+  const matchHeaderList = o.matchHeaders === undefined ? [] : checkList('matchHeaders', o.matchHeaders, 'string');
+  const matchHeaders = matchHeaderList.map((h) => h.toLowerCase());
   const shared = o.shared === undefined ? false : checkBoolean(WHERE, 'shared', o.shared);
   const honourCacheControl = o.cacheControl === undefined ? true : checkBoolean(WHERE, 'cacheControl', o.cacheControl);
   for (const name of ['fetch', 'key'] as const) {
@@ -243,7 +258,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       response = await upstream(outgoing);
     } catch (error) {
       if (stale && rules.staleAllowedOnError(stale.meta)) {
-        return { stored: stale, state: 'stale', reason: `the origin failed (${(error as Error).message}): served stale` };
+        const reason = `the origin failed (${(error as Error).message}): served stale`;
+        return { stored: stale, state: 'stale', reason };
       }
       throw error;
     }
@@ -285,7 +301,9 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     };
     const entry = await store.put(key, meta, bodyChunks(response));
     await variants.add(primary, vary, key);
-    const reason = stale ? 'the stored response was stale and the origin sent a new one' : 'nothing stored for this request';
+    const reason = stale
+      ? 'the stored response was stale and the origin sent a new one'
+      : 'nothing stored for this request';
     return { stored: { key, entry, meta }, state: 'miss', reason };
   }
 
@@ -314,8 +332,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
         const value = headers.get(name);
         if (value !== null) fields.set(name, value);
       }
-      accounting.record(meta.url, state, `${reason}; answered the conditional request with 304`, state === 'miss' ? 0 : entry.size);
-      return labelled(new Response(null, { status: 304, statusText: 'Not Modified', headers: fields }), request.url, state);
+      const saved = state === 'miss' ? 0 : entry.size;
+      accounting.record(meta.url, state, `${reason}; answered the conditional request with 304`, saved);
+      const notModifiedResponse = new Response(null, { status: 304, statusText: 'Not Modified', headers: fields });
+      return labelled(notModifiedResponse, request.url, state);
     }
     const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(meta.status);
     const init = { status: meta.status, statusText: meta.statusText, headers };
@@ -346,7 +366,12 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     return labelled(new Response(null, { status: 504, statusText: 'Gateway Timeout', headers }), request.url, 'miss');
   }
 
-  async function settle(request: Request, url: string, run: () => Promise<Outcome>, coalesceId: string): Promise<CachedResponse> {
+  async function settle(
+    request: Request,
+    url: string,
+    run: () => Promise<Outcome>,
+    coalesceId: string,
+  ): Promise<CachedResponse> {
     const { outcome, leader } = coalesced(coalesceId, run);
     const result = await outcome;
     if ('stored' in result) {
@@ -404,7 +429,9 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
 
   async function lookup(request: Request, url: string): Promise<CachedResponse> {
     const lifetime = lifetimeFor(url);
-    if (lifetime === 0) return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
+    if (lifetime === 0) {
+      return passThrough(await upstream(request), request, url, 'the expiry for this URL is 0 (do not cache)');
+    }
     const primary = customKey ? await checkedKey(request) : await primaryKey(request, url);
     const allHeaders = JSON.stringify([...request.headers].sort());
     const coalesceId = `${primary} ${allHeaders}`;
@@ -423,13 +450,15 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     if (onlyIfCached) return gatewayTimeout(request, url, 'the stored response would need revalidation');
 
     const requestNoCache =
-      cacheControl(request.headers.get('cache-control')).has('no-cache') || /no-cache/.test(request.headers.get('pragma') ?? '');
+      cacheControl(request.headers.get('cache-control')).has('no-cache') ||
+      /no-cache/.test(request.headers.get('pragma') ?? '');
     const over = staleness(policy);
     const background =
       !forcedByMustRevalidate &&
       !requestNoCache &&
       policy.stale() &&
-      (evaluation.revalidation?.synchronous === false || (staleWhileRevalidate > 0 && over * 1000 <= staleWhileRevalidate));
+      (evaluation.revalidation?.synchronous === false ||
+        (staleWhileRevalidate > 0 && over * 1000 <= staleWhileRevalidate));
     const revalidate = () => exchange(request, url, primary, lifetime, stored);
     if (background) {
       // Serve now; refresh once for all concurrent callers and record any failure for explain().
@@ -440,7 +469,8 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
         },
         (error: Error) => accounting.explain(url, 'stale', `background revalidation failed: ${error.message}`),
       );
-      return respond(stored, request, 'stale', `stale by ${over.toFixed(1)} s: served while revalidating in the background`);
+      const reason = `stale by ${over.toFixed(1)} s: served while revalidating in the background`;
+      return respond(stored, request, 'stale', reason);
     }
     return settle(request, url, revalidate, coalesceId);
   }

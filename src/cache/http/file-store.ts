@@ -179,7 +179,8 @@ export class FileStore implements CacheStore {
 
   private async scan(): Promise<void> {
     await this.claimDirectory();
-    await Promise.all([this.entriesDir, this.bodiesDir, this.tmpDir].map((dir) => fs.promises.mkdir(dir, { recursive: true })));
+    const dirs = [this.entriesDir, this.bodiesDir, this.tmpDir];
+    await Promise.all(dirs.map((dir) => fs.promises.mkdir(dir, { recursive: true })));
     await this.reclaimTempFiles();
     for (const name of await fs.promises.readdir(this.entriesDir)) {
       if (!ENTRY_NAME.test(name)) continue;

@@ -15,7 +15,7 @@ const RFC850_DATE = new RegExp(`^${DAY_LONG}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME}
 /** obsolete asctime form: `Sun Nov  6 08:49:37 1994` (day of month padded with a space). */
 const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ((?:\\d| )\\d) ${TIME} (\\d{4})$`);
 
-function toMillis(year: number, month: string, day: number, hour: number, minute: number, second: number): number | undefined {
+function toMillis(year: number, month: string, day: number, hour: number, minute: number, second: number) {
   const monthIndex = MONTHS.indexOf(month);
   // second 60 is a leap second (RFC 9110 §5.6.7); it is read as the first second of the next minute.
   if (hour > 23 || minute > 59 || second > 60 || day < 1) return undefined;

@@ -4,6 +4,7 @@
 export function checkKnownOptions(where: string, options: Record<string, unknown>, known: readonly string[]): void {
   const unknown = Object.keys(options).filter((name) => !known.includes(name));
   if (unknown.length > 0) {
-    throw new TypeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}`);
+    const names = unknown.map((n) => `'${n}'`).join(', ');
+    throw new TypeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${names}`);
   }
 }

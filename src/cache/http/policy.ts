@@ -278,7 +278,8 @@ export function notModified(request: Request, meta: ResponseMeta): boolean {
   if (ifNoneMatch !== null) {
     if (ifNoneMatch.trim() === '*') return true;
     const stored = meta.headers.etag?.match(ENTITY_TAG)?.[0];
-    return stored !== undefined && (ifNoneMatch.match(ENTITY_TAG) ?? []).some((tag) => opaqueTag(tag) === opaqueTag(stored));
+    const listed = ifNoneMatch.match(ENTITY_TAG) ?? [];
+    return stored !== undefined && listed.some((tag) => opaqueTag(tag) === opaqueTag(stored));
   }
   const ifModifiedSince = request.headers.get('if-modified-since');
   const since = ifModifiedSince === null ? undefined : parseHttpDate(ifModifiedSince.trim());
@@ -287,4 +288,12 @@ export function notModified(request: Request, meta: ResponseMeta): boolean {
 }
 
 /** RFC 9110 §15.4.5: the fields a 304 carries (those a 200 would), besides Age. */
-export const NOT_MODIFIED_FIELDS = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary'];
+export const NOT_MODIFIED_FIELDS = [
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'last-modified',
+  'vary',
+];

@@ -11,11 +11,11 @@ import { checkKnownOptions } from './known-options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface RedisStoreOptions {
-  /** `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS), or ioredis options. Default `redis://127.0.0.1:6379`. */
+  /** `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS), or ioredis options. Default: local 6379. */
   connection?: RedisConnection;
   /** Prefix of every key this store writes. Default `'hotpath:http:'`. */
   prefix?: string;
-  /** Seconds after which Redis drops an entry whatever its HTTP freshness. Default: never (bound the size with Redis' maxmemory). */
+  /** Seconds after which Redis drops an entry whatever its HTTP freshness. Default: never (use Redis' maxmemory). */
   ttlSeconds?: number;
 }
 
@@ -102,7 +102,9 @@ export class RedisStore implements CacheStore {
       if (metaLength < 0 || 4 + metaLength > value.length) throw new RangeError('bad meta length');
       meta = JSON.parse(value.toString('utf8', 4, 4 + metaLength));
     } catch {
-      process.emitWarning(`hotpath cache: dropped a damaged Redis entry ${this.prefix + key}`, { code: 'HOTPATH_CACHE_CORRUPT' });
+      process.emitWarning(`hotpath cache: dropped a damaged Redis entry ${this.prefix + key}`, {
+        code: 'HOTPATH_CACHE_CORRUPT',
+      });
       await this.run((redis) => redis.del(this.prefix + key));
       return undefined;
     }
@@ -115,7 +117,8 @@ export class RedisStore implements CacheStore {
     header.writeUInt32BE(metaBytes.length);
     const value = Buffer.concat([header, metaBytes, body]);
     const ttl = this.ttlSeconds;
-    await this.run((redis) => (ttl === undefined ? redis.set(this.prefix + key, value) : redis.set(this.prefix + key, value, 'EX', ttl)));
+    const name = this.prefix + key;
+    await this.run((redis) => (ttl === undefined ? redis.set(name, value) : redis.set(name, value, 'EX', ttl)));
   }
 
   /** Stores `body` (Uint8Array chunks, or strings written as UTF-8) under `key`. */

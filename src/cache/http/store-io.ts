@@ -29,7 +29,8 @@ export function guarded(store: CacheStore): CacheStore {
           throw error;
         }
       })();
-      return store.put(key, meta, watched).catch((error: Error) => (error === bodyError ? Promise.reject(error) : fail(error)));
+      const rethrow = (error: Error) => (error === bodyError ? Promise.reject(error) : fail(error));
+      return store.put(key, meta, watched).catch(rethrow);
     },
     updateMeta: (key, meta) => store.updateMeta(key, meta).catch(fail),
     delete: (key) => store.delete(key).catch(fail),
@@ -58,7 +59,9 @@ export function resolveStore(where: string, value: unknown): CacheStore {
     const candidate = value as Partial<CacheStore> & { path?: unknown; maxBytes?: number };
     if (typeof candidate.get === 'function' && typeof candidate.put === 'function') {
       for (const method of ['updateMeta', 'delete', 'clear'] as const) {
-        if (typeof candidate[method] !== 'function') throw new TypeError(`${where}: a custom store needs a ${method}() method`);
+        if (typeof candidate[method] !== 'function') {
+          throw new TypeError(`${where}: a custom store needs a ${method}() method`);
+        }
       }
       return candidate as CacheStore;
     }

@@ -8,17 +8,40 @@ import { arrayScalarType, encodeScalar, isTypedArray, scalarArrays, scalarType, 
 
 // ---- Availability ------------------------------------------------------------------------------
 
-let probed: { available: boolean; reason: string | null } | undefined;
+interface Probe {
+  available: boolean;
+  reason: string | null;
+  via: LoadPath['via'];
+  libraries: string[];
+}
+let probed: Probe | undefined;
 
 // Probing loads the OpenCL driver (tens of ms with pocl), so it happens on first use, not at import.
-function probe(): { available: boolean; reason: string | null } {
+function probe(): Probe {
   if (!probed) {
     probed =
       backend === 'native'
         ? requireNative().openclStatus()
-        : { available: false, reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}` };
+        : { available: false, reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}`, via: null, libraries: [] };
   }
   return probed;
+}
+
+/** How OpenCL was reached. */
+export interface LoadPath {
+  /**
+   * 'loader': through the ICD loader libOpenCL.so.1 (or HOTPATH_OPENCL_LIBRARY); 'direct-icd': no loader, so
+   * the vendor drivers registered in /etc/OpenCL/vendors/*.icd were opened directly (cl_khr_icd); null: unavailable.
+   */
+  via: 'loader' | 'direct-icd' | null;
+  /** The libraries opened: the loader, or each vendor driver that gave a platform. */
+  libraries: string[];
+}
+
+/** Which path `available()` took to OpenCL (loader or direct vendor drivers), for diagnostics. */
+export function loadPath(): LoadPath {
+  const { via, libraries } = probe();
+  return { via, libraries: [...libraries] };
 }
 
 /** Whether an OpenCL platform with at least the ICD loader is usable in this process. */

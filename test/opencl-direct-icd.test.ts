@@ -89,8 +89,9 @@ suite.skipIf(skipReason !== null)('OpenCL without the ICD loader: vendor drivers
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-icd-'));
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-  it('the loader path is reported when libOpenCL.so.1 is present', () => {
-    expect(opencl.loadPath()).toEqual({ via: 'loader', libraries: ['libOpenCL.so.1'] });
+  it('this process reports the path it took (the loader where ldconfig knows one)', () => {
+    const expected = loaderFile() !== null ? { via: 'loader', libraries: ['libOpenCL.so.1'] } : { via: 'direct-icd' };
+    expect(opencl.loadPath()).toMatchObject(expected);
   });
 
   it('a missing loader falls back to the drivers registered in /etc/OpenCL/vendors', () => {
@@ -142,6 +143,6 @@ suite.skipIf(skipReason !== null)('OpenCL without the ICD loader: vendor drivers
     expect(JSON.parse(direct.stdout).opencl.loadPath.via).toBe('direct-icd');
     const table = runCli(['doctor'], undefined, { HOTPATH_OPENCL_LIBRARY: missingLoader });
     expect(table.stdout).toMatch(/opencl +vendor drivers opened directly \(no ICD loader\): /);
-    expect(runCli(['doctor']).stdout).toMatch(/opencl +ICD loader: libOpenCL\.so\.1/);
+    if (loaderFile() !== null) expect(runCli(['doctor']).stdout).toMatch(/opencl +ICD loader: libOpenCL\.so\.1/);
   });
 });

@@ -150,9 +150,21 @@ export function devices(options?: { type?: DeviceTypeFilter }): Device[] {
   return platforms().flatMap((p) => p.devices(options));
 }
 
-/** The default device: the GPU with the most compute units, else the first CPU, else any device. */
+/**
+ * The default device: the one HOTPATH_OPENCL_DEVICE names (an index into devices(), so a test suite can be
+ * run against each device in turn), else the GPU with the most compute units, else the first CPU, else any.
+ */
 export function defaultDevice(): Device {
   const all = devices();
+  const chosen = process.env.HOTPATH_OPENCL_DEVICE;
+  if (chosen !== undefined && chosen !== '') {
+    const index = Number(chosen);
+    if (!/^\d+$/.test(chosen.trim()) || index >= all.length) {
+      const listing = all.map((d) => `${d.index}: ${d}`).join('; ') || 'none';
+      throw new RangeError(`opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`);
+    }
+    return all[index];
+  }
   const gpus = all.filter((d) => d.type === 'gpu').sort((a, b) => b.computeUnits - a.computeUnits);
   const device = gpus[0] ?? all.find((d) => d.type === 'cpu') ?? all[0];
   if (!device) throw new Error('opencl: no OpenCL device found on any platform');

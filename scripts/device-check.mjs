@@ -5,7 +5,8 @@
 //   3. benchmarks each device: transfer in/out (GB/s), kernel and end-to-end times of `a*b + c*sin(d)`
 //      and a degree-50 polynomial at n = 1e6, 1e7, 1e8 in float32 and float64 (where the device has
 //      fp64), a device-resident chain of two expressions, and the native CPU path, as ratios;
-//   4. writes bench/results/device-check.json and exits non-zero if any test failed on any device.
+//   4. writes bench/results/device-check.json (after each stage too, so a run cut short leaves what it
+//      measured) and exits non-zero if any test failed on any device.
 // Sizes that would not fit the device or host memory, or the remaining time, are skipped and say so.
 // HOTPATH_DEVICE_CHECK_SECONDS (default 480) bounds the whole run; the tests get priority.
 import { spawnSync } from 'node:child_process';
@@ -38,7 +39,7 @@ const machine = {
 log(`# hotpath device check on ${machine.host}: ${machine.cpus} x ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}`);
 if (!opencl.available()) {
   log(`OpenCL is not available: ${opencl.unavailableReason()}`);
-  writeResults({ machine, opencl: { available: false, reason: opencl.unavailableReason() }, ok: false });
+  writeResults({ machine, opencl: { available: false, reason: opencl.unavailableReason() }, ok: false, complete: true });
   process.exit(2);
 }
 const loadPath = opencl.loadPath();
@@ -93,6 +94,7 @@ for (const device of devices) {
   }
   summary.ok = r.status === 0 && summary.failed === 0 && summary.passed > 0;
   tests.push(summary);
+  writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, complete: false });
   log(`tests on device ${device.index}: ${summary.ok ? 'PASS' : 'FAIL'} (${summary.passed ?? '?'} passed, ${summary.failed ?? '?'} failed, ${summary.skipped ?? '?'} skipped, ${summary.seconds.toFixed(1)} s)`);
 }
 
@@ -247,6 +249,7 @@ for (const [k, device] of devices.entries()) {
       printRow(row);
     }
     lastCost = { n, ms };
+    writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, benchmarks, complete: false });
   }
   context.release();
 }
@@ -258,11 +261,12 @@ function writeResults(results) {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'device-check.json');
   fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  log(`\nresults: ${path.relative(root, file)}`);
+  return path.relative(root, file);
 }
 
 const ok = tests.every((t) => t.ok);
-writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, benchmarks, seconds: (performance.now() - started) / 1000, ok });
+const file = writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, benchmarks, seconds: (performance.now() - started) / 1000, ok, complete: true });
+log(`\nresults: ${file}`);
 for (const t of tests) for (const f of t.failures ?? []) log(`FAILED on device ${t.device}: ${f}`);
 log(`device check: ${ok ? 'PASS' : 'FAIL'}: tests ${tests.map((t) => `device ${t.device} ${t.ok ? 'pass' : 'FAIL'}`).join(', ')}; ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exit(ok ? 0 : 1);

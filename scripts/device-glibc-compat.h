@@ -34,3 +34,8 @@ HOTPATH_OLD_SYMBOL(pthread_setspecific)
 HOTPATH_OLD_SYMBOL(pthread_sigmask)
 #undef HOTPATH_OLD_SYMBOL
 #endif
+#if defined(__x86_64__) && defined(__linux__) && defined(__cplusplus)
+// libstdc++ 3.4.30 (GCC 12) re-versioned condition_variable::wait; the 3.4.11 one is the same function.
+__asm__(".symver _ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE,"
+        "_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE@GLIBCXX_3.4.11");
+#endif

@@ -4,7 +4,11 @@
 #include "opencl_api.h"
 
 #include <CL/cl_ext.h>
+// The dispatch table names entry points deprecated since OpenCL 1.1; only their offsets are used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include <CL/cl_icd.h>
+#pragma GCC diagnostic pop
 #include <dirent.h>
 #include <dlfcn.h>
 

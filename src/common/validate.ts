@@ -41,6 +41,14 @@ export function checkOptions(where: string, options: unknown): Record<string, un
   return options as Record<string, unknown>;
 }
 
+/** Throws a TypeError naming every option of `opts` not in `known` (a misspelt option must not be ignored). */
+export function checkKnownOptions(where: string, opts: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(opts).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new TypeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  }
+}
+
 const integerArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array];
 
 /**

@@ -29,7 +29,7 @@ echo "cpus: $(nproc 2>/dev/null), memory: $(awk '/MemTotal/ { printf "%.0f GiB",
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max --format=csv
 echo "registered OpenCL drivers:"
 for icd in /etc/OpenCL/vendors/*.icd; do [ -f "$icd" ] && echo "  $icd: $(head -1 "$icd")"; done
-echo "ICD loader: $( (ldconfig -p 2>/dev/null | grep -m1 'libOpenCL.so.1') || echo 'none in the ldconfig cache')"
+echo "ICD loader: $(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1/ { print $NF; found = 1; exit } END { if (!found) print "none in the ldconfig cache" }')"
 
 section "unpacking .device"
 [ -f .device/node.xz ] && [ -f .device/payload.tar.xz ] || fail ".device/ is missing: carry it (scripts/device-bundle.sh makes it)"

@@ -71,13 +71,21 @@ function expectSameWorkAsLoader(out: Record<string, unknown>) {
   expect(out.buildError).toBe('BuildError');
 }
 
-// A private mount namespace (root, util-linux unshare) hides the real loader file; probe once.
+// The ICD loader this process would open, or null. A private mount namespace (root, util-linux
+// unshare) hides that file in a child.
 function loaderFile(): string | null {
   try {
     const line = execFileSync('ldconfig', ['-p'], { encoding: 'utf8' })
       .split('\n')
       .find((l) => /libOpenCL\.so\.1 .*x86-64|libOpenCL\.so\.1 \(libc6,/.test(l));
-    return line ? fs.realpathSync(line.split('=>')[1].trim()) : null;
+    if (!line) return null;
+    const file = fs.realpathSync(line.split('=>')[1].trim());
+    // An ELF file, not something already hidden (e.g. /dev/null bound over it by scripts/device-run.sh's test).
+    const magic = Buffer.alloc(4);
+    const fd = fs.openSync(file, 'r');
+    const read = fs.readSync(fd, magic, 0, 4, 0);
+    fs.closeSync(fd);
+    return read === 4 && magic.toString('latin1') === '\x7fELF' ? file : null;
   } catch {
     return null;
   }

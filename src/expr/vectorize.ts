@@ -9,7 +9,7 @@
 import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
 import { TokenStream, describeToken, tokenize, type Token } from './parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
-import { checkKnownOptions, checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { checkKnownOptions, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import type { OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 
 const WHERE = 'vectorize';

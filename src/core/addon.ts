@@ -44,7 +44,7 @@ export interface NativeAddon {
   trackedFloat64Array(length: number): Float64Array;
 
   // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
-  openclStatus(): { available: boolean; reason: string | null };
+  openclStatus(): { available: boolean; reason: string | null; via: 'loader' | 'direct-icd' | null; libraries: string[] };
   openclPlatforms(): OpenclPlatformRecord[];
   openclCreateContext(deviceIndex: number): OpenclHandle;
   /** access: 0 read-write, 1 read-only, 2 write-only; `initial` (exactly byteLength bytes) is copied. */

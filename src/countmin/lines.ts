@@ -3,7 +3,8 @@
 // CountMinSketch.updateLines and TopK.updateLines need: option checking, the pure-TS twin of the native
 // splitter (native/countmin/countmin_kernel.cc ForEachKey), and the carry of a key split across two chunks.
 import os from 'node:os';
-import { checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { typeName } from '../core/validate.js';
 import { xxh64 } from './hash.js';
 import { updateHashed, type SketchState } from './kernel.js';
 
@@ -41,10 +42,7 @@ const CR = 0x0d;
 
 export function checkLineOptions(where: string, bytes: unknown, options: unknown): CheckedLineOptions {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (or Buffer), got ${typeName(bytes)}`);
-  const opts = checkOptions(where, options);
-  for (const name of Object.keys(opts)) {
-    if (name !== 'separator' && name !== 'stream' && name !== 'threads') throw new TypeError(`${where}: unknown option '${name}'`);
-  }
+  const opts = checkKnownOptions(where, options, ['separator', 'stream', 'threads']);
   let separator = NEWLINE;
   const given = opts.separator;
   if (given === 'whitespace') separator = WHITESPACE;

@@ -1,6 +1,8 @@
 // `hotpath doctor`: which backend is live and why, for bug reports.
+import fs from 'node:fs';
 import os from 'node:os';
-import { backend, nativeLoadError, nativePath, requireNative } from '../binding/loader.js';
+import path from 'node:path';
+import { backend, nativeLoadError, nativePath, packageRoot, requireNative } from '../binding/loader.js';
 import { openclReport, openclRows } from '../opencl/report.js';
 import { parseCommandArgs, printTable } from './io.js';
 
@@ -20,11 +22,14 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     process.stdout.write(doctorHelp);
     return 0;
   }
+  // Written by scripts/install.js when the source build failed at install time (removed when one succeeds).
+  const buildLog = path.join(packageRoot, 'native-build.log');
   const report = {
     backend,
     nativeLoaded: nativeLoadError === null,
     nativeLoadError: nativeLoadError?.message ?? null,
     nativePath,
+    nativeBuildLog: fs.existsSync(buildLog) ? buildLog : null,
     addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
     node: process.version,
     napi: Number(process.versions.napi),
@@ -39,6 +44,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     printTable([
       ['backend', report.backend],
       ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError}`],
+      ...(report.nativeBuildLog ? [['failed native build log', report.nativeBuildLog] as [string, string]] : []),
       ['addon N-API version', String(report.addonNapiVersion ?? '-')],
       ['node', report.node],
       ['node N-API version', String(report.napi)],

@@ -14,6 +14,11 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["<!@(node -p \"require('./native/build-flags.json').cflags_cc.join(' ')\")"],
       "ldflags": ["-pthread"],
+      "conditions": [
+        ["OS=='win'", {
+          "include_dirs": ["<!@(node -p \"require('./native/build-flags.json').include_dirs_win32.join(' ')\")"]
+        }]
+      ],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

@@ -59,7 +59,9 @@ function buildFromSource() {
   const run = spawnSync(command, [...args, 'rebuild'], { cwd: root, encoding: 'utf8', windowsHide: true });
   const output = `${run.stdout ?? ''}${run.stderr ?? ''}`;
   if (run.error) return { ok: false, output, reason: `cannot run node-gyp: ${run.error.message}` };
-  if (run.status !== 0) return { ok: false, output, reason: failureReason(output, `node-gyp exited with ${run.status}`) };
+  if (run.status !== 0) {
+    return { ok: false, output, reason: failureReason(output, `node-gyp exited with ${run.status}`) };
+  }
   if (!addonLoads()) return { ok: false, output, reason: 'the built addon does not load' };
   return { ok: true, output, reason: null };
 }

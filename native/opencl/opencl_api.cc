@@ -102,7 +102,8 @@ cl_int DirectGetPlatformIDs(cl_uint num_entries, cl_platform_id* platforms, cl_u
 }
 
 // clCreateContext has no object argument: its devices say which vendor creates it.
-cl_context DirectCreateContext(const cl_context_properties* properties, cl_uint num_devices, const cl_device_id* devices,
+cl_context DirectCreateContext(const cl_context_properties* properties, cl_uint num_devices,
+                               const cl_device_id* devices,
                                void(CL_CALLBACK* notify)(const char*, const void*, size_t, void*), void* user_data,
                                cl_int* errcode_ret) {
   if (num_devices == 0 || devices == nullptr || devices[0] == nullptr) {
@@ -153,7 +154,9 @@ std::string OpenDriver(const std::string& library, std::vector<cl_platform_id>* 
   auto getAddress = reinterpret_cast<GetAddress>(dlsym(handle, "clGetExtensionFunctionAddress"));
   void* symbol = getAddress != nullptr ? getAddress("clIcdGetPlatformIDsKHR") : nullptr;
   if (symbol == nullptr) symbol = dlsym(handle, "clIcdGetPlatformIDsKHR");
-  if (symbol == nullptr) return "it exports neither clGetExtensionFunctionAddress(\"clIcdGetPlatformIDsKHR\") nor the symbol";
+  if (symbol == nullptr) {
+    return "it exports neither clGetExtensionFunctionAddress(\"clIcdGetPlatformIDsKHR\") nor the symbol";
+  }
   const auto icdGetPlatformIDs = reinterpret_cast<clIcdGetPlatformIDsKHR_fn>(symbol);
   cl_uint count = 0;
   cl_int status = icdGetPlatformIDs(0, nullptr, &count);

@@ -24,6 +24,13 @@
 namespace hotpath::opencl {
 namespace {
 
+// The ICD loader's file name (Windows: installed with the GPU driver; <dlfcn.h> there is native/compat/win32).
+#ifdef _WIN32
+constexpr const char* kLoaderLibrary = "OpenCL.dll";
+#else
+constexpr const char* kLoaderLibrary = "libOpenCL.so.1";
+#endif
+
 struct Loaded {
   Api api;
   bool ok = false;
@@ -208,7 +215,7 @@ bool LoadDirect(Loaded* result) {
 Loaded Load() {
   Loaded result;
   const char* override = std::getenv("HOTPATH_OPENCL_LIBRARY");
-  const std::string library = override != nullptr && *override != '\0' ? override : "libOpenCL.so.1";
+  const std::string library = override != nullptr && *override != '\0' ? override : kLoaderLibrary;
   result.ok = LoadLoader(library, &result) || LoadDirect(&result);
   if (result.ok) result.reason.clear();
   return result;

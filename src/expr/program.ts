@@ -12,13 +12,13 @@
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { type Backend, resolveBackend } from '../core/loader.js';
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
+import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, formatIr, lower } from './ir.js';
+import { type Ir, formatIr, lower } from '../lang/ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
-import { parse } from './parser.js';
+import { parse } from '../lang/parser.js';
 import { evaluateTree, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable } from '../opencl/evaluate.js';
 
 export type ResultArray = Float64Array | Float32Array;
@@ -129,7 +129,7 @@ export class CompiledExpressions {
         throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
       }
       if (code !== 's') {
-        const length = (value as ElementArray).length;
+        const length = trueLength(value as ElementArray);
         if (lengthFrom === null) {
           lengthFrom = name;
           n = length;
@@ -156,7 +156,8 @@ export class CompiledExpressions {
       if (!(given instanceof Ctor)) {
         throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
       }
-      if (given.length !== bound.n) throw new RangeError(`${where}: ${label} has ${given.length} elements, expected ${bound.n}`);
+      const length = trueLength(given);
+      if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
       return given;
     });
     this.#resolveAliasing(where, bound, arrays);

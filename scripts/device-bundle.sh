@@ -6,7 +6,6 @@
 #                    version, xz -9; cached in
 #                    ~/.cache/hotpath-device because compressing takes minutes)
 #   hotpath.node     the addon, built by scripts/device-build-addon.sh to load on old glibc/libstdc++
-#   include/CL       the OpenCL headers, for the fallback build on the machine
 #   payload.tar.xz   dist/ and only the node_modules the checks load (vitest's stack, hotpath's
 #                    dependencies that load eagerly, the addon's build headers)
 # Prints the size of the tracked tree plus .device/ (the device tool carries at most 64 MiB).
@@ -34,8 +33,6 @@ echo "$version" >.device/node-version
 
 # 2. Compiled TypeScript, and the addon built for old distributions.
 npm run --silent build:ts
-mkdir -p .device/include
-cp -r /usr/include/CL .device/include/
 scripts/device-build-addon.sh .device/hotpath.node
 
 # 3. The node_modules closure: vitest (the OpenCL test files run under it, unchanged), hotpath's

@@ -36,8 +36,10 @@ const machine = {
   backend: hotpath.backend,
   date: new Date().toISOString(),
 };
-log(`# hotpath device check on ${machine.host}: ${machine.cpus} x ${machine.cpu}, ${machine.memoryGiB} GiB, ` +
-  `node ${machine.node}`);
+log(
+  `# hotpath device check on ${machine.host}: ${machine.cpus} x ${machine.cpu}, ${machine.memoryGiB} GiB, ` +
+    `node ${machine.node}`,
+);
 if (!opencl.available()) {
   log(`OpenCL is not available: ${opencl.unavailableReason()}`);
   const reason = opencl.unavailableReason();
@@ -64,8 +66,10 @@ const deviceInfo = devices.map((d) => ({
 }));
 const found = { machine, opencl: { available: true, loadPath, devices: deviceInfo } };
 for (const d of deviceInfo) {
-  log(`  device ${d.index}: ${d.name} (${d.type}, ${d.platform}, ${d.version}, driver ${d.driverVersion}), ` +
-    `${d.computeUnits} CUs @ ${d.clockMHz} MHz, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`);
+  log(
+    `  device ${d.index}: ${d.name} (${d.type}, ${d.platform}, ${d.version}, driver ${d.driverVersion}), ` +
+      `${d.computeUnits} CUs @ ${d.clockMHz} MHz, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`,
+  );
 }
 
 // ---- 2. The OpenCL test files on every device -----------------------------------------------------
@@ -239,8 +243,10 @@ function printRow(row) {
   log(`    light  ${p(row.light)}`);
   log(`    poly50 ${p(row.poly50)}, ${row.poly50.kernelGflops} GFLOP/s`);
   const { deviceResidentMs, hostRoundTripMs, cpuMs, residentSpeedupVsCpu } = row.chain;
-  log(`    chain  resident ${deviceResidentMs} ms, host round trip ${hostRoundTripMs} ms, CPU ${cpuMs} ms ` +
-    `(x${residentSpeedupVsCpu} vs CPU)`);
+  log(
+    `    chain  resident ${deviceResidentMs} ms, host round trip ${hostRoundTripMs} ms, CPU ${cpuMs} ms ` +
+      `(x${residentSpeedupVsCpu} vs CPU)`,
+  );
 }
 
 const benchmarks = [];
@@ -257,11 +263,15 @@ for (const [k, device] of devices.entries()) {
     // 7 device buffers (4 inputs, out, chain temporary) of the widest type; about 10 host arrays.
     const widest = precisions.includes('float64') ? 8 : 4;
     const why =
-      7 * n * widest > 0.8 * device.globalMemory ? `needs ${((7 * n * widest) / 2 ** 30).toFixed(1)} GiB of device memory`
-      : n * widest > device.maxAllocation ? `a buffer of ${n * widest} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE`
-      : 14 * n * 8 > 0.6 * os.totalmem() ? `needs ${((14 * n * 8) / 2 ** 30).toFixed(1)} GiB of host memory`
-      : predicted > share ? `predicted ${(predicted / 1000).toFixed(0)} s, ${(share / 1000).toFixed(0)} s left for this device`
-      : null;
+      7 * n * widest > 0.8 * device.globalMemory
+        ? `needs ${((7 * n * widest) / 2 ** 30).toFixed(1)} GiB of device memory`
+        : n * widest > device.maxAllocation
+          ? `a buffer of ${n * widest} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE`
+          : 14 * n * 8 > 0.6 * os.totalmem()
+            ? `needs ${((14 * n * 8) / 2 ** 30).toFixed(1)} GiB of host memory`
+            : predicted > share
+              ? `predicted ${(predicted / 1000).toFixed(0)} s, ${(share / 1000).toFixed(0)} s left for this device`
+              : null;
     if (why) {
       log(`  n=${n.toExponential(0)} skipped: ${why}`);
       result.skipped.push({ n, why });

@@ -8,6 +8,7 @@ import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
 import { lower, type Ir } from '../lang/ir.js';
+import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import { parse } from '../lang/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -305,3 +306,5 @@ async function run(
     for (const buffer of owned) buffer.release();
   }
 }
+
+registerDeviceEvaluator(evaluateTree as DeviceEvaluator);

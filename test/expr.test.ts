@@ -1,7 +1,7 @@
 import { describe as suite, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
+import { CONSTANTS, ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
 import { backends, rng } from './helpers.js';
 
 // A straightforward tree-walking reference over the parsed tree: one Math call per node, in
@@ -26,7 +26,7 @@ function referenceAt(node: ExpressionNode, vars: Record<string, ArrayLike<number
     case 'number':
       return node.value;
     case 'variable': {
-      const v = vars[node.name];
+      const v = Object.prototype.hasOwnProperty.call(vars, node.name) ? vars[node.name] : CONSTANTS[node.name];
       return typeof v === 'number' ? v : v[i];
     }
     case 'unary': {
@@ -149,10 +149,10 @@ for (const be of backends) {
       const n = 3001;
       const a = Float32Array.from(randomArray(11, n));
       const b = Float32Array.from(randomArray(12, n));
-      const f32 = evaluate('a * b + 0.1 * a - b / 3', { a, b }, { backend: be });
+      const f32 = evaluate('a * b + 3 * a - b / 3 + a ** 2.5', { a, b }, { backend: be });
       expect(f32).toBeInstanceOf(Float32Array);
       const f = Math.fround;
-      const want = a.map((x, i) => f(f(f(x * b[i]) + f(f(0.1) * x)) - f(b[i] / f(3))));
+      const want = a.map((x, i) => f(f(f(f(x * b[i]) + f(3 * x)) - f(b[i] / 3)) + f(x ** 2.5)));
       expectArrayClose(f32 as Float32Array, want, 0);
       const i32 = Int32Array.from({ length: n }, (_, i) => i - 1500);
       expect(evaluate('a + k', { a, k: i32 }, { backend: be })).toBeInstanceOf(Float64Array);
@@ -162,6 +162,64 @@ for (const be of backends) {
       expectArrayClose(ints, Float64Array.from(i32, (v) => v / 2), 0);
       const sines = evaluate('sin(a)', { a }, { backend: be }) as Float32Array;
       for (let i = 0; i < n; i++) expect(Math.abs(sines[i] - Math.sin(a[i]))).toBeLessThanOrEqual(2 ** -22);
+    });
+
+    // numexpr 2.8.4 (python3-numexpr), checked: a float constant (2.0, 0.1, 1/2, pi) or a scalar variable
+    // next to float32 arrays gives float64; integer constants and constant exponents of ** keep float32.
+    it('promotes float32 like numexpr 2.8: float constants and scalar variables compute in float64', () => {
+      const n = 3001;
+      const a = Float32Array.from(randomArray(13, n));
+      const float64Cases: [string, (x: number) => number][] = [
+        ['a * b + 0.1 * a - b / 3', (x) => x * x + 0.1 * x - x / 3],
+        ['a * 2.0', (x) => x * 2],
+        ['1/2 * a', (x) => 0.5 * x],
+        ['a + pi', (x) => x + Math.PI],
+        ['where(a > 0.1, a, 0)', (x) => (x > 0.1 ? x : 0)],
+        ['(a > b) * 2.0', () => 0],
+        ['arctan2(a, 2.0)', (x) => Math.atan2(x, 2)],
+        ['a * s', (x) => x * 0.1],
+      ];
+      for (const [expr, fn] of float64Cases) {
+        const got = evaluate(expr, { a, b: a, s: 0.1 }, { backend: be });
+        expect(got, expr).toBeInstanceOf(Float64Array);
+        expectArrayClose(got as Float64Array, Float64Array.from(a, fn), 2, expr);
+      }
+      for (const expr of ['a * 2', 'a ** 2.0', 'a ** 2.5', 'a * (2.5 > 1)', 'a * 3000000000', 'sum(a)']) {
+        const got = evaluate(expr, { a }, { backend: be });
+        if (typeof got !== 'number') expect(got, expr).toBeInstanceOf(Float32Array);
+      }
+      // Float32 semantics where numexpr keeps float32: 0.1 compared in float64 is not 0.1 rounded to float32.
+      const tenth = new Float32Array(n).fill(0.1);
+      expect((evaluate('where(a > 0.1, 1, 0)', { a: tenth }, { backend: be }) as Float64Array)[0]).toBe(1);
+    });
+
+    it('lets a variable named e or pi win over the constant', () => {
+      // Issue 18: b*c + d*e used 2.718... for e (b = 0.99, c = d = e = 99 gave 367.12, not 9899.01).
+      const n = 5000;
+      const full = (v: number) => new Float64Array(n).fill(v);
+      const vars = { b: full(0.99), c: full(99), d: full(99), e: full(99) };
+      const got = evaluate('b*c+d*e', vars, { backend: be }) as Float64Array;
+      expect(got[0]).toBe(0.99 * 99 + 99 * 99);
+      expect(got[n - 1]).toBe(0.99 * 99 + 99 * 99);
+      expect(evaluate('pi * 2', { pi: 3 }, { backend: be })).toEqual(new Float64Array([6]));
+      expect(evaluate('sum(e + pi)', { e: full(1), pi: 2 }, { backend: be })).toBe(3 * n);
+      // Unbound, they stay the constants, also in the same compiled program.
+      const program = compile('x * e + pi');
+      expect(program.variables).toEqual(['x', 'e', 'pi']);
+      expect(program.run({ x: 2 }, { backend: be })).toEqual(new Float64Array([2 * Math.E + Math.PI]));
+      expect(program.run({ x: 2, e: 10 }, { backend: be })).toEqual(new Float64Array([20 + Math.PI]));
+      expect(program.run({ x: 2 }, { backend: be })).toEqual(new Float64Array([2 * Math.E + Math.PI]));
+    });
+
+    it('rejects unknown options with a TypeError naming them', () => {
+      const a = new Float64Array(8);
+      expect(() => evaluate('a', { a }, { backend: be, casting: 'safe' } as never)).toThrow(
+        new TypeError("evaluate: unknown option 'casting' (accepted: out, threads, blockSize, backend)"),
+      );
+      expect(() => evaluate('a', { a }, { order: 'K', truediv: true } as never)).toThrow("unknown options 'order', 'truediv'");
+      expect(() => evaluateMany({ x: 'a' }, { a }, { theads: 2 } as never)).toThrow(TypeError);
+      expect(() => compile('a').run({ a }, { blocksize: 64 } as never)).toThrow("unknown option 'blocksize'");
+      return expect(evaluateAsync('a', { a }, { backend: be, outt: a } as never)).rejects.toThrow(TypeError);
     });
 
     it('computes reductions over the whole array', () => {
@@ -280,6 +338,55 @@ for (const be of backends) {
 }
 
 suite('expression language', () => {
+  // Issue 15 item 10: deep expressions ended in "RangeError: Maximum call stack size exceeded".
+  it('rejects expressions nested too deeply with an ExpressionError at the column, never a stack overflow', () => {
+    const deep: [string, number][] = [
+      ['sin('.repeat(1000) + 'a' + ')'.repeat(1000), 4 * 256 + 1],
+      ['('.repeat(3000) + 'a' + ')'.repeat(3000), 257],
+      ['-'.repeat(10_000) + 'a', 257],
+      ['a' + '**a'.repeat(3000), 3 * 256 + 2],
+      ['sum(' + '('.repeat(300) + 'a' + ')'.repeat(300) + ')', 4 + 257],
+    ];
+    for (const [expr, column] of deep) {
+      for (const run of [() => parseExpression(expr), () => compile(expr), () => evaluate(expr, { a: new Float64Array(1) })]) {
+        let caught: unknown;
+        try {
+          run();
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, expr.slice(0, 20)).toBeInstanceOf(ExpressionError);
+        expect((caught as ExpressionError).message).toContain('nested too deeply (more than 256 levels)');
+        expect((caught as ExpressionError).column, expr.slice(0, 20)).toBe(column);
+      }
+    }
+    // 256 levels still parse and run.
+    const a = Float64Array.of(0.5);
+    expect(evaluate('('.repeat(255) + 'a' + ')'.repeat(255), { a })).toEqual(a);
+    expect(evaluate('abs('.repeat(255) + 'a' + ')'.repeat(255), { a })).toEqual(a);
+  });
+
+  it('compiles and runs a flat 10,000-term sum on both backends (no recursion over the tree)', () => {
+    const terms = 10_000;
+    const sum = Array.from({ length: terms }, (_, i) => (i % 2 ? 'a' : 'b')).join('+');
+    const program = compile(sum);
+    expect(program.toString()).toContain('SSA:');
+    const n = 5000;
+    const a = new Float64Array(n).fill(1);
+    const b = new Float64Array(n).fill(2);
+    for (const be of backends) {
+      const got = program.run({ a, b }, { backend: be }) as Float64Array;
+      expect(got[0]).toBe(terms / 2 + terms);
+      expect(got[n - 1]).toBe(terms / 2 + terms);
+    }
+    // a*b - a/b + a*b - ...: 2,500 products and quotients, 1,250 of each (2 and 0.5 apiece).
+    const mixed = Array.from({ length: 2500 }, (_, i) => (i % 2 ? '-a/b' : '+a*b')).join('').slice(1);
+    for (const be of backends) {
+      const got = evaluate(mixed, { a, b }, { backend: be }) as Float64Array;
+      expect(got[n - 1]).toBe(1250 * 2 - 1250 * 0.5);
+    }
+  });
+
   it('reports syntax errors and unknown names with the column and a caret', () => {
     const cases: [string, string, number][] = [
       ['a + * b', "unexpected '*'", 5],

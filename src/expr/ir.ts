@@ -1,13 +1,23 @@
 // Lowers syntax trees to a shared SSA list (the program both backends run): constants fold,
 // identical subexpressions are computed once (also across the outputs of evaluateMany and the
 // `const` locals of vectorize), and integer powers become multiplications by binary
-// exponentiation (b**10 is four multiplies, as numexpr does).
-import { type BinaryOperator, type Node, type Reduction, isReduction } from './ast.js';
-import { FOLD, OPCODE, OPS } from './ops.js';
+// exponentiation (b**10 is four multiplies, as numexpr does). The walk over the tree uses an
+// explicit stack: a flat 10,000-term sum is a tree 10,000 deep.
+import {
+  type BinaryOperator,
+  CONSTANTS,
+  type Node,
+  type Reduction,
+  childrenOf,
+  forEachNode,
+  isReduction,
+} from './ast.js';
+import { BOOLEAN_RESULT, FOLD, INTEGRAL_RESULT, OPCODE, OPS } from './ops.js';
 
 export type IrValue =
   | { kind: 'input'; index: number }
-  | { kind: 'const'; value: number }
+  /** `float`: a double constant in numexpr's sense (written 2.0, a named constant, or folded from one, like 1/2). */
+  | { kind: 'const'; value: number; float: boolean }
   | { kind: 'op'; op: number; args: number[] };
 
 export interface IrOutput {
@@ -24,6 +34,11 @@ export interface Ir {
   /** Topologically ordered: every op's args precede it. */
   values: IrValue[];
   outputs: IrOutput[];
+  /**
+   * numexpr's float32 rule: true when a float constant meets a non-constant operand (anywhere but
+   * as the exponent of `**`), which makes float32 arrays compute in float64. See floatPromotion().
+   */
+  floatConstant: boolean;
 }
 
 /** Largest |exponent| unrolled into multiplications; larger ones call pow. */
@@ -38,6 +53,11 @@ class Builder {
   readonly inputs: string[] = [];
   readonly values: IrValue[] = [];
   readonly #keys = new Map<string, number>();
+  /** Lowered value of each node already seen (vectorize's const locals share nodes). */
+  readonly #lowered = new Map<Node, number>();
+
+  /** `shadowed`: names of CONSTANTS the caller binds as variables (they are inputs, not constants). */
+  constructor(readonly shadowed: ReadonlySet<string>) {}
 
   #intern(key: string, value: IrValue): number {
     let index = this.#keys.get(key);
@@ -48,8 +68,8 @@ class Builder {
     return index;
   }
 
-  constant(value: number): number {
-    return this.#intern(`c${Object.is(value, -0) ? '-0' : value}`, { kind: 'const', value });
+  constant(value: number, float: boolean): number {
+    return this.#intern(`c${float ? 'f' : ''}${Object.is(value, -0) ? '-0' : value}`, { kind: 'const', value, float });
   }
 
   input(name: string): number {
@@ -62,15 +82,19 @@ class Builder {
     const op = OPCODE.get(name)!;
     const values = args.map((a) => this.values[a]);
     if (values.every((v) => v.kind === 'const')) {
-      return this.constant(FOLD[op](...values.map((v) => (v as { value: number }).value)));
+      const constants = values as { value: number; float: boolean }[];
+      // where's condition does not decide the kind of its result.
+      const operands = name === 'where' ? constants.slice(1) : constants;
+      const float = !BOOLEAN_RESULT.has(name) && (!INTEGRAL_RESULT.has(name) || operands.some((c) => c.float));
+      return this.constant(FOLD[op](...constants.map((c) => c.value)), float);
     }
     return this.#intern(`${op}(${args.join(',')})`, { kind: 'op', op, args });
   }
 
   /** x**k for an integer k by repeated squaring. */
   integerPower(x: number, k: number): number {
-    if (k === 0) return this.constant(1);
-    if (k < 0) return this.op('div', [this.constant(1), this.integerPower(x, -k)]);
+    if (k === 0) return this.constant(1, false);
+    if (k < 0) return this.op('div', [this.constant(1, false), this.integerPower(x, -k)]);
     let result = -1;
     let base = x;
     for (let rest = k; rest > 0; rest = Math.floor(rest / 2)) {
@@ -80,18 +104,41 @@ class Builder {
     return result;
   }
 
-  lower(node: Node): number {
+  /** Lowers a tree children first, with an explicit stack. */
+  lower(root: Node): number {
+    const stack: { node: Node; expanded: boolean }[] = [{ node: root, expanded: false }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (this.#lowered.has(top.node)) {
+        stack.pop();
+        continue;
+      }
+      const children = childrenOf(top.node);
+      if (!top.expanded) {
+        top.expanded = true;
+        for (let k = children.length - 1; k >= 0; k--) stack.push({ node: children[k], expanded: false });
+        continue;
+      }
+      stack.pop();
+      this.#lowered.set(top.node, this.#lowerNode(top.node, children.map((child) => this.#lowered.get(child)!)));
+    }
+    return this.#lowered.get(root)!;
+  }
+
+  #lowerNode(node: Node, args: number[]): number {
     switch (node.kind) {
       case 'number':
-        return this.constant(node.value);
+        return this.constant(node.value, node.float);
       case 'variable':
+        if (Object.prototype.hasOwnProperty.call(CONSTANTS, node.name) && !this.shadowed.has(node.name)) {
+          return this.constant(CONSTANTS[node.name], true);
+        }
         return this.input(node.name);
       case 'unary':
-        return this.op(node.op === '-' ? 'neg' : 'not', [this.lower(node.operand)]);
+        return this.op(node.op === '-' ? 'neg' : 'not', args);
       case 'binary': {
-        const left = this.lower(node.left);
-        const right = this.lower(node.right);
-        if (node.op !== '**') return this.op(BINARY_OPS[node.op], [left, right]);
+        const [left, right] = args;
+        if (node.op !== '**') return this.op(BINARY_OPS[node.op], args);
         const exponent = this.values[right];
         if (
           exponent.kind === 'const' &&
@@ -101,25 +148,71 @@ class Builder {
         ) {
           return this.integerPower(left, exponent.value);
         }
-        return this.op('pow', [left, right]);
+        return this.op('pow', args);
       }
       case 'call':
         if (isReduction(node.fn)) throw new Error(`internal: reduction '${node.fn}' below the root`);
-        return this.op(node.fn, node.args.map((a) => this.lower(a)));
+        return this.op(node.fn, args);
     }
   }
 }
 
-/** Lowers named roots (one per output) into one program; an outermost reduction call becomes the output's reduction. */
-export function lower(roots: readonly { name: string; root: Node }[]): Ir {
-  const builder = new Builder();
+/**
+ * Lowers named roots (one per output) into one program; an outermost reduction call becomes the
+ * output's reduction. `shadowed` names the CONSTANTS (pi, e) the caller binds as variables: those
+ * are inputs, the others become constants.
+ */
+export function lower(roots: readonly { name: string; root: Node }[], shadowed: ReadonlySet<string> = new Set()): Ir {
+  const builder = new Builder(shadowed);
   const outputs = roots.map(({ name, root }): IrOutput => {
     if (root.kind === 'call' && isReduction(root.fn)) {
       return { name, reduction: root.fn, value: builder.lower(root.args[0]) };
     }
     return { name, reduction: null, value: builder.lower(root) };
   });
-  return { inputs: builder.inputs, values: builder.values, outputs };
+  const ir: Ir = { inputs: builder.inputs, values: builder.values, outputs, floatConstant: false };
+  ir.floatConstant = hasFloatConstantOperand(ir);
+  return ir;
+}
+
+const POW = OPCODE.get('pow')!;
+
+function hasFloatConstantOperand(ir: Ir): boolean {
+  const live = liveValues(ir);
+  return ir.values.some(
+    (v, i) =>
+      live[i] && v.kind === 'op' && v.args.some((a, k) => {
+        const arg = ir.values[a];
+        return arg.kind === 'const' && arg.float && !(v.op === POW && k === 1);
+      }),
+  );
+}
+
+/** The names of CONSTANTS the trees read (each may be bound by the caller instead). */
+export function constantNames(roots: readonly { root: Node }[]): string[] {
+  const names = new Set<string>();
+  for (const { root } of roots) {
+    forEachNode(root, (node) => {
+      if (node.kind === 'variable' && Object.prototype.hasOwnProperty.call(CONSTANTS, node.name)) names.add(node.name);
+    });
+  }
+  return [...names];
+}
+
+/**
+ * The program's compute type under numexpr 2.8's rules, given the element type of each array
+ * input ('float32', or anything else) and whether any scalar variable is bound: float32 when every
+ * array is float32, no scalar variable is read (a number is a Python float or int there: float64
+ * or int64, both promote float32) and no float constant meets an array (`a*2.0` and `a+pi` are
+ * float64, `a*2` and `a**2.5` stay float32). Shared by evaluate, vectorize and opencl.evaluate.
+ */
+export function floatPromotion(
+  ir: Ir,
+  arrays: readonly ('float32' | 'other')[],
+  anyScalar: boolean,
+): 'float32' | 'float64' {
+  const float32 = arrays.length > 0 && arrays.every((a) => a === 'float32') && !anyScalar && !ir.floatConstant;
+  return float32 ? 'float32' : 'float64';
 }
 
 /** Values the outputs actually read (folding leaves unused constants behind). */

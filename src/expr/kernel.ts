@@ -19,6 +19,12 @@ function literal(value: number): string {
   return value < 0 ? `(${value})` : String(value);
 }
 
+/**
+ * Deepest chain of values inlined into one JS expression. Past it a value gets its own `const`:
+ * V8's parser recurses per nested parenthesis, so a 10,000-term sum inlined whole would not compile.
+ */
+const MAX_INLINE_DEPTH = 64;
+
 const REDUCE_INIT = { sum: '0', mean: '0', prod: '1', min: 'Infinity', max: '-Infinity' } as const;
 
 function reduceStep(out: IrOutput, acc: string, v: string): string {
@@ -57,6 +63,7 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
   const hoisted: string[] = [];
   const body: string[] = [];
   const names: string[] = [];
+  const depth = new Array<number>(ir.values.length).fill(0);
   ir.values.forEach((v, i) => {
     if (!live[i]) return;
     if (v.kind === 'const') {
@@ -70,12 +77,14 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
     } else {
       invariant[i] = v.args.every((a) => invariant[a]);
       expr = round(OPS[v.op].js(...v.args.map((a) => names[a])));
+      depth[i] = 1 + Math.max(...v.args.map((a) => depth[a]));
     }
-    if (!invariant[i] && uses[i] === 1) {
+    if (!invariant[i] && uses[i] === 1 && depth[i] < MAX_INLINE_DEPTH) {
       names[i] = expr;
       return;
     }
     names[i] = `v${i}`;
+    depth[i] = 0;
     (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
   });
   const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));

@@ -62,6 +62,17 @@ export const OPS: readonly OpInfo[] = [
   { name: 'maximum', arity: 2, js: call('Math.max') },
 ];
 
+/** Ops whose result is a boolean (1 or 0) whatever their operands are. */
+export const BOOLEAN_RESULT: ReadonlySet<string> = new Set(['not', 'lt', 'le', 'eq', 'ne', 'ge', 'gt', 'and', 'or']);
+/**
+ * Ops that give an integer for integer operands (numexpr keeps them in the integer kind); every
+ * other op (`/` and the transcendental functions) gives a float. Used to tell folded float
+ * constants from integer ones (1/2 is a float, 2*3 is not).
+ */
+export const INTEGRAL_RESULT: ReadonlySet<string> = new Set([
+  'neg', 'add', 'sub', 'mul', 'mod', 'pow', 'where', 'abs', 'floor', 'ceil', 'trunc', 'minimum', 'maximum',
+]);
+
 export const OPCODE: ReadonlyMap<string, number> = new Map(OPS.map((op, i) => [op.name, i]));
 
 /** Scalar evaluators (the same JS templates, compiled once) used by constant folding. */

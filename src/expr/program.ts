@@ -1,13 +1,13 @@
 // Compiled programs and the public evaluate / evaluateAsync / evaluateMany / compile API.
 //
-// Type promotion (one compute type per program and call, decided by the array inputs it reads):
-//   | array inputs                         | computes in | result       |
-//   |--------------------------------------|-------------|--------------|
-//   | all Float32Array                     | float32     | Float32Array |
-//   | any Float64Array                     | float64     | Float64Array |
-//   | any Int32Array (alone or with float) | float64     | Float64Array |
-//   | none (scalars only)                  | float64     | Float64Array of length 1 |
-// Scalars (numbers) never promote: in float32 programs they are rounded to float32, as numexpr does.
+// Type promotion (one compute type per program and call; floatPromotion() in ir.ts, numexpr 2.8's rule):
+//   | inputs                                                         | computes in | result       |
+//   |----------------------------------------------------------------|-------------|--------------|
+//   | all arrays Float32Array, no scalar variable, no float constant | float32     | Float32Array |
+//   |   meeting an array (`a*2` and `a**2.5` qualify, `a*2.0` not)   |             |              |
+//   | anything else (Float64Array, Int32Array, a number variable,    | float64     | Float64Array |
+//   |   `2.0`, `pi`, `1/2` next to a float32 array)                  |             |              |
+//   | none (scalars only)                                            | float64     | Float64Array of length 1 |
 // Reductions return a number; their accumulator is float64 in both modes.
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
@@ -15,7 +15,7 @@ import { type Backend, resolveBackend } from '../binding/loader.js';
 import { checkInteger, checkOptions, typeName } from '../common/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, formatIr, lower } from './ir.js';
+import { type Ir, constantNames, floatPromotion, formatIr, lower } from './ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from './parser.js';
@@ -45,6 +45,8 @@ export type EvaluateResult = ResultArray | number;
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
 export const DEFAULT_BLOCK_SIZE = 256;
+/** Every option evaluate, evaluateMany, compile().run and vectorized functions accept; others are a TypeError. */
+const EVALUATE_OPTIONS = ['out', 'threads', 'blockSize', 'backend'] as const;
 const CACHE_SIZE = 256;
 /** Default native thread count, read once: the call is a syscall and the answer does not change. */
 const DEFAULT_THREADS = Math.min(os.availableParallelism(), 1024);
@@ -61,7 +63,16 @@ function firstSites(root: Node, source: string, sites: Map<string, Site>): void 
   });
 }
 
+/** The program lowered for one set of shadowed constants (pi, e bound as variables or not). */
+interface Variant {
+  ir: Ir;
+  /** Fused JS loops by input signature. */
+  loops: Map<string, FusedLoop>;
+  bytecode?: Bytecode;
+}
+
 interface Bound {
+  variant: Variant;
   inputs: InputValue[];
   codes: InputCode[];
   n: number;
@@ -84,25 +95,41 @@ interface Settings {
 
 /** The compiled form shared by Program (one output) and evaluateMany (several): IR plus per-signature fused loops. */
 export class CompiledExpressions {
-  readonly ir: Ir;
   readonly trees: readonly { name: string; root: Node }[];
   readonly #sites = new Map<string, Site>();
-  readonly #loops = new Map<string, FusedLoop>();
-  #bytecode: Bytecode | undefined;
+  /** The names of CONSTANTS the trees read: each is the constant unless the caller binds it. */
+  readonly #constantNames: string[];
+  readonly #variants = new Map<string, Variant>();
 
   /** `source` is the text each tree was parsed from (error carets point into it). */
   constructor(trees: readonly { name: string; root: Node; source: string }[]) {
     this.trees = trees.map(({ name, root }) => ({ name, root }));
     for (const { root, source } of trees) firstSites(root, source, this.#sites);
-    this.ir = lower(this.trees);
+    this.#constantNames = constantNames(this.trees);
+  }
+
+  #variant(shadowed: readonly string[]): Variant {
+    const key = shadowed.join();
+    let variant = this.#variants.get(key);
+    if (!variant) {
+      variant = { ir: lower(this.trees, new Set(shadowed)), loops: new Map() };
+      this.#variants.set(key, variant);
+    }
+    return variant;
+  }
+
+  /** The program with every constant name resolved (outputs and reductions are the same in every variant). */
+  get ir(): Ir {
+    return this.#variant([]).ir;
   }
 
   static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
     return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })));
   }
 
+  /** Every name the expressions read, `pi` and `e` included (they fall back to the constants when not bound). */
   get variables(): readonly string[] {
-    return this.ir.inputs;
+    return this.#variant(this.#constantNames).ir.inputs;
   }
 
   /** Checks and orders the caller's variables; decides length and compute type. */
@@ -111,13 +138,15 @@ export class CompiledExpressions {
       throw new TypeError(`${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`);
     }
     const record = vars as Record<string, unknown>;
+    // A variable named like a constant (pi, e) wins over the constant, as every name does in numexpr.
+    const boundConstants = this.#constantNames.filter((name) => Object.prototype.hasOwnProperty.call(record, name));
+    const variant = this.#variant(boundConstants);
     let lengthFrom: string | null = null;
     let n = 1;
-    let anyArray = false;
-    let allFloat32 = true;
+    const arrays: ('float32' | 'other')[] = [];
     const inputs: InputValue[] = [];
     const codes: InputCode[] = [];
-    for (const name of this.ir.inputs) {
+    for (const name of variant.ir.inputs) {
       if (!Object.prototype.hasOwnProperty.call(record, name)) {
         const site = this.#sites.get(name)!;
         throw new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
@@ -135,13 +164,13 @@ export class CompiledExpressions {
         } else if (length !== n) {
           throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
         }
-        anyArray = true;
-        allFloat32 &&= code === 'f';
+        arrays.push(code === 'f' ? 'float32' : 'other');
       }
       inputs.push(value as InputValue);
       codes.push(code);
     }
-    return { inputs, codes, n, float32: anyArray && allFloat32 };
+    const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
+    return { variant, inputs, codes, n, float32 };
   }
 
   /** Validates `out` arrays (or allocates them) for every elementwise output. */
@@ -191,10 +220,11 @@ export class CompiledExpressions {
   /** Runs the fused JS loop; returns each output's finished value. */
   runFused(bound: Bound, arrays: (ResultArray | null)[]): EvaluateResult[] {
     const key = (bound.float32 ? 'f32:' : 'f64:') + bound.codes.join('');
-    let loop = this.#loops.get(key);
+    const { ir, loops } = bound.variant;
+    let loop = loops.get(key);
     if (!loop) {
-      loop = buildFusedLoop(this.ir, bound.codes, bound.float32);
-      this.#loops.set(key, loop);
+      loop = buildFusedLoop(ir, bound.codes, bound.float32);
+      loops.set(key, loop);
     }
     const accumulators = loop(bound.inputs, arrays, bound.n);
     return this.finish(bound.n, arrays, accumulators);
@@ -209,16 +239,17 @@ export class CompiledExpressions {
   }
 
   #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
-    const opts = checkOptions(where, options);
+    const opts = checkOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
     const settings = this.settings(where, opts, bound.n);
     return { bound, settings, arrays: this.outputs(where, bound, outOption(opts)) };
   }
 
   #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
-    this.#bytecode ??= compileBytecode(this.ir);
+    const variant = bound.variant;
+    variant.bytecode ??= compileBytecode(variant.ir);
     const { threads, blockSize } = settings;
-    return { bytecode: this.#bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
+    return { bytecode: variant.bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
   }
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
@@ -235,7 +266,8 @@ export class CompiledExpressions {
 
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
   describe(): string {
-    const codes = this.ir.inputs.map((): InputCode => 'd');
+    const variant = this.#variant([]);
+    const codes = variant.ir.inputs.map((): InputCode => 'd');
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
       '',
@@ -246,7 +278,7 @@ export class CompiledExpressions {
       fusedLoopSource(this.ir, codes, false),
       '',
       'native bytecode (one instruction = one loop over a block):',
-      disassemble((this.#bytecode ??= compileBytecode(this.ir))),
+      disassemble((variant.bytecode ??= compileBytecode(variant.ir))),
     ].join('\n');
   }
 }

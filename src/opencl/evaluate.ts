@@ -5,8 +5,8 @@
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
 import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
-import { ExpressionError, type Node, type Reduction } from '../expr/ast.js';
-import { lower, type Ir } from '../expr/ir.js';
+import { ExpressionError, forEachNode, type Node, type Reduction } from '../expr/ast.js';
+import { constantNames, floatPromotion, lower, type Ir } from '../expr/ir.js';
 import { parse } from '../expr/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -20,8 +20,9 @@ export interface OpenclEvaluateOptions {
   /** Context to run in instead (its device is used). */
   context?: Context;
   /**
-   * 'auto' (default): the CPU evaluate's promotion table (all-float32 arrays compute in float32,
-   * anything else in float64, which needs a device with fp64). 'float32' or 'float64': force it.
+   * 'auto' (default): the CPU evaluate's promotion rule (numexpr's: all-float32 arrays with no
+   * scalar variable and no float constant such as `2.0` compute in float32, anything else in float64,
+   * which needs a device with fp64). 'float32' or 'float64': force it.
    */
   precision?: Precision;
   /** Where to write an elementwise result: a Float32Array/Float64Array or a float/double Buffer of n elements. */
@@ -45,8 +46,21 @@ function inputCode(value: unknown): InputCode | null {
 
 interface Parsed {
   root: Node;
-  ir: Ir;
+  /** The names of CONSTANTS (pi, e) the expression reads: each is the constant unless vars bind it. */
+  constantNames: string[];
+  /** Lowered programs by the constant names vars bind (see CompiledExpressions in expr/program.ts). */
+  irs: Map<string, Ir>;
   reduction: Reduction | null;
+}
+
+function irFor(parsed: Parsed, shadowed: readonly string[]): Ir {
+  const key = shadowed.join();
+  let ir = parsed.irs.get(key);
+  if (!ir) {
+    ir = lower([{ name: 'result', root: parsed.root }], new Set(shadowed));
+    parsed.irs.set(key, ir);
+  }
+  return ir;
 }
 
 const parsedCache = new LRUCache<string, Parsed>({ max: 256 });
@@ -56,24 +70,25 @@ function parseExpression(source: unknown): Parsed {
   let parsed = parsedCache.get(source);
   if (!parsed) {
     const root = parse(source, where);
-    const ir = lower([{ name: 'result', root }]);
-    parsed = { root, ir, reduction: ir.outputs[0].reduction };
+    const roots = [{ name: 'result', root }];
+    const ir = lower(roots);
+    const reduction = ir.outputs[0].reduction;
+    parsed = { root, constantNames: constantNames(roots), irs: new Map([['', ir]]), reduction };
     parsedCache.set(source, parsed);
   }
   return parsed;
 }
 
-function firstColumn(node: Node, name: string): number | undefined {
-  if (node.kind === 'variable') return node.name === name ? node.column : undefined;
-  const children = node.kind === 'unary' ? [node.operand] : node.kind === 'binary' ? [node.left, node.right] : node.kind === 'call' ? node.args : [];
-  for (const child of children) {
-    const column = firstColumn(child, name);
-    if (column !== undefined) return column;
-  }
-  return undefined;
+function firstColumn(root: Node, name: string): number | undefined {
+  let column: number | undefined;
+  forEachNode(root, (node) => {
+    if (column === undefined && node.kind === 'variable' && node.name === name) column = node.column;
+  });
+  return column;
 }
 
 interface Bound {
+  ir: Ir;
   values: OpenclVariable[];
   codes: InputCode[];
   n: number;
@@ -86,12 +101,14 @@ function bind(source: string, parsed: Parsed, vars: unknown, precision: Precisio
     throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
   }
   const record = vars as Record<string, unknown>;
+  // A variable named like a constant (pi, e) wins over the constant, as in the CPU evaluate.
+  const ir = irFor(parsed, parsed.constantNames.filter((name) => Object.prototype.hasOwnProperty.call(record, name)));
   const values: OpenclVariable[] = [];
   const codes: InputCode[] = [];
+  const arrays: ('float32' | 'other')[] = [];
   let lengthFrom: string | null = null;
   let n = 1;
-  let allFloat32 = true;
-  for (const name of parsed.ir.inputs) {
+  for (const name of ir.inputs) {
     if (!Object.prototype.hasOwnProperty.call(record, name)) {
       throw new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1);
     }
@@ -111,12 +128,13 @@ function bind(source: string, parsed: Parsed, vars: unknown, precision: Precisio
       } else if (length !== n) {
         throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
       }
-      allFloat32 &&= code === 'f';
+      arrays.push(code === 'f' ? 'float32' : 'other');
     }
     values.push(value as OpenclVariable);
     codes.push(code);
   }
-  const real: RealType = precision === 'auto' ? (lengthFrom !== null && allFloat32 ? 'float' : 'double') : precision === 'float32' ? 'float' : 'double';
+  const auto = (): RealType => (floatPromotion(ir, arrays, codes.includes('s')) === 'float32' ? 'float' : 'double');
+  const real: RealType = precision === 'auto' ? auto() : precision === 'float32' ? 'float' : 'double';
   if (real === 'float') {
     // float32 math on Float64Arrays: round on the host (half the transfer, no fp64 needed on the device).
     codes.forEach((code, k) => {
@@ -131,7 +149,7 @@ function bind(source: string, parsed: Parsed, vars: unknown, precision: Precisio
       `${where}: ${device.name} has no float64 support (cl_khr_fp64); pass { precision: 'float32' } with typed-array inputs to compute in float32`,
     );
   }
-  return { values, codes, n, real };
+  return { ir, values, codes, n, real };
 }
 
 type CompiledKernel = ElementwiseKernel | ReductionKernel;
@@ -153,10 +171,10 @@ const REDUCE: Record<Reduction, { neutral: string; reduce: string }> = {
 function compiledKernel(context: Context, source: string, parsed: Parsed, bound: Bound): CompiledKernel {
   let contextId = contextIds.get(context);
   if (contextId === undefined) contextIds.set(context, (contextId = nextContextId++));
-  const key = `${contextId}|${bound.real}|${bound.codes.join('')}|${source}`;
+  const key = `${contextId}|${bound.real}|${bound.codes.join('')}|${bound.ir.inputs.join()}|${source}`;
   let kernel = kernelCache.get(key);
   if (!kernel) {
-    const generated = generateExpression(parsed.ir, bound.codes, bound.real);
+    const generated = generateExpression(bound.ir, bound.codes, bound.real);
     // Correctly rounded float32 / and sqrt, as the CPU computes them (OpenCL allows 2.5 ulp otherwise).
     const options = bound.real === 'float' ? '-cl-fp32-correctly-rounded-divide-sqrt' : '';
     if (parsed.reduction) {
@@ -227,7 +245,7 @@ function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluat
  * array (Float32Array when computing in float32), `out`, or a number for a reduction.
  */
 export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
-  const opts = checkOptions(where, options);
+  const opts = checkOptions(where, options, ['device', 'context', 'precision', 'out']);
   const precision = opts.precision === undefined ? 'auto' : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
   const context = contextFor(opts);
   const parsed = parseExpression(expr);

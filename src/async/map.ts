@@ -1,8 +1,8 @@
 // mapAsync: asyncio's bounded gather for Node. Items are pulled from the source only as results
 // are consumed, so an infinite generator is fine: at most `concurrency` calls run and at most
 // `concurrency` finished results wait to be yielded.
-import { checkBoolean, checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { AbortError, abortErrorFrom } from '../pool/errors.js';
+import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { AbortError, abortErrorFrom } from '../core/errors.js';
 import { checkSignal, linkedController, raceTimeout, sleep } from './signals.js';
 
 export interface MapContext {

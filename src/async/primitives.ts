@@ -1,6 +1,6 @@
 // asyncio's small tools for Node: Semaphore, gather with a concurrency cap, withTimeout.
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { abortErrorFrom } from '../pool/errors.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { abortErrorFrom } from '../core/errors.js';
 import { checkMapOptions, checkNonNegative, boundedMap } from './map.js';
 import { checkSignal, raceTimeout } from './signals.js';
 

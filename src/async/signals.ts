@@ -1,8 +1,8 @@
 // Small AbortSignal utilities. Child controllers are linked by hand and unlinked when done:
 // long-lived parents (a mapAsync over an infinite source) must not accumulate listeners.
 import { setMaxListeners } from 'node:events';
-import { TimeoutError } from '../pool/errors.js';
-import { typeName } from '../common/validate.js';
+import { TimeoutError } from '../core/errors.js';
+import { typeName } from '../core/validate.js';
 
 export interface LinkedController {
   controller: AbortController;

@@ -1,6 +1,6 @@
 // `npm run demo`: a tour of every capability on generated data, timing native against pure-TS.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../binding/loader.js';
+import { backend } from '../core/loader.js';
 import { demoSection as memoryDemo } from '../memprof/demo.js';
 import { demoSection as countminSection } from '../countmin/demo.js';
 import { demoSection as cacheSection } from '../cache/demo.js';

@@ -5,19 +5,6 @@ import { pipeline } from 'node:stream/promises';
 import { createCachedFetch } from '../cache/index.js';
 import { parseCommandArgs, printTable, UsageError } from './io.js';
 
-export const fetchHelp = `Usage: hotpath fetch URL [options]
-
-Fetches URL through the RFC 9111 HTTP cache and prints the status, body size and
-cache state (hit, miss, revalidated or stale). Without --cache the cache lives in
-memory for this one run, so every answer is a miss.
-
-Options:
-  --cache DIR       persistent cache directory (created if missing)
-  --header 'K: V'   request header (repeatable)
-  --output FILE     write the body to FILE (streamed)
-  --json            print one JSON object
-  -h, --help        show this help
-`;
 
 function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(':');
@@ -35,13 +22,8 @@ export async function fetchCommand(argv: string[]): Promise<number> {
       header: { type: 'string', multiple: true },
       output: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (flags.help) {
-    process.stdout.write(fetchHelp);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`expected one URL, got ${positionals.length}`);
   const url = positionals[0];
   if (!URL.canParse(url)) throw new UsageError(`not a URL: '${url}'`);

@@ -1,7 +1,7 @@
 // `npm run demo` section: count-min updates and heavy hitters on a generated Zipf stream, native
 // against pure-TS, with the memory an exact count would take.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../binding/loader.js';
+import { backend } from '../core/loader.js';
 import { CountMinSketch } from './sketch.js';
 import { TopK } from './topk.js';
 import { zipfKeys } from './zipf.js';

@@ -5,13 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { RemoteError } from './errors.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
-import { Future, type FutureControl } from '../pool/future.js';
+import { Future, type FutureControl } from '../core/future.js';
 import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
-import { loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';
+import { loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from '../core/redis.js';
 
 export interface ClusterExecutorOptions {
   /** Redis: `redis://[user:password@]host:port[/db]`, `rediss://` for TLS, or ioredis options. */

@@ -7,9 +7,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { Channel, type ChannelPort } from './channel.js';
-import { ChannelClosedError, GatewayError, RemoteError } from './errors.js';
+import { ChannelClosedError, GatewayError, RemoteError } from '../core/errors.js';
 import { encodeFrame, FrameDecoder, type ExecMode, type ParentMessage, type RemoteMessage } from './protocol.js';
 
 export interface GatewayOptions {

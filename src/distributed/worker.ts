@@ -3,11 +3,11 @@
 // job payloads are data. BullMQ provides the rest: locks renewed while a job runs, stalled jobs
 // (their worker died) moved back to the queue after lockDuration, retries with backoff.
 import type { Job, Worker } from 'bullmq';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { TimeoutError } from '../pool/errors.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { TimeoutError } from '../core/errors.js';
 import { decodeValue, encodeValue, type JobData, toJobError } from './job.js';
-import { loadExport, resolveModule } from './modules.js';
-import { describeRedis, loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from './redis.js';
+import { loadExport, resolveModule } from '../core/task-export.js';
+import { describeRedis, loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from '../core/redis.js';
 
 export interface ClusterWorkerOptions {
   connection: RedisConnection;

@@ -1,7 +1,7 @@
 // `npm run demo` section: fused expressions, evaluateMany and vectorize on generated data.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend } from '../binding/loader.js';
+import { backend } from '../core/loader.js';
 import { compile, evaluateMany } from './program.js';
 import { vectorize } from './vectorize.js';
 

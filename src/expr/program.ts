@@ -11,8 +11,8 @@
 // Reductions return a number; their accumulator is float64 in both modes.
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
-import { type Backend, resolveBackend } from '../binding/loader.js';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, constantNames, floatPromotion, formatIr, lower } from './ir.js';

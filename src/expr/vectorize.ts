@@ -9,7 +9,7 @@
 import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
 import { TokenStream, describeToken, numberNode, tokenize, type Token } from './parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
-import { typeName } from '../common/validate.js';
+import { typeName } from '../core/validate.js';
 
 const WHERE = 'vectorize';
 

@@ -1,7 +1,7 @@
 // `npm run demo` section: what profileMemory sees for a big transient array, a leak, the addon's
 // own allocations, and how much each describe() backend allocates along the way.
 import { performance } from 'node:perf_hooks';
-import { backend, requireNative } from '../binding/loader.js';
+import { backend, requireNative } from '../core/loader.js';
 import { describe } from '../moments/index.js';
 import { nativeMemory } from './native.js';
 import { profileMemory } from './profile.js';

@@ -1,7 +1,7 @@
 // `npm run demo` section: opencl.evaluate against the CPU evaluate on the same expression, then a
 // PyOpenCL-style ElementwiseKernel and ReductionKernel on device-resident Buffers.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../binding/loader.js';
+import { backend } from '../core/loader.js';
 import { evaluate as cpuEvaluate } from '../expr/index.js';
 import { evaluate } from './evaluate.js';
 import { available, createContext, unavailableReason } from './runtime.js';

@@ -4,7 +4,7 @@
 // precision, device). Inputs may be typed arrays (uploaded, result downloaded) or Buffers already
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
-import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, forEachNode, type Node, type Reduction } from '../expr/ast.js';
 import { constantNames, floatPromotion, lower, type Ir } from '../expr/ir.js';
 import { parse } from '../expr/parser.js';

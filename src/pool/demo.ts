@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend, type Backend } from '../binding/loader.js';
+import { backend, type Backend } from '../core/loader.js';
 import { mapAsync } from '../async/index.js';
 import * as parallel from '../parallel/index.js';
 

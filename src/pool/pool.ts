@@ -7,14 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
-import { AbortError, TimeoutError, abortErrorFrom } from './errors.js';
-import { Future } from './future.js';
-import { resolveTaskModule } from './module-path.js';
-import type { SerializedError, TaskMessage, TaskReply } from './protocol.js';
+import { AbortError, TimeoutError, abortErrorFrom } from '../core/errors.js';
+import type { Future } from '../core/future.js';
+import { PoolFuture } from './pool-future.js';
+import { knownLength, type MapProgress } from '../core/map-progress.js';
+import { resolveTaskModule } from '../core/module-path.js';
+import type { TaskMessage, TaskReply } from './protocol.js';
+import { fromWireError } from '../core/wire-error.js';
 
 // Node 20.0-20.3 lack the symbol; `await using` looks it up by this registered name.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
@@ -63,12 +66,7 @@ export interface SubmitOptions {
   memory?: boolean | ProfileMemoryOptions;
 }
 
-export interface MapProgress {
-  /** Items whose results are in. */
-  completed: number;
-  /** Items in the input, when it has a length or size (else undefined). */
-  total: number | undefined;
-}
+export type { MapProgress } from '../core/map-progress.js';
 
 export interface PoolMapOptions {
   /** Items sent to a worker per task (fewer messages for tiny items). Default 1. */
@@ -123,19 +121,6 @@ export interface CloseOptions {
 
 const dispatcher = path.join(__dirname, 'worker.js');
 
-const errorClasses: Record<string, new (message: string) => Error> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
-};
-
-/** The worker's error as the caller sees it: same class where it is a built-in, same name, message, stack and code. */
-function rebuildError(serialized: SerializedError): Error {
-  const error = new (errorClasses[serialized.name] ?? Error)(serialized.message);
-  if (error.name !== serialized.name) Object.defineProperty(error, 'name', { value: serialized.name, configurable: true, writable: true });
-  if (serialized.stack !== undefined) error.stack = serialized.stack;
-  if (serialized.code !== undefined) (error as NodeJS.ErrnoException).code = serialized.code;
-  return error;
-}
-
 /** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
 function withProfile(error: Error, memory: TaskMemory | undefined): Error {
   if (memory) Object.defineProperty(error, 'profile', { value: { result: undefined, ...memory }, configurable: true, writable: true });
@@ -161,12 +146,6 @@ function memorySettings(where: string, memory: unknown): ProfileSettings | null 
     throw new TypeError(`${where}: memory must be a boolean or profileMemory options, got ${typeName(memory)}`);
   }
   return profileSettings(where, memory, 'memory.');
-}
-
-export function knownLength(items: unknown): number | undefined {
-  if (Array.isArray(items) || ArrayBuffer.isView(items)) return (items as ArrayLike<unknown>).length;
-  if (items instanceof Set || items instanceof Map) return items.size;
-  return undefined;
 }
 
 /** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
@@ -242,12 +221,12 @@ export class Pool extends EventEmitter {
   }
 
   /** Runs `name(...args)` in a worker. */
-  submit<R = unknown>(name: string, ...args: unknown[]): Future<R> {
+  submit<R = unknown>(name: string, ...args: unknown[]): PoolFuture<R> {
     return this.#submit<R>('Pool.submit', checkName('Pool.submit', name), args, undefined, {});
   }
 
   /** submit() with per-task options: transfer list, AbortSignal, timeout. */
-  submitWith<R = unknown>(name: string, args: readonly unknown[], options?: SubmitOptions): Future<R> {
+  submitWith<R = unknown>(name: string, args: readonly unknown[], options?: SubmitOptions): PoolFuture<R> {
     const where = 'Pool.submitWith';
     checkName(where, name);
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
@@ -322,7 +301,7 @@ export class Pool extends EventEmitter {
     };
   }
 
-  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): Future<R> {
+  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): PoolFuture<R> {
     if (this.#closing) throw new Error(`${where}: the pool is closed`);
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
@@ -330,7 +309,7 @@ export class Pool extends EventEmitter {
     const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
     const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
-    const future = new Future<R>((resolve, reject, control) => {
+    const future = new PoolFuture<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
       if (this.#piscina.queueSize >= this.#maxQueue) {
         reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
@@ -344,7 +323,7 @@ export class Pool extends EventEmitter {
           this.#spareFlags.push(started);
           if (reply.memory) future.memory = reply.memory;
           if (reply.ok) resolve(reply.value as R);
-          else reject(withProfile(rebuildError(reply.error), reply.memory));
+          else reject(withProfile(fromWireError(reply.error), reply.memory));
         },
         (error: unknown) => {
           const explained = this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1);

@@ -1,4 +1,5 @@
 // Messages between a Pool and its workers (src/pool/worker.ts).
+import type { WireError } from '../core/wire-error.js';
 import type { ProfileSettings, TaskMemory } from '../memprof/profile.js';
 
 export interface TaskMessage {
@@ -14,12 +15,5 @@ export interface TaskMessage {
   memory?: ProfileSettings;
 }
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  stack: string | undefined;
-  code: string | undefined;
-}
-
 /** `memory` comes back when the task message asked for it (the profile of a failed call too). */
-export type TaskReply = { ok: true; value: unknown; memory?: TaskMemory } | { ok: false; error: SerializedError; memory?: TaskMemory };
+export type TaskReply = { ok: true; value: unknown; memory?: TaskMemory } | { ok: false; error: WireError; memory?: TaskMemory };

@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { type MemoryProfile, type ProfiledError, profileWith, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
-import type { SerializedError, TaskMessage, TaskReply } from './protocol.js';
+import { toWireError } from '../core/wire-error.js';
+import type { TaskMessage, TaskReply } from './protocol.js';
 
 type TaskModule = Record<string, unknown>;
 let loaded: Promise<TaskModule> | null = null;
@@ -27,14 +28,6 @@ async function taskFunction(name: string): Promise<(...args: unknown[]) => unkno
   const fn = mod[name] ?? (mod.default as TaskModule | undefined)?.[name];
   if (typeof fn !== 'function') throw new TypeError(`Pool: '${name}' is not a function exported by ${file}`);
   return fn as (...args: unknown[]) => unknown;
-}
-
-function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    const { code } = error as NodeJS.ErrnoException;
-    return { name: error.name, message: error.message, stack: error.stack, code: typeof code === 'string' ? code : undefined };
-  }
-  return { name: 'Error', message: `non-Error thrown: ${String(error)}`, stack: undefined, code: undefined };
 }
 
 interface Movable {
@@ -63,7 +56,7 @@ async function profiledReply(fn: (...args: unknown[]) => unknown, args: unknown[
     return reply(profile.result, withoutResult(profile));
   } catch (error) {
     const profile = (error as Partial<ProfiledError>).profile;
-    return { ok: false, error: serializeError(error), memory: profile && withoutResult(profile) } satisfies TaskReply;
+    return { ok: false, error: toWireError(error), memory: profile && withoutResult(profile) } satisfies TaskReply;
   }
 }
 
@@ -78,6 +71,6 @@ export default async function runTask(message: TaskMessage): Promise<unknown> {
     for (const item of message.chunk) results.push(await fn(item));
     return { ok: true, value: results } satisfies TaskReply;
   } catch (error) {
-    return { ok: false, error: serializeError(error) } satisfies TaskReply;
+    return { ok: false, error: toWireError(error) } satisfies TaskReply;
   }
 }

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import CachePolicy from 'http-cache-semantics';
 import { LRUCache } from 'lru-cache';
-import { checkBoolean, checkOptions, typeName } from '../../common/validate.js';
+import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
 import { FileStore } from './file-store.js';
 import { MemoryStore, type CacheEntry, type CacheStore } from './store.js';
 

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkInteger, checkOptions, typeName } from '../../common/validate.js';
+import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
 import type { CacheEntry, CacheStore } from './store.js';
 
 export interface FileStoreOptions {

@@ -1,7 +1,7 @@
 // A CacheStore in Redis, spoken to over RESP directly (GET, SET, DEL, SCAN): no client library to
 // install. Each entry is one Redis value, [4-byte meta length][meta JSON][body], so a write is atomic.
 import net from 'node:net';
-import { checkInteger, checkOptions, typeName } from '../../common/validate.js';
+import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
 import type { CacheEntry, CacheStore } from './store.js';
 
 export interface RedisStoreOptions {

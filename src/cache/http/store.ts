@@ -1,6 +1,6 @@
 // The storage interface behind createCachedFetch, and its default in-memory implementation.
 import { LRUCache } from 'lru-cache';
-import { checkInteger, checkOptions } from '../../common/validate.js';
+import { checkInteger, checkOptions } from '../../core/validate.js';
 
 /** What a store keeps for one cached response: JSON-serializable metadata and the body bytes. */
 export interface CacheEntry {

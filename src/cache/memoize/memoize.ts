@@ -1,7 +1,7 @@
 // functools.lru_cache for JavaScript, on lru-cache: stable argument keys, shared in-flight promises,
 // optional failure caching and stale-while-revalidate, and a standard method decorator.
 import { LRUCache } from 'lru-cache';
-import { checkBoolean, checkInteger, checkOptions, typeName } from '../../common/validate.js';
+import { checkBoolean, checkInteger, checkOptions, typeName } from '../../core/validate.js';
 import { argumentsKey } from './key.js';
 
 type AnyFunction = (...args: any[]) => any;

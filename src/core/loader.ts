@@ -7,7 +7,7 @@ import type { NativeAddon } from './addon.js';
 
 export type Backend = 'native' | 'js';
 
-/** Package root: this file lives in src/binding (sources) or dist/binding (build). */
+/** Package root: this file lives in src/core (sources) or dist/core (build). */
 export const packageRoot = path.resolve(__dirname, '..', '..');
 
 interface LoadResult {

@@ -1,5 +1,6 @@
 // Argument checks shared by every capability. Messages name the function and the argument, the
-// way sharp does, so a user sees "describe: ddof must be an integer >= 0, got -1".
+// way sharp does, so a user sees "describe: ddof must be an integer >= 0, got -1". New checks build
+// their errors with invalidType/outOfRange so every message keeps that one shape.
 
 export type FloatArray = Float64Array | Float32Array;
 
@@ -11,24 +12,39 @@ export function typeName(value: unknown): string {
   return typeof value;
 }
 
+/** The one shape of an argument error message: "<where>: <name> must be <expected>, got <actual>". */
+export function argumentMessage(where: string, name: string, expected: string, actual: string): string {
+  return `${where}: ${name} must be ${expected}, got ${actual}`;
+}
+
+/** A TypeError for an argument of the wrong type; `actual` names the type of `value`. */
+export function invalidType(where: string, name: string, expected: string, value: unknown): TypeError {
+  return new TypeError(argumentMessage(where, name, expected, typeName(value)));
+}
+
+/** A RangeError for an argument of the right type and a wrong value; `actual` is how to show that value. */
+export function outOfRange(where: string, name: string, expected: string, actual: string): RangeError {
+  return new RangeError(argumentMessage(where, name, expected, actual));
+}
+
 export function checkInteger(where: string, name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${typeName(value)}`);
+  if (typeof value !== 'number') throw invalidType(where, name, 'a number', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw new RangeError(`${where}: ${name} must be an integer ${range}, got ${value}`);
+    throw outOfRange(where, name, `an integer ${range}`, String(value));
   }
   return value;
 }
 
 export function checkBoolean(where: string, name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`${where}: ${name} must be a boolean, got ${typeName(value)}`);
+  if (typeof value !== 'boolean') throw invalidType(where, name, 'a boolean', value);
   return value;
 }
 
 export function checkOneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string') throw new TypeError(`${where}: ${name} must be a string, got ${typeName(value)}`);
+  if (typeof value !== 'string') throw invalidType(where, name, 'a string', value);
   if (!allowed.includes(value as T)) {
-    throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`);
+    throw outOfRange(where, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, `'${value}'`);
   }
   return value as T;
 }
@@ -40,7 +56,7 @@ export function checkOneOf<T extends string>(where: string, name: string, value:
 export function checkOptions(where: string, options: unknown, known?: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${where}: options must be an object, got ${typeName(options)}`);
+    throw invalidType(where, 'options', 'an object', options);
   }
   if (known) {
     const unknown = Object.keys(options).filter((key) => !known.includes(key));
@@ -67,13 +83,11 @@ export function toFloatArray(where: string, name: string, values: unknown): Floa
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (typeof v !== 'number') {
-        throw new TypeError(`${where}: ${name}[${i}] must be a number, got ${typeName(v)}`);
+        throw invalidType(where, `${name}[${i}]`, 'a number', v);
       }
       out[i] = v;
     }
     return out;
   }
-  throw new TypeError(
-    `${where}: ${name} must be a Float64Array, Float32Array, integer typed array or number[], got ${typeName(values)}`,
-  );
+  throw invalidType(where, name, 'a Float64Array, Float32Array, integer typed array or number[]', values);
 }

@@ -1,6 +1,6 @@
 // asCompleted and wait: concurrent.futures' helpers over Futures (or any promises). Both hand back
 // the objects they were given, so a caller keeps its Future (state, cancel, which input it was).
-import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { checkOneOf, checkOptions, typeName } from './validate.js';
 import { TimeoutError } from './errors.js';
 
 export type ReturnWhen = 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' | 'ALL_COMPLETED';

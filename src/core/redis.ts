@@ -4,7 +4,7 @@
 // first use: they would double the load time of `require('hotpath')` for everyone else.
 import type * as BullMQ from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
-import { typeName } from '../common/validate.js';
+import { typeName } from './validate.js';
 
 /** `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS), or ioredis options. */
 export type RedisConnection = string | RedisOptions;

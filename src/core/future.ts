@@ -1,7 +1,6 @@
 // Future: concurrent.futures.Future for Node. It is a real Promise (await it, pass it to
 // Promise.all) that also reports its state synchronously and can be cancelled. The pool and the
 // distributed executor both create Futures, so the asCompleted/wait helpers work across them.
-import type { TaskMemory } from '../memprof/profile.js';
 import { AbortError, InvalidStateError } from './errors.js';
 
 export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
@@ -34,11 +33,6 @@ export class Future<T> extends Promise<T> {
     return Promise;
   }
 
-  /**
-   * The task's memory profile when a Pool ran it with the `memory` option (set before the Future
-   * settles, for a failed task too); null otherwise.
-   */
-  memory: TaskMemory | null = null;
   #state: FutureState = 'pending';
   #value: T | undefined;
   #error: unknown;

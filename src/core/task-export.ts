@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resolveTaskModule } from '../pool/module-path.js';
+import { resolveTaskModule } from './module-path.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 

@@ -222,6 +222,29 @@ for (const be of backends) {
       return expect(evaluateAsync('a', { a }, { backend: be, outt: a } as never)).rejects.toThrow(TypeError);
     });
 
+    it('reads every 8/16/32-bit integer typed array and boolean scalars, and names the accepted types otherwise', () => {
+      const n = 5000;
+      const r = rng(31);
+      const values = Array.from({ length: n }, () => Math.floor((r() - 0.5) * 2 ** 33));
+      const f = Float64Array.from({ length: n }, () => r() * 100 - 50);
+      for (const Ctor of [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array]) {
+        const k = Ctor.from(values.map((v) => (Ctor === Uint8ClampedArray ? v & 0xff : v)));
+        const got = evaluate('k * 3 - f / 2 + where(k > 7, k, 0) + t', { k, f, t: true }, { backend: be });
+        expect(got, Ctor.name).toBeInstanceOf(Float64Array);
+        const want = Float64Array.from(k, (v, i) => v * 3 - f[i] / 2 + (v > 7 ? v : 0) + 1);
+        expectArrayClose(got as Float64Array, want, 0, Ctor.name);
+        expect(evaluate('sum(k)', { k }, { backend: be }), Ctor.name).toBe(k.reduce((s, v) => s + v, 0));
+      }
+      expect(evaluate('a * b', { a: false, b: 3 }, { backend: be })).toEqual(new Float64Array([0]));
+      const float16 = (globalThis as { Float16Array?: new (n: number) => unknown }).Float16Array;
+      const rejected = [new BigInt64Array(n), new BigUint64Array(n), new DataView(new ArrayBuffer(8)), float16 && new float16(n)];
+      for (const value of rejected.filter(Boolean)) {
+        expect(() => evaluate('f + k', { f, k: value } as never, { backend: be })).toThrow(
+          /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean, got/,
+        );
+      }
+    });
+
     it('computes reductions over the whole array', () => {
       for (const n of [0, 1, 5, 1023, 4097, 30_000]) {
         const a = randomArray(n + 1, n, 1, 0.5);
@@ -320,7 +343,10 @@ for (const be of backends) {
         new RangeError("evaluate: length mismatch: 'a' has 4 elements but 'b' has 5"),
       );
       expect(() => evaluate('a + b', { a, b: [1, 2, 3, 4] as unknown as Float64Array }, { backend: be })).toThrow(
-        new TypeError("evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array or number, got Array"),
+        new TypeError(
+          "evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, " +
+            'Uint16Array, Uint8Array, Uint8ClampedArray, a number or a boolean, got Array',
+        ),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(
         new TypeError('evaluate: out must be a Float64Array (the result type for these inputs), got Float32Array'),

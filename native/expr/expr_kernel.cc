@@ -169,14 +169,19 @@ constexpr InputKind ComputeKind() {
   return std::is_same_v<T, double> ? InputKind::kFloat64 : InputKind::kFloat32;
 }
 
-// An input of another element type than the computation (int32 or float32 in a float64 program)
-// is converted block by block into its register.
+// An input of another element type than the computation (an integer array, or float32 in a float64
+// program) is converted block by block into its register.
 template <class T>
 HOTPATH_INLINE void LoadConverted(const Input& in, size_t start, size_t n, T* slot) {
   switch (in.kind) {
     case InputKind::kFloat64: std::copy_n(static_cast<const double*>(in.data) + start, n, slot); break;
     case InputKind::kFloat32: std::copy_n(static_cast<const float*>(in.data) + start, n, slot); break;
     case InputKind::kInt32: std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot); break;
+    case InputKind::kInt8: std::copy_n(static_cast<const int8_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint8: std::copy_n(static_cast<const uint8_t*>(in.data) + start, n, slot); break;
+    case InputKind::kInt16: std::copy_n(static_cast<const int16_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint16: std::copy_n(static_cast<const uint16_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint32: std::copy_n(static_cast<const uint32_t*>(in.data) + start, n, slot); break;
     case InputKind::kScalar: break;
   }
 }

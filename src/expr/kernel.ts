@@ -4,11 +4,11 @@
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
 import { type Ir, type IrOutput, liveValues } from './ir.js';
 import { OPS } from './ops.js';
+import type { ArrayCode, ElementArray } from './types.js';
 
-/** One character per input: d Float64Array, f Float32Array, i Int32Array, s scalar (number). */
-export type InputCode = 'd' | 'f' | 'i' | 's';
-
-export type ElementArray = Float64Array | Float32Array | Int32Array;
+/** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar (number). */
+export type InputCode = ArrayCode | 's';
+export type { ElementArray };
 export type InputValue = ElementArray | number;
 /** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
 export type FusedLoop = (inputs: readonly InputValue[], outputs: readonly (Float64Array | Float32Array | null)[], n: number) => number[];

@@ -16,12 +16,14 @@ import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, constantNames, floatPromotion, formatIr, lower } from './ir.js';
+import { ACCEPTED_VARIABLES, arrayCode } from './types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from './parser.js';
 
 export type ResultArray = Float64Array | Float32Array;
-export type VariableValue = Float64Array | Float32Array | Int32Array | number;
+/** A typed array of a type types.ts accepts (read in place), or a scalar broadcast to every element. */
+export type VariableValue = ElementArray | number | boolean;
 export type Variables = Readonly<Record<string, VariableValue>>;
 
 export interface EvaluateOptions {
@@ -154,7 +156,7 @@ export class CompiledExpressions {
       const value = record[name];
       const code = inputCode(value);
       if (code === null) {
-        throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
+        throw new TypeError(`${where}: variable '${name}' must be ${ACCEPTED_VARIABLES}, got ${typeName(value)}`);
       }
       if (code !== 's') {
         const length = (value as ElementArray).length;
@@ -166,7 +168,8 @@ export class CompiledExpressions {
         }
         arrays.push(code === 'f' ? 'float32' : 'other');
       }
-      inputs.push(value as InputValue);
+      // A boolean scalar is 1 or 0, as NumPy's True and False in arithmetic.
+      inputs.push(typeof value === 'boolean' ? Number(value) : (value as InputValue));
       codes.push(code);
     }
     const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
@@ -290,11 +293,8 @@ function finishReduction(reduction: Reduction, accumulator: number, n: number): 
 }
 
 function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number') return 's';
-  if (value instanceof Float64Array) return 'd';
-  if (value instanceof Float32Array) return 'f';
-  if (value instanceof Int32Array) return 'i';
-  return null;
+  if (typeof value === 'number' || typeof value === 'boolean') return 's';
+  return arrayCode(value);
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -13,10 +13,12 @@ const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
   sqrt: Math.sqrt, cbrt: Math.cbrt, abs: Math.abs, floor: Math.floor, ceil: Math.ceil, trunc: Math.trunc,
   arctan2: Math.atan2, hypot: Math.hypot, minimum: Math.min, maximum: Math.max,
   where: (c, a, b) => (c !== 0 ? a : b),
+  fmod: (a, b) => a % b, copy: (a) => a, ones_like: () => 1,
 };
 const bool = (x: boolean) => (x ? 1 : 0);
 const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
-  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b, '%': (a, b) => a % b,
+  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b,
+  '%': (a, b) => a - Math.floor(a / b) * b, // numexpr's float remainder (float inputs in these tests)
   '**': Math.pow, '<': (a, b) => bool(a < b), '<=': (a, b) => bool(a <= b), '==': (a, b) => bool(a === b),
   '!=': (a, b) => bool(a !== b), '>=': (a, b) => bool(a >= b), '>': (a, b) => bool(a > b),
   '&': (a, b) => bool(a !== 0 && b !== 0), '|': (a, b) => bool(a !== 0 || b !== 0),
@@ -243,6 +245,30 @@ for (const be of backends) {
           /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean, got/,
         );
       }
+    });
+
+    // Values from python3-numexpr 2.8.4: x % y on float64 is x - floor(x/y)*y (-7.5 % 2 = 0.5, 1e17 % 3 = 0);
+    // fmod is C's truncated remainder. numexpr's int32 % is C's (and dies with SIGFPE on a zero
+    // divisor); hotpath follows NumPy on integers: floored, and 0 for a zero divisor.
+    it('computes % like numexpr on floats and NumPy on integers, fmod truncated, copy and ones_like', () => {
+      const n = 5000;
+      const tile = (values: number[]) => Float64Array.from({ length: n }, (_, i) => values[i % values.length]);
+      const x = tile([-7.5, 7.5, -7.5, 5.0, 1e17, -1e-20, Infinity, 3.0, -0.0, 0.0]);
+      const y = tile([Infinity, Infinity, 2.0, -0.0, 3.0, 1.0, 2.0, NaN, 2.0, -2.0]);
+      const numexpr = tile([NaN, NaN, 0.5, NaN, 0, 1, NaN, NaN, 0, 0]);
+      expect(evaluate('x % y', { x, y }, { backend: be })).toEqual(numexpr);
+      expect(evaluate('fmod(x, y)', { x, y }, { backend: be })).toEqual(Float64Array.from(x, (v, i) => v % y[i]));
+      const f32 = evaluate('f % 2', { f: Float32Array.from(x) }, { backend: be }) as Float32Array;
+      expect(f32).toBeInstanceOf(Float32Array);
+      expect(f32[2]).toBe(0.5);
+      const a = Int32Array.from({ length: n }, (_, i) => [-7, 7, -7, 7, 5, -2147483648][i % 6]);
+      const b = Int32Array.from({ length: n }, (_, i) => [3, -3, 0, 0, 0, -1][i % 6]);
+      const numpy = Float64Array.from({ length: n }, (_, i) => [2, -2, 0, 0, 0, 0][i % 6]);
+      expect(evaluate('a % b', { a, b }, { backend: be })).toEqual(numpy);
+      expect(evaluate('a % 0', { a }, { backend: be })).toEqual(new Float64Array(n));
+      expect(evaluate('x % 0', { x }, { backend: be })).toEqual(new Float64Array(n).fill(NaN));
+      expect(evaluate('copy(x) + ones_like(x)', { x: y }, { backend: be })).toEqual(Float64Array.from(y, (v) => v + 1));
+      expect(evaluate('sum(ones_like(a))', { a }, { backend: be })).toBe(n);
     });
 
     it('computes reductions over the whole array', () => {

@@ -11,8 +11,9 @@
 //   { kind: 'binary',   op, left, right }       op is one of BinaryOperator
 //   { kind: 'call',     fn, args }              fn is a key of FUNCTIONS (elementwise) or REDUCTIONS
 // Semantics every backend follows: comparisons and & | ~ produce 1 or 0; a condition (where, &, |, ~)
-// is true when it is != 0 (so NaN is true, as in NumPy); `%` is the truncated remainder (JS `%`,
-// C fmod); reductions appear only as the outermost call.
+// is true when it is != 0 (so NaN is true, as in NumPy); `%` is numexpr's floored remainder
+// x - floor(x/y)*y (the sign of y; integer operands: by zero 0, as NumPy), `fmod` the truncated one
+// (JS `%`, C fmod); reductions appear only as the outermost call.
 
 export type BinaryOperator = '+' | '-' | '*' | '/' | '%' | '**' | '<' | '<=' | '==' | '!=' | '>=' | '>' | '&' | '|';
 export type UnaryOperator = '-' | '~';
@@ -58,7 +59,7 @@ export const FUNCTIONS = {
   sin: 1, cos: 1, tan: 1, arcsin: 1, arccos: 1, arctan: 1, sinh: 1, cosh: 1, tanh: 1,
   arcsinh: 1, arccosh: 1, arctanh: 1, exp: 1, expm1: 1, log: 1, log1p: 1, log10: 1, log2: 1,
   sqrt: 1, cbrt: 1, abs: 1, floor: 1, ceil: 1, trunc: 1,
-  arctan2: 2, hypot: 2, minimum: 2, maximum: 2, where: 3,
+  arctan2: 2, hypot: 2, minimum: 2, maximum: 2, where: 3, fmod: 2, copy: 1, ones_like: 1,
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 

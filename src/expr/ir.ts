@@ -55,40 +55,42 @@ class Builder {
   readonly #keys = new Map<string, number>();
   /** Lowered value of each node already seen (vectorize's const locals share nodes). */
   readonly #lowered = new Map<Node, number>();
+  /** Per value: integer or boolean in numexpr's kinds (decides what `%` means). */
+  readonly #integer: boolean[] = [];
 
-  /** `shadowed`: names of CONSTANTS the caller binds as variables (they are inputs, not constants). */
-  constructor(readonly shadowed: ReadonlySet<string>) {}
+  constructor(readonly binding: Binding) {}
 
-  #intern(key: string, value: IrValue): number {
+  #intern(key: string, value: IrValue, integer: boolean): number {
     let index = this.#keys.get(key);
     if (index === undefined) {
       index = this.values.push(value) - 1;
+      this.#integer[index] = integer;
       this.#keys.set(key, index);
     }
     return index;
   }
 
   constant(value: number, float: boolean): number {
-    return this.#intern(`c${float ? 'f' : ''}${Object.is(value, -0) ? '-0' : value}`, { kind: 'const', value, float });
+    return this.#intern(`c${float ? 'f' : ''}${Object.is(value, -0) ? '-0' : value}`, { kind: 'const', value, float }, !float);
   }
 
   input(name: string): number {
     let index = this.inputs.indexOf(name);
     if (index === -1) index = this.inputs.push(name) - 1;
-    return this.#intern(`i${index}`, { kind: 'input', index });
+    return this.#intern(`i${index}`, { kind: 'input', index }, this.binding.integers.has(name));
   }
 
   op(name: string, args: number[]): number {
+    // where's condition does not decide the kind of its result.
+    const operands = name === 'where' ? args.slice(1) : args;
+    const integer = BOOLEAN_RESULT.has(name) || (INTEGRAL_RESULT.has(name) && operands.every((a) => this.#integer[a]));
+    if (name === 'mod' && args.every((a) => this.#integer[a])) name = 'imod';
     const op = OPCODE.get(name)!;
     const values = args.map((a) => this.values[a]);
     if (values.every((v) => v.kind === 'const')) {
-      const constants = values as { value: number; float: boolean }[];
-      // where's condition does not decide the kind of its result.
-      const operands = name === 'where' ? constants.slice(1) : constants;
-      const float = !BOOLEAN_RESULT.has(name) && (!INTEGRAL_RESULT.has(name) || operands.some((c) => c.float));
-      return this.constant(FOLD[op](...constants.map((c) => c.value)), float);
+      return this.constant(FOLD[op](...values.map((v) => (v as { value: number }).value)), !integer);
     }
-    return this.#intern(`${op}(${args.join(',')})`, { kind: 'op', op, args });
+    return this.#intern(`${op}(${args.join(',')})`, { kind: 'op', op, args }, integer);
   }
 
   /** x**k for an integer k by repeated squaring. */
@@ -130,7 +132,7 @@ class Builder {
       case 'number':
         return this.constant(node.value, node.float);
       case 'variable':
-        if (Object.prototype.hasOwnProperty.call(CONSTANTS, node.name) && !this.shadowed.has(node.name)) {
+        if (Object.prototype.hasOwnProperty.call(CONSTANTS, node.name) && !this.binding.shadowed.has(node.name)) {
           return this.constant(CONSTANTS[node.name], true);
         }
         return this.input(node.name);
@@ -157,13 +159,19 @@ class Builder {
   }
 }
 
-/**
- * Lowers named roots (one per output) into one program; an outermost reduction call becomes the
- * output's reduction. `shadowed` names the CONSTANTS (pi, e) the caller binds as variables: those
- * are inputs, the others become constants.
- */
-export function lower(roots: readonly { name: string; root: Node }[], shadowed: ReadonlySet<string> = new Set()): Ir {
-  const builder = new Builder(shadowed);
+/** What lowering needs to know about the caller's variables (programs are lowered once per Binding). */
+export interface Binding {
+  /** Names of CONSTANTS (pi, e) the caller binds as variables: those are inputs, the others constants. */
+  shadowed: ReadonlySet<string>;
+  /** Names bound to integer typed arrays or booleans: `%` between integers gives 0 for a zero divisor. */
+  integers: ReadonlySet<string>;
+}
+
+const NO_BINDING: Binding = { shadowed: new Set(), integers: new Set() };
+
+/** Lowers named roots (one per output) into one program; an outermost reduction call becomes the output's reduction. */
+export function lower(roots: readonly { name: string; root: Node }[], binding: Binding = NO_BINDING): Ir {
+  const builder = new Builder(binding);
   const outputs = roots.map(({ name, root }): IrOutput => {
     if (root.kind === 'call' && isReduction(root.fn)) {
       return { name, reduction: root.fn, value: builder.lower(root.args[0]) };
@@ -188,15 +196,33 @@ function hasFloatConstantOperand(ir: Ir): boolean {
   );
 }
 
-/** The names of CONSTANTS the trees read (each may be bound by the caller instead). */
-export function constantNames(roots: readonly { root: Node }[]): string[] {
+/** Every variable name the trees read, `pi` and `e` included. */
+export function variableNames(roots: readonly { root: Node }[]): string[] {
   const names = new Set<string>();
   for (const { root } of roots) {
     forEachNode(root, (node) => {
-      if (node.kind === 'variable' && Object.prototype.hasOwnProperty.call(CONSTANTS, node.name)) names.add(node.name);
+      if (node.kind === 'variable') names.add(node.name);
     });
   }
   return [...names];
+}
+
+/**
+ * The Binding of the caller's `vars` for a program reading `names`, and the key to cache the
+ * program lowered for it under. `isInteger` tells integer inputs (typed arrays, booleans) apart.
+ */
+export function bindingFor(
+  names: readonly string[],
+  vars: Readonly<Record<string, unknown>>,
+  isInteger: (value: unknown) => boolean,
+): { key: string; binding: Binding } {
+  const bound = names.filter((name) => Object.prototype.hasOwnProperty.call(vars, name));
+  const shadowed = bound.filter((name) => Object.prototype.hasOwnProperty.call(CONSTANTS, name));
+  const integers = bound.filter((name) => isInteger(vars[name]));
+  return {
+    key: `${shadowed.join()}|${integers.join()}`,
+    binding: { shadowed: new Set(shadowed), integers: new Set(integers) },
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
 // Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
 import { type Ir, type IrOutput, liveValues } from './ir.js';
-import { OPS } from './ops.js';
+import { JS_HELPERS, OPS } from './ops.js';
 import type { ArrayCode, ElementArray } from './types.js';
 
 /** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar (number). */
@@ -91,6 +91,7 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
   const writes = ir.outputs.map((out, k) => (out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`));
   return [
     '"use strict";',
+    JS_HELPERS,
     ...(float32 ? ['const f = Math.fround;'] : []),
     ...codes.map((_, k) => `const x${k} = inputs[${k}];`),
     ...ir.outputs.map((out, k) => (out.reduction ? '' : `const o${k} = outputs[${k}];`)),

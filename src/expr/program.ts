@@ -15,7 +15,7 @@ import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, constantNames, floatPromotion, formatIr, lower } from './ir.js';
+import { type Ir, bindingFor, floatPromotion, formatIr, lower, variableNames } from './ir.js';
 import { ACCEPTED_VARIABLES, arrayCode } from './types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
@@ -99,22 +99,23 @@ interface Settings {
 export class CompiledExpressions {
   readonly trees: readonly { name: string; root: Node }[];
   readonly #sites = new Map<string, Site>();
-  /** The names of CONSTANTS the trees read: each is the constant unless the caller binds it. */
-  readonly #constantNames: string[];
+  /** Every name the trees read, `pi` and `e` included (each is the constant unless the caller binds it). */
+  readonly #names: string[];
+  /** Programs lowered per Binding (ir.ts): which constants the caller shadows, which inputs are integers. */
   readonly #variants = new Map<string, Variant>();
 
   /** `source` is the text each tree was parsed from (error carets point into it). */
   constructor(trees: readonly { name: string; root: Node; source: string }[]) {
     this.trees = trees.map(({ name, root }) => ({ name, root }));
     for (const { root, source } of trees) firstSites(root, source, this.#sites);
-    this.#constantNames = constantNames(this.trees);
+    this.#names = variableNames(this.trees);
   }
 
-  #variant(shadowed: readonly string[]): Variant {
-    const key = shadowed.join();
+  #variant(vars: Readonly<Record<string, unknown>>): Variant {
+    const { key, binding } = bindingFor(this.#names, vars, isIntegerInput);
     let variant = this.#variants.get(key);
     if (!variant) {
-      variant = { ir: lower(this.trees, new Set(shadowed)), loops: new Map() };
+      variant = { ir: lower(this.trees, binding), loops: new Map() };
       this.#variants.set(key, variant);
     }
     return variant;
@@ -122,7 +123,7 @@ export class CompiledExpressions {
 
   /** The program with every constant name resolved (outputs and reductions are the same in every variant). */
   get ir(): Ir {
-    return this.#variant([]).ir;
+    return this.#variant({}).ir;
   }
 
   static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
@@ -131,7 +132,7 @@ export class CompiledExpressions {
 
   /** Every name the expressions read, `pi` and `e` included (they fall back to the constants when not bound). */
   get variables(): readonly string[] {
-    return this.#variant(this.#constantNames).ir.inputs;
+    return this.#variant(Object.fromEntries(this.#names.map((name) => [name, 0]))).ir.inputs;
   }
 
   /** Checks and orders the caller's variables; decides length and compute type. */
@@ -141,8 +142,7 @@ export class CompiledExpressions {
     }
     const record = vars as Record<string, unknown>;
     // A variable named like a constant (pi, e) wins over the constant, as every name does in numexpr.
-    const boundConstants = this.#constantNames.filter((name) => Object.prototype.hasOwnProperty.call(record, name));
-    const variant = this.#variant(boundConstants);
+    const variant = this.#variant(record);
     let lengthFrom: string | null = null;
     let n = 1;
     const arrays: ('float32' | 'other')[] = [];
@@ -269,7 +269,7 @@ export class CompiledExpressions {
 
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
   describe(): string {
-    const variant = this.#variant([]);
+    const variant = this.#variant({});
     const codes = variant.ir.inputs.map((): InputCode => 'd');
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
@@ -290,6 +290,11 @@ function finishReduction(reduction: Reduction, accumulator: number, n: number): 
   if (reduction === 'mean') return accumulator / n;
   if ((reduction === 'min' || reduction === 'max') && n === 0) return NaN;
   return accumulator;
+}
+
+function isIntegerInput(value: unknown): boolean {
+  const code = inputCode(value);
+  return typeof value === 'boolean' || (code !== null && code !== 's' && code !== 'd' && code !== 'f');
 }
 
 function inputCode(value: unknown): InputCode | null {

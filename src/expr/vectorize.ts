@@ -5,7 +5,8 @@
 // Everything else is an ExpressionError naming the construct and its column.
 //
 // Semantics follow the expression language: comparisons, && || ! give 1 or 0 (not the operand, as
-// JS's && does) and a condition is true when it is != 0, so NaN counts as true.
+// JS's && does) and a condition is true when it is != 0, so NaN counts as true. JS `%` keeps its
+// meaning (the truncated remainder: the language's fmod).
 import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
 import { TokenStream, describeToken, numberNode, tokenize, type Token } from './parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
@@ -170,7 +171,12 @@ class FunctionParser {
       const token = this.peek();
       if (token.kind !== 'operator' || !Object.prototype.hasOwnProperty.call(ops, token.text)) return left;
       this.s.next();
-      left = { kind: 'binary', op: ops[token.text], left, right: this.#binary(level + 1), column: token.column };
+      const right = this.#binary(level + 1);
+      // JS % is the truncated remainder: the language's fmod (its own % is numexpr's floored one).
+      left =
+        token.text === '%'
+          ? { kind: 'call', fn: 'fmod', args: [left, right], column: token.column }
+          : { kind: 'binary', op: ops[token.text], left, right, column: token.column };
     }
   }
 

@@ -5,8 +5,8 @@
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, forEachNode, type Node, type Reduction } from '../expr/ast.js';
-import { constantNames, floatPromotion, lower, type Ir } from '../expr/ir.js';
+import { ExpressionError, forEachNode, isReduction, type Node, type Reduction } from '../expr/ast.js';
+import { bindingFor, floatPromotion, lower, variableNames, type Ir } from '../expr/ir.js';
 import { parse } from '../expr/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -46,18 +46,20 @@ function inputCode(value: unknown): InputCode | null {
 
 interface Parsed {
   root: Node;
-  /** The names of CONSTANTS (pi, e) the expression reads: each is the constant unless vars bind it. */
-  constantNames: string[];
-  /** Lowered programs by the constant names vars bind (see CompiledExpressions in expr/program.ts). */
+  /** Every name the expression reads, `pi` and `e` included (each is the constant unless vars bind it). */
+  names: string[];
+  /** Lowered programs per Binding of the variables (see CompiledExpressions in expr/program.ts). */
   irs: Map<string, Ir>;
   reduction: Reduction | null;
 }
 
-function irFor(parsed: Parsed, shadowed: readonly string[]): Ir {
-  const key = shadowed.join();
+const isIntegerInput = (value: unknown) => value instanceof Int32Array || (value instanceof Buffer && value.type === 'int');
+
+function irFor(parsed: Parsed, vars: Readonly<Record<string, unknown>>): Ir {
+  const { key, binding } = bindingFor(parsed.names, vars, isIntegerInput);
   let ir = parsed.irs.get(key);
   if (!ir) {
-    ir = lower([{ name: 'result', root: parsed.root }], new Set(shadowed));
+    ir = lower([{ name: 'result', root: parsed.root }], binding);
     parsed.irs.set(key, ir);
   }
   return ir;
@@ -71,9 +73,8 @@ function parseExpression(source: unknown): Parsed {
   if (!parsed) {
     const root = parse(source, where);
     const roots = [{ name: 'result', root }];
-    const ir = lower(roots);
-    const reduction = ir.outputs[0].reduction;
-    parsed = { root, constantNames: constantNames(roots), irs: new Map([['', ir]]), reduction };
+    const reduction = root.kind === 'call' && isReduction(root.fn) ? root.fn : null;
+    parsed = { root, names: variableNames(roots), irs: new Map(), reduction };
     parsedCache.set(source, parsed);
   }
   return parsed;
@@ -102,7 +103,7 @@ function bind(source: string, parsed: Parsed, vars: unknown, precision: Precisio
   }
   const record = vars as Record<string, unknown>;
   // A variable named like a constant (pi, e) wins over the constant, as in the CPU evaluate.
-  const ir = irFor(parsed, parsed.constantNames.filter((name) => Object.prototype.hasOwnProperty.call(record, name)));
+  const ir = irFor(parsed, record);
   const values: OpenclVariable[] = [];
   const codes: InputCode[] = [];
   const arrays: ('float32' | 'other')[] = [];

@@ -1,7 +1,23 @@
-import { describe as suite, expect, it } from 'vitest';
+import { describe as suite, expect, it, vi } from 'vitest';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { CONSTANTS, ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
+import {
+  CONSTANTS,
+  ExpressionError,
+  backend,
+  compile,
+  describeAsync,
+  evaluate,
+  evaluateAsync,
+  evaluateMany,
+  getNumThreads,
+  nativePath,
+  parseExpression,
+  reEvaluate,
+  setNumThreads,
+  type ExpressionNode,
+} from 'hotpath';
 import { backends, rng } from './helpers.js';
 
 // A straightforward tree-walking reference over the parsed tree: one Math call per node, in
@@ -594,5 +610,51 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const out = new Float64Array(4);
     addon.exprEvaluate(good, new Float64Array(0), [new Float64Array([1, 2, 3, 4])], [out], 4, false, 1, 1024);
     expect(out).toEqual(new Float64Array([2, 4, 6, 8]));
+  });
+});
+
+// numexpr's API around evaluate: re_evaluate, set_num_threads / get_num_threads.
+suite('reEvaluate and the native thread count', () => {
+  it('reEvaluate re-runs the last evaluate with new or the same variables and the same options', () => {
+    const a = Float64Array.of(1, 2, 3);
+    const out = new Float64Array(3);
+    expect(evaluate('a * 2 + k', { a, k: 1 }, { out, backend: 'js' })).toBe(out);
+    a[0] = 10;
+    expect(reEvaluate()).toBe(out);
+    expect(out).toEqual(Float64Array.of(21, 5, 7));
+    expect(reEvaluate({ a: Float64Array.of(0, 0, 0), k: 4 })).toEqual(Float64Array.of(4, 4, 4));
+    expect(() => reEvaluate({ a })).toThrow(/^reEvaluate: unknown variable 'k'/);
+    expect(() => reEvaluate({ a: [1] as never, k: 1 })).toThrow(TypeError);
+  });
+
+  it('setNumThreads sets the default of every native call taking threads and returns the previous value', async () => {
+    expect(getNumThreads()).toBe(Math.min(os.availableParallelism(), 1024));
+    expect(() => setNumThreads(0)).toThrow(RangeError);
+    expect(() => setNumThreads(1025)).toThrow(RangeError);
+    expect(() => setNumThreads('2' as never)).toThrow(TypeError);
+    const before = getNumThreads();
+    expect(setNumThreads(3)).toBe(before);
+    try {
+      expect(getNumThreads()).toBe(3);
+      if (backend !== 'native') return;
+      const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
+      const a = new Float64Array(50_000).fill(1);
+      const evaluateSpy = vi.spyOn(addon, 'exprEvaluate');
+      const asyncSpy = vi.spyOn(addon, 'exprEvaluateAsync');
+      const momentsSpy = vi.spyOn(addon, 'momentsPartialAsync');
+      try {
+        evaluate('a + 1', { a }, { backend: 'native' });
+        await evaluateAsync('a + 1', { a }, { backend: 'native' });
+        await describeAsync(a, { backend: 'native' });
+        evaluate('a + 1', { a }, { backend: 'native', threads: 2 });
+        expect(evaluateSpy.mock.calls.map((args) => args[6])).toEqual([3, 2]);
+        expect(asyncSpy.mock.calls[0][6]).toBe(3);
+        expect(momentsSpy.mock.calls[0][2]).toBe(3);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    } finally {
+      setNumThreads(before);
+    }
   });
 });

@@ -7,6 +7,7 @@ export {
   evaluate,
   evaluateAsync,
   evaluateMany,
+  reEvaluate,
   type EvaluateManyOptions,
   type EvaluateOptions,
   type EvaluateResult,

@@ -9,8 +9,8 @@
 //   |   `2.0`, `pi`, `1/2` next to a float32 array)                  |             |              |
 //   | none (scalars only)                                            | float64     | Float64Array of length 1 |
 // Reductions return a number; their accumulator is float64 in both modes.
-import os from 'node:os';
 import { LRUCache } from 'lru-cache';
+import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
@@ -29,7 +29,7 @@ export type Variables = Readonly<Record<string, VariableValue>>;
 export interface EvaluateOptions {
   /** Write the result here instead of allocating (Float64Array or Float32Array per the promotion table, length n). May be one of the inputs. */
   out?: ResultArray;
-  /** Native threads. Default: os.availableParallelism(). Small arrays use one thread regardless. */
+  /** Native threads. Default: getNumThreads() (all cores unless setNumThreads changed it). Small arrays use one. */
   threads?: number;
   /** Elements per native block (every temporary is one block, sized to stay in L1). Default 256. */
   blockSize?: number;
@@ -50,8 +50,6 @@ export const DEFAULT_BLOCK_SIZE = 256;
 /** Every option evaluate, evaluateMany, compile().run and vectorized functions accept; others are a TypeError. */
 const EVALUATE_OPTIONS = ['out', 'threads', 'blockSize', 'backend'] as const;
 const CACHE_SIZE = 256;
-/** Default native thread count, read once: the call is a syscall and the answer does not change. */
-const DEFAULT_THREADS = Math.min(os.availableParallelism(), 1024);
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -214,7 +212,7 @@ export class CompiledExpressions {
   }
 
   settings(where: string, opts: Record<string, unknown>, n: number): Settings {
-    const threads = opts.threads === undefined ? DEFAULT_THREADS : checkInteger(where, 'threads', opts.threads, 1, 1024);
+    const threads = opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
     const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
     const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
     return { backend, threads, blockSize };
@@ -306,6 +304,9 @@ function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
+/** Each Program's compiled form, for reEvaluate (which names itself in error messages). */
+const compiledOf = new WeakMap<Program, CompiledExpressions>();
+
 /**
  * A compiled expression: parse once, run many times. `run` returns a new typed array (or writes
  * `out`), or a number for a reduction (`sum(a*b)`).
@@ -320,6 +321,7 @@ export class Program {
     this.source = source;
     this.#compiled = compiled;
     this.#caller = caller;
+    compiledOf.set(this, compiled);
   }
 
   /** Input variable names, in order of first appearance. */
@@ -373,7 +375,27 @@ function compileFor(where: string, expr: unknown): Program {
  * for an outermost reduction.
  */
 export function evaluate(expr: string, vars: Variables, options?: EvaluateOptions): EvaluateResult {
-  return compileFor('evaluate', expr).run(vars, options);
+  const program = compileFor('evaluate', expr);
+  const result = program.run(vars, options);
+  lastEvaluated = { program, vars, options };
+  return result;
+}
+
+/** The last successful evaluate() call in this realm (numexpr keeps one per thread), for reEvaluate. */
+let lastEvaluated: { program: Program; vars: Variables; options: EvaluateOptions | undefined } | null = null;
+
+/**
+ * numexpr's re_evaluate: runs the expression of the last successful evaluate() again without
+ * looking it up, over `vars` (default: the same variables, whose contents may have changed) with
+ * the same options (`out` included). Keeps a reference to those variables until the next evaluate().
+ */
+export function reEvaluate(vars?: Variables): EvaluateResult {
+  if (!lastEvaluated) throw new Error('reEvaluate: no expression has been evaluated yet (call evaluate first)');
+  const { program, options } = lastEvaluated;
+  const chosen = vars ?? lastEvaluated.vars;
+  const result = compiledOf.get(program)!.execute('reEvaluate', chosen, options, singleOut)[0];
+  lastEvaluated = { program, vars: chosen, options };
+  return result;
 }
 
 /** evaluate() off the event loop (native backend: all cores on the addon's thread pool). */

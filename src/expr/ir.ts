@@ -41,6 +41,21 @@ export interface Ir {
   floatConstant: boolean;
 }
 
+/**
+ * A program that is valid syntax but has no meaning for the caller's types (NumPy and numexpr refuse
+ * `i ** -1` on integers). `root` is the index of the tree, `column` the position in its source;
+ * callers turn it into an ExpressionError.
+ */
+export class LoweringError extends Error {
+  constructor(
+    readonly problem: string,
+    readonly root: number,
+    readonly column: number,
+  ) {
+    super(problem);
+  }
+}
+
 /** Largest |exponent| unrolled into multiplications; larger ones call pow. */
 const MAX_UNROLLED_POWER = 64;
 
@@ -57,6 +72,9 @@ class Builder {
   readonly #lowered = new Map<Node, number>();
   /** Per value: integer or boolean in numexpr's kinds (decides what `%` means). */
   readonly #integer: boolean[] = [];
+
+  /** Index of the tree being lowered (for LoweringError). */
+  root = 0;
 
   constructor(readonly binding: Binding) {}
 
@@ -142,6 +160,9 @@ class Builder {
         const [left, right] = args;
         if (node.op !== '**') return this.op(BINARY_OPS[node.op], args);
         const exponent = this.values[right];
+        if (this.#integer[left] && exponent.kind === 'const' && !exponent.float && exponent.value < 0) {
+          throw new LoweringError('integers to negative integer powers are not allowed (as in NumPy)', this.root, node.column);
+        }
         if (
           exponent.kind === 'const' &&
           Number.isInteger(exponent.value) &&
@@ -172,7 +193,8 @@ const NO_BINDING: Binding = { shadowed: new Set(), integers: new Set() };
 /** Lowers named roots (one per output) into one program; an outermost reduction call becomes the output's reduction. */
 export function lower(roots: readonly { name: string; root: Node }[], binding: Binding = NO_BINDING): Ir {
   const builder = new Builder(binding);
-  const outputs = roots.map(({ name, root }): IrOutput => {
+  const outputs = roots.map(({ name, root }, index): IrOutput => {
+    builder.root = index;
     if (root.kind === 'call' && isReduction(root.fn)) {
       return { name, reduction: root.fn, value: builder.lower(root.args[0]) };
     }

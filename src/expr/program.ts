@@ -15,7 +15,7 @@ import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, bindingFor, floatPromotion, formatIr, lower, variableNames } from './ir.js';
+import { type Binding, type Ir, LoweringError, bindingFor, floatPromotion, formatIr, lower, variableNames } from './ir.js';
 import { ACCEPTED_VARIABLES, arrayCode } from './types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
@@ -102,21 +102,36 @@ export class CompiledExpressions {
   /** Programs lowered per Binding (ir.ts): which constants the caller shadows, which inputs are integers. */
   readonly #variants = new Map<string, Variant>();
 
-  /** `source` is the text each tree was parsed from (error carets point into it). */
-  constructor(trees: readonly { name: string; root: Node; source: string }[]) {
+  readonly #sources: string[];
+  readonly #where: string;
+
+  /** `source` is the text each tree was parsed from (error carets point into it); `where` names the caller. */
+  constructor(trees: readonly { name: string; root: Node; source: string }[], where: string) {
     this.trees = trees.map(({ name, root }) => ({ name, root }));
+    this.#sources = trees.map((t) => t.source);
+    this.#where = where;
     for (const { root, source } of trees) firstSites(root, source, this.#sites);
     this.#names = variableNames(this.trees);
   }
 
-  #variant(vars: Readonly<Record<string, unknown>>): Variant {
+  /** `where` names the caller in errors (the program may be cached from another caller). */
+  #variant(vars: Readonly<Record<string, unknown>>, where = this.#where): Variant {
     const { key, binding } = bindingFor(this.#names, vars, isIntegerInput);
     let variant = this.#variants.get(key);
     if (!variant) {
-      variant = { ir: lower(this.trees, binding), loops: new Map() };
+      variant = { ir: this.#lower(binding, where), loops: new Map() };
       this.#variants.set(key, variant);
     }
     return variant;
+  }
+
+  #lower(binding: Binding, where: string): Ir {
+    try {
+      return lower(this.trees, binding);
+    } catch (error) {
+      if (!(error instanceof LoweringError)) throw error;
+      throw new ExpressionError(where, error.problem, this.#sources[error.root], error.column);
+    }
   }
 
   /** The program with every constant name resolved (outputs and reductions are the same in every variant). */
@@ -125,7 +140,7 @@ export class CompiledExpressions {
   }
 
   static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
-    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })));
+    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })), where);
   }
 
   /** Every name the expressions read, `pi` and `e` included (they fall back to the constants when not bound). */
@@ -140,7 +155,7 @@ export class CompiledExpressions {
     }
     const record = vars as Record<string, unknown>;
     // A variable named like a constant (pi, e) wins over the constant, as every name does in numexpr.
-    const variant = this.#variant(record);
+    const variant = this.#variant(record, where);
     let lengthFrom: string | null = null;
     let n = 1;
     const arrays: ('float32' | 'other')[] = [];

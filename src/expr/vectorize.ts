@@ -299,7 +299,7 @@ export function vectorize(fn: (...args: number[]) => number): VectorizedFunction
   const root = parser.parseFunction();
   const params = parser.params;
   const caller = 'vectorized function';
-  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }]), { sync: caller, async: caller });
+  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }], WHERE), { sync: caller, async: caller });
   const call = (...args: VectorizeArgument[]): EvaluateResult => {
     const { vars, options } = splitArguments(caller, params, args);
     return program.run(vars, options);

@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, forEachNode, isReduction, type Node, type Reduction } from '../expr/ast.js';
-import { bindingFor, floatPromotion, lower, variableNames, type Ir } from '../expr/ir.js';
+import { LoweringError, bindingFor, floatPromotion, lower, variableNames, type Ir } from '../expr/ir.js';
 import { parse } from '../expr/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -46,6 +46,7 @@ function inputCode(value: unknown): InputCode | null {
 
 interface Parsed {
   root: Node;
+  source: string;
   /** Every name the expression reads, `pi` and `e` included (each is the constant unless vars bind it). */
   names: string[];
   /** Lowered programs per Binding of the variables (see CompiledExpressions in expr/program.ts). */
@@ -59,7 +60,12 @@ function irFor(parsed: Parsed, vars: Readonly<Record<string, unknown>>): Ir {
   const { key, binding } = bindingFor(parsed.names, vars, isIntegerInput);
   let ir = parsed.irs.get(key);
   if (!ir) {
-    ir = lower([{ name: 'result', root: parsed.root }], binding);
+    try {
+      ir = lower([{ name: 'result', root: parsed.root }], binding);
+    } catch (error) {
+      if (!(error instanceof LoweringError)) throw error;
+      throw new ExpressionError(where, error.problem, parsed.source, error.column);
+    }
     parsed.irs.set(key, ir);
   }
   return ir;
@@ -74,7 +80,7 @@ function parseExpression(source: unknown): Parsed {
     const root = parse(source, where);
     const roots = [{ name: 'result', root }];
     const reduction = root.kind === 'call' && isReduction(root.fn) ? root.fn : null;
-    parsed = { root, names: variableNames(roots), irs: new Map(), reduction };
+    parsed = { root, source, names: variableNames(roots), irs: new Map(), reduction };
     parsedCache.set(source, parsed);
   }
   return parsed;

@@ -11,7 +11,7 @@ export interface NativeAddon {
   /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
-  /** The VM's opcode names in opcode order (must equal OPS in src/expr/ops.ts). */
+  /** The VM's opcode names in opcode order (must equal OPS in src/lang/ops.ts). */
   exprOpNames(): string[];
   /** Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16 offsets. */
   countminUpdate(

@@ -62,11 +62,22 @@ function checkCount(where: string, name: string, count: unknown, nonNegative: bo
   return count;
 }
 
-function sum(counts: Float64Array): number {
-  let total = 0;
-  for (let i = 0; i < counts.length; i++) total += counts[i];
-  return total;
+/** Exact sum of safe-integer counts: doubles while the partial sum stays exact, BigInt beyond. */
+function sum(counts: Float64Array): bigint {
+  let total = 0n;
+  let partial = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (Math.abs(partial) + Math.abs(counts[i]) > Number.MAX_SAFE_INTEGER) {
+      total += BigInt(partial);
+      partial = 0;
+    }
+    partial += counts[i];
+  }
+  return total + BigInt(partial);
 }
+
+/** totalCount saturates like the counters: it is kept in [0, 2^64 - 1], the range the binary format stores. */
+const MAX_TOTAL = 2n ** 64n - 1n;
 
 /**
  * Updates that also report each key's estimate right after its update: TopK (same package)
@@ -90,7 +101,7 @@ export class CountMinSketch {
   readonly conservative: boolean;
   readonly counter: CounterType;
   #state: SketchState;
-  #total = 0;
+  #total = 0n;
 
   static {
     sketchInternals.update = (sketch, where, key, count) => sketch.#update(where, key, count);
@@ -152,13 +163,20 @@ export class CountMinSketch {
   get delta(): number {
     return Math.exp(-this.depth);
   }
-  /** Sum of all counts added (N), merged sketches' totals included (weighted). */
+  /**
+   * Sum of all counts added (N), merged sketches' totals included (weighted), as a number: exact up
+   * to 2^53 (Number.MAX_SAFE_INTEGER), the nearest double above. totalCountBigInt is always exact.
+   */
   get totalCount(): number {
+    return Number(this.#total);
+  }
+  /** totalCount exactly, in [0, 2^64 - 1] (saturating): what toBuffer() stores. */
+  get totalCountBigInt(): bigint {
     return this.#total;
   }
   /** epsilon · totalCount: with probability >= 1 - delta no estimate exceeds its true count by more. */
   get errorBound(): number {
-    return this.epsilon * this.#total;
+    return this.epsilon * Number(this.#total);
   }
   /** Bytes of counter memory. */
   get byteLength(): number {
@@ -225,7 +243,7 @@ export class CountMinSketch {
     for (const { state, total, weight } of parts) {
       if (this.backend === 'native') mergeNative(this.#state.counters, state.counters, this.#state.wide, weight);
       else mergeCounters(this.#state.counters, state.counters, this.#state.wide, weight);
-      this.#addTotal(total * weight);
+      this.#addTotal(total * BigInt(weight));
     }
     return this;
   }
@@ -253,7 +271,7 @@ export class CountMinSketch {
     checkCount(where, 'count', count, this.conservative);
     const c = count as number;
     const estimate = this.backend === 'native' ? updateNative(this.#state, key, c, where) : updateKey(this.#state, key, c, where);
-    this.#addTotal(c);
+    this.#addTotal(BigInt(c));
     return estimate;
   }
 
@@ -269,11 +287,12 @@ export class CountMinSketch {
         if (estimates) estimates[i] = e;
       }
     }
-    this.#addTotal(checked ? sum(checked) : list.length);
+    this.#addTotal(checked ? sum(checked) : BigInt(list.length));
   }
 
-  #addTotal(n: number): void {
-    this.#total = Math.max(0, this.#total + n);
+  #addTotal(n: bigint): void {
+    const total = this.#total + n;
+    this.#total = total < 0n ? 0n : total > MAX_TOTAL ? MAX_TOTAL : total;
   }
 
   #describe(): string {

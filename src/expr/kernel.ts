@@ -2,9 +2,9 @@
 // so V8 JIT-compiles it like a hand-written loop (no temporaries, monomorphic array reads).
 // Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
-import { type Ir, type IrOutput, liveValues } from './ir.js';
-import { JS_HELPERS, OPS } from './ops.js';
-import type { ArrayCode, ElementArray } from './types.js';
+import { type Ir, type IrOutput, liveValues } from '../lang/ir.js';
+import { JS_HELPERS, OPS } from '../lang/ops.js';
+import type { ArrayCode, ElementArray } from '../lang/types.js';
 
 /** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar (number). */
 export type InputCode = ArrayCode | 's';

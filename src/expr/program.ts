@@ -12,14 +12,23 @@
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
+import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Binding, type Ir, LoweringError, bindingFor, floatPromotion, formatIr, lower, variableNames } from './ir.js';
-import { ACCEPTED_VARIABLES, arrayCode } from './types.js';
+import {
+  type Binding,
+  type Ir,
+  LoweringError,
+  bindingFor,
+  floatPromotion,
+  formatIr,
+  lower,
+  variableNames,
+} from '../lang/ir.js';
+import { ACCEPTED_VARIABLES, arrayCode } from '../lang/types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
-import { parse } from './parser.js';
+import { parse } from '../lang/parser.js';
 
 export type ResultArray = Float64Array | Float32Array;
 /** A typed array of a type types.ts accepts (read in place), or a scalar broadcast to every element. */
@@ -172,7 +181,7 @@ export class CompiledExpressions {
         throw new TypeError(`${where}: variable '${name}' must be ${ACCEPTED_VARIABLES}, got ${typeName(value)}`);
       }
       if (code !== 's') {
-        const length = (value as ElementArray).length;
+        const length = trueLength(value as ElementArray);
         if (lengthFrom === null) {
           lengthFrom = name;
           n = length;
@@ -200,7 +209,8 @@ export class CompiledExpressions {
       if (!(given instanceof Ctor)) {
         throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
       }
-      if (given.length !== bound.n) throw new RangeError(`${where}: ${label} has ${given.length} elements, expected ${bound.n}`);
+      const length = trueLength(given);
+      if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
       return given;
     });
     this.#resolveAliasing(where, bound, arrays);

@@ -7,8 +7,8 @@
 // Semantics follow the expression language: comparisons, && || ! give 1 or 0 (not the operand, as
 // JS's && does) and a condition is true when it is != 0, so NaN counts as true. JS `%` keeps its
 // meaning (the truncated remainder: the language's fmod).
-import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
-import { TokenStream, describeToken, numberNode, tokenize, type Token } from './parser.js';
+import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from '../lang/ast.js';
+import { TokenStream, describeToken, numberNode, tokenize, type Token } from '../lang/parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
 import { typeName } from '../core/validate.js';
 

@@ -403,6 +403,7 @@ export class Kernel extends Resource {
     const local = opts.local === undefined ? null : workSizes(where, 'local', opts.local);
     if (local) checkLocalSizes(where, device, this.workGroupSize, global, local);
     const args = this.#encodeArgs(where, opts.args);
+    checkLocalMemory(where, device, args);
     const ctx = this.program.context;
     return requireNative().openclRunKernel(ctx.handle(where), kernel, args, global, local);
   }
@@ -460,6 +461,15 @@ function workSizes(where: string, name: string, value: unknown): number[] {
     if (!Number.isSafeInteger(s) || s < 1) throw new RangeError(`${where}: ${name} sizes must be integers >= 1, got ${s}`);
   }
   return sizes;
+}
+
+// Drivers abort the process (pocl asserts) on __local allocations above the device's local memory.
+function checkLocalMemory(where: string, device: Device, args: ReadonlyArray<unknown>): void {
+  let total = 0;
+  for (const arg of args) if (typeof arg === 'number') total += arg;
+  if (total > device.localMemory) {
+    throw new RangeError(`${where}: __local allocations of ${total} bytes exceed the device's local memory (localMemory = ${device.localMemory} bytes)`);
+  }
 }
 
 function checkLocalSizes(where: string, device: Device, kernelLimit: number, global: number[], local: number[]): void {

@@ -1,9 +1,9 @@
 // `npm run demo` section: fused expressions, evaluateMany and vectorize on generated data.
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend } from '../core/loader.js';
-import { compile, evaluateMany } from './program.js';
-import { vectorize } from './vectorize.js';
+import { backend } from '../../core/loader.js';
+import { compile, evaluateMany } from '../../expr/program.js';
+import { vectorize } from '../../expr/vectorize.js';
 
 function uniform(n: number, seed: number): Float64Array {
   let s = seed >>> 0;
@@ -37,10 +37,14 @@ export async function demoSection(): Promise<void> {
   }
   const t0 = performance.now();
   const many = evaluateMany({ sum: 'a + b', product: 'a * b', dot: 'sum(a * b)' }, vars);
-  console.log(`  evaluateMany (3 outputs, one pass)  ${(performance.now() - t0).toFixed(1)} ms  dot = ${(many.dot as number).toFixed(3)}`);
+  console.log(
+    `  evaluateMany (3 outputs, one pass)  ${(performance.now() - t0).toFixed(1)} ms  dot = ${(many.dot as number).toFixed(3)}`,
+  );
   const hypot = vectorize((x, y) => Math.sqrt(x * x + y * y));
   const t1 = performance.now();
   const h = hypot(vars.a, vars.b) as Float64Array;
-  console.log(`  vectorize((x, y) => Math.sqrt(x*x + y*y))  ${(performance.now() - t1).toFixed(1)} ms  h[0] = ${h[0].toFixed(6)}`);
+  console.log(
+    `  vectorize((x, y) => Math.sqrt(x*x + y*y))  ${(performance.now() - t1).toFixed(1)} ms  h[0] = ${h[0].toFixed(6)}`,
+  );
   if (backend !== 'native') console.log('  native backend not loaded: run `npx hotpath doctor` to see why');
 }

@@ -4,9 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { backend, type Backend } from '../core/loader.js';
-import { mapAsync } from '../async/index.js';
-import * as parallel from '../parallel/index.js';
+import { backend, type Backend } from '../../core/loader.js';
+import { mapAsync } from '../../async/index.js';
+import * as parallel from '../../parallel/index.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -17,7 +17,9 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 async function describeSection(): Promise<void> {
   const threads = os.availableParallelism();
   const n = 5_000_000;
-  console.log(`## Threads: parallel.describe over ${n.toExponential(0)} doubles in a SharedArrayBuffer, 1 vs ${threads} threads`);
+  console.log(
+    `## Threads: parallel.describe over ${n.toExponential(0)} doubles in a SharedArrayBuffer, 1 vs ${threads} threads`,
+  );
   const data = new Float64Array(new SharedArrayBuffer(n * 8));
   let s = 99;
   for (let i = 0; i < n; i++) data[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
@@ -45,7 +47,9 @@ async function fetchSection(): Promise<void> {
   try {
     const [, oneMs] = await timed(() => mapAsync(list, get, { concurrency: 1 }).toArray());
     const [bodies, eightMs] = await timed(() => mapAsync(list, get, { concurrency: 8 }).toArray());
-    console.log(`  concurrency 1 ${oneMs.toFixed(1).padStart(8)} ms   concurrency 8 ${eightMs.toFixed(1).padStart(8)} ms   ${(oneMs / eightMs).toFixed(1)}x  (${bodies.length} bodies)`);
+    console.log(
+      `  concurrency 1 ${oneMs.toFixed(1).padStart(8)} ms   concurrency 8 ${eightMs.toFixed(1).padStart(8)} ms   ${(oneMs / eightMs).toFixed(1)}x  (${bodies.length} bodies)`,
+    );
   } finally {
     server.closeAllConnections();
     server.close();

@@ -1,14 +1,14 @@
 // `npm run demo`: a tour of every capability on generated data, timing native against pure-TS.
 import { performance } from 'node:perf_hooks';
-import { backend } from '../core/loader.js';
-import { demoSection as memoryDemo } from '../memprof/demo.js';
-import { demoSection as countminSection } from '../countmin/demo.js';
-import { demoSection as cacheSection } from '../cache/demo.js';
-import { describe, describeAsync } from '../moments/index.js';
-import { demoSection as concurrencySection } from '../pool/demo.js';
-import { demoSection as expressionsSection } from '../expr/demo.js';
-import { demoSection as distributedSection } from '../distributed/demo.js';
-import { demoSection as openclSection } from '../opencl/demo.js';
+import { backend } from '../../core/loader.js';
+import { demoSection as memoryDemo } from './memprof.js';
+import { demoSection as countminSection } from './countmin.js';
+import { demoSection as cacheSection } from './cache.js';
+import { describe, describeAsync } from '../../moments/index.js';
+import { demoSection as concurrencySection } from './pool.js';
+import { demoSection as expressionsSection } from './expr.js';
+import { demoSection as distributedSection } from './distributed.js';
+import { demoSection as openclSection } from './opencl.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -28,10 +28,14 @@ async function momentsSection(): Promise<void> {
   console.log('## Streaming moments: describe() over 5e6 doubles (1e9 + N(0, 1))');
   const data = seededNormal(5_000_000, 42);
   const [js, jsMs] = time(() => describe(data, { backend: 'js' }));
-  console.log(`  pure-TS   ${jsMs.toFixed(1).padStart(8)} ms  mean=${js.mean.toFixed(4)} variance=${js.variance.toFixed(6)}`);
+  console.log(
+    `  pure-TS   ${jsMs.toFixed(1).padStart(8)} ms  mean=${js.mean.toFixed(4)} variance=${js.variance.toFixed(6)}`,
+  );
   if (backend === 'native') {
     const [native, nativeMs] = time(() => describe(data, { backend: 'native' }));
-    console.log(`  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} variance=${native.variance.toFixed(6)}`);
+    console.log(
+      `  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} variance=${native.variance.toFixed(6)}`,
+    );
     const t0 = performance.now();
     await describeAsync(data);
     const asyncMs = performance.now() - t0;

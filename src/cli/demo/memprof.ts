@@ -1,10 +1,10 @@
 // `npm run demo` section: what profileMemory sees for a big transient array, a leak, the addon's
 // own allocations, and how much each describe() backend allocates along the way.
 import { performance } from 'node:perf_hooks';
-import { backend, requireNative } from '../core/loader.js';
-import { describe } from '../moments/index.js';
-import { nativeMemory } from './native.js';
-import { profileMemory } from './profile.js';
+import { backend, requireNative } from '../../core/loader.js';
+import { describe } from '../../moments/index.js';
+import { nativeMemory } from '../../memprof/native.js';
+import { profileMemory } from '../../memprof/profile.js';
 
 const MIB = 1024 * 1024;
 const mib = (bytes: number) => `${(bytes / MIB).toFixed(1).padStart(7)} MiB`;
@@ -18,7 +18,9 @@ export async function demoSection(): Promise<void> {
     `  200 MiB Float64Array, filled and dropped: peak rss +${mib(transient.peak.rss - transient.baseline.rss)},` +
       ` arrayBuffers +${mib(transient.peak.arrayBuffers - transient.baseline.arrayBuffers)}; retained ${mib(transient.retained!.rss)} rss`,
   );
-  const leak = await profileMemory(() => leaked.push(Array.from({ length: 200_000 }, (_, i) => ({ i, label: `item ${i}` }))));
+  const leak = await profileMemory(() =>
+    leaked.push(Array.from({ length: 200_000 }, (_, i) => ({ i, label: `item ${i}` }))),
+  );
   console.log(`  200k objects pushed into a global array: retained heap ${mib(leak.retained!.heapUsed)}`);
 
   if (backend === 'native') {
@@ -31,11 +33,15 @@ export async function demoSection(): Promise<void> {
 
   const data = Float64Array.from({ length: 2_000_000 }, (_, i) => Math.sin(i));
   for (const which of backend === 'native' ? (['js', 'native'] as const) : (['js'] as const)) {
-    const profile = await profileMemory(() => describe(data, { backend: which }), { sampling: { interval: 4096, top: 1000 } });
+    const profile = await profileMemory(() => describe(data, { backend: which }), {
+      sampling: { interval: 4096, top: 1000 },
+    });
     const allocated = profile.sites!.reduce((sum, site) => sum + site.bytes, 0);
     const top = profile.sites![0];
     const where = top ? `, most in ${top.functionName} (${top.url.split('/').pop()}:${top.line})` : '';
     console.log(`  describe() over 2e6 doubles, ${which.padEnd(6)}: ~${mib(allocated)} JS allocations sampled${where}`);
   }
-  console.log(`  (${(performance.now() - t0).toFixed(0)} ms in all; \`npx hotpath mprof run -- node script.js\` records any command)`);
+  console.log(
+    `  (${(performance.now() - t0).toFixed(0)} ms in all; \`npx hotpath mprof run -- node script.js\` records any command)`,
+  );
 }

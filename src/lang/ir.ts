@@ -160,7 +160,9 @@ class Builder {
         const [left, right] = args;
         if (node.op !== '**') return this.op(BINARY_OPS[node.op], args);
         const exponent = this.values[right];
-        if (this.#integer[left] && exponent.kind === 'const' && !exponent.float && exponent.value < 0) {
+        // Integer arrays only: constants fold with Python's rules (2**-1 is 0.5 in numexpr too).
+        const integerArray = this.#integer[left] && this.values[left].kind !== 'const';
+        if (integerArray && exponent.kind === 'const' && !exponent.float && exponent.value < 0) {
           throw new LoweringError('integers to negative integer powers are not allowed (as in NumPy)', this.root, node.column);
         }
         if (

@@ -3,13 +3,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { describe, Moments, type MomentsJSON } from '../moments/index.js';
-import { ClusterExecutor } from './cluster.js';
-import { Group } from './group.js';
-import { countPrimes } from './example-tasks.js';
+import { describe, Moments, type MomentsJSON } from '../../moments/index.js';
+import { ClusterExecutor } from '../../distributed/cluster.js';
+import { Group } from '../../distributed/group.js';
+import { countPrimes } from '../../distributed/example-tasks.js';
 
-const tasks = path.join(__dirname, 'example-tasks.js');
-const cli = path.join(__dirname, '..', 'cli', 'main.js');
+const tasks = path.join(__dirname, '..', '..', 'distributed', 'example-tasks.js');
+const cli = path.join(__dirname, '..', 'main.js');
 const PRIME_LIMIT = 50_000;
 const TASKS = 200;
 
@@ -20,7 +20,9 @@ function ms(t0: number): string {
 async function clusterPart(url: string): Promise<void> {
   const queue = `hotpath-demo-${process.pid}`;
   const workers = [0, 1].map(() =>
-    spawn(process.execPath, [cli, 'worker', '--redis', url, '--queue', queue, '--module', tasks], { stdio: ['ignore', 'ignore', 'pipe'] }),
+    spawn(process.execPath, [cli, 'worker', '--redis', url, '--queue', queue, '--module', tasks], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
   );
   const ready = workers.map(
     (w) =>
@@ -38,7 +40,9 @@ async function clusterPart(url: string): Promise<void> {
     await Promise.all(ready);
     const t0 = performance.now();
     const counts = await executor.map<number>('countPrimes', Array(TASKS).fill(PRIME_LIMIT)).toArray();
-    console.log(`  cluster    ${ms(t0)}  ${TASKS} jobs on 2 \`hotpath worker\` processes via BullMQ (${counts[0]} primes each)`);
+    console.log(
+      `  cluster    ${ms(t0)}  ${TASKS} jobs on 2 \`hotpath worker\` processes via BullMQ (${counts[0]} primes each)`,
+    );
   } finally {
     await executor.close();
     for (const w of workers) w.kill('SIGTERM');
@@ -77,5 +81,8 @@ export async function demoSection(): Promise<void> {
   }
   const url = process.env.REDIS_URL;
   if (url) await clusterPart(url);
-  else console.log('  cluster    skipped: set REDIS_URL (e.g. redis://127.0.0.1:6379) to run 2 `hotpath worker` processes on BullMQ');
+  else
+    console.log(
+      '  cluster    skipped: set REDIS_URL (e.g. redis://127.0.0.1:6379) to run 2 `hotpath worker` processes on BullMQ',
+    );
 }

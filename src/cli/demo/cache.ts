@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createCachedFetch } from './http/cached-fetch.js';
-import { memoize } from './memoize/memoize.js';
+import { createCachedFetch } from '../../cache/http/cached-fetch.js';
+import { memoize } from '../../cache/memoize/memoize.js';
 
 async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   const t0 = performance.now();
@@ -20,9 +20,13 @@ const ORIGIN_DELAY_MS = 30;
 function slowOrigin(): http.Server {
   return http.createServer((req, res) => {
     setTimeout(() => {
-      if (req.url === '/report' && req.headers['if-none-match'] === '"r1"') return res.writeHead(304, { etag: '"r1"' }).end();
-      const headers = req.url === '/report' ? { etag: '"r1"', 'cache-control': 'no-cache' } : { 'cache-control': 'max-age=60' };
-      res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, rows: Array.from({ length: 2000 }, (_, i) => i) }));
+      if (req.url === '/report' && req.headers['if-none-match'] === '"r1"')
+        return res.writeHead(304, { etag: '"r1"' }).end();
+      const headers =
+        req.url === '/report' ? { etag: '"r1"', 'cache-control': 'no-cache' } : { 'cache-control': 'max-age=60' };
+      res
+        .writeHead(200, { ...headers, 'content-type': 'application/json' })
+        .end(JSON.stringify({ path: req.url, rows: Array.from({ length: 2000 }, (_, i) => i) }));
     }, ORIGIN_DELAY_MS);
   });
 }
@@ -35,7 +39,9 @@ export async function demoSection(): Promise<void> {
   const [slow, slowMs] = await timed(() => plain(N));
   const [fast, fastMs] = await timed(() => fib(N));
   console.log(`  fib(${N}) plain     ${slowMs.toFixed(2).padStart(8)} ms  = ${slow}`);
-  console.log(`  fib(${N}) memoized  ${fastMs.toFixed(2).padStart(8)} ms  = ${fast}  (${(slowMs / fastMs).toFixed(0)}x)`);
+  console.log(
+    `  fib(${N}) memoized  ${fastMs.toFixed(2).padStart(8)} ms  = ${fast}  (${(slowMs / fastMs).toFixed(0)}x)`,
+  );
 
   const server = slowOrigin();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,16 +56,22 @@ export async function demoSection(): Promise<void> {
       for (let i = 0; i < 2; i++) {
         const [response, ms] = await timed(() => cached(`${base}/data`));
         const bytes = (await response.arrayBuffer()).byteLength;
-        console.log(`  ${label} store   ${ms.toFixed(2).padStart(8)} ms  ${response.cacheState.padEnd(11)} ${bytes} bytes (origin answers in ${ORIGIN_DELAY_MS} ms)`);
+        console.log(
+          `  ${label} store   ${ms.toFixed(2).padStart(8)} ms  ${response.cacheState.padEnd(11)} ${bytes} bytes (origin answers in ${ORIGIN_DELAY_MS} ms)`,
+        );
       }
     }
     const cached = createCachedFetch();
     await (await cached(`${base}/report`)).arrayBuffer();
     const revalidated = await cached(`${base}/report`);
     await revalidated.arrayBuffer();
-    console.log(`  no-cache + ETag: second request ${revalidated.cacheState} (${cached.explain(`${base}/report`)?.reason})`);
+    console.log(
+      `  no-cache + ETag: second request ${revalidated.cacheState} (${cached.explain(`${base}/report`)?.reason})`,
+    );
     const stats = cached.stats();
-    console.log(`  stats: ${stats.hits} hits, ${stats.misses} misses, ${stats.revalidated} revalidated, ${stats.bytesSaved} bytes saved`);
+    console.log(
+      `  stats: ${stats.hits} hits, ${stats.misses} misses, ${stats.revalidated} revalidated, ${stats.bytesSaved} bytes saved`,
+    );
   } finally {
     server.close();
     fs.rmSync(dir, { recursive: true, force: true });

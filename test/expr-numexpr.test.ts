@@ -14,26 +14,72 @@ import { ExpressionError, evaluate, parseExpression, type ExpressionNode } from 
 import { backends } from './helpers.js';
 
 const misc = [
-  'b*c+d*e', '2*a+3*b', '-a', 'sinh(a)', '2*a + (cos(3)+5)*sinh(cos(b))', '2*a + arctan2(a, b)', 'arcsin(0.5)',
-  'where(a != 0.0, 2, a)', 'where(a > 10, b < a, b > a)', 'where((a-10).real != 0.0, a, 2)',
-  '0.25 * (a < 5) + 0.33 * (a >= 5)', 'cos(1+1)', '1+1', '1', 'cos(a2)',
+  'b*c+d*e',
+  '2*a+3*b',
+  '-a',
+  'sinh(a)',
+  '2*a + (cos(3)+5)*sinh(cos(b))',
+  '2*a + arctan2(a, b)',
+  'arcsin(0.5)',
+  'where(a != 0.0, 2, a)',
+  'where(a > 10, b < a, b > a)',
+  'where((a-10).real != 0.0, a, 2)',
+  '0.25 * (a < 5) + 0.33 * (a >= 5)',
+  'cos(1+1)',
+  '1+1',
+  '1',
+  'cos(a2)',
 ];
 const operations = ['+', '-', '*', '/', '%', '**'].flatMap((op) =>
-  ['(a+1) OP (b+3)', '3 OP (b+3)', '(a+1) OP 4', '2 OP (b+3)', '(a+1) OP 2', '(a+1) OP -1', '(a+1) OP 0.5', '(a+1) OP 0']
-    .map((t) => t.replace('OP', op)),
+  [
+    '(a+1) OP (b+3)',
+    '3 OP (b+3)',
+    '(a+1) OP 4',
+    '2 OP (b+3)',
+    '(a+1) OP 2',
+    '(a+1) OP -1',
+    '(a+1) OP 0.5',
+    '(a+1) OP 0',
+  ].map((t) => t.replace('OP', op)),
 );
 const comparisons = ['<', '<=', '==', '>=', '>', '!='].flatMap((op) =>
   ['a/2+5 OP b', 'a/2+5 OP 7', '7 OP b', '7.0 OP 5'].map((t) => t.replace('OP', op)),
 );
 const func1 = [
-  'copy', 'ones_like', 'sqrt', 'sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh',
-  'arcsinh', 'arccosh', 'arctanh', 'log', 'log1p', 'log10', 'exp', 'expm1', 'abs', 'conj', 'ceil', 'floor',
+  'copy',
+  'ones_like',
+  'sqrt',
+  'sin',
+  'cos',
+  'tan',
+  'arcsin',
+  'arccos',
+  'arctan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'arcsinh',
+  'arccosh',
+  'arctanh',
+  'log',
+  'log1p',
+  'log10',
+  'exp',
+  'expm1',
+  'abs',
+  'conj',
+  'ceil',
+  'floor',
 ].map((fn) => `a + ${fn}(b+c)`);
 const func2 = ['arctan2', 'fmod'].flatMap((fn) => [`a + ${fn}(b+c, d+1)`, `a + ${fn}(b+c, 1)`, `a + ${fn}(1, d+1)`]);
 const pow = ['-7', '-2.5', '-1.5', '-1.3', '-.5', '0', '0.0', '1', '2.3', '2.5', '3'].map((n) => `(a+1)**${n}`);
 const SECTIONS: [string, string[]][] = [
-  ['MISC', misc], ['OPERATIONS', operations], ['COMPARISONS', comparisons],
-  ['1_ARG_FUNCS', func1], ['2_ARG_FUNCS', func2], ['POW_TESTS', pow],
+  ['MISC', misc],
+  ['OPERATIONS', operations],
+  ['COMPARISONS', comparisons],
+  ['1_ARG_FUNCS', func1],
+  ['2_ARG_FUNCS', func2],
+  ['POW_TESTS', pow],
 ];
 
 type Dtype = 'int' | 'float32' | 'float64';
@@ -57,9 +103,15 @@ function variables(dtype: Dtype, scalar: number): Record<string, Value | object>
   const Ctor = dtype === 'int' ? Int32Array : dtype === 'float32' ? Float32Array : Float64Array;
   const range = (step: number) => Ctor.from({ length: N }, (_, i) => i * step);
   // arange(100, dtype=int) / 100 is a float64 array in NumPy.
-  const b = dtype === 'int' ? Float64Array.from({ length: N }, (_, i) => i / N) : Ctor.from({ length: N }, (_, i) => i / N);
+  const b =
+    dtype === 'int' ? Float64Array.from({ length: N }, (_, i) => i / N) : Ctor.from({ length: N }, (_, i) => i / N);
   const vars: Record<string, Value | object> = {
-    a: range(2), b, c: range(1), d: range(1), e: range(1), a2: { data: new Ctor(N * N), shape: [N, N] },
+    a: range(2),
+    b,
+    c: range(1),
+    d: range(1),
+    e: range(1),
+    a2: { data: new Ctor(N * N), shape: [N, N] },
   };
   if (scalar === 1) vars.a = (vars.a as Int32Array)[N / 2];
   if (scalar === 2) vars.b = (vars.b as Float64Array)[N / 2];
@@ -67,14 +119,39 @@ function variables(dtype: Dtype, scalar: number): Record<string, Value | object>
 }
 
 const FUNCTIONS: Record<string, (...x: number[]) => number> = {
-  sin: Math.sin, cos: Math.cos, tan: Math.tan, arcsin: Math.asin, arccos: Math.acos, arctan: Math.atan,
-  sinh: Math.sinh, cosh: Math.cosh, tanh: Math.tanh, arcsinh: Math.asinh, arccosh: Math.acosh, arctanh: Math.atanh,
-  exp: Math.exp, expm1: Math.expm1, log: Math.log, log1p: Math.log1p, log10: Math.log10, log2: Math.log2,
-  sqrt: Math.sqrt, cbrt: Math.cbrt, abs: Math.abs, floor: Math.floor, ceil: Math.ceil, trunc: Math.trunc,
-  arctan2: Math.atan2, hypot: Math.hypot, minimum: Math.min, maximum: Math.max, fmod: (x, y) => x % y,
-  copy: (x) => x, ones_like: () => 1, where: (c, x, y) => (c !== 0 ? x : y),
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  arcsinh: Math.asinh,
+  arccosh: Math.acosh,
+  arctanh: Math.atanh,
+  exp: Math.exp,
+  expm1: Math.expm1,
+  log: Math.log,
+  log1p: Math.log1p,
+  log10: Math.log10,
+  log2: Math.log2,
+  sqrt: Math.sqrt,
+  cbrt: Math.cbrt,
+  abs: Math.abs,
+  floor: Math.floor,
+  ceil: Math.ceil,
+  trunc: Math.trunc,
+  arctan2: Math.atan2,
+  hypot: Math.hypot,
+  minimum: Math.min,
+  maximum: Math.max,
+  fmod: (x, y) => x % y,
+  copy: (x) => x,
+  ones_like: () => 1,
+  where: (c, x, y) => (c !== 0 ? x : y),
 };
-const EXACT_FUNCTIONS = new Set(['sqrt', 'abs', 'floor', 'ceil', 'trunc', 'fmod', 'copy', 'ones_like', 'where', 'minimum', 'maximum']);
 
 /** The documented semantics, written out independently of src/expr: one value per node and element. */
 class Reference {
@@ -100,8 +177,10 @@ class Reference {
       return node.op !== '/' && this.isInteger(node.left) && this.isInteger(node.right);
     }
     const operands = node.fn === 'where' ? node.args.slice(1) : node.args;
-    return ['abs', 'floor', 'ceil', 'trunc', 'minimum', 'maximum', 'fmod', 'copy', 'ones_like', 'where'].includes(node.fn) &&
-      operands.every((a) => this.isInteger(a));
+    return (
+      ['abs', 'floor', 'ceil', 'trunc', 'minimum', 'maximum', 'fmod', 'copy', 'ones_like', 'where'].includes(node.fn) &&
+      operands.every((a) => this.isInteger(a))
+    );
   }
   at(node: ExpressionNode, i: number): number {
     // Constant subexpressions fold in float64 at compile time, then round once.
@@ -123,27 +202,44 @@ class Reference {
       case 'binary': {
         const [x, y] = [this.at(node.left, i), this.at(node.right, i)];
         switch (node.op) {
-          case '+': return r(x + y);
-          case '-': return r(x - y);
-          case '*': return r(x * y);
-          case '/': return r(x / y);
+          case '+':
+            return r(x + y);
+          case '-':
+            return r(x - y);
+          case '*':
+            return r(x * y);
+          case '/':
+            return r(x / y);
           case '%':
             if (y === 0 && this.isInteger(node.left) && this.isInteger(node.right)) return 0;
             return r(x - Math.floor(x / y) * y);
-          case '**': return this.power(node, x, y);
-          case '<': return x < y ? 1 : 0;
-          case '<=': return x <= y ? 1 : 0;
-          case '==': return x === y ? 1 : 0;
-          case '!=': return x !== y ? 1 : 0;
-          case '>=': return x >= y ? 1 : 0;
-          case '>': return x > y ? 1 : 0;
-          case '&': return x !== 0 && y !== 0 ? 1 : 0;
-          case '|': return x !== 0 || y !== 0 ? 1 : 0;
+          case '**':
+            return this.power(node, x, y);
+          case '<':
+            return x < y ? 1 : 0;
+          case '<=':
+            return x <= y ? 1 : 0;
+          case '==':
+            return x === y ? 1 : 0;
+          case '!=':
+            return x !== y ? 1 : 0;
+          case '>=':
+            return x >= y ? 1 : 0;
+          case '>':
+            return x > y ? 1 : 0;
+          case '&':
+            return x !== 0 && y !== 0 ? 1 : 0;
+          case '|':
+            return x !== 0 || y !== 0 ? 1 : 0;
         }
       }
       // falls through: every binary operator returned
       case 'call':
-        return r(FUNCTIONS[(node as { fn: string }).fn](...(node as { args: ExpressionNode[] }).args.map((a) => this.at(a, i))));
+        return r(
+          FUNCTIONS[(node as { fn: string }).fn](
+            ...(node as { args: ExpressionNode[] }).args.map((a) => this.at(a, i)),
+          ),
+        );
     }
   }
   /** Integer exponents up to 64 are binary exponentiation (documented), others Math.pow. */
@@ -167,11 +263,14 @@ class Reference {
 
 /** Distance in units in the last place of the result's type (0: identical; NaN equals NaN). */
 function ulps(actual: number, expected: number, float32: boolean): number {
-  if (Number.isNaN(actual) || Number.isNaN(expected)) return Number.isNaN(actual) && Number.isNaN(expected) ? 0 : Infinity;
+  if (Number.isNaN(actual) || Number.isNaN(expected))
+    return Number.isNaN(actual) && Number.isNaN(expected) ? 0 : Infinity;
   if (actual === expected) return 0;
   if (!Number.isFinite(actual) || !Number.isFinite(expected)) return Infinity;
   const ordered = (x: number): bigint => {
-    const bits = float32 ? BigInt(new Int32Array(Float32Array.of(x).buffer)[0]) : new BigInt64Array(Float64Array.of(x).buffer)[0];
+    const bits = float32
+      ? BigInt(new Int32Array(Float32Array.of(x).buffer)[0])
+      : new BigInt64Array(Float64Array.of(x).buffer)[0];
     const sign = float32 ? -(2n ** 31n) : -(2n ** 63n);
     return bits < 0n ? sign - bits : bits;
   };
@@ -209,14 +308,16 @@ for (const be of backends) {
               const float32 = got instanceof Float32Array;
               const tree = parseExpression(expr);
               // float32 results only where every array is float32 and no scalar variable is read.
-              const readsScalar = (scalar === 1 && readsVariable(tree, 'a')) || (scalar === 2 && readsVariable(tree, 'b'));
+              const readsScalar =
+                (scalar === 1 && readsVariable(tree, 'a')) || (scalar === 2 && readsVariable(tree, 'b'));
               if (float32) expect(dtype === 'float32' && !readsScalar, label).toBe(true);
               const reference = new Reference(vars, float32 ? Math.fround : (x) => x);
               const tolerance = TRANSCENDENTAL.test(expr) ? 4 : 0;
               for (let i = 0; i < got.length; i++) {
                 const want = reference.at(tree, i);
                 const distance = ulps(got[i], want, float32);
-                if (distance > tolerance) expect.fail(`${label} [${i}]: got ${got[i]}, want ${want} (${distance} ulps)`);
+                if (distance > tolerance)
+                  expect.fail(`${label} [${i}]: got ${got[i]}, want ${want} (${distance} ulps)`);
                 checked++;
               }
             }

@@ -89,7 +89,8 @@ class Builder {
   }
 
   constant(value: number, float: boolean): number {
-    return this.#intern(`c${float ? 'f' : ''}${Object.is(value, -0) ? '-0' : value}`, { kind: 'const', value, float }, !float);
+    const key = `c${float ? 'f' : ''}${Object.is(value, -0) ? '-0' : value}`;
+    return this.#intern(key, { kind: 'const', value, float }, !float);
   }
 
   input(name: string): number {
@@ -163,7 +164,8 @@ class Builder {
         // Integer arrays only: constants fold with Python's rules (2**-1 is 0.5 in numexpr too).
         const integerArray = this.#integer[left] && this.values[left].kind !== 'const';
         if (integerArray && exponent.kind === 'const' && !exponent.float && exponent.value < 0) {
-          throw new LoweringError('integers to negative integer powers are not allowed (as in NumPy)', this.root, node.column);
+          const problem = 'integers to negative integer powers are not allowed (as in NumPy)';
+          throw new LoweringError(problem, this.root, node.column);
         }
         if (
           exponent.kind === 'const' &&

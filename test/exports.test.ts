@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers.js';
 
 const runtimeExports = [
-  'AbortError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch', 'ExpressionError',
-  'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError', 'MemoryStore',
-  'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore', 'RemoteError',
-  'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend', 'compile',
-  'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
+  'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch',
+  'ExpressionError', 'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError',
+  'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore',
+  'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend',
+  'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
   'getNumThreads', 'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl',
   'parallel', 'parseExpression', 'profileMemory', 'reEvaluate', 'setNumThreads', 'startClusterWorker', 'transfer',
   'vectorize', 'wait', 'withTimeout', 'xxhash64',
@@ -28,20 +28,20 @@ const namespaceExports = {
 /** Names only the type declarations have (interfaces, type aliases). */
 const typeOnlyExports = [
   'AllocationSite', 'AsCompletedOptions', 'AsyncOptions', 'AtomicsMode', 'Backend', 'Backoff', 'BinaryOperator',
-  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheState', 'CacheStats', 'CacheStore', 'CachedFetch',
-  'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
-  'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions', 'CounterType',
-  'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'ElementArray', 'EvaluateManyOptions',
+  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore',
+  'CachedEntryInfo', 'CachedFetch', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions',
+  'ClusterMapOptions', 'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions',
+  'CounterType', 'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'ElementArray', 'EvaluateManyOptions',
   'EvaluateOptions', 'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl',
-  'FutureExecutor', 'FutureState', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GroupOptions', 'GroupStats',
-  'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions', 'MapContext', 'MapFunction',
-  'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers', 'MemoryFigures', 'MemoryProfile',
-  'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy', 'OriginStats', 'PoolMapOptions',
-  'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError', 'ReceiveOptions',
-  'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions',
-  'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator', 'VariableValue',
-  'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions', 'WaitResult',
-  'WeightedSketch', 'WeightedTopK',
+  'FutureExecutor', 'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask',
+  'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions',
+  'MapContext', 'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers',
+  'MemoryFigures', 'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy',
+  'OriginStats', 'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
+  'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
+  'SamplingOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator',
+  'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions',
+  'WaitResult', 'WeightedSketch', 'WeightedTopK', 'WithTimeoutOptions',
 ];
 
 function loadedNames(args: string[]): { names: string[]; namespaces: Record<string, string[]> } {

@@ -229,6 +229,25 @@ for (const be of backends) {
       expect(program.run({ x: 2 }, { backend: be })).toEqual(new Float64Array([2 * Math.E + Math.PI]));
     });
 
+    it('writes a float32 result into a Float64Array out (a safe cast, as numexpr allows), never the reverse', async () => {
+      const n = 5000;
+      const a = Float32Array.from(randomArray(41, n));
+      const want = evaluate('a * a - 3', { a }, { backend: be }) as Float32Array;
+      expect(want).toBeInstanceOf(Float32Array);
+      const out = new Float64Array(n);
+      expect(evaluate('a * a - 3', { a }, { backend: be, out })).toBe(out);
+      expect(out).toEqual(Float64Array.from(want));
+      const out2 = new Float64Array(n);
+      expect(await evaluateAsync('a * a - 3', { a }, { backend: be, out: out2 })).toBe(out2);
+      expect(out2).toEqual(out);
+      const many = evaluateMany({ x: 'a + 1', y: 'a * 2' }, { a }, { backend: be, out: { y: new Float64Array(n) } });
+      expect(many.x).toBeInstanceOf(Float32Array);
+      expect(many.y).toEqual(Float64Array.from(a, (v) => v * 2));
+      expect(() => evaluate('a * 2.5', { a }, { backend: be, out: new Float32Array(n) })).toThrow(
+        /out must be a Float64Array \(the result type for these inputs is Float64Array\), got Float32Array/,
+      );
+    });
+
     it('rejects unknown options with a TypeError naming them', () => {
       const a = new Float64Array(8);
       expect(() => evaluate('a', { a }, { backend: be, casting: 'safe' } as never)).toThrow(
@@ -391,7 +410,7 @@ for (const be of backends) {
         ),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(
-        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs), got Float32Array'),
+        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs is Float64Array), got Float32Array'),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float64Array(3) })).toThrow(new RangeError('evaluate: out has 3 elements, expected 4'));
       expect(() => evaluate('sum(a)', { a }, { backend: be, out: new Float64Array(4) })).toThrow(TypeError);

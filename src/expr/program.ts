@@ -94,6 +94,8 @@ interface Prepared {
   bound: Bound;
   settings: Settings;
   arrays: (ResultArray | null)[];
+  /** Float64Array `out`s of float32 outputs (a safe cast, as numexpr allows): filled from `arrays` at the end. */
+  widened: Map<number, Float64Array>;
 }
 
 interface Settings {
@@ -198,23 +200,36 @@ export class CompiledExpressions {
     return { variant, inputs, codes, n, float32 };
   }
 
-  /** Validates `out` arrays (or allocates them) for every elementwise output. */
-  outputs(where: string, bound: Bound, out: Readonly<Record<string, unknown>>): (ResultArray | null)[] {
+  /**
+   * Validates `out` arrays (or allocates them) for every elementwise output. A Float64Array `out` for
+   * a float32 result is a safe cast (numexpr's casting='safe'): the result is computed into a float32
+   * array and widened into it at the end (`widened`). Narrowing (float64 into Float32Array) is a TypeError.
+   */
+  outputs(
+    where: string,
+    bound: Bound,
+    out: Readonly<Record<string, unknown>>,
+  ): { arrays: (ResultArray | null)[]; widened: Map<number, Float64Array> } {
     const Ctor = bound.float32 ? Float32Array : Float64Array;
-    const arrays = this.ir.outputs.map((o) => {
+    const widened = new Map<number, Float64Array>();
+    const arrays = this.ir.outputs.map((o, k) => {
       const given = out[o.name];
       const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
       if (given === undefined) return o.reduction ? null : new Ctor(bound.n);
       if (o.reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${o.reduction}'`);
-      if (!(given instanceof Ctor)) {
-        throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
+      const widens = bound.float32 && given instanceof Float64Array;
+      if (!(given instanceof Ctor) && !widens) {
+        const accepted = bound.float32 ? 'a Float32Array or Float64Array' : 'a Float64Array';
+        throw new TypeError(`${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}), got ${typeName(given)}`);
       }
-      const length = trueLength(given);
+      const length = trueLength(given as ResultArray);
       if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
-      return given;
+      if (!widens) return given as ResultArray;
+      widened.set(k, given as Float64Array);
+      return new Float32Array(bound.n);
     });
     this.#resolveAliasing(where, bound, arrays);
-    return arrays;
+    return { arrays, widened };
   }
 
   // Elementwise in-place (out is exactly an input) is safe in both backends. A partial overlap
@@ -268,7 +283,16 @@ export class CompiledExpressions {
     const opts = checkOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
     const settings = this.settings(where, opts, bound.n);
-    return { bound, settings, arrays: this.outputs(where, bound, outOption(opts)) };
+    return { bound, settings, ...this.outputs(where, bound, outOption(opts)) };
+  }
+
+  /** Moves widened results into the caller's Float64Array `out`s. */
+  #widen(prepared: Prepared, results: EvaluateResult[]): EvaluateResult[] {
+    for (const [k, target] of prepared.widened) {
+      target.set(results[k] as Float32Array);
+      results[k] = target;
+    }
+    return results;
   }
 
   #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
@@ -280,14 +304,16 @@ export class CompiledExpressions {
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
-    return this.finish(prepared.bound.n, prepared.arrays, runNative(this.#nativeRun(prepared)));
+    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    const accumulators = runNative(this.#nativeRun(prepared));
+    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
-    return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
+    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    const accumulators = await runNativeAsync(this.#nativeRun(prepared));
+    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */

@@ -21,7 +21,7 @@ const namespaceExports = {
   parallel: ['close', 'describe', 'evaluate'],
   opencl: [
     'Buffer', 'BuildError', 'Context', 'Device', 'ElementwiseKernel', 'Kernel', 'Platform', 'Program',
-    'ReductionKernel', 'available', 'createContext', 'defaultDevice', 'devices', 'evaluate', 'platforms',
+    'ReductionKernel', 'available', 'createContext', 'defaultDevice', 'devices', 'evaluate', 'loadPath', 'platforms',
     'unavailableReason',
   ],
 };
@@ -37,11 +37,12 @@ const typeOnlyExports = [
   'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions',
   'MapContext', 'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers',
   'MemoryFigures', 'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy',
-  'OriginStats', 'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
-  'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
-  'SamplingOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator',
-  'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions',
-  'WaitResult', 'WeightedSketch', 'WeightedTopK', 'WithTimeoutOptions',
+  'OpenclVectorizeArgument', 'OpenclVectorizedFunction', 'OriginStats', 'PoolMapOptions', 'PoolOptions',
+  'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError', 'ReceiveOptions', 'RedisConnection',
+  'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions', 'Separator',
+  'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator', 'UpdateLinesOptions',
+  'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizeOptions', 'VectorizedFunction',
+  'WaitOptions', 'WaitResult', 'WeightedSketch', 'WeightedTopK', 'WithTimeoutOptions',
 ];
 
 function loadedNames(args: string[]): { names: string[]; namespaces: Record<string, string[]> } {

@@ -55,25 +55,14 @@ export function checkOneOf<T extends string>(where: string, name: string, value:
   return value as T;
 }
 
-/**
- * `options` as a record ({} when undefined). With `known`, any other own key is a TypeError naming
- * it: an option that is silently ignored (a typo, or numexpr's `casting`) is a silent wrong answer.
- */
-export function checkOptions(where: string, options: unknown, known?: readonly string[]): Record<string, unknown> {
+export function checkOptions(where: string, options: unknown): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidType(where, 'options', 'an object', options);
   }
-  if (known) {
-    const unknown = Object.keys(options).filter((key) => !known.includes(key));
-    if (unknown.length > 0) {
-      const list = unknown.map((key) => `'${key}'`).join(', ');
-      const noun = unknown.length === 1 ? 'option' : 'options';
-      throw new TypeError(`${where}: unknown ${noun} ${list} (accepted: ${known.join(', ')})`);
-    }
-  }
   return options as Record<string, unknown>;
 }
+
 
 const integerArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array];
 

@@ -12,7 +12,8 @@
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
-import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkInteger, trueLength, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import {
@@ -29,6 +30,7 @@ import { ACCEPTED_VARIABLES, arrayCode } from '../lang/types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
+import { evaluateTree, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable } from '../opencl/evaluate.js';
 
 export type ResultArray = Float64Array | Float32Array;
 /** A typed array of a type types.ts accepts (read in place), or a scalar broadcast to every element. */
@@ -280,7 +282,7 @@ export class CompiledExpressions {
   }
 
   #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
-    const opts = checkOptions(where, options, EVALUATE_OPTIONS);
+    const opts = checkKnownOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
     const settings = this.settings(where, opts, bound.n);
     return { bound, settings, ...this.outputs(where, bound, outOption(opts)) };
@@ -391,6 +393,14 @@ export class Program {
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
     return (await this.#compiled.executeAsync(this.#caller.async, vars, options, singleOut))[0];
+  }
+
+  /**
+   * The same program on an OpenCL device (opencl.evaluate's options and results; inputs may be Buffers
+   * already on the device). Computes in float32 by default on devices without fp64.
+   */
+  runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+    return evaluateTree(`${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`, this.source, this.#compiled.trees[0].root, vars, options);
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

@@ -10,12 +10,12 @@ import { repoRoot } from './helpers.js';
 const runtimeExports = [
   'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch',
   'ExpressionError', 'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError',
-  'LostJobError', 'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore',
-  'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend',
-  'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
-  'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl', 'parallel',
-  'parseExpression', 'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout',
-  'xxhash64',
+  'LostJobError', 'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS',
+  'RedisStore', 'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted',
+  'backend', 'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync',
+  'evaluateMany', 'gather', 'getNumThreads', 'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath',
+  'openGateway', 'opencl', 'parallel', 'parseExpression', 'profileMemory', 'reEvaluate', 'setNumThreads',
+  'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout', 'xxhash64',
 ];
 const namespaceExports = {
   parallel: ['close', 'describe', 'evaluate'],
@@ -31,7 +31,7 @@ const typeOnlyExports = [
   'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore',
   'CachedEntryInfo', 'CachedFetch', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions',
   'ClusterMapOptions', 'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions',
-  'CounterType', 'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'EvaluateManyOptions',
+  'CounterType', 'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'ElementArray', 'EvaluateManyOptions',
   'EvaluateOptions', 'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl',
   'FutureExecutor', 'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions',
   'GatherTask', 'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary',

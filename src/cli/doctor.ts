@@ -1,36 +1,51 @@
-// `hotpath doctor`: which backend is live and why, for bug reports.
+// `hotpath doctor`: which backend is live and why, for bug reports. It must run when nothing else does:
+// the loader is imported inside a try, so an invalid HOTPATH_BACKEND or HOTPATH_BACKEND=native without a
+// loadable addon is reported as the reason instead of ending the command.
 import os from 'node:os';
-import { backend, nativeLoadError, nativePath, requireNative } from '../binding/loader.js';
-import { openclReport, openclRows } from '../opencl/report.js';
-import { parseCommandArgs, printTable } from './io.js';
+import { errorLine, parseCommandArgs, printTable } from './io.js';
 
-export const doctorHelp = `Usage: hotpath doctor [--json]
-
-Prints the live backend, why the native addon did or did not load, the Node and
-N-API versions, the CPU count, and the OpenCL platforms and devices.
-`;
+/** The loader's view, or why the loader itself refused to load (then nothing native is usable). */
+async function backendReport() {
+  try {
+    const { backend, nativeLoadError, nativePath, requireNative } = await import('../core/loader.js');
+    const { openclReport, openclRows } = await import('../opencl/report.js');
+    const opencl = openclReport();
+    return {
+      backend,
+      nativeLoaded: nativeLoadError === null,
+      nativeLoadError: nativeLoadError?.message ?? null,
+      nativePath,
+      addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
+      opencl,
+      openclRows: openclRows(opencl),
+    };
+  } catch (error) {
+    const reason = errorLine(error);
+    return {
+      backend: 'unavailable',
+      nativeLoaded: false,
+      nativeLoadError: reason,
+      nativePath: null,
+      addonNapiVersion: null,
+      opencl: { available: false, reason: 'the loader failed', platforms: [] },
+      openclRows: [] as [string, string][],
+    };
+  }
+}
 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values: flags } = parseCommandArgs({
     args: argv,
     strict: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' } },
   });
-  if (flags.help) {
-    process.stdout.write(doctorHelp);
-    return 0;
-  }
+  const { openclRows, ...loaded } = await backendReport();
   const report = {
-    backend,
-    nativeLoaded: nativeLoadError === null,
-    nativeLoadError: nativeLoadError?.message ?? null,
-    nativePath,
-    addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
+    ...loaded,
     node: process.version,
     napi: Number(process.versions.napi),
     platform: `${process.platform}-${process.arch}`,
     cpus: os.availableParallelism(),
-    opencl: openclReport(),
     env: { HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null, HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null },
   };
   if (flags.json) {
@@ -38,14 +53,15 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   } else {
     printTable([
       ['backend', report.backend],
-      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError}`],
+      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError?.split('\n')[0]}`],
       ['addon N-API version', String(report.addonNapiVersion ?? '-')],
       ['node', report.node],
       ['node N-API version', String(report.napi)],
       ['platform', report.platform],
       ['cpus', String(report.cpus)],
-      ...openclRows(report.opencl),
+      ...openclRows,
     ]);
   }
-  return 0;
+  // Exit 1 when the loader refused (invalid HOTPATH_BACKEND, or =native without an addon): the report says why.
+  return report.backend === 'unavailable' ? 1 : 0;
 }

@@ -15,7 +15,7 @@
 // The counters section is the in-memory layout of both backends, so a sketch saved by either
 // loads in the other with identical estimates.
 import os from 'node:os';
-import { typeName } from '../common/validate.js';
+import { typeName } from '../core/validate.js';
 
 export const MAGIC = 0x4d435048; // "HPCM" read as a little-endian uint32
 export const VERSION = 1;

@@ -1,7 +1,7 @@
 // CountMinSketch: the public class over either backend. State (counters + shape) is plain typed
 // arrays owned here; the kernels in kernel.ts (pure TS) and the addon (native) update it in place.
-import { type Backend, resolveBackend } from '../binding/loader.js';
-import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
+import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
 import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';

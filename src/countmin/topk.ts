@@ -4,8 +4,8 @@
 // Every update reports the key's new estimate; only a key whose estimate beats the heap's minimum
 // (or that is already a candidate) touches the heap, so a skewed stream costs one comparison per
 // update on the hot path, and the native backend updates whole batches in one call.
-import { type Backend, resolveBackend } from '../binding/loader.js';
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { encodeKey, keyBytes, keyEnd, keyStart, type Key } from './hash.js';
 import { CountMinSketch, hashBytes, sketchInternals, type CounterType } from './sketch.js';
 

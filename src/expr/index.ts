@@ -1,5 +1,5 @@
-export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from './ast.js';
-export { parse as parseExpression } from './parser.js';
+export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from '../lang/ast.js';
+export { parse as parseExpression } from '../lang/parser.js';
 export {
   NATIVE_MIN_LENGTH,
   Program,

@@ -11,14 +11,14 @@
 // Reductions return a number; their accumulator is float64 in both modes.
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
-import { type Backend, resolveBackend } from '../binding/loader.js';
-import { checkInteger, checkOptions, trueLength, typeName } from '../common/validate.js';
-import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
+import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, formatIr, lower } from './ir.js';
+import { type Ir, formatIr, lower } from '../lang/ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
-import { parse } from './parser.js';
+import { parse } from '../lang/parser.js';
 
 export type ResultArray = Float64Array | Float32Array;
 export type VariableValue = Float64Array | Float32Array | Int32Array | number;

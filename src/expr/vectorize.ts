@@ -6,10 +6,10 @@
 //
 // Semantics follow the expression language: comparisons, && || ! give 1 or 0 (not the operand, as
 // JS's && does) and a condition is true when it is != 0, so NaN counts as true.
-import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
-import { TokenStream, describeToken, tokenize, type Token } from './parser.js';
+import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from '../lang/ast.js';
+import { TokenStream, describeToken, tokenize, type Token } from '../lang/parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
-import { typeName } from '../common/validate.js';
+import { typeName } from '../core/validate.js';
 
 const WHERE = 'vectorize';
 

@@ -1,6 +1,6 @@
 // Pure-TS twin of native/moments/moments_kernel.cc: same block size, lane order and merge
 // formulas, so both backends return bit-identical partials for the same input.
-import type { FloatArray } from '../common/validate.js';
+import type { FloatArray } from '../core/validate.js';
 
 export const enum NanPolicyCode {
   Propagate = 0,

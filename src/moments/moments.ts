@@ -1,6 +1,6 @@
 // Streaming moments: the public Moments accumulator and describe(), over either backend.
 import os from 'node:os';
-import { type Backend, resolveBackend } from '../binding/loader.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
 import {
   checkBoolean,
   checkInteger,
@@ -9,7 +9,7 @@ import {
   typeName,
   type FloatArray,
   toFloatArray,
-} from '../common/validate.js';
+} from '../core/validate.js';
 import { accumulate, emptyPartial, mergePartials, NanPolicyCode, type Partial } from './kernel.js';
 import { accumulateNative, accumulateNativeAsync } from './native.js';
 

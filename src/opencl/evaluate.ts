@@ -4,10 +4,10 @@
 // precision, device). Inputs may be typed arrays (uploaded, result downloaded) or Buffers already
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
-import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
-import { ExpressionError, type Node, type Reduction } from '../expr/ast.js';
-import { lower, type Ir } from '../expr/ir.js';
-import { parse } from '../expr/parser.js';
+import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
+import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
+import { lower, type Ir } from '../lang/ir.js';
+import { parse } from '../lang/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
 import { ElementwiseKernel, ReductionKernel } from './snippets.js';

@@ -1,9 +1,9 @@
 // The low-level OpenCL API: platforms, devices, contexts, buffers, programs and kernels, each a thin
 // typed wrapper over a native handle. Arguments are checked here, with messages naming the method,
 // before anything reaches the driver; the addon checks them again as a backstop.
-import { backend, nativeLoadError, requireNative } from '../binding/loader.js';
-import type { NativeAddon, OpenclDeviceRecord, OpenclHandle, OpenclKernelRecord, OpenclPlatformRecord } from '../binding/addon.js';
-import { checkOneOf, checkOptions, typeName } from '../common/validate.js';
+import { backend, nativeLoadError, requireNative } from '../core/loader.js';
+import type { NativeAddon, OpenclDeviceRecord, OpenclHandle, OpenclKernelRecord, OpenclPlatformRecord } from '../core/addon.js';
+import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { arrayScalarType, encodeScalar, isTypedArray, scalarArrays, scalarType, type ScalarType, type TypedArray } from './types.js';
 
 // ---- Availability ------------------------------------------------------------------------------

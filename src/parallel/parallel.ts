@@ -2,12 +2,12 @@
 // lazily started Pool), compute mergeable partials in place, combine them on the caller's thread.
 import os from 'node:os';
 import path from 'node:path';
-import { resolveBackend, type Backend } from '../binding/loader.js';
-import { checkInteger, checkOptions, toFloatArray, trueLength } from '../common/validate.js';
+import { resolveBackend, type Backend } from '../core/loader.js';
+import { checkInteger, checkOptions, toFloatArray, trueLength } from '../core/validate.js';
 import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
 import { compile, evaluate as evaluateExpr, type EvaluateResult, type ResultArray, type Variables } from '../expr/index.js';
-import { Pool } from '../pool/pool.js';
+import { Pool } from '../pool/index.js';
 
 export interface ParallelOptions {
   /** Slices the input is cut into, one task each. Default: os.availableParallelism(). */

@@ -10,8 +10,8 @@
 #include "../common/thread_pool.h"
 #include "vector_math.h"
 
-// Hot loops get an AVX2 clone picked at load time (ifunc), so the prebuild stays baseline x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Hot loops get an AVX2 clone picked at load time (ifunc: glibc only), so the prebuild stays baseline x86-64.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 #define HOTPATH_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define HOTPATH_CLONES

@@ -127,7 +127,8 @@ __attribute__((always_inline)) inline bool BlockImpl(const T* x, size_t len, dou
 
 // Function multiversioning: the prebuild stays portable (baseline x86-64) and still runs AVX2
 // code where the CPU has it. The lane order is the same in both clones, so results are identical.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// target_clones needs ifunc: glibc has it; musl and Windows (PE) do not.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define HOTPATH_MULTIVERSION __attribute__((target_clones("avx2", "default")))
 #else
 #define HOTPATH_MULTIVERSION

@@ -357,6 +357,11 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("available", Napi::Boolean::New(info.Env(), d.api != nullptr));
   out.Set("reason", d.api != nullptr ? info.Env().Null() : Napi::String::New(info.Env(), d.reason));
+  const LoadPath& path = GetLoadPath();
+  out.Set("via", path.via.empty() ? info.Env().Null() : Napi::String::New(info.Env(), path.via));
+  auto libraries = Napi::Array::New(info.Env(), path.libraries.size());
+  for (uint32_t i = 0; i < path.libraries.size(); ++i) libraries.Set(i, path.libraries[i]);
+  out.Set("libraries", libraries);
   return out;
 }
 

@@ -5,7 +5,8 @@ import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
 import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
+import { checkLineOptions, LineCarry, updateLinesCandidatesJs, updateLinesJs, type LineCandidate, type LineFormat, type UpdateLinesOptions } from './lines.js';
+import { estimateManyNative, estimateNative, hashNative, mergeNative, updateLinesCandidatesNative, updateLinesNative, updateManyNative, updateNative } from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -86,6 +87,8 @@ const MAX_TOTAL = 2n ** 64n - 1n;
 export const sketchInternals = {} as {
   update(sketch: CountMinSketch, where: string, key: unknown, count: unknown): number;
   updateMany(sketch: CountMinSketch, where: string, keys: unknown, counts: unknown, estimates: Float64Array): void;
+  /** One complete piece of a byte stream, sequentially, returning the candidates at or above threshold (TopK). */
+  updateLinesCandidates(sketch: CountMinSketch, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): LineCandidate[];
 };
 
 /**
@@ -102,10 +105,17 @@ export class CountMinSketch {
   readonly counter: CounterType;
   #state: SketchState;
   #total = 0n;
+  #lines = new LineCarry();
 
   static {
     sketchInternals.update = (sketch, where, key, count) => sketch.#update(where, key, count);
     sketchInternals.updateMany = (sketch, where, keys, counts, estimates) => sketch.#updateMany(where, keys, counts, estimates);
+    sketchInternals.updateLinesCandidates = (sketch, bytes, format, threshold, limit) => {
+      const run = sketch.backend === 'native' ? updateLinesCandidatesNative : updateLinesCandidatesJs;
+      const { keys, candidates } = run(sketch.#state, bytes, format, threshold, limit);
+      sketch.#addTotal(BigInt(keys));
+      return candidates;
+    };
   }
 
   /** `counters`: loaded state of the right length (fromBuffer); default all zero. */
@@ -192,6 +202,22 @@ export class CountMinSketch {
   /** Adds counts[i] (default 1) to keys[i] for every key, in one native call per batch. Returns this. */
   updateMany(keys: readonly Key[], counts?: ArrayLike<number>): this {
     this.#updateMany('CountMinSketch.updateMany', keys, counts, null);
+    return this;
+  }
+
+  /**
+   * Adds 1 to every key of a byte stream — a file, a socket, a stream chunk — split at `separator` (default
+   * '\n', CRLF-aware), with no JavaScript string per key: each key hashes as its bytes, the same as
+   * update() of that key as a string (UTF-8) or Uint8Array. Empty keys are skipped. With `stream: true` a
+   * key cut by the end of the chunk waits for the next call. Large inputs use `threads` threads (native
+   * backend; a conservative sketch counts in order on one thread). Returns this.
+   */
+  updateLines(bytes: Uint8Array, options?: UpdateLinesOptions): this {
+    const { format, stream, threads } = checkLineOptions('CountMinSketch.updateLines', bytes, options);
+    for (const piece of this.#lines.next(bytes, format, stream)) {
+      const keys = this.backend === 'native' ? updateLinesNative(this.#state, piece, format, threads) : updateLinesJs(this.#state, piece, format);
+      this.#addTotal(BigInt(keys));
+    }
     return this;
   }
 

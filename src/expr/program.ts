@@ -19,6 +19,8 @@ import { type Ir, formatIr, lower } from '../lang/ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
+import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
+import { deviceEvaluator } from '../lang/device.js';
 
 export type ResultArray = Float64Array | Float32Array;
 export type VariableValue = Float64Array | Float32Array | Int32Array | number;
@@ -302,6 +304,16 @@ export class Program {
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
     return (await this.#compiled.executeAsync(this.#caller.async, vars, options, singleOut))[0];
+  }
+
+  /**
+   * The same program on an OpenCL device (opencl.evaluate's options and results; inputs may be Buffers
+   * already on the device). Computes in float32 by default on devices without fp64.
+   */
+  runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+    const where = `${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`;
+    const evaluate = deviceEvaluator(where) as unknown as typeof evaluateTree;
+    return evaluate(where, this.source, this.#compiled.trees[0].root, vars, options);
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

@@ -68,8 +68,12 @@ export class MemoryStore implements CacheStore {
   constructor(options?: MemoryStoreOptions) {
     const o = checkOptions('MemoryStore', options);
     checkKnownOptions('MemoryStore', o, ['maxBytes']);
-    this.maxBytes = o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
-    this.cache = new LRUCache<string, MemoryEntry>({ maxSize: this.maxBytes, sizeCalculation: (e) => e.size + ENTRY_OVERHEAD });
+    this.maxBytes =
+      o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
+    this.cache = new LRUCache<string, MemoryEntry>({
+      maxSize: this.maxBytes,
+      sizeCalculation: (e) => e.size + ENTRY_OVERHEAD,
+    });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {

@@ -4,7 +4,7 @@
 // The RFC 9111 rules live in policy.ts, keys in keys.ts, store access in store-io.ts, counts in stats.ts.
 import CachePolicy from 'http-cache-semantics';
 import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions } from './known-options.js';
+import { checkKnownOptions } from '../../core/options.js';
 import { LRUCache } from 'lru-cache';
 import { globToRegExp, keyedHeaders, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
 import {

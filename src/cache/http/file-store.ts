@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions } from './known-options.js';
+import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface FileStoreOptions {

@@ -7,7 +7,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { describeRedis, type RedisConnection, redisOptions } from '../../core/redis.js';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions } from './known-options.js';
+import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface RedisStoreOptions {

@@ -1,7 +1,7 @@
 // The storage interface behind createCachedFetch, and its default in-memory implementation.
 import { LRUCache } from 'lru-cache';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions } from './known-options.js';
+import { checkKnownOptions } from '../../core/options.js';
 
 /** What a store keeps for one cached response: JSON-serializable metadata and the body bytes. */
 export interface CacheEntry {

@@ -169,8 +169,7 @@ function labelled(response: Response, url: string, state: CacheState): CachedRes
 }
 
 export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
-  const o = checkOptions(WHERE, options);
-  checkKnownOptions(WHERE, o, KNOWN_OPTIONS);
+  const o = checkKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const userStore = resolveStore(WHERE, o.store);
   const store = guarded(userStore);
   const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);

@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkInteger, typeName } from '../../core/validate.js';
 import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
@@ -104,8 +104,7 @@ export class FileStore implements CacheStore {
   private opened: Promise<void> | undefined;
 
   constructor(options: FileStoreOptions) {
-    const o = checkOptions('FileStore', options);
-    checkKnownOptions('FileStore', o, ['path', 'maxBytes']);
+    const o = checkKnownOptions('FileStore', options, ['path', 'maxBytes']);
     if (typeof o.path !== 'string' || o.path === '') {
       throw new TypeError(`FileStore: path must be a non-empty string, got ${typeName(o.path)}`);
     }

@@ -28,7 +28,8 @@ const namespaceExports = {
 const typeOnlyExports = [
   'AllocationSite', 'AsCompletedOptions', 'AsyncOptions', 'AtomicsMode', 'Backend', 'Backoff', 'BinaryOperator',
   'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheState', 'CacheStats', 'CacheStore', 'CachedFetch',
-  'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
+  'CachedEntryInfo', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions',
+  'ClusterMapOptions',
   'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions', 'CounterType',
   'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'EvaluateManyOptions', 'EvaluateOptions',
   'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl', 'FutureExecutor',

@@ -46,6 +46,7 @@ export class RedisStore implements CacheStore {
     if (this.closed) throw new Error(`${WHERE}: the store is closed`);
     if (this.client && this.client.status !== 'end') return this.client;
     // Loaded on first use: ioredis would add to everyone's require('hotpath') time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
     const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
     const client: Redis = new RedisClient({
       ...this.options,

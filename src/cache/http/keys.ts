@@ -10,11 +10,11 @@ export interface VaryIndex {
   variants: string[];
 }
 
-/** `url` without its fragment and `ignoredParams`, with its query parameters in a stable order. */
-export function normalizeUrl(url: string, ignoredParams: readonly string[]): string {
+/** `url` without its fragment and `ignoredParameters`, with its query parameters in a stable order. */
+export function normalizeUrl(url: string, ignoredParameters: readonly string[]): string {
   const u = new URL(url);
   u.hash = '';
-  for (const p of ignoredParams) u.searchParams.delete(p);
+  for (const p of ignoredParameters) u.searchParams.delete(p);
   u.searchParams.sort();
   return u.href;
 }

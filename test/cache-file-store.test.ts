@@ -124,6 +124,27 @@ describe('FileStore: several writers', () => {
   });
 });
 
+describe('FileStore: bodies already handed out', () => {
+  it('stay readable when another store on the directory (another process) deletes them before the read', async () => {
+    const dir = tmpDir();
+    const mine = new FileStore({ path: dir });
+    const other = new FileStore({ path: dir });
+    const put = await mine.put('put', {}, chunks('from put'));
+    await mine.put('got', {}, chunks('from get'));
+    const got = await mine.get('got');
+    // The other store indexes both entries and deletes them, bodies included.
+    expect([await other.delete('put'), await other.delete('got')]).toEqual([true, true]);
+    expect(fs.readdirSync(path.join(dir, 'bodies'))).toEqual([]);
+    expect([await text(put.body()), await text(got!.body())]).toEqual(['from put', 'from get']);
+    // Two readers of one entry at once share the open body without disturbing each other.
+    await mine.put('twice', {}, chunks('x'.repeat(200_000)));
+    const twice = (await mine.get('twice'))!;
+    const [first, second] = await Promise.all([text(twice.body()), text(twice.body())]);
+    expect([first.length, second.length, first === second]).toEqual([200_000, 200_000, true]);
+    expect(await mine.get('put')).toBeUndefined();
+  });
+});
+
 describe('FileStore: eviction and bodies', () => {
   it('a response the origin delivered reaches the caller even when eviction removes its cache write', async () => {
     const size = 20_000;

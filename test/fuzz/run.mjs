@@ -125,7 +125,10 @@ function runBatch(options, ids) {
     child.stderr.on('data', (chunk) => output.push(...String(chunk).split('\n')));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const tail = output.filter((line) => line !== '').slice(-40).join('\n');
+      // What to show: a sanitizer report from its first line (its top frames say where), else the last lines.
+      const lines = output.filter((line) => line !== '');
+      const reportAt = lines.findIndex((line) => SANITIZER_REPORT.test(line));
+      const tail = (reportAt >= 0 ? lines.slice(reportAt, reportAt + 50) : lines.slice(-40)).join('\n');
       const blamed = current ?? ids[0];
       if (hung !== null) {
         failures.push({ id: hung, why: `hang: no progress for ${options.caseTimeoutMs} ms (killed)`, tail });

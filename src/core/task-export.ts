@@ -16,7 +16,12 @@ const loaded = new Map<string, Promise<Record<string, unknown>>>();
  * package names from there, then from hotpath itself.
  */
 export function resolveModule(specifier: string, baseDir: string): string {
-  if (specifier.startsWith('file:') || path.isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../')) {
+  if (
+    specifier.startsWith('file:') ||
+    path.isAbsolute(specifier) ||
+    specifier.startsWith('./') ||
+    specifier.startsWith('../')
+  ) {
     const file = specifier.startsWith('file:') ? specifier : path.resolve(baseDir, specifier);
     return pathToFileURL(resolveTaskModule('resolveModule', file, undefined)).href;
   }
@@ -42,14 +47,18 @@ export async function loadExport(specifier: string, exportName: string, baseDir:
     }
     namespace = await pending;
   } catch (error) {
-    throw new Error(`cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   // A CommonJS module's exports may only be reachable through `default`.
   const commonjs = namespace.default as Record<string, unknown> | undefined;
   const fn = namespace[exportName] ?? (commonjs && typeof commonjs === 'object' ? commonjs[exportName] : undefined);
   if (typeof fn !== 'function') {
     const names = Object.keys(namespace).filter((n) => typeof namespace[n] === 'function');
-    throw new TypeError(`module '${specifier}' has no exported function '${exportName}' (functions: ${names.join(', ') || 'none'})`);
+    throw new TypeError(
+      `module '${specifier}' has no exported function '${exportName}' (functions: ${names.join(', ') || 'none'})`,
+    );
   }
   return fn as TaskFunction;
 }

@@ -8,6 +8,7 @@ import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
 import { lower, type Ir } from '../lang/ir.js';
+import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import { parse } from '../lang/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -307,3 +308,5 @@ async function run(
     for (const buffer of owned) buffer.release();
   }
 }
+
+registerDeviceEvaluator(evaluateTree as DeviceEvaluator);

@@ -10,7 +10,7 @@ import { type BinaryOperator, ExpressionError, type FunctionName, type Node } fr
 import { TokenStream, describeToken, tokenize, type Token } from '../lang/parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
 import { checkKnownOptions } from '../core/options.js';
-import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
+import { checkOneOf, typeName } from '../core/validate.js';
 import type { OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 
 const WHERE = 'vectorize';
@@ -304,8 +304,7 @@ export function vectorize(fn: (...args: number[]) => number, options?: { target?
 export function vectorize(fn: (...args: number[]) => number, options: { target: 'opencl' }): OpenclVectorizedFunction;
 export function vectorize(fn: (...args: number[]) => number, options?: VectorizeOptions): VectorizedFunction | OpenclVectorizedFunction {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: expected a function, got ${typeName(fn)}`);
-  const opts = checkOptions(WHERE, options);
-  checkKnownOptions(WHERE, opts, ['target']);
+  const opts = checkKnownOptions(WHERE, options, ['target']);
   const target = opts.target === undefined ? 'cpu' : checkOneOf(WHERE, 'target', opts.target, ['cpu', 'opencl']);
   const source = Function.prototype.toString.call(fn);
   const parser = new FunctionParser(source);

@@ -5,7 +5,7 @@
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
 import { checkKnownOptions } from '../core/options.js';
-import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
+import { checkOneOf, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
 import { lower, type Ir } from '../lang/ir.js';
 import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
@@ -233,8 +233,7 @@ function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluat
  */
 export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
   const where = 'opencl.evaluate';
-  const opts = checkOptions(where, options);
-  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
   const parsed = parseExpression(where, expr);
   return run(where, `expr:${expr}`, expr, parsed, vars, opts, context, 'auto');
@@ -255,8 +254,7 @@ export async function evaluateTree(
   vars: Readonly<Record<string, OpenclVariable>>,
   options?: OpenclEvaluateOptions,
 ): Promise<OpenclEvaluateResult> {
-  const opts = checkOptions(where, options);
-  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
   let parsed = parsedTrees.get(root);
   if (!parsed) parsedTrees.set(root, (parsed = fromTree(root)));

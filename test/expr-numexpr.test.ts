@@ -83,13 +83,14 @@ const SECTIONS: [string, string[]][] = [
 ];
 
 type Dtype = 'int' | 'float32' | 'float64';
-type Value = number | Float64Array | Float32Array | Int32Array;
+type Flat = Float64Array | Float32Array | Int32Array;
+/** a2 is numexpr's 2-d array: an n-d object (test/expr-ndarray.test.ts covers shapes in depth). */
+type Value = number | Flat | { data: Flat; shape: number[] };
 
 /** Deliberate rejections: the expression (and when it applies), the error, and why. */
 const REJECTED: { test: (expr: string, dtype: Dtype, scalar: number) => boolean; error: RegExp; why: string }[] = [
   { test: (x) => x.includes('conj('), error: /unknown function 'conj'/, why: 'complex numbers are not supported' },
   { test: (x) => x.includes('.real'), error: /unexpected character '\.'/, why: 'complex numbers are not supported' },
-  { test: (x) => x.includes('a2'), error: /variable 'a2' must be/, why: 'n-dimensional inputs are not supported yet' },
   {
     // numexpr's generator skips the scalar variant; with an array NumPy raises and so does numexpr.
     test: (x, dtype, scalar) => dtype === 'int' && scalar !== 1 && /\(a\+1\) ?\*\* ?-\d+$/.test(x) && !x.includes('.'),
@@ -111,7 +112,7 @@ function variables(dtype: Dtype, scalar: number): Record<string, Value | object>
     c: range(1),
     d: range(1),
     e: range(1),
-    a2: { data: new Ctor(N * N), shape: [N, N] },
+    a2: { data: Ctor.from({ length: N * N }, (_, i) => i % N), shape: [N, N] },
   };
   if (scalar === 1) vars.a = (vars.a as Int32Array)[N / 2];
   if (scalar === 2) vars.b = (vars.b as Float64Array)[N / 2];
@@ -154,6 +155,10 @@ const FUNCTIONS: Record<string, (...x: number[]) => number> = {
 };
 
 /** The documented semantics, written out independently of src/expr: one value per node and element. */
+function flat(value: Value): Flat | number {
+  return typeof value === 'number' || ArrayBuffer.isView(value) ? value : value.data;
+}
+
 class Reference {
   constructor(
     readonly vars: Record<string, Value | object>,
@@ -170,7 +175,7 @@ class Reference {
   /** Integer kind (numexpr): integer literals, integer arrays, and what + - * % and comparisons make of them. */
   isInteger(node: ExpressionNode): boolean {
     if (node.kind === 'number') return !node.float;
-    if (node.kind === 'variable') return this.vars[node.name] instanceof Int32Array;
+    if (node.kind === 'variable') return flat(this.vars[node.name] as Value) instanceof Int32Array;
     if (node.kind === 'unary') return node.op === '~' || this.isInteger(node.operand);
     if (node.kind === 'binary') {
       if (['<', '<=', '==', '!=', '>=', '>', '&', '|'].includes(node.op)) return true;
@@ -193,7 +198,7 @@ class Reference {
         return r(node.value);
       case 'variable': {
         const v = this.vars[node.name] as Value;
-        return r(typeof v === 'number' ? v : v[i]);
+        return r(typeof v === 'number' ? v : flat(v)[i]);
       }
       case 'unary': {
         const x = this.at(node.operand, i);
@@ -304,7 +309,9 @@ for (const be of backends) {
                 expect(() => evaluate(expr, vars as never, { backend: be }), label).toThrow(rejection.error);
                 continue;
               }
-              const got = evaluate(expr, vars as never, { backend: be }) as Float64Array | Float32Array;
+              const result = evaluate(expr, vars as never, { backend: be }) as Flat | { data: Flat; shape: number[] };
+              if (!ArrayBuffer.isView(result)) expect(result.shape, label).toEqual([N, N]);
+              const got = flat(result) as Float64Array | Float32Array;
               const float32 = got instanceof Float32Array;
               const tree = parseExpression(expr);
               // float32 results only where every array is float32 and no scalar variable is read.
@@ -343,7 +350,6 @@ for (const be of backends) {
         '(a+1) ** -1: NumPy and numexpr refuse negative integer powers of integers',
         '(a+1)**-7: NumPy and numexpr refuse negative integer powers of integers',
         'a + conj(b+c): complex numbers are not supported',
-        'cos(a2): n-dimensional inputs are not supported yet',
         'where((a-10).real != 0.0, a, 2): complex numbers are not supported',
       ]);
       expect(() => evaluate('conj(a)', { a: new Float64Array(1) })).toThrow(ExpressionError);

@@ -16,6 +16,7 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
+export type { NdArray, NdResult } from './ndarray.js';
 export {
   vectorize,
   type OpenclVectorizeArgument,

@@ -9,12 +9,17 @@
 //   |   `2.0`, `pi`, `1/2` next to a float32 array)                  |             |              |
 //   | none (scalars only)                                            | float64     | Float64Array of length 1 |
 // Reductions return a number; their accumulator is float64 in both modes.
+//
+// Shapes (ndarray.ts): when any input is an n-d object `{ data, shape, strides?, offset? }`, inputs are
+// broadcast to one shape, gathered into contiguous C-order buffers where needed, and the flat kernels run
+// over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
+// broadcast shape, then reduces along N (a Float64Array result of the reduced shape; a number when 0-d).
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkKnownOptions } from '../core/options.js';
 import { checkInteger, trueLength, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
+import { type CallNode, ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import {
   type Binding,
@@ -32,10 +37,22 @@ import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
 import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 import { deviceEvaluator } from '../lang/device.js';
+import {
+  type NdArray,
+  type NdResult,
+  type View,
+  broadcastShapes,
+  gather,
+  isNdObject,
+  ndResult,
+  normalizeAxis,
+  readView,
+  reduceAxis,
+} from './ndarray.js';
 
 export type ResultArray = Float64Array | Float32Array;
-/** A typed array of a type types.ts accepts (read in place), or a scalar broadcast to every element. */
-export type VariableValue = ElementArray | number | boolean;
+/** A typed array of a type types.ts accepts (read in place), an n-d array object, or a scalar broadcast to every element. */
+export type VariableValue = ElementArray | NdArray | number | boolean;
 export type Variables = Readonly<Record<string, VariableValue>>;
 
 export interface EvaluateOptions {
@@ -54,7 +71,8 @@ export interface EvaluateManyOptions extends Omit<EvaluateOptions, 'out'> {
   out?: Readonly<Record<string, ResultArray>>;
 }
 
-export type EvaluateResult = ResultArray | number;
+/** A flat array (flat inputs), an n-d result (any n-d input), or a number (a reduction to one value). */
+export type EvaluateResult = ResultArray | NdResult | number;
 
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
@@ -89,6 +107,8 @@ interface Bound {
   codes: InputCode[];
   n: number;
   float32: boolean;
+  /** The broadcast shape when any input was n-d (results are then n-d), else null. */
+  shape: number[] | null;
 }
 
 type OutOption = (opts: Record<string, unknown>) => Record<string, unknown>;
@@ -113,6 +133,8 @@ export class CompiledExpressions {
   readonly #sites = new Map<string, Site>();
   /** Every name the trees read, `pi` and `e` included (each is the constant unless the caller binds it). */
   readonly #names: string[];
+  /** Per output: its `axis=N` reduction (computed elementwise, then reduced along N), or null. */
+  readonly #axisReductions: ({ reduction: Reduction; axis: number } | null)[];
   /** Programs lowered per Binding (ir.ts): which constants the caller shadows, which inputs are integers. */
   readonly #variants = new Map<string, Variant>();
 
@@ -126,6 +148,14 @@ export class CompiledExpressions {
     this.#where = where;
     for (const { root, source } of trees) firstSites(root, source, this.#sites);
     this.#names = variableNames(this.trees);
+    this.#axisReductions = this.trees.map(({ root }) =>
+      root.kind === 'call' && root.axis !== undefined ? { reduction: root.fn as Reduction, axis: root.axis } : null,
+    );
+  }
+
+  /** The reduction of output `k`, with or without an axis. */
+  reductionOf(k: number): Reduction | null {
+    return this.#axisReductions[k]?.reduction ?? this.ir.outputs[k].reduction;
   }
 
   /** `where` names the caller in errors (the program may be cached from another caller). */
@@ -141,7 +171,9 @@ export class CompiledExpressions {
 
   #lower(binding: Binding, where: string): Ir {
     try {
-      return lower(this.trees, binding);
+      // An axis reduction lowers to its elementwise argument; #shapeResults reduces it.
+      const roots = this.trees.map((t, k) => (this.#axisReductions[k] ? { name: t.name, root: (t.root as CallNode).args[0] } : t));
+      return lower(roots, binding);
     } catch (error) {
       if (!(error instanceof LoweringError)) throw error;
       throw new ExpressionError(where, error.problem, this.#sources[error.root], error.column);
@@ -175,12 +207,22 @@ export class CompiledExpressions {
     const arrays: ('float32' | 'other')[] = [];
     const inputs: InputValue[] = [];
     const codes: InputCode[] = [];
+    const views: (View | null)[] = [];
+    const anyNd = variant.ir.inputs.some((name) => isNdObject(record[name]));
     for (const name of variant.ir.inputs) {
       if (!Object.prototype.hasOwnProperty.call(record, name)) {
         const site = this.#sites.get(name)!;
         throw new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
       }
       const value = record[name];
+      const view = isNdObject(value) ? readView(where, name, value) : null;
+      views.push(view);
+      if (view) {
+        inputs.push(view.data);
+        codes.push(arrayCode(view.data)!);
+        arrays.push(codes[codes.length - 1] === 'f' ? 'float32' : 'other');
+        continue;
+      }
       const code = inputCode(value);
       if (code === null) {
         throw new TypeError(`${where}: variable '${name}' must be ${ACCEPTED_VARIABLES}, got ${typeName(value)}`);
@@ -190,7 +232,7 @@ export class CompiledExpressions {
         if (lengthFrom === null) {
           lengthFrom = name;
           n = length;
-        } else if (length !== n) {
+        } else if (!anyNd && length !== n) {
           throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
         }
         arrays.push(code === 'f' ? 'float32' : 'other');
@@ -200,7 +242,19 @@ export class CompiledExpressions {
       codes.push(code);
     }
     const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
-    return { variant, inputs, codes, n, float32 };
+    if (!anyNd) return { variant, inputs, codes, n, float32, shape: null };
+    // Any n-d input: flat arrays are 1-d views, scalars have no shape; broadcast and gather.
+    const shaped = views.map((view, i): View | null => {
+      const input = inputs[i];
+      if (view || typeof input === 'number') return view;
+      return { data: input, shape: [trueLength(input)], strides: [1], offset: 0 };
+    });
+    const named = variant.ir.inputs.map((name, i) => ({ name, view: shaped[i] })).filter((x) => x.view);
+    const shape = broadcastShapes(where, named.map(({ name, view }) => ({ name, shape: view!.shape })));
+    shaped.forEach((view, i) => {
+      if (view) inputs[i] = gather(view, shape);
+    });
+    return { variant, inputs, codes, n: shape.reduce((a, b) => a * b, 1), float32, shape };
   }
 
   /**
@@ -219,7 +273,8 @@ export class CompiledExpressions {
       const given = out[o.name];
       const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
       if (given === undefined) return o.reduction ? null : new Ctor(bound.n);
-      if (o.reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${o.reduction}'`);
+      const reduction = this.reductionOf(k);
+      if (reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${reduction}'`);
       const widens = bound.float32 && given instanceof Float64Array;
       if (!(given instanceof Ctor) && !widens) {
         const accepted = bound.float32 ? 'a Float32Array or Float64Array' : 'a Float64Array';
@@ -285,17 +340,36 @@ export class CompiledExpressions {
   #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
     const opts = checkKnownOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
+    for (const axisReduction of this.#axisReductions) {
+      if (axisReduction) normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
+    }
     const settings = this.settings(where, opts, bound.n);
     return { bound, settings, ...this.outputs(where, bound, outOption(opts)) };
   }
 
-  /** Moves widened results into the caller's Float64Array `out`s. */
-  #widen(prepared: Prepared, results: EvaluateResult[]): EvaluateResult[] {
+  /** Moves widened results into the caller's Float64Array `out`s, then gives results their shapes. */
+  #widen(where: string, prepared: Prepared, results: EvaluateResult[]): EvaluateResult[] {
     for (const [k, target] of prepared.widened) {
       target.set(results[k] as Float32Array);
       results[k] = target;
     }
-    return results;
+    return this.#shapeResults(where, prepared.bound, results);
+  }
+
+  // Axis reductions reduce their elementwise values; with n-d inputs arrays become n-d results.
+  #shapeResults(where: string, bound: Bound, results: EvaluateResult[]): EvaluateResult[] {
+    const shape = bound.shape ?? [bound.n];
+    return results.map((result, k) => {
+      const axisReduction = this.#axisReductions[k];
+      if (axisReduction) {
+        const axis = normalizeAxis(where, axisReduction.axis, shape);
+        const reduced = reduceAxis(axisReduction.reduction, result as ResultArray, shape, axis);
+        const reducedShape = shape.filter((_, d) => d !== axis);
+        return reducedShape.length === 0 ? reduced[0] : ndResult(reduced, reducedShape);
+      }
+      if (!bound.shape || typeof result === 'number') return result;
+      return ndResult(result as ResultArray, bound.shape);
+    });
   }
 
   #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
@@ -307,16 +381,16 @@ export class CompiledExpressions {
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = runNative(this.#nativeRun(prepared));
-    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
+    return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = await runNativeAsync(this.#nativeRun(prepared));
-    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
+    return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
@@ -385,7 +459,7 @@ export class Program {
 
   /** The outermost reduction, or null for an elementwise expression. */
   get reduction(): Reduction | null {
-    return this.#compiled.ir.outputs[0].reduction;
+    return this.#compiled.reductionOf(0);
   }
 
   run(vars: Variables, options?: EvaluateOptions): EvaluateResult {

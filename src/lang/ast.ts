@@ -9,7 +9,8 @@
 //                                               time when the caller's variables do not bind them
 //   { kind: 'unary',    op: '-' | '~', operand }  arithmetic negation; logical not (1 when operand == 0, else 0)
 //   { kind: 'binary',   op, left, right }       op is one of BinaryOperator
-//   { kind: 'call',     fn, args }              fn is a key of FUNCTIONS (elementwise) or REDUCTIONS
+//   { kind: 'call',     fn, args, axis? }       fn is a key of FUNCTIONS (elementwise) or REDUCTIONS; axis
+//                                               (`sum(x, axis=1)`, may be negative) only on an outermost reduction
 // Semantics every backend follows: comparisons and & | ~ produce 1 or 0; a condition (where, &, |, ~)
 // is true when it is != 0 (so NaN is true, as in NumPy); `%` is numexpr's floored remainder
 // x - floor(x/y)*y (the sign of y; integer operands: by zero 0, as NumPy), `fmod` the truncated one
@@ -50,6 +51,8 @@ export interface CallNode {
   kind: 'call';
   fn: FunctionName | Reduction;
   args: Node[];
+  /** A reduction's `axis=N`: reduce along that dimension of the n-d result only (program.ts). */
+  axis?: number;
   column: number;
 }
 export type Node = NumberNode | VariableNode | UnaryNode | BinaryNode | CallNode;
@@ -180,6 +183,6 @@ function formatOne(node: Node, args: readonly string[]): string {
     case 'binary':
       return `(${args[0]} ${node.op} ${args[1]})`;
     case 'call':
-      return `${node.fn}(${args.join(', ')})`;
+      return `${node.fn}(${args.join(', ')}${node.axis === undefined ? '' : `, axis=${node.axis}`})`;
   }
 }

@@ -131,7 +131,8 @@ export function describeToken(token: Token): string {
   return token.kind === 'end' ? 'end of input' : `'${token.text}'`;
 }
 
-const OPERATORS = ['**', '<=', '>=', '==', '!=', '<', '>', '+', '-', '*', '/', '%', '&', '|', '~', '(', ')', ','];
+// '=' only appears in a reduction's `axis=N` (parseAxis); anywhere else it is an unexpected token.
+const OPERATORS = ['**', '<=', '>=', '==', '!=', '<', '>', '+', '-', '*', '/', '%', '&', '|', '~', '(', ')', ',', '='];
 const COMPARISONS = new Set(['<', '<=', '==', '!=', '>=', '>']);
 
 /**
@@ -149,18 +150,37 @@ export function parse(source: string, where = 'parse'): Node {
   return root;
 }
 
-// A reduction may wrap the whole expression; anywhere else parseCall rejects it.
+// A reduction may wrap the whole expression, optionally with numexpr's `axis=N` (N may be negative);
+// anywhere else parseCall rejects it.
 function parseOutermost(s: TokenStream): Node {
   const first = s.peek();
   if (first.kind === 'identifier' && isReduction(first.text) && s.peek(1).text === '(') {
     s.next();
     s.expect('(');
     const arg = parseOr(s);
+    const axis = s.accept(',') ? parseAxis(s) : undefined;
     s.expect(')');
-    if (s.peek().kind === 'end') return { kind: 'call', fn: first.text, args: [arg], column: first.column };
+    if (s.peek().kind === 'end') {
+      const call: Node = { kind: 'call', fn: first.text, args: [arg], column: first.column };
+      return axis === undefined ? call : { ...call, axis };
+    }
     throw s.error(`reduction '${first.text}' must be the outermost call`, first.column);
   }
   return parseOr(s);
+}
+
+function parseAxis(s: TokenStream): number {
+  const name = s.next();
+  if (name.kind !== 'identifier' || name.text !== 'axis') {
+    throw s.error(`expected 'axis=' but found ${describeToken(name)}`, name.column);
+  }
+  s.expect('=');
+  const negative = s.accept('-');
+  const value = s.next();
+  if (value.kind !== 'number' || !/^\d+$/.test(value.text)) {
+    throw s.error(`axis must be an integer, found ${describeToken(value)}`, value.column);
+  }
+  return negative ? -value.value! : value.value!;
 }
 
 function binaryLevel(ops: readonly string[], inner: (s: TokenStream) => Node) {

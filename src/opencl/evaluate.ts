@@ -59,7 +59,10 @@ interface Parsed {
 
 const parsedCache = new LRUCache<string, Parsed>({ max: 256 });
 
-function fromTree(root: Node, source: string): Parsed {
+function fromTree(where: string, root: Node, source: string): Parsed {
+  if (root.kind === 'call' && root.axis !== undefined) {
+    throw new ExpressionError(where, `'${root.fn}' with axis= is not supported on OpenCL devices`, source, root.column);
+  }
   const reduction = root.kind === 'call' && isReduction(root.fn) ? root.fn : null;
   return { root, source, names: variableNames([{ root }]), irs: new Map(), reduction };
 }
@@ -86,7 +89,7 @@ function parseExpression(where: string, source: unknown): Parsed {
   if (typeof source !== 'string') throw new TypeError(`${where}: expression must be a string, got ${typeName(source)}`);
   let parsed = parsedCache.get(source);
   if (!parsed) {
-    parsed = fromTree(parse(source, where), source);
+    parsed = fromTree(where, parse(source, where), source);
     parsedCache.set(source, parsed);
   }
   return parsed;
@@ -283,7 +286,7 @@ export async function evaluateTree(
   const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
   let parsed = parsedTrees.get(root);
-  if (!parsed) parsedTrees.set(root, (parsed = fromTree(root, source)));
+  if (!parsed) parsedTrees.set(root, (parsed = fromTree(where, root, source)));
   return run(where, `tree:${source}`, source, parsed, vars, opts, context, context.device.fp64 ? 'auto' : 'float32');
 }
 

@@ -1,0 +1,322 @@
+// n-dimensional inputs for evaluate (issue 18, "Shapes"): `{ data, shape, strides?, offset? }` objects (scijs
+// ndarray / @stdlib/ndarray layout), NumPy broadcasting, strided and reversed views, `axis=` reductions and
+// their errors. Every result is compared with a reference computed here by nested loops over indices,
+// reading each element as data[offset + Σ index·stride] — nothing is computed by the code under test.
+import { describe as suite, expect, it } from 'vitest';
+import { ExpressionError, compile, evaluate, evaluateAsync, type NdArray } from 'hotpath';
+import { backends, rng } from './helpers.js';
+
+type Random = () => number;
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Every index of `shape` in C order. */
+function* indices(shape: readonly number[]): Generator<number[]> {
+  if (sizeOf(shape) === 0) return;
+  const index = shape.map(() => 0);
+  for (;;) {
+    yield [...index];
+    let d = shape.length - 1;
+    for (; d >= 0; d--) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+/** The element a (broadcast) view holds at `index` of the result shape. */
+function at(view: Required<NdArray>, index: readonly number[]): number {
+  const lead = index.length - view.shape.length;
+  let position = view.offset;
+  view.shape.forEach((extent, d) => {
+    if (extent !== 1) position += index[d + lead] * view.strides[d];
+  });
+  return view.data[position];
+}
+
+/**
+ * A view of `shape` over a larger random buffer: each dimension stepped by 1 or 2, reversed or not,
+ * dimensions laid out in memory in a random order (transposes), padding before and after.
+ */
+function randomView(random: Random, shape: number[], layout: 'c' | 'any'): Required<NdArray<Float64Array>> {
+  const ndim = shape.length;
+  const steps = shape.map(() => (layout === 'c' ? 1 : 1 + Math.floor(random() * 2)));
+  const reversed = shape.map(() => layout !== 'c' && random() < 0.4);
+  const order = [...shape.keys()];
+  if (layout !== 'c') order.sort(() => random() - 0.5);
+  const memory = new Array<number>(ndim);
+  let running = 1;
+  for (let k = ndim - 1; k >= 0; k--) {
+    const d = order[k];
+    memory[d] = running;
+    running *= Math.max(1, shape[d] * steps[d]);
+  }
+  const pad = layout === 'c' ? 0 : Math.floor(random() * 3);
+  const data = Float64Array.from({ length: pad + running + pad }, () => Math.round((random() - 0.5) * 2000) / 8);
+  let offset = pad;
+  const strides = shape.map((extent, d) => {
+    const stride = steps[d] * memory[d];
+    if (!reversed[d]) return stride;
+    offset += Math.max(0, extent - 1) * stride;
+    return -stride;
+  });
+  return { data, shape, strides, offset };
+}
+
+function randomShape(random: Random, ndim: number): number[] {
+  return Array.from({ length: ndim }, () => {
+    const r = random();
+    return r < 0.1 ? 0 : r < 0.3 ? 1 : 2 + Math.floor(random() * 4);
+  });
+}
+
+/** A shape that broadcasts to `shape`: some leading dimensions dropped, some others set to 1. */
+function broadcastable(random: Random, shape: number[]): number[] {
+  const dropped = Math.floor(random() * (shape.length + 1));
+  return shape.slice(dropped).map((extent) => (random() < 0.3 ? 1 : extent));
+}
+
+function cStrides(shape: readonly number[]): number[] {
+  let step = 1;
+  return shape
+    .map((_, k) => shape.length - 1 - k)
+    .map((d) => {
+      const s = step;
+      step *= shape[d];
+      return s;
+    })
+    .reverse();
+}
+
+interface NdOut {
+  data: Float64Array | Float32Array;
+  shape: number[];
+  strides: number[];
+  offset: number;
+}
+
+function expectNd(result: unknown, shape: number[], expected: number[]): void {
+  const nd = result as NdOut;
+  expect(nd.shape).toEqual(shape);
+  expect(nd.strides).toEqual(cStrides(shape));
+  expect(nd.offset).toBe(0);
+  expect(Array.from(nd.data)).toEqual(expected);
+}
+
+const elementwise = (a: number, b: number, c: number) => a * b + c - 2;
+
+function reduceReference(reduction: string, values: number[]): number {
+  let acc = { sum: 0, mean: 0, prod: 1, min: Infinity, max: -Infinity }[reduction]!;
+  for (const v of values) {
+    if (reduction === 'sum' || reduction === 'mean') acc += v;
+    else if (reduction === 'prod') acc *= v;
+    else if (Number.isNaN(acc)) continue;
+    else if (Number.isNaN(v) || (reduction === 'min' ? v < acc : v > acc)) acc = v;
+  }
+  if (reduction === 'mean') return acc / values.length;
+  if ((reduction === 'min' || reduction === 'max') && values.length === 0) return NaN;
+  return acc;
+}
+
+for (const backend of backends) {
+  suite(`evaluate over n-d arrays (${backend})`, () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      it(`broadcasts strided, transposed and reversed views like NumPy (seed ${seed})`, () => {
+        const random = rng(seed);
+        const shape = randomShape(random, Math.floor(random() * 5));
+        const views = [0, 1, 2].map(() =>
+          randomView(random, broadcastable(random, shape), seed % 3 === 0 ? 'c' : 'any'),
+        );
+        // The broadcast shape may be smaller than `shape` when every input dropped or collapsed a dimension.
+        const ndim = Math.max(...views.map((v) => v.shape.length));
+        const expectedShape = Array.from({ length: ndim }, (_, d) =>
+          Math.max(...views.map((v) => v.shape[v.shape.length - ndim + d] ?? 1)),
+        );
+        const zeroed = expectedShape.map((extent, d) =>
+          views.some((v) => v.shape[v.shape.length - ndim + d] === 0) ? 0 : extent,
+        );
+        const expected = [...indices(zeroed)].map((index) =>
+          elementwise(at(views[0], index), at(views[1], index), at(views[2], index)),
+        );
+        const result = evaluate('a*b + c - 2', { a: views[0], b: views[1], c: views[2] }, { backend });
+        expectNd(result, zeroed, expected);
+      });
+    }
+
+    it('broadcasts (n,1) with (1,m), trailing dimensions, scalars and flat arrays', () => {
+      const column = { data: Float64Array.from([1, 2, 3]), shape: [3, 1] };
+      const row = { data: Float64Array.from([10, 20, 30, 40]), shape: [1, 4] };
+      expectNd(
+        evaluate('a + b', { a: column, b: row }, { backend }),
+        [3, 4],
+        [11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43],
+      );
+      const matrix = { data: Float64Array.from({ length: 6 }, (_, k) => k), shape: [2, 3] };
+      const flat = Float64Array.from([100, 200, 300]);
+      expectNd(evaluate('a + b * 2', { a: matrix, b: flat }, { backend }), [2, 3], [200, 401, 602, 203, 404, 605]);
+      const scalar = { data: Float64Array.from([7]), shape: [] };
+      expectNd(evaluate('a - s + k', { a: matrix, s: scalar, k: 1 }, { backend }), [2, 3], [-6, -5, -4, -3, -2, -1]);
+      expectNd(evaluate('s * 2', { s: scalar }, { backend }), [], [14]);
+    });
+
+    it('reads integer and float32 data, scijs `stride` and getter-based (@stdlib-style) objects', () => {
+      const ints = { data: Int16Array.from([1, -2, 3, -4]), shape: [2, 2], stride: [1, 2] };
+      expectNd(evaluate('a * 3', { a: ints }, { backend }), [2, 2], [3, 9, -6, -12]);
+      class StdlibLike {
+        get data() {
+          return Float32Array.from([1.5, 2.5, 3.5]);
+        }
+        get shape() {
+          return [3];
+        }
+        get strides() {
+          return [-1];
+        }
+        get offset() {
+          return 2;
+        }
+      }
+      const result = evaluate('a * 2', { a: new StdlibLike() as unknown as NdArray }, { backend }) as NdOut;
+      expect(result.data).toBeInstanceOf(Float32Array);
+      expectNd(result, [3], [7, 5, 3]);
+    });
+
+    it('keeps flat typed arrays flat, and writes n-d results into a flat `out`', () => {
+      const a = Float64Array.from([1, 2, 3]);
+      expect(evaluate('a * 2', { a }, { backend })).toEqual(Float64Array.from([2, 4, 6]));
+      const out = new Float64Array(4);
+      const result = evaluate(
+        'a * b',
+        { a: { data: a, shape: [2, 1], offset: 1 }, b: Float64Array.from([1, 10]) },
+        { backend, out },
+      ) as NdOut;
+      expect(result.data).toBe(out);
+      expectNd(result, [2, 2], [2, 20, 3, 30]);
+    });
+
+    it('compile().run and evaluateAsync take n-d inputs', async () => {
+      const a = { data: Float64Array.from([1, 2, 3, 4]), shape: [2, 2], strides: [1, 2] };
+      expectNd(compile('a + 1').run({ a }, { backend }), [2, 2], [2, 4, 3, 5]);
+      expectNd(await evaluateAsync('a + 1', { a }, { backend }), [2, 2], [2, 4, 3, 5]);
+      expectNd(await evaluateAsync('sum(a, axis=0)', { a }, { backend }), [2], [3, 7]);
+    });
+
+    for (let seed = 1; seed <= 40; seed++) {
+      it(`reduces along an axis, negative axes included (seed ${seed})`, () => {
+        const random = rng(1000 + seed);
+        const ndim = 1 + Math.floor(random() * 4);
+        const shape = randomShape(random, ndim);
+        const a = randomView(random, shape, 'any');
+        const b = randomView(random, broadcastable(random, shape), 'any');
+        const axis = Math.floor(random() * ndim) - (random() < 0.5 ? ndim : 0);
+        const reduction = ['sum', 'prod', 'min', 'max', 'mean'][seed % 5];
+        const result = evaluate(`${reduction}(a*b, axis=${axis})`, { a, b }, { backend });
+        const positive = axis < 0 ? axis + ndim : axis;
+        const outShape = shape.filter((_, d) => d !== positive);
+        const expected = [...indices(outShape)].map((outIndex) => {
+          const values: number[] = [];
+          for (let l = 0; l < shape[positive]; l++) {
+            const index = [...outIndex.slice(0, positive), l, ...outIndex.slice(positive)];
+            values.push(at(a, index) * at(b, index));
+          }
+          return reduceReference(reduction, values);
+        });
+        if (outShape.length === 0) expect(result).toBe(expected[0]);
+        else expectNd(result, outShape, expected);
+      });
+    }
+
+    it('reduces everything without axis, and to a number along the only axis of flat input', () => {
+      const a = { data: Float64Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] };
+      expect(evaluate('sum(a * 2)', { a }, { backend })).toBe(42);
+      expect(evaluate('max(a)', { a: { ...a, strides: [1, 2] } }, { backend })).toBe(6);
+      expect(evaluate('sum(a, axis=0)', { a: Float64Array.from([1, 2, 3]) }, { backend })).toBe(6);
+      expect(evaluate('prod(a, axis=-1)', { a: Float64Array.from([2, 3]) }, { backend })).toBe(6);
+      const empty = { data: new Float64Array(0), shape: [0, 3] };
+      expectNd(evaluate('sum(a, axis=0)', { a: empty }, { backend }), [3], [0, 0, 0]);
+      expectNd(evaluate('min(a, axis=0)', { a: empty }, { backend }), [3], [NaN, NaN, NaN]);
+      expectNd(evaluate('mean(a, axis=1)', { a: empty }, { backend }), [0], []);
+    });
+  });
+}
+
+suite('n-d errors', () => {
+  const a = { data: new Float64Array(12), shape: [3, 4] };
+  it('names both shapes when inputs cannot broadcast', () => {
+    expect(() => evaluate('a + b', { a, b: { data: new Float64Array(5), shape: [5] } })).toThrow(
+      new RangeError("evaluate: shapes (3,4) ('a') and (5,) ('b') cannot broadcast"),
+    );
+    expect(() => evaluate('a + b', { a, b: new Float64Array(3) })).toThrow(RangeError);
+    expect(() =>
+      evaluate('a + b', {
+        a: { data: new Float64Array(2), shape: [2, 1] },
+        b: { data: new Float64Array(9), shape: [3, 3] },
+      }),
+    ).toThrow("evaluate: shapes (2,1) ('a') and (3,3) ('b') cannot broadcast");
+  });
+
+  it('rejects bad data, shape, strides and offset with precise messages', () => {
+    expect(() => evaluate('a', { a: { data: [1, 2], shape: [2] } as never })).toThrow(TypeError);
+    expect(() => evaluate('a', { a: { data: new Float64Array(2), shape: 2 } as never })).toThrow(
+      "evaluate: variable 'a'.shape must be an array of integers, got number",
+    );
+    expect(() => evaluate('a', { a: { data: new Float64Array(2), shape: [-2] } })).toThrow(
+      new RangeError("evaluate: variable 'a'.shape[0] must be an integer >= 0, got -2"),
+    );
+    expect(() => evaluate('a', { a: { data: new Float64Array(2), shape: [1.5] } })).toThrow(RangeError);
+    expect(() => evaluate('a', { a: { data: new Float64Array(2), shape: ['2'] } as never })).toThrow(TypeError);
+    expect(() => evaluate('a', { a: { data: new Float64Array(4), shape: [2, 2], strides: [1] } })).toThrow(
+      new RangeError("evaluate: variable 'a'.strides has 1 entries but shape (2,2) has 2"),
+    );
+    expect(() => evaluate('a', { a: { data: new Float64Array(4), shape: [2], offset: -1 } })).toThrow(RangeError);
+    expect(() => evaluate('a', { a: { data: new Float64Array(4), shape: [2], offset: '1' } as never })).toThrow(
+      TypeError,
+    );
+    expect(() => evaluate('a', { a: { data: new BigInt64Array(2), shape: [2] } as never })).toThrow(
+      /^evaluate: variable 'a'.data must be a Float64Array, .*Uint8ClampedArray, got BigInt64Array/,
+    );
+  });
+
+  it('rejects any view that would read outside its data, before reading', () => {
+    const data = new Float64Array(6);
+    const cases: NdArray[] = [
+      { data, shape: [7] },
+      { data, shape: [2, 3], offset: 1 },
+      { data, shape: [3], strides: [3] },
+      { data, shape: [3], strides: [-1] },
+      { data, shape: [2, 2], strides: [-3, 1], offset: 2 },
+      { data, shape: [1], offset: 6 },
+      { data, shape: [0], offset: 7 },
+    ];
+    for (const a of cases) {
+      for (const backend of backends) expect(() => evaluate('a * 2', { a }, { backend })).toThrow(RangeError);
+    }
+    expect(() => evaluate('a', { a: { data, shape: [3], strides: [3] } })).toThrow(
+      "evaluate: variable 'a' (shape (3,), strides (3,), offset 0) reads elements 0..6 but its data has 6",
+    );
+    // The edges themselves are fine: the last element, a reversed view ending at index 0, an empty view at the end.
+    expect(() => evaluate('a', { a: { data, shape: [2], strides: [5] } })).not.toThrow();
+    expect(() => evaluate('a', { a: { data, shape: [6], strides: [-1], offset: 5 } })).not.toThrow();
+    expect(() => evaluate('a', { a: { data, shape: [0], offset: 6 } })).not.toThrow();
+  });
+
+  it('checks axis= in the expression and against the result shape', () => {
+    expect(() => evaluate('sum(a, axis=2)', { a })).toThrow(
+      new RangeError('evaluate: axis 2 is out of bounds for a result of shape (3,4) (2 dimensions)'),
+    );
+    expect(() => evaluate('sum(a, axis=-3)', { a })).toThrow(RangeError);
+    expect(() => evaluate('sum(a, axis=1)', { a: new Float64Array(3) })).toThrow(RangeError);
+    expect(() => evaluate('sum(a, axis=1.5)', { a })).toThrow(ExpressionError);
+    expect(() => evaluate('sum(a, 1)', { a })).toThrow("expected 'axis=' but found '1' (column 8)");
+    expect(() => evaluate('sum(a, axis=b)', { a })).toThrow(ExpressionError);
+    expect(() => evaluate('a = 1', { a })).toThrow(ExpressionError);
+    expect(() => evaluate('sum(a, axis=0)', { a }, { out: new Float64Array(4) })).toThrow(
+      new TypeError("evaluate: out cannot be used with the reduction 'sum'"),
+    );
+    expect(compile('mean(a, axis=-1)').reduction).toBe('mean');
+    expect(compile('mean(a, axis=-1)').toString()).toContain('mean(a, axis=-1)');
+  });
+});

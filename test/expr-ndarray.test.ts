@@ -3,7 +3,7 @@
 // their errors. Every result is compared with a reference computed here by nested loops over indices,
 // reading each element as data[offset + Σ index·stride] — nothing is computed by the code under test.
 import { describe as suite, expect, it } from 'vitest';
-import { ExpressionError, compile, evaluate, evaluateAsync, type NdArray } from 'hotpath';
+import { ExpressionError, compile, evaluate, evaluateAsync, evaluateMany, type NdArray } from 'hotpath';
 import { backends, rng } from './helpers.js';
 
 type Random = () => number;
@@ -197,6 +197,19 @@ for (const backend of backends) {
       expectNd(result, [2, 2], [2, 20, 3, 30]);
     });
 
+    it('evaluateMany broadcasts once for every output, axis reductions included', () => {
+      const a = { data: Float64Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] };
+      const b = { data: Float64Array.from([1, 10]), shape: [2, 1] };
+      const results = evaluateMany(
+        { product: 'a * b', rows: 'sum(a * b, axis=-1)', total: 'max(a * b)' },
+        { a, b },
+        { backend },
+      );
+      expectNd(results.product, [2, 3], [1, 2, 3, 40, 50, 60]);
+      expectNd(results.rows, [2], [6, 150]);
+      expect(results.total).toBe(60);
+    });
+
     it('compile().run and evaluateAsync take n-d inputs', async () => {
       const a = { data: Float64Array.from([1, 2, 3, 4]), shape: [2, 2], strides: [1, 2] };
       expectNd(compile('a + 1').run({ a }, { backend }), [2, 2], [2, 4, 3, 5]);
@@ -301,6 +314,19 @@ suite('n-d errors', () => {
     expect(() => evaluate('a', { a: { data, shape: [2], strides: [5] } })).not.toThrow();
     expect(() => evaluate('a', { a: { data, shape: [6], strides: [-1], offset: 5 } })).not.toThrow();
     expect(() => evaluate('a', { a: { data, shape: [0], offset: 6 } })).not.toThrow();
+  });
+
+  it('rejects a broadcast result too large to allocate, before allocating', () => {
+    const one = { data: new Float64Array(1), shape: [1, 1] };
+    const huge = {
+      row: { ...one, shape: [1, 2 ** 20], strides: [0, 0] },
+      column: { ...one, shape: [2 ** 20, 1], strides: [0, 0] },
+    };
+    expect(() => evaluate('row * column', huge)).toThrow(
+      new RangeError(
+        'evaluate: the broadcast shape (1048576,1048576) has 1099511627776 elements, more than 4294967296',
+      ),
+    );
   });
 
   it('checks axis= in the expression and against the result shape', () => {

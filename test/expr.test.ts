@@ -277,7 +277,7 @@ for (const be of backends) {
       const rejected = [new BigInt64Array(n), new BigUint64Array(n), new DataView(new ArrayBuffer(8)), float16 && new float16(n)];
       for (const value of rejected.filter(Boolean)) {
         expect(() => evaluate('f + k', { f, k: value } as never, { backend: be })).toThrow(
-          /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean, got/,
+          /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean.*, got/,
         );
       }
     });
@@ -406,7 +406,8 @@ for (const be of backends) {
       expect(() => evaluate('a + b', { a, b: [1, 2, 3, 4] as unknown as Float64Array }, { backend: be })).toThrow(
         new TypeError(
           "evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, " +
-            'Uint16Array, Uint8Array, Uint8ClampedArray, a number or a boolean, got Array',
+            'Uint16Array, Uint8Array, Uint8ClampedArray, a number or a boolean (or an n-d array { data, shape, strides?, ' +
+            'offset? }), got Array',
         ),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(

@@ -27,6 +27,9 @@ export interface NdResult<T extends ElementArray = Float64Array | Float32Array> 
   offset: number;
 }
 
+/** The most elements a result may have (V8's typed-array length limit on 64-bit). */
+export const MAX_ELEMENTS = 2 ** 32;
+
 /** NumPy's limit on dimensions. */
 export const MAX_DIMENSIONS = 64;
 

@@ -41,13 +41,16 @@ import {
   type NdArray,
   type NdResult,
   type View,
+  MAX_ELEMENTS,
   broadcastShapes,
+  formatShape,
   gather,
   isNdObject,
   ndResult,
   normalizeAxis,
   readView,
   reduceAxis,
+  sizeOf,
 } from './ndarray.js';
 
 export type ResultArray = Float64Array | Float32Array;
@@ -225,7 +228,8 @@ export class CompiledExpressions {
       }
       const code = inputCode(value);
       if (code === null) {
-        throw new TypeError(`${where}: variable '${name}' must be ${ACCEPTED_VARIABLES}, got ${typeName(value)}`);
+        const accepted = `${ACCEPTED_VARIABLES} (or an n-d array { data, shape, strides?, offset? })`;
+        throw new TypeError(`${where}: variable '${name}' must be ${accepted}, got ${typeName(value)}`);
       }
       if (code !== 's') {
         const length = trueLength(value as ElementArray);
@@ -251,10 +255,14 @@ export class CompiledExpressions {
     });
     const named = variant.ir.inputs.map((name, i) => ({ name, view: shaped[i] })).filter((x) => x.view);
     const shape = broadcastShapes(where, named.map(({ name, view }) => ({ name, shape: view!.shape })));
+    const size = sizeOf(shape);
+    if (size > MAX_ELEMENTS) {
+      throw new RangeError(`${where}: the broadcast shape ${formatShape(shape)} has ${size} elements, more than ${MAX_ELEMENTS}`);
+    }
     shaped.forEach((view, i) => {
       if (view) inputs[i] = gather(view, shape);
     });
-    return { variant, inputs, codes, n: shape.reduce((a, b) => a * b, 1), float32, shape };
+    return { variant, inputs, codes, n: size, float32, shape };
   }
 
   /**

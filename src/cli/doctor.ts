@@ -1,41 +1,57 @@
-// `hotpath doctor`: which backend is live and why, for bug reports.
+// `hotpath doctor`: which backend is live and why, for bug reports. It must run when nothing else does:
+// the loader is imported inside a try, so an invalid HOTPATH_BACKEND or HOTPATH_BACKEND=native without a
+// loadable addon is reported as the reason instead of ending the command.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { backend, nativeLoadError, nativePath, packageRoot, requireNative } from '../binding/loader.js';
-import { openclReport, openclRows } from '../opencl/report.js';
-import { parseCommandArgs, printTable } from './io.js';
+import { errorLine, parseCommandArgs, printTable } from './io.js';
 
-export const doctorHelp = `Usage: hotpath doctor [--json]
-
-Prints the live backend, why the native addon did or did not load, the Node and
-N-API versions, the CPU count, and the OpenCL platforms and devices.
-`;
+/** The loader's view, or why the loader itself refused to load (then nothing native is usable). */
+async function backendReport() {
+  try {
+    const { backend, nativeLoadError, nativePath, requireNative } = await import('../core/loader.js');
+    const { openclReport, openclRows } = await import('../opencl/report.js');
+    const opencl = openclReport();
+    return {
+      backend,
+      nativeLoaded: nativeLoadError === null,
+      nativeLoadError: nativeLoadError?.message ?? null,
+      nativePath,
+      addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
+      opencl,
+      openclRows: openclRows(opencl),
+    };
+  } catch (error) {
+    const reason = errorLine(error);
+    return {
+      backend: 'unavailable',
+      nativeLoaded: false,
+      nativeLoadError: reason,
+      nativePath: null,
+      addonNapiVersion: null,
+      opencl: { available: false, reason: 'the loader failed', platforms: [] },
+      openclRows: [] as [string, string][],
+    };
+  }
+}
 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values: flags } = parseCommandArgs({
     args: argv,
     strict: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { json: { type: 'boolean' } },
   });
-  if (flags.help) {
-    process.stdout.write(doctorHelp);
-    return 0;
-  }
-  // Written by scripts/install.js when the source build failed at install time (removed when one succeeds).
-  const buildLog = path.join(packageRoot, 'native-build.log');
+  const { openclRows, ...loaded } = await backendReport();
+  // Written by scripts/install.js when the source build failed at install time (removed when one succeeds);
+  // this file sits in dist/cli (or src/cli), two levels below the package root.
+  const buildLog = path.join(__dirname, '..', '..', 'native-build.log');
   const report = {
-    backend,
-    nativeLoaded: nativeLoadError === null,
-    nativeLoadError: nativeLoadError?.message ?? null,
-    nativePath,
+    ...loaded,
     nativeBuildLog: fs.existsSync(buildLog) ? buildLog : null,
-    addonNapiVersion: backend === 'native' ? requireNative().napiVersion : null,
     node: process.version,
     napi: Number(process.versions.napi),
     platform: `${process.platform}-${process.arch}`,
     cpus: os.availableParallelism(),
-    opencl: openclReport(),
     env: { HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null, HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null },
   };
   if (flags.json) {
@@ -43,15 +59,16 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   } else {
     printTable([
       ['backend', report.backend],
-      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError}`],
+      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError?.split('\n')[0]}`],
       ...(report.nativeBuildLog ? [['failed native build log', report.nativeBuildLog] as [string, string]] : []),
       ['addon N-API version', String(report.addonNapiVersion ?? '-')],
       ['node', report.node],
       ['node N-API version', String(report.napi)],
       ['platform', report.platform],
       ['cpus', String(report.cpus)],
-      ...openclRows(report.opencl),
+      ...openclRows,
     ]);
   }
-  return 0;
+  // Exit 1 when the loader refused (invalid HOTPATH_BACKEND, or =native without an addon): the report says why.
+  return report.backend === 'unavailable' ? 1 : 0;
 }

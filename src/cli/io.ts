@@ -1,6 +1,7 @@
 // Plumbing shared by the CLI commands: argument parsing with usage errors, input from a file or
 // stdin, and progress lines on stderr only when it is a terminal.
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
@@ -25,22 +26,25 @@ export function positiveIntegerFlag(name: string, value: string | undefined, fal
   return n;
 }
 
-/** Lines of a file, or of stdin when the path is missing or '-'; streamed, never held whole. */
-export function inputLines(file: string | undefined): AsyncIterable<string> {
-  const stream = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file);
+/** Lines of a file, of stdin when the path is missing or '-', or of a stream; streamed, never held whole. */
+export function inputLines(source: string | undefined | NodeJS.ReadableStream): AsyncIterable<string> {
+  const stream = typeof source === 'object' ? source : source === undefined || source === '-' ? process.stdin : fs.createReadStream(source);
   return readline.createInterface({ input: stream, crlfDelay: Infinity });
 }
 
-/** Rate-limited progress on stderr when a person is watching; silent in pipes and CI. */
-export function progressReporter(label: string): { tick(count: number): void; done(): void } {
+/** Rate-limited progress (count, bytes and rate) on stderr when a person is watching; silent in pipes and CI. */
+export function progressReporter(label: string): { tick(count: number, bytes?: number): void; done(): void } {
   if (!process.stderr.isTTY) return { tick() {}, done() {} };
-  let last = Date.now();
+  const start = Date.now();
+  let last = start;
   return {
-    tick(count) {
+    tick(count, bytes) {
       const now = Date.now();
       if (now - last < 250) return;
       last = now;
-      process.stderr.write(`\r${label}: ${count.toLocaleString('en-US')}`);
+      const seconds = (now - start) / 1000;
+      const volume = bytes === undefined ? '' : `, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / 1e6 / seconds).toFixed(1)} MB/s)`;
+      process.stderr.write(`\r\x1b[K${label}: ${count.toLocaleString('en-US')}${volume}`);
     },
     done() {
       process.stderr.write('\r\x1b[K');
@@ -48,9 +52,46 @@ export function progressReporter(label: string): { tick(count: number): void; do
   };
 }
 
+/**
+ * One error as one line for stderr: the message's first line (Node appends "Require stack:" lines to
+ * module errors), files named for ENOENT; the whole stack when HOTPATH_DEBUG=1.
+ */
+export function errorLine(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (process.env.HOTPATH_DEBUG === '1') return error.stack ?? error.message;
+  const { code, path: file } = error as NodeJS.ErrnoException;
+  if (code === 'ENOENT' && file !== undefined) {
+    const dir = path.dirname(file);
+    return fs.existsSync(dir) ? `no such file: ${file}` : `no such directory: ${dir} (for ${file})`;
+  }
+  if (code === 'EISDIR' && file !== undefined) return `is a directory, not a file: ${file}`;
+  if (code === 'EACCES' && file !== undefined) return `permission denied: ${file}`;
+  return error.message.split('\n')[0];
+}
+
+/**
+ * A number for a table: integers in full, others to 10 significant digits with trailing zeros of the
+ * mantissa (never of the exponent) removed: 83333416666.67 → 8.333341667e+10, 0.5 → 0.5.
+ */
 export function formatNumber(x: number): string {
-  if (Number.isInteger(x)) return String(x);
-  return Number.isFinite(x) ? x.toPrecision(10).replace(/\.?0+(e|$)/, '$1') : String(x);
+  if (!Number.isFinite(x) || Number.isInteger(x)) return String(x);
+  const [mantissa, exponent] = x.toPrecision(10).split('e');
+  const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+  return exponent === undefined ? trimmed : `${trimmed}e${exponent}`;
+}
+
+/**
+ * A key made safe for a terminal: control characters (ESC included), DEL, C1 controls, backslashes and
+ * lone surrogates are escaped, so printed output can't move the cursor or change colours.
+ */
+export function escapeForTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  return text.replace(/[\\\x00-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
+    const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    if (named[c]) return named[c];
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
 }
 
 export function printTable(rows: [string, string | number][]): void {

@@ -1,48 +1,29 @@
 #!/usr/bin/env node
-// The `hotpath` command: dispatches to one module per subcommand.
-import { demoCommand } from './demo.js';
-import { doctorCommand, doctorHelp } from './doctor.js';
-import { fetchCommand, fetchHelp } from './fetch.js';
-import { UsageError } from './io.js';
-import { mprofCommand, mprofHelp } from './mprof.js';
-import { statsCommand, statsHelp } from './stats.js';
-import { topkCommand, topkHelp } from './topk.js';
-import { workerCommand, workerHelp } from './worker.js';
+// The `hotpath` command: dispatches to one module per subcommand. Modules are imported only when their
+// command runs, and help comes from ./help.js, so a broken backend (HOTPATH_BACKEND wrong, addon missing)
+// costs one line on stderr for the commands that need it, while --help, --version and doctor still work.
+import fs from 'node:fs';
+import path from 'node:path';
+import { commandHelp, mainHelp, type CommandName } from './help.js';
+import { errorLine, UsageError } from './io.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const demoHelp = 'Usage: hotpath demo\n\nA timed tour of every capability on generated data.\n';
-
-const commands: Record<string, { run: Command; help: string; summary: string }> = {
-  stats: { run: statsCommand, help: statsHelp, summary: 'streaming count, mean, variance, skewness, kurtosis of numbers' },
-  topk: { run: topkCommand, help: topkHelp, summary: 'heavy hitters of lines or words through a count-min sketch' },
-  doctor: { run: doctorCommand, help: doctorHelp, summary: 'which backend is live and why; Node, N-API, CPUs, OpenCL devices' },
-  fetch: { run: fetchCommand, help: fetchHelp, summary: 'fetch a URL through the persistent RFC 9111 HTTP cache' },
-  mprof: { run: mprofCommand, help: mprofHelp, summary: "record, plot and summarize a command's memory over time" },
-  worker: { run: workerCommand, help: workerHelp, summary: 'run ClusterExecutor jobs from a BullMQ queue on Redis' },
-  demo: {
-    run: async (argv) => {
-      if (argv[0] === '--help' || argv[0] === '-h') {
-        process.stdout.write(demoHelp);
-        return 0;
-      }
+const commands: Record<CommandName, () => Promise<Command>> = {
+  stats: async () => (await import('./stats.js')).statsCommand,
+  topk: async () => (await import('./topk.js')).topkCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
+  fetch: async () => (await import('./fetch.js')).fetchCommand,
+  mprof: async () => (await import('./mprof.js')).mprofCommand,
+  worker: async () => (await import('./worker.js')).workerCommand,
+  demo: async () => {
+    const { demoCommand } = await import('./demo/index.js');
+    return async (argv) => {
       if (argv.length > 0) throw new UsageError(`demo takes no arguments, got '${argv[0]}'`);
       return demoCommand();
-    },
-    help: demoHelp,
-    summary: 'a timed tour of every capability on generated data',
+    };
   },
 };
-
-const usage = `Usage: hotpath <command> [options]
-
-Commands:
-${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
-  .join('\n')}
-
-Run 'hotpath <command> --help' for a command's options.
-`;
 
 // A closed pipe (`hotpath demo | head`) ends the output, as for any Unix filter, without a stack trace.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -50,27 +31,47 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+function version(): string {
+  // dist/cli/main.js and src/cli/main.ts both sit two levels below the package root.
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+/** True when the command's own arguments (not those after `--`, which belong to a child command) ask for help. */
+function wantsHelp(argv: string[]): boolean {
+  const split = argv.indexOf('--');
+  const own = split < 0 ? argv : argv.slice(0, split);
+  return own.includes('--help') || own.includes('-h');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage);
+    process.stdout.write(mainHelp);
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`hotpath: unknown command '${name}'\n\n${usage}`);
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (!Object.hasOwn(commands, name)) {
+    process.stderr.write(`hotpath: unknown command '${name}'\n\n${mainHelp}`);
     return 2;
   }
+  const commandName = name as CommandName;
+  if (wantsHelp(rest)) {
+    process.stdout.write(commandHelp[commandName].help);
+    return 0;
+  }
   try {
-    return await command.run(rest);
+    const run = await commands[commandName]();
+    return await run(rest);
   } catch (error) {
-    const err = error as Error;
-    if (err instanceof UsageError) {
-      process.stderr.write(`hotpath ${name}: ${err.message}\nRun 'hotpath ${name} --help' for usage.\n`);
+    if (error instanceof UsageError) {
+      process.stderr.write(`hotpath ${name}: ${error.message}\nRun 'hotpath ${name} --help' for usage.\n`);
       return 2;
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    process.stderr.write(`hotpath ${name}: ${code === 'ENOENT' ? `no such file: ${(err as NodeJS.ErrnoException).path}` : err.message}\n`);
+    process.stderr.write(`hotpath ${name}: ${errorLine(error)}\n`);
     return 1;
   }
 }
@@ -80,7 +81,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error) => {
-    process.stderr.write(`hotpath: ${(error as Error).stack}\n`);
+    process.stderr.write(`hotpath: ${errorLine(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -8,30 +8,8 @@ import path from 'node:path';
 import { commandLine, latestMprofile, peakSample, readMprofile, writeMprofile } from '../memprof/mprofile.js';
 import { renderMemoryPlot } from '../memprof/plot.js';
 import { recordCommand, SpawnError } from '../memprof/record.js';
-import { formatNumber, parseCommandArgs, UsageError } from './io.js';
+import { errorLine, formatNumber, parseCommandArgs, UsageError } from './io.js';
 
-export const mprofHelp = `Usage: hotpath mprof run|plot|peak [options]
-
-Records and plots a command's memory over time (like Python's mprof).
-
-  hotpath mprof run [--interval 100ms] [-o file.json] -- <command> [args...]
-      Runs the command, sampling the resident memory (RSS) of it and all its child
-      processes, and writes mprofile_<timestamp>.json (or -o). Prints the peak on
-      stderr and exits with the command's exit status.
-  hotpath mprof plot [file] [-o chart.svg|chart.png]
-      Draws memory (MiB) over time (s) with the peak marked. Default input: the newest
-      mprofile_*.json here; default output: the input's name with .svg. PNG needs
-      rsvg-convert or ImageMagick on PATH.
-  hotpath mprof peak [file...] [--json]
-      Prints each profile's peak memory and when it happened (--json: one object,
-      or an array for several files).
-
-Options:
-  --interval T      sampling period: 10ms, 0.5s, or milliseconds (default 100ms)
-  -o, --output F    output file
-  --json            machine-readable output (peak)
-  -h, --help        show this help
-`;
 
 const MIB = 1024 * 1024;
 
@@ -69,6 +47,10 @@ async function runCommand(argv: string[]): Promise<number> {
   const peak = peakSample(profile);
   const summary = peak ? `peak ${mib(peak.rss)} at ${peak.t.toFixed(2)} s` : 'no samples (the command ended at once)';
   process.stderr.write(`hotpath mprof: ${summary}, ${profile.samples.length} samples written to ${file}\n`);
+  if (profile.samples.length < 3) {
+    // A command shorter than a few periods is barely sampled: its peak may be missed entirely.
+    process.stderr.write(`hotpath mprof: only ${profile.samples.length} sample(s) at --interval ${intervalMs}ms; use a shorter --interval (e.g. 10ms) for short commands\n`);
+  }
   // Like a shell: the command's status, or 128 + the signal number when a signal ended it.
   if (profile.signal) return 128 + os.constants.signals[profile.signal as NodeJS.Signals];
   return profile.exitCode ?? 1;
@@ -117,28 +99,32 @@ function peakCommand(argv: string[]): number {
     options: { json: { type: 'boolean' }},
   });
   const files = positionals.length > 0 ? positionals : [latestMprofile(process.cwd())];
-  const profiles = files.map((file) => readMprofile(file));
-  const peaks = files.map((file, i) => {
-    const profile = profiles[i];
+  // Every readable file is reported; an unreadable one is named on stderr and makes the exit status 1.
+  let failed = 0;
+  const peaks = [];
+  for (const file of files) {
+    let profile;
+    try {
+      profile = readMprofile(file);
+    } catch (error) {
+      failed++;
+      process.stderr.write(`hotpath mprof: ${errorLine(error)}\n`);
+      continue;
+    }
     const peak = peakSample(profile);
-    return { file, command: profile.command, peakBytes: peak?.rss ?? 0, peakMiB: (peak?.rss ?? 0) / MIB, t: peak?.t ?? 0 };
-  });
-  if (flags.json) {
-    process.stdout.write(JSON.stringify(peaks.length === 1 ? peaks[0] : peaks) + '\n');
-  } else {
-    peaks.forEach((p, i) => process.stdout.write(`${p.file}\t${mib(p.peakBytes)}\tat ${p.t.toFixed(2)} s\t${commandLine(profiles[i], 80)}\n`));
+    peaks.push({ file, command: profile.command, peakBytes: peak?.rss ?? 0, peakMiB: (peak?.rss ?? 0) / MIB, t: peak?.t ?? 0, profile });
   }
-  return 0;
+  if (flags.json) {
+    const rows = peaks.map(({ profile: _profile, ...row }) => row);
+    if (rows.length > 0) process.stdout.write(JSON.stringify(files.length === 1 ? rows[0] : rows) + '\n');
+  } else {
+    peaks.forEach((p) => process.stdout.write(`${p.file}\t${mib(p.peakBytes)}\tat ${p.t.toFixed(2)} s\t${commandLine(p.profile, 80)}\n`));
+  }
+  return failed > 0 ? 1 : 0;
 }
 
 export async function mprofCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const split = rest.indexOf('--');
-  const ownArgs = split < 0 ? rest : rest.slice(0, split); // what follows -- belongs to the command
-  if (ownArgs.includes('--help') || ownArgs.includes('-h')) {
-    process.stdout.write(mprofHelp);
-    return 0;
-  }
   switch (sub) {
     case 'run':
       return runCommand(rest);
@@ -146,10 +132,6 @@ export async function mprofCommand(argv: string[]): Promise<number> {
       return plotCommand(rest);
     case 'peak':
       return peakCommand(rest);
-    case '--help':
-    case '-h':
-      process.stdout.write(mprofHelp);
-      return 0;
     case undefined:
       throw new UsageError('expected a subcommand: run, plot or peak');
     default:

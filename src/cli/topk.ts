@@ -2,29 +2,29 @@
 // sketch plus k candidates plus one batch, whatever the input size.
 import fs from 'node:fs';
 import { TopK, type Key } from '../countmin/index.js';
-import { inputLines, parseCommandArgs, positiveIntegerFlag, progressReporter, UsageError } from './io.js';
+import path from 'node:path';
+import { escapeForTerminal, parseCommandArgs, positiveIntegerFlag, progressReporter, UsageError } from './io.js';
 
-export const topkHelp = `Usage: hotpath topk [file|-] [options]
 
-Streams lines (or words) from a file or stdin through a count-min sketch with a top-k heap and
-prints the k most frequent with estimates and error bounds. Memory is bounded by the sketch.
+/** Bytes read per chunk from a file (stdin delivers what the pipe holds). */
+const CHUNK_BYTES = 1 << 20;
 
-Options:
-  --k N             how many heavy hitters to keep (default 20)
-  --epsilon E       additive error per estimate, as a fraction of the total (default 0.0001)
-  --delta D         probability an estimate exceeds that error (default 0.001)
-  --width W         sketch width instead of --epsilon (with --depth)
-  --depth D         sketch depth instead of --delta (with --width)
-  --by line|word    count whole lines (default) or whitespace-separated words; empty ones are skipped
-  --seed N          hash seed (default 0); runs merge only with equal seeds and dimensions
-  --save FILE       write the sketch and candidates to FILE when done
-  --load FILE       start from a saved run (repeat to merge several); dimensions come from the file.
-                    With --load and no input file, stdin is read only when it is not a terminal.
-  --json            print one JSON object
-  -h, --help        show this help
-`;
+/** A problem with an input file (not with how the command was called): exit status 1. */
+class InputError extends Error {
+  override name = 'InputError';
+}
 
-const BATCH = 8_192;
+/** Fails before any input is read when FILE can't be written: a missing directory, a directory, no permission. */
+function checkWritable(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir)) throw new InputError(`--save ${file}: no such directory: ${dir}`);
+  if (fs.existsSync(file)) {
+    if (fs.statSync(file).isDirectory()) throw new InputError(`--save ${file}: is a directory`);
+    fs.accessSync(file, fs.constants.W_OK);
+  } else {
+    fs.accessSync(dir, fs.constants.W_OK);
+  }
+}
 
 function numberFlag(name: string, value: string): number {
   const n = Number(value);
@@ -32,7 +32,7 @@ function numberFlag(name: string, value: string): number {
   return n;
 }
 
-function printableKey(key: Key): string {
+function jsonKey(key: Key): string {
   if (typeof key === 'string') return key;
   if (key instanceof Uint8Array) return `0x${Buffer.from(key).toString('hex')}`;
   return String(key);
@@ -44,9 +44,21 @@ function startingTopK(flags: Record<string, unknown>, k: number | undefined): To
   const dimensionFlags = ['epsilon', 'delta', 'width', 'depth', 'seed'].filter((f) => flags[f] !== undefined);
   if (loads.length > 0) {
     if (dimensionFlags.length > 0) throw new UsageError(`--load takes the dimensions and seed from the file; drop --${dimensionFlags.join(', --')}`);
-    const runs = loads.map((file) => TopK.fromBuffer(fs.readFileSync(file)));
+    // Problems with the files (unreadable, damaged, dimensions that don't match) are input errors, exit 1.
+    const runs = loads.map((file) => {
+      try {
+        return TopK.fromBuffer(fs.readFileSync(file));
+      } catch (error) {
+        throw new InputError(`--load ${file}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+      }
+    });
     const { sketch } = runs[0];
-    return new TopK(k ?? runs[0].k, { width: sketch.width, depth: sketch.depth, seed: sketch.seed, counter: sketch.counter }).merge(...runs);
+    const start = new TopK(k ?? runs[0].k, { width: sketch.width, depth: sketch.depth, seed: sketch.seed, counter: sketch.counter });
+    try {
+      return start.merge(...runs);
+    } catch (error) {
+      throw new InputError(`--load: the saved runs cannot be merged: ${(error as Error).message}`, { cause: error });
+    }
   }
   const seed = flags.seed === undefined ? 0 : numberFlag('seed', flags.seed as string);
   if (flags.width !== undefined || flags.depth !== undefined) {
@@ -77,17 +89,13 @@ export async function topkCommand(argv: string[]): Promise<number> {
       save: { type: 'string' },
       load: { type: 'string', multiple: true },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (flags.help) {
-    process.stdout.write(topkHelp);
-    return 0;
-  }
   if (positionals.length > 1) throw new UsageError(`expected at most one input file, got ${positionals.length}`);
   const by = flags.by ?? 'line';
   if (by !== 'line' && by !== 'word') throw new UsageError(`--by must be line or word, got '${by}'`);
   const k = flags.k === undefined ? undefined : positiveIntegerFlag('k', flags.k, 20);
+  if (flags.save) checkWritable(flags.save);
   let topK: TopK;
   try {
     topK = startingTopK(flags, k);
@@ -100,29 +108,25 @@ export async function topkCommand(argv: string[]): Promise<number> {
   const file = positionals[0];
   const readInput = file !== undefined || !(flags.load && process.stdin.isTTY);
   if (readInput) {
-    const batch: string[] = [];
-    let lines = 0;
-    const progress = progressReporter('hotpath topk: lines');
-    for await (const line of inputLines(file)) {
-      lines++;
-      if (by === 'line') {
-        if (line !== '') batch.push(line);
-      } else {
-        for (const word of line.split(/\s+/)) if (word !== '') batch.push(word);
-      }
-      if (batch.length >= BATCH) {
-        topK.updateMany(batch);
-        batch.length = 0;
-        progress.tick(lines);
-      }
+    // Raw chunks straight into the sketch's byte path: no string per line, a key cut by a chunk boundary
+    // is carried to the next chunk, and memory stays one chunk plus the sketch.
+    if (file !== undefined && file !== '-') fs.accessSync(file, fs.constants.R_OK);
+    const input = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
+    const separator = by === 'line' ? '\n' : 'whitespace';
+    let bytes = 0;
+    const progress = progressReporter('hotpath topk: items');
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      topK.updateLines(chunk, { separator, stream: true });
+      bytes += chunk.length;
+      progress.tick(topK.sketch.totalCount, bytes);
     }
-    topK.updateMany(batch);
+    topK.updateLines(new Uint8Array(0), { separator });
     progress.done();
   }
   if (flags.save) fs.writeFileSync(flags.save, topK.toBuffer());
 
   const { sketch } = topK;
-  const items = topK.list().map((e) => ({ ...e, key: printableKey(e.key) }));
+  const items = topK.list().map((e) => ({ ...e, key: jsonKey(e.key) }));
   if (flags.json) {
     const summary = { k: topK.k, totalCount: sketch.totalCount, width: sketch.width, depth: sketch.depth, epsilon: sketch.epsilon, delta: sketch.delta, errorBound: sketch.errorBound, backend: sketch.backend };
     process.stdout.write(JSON.stringify({ ...summary, items }) + '\n');
@@ -131,7 +135,7 @@ export async function topkCommand(argv: string[]): Promise<number> {
   const width = Math.max(8, ...items.map((e) => String(e.estimate).length));
   process.stdout.write(`${'rank'.padStart(4)}  ${'estimate'.padStart(width)}  ${'lower'.padStart(width)}  key\n`);
   items.forEach((e, i) => {
-    process.stdout.write(`${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ${String(Math.ceil(e.lowerBound)).padStart(width)}  ${e.key}\n`);
+    process.stdout.write(`${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ${String(Math.ceil(e.lowerBound)).padStart(width)}  ${escapeForTerminal(e.key)}\n`);
   });
   process.stdout.write(
     `\n${sketch.totalCount} items; sketch ${sketch.width} x ${sketch.depth} (epsilon ${sketch.epsilon.toPrecision(3)}, delta ${sketch.delta.toPrecision(3)}): ` +

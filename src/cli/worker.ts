@@ -1,28 +1,10 @@
 // `hotpath worker`: a cluster worker serving one BullMQ queue until SIGINT/SIGTERM.
 import { startClusterWorker } from '../distributed/worker.js';
-import { describeRedis, redisOptions } from '../distributed/redis.js';
+import { describeRedis, redisOptions } from '../core/redis.js';
 import { parseCommandArgs, positiveIntegerFlag, UsageError } from './io.js';
 
 const CLOSE_GRACE_MS = 10_000;
 
-export const workerHelp = `Usage: hotpath worker --queue NAME [options]
-
-Runs cluster jobs (ClusterExecutor) from a BullMQ queue on Redis, on this machine.
-Only exports of the --module allow-list run; job payloads are data.
-
-Options:
-  --redis URL          redis://[user:password@]host:port[/db], rediss:// for TLS
-                       (default redis://127.0.0.1:6379)
-  --queue NAME         the queue to serve (required)
-  --concurrency N      jobs at once (default 1)
-  --module M           a module jobs may name: a path or package name (repeatable;
-                       default: hotpath itself)
-  --lock-duration MS   a job whose worker stops renewing its lock this long is
-                       re-queued for another worker (default 30000)
-  -h, --help           show this help
-
-Prints one line on stderr once it serves the queue; stops cleanly on SIGINT or SIGTERM.
-`;
 
 export async function workerCommand(argv: string[]): Promise<number> {
   const { values: flags } = parseCommandArgs({
@@ -35,13 +17,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       module: { type: 'string', multiple: true },
       'lock-duration': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (flags.help) {
-    process.stdout.write(workerHelp);
-    return 0;
-  }
   if (!flags.queue) throw new UsageError('--queue is required');
   let connection;
   try {
@@ -51,7 +28,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
   }
   const concurrency = positiveIntegerFlag('concurrency', flags.concurrency, 1);
   const lockDuration = positiveIntegerFlag('lock-duration', flags['lock-duration'], 30_000);
-  const modules = flags.module ?? ['hotpath'];
+  if (!flags.module) throw new UsageError('--module is required: name the modules jobs may run (nothing is allowed by default)');
+  const modules = flags.module;
   const worker = await startClusterWorker({ connection, queue: flags.queue, concurrency, modules, lockDuration });
   process.stderr.write(
     `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ${concurrency}, modules: ${modules.join(', ')})\n`,

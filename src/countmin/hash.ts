@@ -3,7 +3,7 @@
 // are split into 16-bit halves so every intermediate stays exact in a double. Matches
 // native/countmin/countmin_kernel.cc bit for bit (tests check both against published vectors and
 // the reference implementation).
-import { typeName } from '../common/validate.js';
+import { typeName } from '../core/validate.js';
 
 /** A sketch key: hashed as UTF-8 (string), as-is (Uint8Array, Buffer) or as 8 little-endian bytes of int64 (number, bigint). */
 export type Key = string | Uint8Array | number | bigint;

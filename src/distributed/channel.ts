@@ -1,8 +1,7 @@
 // One bidirectional, ordered message stream between the two ends of a gateway, execnet's Channel.
 // The same class serves both ends: the opener gets one from remoteExec(), the remote export gets
-// its twin as the first argument. Loaded by the remote side too: no imports beyond this folder.
-import { TimeoutError } from '../pool/errors.js';
-import { ChannelClosedError } from './errors.js';
+// its twin as the first argument. Loaded by the remote side too: no imports beyond this folder and core/.
+import { ChannelClosedError, TimeoutError } from '../core/errors.js';
 import type { ParentMessage, RemoteMessage } from './protocol.js';
 
 /** What a channel needs from the connection it runs over. */

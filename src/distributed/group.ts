@@ -3,10 +3,10 @@
 // was running go back to the front of the queue and run on another gateway (up to maxAttempts);
 // each task's Future settles exactly once, whatever arrives late, so results are de-duplicated by
 // task. A task that throws is not re-run: its Future rejects with the RemoteError.
-import { checkInteger, checkOptions, typeName } from '../common/validate.js';
-import { GatewayError } from './errors.js';
+import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { GatewayError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
-import { Future, type FutureControl } from '../pool/future.js';
+import { Future, type FutureControl } from '../core/future.js';
 import { Gateway, openGateway, type GatewayOptions } from './gateway.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
 import { serialize } from './protocol.js';

@@ -1,8 +1,8 @@
 export { Channel, type ReceiveOptions } from './channel.js';
-export { ChannelClosedError, GatewayError, RemoteError } from './errors.js';
+export { ChannelClosedError, GatewayError, RemoteError } from '../core/errors.js';
 export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './gateway.js';
 export { Group, type GroupOptions, type GroupStats } from './group.js';
 export { type DistributedMapOptions } from './map.js';
 export { ClusterExecutor, type ClusterExecutorOptions, type ClusterMapOptions, type ClusterProgress, type ClusterStats } from './cluster.js';
-export { type RedisConnection } from './redis.js';
+export { type RedisConnection } from '../core/redis.js';
 export { startClusterWorker, type ClusterWorkerOptions, type JobContext } from './worker.js';

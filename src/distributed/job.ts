@@ -2,7 +2,8 @@
 // arguments and result as base64 v8.serialize bytes, so typed arrays, BigInts and Dates survive as
 // they do over a gateway. Errors cross as BullMQ's failedReason ("Name: message") and stack.
 import v8 from 'node:v8';
-import { serialize, type WireError } from './protocol.js';
+import type { WireError } from '../core/wire-error.js';
+import { serialize } from './protocol.js';
 
 export interface JobData {
   module: string;

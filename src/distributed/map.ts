@@ -2,9 +2,9 @@
 // lazily, at most `concurrency` Futures are in flight, results come out in input order or as they
 // complete, and stopping early (break, error, signal) cancels the Futures still running.
 import { boundedMap, checkMapOptions, type ResultStream } from '../async/map.js';
-import { checkOptions, typeName } from '../common/validate.js';
-import type { Future } from '../pool/future.js';
-import { knownLength, type MapProgress } from '../pool/pool.js';
+import { checkOptions, typeName } from '../core/validate.js';
+import type { Future } from '../core/future.js';
+import { knownLength, type MapProgress } from '../core/map-progress.js';
 
 export interface DistributedMapOptions {
   /** Yield results in input order (default) or as they complete. */

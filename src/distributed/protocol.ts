@@ -1,16 +1,9 @@
 // The gateway wire format, shared by both ends of a gateway (this file is loaded by the remote side
-// too, so it imports node builtins only). Each frame is a 4-byte big-endian length followed by
+// too, so it imports node builtins and core/ only). Each frame is a 4-byte big-endian length followed by
 // v8.serialize(message): typed arrays, Maps, Dates and BigInts cross intact, and a byte stream
 // (a child's stdio, an ssh session) needs no other framing.
 import v8 from 'node:v8';
-
-/** An error as it crosses the wire: enough to rebuild a useful message and stack on the other side. */
-export interface WireError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string;
-}
+import type { WireError } from '../core/wire-error.js';
 
 /** How the remote side calls the export: `fn(channel, ...args)`, or `fn(...args)` with the result sent back. */
 export type ExecMode = 'channel' | 'call';
@@ -81,12 +74,4 @@ export class FrameDecoder {
     this.buffered -= n;
     return all.subarray(0, n);
   }
-}
-
-export function toWireError(error: unknown): WireError {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { name: error.name, message: error.message, stack: error.stack, ...(typeof code === 'string' ? { code } : {}) };
-  }
-  return { name: 'Error', message: `non-Error thrown: ${String(error)}` };
 }

@@ -4,9 +4,10 @@
 // its ssh session went away) or on the opener's 'exit'.
 import os from 'node:os';
 import { Channel, type ChannelPort } from './channel.js';
-import { ChannelClosedError } from './errors.js';
-import { loadExport } from './modules.js';
-import { encodeFrame, FrameDecoder, toWireError, type ParentMessage, type RemoteMessage } from './protocol.js';
+import { ChannelClosedError } from '../core/errors.js';
+import { loadExport } from '../core/task-export.js';
+import { toWireError } from '../core/wire-error.js';
+import { encodeFrame, FrameDecoder, type ParentMessage, type RemoteMessage } from './protocol.js';
 
 const cwdFlag = process.argv.indexOf('--cwd');
 if (cwdFlag >= 0) process.chdir(process.argv[cwdFlag + 1]);

@@ -1,9 +1,9 @@
 // Binding glue: hands a compiled program's bytecode, inputs and output arrays to the C++ VM.
-import { requireNative } from '../binding/loader.js';
-import type { NativeAddon } from '../binding/addon.js';
+import { requireNative } from '../core/loader.js';
+import type { NativeAddon } from '../core/addon.js';
 import type { Bytecode } from './bytecode.js';
 import type { InputValue } from './kernel.js';
-import { OPS } from './ops.js';
+import { OPS } from '../lang/ops.js';
 
 export interface NativeRun {
   bytecode: Bytecode;

@@ -2,7 +2,7 @@
 // memory over time. JSON with a format tag, so a file from anywhere else is refused clearly.
 import fs from 'node:fs';
 import path from 'node:path';
-import { typeName } from '../common/validate.js';
+import { typeName } from '../core/validate.js';
 
 export const MPROFILE_FORMAT = 'hotpath-mprofile';
 export const MPROFILE_VERSION = 1;

@@ -3,7 +3,7 @@
 // (RSS high-water mark) and the addon (native high-water mark), and with `gc` separates what the
 // function retained from what it only used for a while.
 import { performance } from 'node:perf_hooks';
-import { checkBoolean, checkInteger, checkOptions, typeName } from '../common/validate.js';
+import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { takeNativePeak } from './native.js';
 import {
   collectGarbage,

@@ -1,6 +1,6 @@
 // Streaming moments: the public Moments accumulator and describe(), over either backend.
 import os from 'node:os';
-import { type Backend, resolveBackend } from '../binding/loader.js';
+import { type Backend, resolveBackend } from '../core/loader.js';
 import {
   checkBoolean,
   checkInteger,
@@ -9,7 +9,7 @@ import {
   typeName,
   type FloatArray,
   toFloatArray,
-} from '../common/validate.js';
+} from '../core/validate.js';
 import { accumulate, emptyPartial, mergePartials, NanPolicyCode, type Partial } from './kernel.js';
 import { accumulateNative, accumulateNativeAsync } from './native.js';
 
@@ -254,15 +254,18 @@ function asyncThreads(where: string, options: unknown): number {
 
 function accumulateWith(backend: Backend, x: FloatArray, code: NanPolicyCode, threads: number, where: string): Promise<Partial> {
   if (backend === 'native') return accumulateNativeAsync(x, code, threads, where);
-  // The pure-TS path has no threads of its own; it still settles asynchronously.
+  // The pure-TS path has no threads of its own: it reads the values during the call, as the native
+  // one does (a buffer detached or shrunk after the call returns cannot change the answer), and
+  // still settles asynchronously.
   return new Promise((resolve, reject) => {
-    setImmediate(() => {
-      try {
-        resolve(accumulate(x, code, where));
-      } catch (error) {
-        reject(error);
-      }
-    });
+    let part: Partial;
+    try {
+      part = accumulate(x, code, where);
+    } catch (error) {
+      setImmediate(() => reject(error));
+      return;
+    }
+    setImmediate(() => resolve(part));
   });
 }
 

@@ -1,6 +1,6 @@
 // Binding glue: runs the C++ moments kernel and converts its flat Float64Array result.
-import { requireNative } from '../binding/loader.js';
-import type { FloatArray } from '../common/validate.js';
+import { requireNative } from '../core/loader.js';
+import type { FloatArray } from '../core/validate.js';
 import type { NanPolicyCode, Partial } from './kernel.js';
 
 function fromFields(f: Float64Array): Partial {

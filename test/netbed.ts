@@ -36,7 +36,9 @@ export function bedUnavailable(): string | null {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'network namespaces need root';
   for (const tool of ['ip', 'sshd', 'ssh', 'ssh-keygen', 'redis-server']) {
-    const found = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin'].some((d) => fs.existsSync(path.join(d, tool)));
+    const found = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin'].some((d) =>
+      fs.existsSync(path.join(d, tool)),
+    );
     if (!found) return `${tool} is not installed`;
   }
   const probe = `hpprobe${process.pid}`;
@@ -59,7 +61,10 @@ export async function buildBed(): Promise<Bed> {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     // Daemons a scenario started itself (a restarted Redis) live on in their namespace: end every process there.
     for (const host of Object.keys(HOSTS) as Host[]) {
-      const pids = spawnSync('ip', ['netns', 'pids', ns(host)], { encoding: 'utf8' }).stdout?.split(/\s+/).filter(Boolean) ?? [];
+      const pids =
+        spawnSync('ip', ['netns', 'pids', ns(host)], { encoding: 'utf8' })
+          .stdout?.split(/\s+/)
+          .filter(Boolean) ?? [];
       for (const pid of pids) {
         try {
           process.kill(Number(pid), 'SIGKILL');
@@ -85,7 +90,8 @@ export async function buildBed(): Promise<Bed> {
       ip('-n', ns(host), 'link', 'set', 'lo', 'up');
     }
     // One client key and one host key, trusted by every sshd and by the client.
-    const keygen = (name: string) => spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
+    const keygen = (name: string) =>
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
     if (keygen('host_key').status !== 0 || keygen('client_key').status !== 0) throw new Error('ssh-keygen failed');
     fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
     const hostKey = fs.readFileSync(path.join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
@@ -100,7 +106,10 @@ export async function buildBed(): Promise<Bed> {
         user: os.userInfo().username,
       },
       spawn(host, command, args, env) {
-        const child = spawn('ip', ['netns', 'exec', ns(host), command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+        const child = spawn('ip', ['netns', 'exec', ns(host), command, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, ...env },
+        });
         children.push(child);
         return child;
       },
@@ -128,7 +137,11 @@ export async function buildBed(): Promise<Bed> {
           `SetEnv HOTPATH_BED_HOST=${host}`,
         ].join('\n') + '\n',
       );
-      await waitForOutput(bed.spawn(host, '/usr/sbin/sshd', ['-D', '-e', '-f', config]), /Server listening/, `sshd on ${host}`);
+      await waitForOutput(
+        bed.spawn(host, '/usr/sbin/sshd', ['-D', '-e', '-f', config]),
+        /Server listening/,
+        `sshd on ${host}`,
+      );
     }
     return bed;
   } catch (error) {
@@ -141,7 +154,10 @@ export async function buildBed(): Promise<Bed> {
 export function waitForOutput(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: not ready within ${timeoutMs} ms: ${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: not ready within ${timeoutMs} ms: ${output}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (pattern.test(output)) {

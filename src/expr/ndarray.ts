@@ -176,7 +176,10 @@ export function gather(view: View, shape: readonly number[]): ElementArray {
   const index = new Array<number>(ndim).fill(0);
   let base = view.offset;
   for (let o = 0; o < size; o += last) {
-    for (let k = 0; k < last; k++) out[o + k] = data[base + k * step];
+    // Rows that are contiguous (step 1) or broadcast (step 0) copy or fill at memcpy/memset speed.
+    if (step === 1) out.set(data.subarray(base, base + last), o);
+    else if (step === 0) out.fill(data[base], o, o + last);
+    else for (let k = 0; k < last; k++) out[o + k] = data[base + k * step];
     for (let d = ndim - 2; d >= 0; d--) {
       base += strides[d];
       if (++index[d] < shape[d]) break;
@@ -199,6 +202,45 @@ export function normalizeAxis(where: string, axis: number, shape: readonly numbe
 }
 
 const INITIAL: Record<Reduction, number> = { sum: 0, mean: 0, prod: 1, min: Infinity, max: -Infinity };
+const STEP: Record<Reduction, string> = {
+  sum: 'acc += v;',
+  mean: 'acc += v;',
+  prod: 'acc *= v;',
+  min: 'if (v < acc || v !== v) acc = v;',
+  max: 'if (v > acc || v !== v) acc = v;',
+};
+type AxisLoop = (values: ArrayLike<number>, result: Float64Array, outer: number, extent: number, inner: number) => void;
+const axisLoops = new Map<Reduction, AxisLoop>();
+
+// One loop per reduction, generated as kernel.ts does, so the step is inlined instead of switched on per
+// element. Along the last axis (inner 1) each result is one contiguous run; otherwise rows are combined.
+function axisLoop(reduction: Reduction): AxisLoop {
+  let loop = axisLoops.get(reduction);
+  if (!loop) {
+    const body = `
+      for (let o = 0; o < outer; o++) {
+        if (inner === 1) {
+          let acc = result[o];
+          for (let l = 0, base = o * extent; l < extent; l++) { const v = values[base + l]; ${STEP[reduction]} }
+          result[o] = acc;
+          continue;
+        }
+        const row = o * inner;
+        for (let l = 0; l < extent; l++) {
+          const base = (o * extent + l) * inner;
+          for (let i = 0; i < inner; i++) {
+            const v = values[base + i];
+            let acc = result[row + i];
+            ${STEP[reduction]}
+            result[row + i] = acc;
+          }
+        }
+      }`;
+    loop = new Function('values', 'result', 'outer', 'extent', 'inner', body) as AxisLoop;
+    axisLoops.set(reduction, loop);
+  }
+  return loop;
+}
 
 /**
  * Reduces the C-order `values` of `shape` along `axis` (float64 accumulators, as the full reductions):
@@ -214,31 +256,7 @@ export function reduceAxis(
   const outer = sizeOf(shape.slice(0, axis));
   const inner = sizeOf(shape.slice(axis + 1));
   const result = new Float64Array(outer * inner).fill(INITIAL[reduction]);
-  for (let o = 0; o < outer; o++) {
-    const row = o * inner;
-    for (let l = 0; l < extent; l++) {
-      const base = (o * extent + l) * inner;
-      for (let i = 0; i < inner; i++) {
-        const v = values[base + i];
-        const acc = result[row + i];
-        switch (reduction) {
-          case 'sum':
-          case 'mean':
-            result[row + i] = acc + v;
-            break;
-          case 'prod':
-            result[row + i] = acc * v;
-            break;
-          case 'min':
-            if (v < acc || v !== v) result[row + i] = v;
-            break;
-          case 'max':
-            if (v > acc || v !== v) result[row + i] = v;
-            break;
-        }
-      }
-    }
-  }
+  axisLoop(reduction)(values, result, outer, extent, inner);
   if (reduction === 'mean') for (let k = 0; k < result.length; k++) result[k] /= extent;
   if ((reduction === 'min' || reduction === 'max') && extent === 0) result.fill(NaN);
   return result;

@@ -150,6 +150,7 @@ export default async function run() {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
   for (const n of SIZES) results.push(...(await integerRows(n)));
+  results.push(...(await shapeRows()));
   results.push(await smallArrays());
   return results;
 }
@@ -192,6 +193,68 @@ async function integerRows(n) {
     );
   }
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  return results;
+}
+
+// n-d inputs (issue 18): a broadcast (1000,1) x (1,10000) product into a preallocated result, and a
+// per-row sum(a*b, axis=1) over (10000,1000). hotpath gathers broadcast inputs into contiguous buffers and
+// reduces along the axis in JS (see docs/api.md, Shapes). numexpr gets the same shapes and data.
+const SHAPE_CASES = [
+  { expr: 'a*b', shapes: { a: [1000, 1], b: [1, 10000] }, out: [1000, 10000] },
+  { expr: 'sum(a*b, axis=1)', shapes: { a: [10000, 1000], b: [10000, 1000] }, out: null },
+];
+
+function runNumexprShaped(dir, c) {
+  const script = `
+import sys, json, time, numpy as np, numexpr as ne
+d, expr, shapes, out_shape = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+v = {k: np.fromfile(f"{d}/{k}.f64", dtype="float64", count=int(np.prod(s))).reshape(s) for k, s in shapes.items()}
+out = None if out_shape is None else np.empty(out_shape)
+times = []
+for i in range(9):
+    t0 = time.perf_counter()
+    ne.evaluate(expr, local_dict=v) if out is None else ne.evaluate(expr, local_dict=v, out=out)
+    times.append((time.perf_counter() - t0) * 1e3)
+print(sorted(times[2:])[3])
+`;
+  const args = [dir, c.expr, JSON.stringify(c.shapes), JSON.stringify(c.out)];
+  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim());
+}
+
+async function shapeRows() {
+  const results = [];
+  for (const [index, c] of SHAPE_CASES.entries()) {
+    const vars = Object.fromEntries(
+      Object.entries(c.shapes).map(([k, shape], j) => [k, { data: seeded(shape[0] * shape[1], 7 + j), shape }]),
+    );
+    let dir = null;
+    if (!numexprMissing) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-nd-'));
+      for (const [k, v] of Object.entries(vars)) fs.writeFileSync(path.join(dir, `${k}.f64`), v.data);
+    }
+    const out = c.out ? new Float64Array(c.out[0] * c.out[1]) : undefined;
+    const program = compile(c.expr);
+    const opts = (extra) => (out ? { ...extra, out } : extra);
+    const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
+    const numexprMs = numexprMissing ? null : runNumexprShaped(dir, c);
+    const shapes = Object.entries(c.shapes).map(([k, s]) => `${k} (${s.join(',')})`).join(', ');
+    results.push(
+      await report(
+        `expressions-nd-${index + 1}`,
+        `${c.expr} over ${shapes} (${THREADS} threads)`,
+        [
+          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
+          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
+          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
+          numexprMs === null ? { label: 'numexpr (python3)', skip: numexprMissing } : { label: 'numexpr (python3)', ms: numexprMs },
+        ],
+        { baseline: `native, ${THREADS} threads` },
+      ),
+    );
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
   return results;
 }
 

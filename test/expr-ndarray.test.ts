@@ -248,6 +248,9 @@ for (const backend of backends) {
       expect(evaluate('max(a)', { a: { ...a, strides: [1, 2] } }, { backend })).toBe(6);
       expect(evaluate('sum(a, axis=0)', { a: Float64Array.from([1, 2, 3]) }, { backend })).toBe(6);
       expect(evaluate('prod(a, axis=-1)', { a: Float64Array.from([2, 3]) }, { backend })).toBe(6);
+      const withNaN = { data: Float64Array.from([3, NaN, 1, 2, 5, 4]), shape: [2, 3] };
+      expectNd(evaluate('min(a, axis=1)', { a: withNaN }, { backend }), [2], [NaN, 2]);
+      expectNd(evaluate('max(a, axis=0)', { a: withNaN }, { backend }), [3], [3, NaN, 4]);
       const empty = { data: new Float64Array(0), shape: [0, 3] };
       expectNd(evaluate('sum(a, axis=0)', { a: empty }, { backend }), [3], [0, 0, 0]);
       expectNd(evaluate('min(a, axis=0)', { a: empty }, { backend }), [3], [NaN, NaN, NaN]);

@@ -242,6 +242,51 @@ for (const backend of backends) {
       });
     }
 
+    // Past 65536 elements, broadcasting, strided inputs and axis reductions run in chunks of dimension-0 slices
+    // (the last one partial here: 37 slices of 3000 elements, 21 per chunk).
+    it('gives the same results on large arrays run in chunks', () => {
+      const random = rng(77);
+      const shape = [37, 3, 1000];
+      const a = randomView(random, shape, 'any');
+      const b = randomView(random, [3, 1], 'any');
+      const c = randomView(random, [1000], 'any');
+      const all = [...indices(shape)];
+      expectNd(
+        evaluate('a*b + c - 2', { a, b, c }, { backend }),
+        shape,
+        all.map((index) => elementwise(at(a, index), at(b, index), at(c, index))),
+      );
+      for (const [reduction, axis] of [
+        ['sum', 2],
+        ['max', -2],
+        ['mean', 1],
+        ['min', 0],
+      ] as const) {
+        const positive = axis < 0 ? axis + 3 : axis;
+        const outShape = shape.filter((_, d) => d !== positive);
+        const expected = [...indices(outShape)].map((outIndex) => {
+          const values: number[] = [];
+          for (let l = 0; l < shape[positive]; l++) {
+            const index = [...outIndex.slice(0, positive), l, ...outIndex.slice(positive)];
+            values.push(at(a, index) * at(b, index));
+          }
+          return reduceReference(reduction, values);
+        });
+        expectNd(evaluate(`${reduction}(a*b, axis=${axis})`, { a, b }, { backend }), outShape, expected);
+      }
+    });
+
+    it('writes in place over a large transposed input correctly (out shares the input memory)', () => {
+      const n = 300;
+      const original = Float64Array.from({ length: n * n }, (_, k) => k);
+      const data = original.slice();
+      const transposed = { data, shape: [n, n], strides: [1, n] };
+      const result = evaluate('a * 2', { a: transposed }, { backend, out: data }) as NdOut;
+      expect(result.data).toBe(data);
+      const expected = [...indices([n, n])].map(([i, j]) => 2 * original[j * n + i]);
+      expect(Array.from(data)).toEqual(expected);
+    });
+
     it('reduces everything without axis, and to a number along the only axis of flat input', () => {
       const a = { data: Float64Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3] };
       expect(evaluate('sum(a * 2)', { a }, { backend })).toBe(42);

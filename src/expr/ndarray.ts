@@ -152,6 +152,18 @@ export function broadcastShapes(
   return result;
 }
 
+/** `view` with `shape`'s dimensions (its broadcast shape): stride 0 along leading and broadcast dimensions. */
+export function broadcastView(view: View, shape: readonly number[]): View {
+  const lead = shape.length - view.shape.length;
+  const strides = shape.map((_, d) => (d < lead || view.shape[d - lead] === 1 ? 0 : view.strides[d - lead]));
+  return { data: view.data, shape: [...shape], strides, offset: view.offset };
+}
+
+/** Whether gather() returns `view` in place (a subarray) for `shape`. */
+export function readsInPlace(view: View, shape: readonly number[]): boolean {
+  return sizeOf(view.shape) === sizeOf(shape) && isContiguous(view);
+}
+
 function isContiguous(view: View): boolean {
   const expected = cStrides(view.shape);
   return view.shape.every((extent, d) => extent === 1 || view.strides[d] === expected[d]);
@@ -159,18 +171,17 @@ function isContiguous(view: View): boolean {
 
 /**
  * The view's elements in C order over `shape` (its broadcast shape): a subarray when the view already is
- * that (no copy), else a new array of the same type filled by walking the strides (0 along broadcast dims).
+ * that (no copy), else `into` (or a new array of the same type) filled by walking the strides (0 along
+ * broadcast dims).
  */
-export function gather(view: View, shape: readonly number[]): ElementArray {
+export function gather(view: View, shape: readonly number[], into?: ElementArray): ElementArray {
   const size = sizeOf(shape);
-  if (sizeOf(view.shape) === size && isContiguous(view)) return view.data.subarray(view.offset, view.offset + size);
+  if (readsInPlace(view, shape)) return view.data.subarray(view.offset, view.offset + size);
   const Ctor = view.data.constructor as new (n: number) => ElementArray;
-  const out = new Ctor(size);
+  const out = into ? into.subarray(0, size) : new Ctor(size);
   if (size === 0) return out;
   const ndim = shape.length;
-  const lead = ndim - view.shape.length;
-  const strides = shape.map((_, d) => (d < lead || view.shape[d - lead] === 1 ? 0 : view.strides[d - lead]));
-  const { data } = view;
+  const { data, strides } = broadcastView(view, shape);
   const last = ndim === 0 ? 1 : shape[ndim - 1];
   const step = ndim === 0 ? 0 : strides[ndim - 1];
   const index = new Array<number>(ndim).fill(0);

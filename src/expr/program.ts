@@ -43,12 +43,14 @@ import {
   type View,
   MAX_ELEMENTS,
   broadcastShapes,
+  broadcastView,
   formatShape,
   gather,
   isNdObject,
   ndResult,
   normalizeAxis,
   readView,
+  readsInPlace,
   reduceAxis,
   sizeOf,
 } from './ndarray.js';
@@ -83,6 +85,8 @@ export const DEFAULT_BLOCK_SIZE = 256;
 /** Every option evaluate, evaluateMany, compile().run and vectorized functions accept; others are a TypeError. */
 const EVALUATE_OPTIONS = ['out', 'threads', 'blockSize', 'backend'] as const;
 const CACHE_SIZE = 256;
+/** Elements per chunk of an n-d evaluation that gathers or reduces along an axis (#chunkRows): L2-sized buffers. */
+const CHUNK_ELEMENTS = 1 << 16;
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -112,12 +116,16 @@ interface Bound {
   float32: boolean;
   /** The broadcast shape when any input was n-d (results are then n-d), else null. */
   shape: number[] | null;
+  /** With a shape: each array input as a view of that shape (broadcast dims stride 0), gathered by #prepare. */
+  views: (View | null)[] | null;
 }
 
 type OutOption = (opts: Record<string, unknown>) => Record<string, unknown>;
 
 interface Prepared {
   bound: Bound;
+  /** Rows of dimension 0 per chunk when run in chunks (#runChunked), else 0. */
+  chunkRows: number;
   settings: Settings;
   arrays: (ResultArray | null)[];
   /** Float64Array `out`s of float32 outputs (a safe cast, as numexpr allows): filled from `arrays` at the end. */
@@ -246,7 +254,7 @@ export class CompiledExpressions {
       codes.push(code);
     }
     const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
-    if (!anyNd) return { variant, inputs, codes, n, float32, shape: null };
+    if (!anyNd) return { variant, inputs, codes, n, float32, shape: null, views: null };
     // Any n-d input: flat arrays are 1-d views, scalars have no shape; broadcast and gather.
     const shaped = views.map((view, i): View | null => {
       const input = inputs[i];
@@ -259,10 +267,8 @@ export class CompiledExpressions {
     if (size > MAX_ELEMENTS) {
       throw new RangeError(`${where}: the broadcast shape ${formatShape(shape)} has ${size} elements, more than ${MAX_ELEMENTS}`);
     }
-    shaped.forEach((view, i) => {
-      if (view) inputs[i] = gather(view, shape);
-    });
-    return { variant, inputs, codes, n: size, float32, shape };
+    const broadcast = shaped.map((view) => view && broadcastView(view, shape));
+    return { variant, inputs, codes, n: size, float32, shape, views: broadcast };
   }
 
   /**
@@ -345,14 +351,73 @@ export class CompiledExpressions {
     });
   }
 
-  #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
+  #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption, chunked = true): Prepared {
     const opts = checkKnownOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
     for (const axisReduction of this.#axisReductions) {
       if (axisReduction) normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
     }
     const settings = this.settings(where, opts, bound.n);
-    return { bound, settings, ...this.outputs(where, bound, outOption(opts)) };
+    const out = outOption(opts);
+    const chunkRows = chunked ? this.#chunkRows(where, bound, out) : 0;
+    if (!chunkRows) bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
+    return { bound, settings, chunkRows, ...this.outputs(where, bound, out) };
+  }
+
+  /**
+   * n-d inputs that need gathering, or axis reductions, run in chunks of whole dimension-0 slices (about
+   * CHUNK_ELEMENTS each): inputs are gathered into small reused buffers and axis reductions reduce each
+   * chunk, so no temporary of the full size is made. Not chunked: full reductions (one accumulator), axis 0,
+   * and an `out` sharing memory with an input (a chunk's writes must not change what a later chunk reads).
+   */
+  #chunkRows(where: string, bound: Bound, out: Readonly<Record<string, unknown>>): number {
+    const { shape, views } = bound;
+    if (!shape || !views || shape.length < 2 || bound.n < CHUNK_ELEMENTS) return 0;
+    if (this.ir.outputs.some((o) => o.reduction)) return 0;
+    const axes = this.#axisReductions.map((a) => a && normalizeAxis(where, a.axis, shape));
+    if (axes.some((axis) => axis === 0)) return 0;
+    if (axes.every((axis) => axis === null) && views.every((v) => !v || readsInPlace(v, shape))) return 0;
+    const buffers = new Set(views.map((v) => v && v.data.buffer));
+    if (Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer))) return 0;
+    return Math.max(1, Math.floor(CHUNK_ELEMENTS / (bound.n / shape[0])));
+  }
+
+  #runChunked(prepared: Prepared): EvaluateResult[] {
+    const { bound, arrays, settings, chunkRows } = prepared;
+    const shape = bound.shape!;
+    const slab = bound.n / shape[0];
+    const buffers = bound.views!.map((view) => {
+      if (!view || readsInPlace(view, shape)) return undefined;
+      return new (view.data.constructor as new (n: number) => ElementArray)(chunkRows * slab);
+    });
+    const reduced = this.#axisReductions.map((a) => {
+      if (!a) return null;
+      const axis = normalizeAxis('evaluate', a.axis, shape);
+      const reducedShape = shape.filter((_, d) => d !== axis);
+      return { ...a, axis, reducedShape, values: new Float64Array(sizeOf(reducedShape)) };
+    });
+    for (let r0 = 0; r0 < shape[0]; r0 += chunkRows) {
+      const rows = Math.min(chunkRows, shape[0] - r0);
+      const chunkShape = [rows, ...shape.slice(1)];
+      const m = rows * slab;
+      const inputs = bound.inputs.map((input, i) => {
+        const view = bound.views![i];
+        if (!view) return input;
+        const part = { ...view, shape: chunkShape, offset: view.offset + r0 * view.strides[0] };
+        return gather(part, chunkShape, buffers[i]);
+      });
+      // An axis output's full-size array (untouched past the first chunk) lends its start as scratch.
+      const chunkArrays = arrays.map((a, k) => a && (reduced[k] ? a.subarray(0, m) : a.subarray(r0 * slab, r0 * slab + m)));
+      if (settings.backend === 'js') this.runFused({ ...bound, inputs, n: m }, chunkArrays);
+      else runNative({ ...this.#nativeRun(prepared), inputs, outputs: chunkArrays, n: m });
+      reduced.forEach((r, k) => {
+        if (r) r.values.set(reduceAxis(r.reduction, chunkArrays[k]!, chunkShape, r.axis), r0 * (slab / shape[r.axis]));
+      });
+    }
+    return arrays.map((a, k) => {
+      const r = reduced[k];
+      return r ? ndResult(r.values, r.reducedShape) : a!;
+    });
   }
 
   /** Moves widened results into the caller's Float64Array `out`s, then gives results their shapes. */
@@ -369,13 +434,14 @@ export class CompiledExpressions {
     const shape = bound.shape ?? [bound.n];
     return results.map((result, k) => {
       const axisReduction = this.#axisReductions[k];
-      if (axisReduction) {
+      // #runChunked returns axis outputs already reduced.
+      if (axisReduction && ArrayBuffer.isView(result)) {
         const axis = normalizeAxis(where, axisReduction.axis, shape);
         const reduced = reduceAxis(axisReduction.reduction, result as ResultArray, shape, axis);
         const reducedShape = shape.filter((_, d) => d !== axis);
         return reducedShape.length === 0 ? reduced[0] : ndResult(reduced, reducedShape);
       }
-      if (!bound.shape || typeof result === 'number') return result;
+      if (!bound.shape || !ArrayBuffer.isView(result)) return result;
       return ndResult(result as ResultArray, bound.shape);
     });
   }
@@ -389,13 +455,15 @@ export class CompiledExpressions {
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.chunkRows) return this.#widen(where, prepared, this.#runChunked(prepared));
     if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = runNative(this.#nativeRun(prepared));
     return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
-    const prepared = this.#prepare(where, vars, options, outOption);
+    // Whole-buffer path: one worker job over gathered inputs (chunks would each be a job).
+    const prepared = this.#prepare(where, vars, options, outOption, false);
     if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = await runNativeAsync(this.#nativeRun(prepared));
     return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));

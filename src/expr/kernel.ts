@@ -4,9 +4,10 @@
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
 import { type Ir, type IrOutput, liveValues } from '../lang/ir.js';
 import { OPS } from '../lang/ops.js';
+import type { InputCode } from '../lang/bind.js';
 
 /** One character per input: d Float64Array, f Float32Array, i Int32Array, s scalar (number). */
-export type InputCode = 'd' | 'f' | 'i' | 's';
+export type { InputCode } from '../lang/bind.js';
 
 export type ElementArray = Float64Array | Float32Array | Int32Array;
 export type InputValue = ElementArray | number;

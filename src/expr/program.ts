@@ -16,9 +16,10 @@ import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Ir, formatIr, lower } from '../lang/ir.js';
-import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
+import { type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
+import { arrayInputCode, bindVariables } from '../lang/bind.js';
 
 export type ResultArray = Float64Array | Float32Array;
 export type VariableValue = Float64Array | Float32Array | Int32Array | number;
@@ -107,41 +108,16 @@ export class CompiledExpressions {
 
   /** Checks and orders the caller's variables; decides length and compute type. */
   bind(where: string, vars: unknown): Bound {
-    if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
-      throw new TypeError(`${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`);
-    }
-    const record = vars as Record<string, unknown>;
-    let lengthFrom: string | null = null;
-    let n = 1;
-    let anyArray = false;
-    let allFloat32 = true;
-    const inputs: InputValue[] = [];
-    const codes: InputCode[] = [];
-    for (const name of this.ir.inputs) {
-      if (!Object.prototype.hasOwnProperty.call(record, name)) {
+    const { values, codes, n, anyArray, allFloat32 } = bindVariables(where, this.ir.inputs, vars, {
+      mapsTo: 'typed arrays or numbers',
+      expected: 'a Float64Array, Float32Array, Int32Array or number',
+      inputCode: arrayInputCode,
+      unknownVariable: (name) => {
         const site = this.#sites.get(name)!;
-        throw new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
-      }
-      const value = record[name];
-      const code = inputCode(value);
-      if (code === null) {
-        throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
-      }
-      if (code !== 's') {
-        const length = (value as ElementArray).length;
-        if (lengthFrom === null) {
-          lengthFrom = name;
-          n = length;
-        } else if (length !== n) {
-          throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
-        }
-        anyArray = true;
-        allFloat32 &&= code === 'f';
-      }
-      inputs.push(value as InputValue);
-      codes.push(code);
-    }
-    return { inputs, codes, n, float32: anyArray && allFloat32 };
+        return new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
+      },
+    });
+    return { inputs: values as InputValue[], codes, n, float32: anyArray && allFloat32 };
   }
 
   /** Validates `out` arrays (or allocates them) for every elementwise output. */
@@ -255,14 +231,6 @@ function finishReduction(reduction: Reduction, accumulator: number, n: number): 
   if (reduction === 'mean') return accumulator / n;
   if ((reduction === 'min' || reduction === 'max') && n === 0) return NaN;
   return accumulator;
-}
-
-function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number') return 's';
-  if (value instanceof Float64Array) return 'd';
-  if (value instanceof Float32Array) return 'f';
-  if (value instanceof Int32Array) return 'i';
-  return null;
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -8,6 +8,7 @@ import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
 import { lower, type Ir } from '../lang/ir.js';
 import { parse } from '../lang/parser.js';
+import { arrayInputCode, bindVariables } from '../lang/bind.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
 import { ElementwiseKernel, ReductionKernel } from './snippets.js';
@@ -35,12 +36,8 @@ const where = 'opencl.evaluate';
 const codeOfBufferType: Partial<Record<string, InputCode>> = { double: 'd', float: 'f', int: 'i' };
 
 function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number') return 's';
-  if (value instanceof Float64Array) return 'd';
-  if (value instanceof Float32Array) return 'f';
-  if (value instanceof Int32Array) return 'i';
   if (value instanceof Buffer) return codeOfBufferType[value.type] ?? null;
-  return null;
+  return arrayInputCode(value);
 }
 
 interface Parsed {
@@ -82,41 +79,22 @@ interface Bound {
 
 /** Orders and checks the variables, and picks the compute type (the CPU evaluate's promotion table). */
 function bind(source: string, parsed: Parsed, vars: unknown, precision: Precision, device: Device): Bound {
-  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
-    throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
-  }
-  const record = vars as Record<string, unknown>;
-  const values: OpenclVariable[] = [];
-  const codes: InputCode[] = [];
-  let lengthFrom: string | null = null;
-  let n = 1;
-  let allFloat32 = true;
-  for (const name of parsed.ir.inputs) {
-    if (!Object.prototype.hasOwnProperty.call(record, name)) {
-      throw new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1);
-    }
-    const value = record[name];
-    const code = inputCode(value);
-    if (code === null) {
-      throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array, a double/float/int Buffer or a number, got ${value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value)}`);
-    }
-    if (value instanceof Buffer && value.context.device !== device) {
-      throw new Error(`${where}: Buffer '${name}' lives on ${value.context.device.name}, not on ${device.name}`);
-    }
-    if (code !== 's') {
-      const length = (value as Float64Array | Buffer).length;
-      if (lengthFrom === null) {
-        lengthFrom = name;
-        n = length;
-      } else if (length !== n) {
-        throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+  const bound = bindVariables(where, parsed.ir.inputs, vars, {
+    mapsTo: 'typed arrays, Buffers or numbers',
+    expected: 'a Float64Array, Float32Array, Int32Array, a double/float/int Buffer or a number',
+    inputCode,
+    describe: (value) => (value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value)),
+    unknownVariable: (name) =>
+      new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1),
+    check: (name, value) => {
+      if (value instanceof Buffer && value.context.device !== device) {
+        throw new Error(`${where}: Buffer '${name}' lives on ${value.context.device.name}, not on ${device.name}`);
       }
-      allFloat32 &&= code === 'f';
-    }
-    values.push(value as OpenclVariable);
-    codes.push(code);
-  }
-  const real: RealType = precision === 'auto' ? (lengthFrom !== null && allFloat32 ? 'float' : 'double') : precision === 'float32' ? 'float' : 'double';
+    },
+  });
+  const { codes, n } = bound;
+  const values = bound.values as OpenclVariable[];
+  const real: RealType = precision === 'auto' ? (bound.anyArray && bound.allFloat32 ? 'float' : 'double') : precision === 'float32' ? 'float' : 'double';
   if (real === 'float') {
     // float32 math on Float64Arrays: round on the host (half the transfer, no fp64 needed on the device).
     codes.forEach((code, k) => {

@@ -119,6 +119,22 @@ const linesOver120 = [
   'test/pool.test.ts',
 ];
 
+// Files that still use TypeScript's `private` keyword; the others use `#private` fields, which the rule below
+// enforces. Converted by their owners, then removed from here. Don't add to it.
+const privateKeyword = [
+  'src/cache/http/cached-fetch.ts',
+  'src/cache/http/file-store.ts',
+  'src/cache/http/redis-store.ts',
+  'src/cache/http/store.ts',
+  'src/cache/memoize/memoize.ts',
+  'src/distributed/channel.ts',
+  'src/distributed/cluster.ts',
+  'src/distributed/gateway.ts',
+  'src/distributed/group.ts',
+  'src/opencl/runtime.ts',
+  'src/opencl/snippets.ts',
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -146,9 +162,19 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            ':matches(PropertyDefinition, TSParameterProperty, MethodDefinition[kind!="constructor"])' +
+            '[accessibility="private"]',
+          message: 'Use a #private field or method, not the `private` keyword (docs/conventions.md).',
+        },
+      ],
       // `{}` is TypeScript's "any non-nullish value", the bound lru-cache puts on cached values.
       '@typescript-eslint/no-empty-object-type': ['error', { allowObjectTypes: 'always' }],
     },
   },
   { files: linesOver120, rules: { 'max-len': 'off' } },
+  { files: privateKeyword, rules: { 'no-restricted-syntax': 'off' } },
 );

@@ -29,6 +29,11 @@ const allowed: Record<string, Record<string, Access>> = {
 };
 const capabilities = Object.keys(allowed);
 
+// Known breaks, each to be removed by its fix. Don't add to it.
+// vectorize({ target: 'opencl' }) and Program.runOpenCL (issue 21) call opencl's evaluator from expr/; the fix
+// is an evaluator opencl registers with lang/ (or the OpenCL entry points moving into opencl/).
+const knownBreaks = ['expr/program.ts -> opencl/evaluate.ts', 'expr/vectorize.ts -> opencl/evaluate.ts'];
+
 const srcRoot = path.join(repoRoot, 'src');
 
 function sourceFiles(dir: string): string[] {
@@ -111,10 +116,13 @@ describe('import graph of src/', () => {
     const breaks = [...graph].flatMap(([from, targets]) =>
       targets.flatMap((to) => {
         const why = layeringBreak(from, to);
-        return why ? [`${from} -> ${to}: ${why}`] : [];
+        return why && !knownBreaks.includes(`${from} -> ${to}`) ? [`${from} -> ${to}: ${why}`] : [];
       }),
     );
     expect(breaks).toEqual([]);
+    // A fixed break leaves the list too.
+    const edges = new Set([...graph].flatMap(([from, targets]) => targets.map((to) => `${from} -> ${to}`)));
+    expect(knownBreaks.filter((edge) => !edges.has(edge))).toEqual([]);
   });
 
   it('has every folder of src/ in the layering table', () => {

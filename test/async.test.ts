@@ -113,16 +113,20 @@ suite('mapAsync', () => {
     expect(signals.every((s) => s.aborted)).toBe(true);
   });
 
-  it('a failure stops the iteration and aborts the other running calls', async () => {
+  it('a failure stops the iteration after the results before it, and aborts the later running calls', async () => {
     const signals: AbortSignal[] = [];
-    const iteration = mapAsync([0, 1, 2], async (x, { signal }) => {
-      signals.push(signal);
-      if (x === 1) throw new Error('item 1 broke');
-      await tick(1000);
-      return x;
-    }, { concurrency: 3 }).toArray();
+    const got: number[] = [];
+    const iteration = (async () => {
+      for await (const x of mapAsync([0, 1, 2], async (x, { signal }) => {
+        signals.push(signal);
+        if (x === 1) throw new Error('item 1 broke');
+        await tick(x === 0 ? 10 : 1000);
+        return x;
+      }, { concurrency: 3 })) got.push(x);
+    })();
     await expect(iteration).rejects.toThrow('item 1 broke');
-    expect(signals[0].aborted && signals[2].aborted).toBe(true);
+    expect(got).toEqual([0]);
+    expect(signals[2].aborted).toBe(true);
   });
 
   it('rejects bad arguments with TypeError/RangeError', () => {
@@ -241,5 +245,109 @@ suite('gather and withTimeout', () => {
     expect(aborted).toBe(true);
     expect(() => withTimeout(5 as never, 10)).toThrow(TypeError);
     expect(() => withTimeout(Promise.resolve(1), -5)).toThrow(RangeError);
+  });
+});
+
+/** 'pending' if `promise` has not settled after `ms`, else how it settled. */
+async function stateAfter(promise: Promise<unknown>, ms: number): Promise<string> {
+  const outcome = promise.then(() => 'fulfilled', (e: Error) => `rejected: ${e.name}`);
+  return Promise.race([outcome, tick(ms).then(() => 'pending')]);
+}
+
+suite('async helpers: issue 16 defects', () => {
+  it('ordered mapAsync yields every result before the failing index, then throws (defect 3)', async () => {
+    const got: number[] = [];
+    const iteration = (async () => {
+      for await (const value of mapAsync([0, 1, 2, 3], async (x) => {
+        if (x === 2) throw new RangeError('item 2 broke');
+        await tick(x === 0 ? 30 : 1); // item 0 is still running when item 2 fails
+        return x * 10;
+      }, { concurrency: 4 })) got.push(value);
+    })();
+    await expect(iteration).rejects.toThrow('item 2 broke');
+    expect(got).toEqual([0, 10]);
+  });
+
+  it('Semaphore.use does not run fn when the signal aborts after the permit was handed over (defect 7)', async () => {
+    const sem = new Semaphore(1);
+    const held = await sem.acquire();
+    const controller = new AbortController();
+    let ran = false;
+    const use = sem.use(() => {
+      ran = true;
+    }, { signal: controller.signal });
+    held(); // hands the permit to the waiting use() ...
+    controller.abort(); // ... which is aborted before it resumes
+    await expect(use).rejects.toBeInstanceOf(AbortError);
+    expect(ran).toBe(false);
+    expect(sem.available).toBe(1);
+  });
+
+  it("aborting gather's signal aborts its running thunks and cancels Future tasks (defect 8)", async () => {
+    const { Future } = await import('hotpath');
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const future = new Future<number>(() => {});
+    const gathering = gather<number>([
+      (signal) => {
+        signals.push(signal);
+        return new Promise<number>(() => {});
+      },
+      future,
+    ], { signal: controller.signal });
+    await tick(5);
+    controller.abort();
+    await expect(gathering).rejects.toBeInstanceOf(AbortError);
+    expect(signals.length).toBe(1);
+    expect(signals[0].aborted).toBe(true);
+    expect(future.cancelled).toBe(true);
+  });
+
+  it('withTimeout(work, 0) times out without starting a function (defect 10, asyncio wait_for(timeout=0))', async () => {
+    let started = false;
+    await expect(withTimeout(() => {
+      started = true;
+      return 'ran';
+    }, 0)).rejects.toBeInstanceOf(TimeoutError);
+    expect(started).toBe(false);
+    await expect(withTimeout(Promise.resolve('ok'), 0)).rejects.toBeInstanceOf(TimeoutError);
+    const { Future } = await import('hotpath');
+    const settled = Future.from('done');
+    await settled;
+    expect(await withTimeout(settled, 0)).toBe('done');
+  });
+
+  it('Infinity and timeouts of 2^31 ms or more do not fire early (defect 14)', async () => {
+    const never = () => new Promise<never>(() => {});
+    for (const ms of [Infinity, 2 ** 31, 2 ** 32 + 5]) {
+      expect(await stateAfter(withTimeout(never(), ms), 30)).toBe('pending');
+      const stop = new AbortController();
+      const stream = mapAsync([1], () => never(), { timeout: ms, signal: stop.signal }).toArray();
+      expect(await stateAfter(stream, 30)).toBe('pending');
+      stop.abort();
+      await expect(stream).rejects.toBeInstanceOf(AbortError);
+    }
+    expect(() => withTimeout(never(), -1)).toThrow(RangeError);
+    expect(() => withTimeout(never(), NaN)).toThrow(RangeError);
+    expect(() => mapAsync([1], (x) => x, { timeout: -Infinity })).toThrow(RangeError);
+  });
+
+  it('gather returnExceptions puts failures in their slots (asyncio gather(return_exceptions=True))', async () => {
+    const failure = new RangeError('second');
+    const results = await gather([Promise.resolve(1), Promise.reject(failure), () => 3], { returnExceptions: true });
+    expect(results).toEqual([1, failure, 3]);
+    expect(() => gather([], { returnExceptions: 'yes' as never })).toThrow(TypeError);
+  });
+
+  it("withTimeout's signal cancels the wait and aborts the work's signal", async () => {
+    const controller = new AbortController();
+    let workSignal!: AbortSignal;
+    const waiting = withTimeout((signal) => {
+      workSignal = signal;
+      return new Promise(() => {});
+    }, 10_000, { signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    expect(workSignal.aborted).toBe(true);
   });
 });

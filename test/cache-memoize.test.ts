@@ -114,8 +114,9 @@ describe('memoize: sync functions', () => {
     expect(() => memo(cyclic)).toThrow(TypeError);
     expect(() => memo(cyclic)).toThrow(/circular argument/);
     expect(() => memo(Symbol('s'))).toThrow(/symbol argument/);
-    expect(() => memoize((x: number) => x, { max: 0 })).toThrow(RangeError);
-    expect(() => memoize((x: number) => x, { max: 0 })).toThrow(/memoize: max must be an integer >= 1, got 0/);
+    expect(() => memoize((x: number) => x, { max: -1 })).toThrow(/memoize: max must be an integer >= 0, got -1/);
+    expect(() => memoize((x: number) => x, { max: NaN })).toThrow(RangeError);
+    expect(() => memoize((x: number) => x, { maxsize: 3 } as never)).toThrow(/memoize: unknown option 'maxsize'/);
     expect(() => memoize((x: number) => x, { ttl: '5' as unknown as number })).toThrow(/ttl must be a number, got string/);
     expect(() => memoize((x: number) => x, { maxSize: 10 })).toThrow(/maxSize needs a sizeCalculation/);
     expect(() => memoize((x: number) => x, { staleWhileRevalidate: true })).toThrow(/staleWhileRevalidate needs a ttl/);
@@ -255,5 +256,55 @@ describe('@memoize() standard decorator (compiled by TypeScript)', () => {
     const privateContext = { kind: 'method', name: '#m', private: true } as unknown as ClassMethodDecoratorContext;
     expect(() => decorate(() => 1, privateContext)).toThrow(/cannot decorate the private method #m/);
     expect(() => memoize({ max: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('memoize: issue 16 defects and Python semantics', () => {
+  it('a method shared between instances is keyed by its receiver too (defect 4)', () => {
+    class X {
+      constructor(readonly base: number) {}
+      f(y: number) {
+        return this.base * this.base + y;
+      }
+    }
+    X.prototype.f = memoize(X.prototype.f);
+    const five = new X(5);
+    const seven = new X(7);
+    expect(five.f(2)).toBe(27);
+    expect(seven.f(2)).toBe(51);
+    expect(five.f(2)).toBe(27);
+    expect((X.prototype.f as ReturnType<typeof memoize>).cacheInfo()).toMatchObject({ hits: 1, misses: 2 });
+  });
+
+  it('keeps the wrapped function name and length (defect 13, functools.update_wrapper)', () => {
+    function area(width: number, height: number) {
+      return width * height;
+    }
+    const memo = memoize(area);
+    expect([memo.name, memo.length]).toEqual(['area', 2]);
+    expect(memo.uncached).toBe(area);
+  });
+
+  it('max: Infinity is unbounded, max: 0 caches nothing (test_functools lru_cache maxsize=None / maxsize=0)', () => {
+    const { calls, wrapped } = counting((x: number) => x * 2);
+    const unbounded = memoize(wrapped, { max: Infinity });
+    for (let i = 0; i < 1000; i++) unbounded(i);
+    for (let i = 0; i < 1000; i++) unbounded(i);
+    expect(calls.length).toBe(1000);
+    expect(unbounded.cacheInfo()).toEqual({ hits: 1000, misses: 1000, maxSize: Infinity, currSize: 1000 });
+    const none = memoize(wrapped, { max: 0 });
+    expect([none(1), none(1)]).toEqual([2, 2]);
+    expect(calls.length).toBe(1002);
+    expect(none.cacheInfo()).toEqual({ hits: 0, misses: 2, maxSize: 0, currSize: 0 });
+  });
+
+  it('cacheParameters() and uncached() (cache_parameters, __wrapped__)', () => {
+    const { calls, wrapped } = counting((x: number) => x + 1);
+    const memo = memoize(wrapped, { max: 3, typed: true });
+    expect(memo.cacheParameters()).toEqual({ max: 3, maxSize: undefined, ttl: undefined, typed: true, errorTtl: undefined, staleWhileRevalidate: false });
+    memo(1);
+    expect(memo.uncached(1)).toBe(2);
+    expect(calls.length).toBe(2);
+    expect(memo.cacheInfo()).toMatchObject({ hits: 0, misses: 1 });
   });
 });

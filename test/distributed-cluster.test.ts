@@ -143,15 +143,25 @@ describe('ClusterExecutor on BullMQ', () => {
       expect(emitted).toHaveLength(3);
     });
 
-    it('an in-process worker with the default allow-list runs hotpath itself', async (ctx) => {
+    it('a worker allows nothing by default; allowed, hotpath runs but never its process-spawning exports', async (ctx) => {
       if (typeof redis === 'string') return ctx.skip();
-      const worker = await startClusterWorker({ connection: url, queue: 'builtin' });
-      const builtin = new ClusterExecutor({ connection: url, queue: 'builtin', module: 'hotpath' });
+      await expect(startClusterWorker({ connection: url, queue: 'builtin' } as never)).rejects.toThrow(/modules must be a non-empty array .*nothing is allowed by default/);
+      const worker = await startClusterWorker({ connection: url, queue: 'builtin', modules: ['hotpath'] });
+      const builtin = new ClusterExecutor({ connection: url, queue: 'builtin', module: 'hotpath', attempts: 3, backoff: 10 });
+      const queue = new Queue('builtin', { connection: { host: '127.0.0.1', port: (redis as Server).port } });
       try {
         const values = new Float64Array([1, 2, 3, 10]);
         expect(await builtin.submit('describe', values)).toEqual(describeValues(values));
         await expect(builtin.submit('square', 2)).rejects.toThrow(/has no exported function 'square'/);
+        // Security (issue 16): a job naming hotpath#openGateway would run ssh with ProxyCommand for anyone who can write to Redis.
+        for (const name of ['openGateway', 'startClusterWorker']) {
+          await expect(builtin.submit(name, 'ssh://x', { sshArgs: ['-o', 'ProxyCommand=touch /tmp/pwned'], unsafeSshArgs: true }))
+            .rejects.toThrow(new RegExp(`'${name}' of 'hotpath' is ${name}, which starts processes: it never runs from a queue`));
+        }
+        const refused = (await queue.getFailed()).filter((job) => ['openGateway', 'startClusterWorker'].includes(job.data.export));
+        expect(refused.map((job) => job.attemptsMade)).toEqual([1, 1]);
       } finally {
+        await queue.close();
         await builtin.close();
         await worker.close();
       }
@@ -210,7 +220,7 @@ describe('ClusterExecutor and hotpath worker: bad input and unreachable Redis', 
   });
 
   it('hotpath worker exits with a clear error on unreachable Redis or bad flags', () => {
-    const down = runCli(['worker', '--queue', 'q', '--redis', 'redis://127.0.0.1:1']);
+    const down = runCli(['worker', '--queue', 'q', '--module', fixtures, '--redis', 'redis://127.0.0.1:1']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/hotpath worker: .*cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
     const noQueue = runCli(['worker']);
@@ -218,5 +228,8 @@ describe('ClusterExecutor and hotpath worker: bad input and unreachable Redis', 
     expect(noQueue.stderr).toMatch(/--queue is required/);
     expect(runCli(['worker', '--queue', 'q', '--concurrency', '0']).stderr).toMatch(/--concurrency must be a positive integer/);
     expect(runCli(['worker', '--help']).stdout).toMatch(/Usage: hotpath worker/);
+    const noModule = runCli(['worker', '--queue', 'q']);
+    expect(noModule.code).toBe(2);
+    expect(noModule.stderr).toMatch(/--module is required: name the modules jobs may run \(nothing is allowed by default\)/);
   });
 });

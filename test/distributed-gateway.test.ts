@@ -159,6 +159,26 @@ describe('openGateway: bad input and unreachable targets', () => {
     await expect(openGateway('spawn', { heartbeatTimeout: 0 })).rejects.toThrow(RangeError);
     await expect(openGateway('spawn', { sshArgs: 'x' as unknown as string[] })).rejects.toThrow(TypeError);
     await expect(openGateway('spawn', null as unknown as object)).rejects.toThrow(TypeError);
+    await expect(openGateway('spawn', { conectTimeout: 5 } as never)).rejects.toThrow(/openGateway: unknown option 'conectTimeout'/);
+  });
+
+  it('refuses sshArgs that run local commands unless unsafeSshArgs is given (issue 16 security)', async () => {
+    const refused = [
+      ['-o', 'ProxyCommand=touch /tmp/hotpath-pwned'], ['-oLocalCommand=id'], ['-o', 'PermitLocalCommand yes'],
+      ['-F', '/tmp/ssh_config'], ['-J', 'jump@host'], ['-o', 'KnownHostsCommand=/bin/sh'], ['-o', 'PKCS11Provider=/tmp/x.so'],
+    ];
+    for (const sshArgs of refused) {
+      await expect(openGateway('ssh://nobody@127.0.0.1:1', { sshArgs })).rejects.toThrow(/openGateway: sshArgs .* is not allowed.*unsafeSshArgs: true/);
+    }
+    await expect(openGateway('spawn', { sshArgs: ['-o', 'ProxyCommand=x'], unsafeSshArgs: 'yes' as never })).rejects.toThrow(TypeError);
+    // Connection options pass (a 'spawn' gateway checks them and ignores them), and so does anything with unsafeSshArgs.
+    for (const options of [
+      { sshArgs: ['-q', '-o', 'UserKnownHostsFile=/dev/null', '-oStrictHostKeyChecking=no', '-o', 'ServerAliveInterval 5'] },
+      { sshArgs: ['-o', 'ProxyCommand=nc %h %p'], unsafeSshArgs: true },
+    ]) {
+      const gw = await openGateway('spawn', options);
+      await gw.close();
+    }
   });
 
   it('names the target when the remote side cannot start', async () => {

@@ -92,6 +92,33 @@ suite('Future', () => {
     expect(() => future.addDoneCallback(5 as never)).toThrow(TypeError);
   });
 
+  it('a done-callback that throws is reported as a warning; the process and later callbacks go on', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (const settled of [false, true]) {
+        const { future, resolve } = deferred<number>();
+        if (settled) resolve(1);
+        const seen: string[] = [];
+        future.addDoneCallback(() => {
+          throw new RangeError(`callback broke (settled: ${settled})`);
+        });
+        future.addDoneCallback((f) => seen.push(`after:${f.result()}`));
+        resolve(1);
+        await new Promise((r) => setTimeout(r, 5));
+        expect(seen).toEqual(['after:1']);
+      }
+      expect(warnings.map((w) => [w.name, (w as NodeJS.ErrnoException).code])).toEqual([
+        ['HotpathWarning', 'HOTPATH_CALLBACK_ERROR'],
+        ['HotpathWarning', 'HOTPATH_CALLBACK_ERROR'],
+      ]);
+      expect(warnings[0].message).toContain('RangeError: callback broke (settled: false)');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a throwing executor rejects the future', async () => {
     const f = new Future<number>(() => {
       throw new TypeError('boom');
@@ -183,5 +210,44 @@ suite('wait', () => {
   it('rejects bad options', () => {
     expect(() => wait([], { returnWhen: 'SOMETIMES' as never })).toThrow(/returnWhen must be one of 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'/);
     expect(() => wait([], { timeout: '5' as never })).toThrow(TypeError);
+  });
+});
+
+suite('wait and asCompleted: issue 16 defects', () => {
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("wait FIRST_COMPLETED puts every already finished future in done (defect 5, CPython test_first_completed_some_already_completed)", async () => {
+    const a = Future.from(1), b = Future.from(2);
+    await Promise.all([a, b]);
+    const pending = deferred<number>();
+    const { done, notDone } = await wait([a, b, pending.future], { returnWhen: 'FIRST_COMPLETED' });
+    expect(done).toEqual(new Set([a, b]));
+    expect(notDone).toEqual(new Set([pending.future]));
+    const plain = await wait([Promise.resolve(1), Promise.resolve(2), new Promise(() => {})], { returnWhen: 'FIRST_COMPLETED' });
+    expect(plain.done.size).toBe(2);
+  });
+
+  it("asCompleted's timeout message counts the futures still pending (defect 9)", async () => {
+    const never = new Promise<number>(() => {});
+    const error = await (async () => {
+      for await (const _ of asCompleted([Promise.resolve(1), never, new Promise(() => {})], { timeout: 10 }));
+    })().catch((e: Error) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toBe('asCompleted: 2 of 3 still pending after 10 ms');
+  });
+
+  it('timeout: Infinity, 2^31 ms and more wait instead of firing at once (defect 14)', async () => {
+    for (const timeout of [Infinity, 2 ** 31, 2 ** 40]) {
+      const { future, resolve } = deferred<number>();
+      const waiting = wait([future], { timeout });
+      const iteration = asCompleted([future], { timeout })[Symbol.asyncIterator]();
+      const next = iteration.next();
+      await tick(30);
+      resolve(7);
+      expect((await waiting).done).toEqual(new Set([future]));
+      expect((await next).value).toEqual({ future, ok: true, value: 7 });
+    }
+    expect(() => wait([], { timeout: NaN })).toThrow(RangeError);
+    expect(() => asCompleted([], { timeout: -1 })).toThrow(RangeError);
   });
 });

@@ -3,7 +3,8 @@
 // `concurrency` finished results wait to be yielded.
 import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { AbortError, abortErrorFrom } from '../core/errors.js';
-import { checkSignal, linkedController, raceTimeout, sleep } from './signals.js';
+import { checkTimeout, raceTimeout, sleep } from '../core/timeout.js';
+import { checkSignal, linkedController } from './signals.js';
 
 export interface MapContext {
   /** Position of the item in the source. */
@@ -20,7 +21,7 @@ export type Backoff = number | ((attempt: number, error: unknown) => number);
 export interface MapAsyncOptions {
   /** Calls running at once. Default 8. */
   concurrency?: number;
-  /** Milliseconds per attempt before it fails with a TimeoutError (and its signal aborts). Default: none. */
+  /** Milliseconds per attempt before it fails with a TimeoutError (and its signal aborts). Default: none (Infinity). */
   timeout?: number;
   /** Extra attempts after a failure (not after the caller's abort). Default 0. */
   retries?: number;
@@ -67,7 +68,7 @@ export function checkMapOptions(where: string, options: unknown, defaultConcurre
   if (typeof backoff !== 'function') checkNonNegative(where, 'backoff', backoff);
   return {
     concurrency: opts.concurrency === undefined ? defaultConcurrency : checkInteger(where, 'concurrency', opts.concurrency, 1),
-    timeout: opts.timeout === undefined ? undefined : checkNonNegative(where, 'timeout', opts.timeout),
+    timeout: checkTimeout(where, 'timeout', opts.timeout),
     retries: opts.retries === undefined ? 0 : checkInteger(where, 'retries', opts.retries, 0),
     backoff: backoff as Backoff,
     signal: checkSignal(where, opts.signal),
@@ -128,14 +129,15 @@ export function boundedMap<T, R>(where: string, source: unknown, fn: MapFunction
     let nextIndex = 0;
     let nextToYield = 0;
     let exhausted = false;
-    let failure = null as { error: unknown } | null;
+    /** The failure with the lowest index so far: ordered mode still yields every result before it. */
+    let failure = null as { error: unknown; index: number } | null;
     let wake: (() => void) | null = null;
     const onStop = () => wake?.();
     stop.addEventListener('abort', onStop);
     try {
       while (true) {
         // Pull while fewer than `concurrency` run and fewer than `concurrency` results wait.
-        while (!exhausted && running < s.concurrency && ready.size < s.concurrency && !stop.aborted) {
+        while (!exhausted && !failure && running < s.concurrency && ready.size < s.concurrency && !stop.aborted) {
           const step = await iterator.next();
           if (step.done) {
             exhausted = true;
@@ -148,9 +150,10 @@ export function boundedMap<T, R>(where: string, source: unknown, fn: MapFunction
             (error: unknown) => settle(index, { ok: false, error }),
           );
         }
-        // A failure surfaces at once, even in ordered mode with earlier items still running.
-        if (failure) throw failure.error;
         if (stop.aborted) throw abortErrorFrom(stop, `${where}: aborted`);
+        // After a failure: in order, the results before its index first (waiting for those still
+        // running); as completed, the results already in. Then the error.
+        if (failure && (s.ordered ? nextToYield === failure.index : ready.size === 0)) throw failure.error;
         const key = s.ordered ? nextToYield : ready.keys().next().value;
         if (key !== undefined && ready.has(key)) {
           const value = ready.get(key) as R;
@@ -174,7 +177,7 @@ export function boundedMap<T, R>(where: string, source: unknown, fn: MapFunction
     function settle(index: number, outcome: Outcome<R>) {
       running--;
       if (outcome.ok) ready.set(index, outcome.value);
-      else failure ??= { error: outcome.error };
+      else if (!failure || index < failure.index) failure = { error: outcome.error, index };
       wake?.();
     }
   });

@@ -1,8 +1,9 @@
 export { argumentsKey } from './memoize/key.js';
-export { memoize, type CacheInfo, type Memoized, type MemoizedMembers, type MemoizeDecorator, type MemoizeOptions } from './memoize/memoize.js';
+export { memoize, type CacheInfo, type CacheParameters, type Memoized, type MemoizedMembers, type MemoizeDecorator, type MemoizeOptions } from './memoize/memoize.js';
 export {
   createCachedFetch,
   type CachedFetch,
+  type CachedEntryInfo,
   type CachedFetchOptions,
   type CachedResponse,
   type CacheExplanation,

@@ -28,7 +28,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
   }
   const concurrency = positiveIntegerFlag('concurrency', flags.concurrency, 1);
   const lockDuration = positiveIntegerFlag('lock-duration', flags['lock-duration'], 30_000);
-  const modules = flags.module ?? ['hotpath'];
+  if (!flags.module) throw new UsageError('--module is required: name the modules jobs may run (nothing is allowed by default)');
+  const modules = flags.module;
   const worker = await startClusterWorker({ connection, queue: flags.queue, concurrency, modules, lockDuration });
   process.stderr.write(
     `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ${concurrency}, modules: ${modules.join(', ')})\n`,

@@ -41,6 +41,19 @@ export class InvalidStateError extends Error {
   }
 }
 
+/**
+ * A Pool can run nothing more: a worker's initializer failed (concurrent.futures' BrokenProcessPool).
+ * Pending tasks and later submits reject with it.
+ */
+export class BrokenPoolError extends Error {
+  override get name(): string {
+    return 'BrokenPoolError';
+  }
+  get code(): string {
+    return 'HOTPATH_BROKEN_POOL';
+  }
+}
+
 /** The AbortError an aborted signal stands for: its reason when that is already one, else wrapping it. */
 export function abortErrorFrom(signal: AbortSignal, message: string): Error {
   const reason: unknown = signal.reason;

@@ -1,6 +1,9 @@
 // Future: concurrent.futures.Future for Node. It is a real Promise (await it, pass it to
 // Promise.all) that also reports its state synchronously and can be cancelled. The pool and the
 // distributed executor both create Futures, so the asCompleted/wait helpers work across them.
+import { checkKnownOptions } from './options.js';
+import { callReporting } from './report.js';
+import { checkTimeout, raceTimeout } from './timeout.js';
 import { AbortError, InvalidStateError } from './errors.js';
 
 export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
@@ -13,6 +16,11 @@ export interface FutureControl {
   markRunning(): boolean;
   /** For work whose start is observed elsewhere (a flag a worker sets): consulted by `running`. */
   runningWhen(probe: () => boolean): void;
+}
+
+export interface FutureWaitOptions {
+  /** Milliseconds to wait for the Future to settle; Infinity or undefined: no limit. */
+  timeout?: number;
 }
 
 export type FutureExecutor<T> = (
@@ -101,25 +109,49 @@ export class Future<T> extends Promise<T> {
     return true;
   }
 
-  /** The value, synchronously; throws the error if it failed, InvalidStateError if not settled yet. */
-  result(): T {
+  /**
+   * The value, synchronously; throws the error if it failed, InvalidStateError if not settled yet.
+   * With `{ timeout }` (ms, Infinity: none): a promise of the value that rejects with a TimeoutError
+   * if the Future has not settled by then (the Future itself goes on), as Python's result(timeout).
+   */
+  result(): T;
+  result(options: FutureWaitOptions): Promise<T>;
+  result(options?: FutureWaitOptions): T | Promise<T> {
+    if (options !== undefined) return this.#awaitSettled('Future.result', options).then(() => this.result());
     if (this.#state === 'fulfilled') return this.#value as T;
     if (this.done) throw this.#error;
     throw new InvalidStateError('Future.result: the future has not settled yet (await it instead)');
   }
 
-  /** The error it failed with, undefined if it succeeded; InvalidStateError if not settled yet. */
-  exception(): unknown {
+  /**
+   * The error it failed with, undefined if it succeeded; InvalidStateError if not settled yet. With
+   * `{ timeout }`: a promise of it, rejecting with a TimeoutError if the Future is still pending then.
+   */
+  exception(): unknown;
+  exception(options: FutureWaitOptions): Promise<unknown>;
+  exception(options?: FutureWaitOptions): unknown {
+    if (options !== undefined) return this.#awaitSettled('Future.exception', options).then(() => this.exception());
     if (!this.done) throw new InvalidStateError('Future.exception: the future has not settled yet (await it instead)');
     return this.#state === 'fulfilled' ? undefined : this.#error;
   }
 
-  /** Calls `callback(future)` once it settles (right away, asynchronously, if it already has). */
+  /**
+   * Calls `callback(future)` once it settles (right away, asynchronously, if it already has). A
+   * callback that throws is reported as a process warning (HOTPATH_CALLBACK_ERROR) and the others
+   * still run, as Python logs and goes on.
+   */
   addDoneCallback(callback: (future: Future<T>) => void): this {
     if (typeof callback !== 'function') throw new TypeError(`Future.addDoneCallback: callback must be a function, got ${typeof callback}`);
-    if (this.done) queueMicrotask(() => callback(this));
+    if (this.done) queueMicrotask(() => this.#runCallback(callback));
     else this.#callbacks.push(callback);
     return this;
+  }
+
+  /** Resolves once settled (whatever the outcome), or rejects with a TimeoutError after `timeout` ms. */
+  #awaitSettled(where: string, options: FutureWaitOptions): Promise<void> {
+    const timeout = checkTimeout(where, 'timeout', checkKnownOptions(where, options, ['timeout']).timeout);
+    const settled = Promise.resolve(this).then(noop, noop);
+    return raceTimeout(settled, timeout, `${where}: the future did not settle within ${timeout} ms`);
   }
 
   #resolveWith(value: T | PromiseLike<T>): void {
@@ -152,7 +184,11 @@ export class Future<T> extends Promise<T> {
     }
     const callbacks = this.#callbacks;
     this.#callbacks = [];
-    // Like the already-settled path: callbacks run after settling, and a throwing one is uncaught.
-    for (const callback of callbacks) queueMicrotask(() => callback(this));
+    // Like the already-settled path: callbacks run after settling.
+    for (const callback of callbacks) queueMicrotask(() => this.#runCallback(callback));
+  }
+
+  #runCallback(callback: (future: Future<T>) => void): void {
+    callReporting('Future done-callback', callback, this);
   }
 }

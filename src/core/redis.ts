@@ -4,6 +4,7 @@
 // first use: they would double the load time of `require('hotpath')` for everyone else.
 import type * as BullMQ from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
+import { MAX_TIMER_MS, raceTimeout } from './timeout.js';
 import { typeName } from './validate.js';
 
 /** `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS), or ioredis options. */
@@ -55,12 +56,12 @@ export function describeRedis(options: RedisOptions): string {
 
 /**
  * Connects once with no retries and runs `probe` on the connection; rejects with an error naming
- * the server if it cannot be reached (or authenticated to) within `timeout` ms.
+ * the server if it cannot be reached (or authenticated to) within `timeout` ms (undefined: no limit).
  */
 export async function withReachableRedis<T>(
   where: string,
   options: RedisOptions,
-  timeout: number,
+  timeout: number | undefined,
   probe: (redis: Redis) => Promise<T>,
 ): Promise<T> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
@@ -68,7 +69,8 @@ export async function withReachableRedis<T>(
   const redis: Redis = new RedisClient({
     ...options,
     lazyConnect: true,
-    connectTimeout: timeout,
+    // ioredis' own timer would fire at once beyond one timer's range: 0 (none) leaves it to ours.
+    connectTimeout: timeout !== undefined && timeout <= MAX_TIMER_MS ? timeout : 0,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
@@ -79,17 +81,12 @@ export async function withReachableRedis<T>(
   redis.on('error', (error: Error) => {
     socketError ??= error;
   });
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
-    });
-    return await Promise.race([redis.connect().then(() => probe(redis)), deadline]);
+    return await raceTimeout(redis.connect().then(() => probe(redis)), timeout, () => new Error(`no answer within ${timeout} ms`));
   } catch (error) {
     const reason = socketError ?? (error as Error);
     throw new Error(`${where}: cannot reach Redis at ${describeRedis(options)}: ${reason.message}`, { cause: reason });
   } finally {
-    clearTimeout(timer);
     redis.disconnect();
   }
 }

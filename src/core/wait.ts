@@ -1,13 +1,16 @@
 // asCompleted and wait: concurrent.futures' helpers over Futures (or any promises). Both hand back
 // the objects they were given, so a caller keeps its Future (state, cancel, which input it was).
-import { checkOneOf, checkOptions, typeName } from './validate.js';
+import { checkKnownOptions } from './options.js';
+import { checkTimeout, type Deadline, setDeadline } from './timeout.js';
+import { checkOneOf, typeName } from './validate.js';
 import { TimeoutError } from './errors.js';
+import { Future } from './future.js';
 
 export type ReturnWhen = 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' | 'ALL_COMPLETED';
 const returnWhenValues: readonly ReturnWhen[] = ['FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'];
 
 export interface AsCompletedOptions {
-  /** Milliseconds until the iteration throws a TimeoutError if some are still pending. Default: none. */
+  /** Milliseconds until the iteration throws a TimeoutError if some are still pending. Default: none (Infinity). */
   timeout?: number;
 }
 
@@ -29,13 +32,6 @@ export interface WaitResult<F> {
 export type Completion<F extends PromiseLike<unknown>> =
   | { future: F; ok: true; value: Awaited<F>; error?: undefined }
   | { future: F; ok: false; value?: undefined; error: unknown };
-
-function checkTimeout(where: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw new TypeError(`${where}: timeout must be a number, got ${typeName(value)}`);
-  if (!(value >= 0)) throw new RangeError(`${where}: timeout must be >= 0 milliseconds, got ${value}`);
-  return value;
-}
 
 function toPromiseList<F extends PromiseLike<unknown>>(where: string, futures: unknown): F[] {
   if (futures === null || typeof futures !== 'object' || typeof (futures as Iterable<F>)[Symbol.iterator] !== 'function') {
@@ -66,26 +62,26 @@ function watch<F extends PromiseLike<unknown>>(list: F[], onSettled: (c: Complet
  * the iteration throws a TimeoutError when that many ms pass before all have settled.
  */
 export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: AsCompletedOptions): AsyncIterableIterator<Completion<F>> {
-  const opts = checkOptions('asCompleted', options);
-  const timeout = checkTimeout('asCompleted', opts.timeout);
+  const opts = checkKnownOptions('asCompleted', options, ['timeout']);
+  const timeout = checkTimeout('asCompleted', 'timeout', opts.timeout);
   const list = toPromiseList<F>('asCompleted', futures);
   const ready: Completion<F>[] = [];
   let wake: (() => void) | null = null;
   let yielded = 0;
   let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
+  let deadline: Deadline | undefined;
   watch(list, (completion) => {
     ready.push(completion);
     wake?.();
   });
-  if (timeout !== undefined && list.length > 0) {
-    timer = setTimeout(() => {
+  if (list.length > 0) {
+    deadline = setDeadline(() => {
       timedOut = true;
       wake?.();
     }, timeout);
   }
   const finish = (): IteratorResult<Completion<F>> => {
-    clearTimeout(timer);
+    deadline?.clear();
     yielded = list.length;
     return { value: undefined, done: true };
   };
@@ -94,14 +90,15 @@ export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>
       if (yielded >= list.length) return finish();
       while (ready.length === 0) {
         if (timedOut) {
+          const pending = list.length - yielded;
           finish();
-          throw new TimeoutError(`asCompleted: ${list.length - ready.length - yielded} of ${list.length} still pending after ${timeout} ms`);
+          throw new TimeoutError(`asCompleted: ${pending} of ${list.length} still pending after ${timeout} ms`);
         }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
       }
       yielded++;
-      if (yielded === list.length) clearTimeout(timer);
+      if (yielded === list.length) deadline?.clear();
       return { value: ready.shift() as Completion<F>, done: false };
     },
     async return() {
@@ -119,26 +116,40 @@ export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>
  * notDone sets, as concurrent.futures.wait does. Never rejects because a future failed.
  */
 export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: WaitOptions): Promise<WaitResult<F>> {
-  const opts = checkOptions('wait', options);
-  const timeout = checkTimeout('wait', opts.timeout);
+  const opts = checkKnownOptions('wait', options, ['timeout', 'returnWhen']);
+  const timeout = checkTimeout('wait', 'timeout', opts.timeout);
   const returnWhen = opts.returnWhen === undefined ? 'ALL_COMPLETED' : checkOneOf('wait', 'returnWhen', opts.returnWhen, returnWhenValues);
   const list = toPromiseList<F>('wait', futures);
   const done = new Set<F>();
+  let failed = false;
+  // Futures that are already settled count at once, as in Python; plain promises report theirs in
+  // the microtasks queued below, all before the deferred finish() of the first of them.
+  for (const future of list) {
+    if (future instanceof Future && future.done) {
+      done.add(future);
+      failed ||= future.state !== 'fulfilled';
+    }
+  }
+  const met = () =>
+    done.size === list.length || (returnWhen === 'FIRST_COMPLETED' && done.size > 0) || (returnWhen === 'FIRST_EXCEPTION' && failed);
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      deadline?.clear();
       // Snapshot: futures settling after we return stay in notDone, as in Python.
       resolve({ done: new Set(done), notDone: new Set(list.filter((f) => !done.has(f))) });
     };
-    if (list.length === 0) return finish();
-    if (timeout !== undefined) timer = setTimeout(finish, timeout);
+    // Read by finish(), which may run before the timer exists.
+    let deadline: Deadline | undefined = undefined;
+    if (met()) return finish();
+    deadline = setDeadline(finish, timeout);
     watch(list, ({ future, ok }) => {
+      if (finished) return;
       done.add(future);
-      if (returnWhen === 'FIRST_COMPLETED' || (returnWhen === 'FIRST_EXCEPTION' && !ok) || done.size === list.length) finish();
+      failed ||= !ok;
+      if (met()) queueMicrotask(finish);
     });
   });
 }

@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
+import { checkKnownOptions } from '../core/options.js';
+import { checkTimeout } from '../core/timeout.js';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
@@ -24,9 +26,9 @@ export interface ClusterExecutorOptions {
   attempts?: number;
   /** First retry delay in ms, doubling after each failure. Default 1000. */
   backoff?: number;
-  /** Milliseconds one attempt may run before failing with a TimeoutError. Default: no limit. */
+  /** Milliseconds one attempt may run before failing with a TimeoutError. Default: no limit (Infinity). */
   timeout?: number;
-  /** Milliseconds to reach Redis before every submitted job rejects. Default 10000. */
+  /** Milliseconds to reach Redis before every submitted job rejects (Infinity: no limit). Default 10000. */
   connectTimeout?: number;
 }
 
@@ -85,7 +87,7 @@ export class ClusterExecutor extends EventEmitter {
   constructor(options: ClusterExecutorOptions) {
     super();
     const where = 'ClusterExecutor';
-    const opts = checkOptions(where, options) as Partial<ClusterExecutorOptions>;
+    const opts = checkKnownOptions(where, options, ['connection', 'queue', 'module', 'attempts', 'backoff', 'timeout', 'connectTimeout']) as Partial<ClusterExecutorOptions>;
     const redis = redisOptions(where, opts.connection);
     for (const key of ['queue', 'module'] as const) {
       if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`${where}: ${key} must be a non-empty string, got ${typeName(opts[key])}`);
@@ -94,8 +96,8 @@ export class ClusterExecutor extends EventEmitter {
     this.module = opts.module as string;
     const attempts = opts.attempts === undefined ? 3 : checkInteger(where, 'attempts', opts.attempts, 1);
     const backoff = opts.backoff === undefined ? 1000 : checkInteger(where, 'backoff', opts.backoff, 0);
-    this.timeout = opts.timeout === undefined ? undefined : checkInteger(where, 'timeout', opts.timeout, 1);
-    const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkInteger(where, 'connectTimeout', opts.connectTimeout, 1);
+    this.timeout = checkTimeout(where, 'timeout', opts.timeout);
+    const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
     this.jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
     this.connected = this.connect(redis, connectTimeout);
     this.connected.catch(() => {}); // each submitted Future reports it
@@ -162,7 +164,7 @@ export class ClusterExecutor extends EventEmitter {
       });
   }
 
-  private async connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number): Promise<Connected> {
+  private async connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number | undefined): Promise<Connected> {
     // Read events from just before our first job: a job that finishes before the event reader's
     // first blocking read is still seen.
     const lastEventId = await withReachableRedis('ClusterExecutor', redis, connectTimeout, async (r) => {

@@ -7,18 +7,26 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkTimeout, MAX_TIMER_MS, setDeadline } from '../core/timeout.js';
+import { checkBoolean, checkInteger, typeName } from '../core/validate.js';
 import { Channel, type ChannelPort } from './channel.js';
 import { ChannelClosedError, GatewayError, RemoteError } from '../core/errors.js';
 import { encodeFrame, FrameDecoder, type ExecMode, type ParentMessage, type RemoteMessage } from './protocol.js';
+import { checkSshArgs } from './ssh-args.js';
 
 export interface GatewayOptions {
   /** Node binary that runs the remote side. Default: this process's binary for 'spawn', `node` for ssh. */
   node?: string;
   /** Private key for ssh (`ssh -i`). */
   identityFile?: string;
-  /** Extra ssh client arguments, e.g. `['-o', 'UserKnownHostsFile=/path/known_hosts']`. */
+  /**
+   * Extra ssh client arguments, e.g. `['-o', 'UserKnownHostsFile=/path/known_hosts']`: -4 -6 -C -q -v
+   * and `-o` connection options only (no ProxyCommand, LocalCommand, -F ...), unless `unsafeSshArgs`.
+   */
   sshArgs?: string[];
+  /** Pass `sshArgs` to ssh unchecked: options that run local commands included. Default false. */
+  unsafeSshArgs?: boolean;
   /**
    * Working directory of the remote process: relative module paths and package names resolve from
    * it. Default: this process's cwd for 'spawn', the login directory for ssh.
@@ -28,16 +36,22 @@ export interface GatewayOptions {
   remoteScript?: string;
   /** Environment of a 'spawn' gateway. Default: process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds for the remote side to start and answer before openGateway rejects. Default 15000. */
+  /** Milliseconds for the remote side to start and answer before openGateway rejects (Infinity: no limit). Default 15000. */
   connectTimeout?: number;
   /** Milliseconds between pings. Default 1000. */
   heartbeatInterval?: number;
   /**
-   * Milliseconds without any message from the remote side before it is declared hung and killed.
-   * Default 10000. A task that blocks the remote event loop longer than this looks hung.
+   * Milliseconds without any message from the remote side before it is declared hung and killed
+   * (Infinity: never). Default 10000. A task that blocks the remote event loop longer than this looks hung.
    */
   heartbeatTimeout?: number;
 }
+
+/** Every option openGateway accepts (Group.open takes these too). */
+export const gatewayOptionNames: readonly (keyof GatewayOptions)[] = [
+  'node', 'identityFile', 'sshArgs', 'unsafeSshArgs', 'cwd', 'remoteScript', 'env', 'connectTimeout',
+  'heartbeatInterval', 'heartbeatTimeout',
+];
 
 /** What the remote side reported when it started. */
 export interface GatewayInfo {
@@ -80,8 +94,9 @@ function launchPlan(target: string, options: GatewayOptions): LaunchPlan {
     throw new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]', got '${target}'`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const connectSeconds = Math.max(1, Math.ceil((options.connectTimeout ?? 15_000) / 1000));
-  const args = ['-T', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connectSeconds}`];
+  const args = ['-T', '-o', 'BatchMode=yes'];
+  // Infinity (no limit) is passed as undefined: ssh then waits as long as TCP does.
+  if (options.connectTimeout !== undefined) args.push('-o', `ConnectTimeout=${Math.max(1, Math.ceil(options.connectTimeout / 1000))}`);
   if (url.port) args.push('-p', url.port);
   if (options.identityFile !== undefined) args.push('-i', options.identityFile);
   args.push(...(options.sshArgs ?? []));
@@ -151,17 +166,15 @@ export class Gateway extends EventEmitter {
   /** @internal Use openGateway(). */
   static async open(target: string, options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(target, launchPlan(target, options), options);
-    const connectTimeout = options.connectTimeout ?? 15_000;
+    const connectTimeout = options.connectTimeout;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        gateway.fail(`no answer within ${connectTimeout} ms`);
-      }, connectTimeout);
+      const deadline = setDeadline(() => gateway.fail(`no answer within ${connectTimeout} ms`), connectTimeout);
       gateway.once('ready', () => {
-        clearTimeout(timer);
+        deadline.clear();
         resolve();
       });
       gateway.once('dead', (error: GatewayError) => {
-        clearTimeout(timer);
+        deadline.clear();
         reject(error);
       });
     });
@@ -312,15 +325,16 @@ export class Gateway extends EventEmitter {
  */
 export async function openGateway(target: string, options?: GatewayOptions): Promise<Gateway> {
   checkString('openGateway', 'target', target);
-  const opts = checkOptions('openGateway', options) as GatewayOptions;
-  for (const key of ['connectTimeout', 'heartbeatInterval', 'heartbeatTimeout'] as const) {
-    if (opts[key] !== undefined) checkInteger('openGateway', key, opts[key], 1);
-  }
+  const opts = { ...checkKnownOptions('openGateway', options, gatewayOptionNames) } as GatewayOptions;
+  opts.connectTimeout = opts.connectTimeout === undefined ? 15_000 : checkTimeout('openGateway', 'connectTimeout', opts.connectTimeout);
+  const heartbeatTimeout = opts.heartbeatTimeout === undefined ? 10_000 : checkTimeout('openGateway', 'heartbeatTimeout', opts.heartbeatTimeout);
+  // 0 would declare every gateway hung at the first tick.
+  opts.heartbeatTimeout = heartbeatTimeout === undefined ? Infinity : checkInteger('openGateway', 'heartbeatTimeout', heartbeatTimeout, 1);
+  if (opts.heartbeatInterval !== undefined) checkInteger('openGateway', 'heartbeatInterval', opts.heartbeatInterval, 1, MAX_TIMER_MS);
+  const unsafe = opts.unsafeSshArgs === undefined ? false : checkBoolean('openGateway', 'unsafeSshArgs', opts.unsafeSshArgs);
   for (const key of ['node', 'identityFile', 'cwd', 'remoteScript'] as const) {
     if (opts[key] !== undefined) checkString('openGateway', key, opts[key]);
   }
-  if (opts.sshArgs !== undefined && !(Array.isArray(opts.sshArgs) && opts.sshArgs.every((a) => typeof a === 'string'))) {
-    throw new TypeError(`openGateway: sshArgs must be an array of strings, got ${typeName(opts.sshArgs)}`);
-  }
+  if (opts.sshArgs !== undefined) checkSshArgs('openGateway', opts.sshArgs, unsafe);
   return Gateway.open(target, opts);
 }

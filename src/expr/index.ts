@@ -14,4 +14,11 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
-export { vectorize, type VectorizeArgument, type VectorizedFunction } from './vectorize.js';
+export {
+  vectorize,
+  type OpenclVectorizeArgument,
+  type OpenclVectorizedFunction,
+  type VectorizeArgument,
+  type VectorizedFunction,
+  type VectorizeOptions,
+} from './vectorize.js';

@@ -2,7 +2,7 @@
 // (the CPU evaluate and opencl.evaluate): each variable must be present (else an ExpressionError
 // pointing at its first use), each value of a kind the backend takes, and all arrays one length.
 // What a backend takes and how it names a rejected value come in as rules.
-import { typeName } from '../core/validate.js';
+import { trueLength, typeName } from '../core/validate.js';
 
 /** How a value enters a program: a float64, float32 or int32 array, or a scalar number. */
 export type InputCode = 'd' | 'f' | 'i' | 's';
@@ -70,7 +70,8 @@ export function bindVariables(
     }
     rules.check?.(name, value);
     if (code !== 's') {
-      const length = (value as ArrayLike<unknown>).length;
+      // A typed array's own length, not a `length` property a subclass or proxy could fake.
+      const length = ArrayBuffer.isView(value) ? trueLength(value) : (value as { length: number }).length;
       if (lengthFrom === null) {
         lengthFrom = name;
         n = length;

@@ -1,5 +1,5 @@
-export { AbortError, InvalidStateError, TimeoutError } from '../core/errors.js';
-export { Future, type FutureControl, type FutureExecutor, type FutureState } from '../core/future.js';
+export { AbortError, BrokenPoolError, InvalidStateError, TimeoutError } from '../core/errors.js';
+export { Future, type FutureControl, type FutureExecutor, type FutureState, type FutureWaitOptions } from '../core/future.js';
 export {
   Pool,
   type AtomicsMode,

@@ -7,16 +7,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
-import { boundedMap, checkIterable, checkMapOptions, checkNonNegative, ResultStream } from '../async/map.js';
+import { checkBoolean, checkInteger, checkOneOf, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { boundedMap, checkIterable, checkMapOptions, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
 import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
-import { AbortError, TimeoutError, abortErrorFrom } from '../core/errors.js';
+import { AbortError, BrokenPoolError, TimeoutError, abortErrorFrom } from '../core/errors.js';
 import type { Future } from '../core/future.js';
 import { PoolFuture } from './pool-future.js';
 import { knownLength, type MapProgress } from '../core/map-progress.js';
 import { resolveTaskModule } from '../core/module-path.js';
-import type { TaskMessage, TaskReply } from './protocol.js';
+import { reportError } from '../core/report.js';
+import { checkTimeout, setDeadline } from '../core/timeout.js';
+import type { ChunkResults, PoolWorkerData, TaskMessage, TaskReply } from './protocol.js';
 import { fromWireError } from '../core/wire-error.js';
 
 // Node 20.0-20.3 lack the symbol; `await using` looks it up by this registered name.
@@ -46,14 +49,29 @@ export interface PoolOptions {
    * loop (piscina's default, see piscina#346); 'disabled' uses plain messages.
    */
   atomics?: AtomicsMode;
-  /** Default per-task timeout in ms (an AbortError when it passes). Default: none. */
+  /** Default per-task timeout in ms (an AbortError when it passes). Default: none (Infinity). */
   timeout?: number;
   /**
    * Profile each submit()/submitWith() task's memory in its worker (profileMemory options, or true for
    * the defaults): the figures come back as `future.memory`. Default false. Not applied to map().
    */
   memory?: boolean | ProfileMemoryOptions;
+  /**
+   * Name of an export of the task module each worker calls once, with `initargs`, before its first
+   * task (concurrent.futures' initializer). If it throws, the pool is broken: every pending task
+   * rejects with a BrokenPoolError and so does every later submit.
+   */
+  initializer?: string;
+  /** Arguments for `initializer` (structured-cloned to each worker). Default []. */
+  initargs?: unknown[];
+  /** Tasks one worker runs before it is replaced by a fresh one (max_tasks_per_child). Default: no limit. */
+  maxTasksPerChild?: number;
 }
+
+const poolOptionNames: readonly (keyof PoolOptions)[] = [
+  'filename', 'module', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'resourceLimits', 'atomics', 'timeout',
+  'memory', 'initializer', 'initargs', 'maxTasksPerChild',
+];
 
 export interface SubmitOptions {
   /** ArrayBuffers (or MessagePorts) among the arguments to move to the worker instead of copying. */
@@ -117,6 +135,8 @@ export interface PoolStats {
 export interface CloseOptions {
   /** true (default): run queued and running tasks to completion first. false: reject them with an AbortError now. */
   wait?: boolean;
+  /** Cancel the tasks still queued (running ones finish), as shutdown(cancel_futures=True). Default false. */
+  cancelFutures?: boolean;
 }
 
 const dispatcher = path.join(__dirname, 'worker.js');
@@ -127,9 +147,30 @@ function withProfile(error: Error, memory: TaskMemory | undefined): Error {
   return error;
 }
 
-function checkName(where: string, name: unknown): string {
-  if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: name must be the non-empty name of an exported task function, got ${typeName(name)}`);
+function checkName(where: string, name: unknown, label = 'name'): string {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: ${label} must be the non-empty name of an exported task function, got ${typeName(name)}`);
   return name;
+}
+
+function isIterable(value: unknown): boolean {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  return Symbol.iterator in value || Symbol.asyncIterator in value;
+}
+
+/** The items of several (async) iterables side by side as argument lists, up to the shortest (Python's zip). */
+async function* zipShortest(sources: (Iterable<unknown> | AsyncIterable<unknown>)[]): AsyncGenerator<unknown[]> {
+  const iterators = sources.map((source) =>
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<unknown>)[Symbol.iterator](),
+  );
+  try {
+    for (;;) {
+      const steps = await Promise.all(iterators.map((it) => it.next()));
+      if (steps.some((step) => step.done)) return;
+      yield steps.map((step) => step.value);
+    }
+  } finally {
+    await Promise.all(iterators.map((it) => it.return?.()));
+  }
 }
 
 function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | MessagePort)[] | undefined {
@@ -153,14 +194,14 @@ function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: 
   // The common case needs no extra controller, listener or timer per task.
   if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
   const { controller, unlink } = linkedController(own, caller);
-  const timer = timeout === undefined ? undefined : setTimeout(() => {
+  const deadline = setDeadline(() => {
     const cause = new TimeoutError(`task '${name}' exceeded ${timeout} ms`);
     controller.abort(new AbortError(`${where}: task '${name}' timed out after ${timeout} ms`, { cause }));
   }, timeout);
   return {
     signal: controller.signal,
     dispose: () => {
-      clearTimeout(timer);
+      deadline.clear();
       unlink();
     },
   };
@@ -188,13 +229,18 @@ export class Pool extends EventEmitter {
   readonly #memory: ProfileSettings | null;
   readonly #outstanding = new Set<Future<unknown>>();
   readonly #spareFlags: Int32Array[] = [];
+  /** How to reject each outstanding task's Future, for a pool that turns broken. */
+  readonly #rejecters = new Map<Future<unknown>, (reason: unknown) => void>();
+  readonly #maxTasksPerChild: number | undefined;
   #closing: Promise<void> | null = null;
   #terminating = false;
+  #broken: BrokenPoolError | null = null;
   #progress: PoolProgress = { total: 0, completed: 0, failed: 0, cancelled: 0 };
 
   constructor(options: PoolOptions) {
     super();
-    const opts = checkOptions('Pool', options);
+    // A missing options object is reported as the missing filename/module, below.
+    const opts = checkKnownOptions('Pool', options, poolOptionNames);
     this.taskModule = resolveTaskModule('Pool', opts.filename, opts.module);
     this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
     const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
@@ -207,17 +253,27 @@ export class Pool extends EventEmitter {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
     const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
-    this.#timeout = opts.timeout === undefined ? undefined : checkNonNegative('Pool', 'timeout', opts.timeout);
+    this.#timeout = checkTimeout('Pool', 'timeout', opts.timeout);
     this.#memory = opts.memory === undefined ? null : memorySettings('Pool', opts.memory);
+    if (opts.initializer !== undefined) checkName('Pool', opts.initializer, 'initializer');
+    if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) throw new TypeError(`Pool: initargs must be an array, got ${typeName(opts.initargs)}`);
+    if (opts.initargs !== undefined && opts.initializer === undefined) throw new TypeError('Pool: initargs needs an initializer');
+    this.#maxTasksPerChild = opts.maxTasksPerChild === undefined ? undefined : checkInteger('Pool', 'maxTasksPerChild', opts.maxTasksPerChild, 1);
+    const workerData: PoolWorkerData = {
+      taskModule: this.taskModule,
+      ...(opts.initializer === undefined ? {} : { initializer: opts.initializer as string, initargs: (opts.initargs as unknown[] | undefined) ?? [] }),
+      ...(this.#maxTasksPerChild === undefined ? {} : { maxTasksPerChild: this.#maxTasksPerChild }),
+    };
     this.#piscina = new Piscina({
       filename: dispatcher,
-      workerData: { taskModule: this.taskModule },
+      workerData,
       maxThreads: this.maxThreads,
       minThreads,
       idleTimeout,
       ...(opts.resourceLimits === undefined ? {} : { resourceLimits: opts.resourceLimits as ResourceLimits }),
       atomics,
     });
+    this.#piscina.on('error', (error: unknown) => this.#onPiscinaError(error));
   }
 
   /** Runs `name(...args)` in a worker. */
@@ -230,46 +286,67 @@ export class Pool extends EventEmitter {
     const where = 'Pool.submitWith';
     checkName(where, name);
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
-    return this.#submit<R>(where, name, args, undefined, checkOptions(where, options));
+    return this.#submit<R>(where, name, args, undefined, checkKnownOptions(where, options, ['transfer', 'signal', 'timeout', 'memory']));
   }
 
   /**
    * Applies `name` to every item (sync or async iterable, read lazily), `chunksize` items per task.
-   * Results come back as an async iterable, in input order unless `ordered: false`.
+   * Results come back as an async iterable, in input order unless `ordered: false`. With several
+   * iterables, `name(a, b, ...)` runs on their items side by side, stopping at the shortest (as
+   * Python's map); options, if any, come last.
    */
-  map<T, R = unknown>(name: string, items: Iterable<T> | AsyncIterable<T>, options?: PoolMapOptions): ResultStream<R> {
+  map<T, R = unknown>(name: string, items: Iterable<T> | AsyncIterable<T>, options?: PoolMapOptions): ResultStream<R>;
+  map<R = unknown>(name: string, ...iterablesThenOptions: unknown[]): ResultStream<R>;
+  map<T, R = unknown>(name: string, ...rest: unknown[]): ResultStream<R> {
     const where = 'Pool.map';
     checkName(where, name);
-    checkIterable(where, items);
-    const opts = checkOptions(where, options);
+    const last = rest.at(-1);
+    const hasOptions = rest.length > 1 && (last === undefined || !isIterable(last));
+    const sources = hasOptions ? rest.slice(0, -1) : rest;
+    if (sources.length === 0) throw new TypeError(`${where}: give at least one iterable of items`);
+    sources.forEach((source) => checkIterable(where, source));
+    const spread = sources.length > 1;
+    const items = (spread ? zipShortest(sources as (Iterable<unknown> | AsyncIterable<unknown>)[]) : sources[0]) as Iterable<T> | AsyncIterable<T>;
+    const opts = checkKnownOptions(where, hasOptions ? last : undefined, ['chunksize', 'ordered', 'concurrency', 'signal', 'timeout', 'onProgress']);
     const chunksize = opts.chunksize === undefined ? 1 : checkInteger(where, 'chunksize', opts.chunksize, 1);
     const onProgress = opts.onProgress;
     if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
-    const timeout = opts.timeout === undefined ? undefined : checkNonNegative(where, 'timeout', opts.timeout);
+    // Checked here, applied per chunk by #submit: undefined takes the pool's timeout, Infinity none.
+    const timeout = opts.timeout;
+    checkTimeout(where, 'timeout', timeout);
     const { concurrency, ordered, signal } = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, 2 * this.maxThreads);
-    const total = knownLength(items);
+    const lengths = sources.map(knownLength);
+    const total = lengths.includes(undefined) ? undefined : Math.min(...(lengths as number[]));
     let completed = 0;
-    const chunkResults = boundedMap<T[], R[]>(
+    const chunkResults = boundedMap<T[], ChunkResults>(
       where,
       chunksOf(items, chunksize),
       async (chunk, context) => {
-        const results = await this.#submit<R[]>(where, name, [], chunk, { signal: context.signal, timeout });
-        completed += chunk.length;
+        const outcome = await this.#submit<ChunkResults>(where, name, [], chunk, { signal: context.signal, timeout }, spread);
+        completed += outcome.results.length;
         onProgress?.({ completed, total });
-        return results;
+        return outcome;
       },
       { concurrency, ordered, signal, timeout: undefined, retries: 0, backoff: 0 },
     );
     return new ResultStream(async function* flatten() {
-      for await (const results of chunkResults) yield* results;
+      // A chunk that failed part way still yields the results before its failing item.
+      for await (const { results, error } of chunkResults) {
+        yield* results as R[];
+        if (error) throw fromWireError(error);
+      }
     });
   }
 
   /** No new tasks; by default waits for queued and running ones, then stops the workers. Idempotent. */
   close(options?: CloseOptions): Promise<void> {
-    const opts = checkOptions('Pool.close', options);
-    const wait = opts.wait === undefined ? true : opts.wait;
-    if (typeof wait !== 'boolean') throw new TypeError(`Pool.close: wait must be a boolean, got ${typeName(wait)}`);
+    const opts = checkKnownOptions('Pool.close', options, ['wait', 'cancelFutures']);
+    const wait = opts.wait === undefined ? true : checkBoolean('Pool.close', 'wait', opts.wait);
+    const cancelFutures = opts.cancelFutures === undefined ? false : checkBoolean('Pool.close', 'cancelFutures', opts.cancelFutures);
+    if (cancelFutures) {
+      const reason = new AbortError('Pool.close: cancelled with cancelFutures before it started');
+      for (const future of [...this.#outstanding]) if (future.state === 'pending') future.cancel(reason);
+    }
     if (!wait && !this.#terminating) {
       this.#terminating = true;
       this.#closing = this.#piscina.destroy();
@@ -301,41 +378,90 @@ export class Pool extends EventEmitter {
     };
   }
 
-  #submit<R>(where: string, name: string, args: readonly unknown[], chunk: unknown[] | undefined, opts: Record<string, unknown>): PoolFuture<R> {
+  /** True once an initializer failed: the pool runs nothing more (BrokenProcessPool). */
+  get broken(): boolean {
+    return this.#broken !== null;
+  }
+
+  #submit<R>(
+    where: string,
+    name: string,
+    args: readonly unknown[],
+    chunk: unknown[] | undefined,
+    opts: Record<string, unknown>,
+    spread = false,
+  ): PoolFuture<R> {
+    if (this.#broken) throw this.#broken;
     if (this.#closing) throw new Error(`${where}: the pool is closed`);
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
-    const timeout = opts.timeout === undefined ? this.#timeout : checkNonNegative(where, 'timeout', opts.timeout);
+    const timeout = opts.timeout === undefined ? this.#timeout : checkTimeout(where, 'timeout', opts.timeout);
     const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
-    const message: TaskMessage = { name, args: [...args], chunk, started, ...(memory ? { memory } : {}) };
+    const message: TaskMessage = { name, args: [...args], chunk, started, ...(spread ? { spread } : {}), ...(memory ? { memory } : {}) };
+    let rejectTask: ((reason: unknown) => void) | undefined;
     const future = new PoolFuture<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
       if (this.#piscina.queueSize >= this.#maxQueue) {
         reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
         return;
       }
+      rejectTask = reject;
       const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
-      this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
+      const dispatch = (): Promise<void> => this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
         (reply: TaskReply) => {
+          if ('retired' in reply) return dispatch(); // its worker reached maxTasksPerChild first
+          if (reply.retire !== undefined) this.#retireWorker(reply.retire);
           // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
           Atomics.store(started, 0, 0);
           this.#spareFlags.push(started);
           if (reply.memory) future.memory = reply.memory;
           if (reply.ok) resolve(reply.value as R);
+          else if (reply.broken) this.#breakPool(fromWireError(reply.error));
           else reject(withProfile(fromWireError(reply.error), reply.memory));
         },
         (error: unknown) => {
-          const explained = this.#explain(where, name, error, taskSignal, Atomics.load(started, 0) === 1);
+          const began = Atomics.load(started, 0) === 1;
+          // A worker retired after maxTasksPerChild was terminated before it began this task: run it on another.
+          if (!began && this.#maxTasksPerChild !== undefined && !taskSignal.aborted && !this.#terminating && !this.#broken) return dispatch();
+          const explained = this.#explain(where, name, error, taskSignal, began);
           // Stopped by the caller's signal, a timeout or close({ wait: false }): the future reads as
           // cancelled, as after cancel().
           if (taskSignal.aborted || this.#terminating) future.cancel(explained);
           else reject(explained);
         },
-      ).finally(dispose);
+      );
+      dispatch().finally(dispose);
     });
+    if (rejectTask) this.#rejecters.set(future as Future<unknown>, rejectTask);
     this.#track(future as Future<unknown>);
     return future;
+  }
+
+  /** Terminates the worker that ran its maxTasksPerChild tasks; piscina replaces it. */
+  #retireWorker(threadId: number): void {
+    const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
+    void worker?.terminate();
+  }
+
+  /** The initializer failed in a worker: every pending task and every later submit fails with a BrokenPoolError. */
+  #breakPool(cause: Error): void {
+    this.#broken ??= new BrokenPoolError(`Pool: a worker's initializer failed, the pool can run nothing: ${cause.message}`, { cause });
+    for (const reject of this.#rejecters.values()) reject(this.#broken);
+    this.#rejecters.clear();
+    this.#terminating = true;
+    this.#closing ??= this.#piscina.destroy();
+  }
+
+  /**
+   * Piscina emits 'error' for events no task owns; unheard, that would end the process. A worker's
+   * reply to a task that was cancelled meanwhile (its worker finished as the abort came) is expected
+   * and dropped. Anything else goes to the Pool's own 'error' listeners, or becomes a warning.
+   */
+  #onPiscinaError(error: unknown): void {
+    if (error instanceof Error && error.message.startsWith('Unexpected message from Worker')) return;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else reportError('Pool worker', error);
   }
 
   #explain(where: string, name: string, error: unknown, signal: AbortSignal, started: boolean): Error {
@@ -352,6 +478,7 @@ export class Pool extends EventEmitter {
     this.#progress.total++;
     future.addDoneCallback((f) => {
       this.#outstanding.delete(f);
+      this.#rejecters.delete(f);
       const p = this.#progress;
       p.completed++;
       if (f.cancelled) p.cancelled++;

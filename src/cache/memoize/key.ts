@@ -94,6 +94,15 @@ function objectKey(value: object, typed: boolean, stack: object[]): string {
 }
 
 /**
+ * The key part of a call's receiver (`this`), so that a function shared between instances (a
+ * prototype method) never answers one instance with another's result. Empty for a plain call.
+ */
+export function receiverKey(self: unknown): string {
+  if (self === undefined || self === globalThis) return '';
+  return `this=${typeof self === 'object' || typeof self === 'function' ? `#${identityOf(self as object)}` : primitiveKey(self, true)};`;
+}
+
+/**
  * The default memoize key of an argument list. Primitives, arrays, plain objects, Map, Set, Date and
  * typed arrays (by content) are structural; functions and class instances are keyed by identity.
  */

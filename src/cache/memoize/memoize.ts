@@ -1,14 +1,15 @@
 // functools.lru_cache for JavaScript, on lru-cache: stable argument keys, shared in-flight promises,
 // optional failure caching and stale-while-revalidate, and a standard method decorator.
 import { LRUCache } from 'lru-cache';
-import { checkBoolean, checkInteger, checkOptions, typeName } from '../../core/validate.js';
-import { argumentsKey } from './key.js';
+import { checkKnownOptions } from '../../core/options.js';
+import { checkBoolean, checkInteger, typeName } from '../../core/validate.js';
+import { argumentsKey, receiverKey } from './key.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its parameters
 type AnyFunction = (...args: any[]) => any;
 
 export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {
-  /** Most entries kept (least recently used go first). Default 128, as in Python. */
+  /** Most entries kept (least recently used go first). Default 128, as in Python; Infinity: unbounded; 0: no caching. */
   max?: number;
   /** Bound on the total of `sizeCalculation` over the entries. */
   maxSize?: number;
@@ -35,8 +36,21 @@ export interface CacheInfo {
   currSize: number;
 }
 
+/** The options a memoized function was made with, Python's cache_parameters(). */
+export interface CacheParameters {
+  max: number;
+  maxSize: number | undefined;
+  ttl: number | undefined;
+  typed: boolean;
+  errorTtl: number | undefined;
+  staleWhileRevalidate: boolean;
+}
+
 export interface MemoizedMembers {
   cacheInfo(): CacheInfo;
+  cacheParameters(): CacheParameters;
+  /** The wrapped function itself, bypassing the cache (Python's __wrapped__). */
+  readonly uncached: AnyFunction;
   /** Drops every entry and zeroes hits and misses. */
   cacheClear(): void;
   /** The underlying lru-cache, for inspection. Values are results, promises, or a marker for `undefined`. */
@@ -56,6 +70,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 
 interface CheckedOptions {
   max: number;
+  typed: boolean;
   maxSize?: number;
   sizeCalculation?: (value: unknown, key: string) => number;
   ttl?: number;
@@ -64,14 +79,17 @@ interface CheckedOptions {
   staleWhileRevalidate: boolean;
 }
 
-function checkMemoizeOptions(raw: unknown): CheckedOptions {
-  const o = checkOptions('memoize', raw);
+/** `byReceiver`: the default key includes `this` (false for the decorator, whose cache is already per instance). */
+function checkMemoizeOptions(raw: unknown, byReceiver = true): CheckedOptions {
+  const o = checkKnownOptions('memoize', raw, [
+    'max', 'maxSize', 'sizeCalculation', 'ttl', 'key', 'typed', 'errorTtl', 'staleWhileRevalidate',
+  ]);
   const optionalInteger = (name: string, min: number) => (o[name] === undefined ? undefined : checkInteger('memoize', name, o[name], min));
   const optionalFunction = (name: string) => {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`memoize: ${name} must be a function, got ${typeName(o[name])}`);
     return o[name] as AnyFunction | undefined;
   };
-  const max = optionalInteger('max', 1) ?? 128;
+  const max = o.max === Infinity ? Infinity : (optionalInteger('max', 0) ?? 128);
   const maxSize = optionalInteger('maxSize', 1);
   const ttl = optionalInteger('ttl', 1);
   const errorTtl = optionalInteger('errorTtl', 1);
@@ -90,13 +108,28 @@ function checkMemoizeOptions(raw: unknown): CheckedOptions {
         if (typeof k !== 'string') throw new TypeError(`memoize: options.key must return a string, got ${typeName(k)}`);
         return k;
       }
-    : (_self: unknown, args: unknown[]) => argumentsKey(args, typed);
-  return { max, maxSize, sizeCalculation, ttl, keyOf, errorTtl, staleWhileRevalidate };
+    : byReceiver
+      ? (self: unknown, args: unknown[]) => receiverKey(self) + argumentsKey(args, typed)
+      : (_self: unknown, args: unknown[]) => argumentsKey(args, typed);
+  if (max === 0 && staleWhileRevalidate) throw new TypeError('memoize: max 0 (no caching) and staleWhileRevalidate do not combine');
+  return { max, typed, maxSize, sizeCalculation, ttl, keyOf, errorTtl, staleWhileRevalidate };
 }
 
-function attachMembers<F extends AnyFunction>(fn: F, cache: LRUCache<string, {}>, counters: { hits: number; misses: number }, max: number): Memoized<F> {
+function attachMembers<F extends AnyFunction>(
+  memoized: F,
+  wrapped: F,
+  cache: LRUCache<string, {}>,
+  counters: { hits: number; misses: number },
+  o: CheckedOptions,
+): Memoized<F> {
+  // The wrapper reads as the function it wraps (name, length), as functools.wraps makes it.
+  Object.defineProperty(memoized, 'name', { value: wrapped.name, configurable: true });
+  Object.defineProperty(memoized, 'length', { value: wrapped.length, configurable: true });
+  const { max, maxSize, ttl, typed, errorTtl, staleWhileRevalidate } = o;
   const members: MemoizedMembers = {
     cacheInfo: () => ({ hits: counters.hits, misses: counters.misses, maxSize: max, currSize: cache.size }),
+    cacheParameters: () => ({ max, maxSize, ttl, typed, errorTtl, staleWhileRevalidate }),
+    uncached: wrapped,
     cacheClear: () => {
       cache.clear();
       counters.hits = 0;
@@ -104,24 +137,29 @@ function attachMembers<F extends AnyFunction>(fn: F, cache: LRUCache<string, {}>
     },
     cache,
   };
-  return Object.assign(fn, members);
+  return Object.assign(memoized, members);
 }
 
-function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown): Memoized<F> {
-  const o = checkMemoizeOptions(raw);
+/** lru-cache bounds: `max` Infinity becomes a count bound through sizes of 1 (lru-cache needs some bound). */
+function bounds(o: CheckedOptions): { max?: number; maxSize?: number; sizeCalculation?: () => number } {
+  if (o.max !== Infinity) return { max: o.max, maxSize: o.maxSize };
+  return o.maxSize !== undefined ? { maxSize: o.maxSize } : { maxSize: Number.MAX_SAFE_INTEGER, sizeCalculation: () => 1 };
+}
+
+function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown, byReceiver = true): Memoized<F> {
+  const o = checkMemoizeOptions(raw, byReceiver);
   const counters = { hits: 0, misses: 0 };
   const sizeOf = o.sizeCalculation;
   if (o.staleWhileRevalidate) {
     type Context = { self: unknown; args: unknown[] };
     const cache = new LRUCache<string, {}, Context>({
-      max: o.max,
-      maxSize: o.maxSize,
+      ...bounds(o),
       ttl: o.ttl,
-      sizeCalculation: sizeOf && ((value, key) => sizeOf(unwrap(value), key)),
+      ...(sizeOf ? { sizeCalculation: (value: {}, key: string) => sizeOf(unwrap(value), key) } : {}),
       allowStale: true,
       allowStaleOnFetchRejection: true,
       fetchMethod: async (_key, _stale, { context }) => ((await fn.apply(context.self, context.args)) ?? UNDEFINED) as {},
-    });
+    } as LRUCache.Options<string, {}, Context>);
     const memoized = function (this: unknown, ...args: unknown[]) {
       const status: LRUCache.Status<string, {}, Context> = {};
       const pending = cache.fetch(o.keyOf(this, args), { context: { self: this, args }, status });
@@ -129,10 +167,19 @@ function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown): Memoized<F
       else counters.hits++;
       return pending.then(unwrap);
     } as F;
-    return attachMembers(memoized, cache as unknown as LRUCache<string, {}>, counters, o.max);
+    return attachMembers(memoized, fn, cache as unknown as LRUCache<string, {}>, counters, o);
   }
 
-  const cache = new LRUCache<string, {}>({ max: o.max, maxSize: o.maxSize, ttl: o.ttl });
+  if (o.max === 0) {
+    // Python's maxsize=0: nothing is cached, every call is a miss.
+    const memoized = function (this: unknown, ...args: unknown[]) {
+      counters.misses++;
+      return fn.apply(this, args);
+    } as F;
+    return attachMembers(memoized, fn, new LRUCache<string, {}>({ max: 1 }), counters, o);
+  }
+
+  const cache = new LRUCache<string, {}>({ ...bounds(o), ttl: o.ttl } as LRUCache.Options<string, {}, unknown>);
   const sizeOption = (value: unknown, key: string) => (sizeOf ? { size: sizeOf(value, key) } : undefined);
   const memoized = function (this: unknown, ...args: unknown[]) {
     const key = o.keyOf(this, args);
@@ -162,7 +209,7 @@ function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown): Memoized<F
     );
     return result;
   } as F;
-  return attachMembers(memoized, cache, counters, o.max);
+  return attachMembers(memoized, fn, cache, counters, o);
 }
 
 export type MemoizeDecorator = <This, F extends AnyFunction>(method: F, context: ClassMethodDecoratorContext<This, F>) => void;
@@ -180,7 +227,7 @@ export function memoize(fnOrOptions?: AnyFunction | MemoizeOptions, options?: Me
     if (context?.kind !== 'method') throw new TypeError(`@memoize() decorates methods, got ${context?.kind ?? typeName(context)}`);
     if (context.private) throw new TypeError(`@memoize() cannot decorate the private method ${String(context.name)}`);
     context.addInitializer(function (this: unknown) {
-      const memoized = memoizeFunction(method.bind(this), fnOrOptions);
+      const memoized = memoizeFunction(method.bind(this), fnOrOptions, false);
       Object.defineProperty(this, context.name, { value: memoized, writable: true, configurable: true });
     });
   };

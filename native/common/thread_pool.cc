@@ -7,10 +7,11 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
-namespace hotpath::expr {
+namespace hotpath {
 namespace {
 
 // One ParallelFor call. Shared with the pool threads that join it, so a helper that wakes up after
@@ -48,8 +49,14 @@ class Pool {
  public:
   Pool() {
     const unsigned helpers = std::max(1u, std::thread::hardware_concurrency()) - 1;
-    for (unsigned i = 0; i < helpers; ++i) std::thread([this] { Loop(); }).detach();
-    size_ = helpers;
+    for (unsigned i = 0; i < helpers; ++i) {
+      try {
+        std::thread([this] { Loop(); }).detach();
+      } catch (const std::system_error&) {
+        break;  // the OS refused another thread: run with the ones we have (callers work too)
+      }
+      ++size_;
+    }
   }
 
   unsigned Size() const { return size_; }
@@ -107,4 +114,4 @@ void ParallelFor(size_t tasks, unsigned threads, const std::function<void(size_t
   if (job->error) std::rethrow_exception(job->error);
 }
 
-}  // namespace hotpath::expr
+}  // namespace hotpath

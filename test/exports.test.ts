@@ -10,12 +10,12 @@ import { repoRoot } from './helpers.js';
 const runtimeExports = [
   'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch',
   'ExpressionError', 'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError',
-  'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore',
-  'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend',
-  'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
-  'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl', 'parallel',
-  'parseExpression', 'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout',
-  'xxhash64',
+  'LostJobError', 'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS',
+  'RedisStore', 'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted',
+  'backend', 'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany',
+  'gather', 'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl',
+  'parallel', 'parseExpression', 'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait',
+  'withTimeout', 'xxhash64',
 ];
 const namespaceExports = {
   parallel: ['close', 'describe', 'evaluate'],

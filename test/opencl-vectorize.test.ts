@@ -112,6 +112,6 @@ suite.skipIf(skipReason !== null)('vectorize(fn, { target: "opencl" }) and compi
     await expect(device(a, new Float64Array(3))).rejects.toThrow(RangeError);
     await expect(compile('a + b').runOpenCL({ a, b }, { precision: 'half' as 'float32' })).rejects.toThrow(/Program.runOpenCL: precision must be one of/);
     await expect(compile('a + q').runOpenCL({ a, b })).rejects.toThrow(ExpressionError);
-    await expect(opencl.evaluate('a', { a }, { ctx } as never)).rejects.toThrow(/opencl.evaluate: unknown option 'ctx' \(known: device, context, precision, out\)/);
+    await expect(opencl.evaluate('a', { a }, { ctx } as never)).rejects.toThrow(/opencl.evaluate: unknown option 'ctx' \(accepted: device, context, precision, out\)/);
   });
 });

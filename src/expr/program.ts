@@ -20,7 +20,8 @@ import { type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedL
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
 import { arrayInputCode, bindVariables } from '../lang/bind.js';
-import { evaluateTree, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable } from '../opencl/evaluate.js';
+import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
+import { deviceEvaluator } from '../lang/device.js';
 
 export type ResultArray = Float64Array | Float32Array;
 export type VariableValue = Float64Array | Float32Array | Int32Array | number;
@@ -278,7 +279,9 @@ export class Program {
    * already on the device). Computes in float32 by default on devices without fp64.
    */
   runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
-    return evaluateTree(`${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`, this.source, this.#compiled.trees[0].root, vars, options);
+    const where = `${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`;
+    const evaluate = deviceEvaluator(where) as unknown as typeof evaluateTree;
+    return evaluate(where, this.source, this.#compiled.trees[0].root, vars, options);
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

@@ -8,6 +8,7 @@ import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
 import { lower, type Ir } from '../lang/ir.js';
+import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import { parse } from '../lang/parser.js';
 import { arrayInputCode, bindVariables } from '../lang/bind.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
@@ -285,3 +286,5 @@ async function run(
     for (const buffer of owned) buffer.release();
   }
 }
+
+registerDeviceEvaluator(evaluateTree as DeviceEvaluator);

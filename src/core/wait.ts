@@ -141,7 +141,8 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
       // Snapshot: futures settling after we return stay in notDone, as in Python.
       resolve({ done: new Set(done), notDone: new Set(list.filter((f) => !done.has(f))) });
     };
-    let deadline: Deadline | undefined;
+    // Read by finish(), which may run before the timer exists.
+    let deadline: Deadline | undefined = undefined;
     if (met()) return finish();
     deadline = setDeadline(finish, timeout);
     watch(list, ({ future, ok }) => {

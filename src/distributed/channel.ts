@@ -2,6 +2,8 @@
 // The same class serves both ends: the opener gets one from remoteExec(), the remote export gets
 // its twin as the first argument. Loaded by the remote side too: no imports beyond this folder and core/.
 import { ChannelClosedError, TimeoutError } from '../core/errors.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkTimeout, type Deadline, setDeadline } from '../core/timeout.js';
 import type { ParentMessage, RemoteMessage } from './protocol.js';
 
 /** What a channel needs from the connection it runs over. */
@@ -22,7 +24,7 @@ export interface ReceiveOptions {
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
-  timer?: NodeJS.Timeout;
+  deadline?: Deadline;
 }
 
 export class Channel<T = unknown> implements AsyncIterable<T> {
@@ -53,16 +55,14 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    * and drained, with RemoteError when the remote code threw, with GatewayError when the gateway
    * died, and with TimeoutError after `timeout` ms.
    */
-  receive(options: ReceiveOptions = {}): Promise<T> {
-    const timeout = options.timeout;
-    if (timeout !== undefined && typeof timeout !== 'number') throw new TypeError(`channel.receive: timeout must be a number, got ${typeof timeout}`);
-    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`channel.receive: timeout must be >= 0 milliseconds, got ${timeout}`);
+  receive(options?: ReceiveOptions): Promise<T> {
+    const timeout = checkTimeout('channel.receive', 'timeout', checkKnownOptions('channel.receive', options, ['timeout']).timeout);
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
     if (this.endReason) return Promise.reject(this.endReason);
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = { resolve: resolve as (value: unknown) => void, reject };
       if (timeout !== undefined) {
-        waiter.timer = setTimeout(() => {
+        waiter.deadline = setDeadline(() => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(new TimeoutError(`channel ${this.id} on ${this.port.label}: no value within ${timeout} ms`));
         }, timeout);
@@ -98,7 +98,7 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
       this.queue.push(value);
       return;
     }
-    clearTimeout(waiter.timer);
+    waiter.deadline?.clear();
     waiter.resolve(value);
   }
 
@@ -108,7 +108,7 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     this.endReason = reason;
     this.port.release(this.id);
     for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
+      waiter.deadline?.clear();
       waiter.reject(reason);
     }
   }

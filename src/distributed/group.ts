@@ -3,11 +3,12 @@
 // was running go back to the front of the queue and run on another gateway (up to maxAttempts);
 // each task's Future settles exactly once, whatever arrives late, so results are de-duplicated by
 // task. A task that throws is not re-run: its Future rejects with the RemoteError.
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkInteger, typeName } from '../core/validate.js';
 import { GatewayError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
 import { Future, type FutureControl } from '../core/future.js';
-import { Gateway, openGateway, type GatewayOptions } from './gateway.js';
+import { Gateway, gatewayOptionNames, openGateway, type GatewayOptions } from './gateway.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
 import { serialize } from './protocol.js';
 
@@ -63,7 +64,7 @@ export class Group {
     gateways.forEach((g, i) => {
       if (!(g instanceof Gateway)) throw new TypeError(`Group: gateways[${i}] must be a Gateway, got ${typeName(g)}`);
     });
-    const opts = checkOptions('Group', options);
+    const opts = checkKnownOptions('Group', options, ['concurrency', 'maxAttempts']);
     this.concurrency = opts.concurrency === undefined ? 1 : checkInteger('Group', 'concurrency', opts.concurrency, 1);
     this.maxAttempts = opts.maxAttempts === undefined ? 3 : checkInteger('Group', 'maxAttempts', opts.maxAttempts, 1);
     this.gateways = [...gateways];
@@ -81,7 +82,8 @@ export class Group {
     if (!Array.isArray(targets) || targets.length === 0) {
       throw new TypeError(`Group.open: targets must be a non-empty array of strings, got ${typeName(targets)}`);
     }
-    const { concurrency, maxAttempts, ...gatewayOptions } = checkOptions('Group.open', options) as GatewayOptions & GroupOptions;
+    const known = ['concurrency', 'maxAttempts', ...gatewayOptionNames];
+    const { concurrency, maxAttempts, ...gatewayOptions } = checkKnownOptions('Group.open', options, known) as GatewayOptions & GroupOptions;
     const opened = await Promise.allSettled(targets.map((t) => openGateway(t, gatewayOptions)));
     const gateways = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');

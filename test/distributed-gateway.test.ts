@@ -112,7 +112,14 @@ describe('spawn gateway: channels', () => {
     const channel = gw.remoteExec(fixtures, 'doubler');
     await expect(channel.receive({ timeout: 20 })).rejects.toThrow(TimeoutError);
     expect(() => channel.receive({ timeout: -1 })).toThrow(RangeError);
-    expect(() => channel.receive({ timeout: '5' as never })).toThrow(/channel.receive: timeout must be a number, got string/);
+    expect(() => channel.receive({ timeout: '5' as never })).toThrow(/channel.receive: timeout must be a number of milliseconds, got string/);
+    // Infinity waits (it used to fire after about 1 ms, issue 16 defect 14), as does 2^31 ms.
+    const waiting = channel.receive({ timeout: Infinity });
+    const long = channel.receive({ timeout: 2 ** 31 });
+    await new Promise((r) => setTimeout(r, 30));
+    channel.send([5]);
+    channel.send([6]);
+    expect([await waiting, await long]).toEqual([[10], [12]]);
     channel.send([1]);
     expect(await channel.receive({ timeout: 10_000 })).toEqual([2]);
     channel.close();

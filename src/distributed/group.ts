@@ -121,6 +121,22 @@ export class Group {
     return mapFutures<unknown, R>('Group.map', items, (item) => this.submit<R>(module, exportName, item), options, 2 * slots);
   }
 
+  /** The gateways still alive: a member leaves the group when it dies, hangs or is closed. */
+  get members(): Gateway[] {
+    return this.gateways.filter((g) => g.alive);
+  }
+
+  /** How many members are alive (execnet's len(group)). */
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** The live member with this id (gateway.id, e.g. 'spawn#3'), or undefined (execnet's group[id]). */
+  get(id: string): Gateway | undefined {
+    if (typeof id !== 'string') throw new TypeError(`Group.get: id must be a string, got ${typeName(id)}`);
+    return this.members.find((g) => g.id === id);
+  }
+
   get stats(): GroupStats {
     let running = 0;
     for (const n of this.running.values()) running += n;

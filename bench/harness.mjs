@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-export async function measure(fn, { repeat = 7, warmup = 2 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn();
+/** Median time of fn(input) over `repeat` runs; `setup` (untimed) makes a fresh input for each run. */
+export async function measure(fn, { repeat = 7, warmup = 2, setup } = {}) {
+  for (let i = 0; i < warmup; i++) await fn(setup?.());
   const times = [];
   for (let i = 0; i < repeat; i++) {
+    const input = setup?.();
     const t0 = performance.now();
-    await fn();
+    await fn(input);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -30,7 +32,7 @@ export async function report(name, description, cases, { baseline, repeat } = {}
     }
     // `ms` reports a time measured elsewhere (another process, or a derived bound) in the same table;
     // `scale`: a slow case timed on a prefix reports the time of the full workload (ms x scale).
-    const ms = c.ms ?? (await measure(c.run, { repeat: c.repeat ?? repeat })) * (c.scale ?? 1);
+    const ms = c.ms ?? (await measure(c.run, { repeat: c.repeat ?? repeat, warmup: c.warmup, setup: c.setup })) * (c.scale ?? 1);
     rows.push({ label: c.label, ms, ...(c.unit ? { throughput: c.unit(ms) } : {}) });
   }
   const base = rows.find((r) => r.label === baseline)?.ms;

@@ -321,3 +321,35 @@ suite.runIf(backend === 'native')('count-min addon functions validate before tou
     expect(counters.every((c) => c === 0)).toBe(true);
   });
 });
+
+// Issue 15 item 11: totalCount at the top of its range. toBuffer() threw once weighted merges
+// reached 2^64 - 1 (Math.min(total, 2**64 - 1) rounds to 2^64), and totals above 2^53 lost precision.
+suite.each(backends)('count-min totalCount beyond 2^53 (%s backend)', (b) => {
+  const big = Number.MAX_SAFE_INTEGER; // 2^53 - 1, the largest count update() accepts
+
+  it('stays exact above 2^53 through updates, updateMany and a save/load round trip', () => {
+    const s = CountMinSketch.withDimensions(64, 3, { backend: b, counter: 'u64' });
+    s.update('a', big).update('b', big).updateMany(['c', 'd'], [big, 3]);
+    const exact = 3n * BigInt(big) + 3n;
+    expect(s.totalCountBigInt).toBe(exact);
+    expect(s.totalCount).toBe(Number(exact));
+    const loaded = CountMinSketch.fromBuffer(s.toBuffer(), { backend: b });
+    expect(loaded.totalCountBigInt).toBe(exact);
+  });
+
+  it('saturates at 2^64 - 1 under weighted merges, and such a sketch saves and loads', () => {
+    const s = CountMinSketch.withDimensions(64, 3, { backend: b, counter: 'u64' });
+    const other = CountMinSketch.withDimensions(64, 3, { backend: b, counter: 'u64' }).update('x', big);
+    for (let i = 0; i < 4; i++) s.merge({ sketch: other, weight: 0xffffffff });
+    expect(s.totalCountBigInt).toBe(2n ** 64n - 1n);
+    const loaded = CountMinSketch.fromBuffer(s.toBuffer(), { backend: b });
+    expect(loaded.totalCountBigInt).toBe(2n ** 64n - 1n);
+    expect(loaded.totalCount).toBe(2 ** 64);
+    expect(loaded.toBuffer()).toEqual(s.toBuffer());
+  });
+
+  it('never goes below zero with negative updates', () => {
+    const s = CountMinSketch.withDimensions(16, 2, { backend: b }).update('a', 5).update('a', -9);
+    expect(s.totalCountBigInt).toBe(0n);
+  });
+});

@@ -60,7 +60,6 @@ suite('vectorize errors', () => {
   // [function, message, the source text the caret must point at]
   const cases: [(...args: number[]) => number, string, string][] = [
     [(x) => x * k, "closures over outer variables are not supported ('k')", 'k'],
-    // eslint-disable-next-line prefer-arrow-callback
     [function named(x: number) { return x; }, 'only arrow functions are supported', 'function'],
     [(x) => { let y = x; y += 1; return y; }, "'let' declarations are not supported; use const", 'let'],
     [(x) => x & 1, 'bitwise operators are not supported', '&'],

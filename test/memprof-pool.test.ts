@@ -10,6 +10,20 @@ describe('Pool tasks with memory profiling', () => {
   const plain = new Pool({ filename: tasks, maxThreads: 1 });
   afterAll(() => Promise.all([pool.close(), plain.close()]));
 
+  it('loads memory profiling (and with it the addon) in a worker only once a task asks for it', async () => {
+    const lazy = new Pool({ filename: tasks, maxThreads: 1 });
+    try {
+      const before = await lazy.submit<string[]>('loadedHotpathModules');
+      expect(before).toContain('pool/worker.js');
+      expect(before.filter((file) => file.startsWith('memprof/') || file === 'core/loader.js')).toEqual([]);
+      await lazy.submitWith('allocate', [1], { memory: true });
+      const after = await lazy.submit<string[]>('loadedHotpathModules');
+      expect(after).toEqual(expect.arrayContaining(['memprof/profile.js', 'core/loader.js']));
+    } finally {
+      await lazy.close();
+    }
+  });
+
   it('returns each task’s memory with its result, measured in the worker', async () => {
     const future = pool.submit<number>('allocate', 40);
     expect(await future).toBe(5_000_000);

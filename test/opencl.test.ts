@@ -292,13 +292,17 @@ suite('opencl without libOpenCL', () => {
     const r = spawnSync(process.execPath, ['-e', script], {
       cwd: repoRoot,
       encoding: 'utf8',
-      env: { ...process.env, HOTPATH_OPENCL_LIBRARY: 'libhotpath-missing-opencl.so.1' },
+      // No loader and no registered vendor driver either (else the direct ICD path would find pocl).
+      env: { ...process.env, HOTPATH_OPENCL_LIBRARY: 'libhotpath-missing-opencl.so.1', HOTPATH_OPENCL_VENDORS: '/nonexistent-hotpath-vendors' },
     });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.available).toBe(false);
     expect(out.mean).toBe(2);
-    const why = backend === 'native' ? /cannot load libhotpath-missing-opencl\.so\.1/ : /native addon is not loaded/;
+    const why =
+      backend === 'native'
+        ? /cannot load libhotpath-missing-opencl\.so\.1: .*; no vendor driver is registered in \/nonexistent-hotpath-vendors/
+        : /native addon is not loaded/;
     expect(out.reason).toMatch(why);
     expect(out.error).toMatch(/OpenCL is not available/);
   });

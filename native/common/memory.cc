@@ -2,6 +2,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace hotpath::memory {
 namespace {
@@ -35,6 +38,49 @@ void* Allocate(size_t bytes) {
 void Release(void* data, size_t bytes) {
   std::free(data);
   liveBytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
+namespace {
+
+std::mutex stagingMutex;
+std::vector<std::pair<size_t, void*>> stagingCache;  // (bytes, block), most recently given last
+size_t stagingCachedBytes = 0;
+
+}  // namespace
+
+void* TakeStaging(size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(stagingMutex);
+    for (size_t i = stagingCache.size(); i-- > 0;) {
+      if (stagingCache[i].first != bytes) continue;
+      void* data = stagingCache[i].second;
+      stagingCache.erase(stagingCache.begin() + static_cast<std::ptrdiff_t>(i));
+      stagingCachedBytes -= bytes;
+      const int64_t signedBytes = static_cast<int64_t>(bytes);
+      RaisePeak(liveBytes.fetch_add(signedBytes, std::memory_order_relaxed) + signedBytes);
+      return data;
+    }
+  }
+  return Allocate(bytes);
+}
+
+void GiveStaging(void* data, size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(stagingMutex);
+    if (bytes > 0 && bytes <= kStagingCacheBytes) {
+      // Make room by dropping the oldest blocks: recent sizes are the ones likely to come back.
+      while (stagingCachedBytes + bytes > kStagingCacheBytes) {
+        std::free(stagingCache.front().second);
+        stagingCachedBytes -= stagingCache.front().first;
+        stagingCache.erase(stagingCache.begin());
+      }
+      stagingCache.emplace_back(bytes, data);
+      stagingCachedBytes += bytes;
+      liveBytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+      return;
+    }
+  }
+  Release(data, bytes);
 }
 
 Napi::Float64Array NewFloat64Array(Napi::Env env, size_t length) {

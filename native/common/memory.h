@@ -24,6 +24,15 @@ void ResetPeak();
 void* Allocate(size_t bytes);
 void Release(void* data, size_t bytes);
 
+// Staging blocks for async work (AsyncArray): like Allocate/Release, but released blocks are kept
+// for reuse by a later call of the same size, up to kStagingCacheBytes in all, so repeated async
+// calls on large arrays don't pay the page faults of fresh memory each time (they cost more than
+// the copy). Contents of a reused block are stale: callers overwrite every byte. Cached blocks are
+// not counted in LiveBytes().
+constexpr size_t kStagingCacheBytes = size_t{256} << 20;
+void* TakeStaging(size_t bytes);
+void GiveStaging(void* data, size_t bytes);
+
 // A fixed-size array of T for a kernel's temporaries: counted, and reported to V8 through the env
 // it was created with. Create and destroy it on the JavaScript thread (an AsyncWorker member is);
 // worker threads may read and write its elements in between.

@@ -37,20 +37,27 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
   }
 
+  // During environment teardown (worker.terminate(), process exit) the env waits for queued work
+  // and then completes it with JavaScript disabled: settling throws there, and a C++ exception out
+  // of this callback would abort the process. The result is dropped quietly instead.
   void OnOK() final {
     Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(ToJsError(env, error_).Value());
-      return;
-    }
     try {
-      deferred_.Resolve(Result(env));
+      if (error_) {
+        deferred_.Reject(ToJsError(env, error_).Value());
+      } else {
+        deferred_.Resolve(Result(env));
+      }
     } catch (...) {
-      deferred_.Reject(ToJsError(env, std::current_exception()).Value());
+      try {
+        deferred_.Reject(ToJsError(env, std::current_exception()).Value());
+      } catch (...) {
+        // Nothing can settle: the environment is going away.
+      }
     }
   }
 
-  void OnError(const Napi::Error& e) final { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error&) final {}  // never called: Execute() keeps errors in error_
 
   Napi::Promise::Deferred deferred_;
   std::exception_ptr error_;

@@ -260,6 +260,61 @@ Napi::Value HashBytes(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), XXH64(bytes.data, bytes.length, seed));
 }
 
+// The LineFormat of updateLines: separator (a byte 0..255, or 256 for ASCII whitespace) and stripCR.
+LineFormat RequireLineFormat(const Napi::Value& separatorValue, const Napi::Value& stripValue) {
+  if (!separatorValue.IsNumber()) throw TypeError("separator must be a number");
+  const double separator = separatorValue.As<Napi::Number>().DoubleValue();
+  if (!(separator >= 0 && separator <= kWhitespace) || separator != std::trunc(separator)) {
+    throw RangeError("separator must be an integer in [0, 256]");
+  }
+  if (!stripValue.IsBoolean()) throw TypeError("stripCR must be a boolean");
+  return LineFormat{static_cast<int>(separator), stripValue.As<Napi::Boolean>().Value()};
+}
+
+double RequireCount(const Napi::Value& value, const char* argName, double max) {
+  if (!value.IsNumber()) throw TypeError(std::string(argName) + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max) || d != std::trunc(d)) throw RangeError(std::string(argName) + " must be a non-negative integer");
+  return d;
+}
+
+// countminUpdateLines(counters, shape, bytes, separator, stripCR, threads): the number of keys counted.
+// Synchronous: JavaScript cannot detach or resize `bytes` while the call runs; a SharedArrayBuffer another
+// thread writes is only ever read inside [0, length).
+Napi::Value UpdateLinesBinding(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  auto bytes = RequireArray<uint8_t>(info[2], napi_uint8_array, "Uint8Array", "bytes");
+  const LineFormat format = RequireLineFormat(info[3], info[4]);
+  const auto threads = static_cast<unsigned>(RequireCount(info[5], "threads", 1024));
+  if (threads < 1) throw RangeError("threads must be >= 1");
+  const uint64_t keys = s.wide
+      ? UpdateLines(static_cast<uint64_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threads)
+      : UpdateLines(static_cast<uint32_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threads);
+  return Napi::Number::New(info.Env(), static_cast<double>(keys));
+}
+
+// countminUpdateLinesCandidates(counters, shape, bytes, separator, stripCR, threshold, limit):
+// Float64Array [keys, offset0, length0, estimate0, offset1, ...].
+Napi::Value UpdateLinesCandidatesBinding(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  auto bytes = RequireArray<uint8_t>(info[2], napi_uint8_array, "Uint8Array", "bytes");
+  const LineFormat format = RequireLineFormat(info[3], info[4]);
+  const auto threshold = static_cast<uint64_t>(RequireCount(info[5], "threshold", kMaxSafeInteger));
+  const auto limit = static_cast<size_t>(RequireCount(info[6], "limit", 1 << 20));
+  std::vector<LineCandidate> candidates;
+  const uint64_t keys = s.wide
+      ? UpdateLinesCandidates(static_cast<uint64_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threshold, limit, candidates)
+      : UpdateLinesCandidates(static_cast<uint32_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threshold, limit, candidates);
+  auto out = Napi::Float64Array::New(info.Env(), 1 + 3 * candidates.size());
+  out[0] = static_cast<double>(keys);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    out[1 + 3 * i] = static_cast<double>(candidates[i].offset);
+    out[2 + 3 * i] = static_cast<double>(candidates[i].length);
+    out[3 + 3 * i] = static_cast<double>(candidates[i].estimate);
+  }
+  return out;
+}
+
 }  // namespace
 
 void Register(Napi::Env env, Napi::Object exports) {
@@ -268,6 +323,9 @@ void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("countminUpdateOne", Napi::Function::New<Guarded<UpdateOne>>(env, "countminUpdateOne"));
   exports.Set("countminEstimateOne", Napi::Function::New<Guarded<EstimateOne>>(env, "countminEstimateOne"));
   exports.Set("countminMerge", Napi::Function::New<Guarded<MergeCounters>>(env, "countminMerge"));
+  exports.Set("countminUpdateLines", Napi::Function::New<Guarded<UpdateLinesBinding>>(env, "countminUpdateLines"));
+  exports.Set("countminUpdateLinesCandidates",
+              Napi::Function::New<Guarded<UpdateLinesCandidatesBinding>>(env, "countminUpdateLinesCandidates"));
   exports.Set("countminHash", Napi::Function::New<Guarded<HashBytes>>(env, "countminHash"));
 }
 

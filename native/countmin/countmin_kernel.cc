@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
+#include <unordered_map>
+
+#include "../common/thread_pool.h"
 
 namespace hotpath::countmin {
 namespace {
@@ -141,6 +145,129 @@ void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight) {
   }
 }
 
+namespace {
+
+inline bool IsAsciiSpace(uint8_t b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
+
+// Calls key(begin, length) for every non-empty key of bytes[0, length) in order; returns how many.
+// memchr finds single-byte separators (vectorized in libc); every read stays inside [0, length).
+template <typename KeyFn>
+uint64_t ForEachKey(const uint8_t* bytes, size_t length, const LineFormat& format, KeyFn&& key) {
+  uint64_t keys = 0;
+  size_t start = 0;
+  if (format.separator == kWhitespace) {
+    while (start < length) {
+      while (start < length && IsAsciiSpace(bytes[start])) ++start;
+      size_t end = start;
+      while (end < length && !IsAsciiSpace(bytes[end])) ++end;
+      if (end > start) {
+        key(bytes + start, end - start);
+        ++keys;
+      }
+      start = end;
+    }
+    return keys;
+  }
+  const int separator = format.separator;
+  const bool stripCR = format.stripCR;
+  while (start < length) {
+    const void* hit = std::memchr(bytes + start, separator, length - start);
+    const size_t end = hit ? static_cast<size_t>(static_cast<const uint8_t*>(hit) - bytes) : length;
+    size_t keyEnd = end;
+    if (stripCR && hit && keyEnd > start && bytes[keyEnd - 1] == '\r') --keyEnd;
+    if (keyEnd > start) {
+      key(bytes + start, keyEnd - start);
+      ++keys;
+    }
+    start = end + 1;
+  }
+  return keys;
+}
+
+// The first key boundary at or after `at`: just past a separator byte (whitespace byte), or length.
+size_t NextBoundary(const uint8_t* bytes, size_t length, size_t at, const LineFormat& format) {
+  if (format.separator == kWhitespace) {
+    while (at < length && !IsAsciiSpace(bytes[at])) ++at;
+    return at;
+  }
+  const void* hit = at < length ? std::memchr(bytes + at, format.separator, length - at) : nullptr;
+  return hit ? static_cast<size_t>(static_cast<const uint8_t*>(hit) - bytes) + 1 : length;
+}
+
+// Parts of at least this many bytes each are worth a thread (the summing of counters costs one pass over them).
+constexpr size_t kBytesPerThread = size_t{1} << 21;
+
+}  // namespace
+
+template <typename Counter>
+uint64_t UpdateLines(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t length,
+                     const LineFormat& format, unsigned threads) {
+  const auto updateAll = [&](Counter* into, const uint8_t* from, size_t size) {
+    return ForEachKey(from, size, format, [&](const uint8_t* key, size_t n) { Update(into, shape, XXH64(key, n, shape.seed), 1); });
+  };
+  const size_t parts = std::min<size_t>(threads, length / kBytesPerThread);
+  if (shape.conservative || parts < 2) return updateAll(counters, bytes, length);
+  std::vector<size_t> bounds(parts + 1, length);
+  bounds[0] = 0;
+  for (size_t p = 1; p < parts; ++p) bounds[p] = NextBoundary(bytes, length, std::max(bounds[p - 1], length / parts * p), format);
+  const size_t cells = static_cast<size_t>(shape.width) * shape.depth;
+  // Part 0 counts straight into the sketch; the others into zeroed private counters summed in afterwards.
+  std::vector<std::vector<Counter>> partial(parts - 1);
+  std::vector<uint64_t> keys(parts, 0);
+  hotpath::ParallelFor(parts, threads, [&](size_t p) {
+    Counter* into = counters;
+    if (p > 0) {
+      partial[p - 1].assign(cells, 0);
+      into = partial[p - 1].data();
+    }
+    keys[p] = updateAll(into, bytes + bounds[p], bounds[p + 1] - bounds[p]);
+  });
+  uint64_t total = keys[0];
+  for (size_t p = 1; p < parts; ++p) {
+    Merge(counters, partial[p - 1].data(), cells, 1);
+    total += keys[p];
+  }
+  return total;
+}
+
+template <typename Counter>
+uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t length,
+                               const LineFormat& format, uint64_t threshold, size_t limit,
+                               std::vector<LineCandidate>& out) {
+  struct Seen {
+    size_t offset;
+    uint64_t estimate;
+  };
+  struct ViewHash {
+    size_t operator()(std::string_view v) const { return std::hash<std::string_view>()(v); }
+  };
+  // Distinct keys at or above the threshold; when it holds many more than `limit`, the threshold rises to the
+  // limit-th largest estimate and the rest go (estimates only grow, so a dropped key could only come back higher).
+  std::unordered_map<std::string_view, Seen, ViewHash> seen;
+  const size_t prune = std::max<size_t>(4096, limit * 4);
+  std::vector<uint64_t> scratch;
+  const uint64_t keys = ForEachKey(bytes, length, format, [&](const uint8_t* key, size_t n) {
+    const uint64_t estimate = Update(counters, shape, XXH64(key, n, shape.seed), 1);
+    if (estimate < threshold || limit == 0) return;
+    const std::string_view view(reinterpret_cast<const char*>(key), n);
+    auto [it, inserted] = seen.try_emplace(view, Seen{static_cast<size_t>(key - bytes), estimate});
+    if (!inserted) it->second.estimate = std::max(it->second.estimate, estimate);
+    if (seen.size() <= prune) return;
+    scratch.clear();
+    for (const auto& entry : seen) scratch.push_back(entry.second.estimate);
+    std::nth_element(scratch.begin(), scratch.begin() + (limit - 1), scratch.end(), std::greater<uint64_t>());
+    threshold = std::max(threshold, scratch[limit - 1]);
+    for (auto i = seen.begin(); i != seen.end();) i = i->second.estimate < threshold ? seen.erase(i) : std::next(i);
+  });
+  out.clear();
+  for (const auto& [view, entry] : seen) out.push_back(LineCandidate{entry.offset, view.size(), entry.estimate});
+  std::sort(out.begin(), out.end(), [](const LineCandidate& a, const LineCandidate& b) {
+    return a.estimate != b.estimate ? a.estimate > b.estimate : a.offset < b.offset;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return keys;
+}
+
 void AppendUtf8(const char16_t* units, size_t length, std::string& out) {
   size_t i = 0;
   while (i < length) {
@@ -187,5 +314,11 @@ template void EstimateMany<uint32_t>(const uint32_t*, const Shape&, const Keys&,
 template void EstimateMany<uint64_t>(const uint64_t*, const Shape&, const Keys&, double*);
 template void Merge<uint32_t>(uint32_t*, const uint32_t*, size_t, uint64_t);
 template void Merge<uint64_t>(uint64_t*, const uint64_t*, size_t, uint64_t);
+template uint64_t UpdateLines<uint32_t>(uint32_t*, const Shape&, const uint8_t*, size_t, const LineFormat&, unsigned);
+template uint64_t UpdateLines<uint64_t>(uint64_t*, const Shape&, const uint8_t*, size_t, const LineFormat&, unsigned);
+template uint64_t UpdateLinesCandidates<uint32_t>(uint32_t*, const Shape&, const uint8_t*, size_t, const LineFormat&,
+                                                  uint64_t, size_t, std::vector<LineCandidate>&);
+template uint64_t UpdateLinesCandidates<uint64_t>(uint64_t*, const Shape&, const uint8_t*, size_t, const LineFormat&,
+                                                  uint64_t, size_t, std::vector<LineCandidate>&);
 
 }  // namespace hotpath::countmin

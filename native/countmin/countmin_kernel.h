@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hotpath::countmin {
 
@@ -59,6 +60,38 @@ void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys,
 // dst[i] = min(dst[i] + weight * src[i], max) for i in [0, cells).
 template <typename Counter>
 void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight);
+
+// How a byte stream splits into keys (updateLines): at every `separator` byte, or at runs of ASCII whitespace
+// (kWhitespace: space, \t, \n, \v, \f, \r). With stripCR, a '\r' just before the separator is not part of the
+// key (CRLF lines, read as readline reads them). Empty keys are skipped.
+constexpr int kWhitespace = 256;
+struct LineFormat {
+  int separator = '\n';
+  bool stripCR = true;
+};
+
+// Adds 1 to every key of bytes[0, length) (hashing each key's bytes, as UpdateMany does); returns the number
+// of keys. With threads > 1 and a plain (not conservative) sketch, a large input is split at key boundaries
+// over the process-wide thread pool, each part counted into its own counters, then summed into `counters`:
+// counts are additive, so the result is the counters of one sequential pass (sums saturate the same way).
+template <typename Counter>
+uint64_t UpdateLines(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t length,
+                     const LineFormat& format, unsigned threads);
+
+// A key of a byte stream, bytes[offset, offset + length), with its estimate.
+struct LineCandidate {
+  size_t offset = 0;
+  size_t length = 0;
+  uint64_t estimate = 0;
+};
+
+// UpdateLines in one sequential pass (a conservative sketch, as TopK's, depends on the order of updates), also
+// collecting the distinct keys whose estimate after their update reached `threshold`, each with its last (and
+// largest) estimate: at most `limit` of them, largest estimates first, in `out`. Returns the number of keys.
+template <typename Counter>
+uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t length,
+                               const LineFormat& format, uint64_t threshold, size_t limit,
+                               std::vector<LineCandidate>& out);
 
 // Appends the UTF-8 form of UTF-16 code units to out, replacing each unpaired surrogate with
 // U+FFFD exactly as TextEncoder and Buffer.from do.

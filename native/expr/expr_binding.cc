@@ -3,9 +3,11 @@
 #include "expr_binding.h"
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "../common/async_array.h"
 #include "../common/errors.h"
 #include "../common/promise_worker.h"
 #include "../common/typed_array.h"
@@ -14,18 +16,26 @@
 namespace hotpath::expr {
 namespace {
 
-// Everything one evaluation needs, checked before any memory is touched. `keepAlive` holds the
-// typed arrays so an async run can't outlive their buffers.
+// Everything one evaluation needs, checked before any memory is touched. An async call's arrays
+// are held as AsyncArrays (see async_array.h): its threads only ever touch native memory or a
+// SharedArrayBuffer that nothing can detach.
 struct Call {
   Program program;
   std::vector<Input> inputs;
   std::vector<void*> outputs;
   size_t length = 0;
   RunOptions options;
-  std::vector<Napi::ObjectReference> keepAlive;
+  bool async = false;
+  std::vector<std::unique_ptr<AsyncArray>> held;
 };
 
-Input RequireInput(const Napi::Value& value, size_t index, size_t length, bool float32, Call& call) {
+const void* ArrayData(const Napi::TypedArray& array, const std::string& name, AsyncArray::Use use, Call& call) {
+  if (!call.async) return TypedArrayData(array, name);
+  call.held.push_back(std::make_unique<AsyncArray>(array, use, name));
+  return call.held.back()->Data();
+}
+
+Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
   const std::string name = "inputs[" + std::to_string(index) + "]";
   Input input;
   if (value.IsNumber()) {
@@ -40,33 +50,43 @@ Input RequireInput(const Napi::Value& value, size_t index, size_t length, bool f
     case napi_int32_array: input.kind = InputKind::kInt32; break;
     default: throw TypeError(name + " must be a Float64Array, Float32Array or Int32Array");
   }
-  if (float32 && input.kind != InputKind::kFloat32) throw TypeError(name + " must be a Float32Array in float32 mode");
-  if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
-  input.data = TypedArrayData(array, name);
-  call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
+  if (call.options.float32 && input.kind != InputKind::kFloat32) {
+    throw TypeError(name + " must be a Float32Array in float32 mode");
+  }
+  if (array.ElementLength() != call.length) throw RangeError(name + " has the wrong length");
+  input.data = ArrayData(array, name, AsyncArray::Use::kInput, call);
   return input;
 }
 
-void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, size_t length, bool float32, Call& call) {
+void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, Call& call) {
   const std::string name = "outputs[" + std::to_string(index) + "]";
   if (kind != OutputKind::kElementwise) {
     if (!value.IsNull() && !value.IsUndefined()) throw TypeError(name + " must be null for a reduction");
     return nullptr;
   }
+  const bool float32 = call.options.float32;
   const napi_typedarray_type want = float32 ? napi_float32_array : napi_float64_array;
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != want) {
     throw TypeError(name + (float32 ? " must be a Float32Array" : " must be a Float64Array"));
   }
   auto array = value.As<Napi::TypedArray>();
-  if (array.ElementLength() != length) throw RangeError(name + " has the wrong length");
-  call.keepAlive.push_back(Napi::Persistent(static_cast<Napi::Object>(array)));
-  return TypedArrayData(array, name);
+  if (array.ElementLength() != call.length) throw RangeError(name + " has the wrong length");
+  return const_cast<void*>(ArrayData(array, name, AsyncArray::Use::kOutput, call));
+}
+
+// Every element of a JavaScript array, read before any memory is looked at: an accessor element
+// runs JavaScript, which must not get a chance to detach an array already validated.
+std::vector<Napi::Value> Elements(const Napi::Array& array) {
+  std::vector<Napi::Value> values;
+  for (uint32_t i = 0; i < array.Length(); ++i) values.push_back(array.Get(i));
+  return values;
 }
 
 // Arguments: code Int32Array, constants Float64Array, inputs (number | typed array)[],
 // outputs (typed array | null)[], length, float32, threads, blockSize.
-Call Prepare(const Napi::CallbackInfo& info) {
+Call Prepare(const Napi::CallbackInfo& info, bool async) {
   Call call;
+  call.async = async;
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     throw TypeError("code must be an Int32Array");
   }
@@ -76,8 +96,8 @@ Call Prepare(const Napi::CallbackInfo& info) {
   call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(TypedArrayData(code, "code")) : nullptr,
                         code.ElementLength(), static_cast<const double*>(constants.data), constants.length);
   if (!info[2].IsArray() || !info[3].IsArray()) throw TypeError("inputs and outputs must be arrays");
-  auto inputs = info[2].As<Napi::Array>();
-  auto outputs = info[3].As<Napi::Array>();
+  const std::vector<Napi::Value> inputs = Elements(info[2].As<Napi::Array>());
+  const std::vector<Napi::Value> outputs = Elements(info[3].As<Napi::Array>());
   if (!info[4].IsNumber()) throw TypeError("length must be a number");
   const double length = info[4].As<Napi::Number>().DoubleValue();
   if (!(length >= 0 && length <= 9007199254740991.0) || length != static_cast<double>(static_cast<size_t>(length))) {
@@ -88,13 +108,11 @@ Call Prepare(const Napi::CallbackInfo& info) {
   call.options.float32 = info[5].As<Napi::Boolean>().Value();
   call.options.threads = RequireUint32(info[6], "threads", 1, 1024);
   call.options.blockSize = RequireUint32(info[7], "blockSize", 16, 1 << 20);
-  if (inputs.Length() != static_cast<uint32_t>(call.program.nInputs)) throw RangeError("inputs has the wrong length");
-  if (outputs.Length() != static_cast<uint32_t>(call.program.nOutputs)) throw RangeError("outputs has the wrong length");
-  for (uint32_t i = 0; i < inputs.Length(); ++i) {
-    call.inputs.push_back(RequireInput(inputs.Get(i), i, call.length, call.options.float32, call));
-  }
-  for (uint32_t k = 0; k < outputs.Length(); ++k) {
-    call.outputs.push_back(RequireOutput(outputs.Get(k), k, call.program.outputs[k].kind, call.length, call.options.float32, call));
+  if (inputs.size() != static_cast<size_t>(call.program.nInputs)) throw RangeError("inputs has the wrong length");
+  if (outputs.size() != static_cast<size_t>(call.program.nOutputs)) throw RangeError("outputs has the wrong length");
+  for (size_t i = 0; i < inputs.size(); ++i) call.inputs.push_back(RequireInput(inputs[i], i, call));
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    call.outputs.push_back(RequireOutput(outputs[k], k, call.program.outputs[k].kind, call));
   }
   return call;
 }
@@ -106,7 +124,7 @@ Napi::Float64Array Reductions(Napi::Env env, const std::vector<double>& values) 
 }
 
 Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
-  Call call = Prepare(info);
+  Call call = Prepare(info, false);
   std::vector<double> reductions(call.program.nOutputs);
   Run(call.program, call.inputs, call.outputs, call.length, call.options, reductions.data());
   return Reductions(info.Env(), reductions);
@@ -122,7 +140,10 @@ class EvaluateWorker : public PromiseWorker {
     Run(call_.program, call_.inputs, call_.outputs, call_.length, call_.options, reductions_.data());
   }
 
-  Napi::Value Result(Napi::Env env) override { return Reductions(env, reductions_); }
+  Napi::Value Result(Napi::Env env) override {
+    for (const auto& array : call_.held) array->Deliver();
+    return Reductions(env, reductions_);
+  }
 
  private:
   Call call_;
@@ -130,7 +151,7 @@ class EvaluateWorker : public PromiseWorker {
 };
 
 Napi::Value EvaluateAsync(const Napi::CallbackInfo& info) {
-  return PromiseWorker::Start(new EvaluateWorker(info.Env(), Prepare(info)));
+  return PromiseWorker::Start(new EvaluateWorker(info.Env(), Prepare(info, true)));
 }
 
 Napi::Value OpNames(const Napi::CallbackInfo& info) {

@@ -7,11 +7,11 @@
 #include <type_traits>
 
 #include "../common/errors.h"
-#include "thread_pool.h"
+#include "../common/thread_pool.h"
 #include "vector_math.h"
 
-// Hot loops get an AVX2 clone picked at load time (ifunc), so the prebuild stays baseline x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Hot loops get an AVX2 clone picked at load time (ifunc: glibc only), so the prebuild stays baseline x86-64.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 #define HOTPATH_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define HOTPATH_CLONES
@@ -184,6 +184,9 @@ HOTPATH_INLINE void LoadConverted(const Input& in, size_t start, size_t n, T* sl
 template <class T>
 HOTPATH_INLINE void RunRangeImpl(const Program& p, const std::vector<Input>& inputs, const std::vector<void*>& outputs,
                                  size_t begin, size_t end, size_t blockSize, double* partial) {
+  // Scratch grows with min(blockSize, range), not with blockSize alone: a large blockSize on a short
+  // array must not allocate registers it never fills. The block decomposition is unchanged.
+  blockSize = std::min(blockSize, std::max<size_t>(end - begin, 1));
   const int32_t registers = p.Registers();
   std::vector<T> scratch(static_cast<size_t>(registers) * blockSize);
   std::vector<T*> regs(registers);

@@ -8,7 +8,7 @@
 
 namespace hotpath::expr {
 
-// Same order as OPS in src/expr/ops.ts (a test compares OpNames() with it).
+// Same order as OPS in src/lang/ops.ts (a test compares OpNames() with it).
 enum class Op : int32_t {
   kNeg, kNot, kAdd, kSub, kMul, kDiv, kMod, kPow, kLt, kLe, kEq, kNe, kGe, kGt, kAnd, kOr, kWhere,
   kSin, kCos, kTan, kArcsin, kArccos, kArctan, kSinh, kCosh, kTanh, kArcsinh, kArccosh, kArctanh,

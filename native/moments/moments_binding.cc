@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <exception>
-#include <thread>
 #include <vector>
 
+#include "../common/async_array.h"
 #include "../common/errors.h"
 #include "../common/promise_worker.h"
 #include "../common/memory.h"
+#include "../common/thread_pool.h"
 #include "../common/typed_array.h"
 #include "moments_kernel.h"
 
@@ -68,17 +69,19 @@ class PartialWorker : public PromiseWorker {
  public:
   PartialWorker(Napi::Env env, Napi::TypedArray array, FloatSpan span, NanPolicy policy, uint32_t threads)
       : PromiseWorker(env, "hotpath.moments"),
-        keepAlive_(Napi::Persistent(static_cast<Napi::Object>(array))),
+        values_(array, AsyncArray::Use::kInput, "values"),
         span_(span),
         policy_(policy),
-        slots_(env, WorkerCount(span.length, threads)) {}
+        threads_(threads),
+        slots_(env, WorkerCount(span.length, threads)) {
+    span_.data = values_.Data();
+  }
 
  protected:
   void Compute() override {
     const size_t blocks = (span_.length + kBlock - 1) / kBlock;
     const size_t workers = slots_.size();
     const size_t blocksPerWorker = (blocks + workers - 1) / workers;
-    std::vector<std::thread> pool;
     auto run = [&](size_t w) {
       const size_t begin = std::min(span_.length, w * blocksPerWorker * kBlock);
       const size_t end = std::min(span_.length, (w + 1) * blocksPerWorker * kBlock);
@@ -88,9 +91,7 @@ class PartialWorker : public PromiseWorker {
         slots_[w].error = std::current_exception();
       }
     };
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-    run(0);
-    for (auto& t : pool) t.join();
+    ParallelFor(workers, threads_, run);
     for (size_t w = 0; w < workers; ++w) {
       if (slots_[w].error) std::rethrow_exception(slots_[w].error);
       result_ = Merge(result_, slots_[w].partial);
@@ -100,9 +101,10 @@ class PartialWorker : public PromiseWorker {
   Napi::Value Result(Napi::Env env) override { return ToJs(env, result_); }
 
  private:
-  Napi::ObjectReference keepAlive_;  // the typed array must outlive the worker threads
+  AsyncArray values_;  // what the worker threads read: a copy, or a SharedArrayBuffer in place
   FloatSpan span_;
   NanPolicy policy_;
+  uint32_t threads_;
   // One result slot per thread, allocated here on the JavaScript thread through the tracked
   // allocator so the native memory accounting sees the worker's scratch.
   struct Slot {

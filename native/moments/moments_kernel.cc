@@ -127,7 +127,8 @@ __attribute__((always_inline)) inline bool BlockImpl(const T* x, size_t len, dou
 
 // Function multiversioning: the prebuild stays portable (baseline x86-64) and still runs AVX2
 // code where the CPU has it. The lane order is the same in both clones, so results are identical.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// target_clones needs ifunc: glibc has it; musl and Windows (PE) do not.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define HOTPATH_MULTIVERSION __attribute__((target_clones("avx2", "default")))
 #else
 #define HOTPATH_MULTIVERSION
@@ -181,8 +182,10 @@ Partial AccumulateImpl(const T* data, size_t length, NanPolicy policy, size_t in
     if (policy == NanPolicy::Propagate) {
       block = NaNBlock(len, nans);
     } else if (policy == NanPolicy::Raise) {
+      // Bounded by len: another thread may have overwritten the NaN since Block saw it (shared memory).
       size_t i = 0;
-      while (x[i] == x[i]) ++i;
+      while (i < len && x[i] == x[i]) ++i;
+      if (i == len) throw RangeError("values contained NaN that another thread overwrote during the call (nan: 'raise')");
       throw RangeError("values contains NaN at index " + std::to_string(indexBase + start + i) +
                        " (nan: 'raise')");
     } else {

@@ -7,6 +7,7 @@
 #include <CL/cl.h>
 
 #include <string>
+#include <vector>
 
 namespace hotpath::opencl {
 
@@ -27,8 +28,19 @@ struct Api {
 
 // The loaded table, or nullptr with `reason` set (library missing, symbol missing, no platform).
 // Thread-safe: the first call loads under a process-wide mutex; later calls return the same result.
-// HOTPATH_OPENCL_LIBRARY names another library to open (tests point it at a missing file).
+// HOTPATH_OPENCL_LIBRARY names another loader library to open (tests point it at a missing file).
+// Without a loader, the vendor drivers registered in /etc/OpenCL/vendors/*.icd (another directory:
+// HOTPATH_OPENCL_VENDORS, else OCL_ICD_VENDORS) are opened directly, as GPU machines often lack
+// libOpenCL.so.1 while the driver is installed.
 const Api* LoadApi(std::string* reason);
+
+// How LoadApi reached OpenCL: "loader" (libOpenCL.so.1 or the override), "direct-icd" (vendor
+// libraries opened here), or "" when it did not; `libraries` are the files opened.
+struct LoadPath {
+  std::string via;
+  std::vector<std::string> libraries;
+};
+const LoadPath& GetLoadPath();
 
 // "CL_INVALID_VALUE (-30)" for an OpenCL status code.
 std::string ErrorName(cl_int status);

@@ -11,11 +11,15 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "../common/async_array.h"
 #include "../common/errors.h"
+#include "../common/typed_array.h"
 
 namespace hotpath::opencl {
 namespace {
@@ -177,14 +181,14 @@ struct Bytes {
   size_t length = 0;
 };
 
+// Bytes of a typed array read during the call (clCreateBuffer copies them, clSetKernelArg too).
+// Plain and SharedArrayBuffer-backed arrays alike (TypedArrayData).
 Bytes RequireTypedArrayBytes(const Napi::Value& value, const char* argName) {
   if (!value.IsTypedArray()) throw TypeError(std::string(argName) + " must be a typed array");
   auto array = value.As<Napi::TypedArray>();
   Bytes bytes;
   bytes.length = array.ByteLength();
-  Napi::ArrayBuffer buffer = array.ArrayBuffer();
-  if (bytes.length > 0 && buffer.Data() == nullptr) throw TypeError(std::string(argName) + " is backed by a detached ArrayBuffer");
-  bytes.data = bytes.length == 0 ? nullptr : static_cast<uint8_t*>(buffer.Data()) + array.ByteOffset();
+  bytes.data = TypedArrayData(array, argName);
   return bytes;
 }
 
@@ -225,37 +229,84 @@ T GetDeviceValue(const Api& cl, cl_device_id device, cl_device_info param) {
 }
 
 // ---- Completion: a promise settled when an OpenCL event completes ------------------------------
+//
+// The event callback runs on a driver thread and reaches the JavaScript thread through a
+// thread-safe function. When a worker's environment is torn down, Node deletes its thread-safe
+// functions whether or not a driver thread still holds one, so callbacks check, under one lock,
+// that the environment they belong to is still alive (envs are marked dead by a cleanup hook that
+// runs before the functions are deleted). Host memory a command reads or writes is native
+// (AsyncArray, staged), so a command that outlives its environment writes memory nobody frees.
+
+std::mutex liveEnvsMutex;
+std::unordered_map<napi_env, uint64_t> liveEnvs;  // env -> generation (addresses can be reused)
+uint64_t nextGeneration = 1;
+
+void MarkEnvDead(void* env) {
+  std::lock_guard<std::mutex> lock(liveEnvsMutex);
+  liveEnvs.erase(static_cast<napi_env>(env));
+}
+
+void MarkEnvAlive(napi_env env) {
+  {
+    std::lock_guard<std::mutex> lock(liveEnvsMutex);
+    liveEnvs[env] = nextGeneration++;
+  }
+  napi_add_env_cleanup_hook(env, MarkEnvDead, env);
+}
+
+uint64_t Generation(napi_env env) {
+  std::lock_guard<std::mutex> lock(liveEnvsMutex);
+  auto found = liveEnvs.find(env);
+  return found == liveEnvs.end() ? 0 : found->second;
+}
 
 struct Completion;
 void SettleOnMainThread(Napi::Env env, Napi::Function, std::nullptr_t*, Completion* completion);
 using CompletionCall = Napi::TypedThreadSafeFunction<std::nullptr_t, Completion, SettleOnMainThread>;
 
 struct Completion {
-  explicit Completion(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  explicit Completion(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)), env(env), generation(Generation(env)) {}
   Napi::Promise::Deferred deferred;
   // JS values (handles, typed arrays) that must outlive the command: GC cannot free them meanwhile.
   std::vector<Napi::Reference<Napi::Value>> keepAlive;
   Napi::Reference<Napi::Value> result;  // resolved value (the typed array of a read), or undefined
+  std::unique_ptr<AsyncArray> host;     // native copy of a transfer's host memory
   std::string what;
   cl_event event = nullptr;
   cl_int status = CL_SUCCESS;
   CompletionCall call;
+  napi_env env;
+  uint64_t generation;
 };
 
+// The environment is gone: no reference can be released in it, nothing settled. The command has
+// completed, so its native host memory can go.
+void DropAfterTeardown(Completion* completion) {
+  Discover().api->clReleaseEvent(completion->event);
+  for (auto& ref : completion->keepAlive) ref.SuppressDestruct();
+  completion->result.SuppressDestruct();
+  if (completion->host) completion->host->Abandon();
+  delete completion;
+}
+
 void SettleOnMainThread(Napi::Env env, Napi::Function, std::nullptr_t*, Completion* completion) {
-  if (env == nullptr) {
-    // The environment is being torn down: nothing can be resolved or unreferenced any more.
-    for (auto& ref : completion->keepAlive) ref.SuppressDestruct();
-    completion->result.SuppressDestruct();
-    return;
-  }
+  if (env == nullptr) return DropAfterTeardown(completion);
   Napi::HandleScope scope(env);
   Discover().api->clReleaseEvent(completion->event);
-  if (completion->status < 0) {
-    completion->deferred.Reject(
-        Napi::Error::New(env, "hotpath: " + completion->what + " failed on the device: " + ErrorName(completion->status)).Value());
-  } else {
-    completion->deferred.Resolve(completion->result.IsEmpty() ? env.Undefined() : completion->result.Value());
+  try {
+    if (completion->status < 0) {
+      completion->deferred.Reject(Napi::Error::New(env, "hotpath: " + completion->what + " failed on the device: " +
+                                                            ErrorName(completion->status)).Value());
+    } else {
+      try {
+        if (completion->host) completion->host->Deliver();
+        completion->deferred.Resolve(completion->result.IsEmpty() ? env.Undefined() : completion->result.Value());
+      } catch (...) {
+        completion->deferred.Reject(ToJsError(env, std::current_exception()).Value());
+      }
+    }
+  } catch (...) {
+    // Settling failed: the environment is being torn down and can no longer run JavaScript.
   }
   delete completion;
 }
@@ -263,18 +314,25 @@ void SettleOnMainThread(Napi::Env env, Napi::Function, std::nullptr_t*, Completi
 void CL_CALLBACK OnEventComplete(cl_event, cl_int status, void* data) {
   auto* completion = static_cast<Completion*>(data);
   completion->status = status;
+  std::lock_guard<std::mutex> lock(liveEnvsMutex);
+  auto found = liveEnvs.find(completion->env);
+  if (found == liveEnvs.end() || found->second != completion->generation) return DropAfterTeardown(completion);
   CompletionCall call = completion->call;
-  call.BlockingCall(completion);
+  if (call.BlockingCall(completion) != napi_ok) {
+    call.Release();
+    return DropAfterTeardown(completion);
+  }
   call.Release();
 }
 
-// Takes ownership of `event` (from an enqueue that just succeeded) and returns its promise.
+// Takes ownership of `event` (from an enqueue that just succeeded) and of `host`; returns the promise.
 Napi::Promise AwaitEvent(Napi::Env env, const ContextHandle& ctx, cl_event event, const std::vector<Napi::Value>& keepAlive,
-                         Napi::Value result, std::string what) {
+                         Napi::Value result, std::string what, std::unique_ptr<AsyncArray> host = nullptr) {
   const Api& cl = *Discover().api;
   auto* completion = new Completion(env);
   for (const auto& value : keepAlive) completion->keepAlive.push_back(Napi::Persistent(value));
   if (!result.IsEmpty() && result.IsObject()) completion->result = Napi::Persistent(result);  // only objects can be referenced
+  completion->host = std::move(host);
   completion->what = std::move(what);
   completion->event = event;
   completion->call = CompletionCall::New(env, "hotpath.opencl", 0, 1);
@@ -299,6 +357,11 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("available", Napi::Boolean::New(info.Env(), d.api != nullptr));
   out.Set("reason", d.api != nullptr ? info.Env().Null() : Napi::String::New(info.Env(), d.reason));
+  const LoadPath& path = GetLoadPath();
+  out.Set("via", path.via.empty() ? info.Env().Null() : Napi::String::New(info.Env(), path.via));
+  auto libraries = Napi::Array::New(info.Env(), path.libraries.size());
+  for (uint32_t i = 0; i < path.libraries.size(); ++i) libraries.Set(i, path.libraries[i]);
+  out.Set("libraries", libraries);
   return out;
 }
 
@@ -390,29 +453,36 @@ Napi::Value CreateBuffer(const Napi::CallbackInfo& info) {
 }
 
 // transfer(ctx, buffer, typedArray, byteOffset): write when `isWrite`, else read into the array.
+// The command reads or writes native memory (a copy of the source; the read's result, copied into
+// the array once the command completes), never the array's own buffer: see AsyncArray.
 template <bool isWrite>
 Napi::Value Transfer(const Napi::CallbackInfo& info) {
   const Api& cl = RequireApi();
   auto* ctx = RequireHandle<ContextHandle>(info[0], Kind::Context, "context");
   auto* buffer = RequireHandle<BufferHandle>(info[1], Kind::Buffer, "buffer");
-  Bytes host = RequireTypedArrayBytes(info[2], isWrite ? "source" : "destination");
+  const char* name = isWrite ? "source" : "destination";
+  if (!info[2].IsTypedArray()) throw TypeError(std::string(name) + " must be a typed array");
   const size_t offset = RequireSize(info[3], "byteOffset", 0);
-  if (offset > buffer->byteLength || host.length > buffer->byteLength - offset) {
-    throw RangeError(std::to_string(host.length) + " bytes at byte offset " + std::to_string(offset) + " exceed the buffer's " +
+  auto host = std::make_unique<AsyncArray>(info[2].As<Napi::TypedArray>(),
+                                           isWrite ? AsyncArray::Use::kInput : AsyncArray::Use::kOutput, name,
+                                           AsyncArray::Placement::kStaged);
+  const size_t length = host->ByteLength();
+  if (offset > buffer->byteLength || length > buffer->byteLength - offset) {
+    throw RangeError(std::to_string(length) + " bytes at byte offset " + std::to_string(offset) + " exceed the buffer's " +
                      std::to_string(buffer->byteLength) + " bytes");
   }
   Napi::Env env = info.Env();
   Napi::Value result = isWrite ? env.Undefined() : info[2];
-  if (host.length == 0) {
+  if (length == 0) {
     auto deferred = Napi::Promise::Deferred::New(env);
     deferred.Resolve(result);
     return deferred.Promise();
   }
   cl_event event = nullptr;
-  cl_int status = isWrite ? cl.clEnqueueWriteBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, host.length, host.data, 0, nullptr, &event)
-                          : cl.clEnqueueReadBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, host.length, host.data, 0, nullptr, &event);
+  cl_int status = isWrite ? cl.clEnqueueWriteBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, host->Data(), 0, nullptr, &event)
+                          : cl.clEnqueueReadBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, host->Data(), 0, nullptr, &event);
   Check(status, isWrite ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
-  return AwaitEvent(env, *ctx, event, {info[0], info[1], info[2]}, result, isWrite ? "buffer write" : "buffer read");
+  return AwaitEvent(env, *ctx, event, {info[0], info[1]}, result, isWrite ? "buffer write" : "buffer read", std::move(host));
 }
 
 // Builds on the libuv pool; rejects with an Error whose message and `buildLog` carry the log.
@@ -438,8 +508,16 @@ class BuildWorker : public Napi::AsyncWorker {
     log_.resize(std::strlen(log_.c_str()));
   }
 
+  // Like PromiseWorker::OnOK: settling throws during environment teardown; drop the result then.
   void OnOK() override {
-    Napi::Env env = Env();
+    try {
+      Settle(Env());
+    } catch (...) {
+    }
+  }
+
+ private:
+  void Settle(Napi::Env env) {
     if (status_ == CL_SUCCESS) {
       deferred_.Resolve(Wrap(env, program_));
       return;
@@ -452,7 +530,6 @@ class BuildWorker : public Napi::AsyncWorker {
     deferred_.Reject(error.Value());
   }
 
- private:
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Value> context_;  // the program's context must outlive the build
   ProgramHandle* program_;
@@ -554,8 +631,13 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info) {
     if (local.size() != global.size()) throw RangeError("local must have as many dimensions as global");
   }
   std::vector<Napi::Value> keepAlive = {info[0], info[1]};
-  for (uint32_t i = 0; i < args.Length(); ++i) {
-    Napi::Value arg = args.Get(i);
+  // __local allocations must fit the device's local memory: drivers abort (pocl asserts) otherwise.
+  const cl_ulong localMemory = GetDeviceValue<cl_ulong>(cl, ctx->device, CL_DEVICE_LOCAL_MEM_SIZE);
+  cl_ulong localTotal = 0;
+  std::vector<Napi::Value> values;  // read first: an accessor element runs JavaScript
+  for (uint32_t i = 0; i < args.Length(); ++i) values.push_back(args.Get(i));
+  for (uint32_t i = 0; i < values.size(); ++i) {
+    Napi::Value arg = values[i];
     const std::string where = "argument " + std::to_string(i);
     cl_int status;
     if (arg.IsExternal()) {
@@ -566,7 +648,12 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info) {
       Bytes bytes = RequireTypedArrayBytes(arg, where.c_str());
       status = cl.clSetKernelArg(kernel->kernel, i, bytes.length, bytes.data);
     } else if (arg.IsNumber()) {
-      status = cl.clSetKernelArg(kernel->kernel, i, RequireSize(arg, where.c_str(), 1), nullptr);
+      const size_t bytes = RequireSize(arg, where.c_str(), 1);
+      if (bytes > localMemory || (localTotal += bytes) > localMemory) {
+        throw RangeError(where + ": __local allocations of " + std::to_string(bytes > localMemory ? bytes : localTotal) +
+                         " bytes exceed the device's local memory (" + std::to_string(localMemory) + " bytes)");
+      }
+      status = cl.clSetKernelArg(kernel->kernel, i, bytes, nullptr);
     } else {
       throw TypeError(where + " must be a Buffer, a scalar or a local allocation");
     }
@@ -590,6 +677,7 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void Register(Napi::Env env, Napi::Object exports) {
+  MarkEnvAlive(env);
   exports.Set("openclStatus", Napi::Function::New<Guarded<Status>>(env, "openclStatus"));
   exports.Set("openclPlatforms", Napi::Function::New<Guarded<Platforms>>(env, "openclPlatforms"));
   exports.Set("openclCreateContext", Napi::Function::New<Guarded<CreateContext>>(env, "openclCreateContext"));

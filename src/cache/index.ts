@@ -3,6 +3,7 @@ export { memoize, type CacheInfo, type CacheParameters, type Memoized, type Memo
 export {
   createCachedFetch,
   type CachedFetch,
+  type CachedEntryInfo,
   type CachedFetchOptions,
   type CachedResponse,
   type CacheExplanation,

@@ -1,7 +1,9 @@
 // `hotpath doctor`: which backend is live and why, for bug reports. It must run when nothing else does:
 // the loader is imported inside a try, so an invalid HOTPATH_BACKEND or HOTPATH_BACKEND=native without a
 // loadable addon is reported as the reason instead of ending the command.
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { errorLine, parseCommandArgs, printTable } from './io.js';
 
 /** The loader's view, or why the loader itself refused to load (then nothing native is usable). */
@@ -40,8 +42,12 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     options: { json: { type: 'boolean' } },
   });
   const { openclRows, ...loaded } = await backendReport();
+  // Written by scripts/install.js when the source build failed at install time (removed when one succeeds);
+  // this file sits in dist/cli (or src/cli), two levels below the package root.
+  const buildLog = path.join(__dirname, '..', '..', 'native-build.log');
   const report = {
     ...loaded,
+    nativeBuildLog: fs.existsSync(buildLog) ? buildLog : null,
     node: process.version,
     napi: Number(process.versions.napi),
     platform: `${process.platform}-${process.arch}`,
@@ -54,6 +60,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     printTable([
       ['backend', report.backend],
       ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError?.split('\n')[0]}`],
+      ...(report.nativeBuildLog ? [['failed native build log', report.nativeBuildLog] as [string, string]] : []),
       ['addon N-API version', String(report.addonNapiVersion ?? '-')],
       ['node', report.node],
       ['node N-API version', String(report.napi)],

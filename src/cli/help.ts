@@ -53,7 +53,8 @@ Options:
   --delta D         probability an estimate exceeds that error (default 0.001)
   --width W         sketch width instead of --epsilon (with --depth)
   --depth D         sketch depth instead of --delta (with --width)
-  --by line|word    count whole lines (default) or whitespace-separated words; empty ones are skipped
+  --by line|word    count whole lines (default; \n or \r\n ends a line) or words separated by
+                    ASCII whitespace; empty ones are skipped
   --seed N          hash seed (default 0); runs merge only with equal seeds and dimensions
   --save FILE       write the sketch and candidates to FILE when done (checked before reading)
   --load FILE       start from a saved run (repeat to merge several); dimensions come from the file.
@@ -63,7 +64,7 @@ Options:
 
 In the table, keys are printed safely for a terminal: control characters (ESC included),
 backslashes and lone surrogates are escaped as \\n, \\t, \\\\, \\xHH or \\u{H}; --json keeps them
-exact. Input is read as UTF-8 (invalid bytes become U+FFFD).
+exact. Keys are counted as bytes: a key that is not UTF-8 is shown as 0x and its hex bytes.
 
 Examples:
   hotpath topk access.log --k 10
@@ -91,21 +92,29 @@ ${exitStatuses}
   fetch: {
     summary: 'fetch a URL through the persistent RFC 9111 HTTP cache',
     help: `Usage: hotpath fetch URL [options]
+       hotpath fetch --list [--cache DIR] [--json]
+       hotpath fetch --delete PATTERN [--cache DIR]
 
 Fetches URL through the RFC 9111 HTTP cache and prints the status, body size and
-cache state (hit, miss, revalidated or stale). Without --cache the cache lives in
-memory for this one run, so every answer is a miss.
+cache state (hit, miss, revalidated or stale). The cache persists between runs in
+$XDG_CACHE_HOME/hotpath/http (~/.cache/hotpath/http when XDG_CACHE_HOME is unset).
 
 Options:
-  --cache DIR       persistent cache directory (created if missing)
+  --cache DIR       cache directory instead (created if missing; a directory that
+                    is not empty must already be a hotpath cache)
+  --no-cache-dir    keep the cache in memory for this run only (every answer is a miss)
+  --list            list the stored responses (URL, method, status, size, expires)
+  --delete PATTERN  delete the stored responses whose URL matches PATTERN (* = any
+                    characters, scheme optional)
   --header 'K: V'   request header (repeatable)
   --output FILE     write the body to FILE (streamed)
-  --json            print one JSON object
+  --json            print JSON (one object, or one per line with --list)
   -h, --help        show this help
 
 Examples:
-  hotpath fetch https://example.org/ --cache ~/.cache/hotpath
+  hotpath fetch https://example.org/
   hotpath fetch https://example.org/data.json --output data.json --json
+  hotpath fetch --delete 'example.org/*'
 
 ${exitStatuses}
 `,

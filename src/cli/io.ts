@@ -85,6 +85,7 @@ export function formatNumber(x: number): string {
  * lone surrogates are escaped, so printed output can't move the cursor or change colours.
  */
 export function escapeForTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
   return text.replace(/[\\\x00-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
     const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
     if (named[c]) return named[c];

@@ -17,7 +17,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
   mprof: async () => (await import('./mprof.js')).mprofCommand,
   worker: async () => (await import('./worker.js')).workerCommand,
   demo: async () => {
-    const { demoCommand } = await import('./demo.js');
+    const { demoCommand } = await import('./demo/index.js');
     return async (argv) => {
       if (argv.length > 0) throw new UsageError(`demo takes no arguments, got '${argv[0]}'`);
       return demoCommand();

@@ -3,10 +3,11 @@
 import fs from 'node:fs';
 import { TopK, type Key } from '../countmin/index.js';
 import path from 'node:path';
-import { escapeForTerminal, inputLines, parseCommandArgs, positiveIntegerFlag, progressReporter, UsageError } from './io.js';
+import { escapeForTerminal, parseCommandArgs, positiveIntegerFlag, progressReporter, UsageError } from './io.js';
 
 
-const BATCH = 8_192;
+/** Bytes read per chunk from a file (stdin delivers what the pipe holds). */
+const CHUNK_BYTES = 1 << 20;
 
 /** A problem with an input file (not with how the command was called): exit status 1. */
 class InputError extends Error {
@@ -107,23 +108,19 @@ export async function topkCommand(argv: string[]): Promise<number> {
   const file = positionals[0];
   const readInput = file !== undefined || !(flags.load && process.stdin.isTTY);
   if (readInput) {
-    const batch: string[] = [];
-    let lines = 0;
-    const progress = progressReporter('hotpath topk: lines');
-    for await (const line of inputLines(file)) {
-      lines++;
-      if (by === 'line') {
-        if (line !== '') batch.push(line);
-      } else {
-        for (const word of line.split(/\s+/)) if (word !== '') batch.push(word);
-      }
-      if (batch.length >= BATCH) {
-        topK.updateMany(batch);
-        batch.length = 0;
-        progress.tick(lines);
-      }
+    // Raw chunks straight into the sketch's byte path: no string per line, a key cut by a chunk boundary
+    // is carried to the next chunk, and memory stays one chunk plus the sketch.
+    if (file !== undefined && file !== '-') fs.accessSync(file, fs.constants.R_OK);
+    const input = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
+    const separator = by === 'line' ? '\n' : 'whitespace';
+    let bytes = 0;
+    const progress = progressReporter('hotpath topk: items');
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      topK.updateLines(chunk, { separator, stream: true });
+      bytes += chunk.length;
+      progress.tick(topK.sketch.totalCount, bytes);
     }
-    topK.updateMany(batch);
+    topK.updateLines(new Uint8Array(0), { separator });
     progress.done();
   }
   if (flags.save) fs.writeFileSync(flags.save, topK.toBuffer());

@@ -11,7 +11,7 @@ export interface NativeAddon {
   /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
-  /** The VM's opcode names in opcode order (must equal OPS in src/expr/ops.ts). */
+  /** The VM's opcode names in opcode order (must equal OPS in src/lang/ops.ts). */
   exprOpNames(): string[];
   /** Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16 offsets. */
   countminUpdate(
@@ -32,6 +32,10 @@ export interface NativeAddon {
   countminMerge(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void;
   /** xxHash64 of bytes with the seed's 32-bit halves. */
   countminHash(bytes: Uint8Array, seedLo: number, seedHi: number): bigint;
+  /** Adds 1 to every key of bytes (split at separator: a byte, or 256 for ASCII whitespace); returns the key count. */
+  countminUpdateLines(counters: Uint32Array, shape: Uint32Array, bytes: Uint8Array, separator: number, stripCR: boolean, threads: number): number;
+  /** Sequential updateLines that also returns [keys, offset, length, estimate, ...] for candidates >= threshold. */
+  countminUpdateLinesCandidates(counters: Uint32Array, shape: Uint32Array, bytes: Uint8Array, separator: number, stripCR: boolean, threshold: number, limit: number): Float64Array;
   /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
   nativeMemory(): number;
   /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
@@ -40,7 +44,7 @@ export interface NativeAddon {
   trackedFloat64Array(length: number): Float64Array;
 
   // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
-  openclStatus(): { available: boolean; reason: string | null };
+  openclStatus(): { available: boolean; reason: string | null; via: 'loader' | 'direct-icd' | null; libraries: string[] };
   openclPlatforms(): OpenclPlatformRecord[];
   openclCreateContext(deviceIndex: number): OpenclHandle;
   /** access: 0 read-write, 1 read-only, 2 write-only; `initial` (exactly byteLength bytes) is copied. */

@@ -18,14 +18,20 @@ function findTsconfig(from: string): string | null {
 
 function compiledPath(where: string, source: string): string {
   const tsconfig = findTsconfig(source);
-  if (!tsconfig) throw new Error(`${where}: ${source} is TypeScript and no tsconfig.json was found above it: give the compiled .js path`);
+  if (!tsconfig)
+    throw new Error(
+      `${where}: ${source} is TypeScript and no tsconfig.json was found above it: give the compiled .js path`,
+    );
   let compilerOptions: { rootDir?: string; outDir?: string };
   try {
     // tsconfig allows comments; drop whole-line ones, the common case.
     const text = fs.readFileSync(tsconfig, 'utf8').replace(/^\s*\/\/.*$/gm, '');
     compilerOptions = (JSON.parse(text) as { compilerOptions?: typeof compilerOptions }).compilerOptions ?? {};
   } catch (cause) {
-    throw new Error(`${where}: cannot read ${tsconfig} to locate the compiled ${path.basename(source)}: give the .js path`, { cause });
+    throw new Error(
+      `${where}: cannot read ${tsconfig} to locate the compiled ${path.basename(source)}: give the .js path`,
+      { cause },
+    );
   }
   const base = path.dirname(tsconfig);
   const rootDir = path.resolve(base, compilerOptions.rootDir ?? '.');
@@ -37,7 +43,9 @@ function compiledPath(where: string, source: string): string {
   const ext = path.extname(source);
   const target = path.join(outDir, relative.slice(0, -ext.length) + tsExtensions[ext]);
   if (!fs.existsSync(target)) {
-    throw new Error(`${where}: ${source} compiles to ${target}, which does not exist: build the project first (tsc -p ${tsconfig})`);
+    throw new Error(
+      `${where}: ${source} compiles to ${target}, which does not exist: build the project first (tsc -p ${tsconfig})`,
+    );
   }
   return target;
 }
@@ -45,10 +53,13 @@ function compiledPath(where: string, source: string): string {
 /** Absolute path of the JavaScript file workers load, from the `filename` or `module` option. */
 export function resolveTaskModule(where: string, filename: unknown, moduleSpecifier: unknown): string {
   if ((filename === undefined) === (moduleSpecifier === undefined)) {
-    throw new TypeError(`${where}: give exactly one of filename (a path or file: URL) and module (a package specifier)`);
+    throw new TypeError(
+      `${where}: give exactly one of filename (a path or file: URL) and module (a package specifier)`,
+    );
   }
   if (moduleSpecifier !== undefined) {
-    if (typeof moduleSpecifier !== 'string') throw new TypeError(`${where}: module must be a string, got ${typeName(moduleSpecifier)}`);
+    if (typeof moduleSpecifier !== 'string')
+      throw new TypeError(`${where}: module must be a string, got ${typeName(moduleSpecifier)}`);
     try {
       return require.resolve(moduleSpecifier, { paths: [process.cwd()] });
     } catch (cause) {
@@ -57,7 +68,8 @@ export function resolveTaskModule(where: string, filename: unknown, moduleSpecif
   }
   let file: string;
   if (filename instanceof URL) file = fileURLToPath(filename);
-  else if (typeof filename === 'string') file = filename.startsWith('file:') ? fileURLToPath(filename) : path.resolve(filename);
+  else if (typeof filename === 'string')
+    file = filename.startsWith('file:') ? fileURLToPath(filename) : path.resolve(filename);
   else throw new TypeError(`${where}: filename must be a string or URL, got ${typeName(filename)}`);
   if (!fs.existsSync(file)) throw new Error(`${where}: task module not found: ${file}`);
   return path.extname(file) in tsExtensions && !file.endsWith('.d.ts') ? compiledPath(where, file) : file;

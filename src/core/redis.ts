@@ -22,7 +22,8 @@ export function redisOptions(where: string, connection: unknown): RedisOptions {
       throw new RangeError(`${where}: connection must be a redis:// or rediss:// URL, got '${connection}'`);
     }
     const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
-    if (!Number.isInteger(db) || db < 0) throw new RangeError(`${where}: database in '${connection}' must be an integer >= 0`);
+    if (!Number.isInteger(db) || db < 0)
+      throw new RangeError(`${where}: database in '${connection}' must be an integer >= 0`);
     return {
       host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
       port: url.port ? Number(url.port) : 6379,
@@ -33,26 +34,37 @@ export function redisOptions(where: string, connection: unknown): RedisOptions {
     };
   }
   if (connection === null || typeof connection !== 'object' || Array.isArray(connection)) {
-    throw new TypeError(`${where}: connection must be a redis:// URL or an ioredis options object, got ${typeName(connection)}`);
+    throw new TypeError(
+      `${where}: connection must be a redis:// URL or an ioredis options object, got ${typeName(connection)}`,
+    );
   }
   return { ...(connection as RedisOptions) };
 }
 
 export function loadBullmq(): typeof BullMQ {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
   return require('bullmq') as typeof BullMQ;
 }
 
 /** Names a Redis server in messages, without its password. */
 export function describeRedis(options: RedisOptions): string {
   const scheme = options.tls ? 'rediss' : 'redis';
-  return options.path ? `redis+unix://${options.path}` : `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
+  return options.path
+    ? `redis+unix://${options.path}`
+    : `${scheme}://${options.host ?? '127.0.0.1'}:${options.port ?? 6379}`;
 }
 
 /**
  * Connects once with no retries and runs `probe` on the connection; rejects with an error naming
  * the server if it cannot be reached (or authenticated to) within `timeout` ms (undefined: no limit).
  */
-export async function withReachableRedis<T>(where: string, options: RedisOptions, timeout: number | undefined, probe: (redis: Redis) => Promise<T>): Promise<T> {
+export async function withReachableRedis<T>(
+  where: string,
+  options: RedisOptions,
+  timeout: number | undefined,
+  probe: (redis: Redis) => Promise<T>,
+): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
   const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
   const redis: Redis = new RedisClient({
     ...options,

@@ -23,7 +23,12 @@ const loadErrorClasses: Record<string, new (message: string, options?: { cause?:
  * package names from there, then from hotpath itself.
  */
 export function resolveModule(specifier: string, baseDir: string): string {
-  if (specifier.startsWith('file:') || path.isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../')) {
+  if (
+    specifier.startsWith('file:') ||
+    path.isAbsolute(specifier) ||
+    specifier.startsWith('./') ||
+    specifier.startsWith('../')
+  ) {
     const file = specifier.startsWith('file:') ? specifier : path.resolve(baseDir, specifier);
     return pathToFileURL(resolveTaskModule('resolveModule', file, undefined)).href;
   }
@@ -70,7 +75,9 @@ export async function loadExport(specifier: string, exportName: string, baseDir:
   const fn = namespace[exportName] ?? (commonjs && typeof commonjs === 'object' ? commonjs[exportName] : undefined);
   if (typeof fn !== 'function') {
     const names = Object.keys(namespace).filter((n) => typeof namespace[n] === 'function');
-    throw new TypeError(`module '${specifier}' has no exported function '${exportName}' (functions: ${names.join(', ') || 'none'})`);
+    throw new TypeError(
+      `module '${specifier}' has no exported function '${exportName}' (functions: ${names.join(', ') || 'none'})`,
+    );
   }
   return fn as TaskFunction;
 }

@@ -27,7 +27,13 @@ export function outOfRange(where: string, name: string, expected: string, actual
   return new RangeError(argumentMessage(where, name, expected, actual));
 }
 
-export function checkInteger(where: string, name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInteger(
+  where: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number') throw invalidType(where, name, 'a number', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
@@ -57,15 +63,50 @@ export function checkOptions(where: string, options: unknown): Record<string, un
   return options as Record<string, unknown>;
 }
 
+
 const integerArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array];
 
+// %TypedArray%.prototype's own getters read a view's internal slots, which no subclass or own
+// property can override: the lengths the native side reads (byteLength / element size of the real
+// buffer). A `length` getter that lies must not make the pure-TS kernels loop past the data.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function intrinsicGetter(name: string): (this: ArrayBufferView) => unknown {
+  return Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get as (this: ArrayBufferView) => unknown;
+}
+const lengthSlot = intrinsicGetter('length');
+const bufferSlot = intrinsicGetter('buffer');
+const byteOffsetSlot = intrinsicGetter('byteOffset');
+
+/** A typed array's real element count, read from its internal slot (never an overridable getter). */
+export function trueLength(view: ArrayBufferView): number {
+  return lengthSlot.call(view) as number;
+}
+
 /**
- * Float64Array and Float32Array pass through untouched (no copy); other numeric typed arrays
+ * A plain Float64Array/Float32Array view of the same memory as `view`, so that kernels see the real
+ * length even when `view` is a subclass or carries an own `length` property. Costs one view object.
+ */
+function plainView<T extends FloatArray>(view: T): T {
+  const Ctor = (view instanceof Float64Array ? Float64Array : Float32Array) as unknown as new (
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ) => T;
+  return new Ctor(bufferSlot.call(view) as ArrayBufferLike, byteOffsetSlot.call(view) as number, trueLength(view));
+}
+
+/**
+ * Float64Array and Float32Array are used in place (no copy, through a plain view); other numeric typed arrays
  * and number[] are copied into a Float64Array, checking every element of a plain array.
  */
 export function toFloatArray(where: string, name: string, values: unknown): FloatArray {
-  if (values instanceof Float64Array || values instanceof Float32Array) return values;
-  if (integerArrays.some((Ctor) => values instanceof Ctor)) return Float64Array.from(values as ArrayLike<number>);
+  if (values instanceof Float64Array || values instanceof Float32Array) return plainView(values);
+  const IntegerArray = integerArrays.find((Ctor) => values instanceof Ctor);
+  if (IntegerArray) {
+    const view = values as ArrayBufferView;
+    const plain = new IntegerArray(bufferSlot.call(view) as ArrayBuffer, byteOffsetSlot.call(view) as number, trueLength(view));
+    return Float64Array.from(plain);
+  }
   if (Array.isArray(values)) {
     const out = new Float64Array(values.length);
     for (let i = 0; i < values.length; i++) {

@@ -14,19 +14,31 @@ export interface WireError {
 export function toWireError(error: unknown): WireError {
   if (error instanceof Error) {
     const code: unknown = (error as NodeJS.ErrnoException).code;
-    return { name: error.name, message: error.message, stack: error.stack, ...(typeof code === 'string' ? { code } : {}) };
+    return {
+      name: error.name,
+      message: error.message,
+      stack: error.stack,
+      ...(typeof code === 'string' ? { code } : {}),
+    };
   }
   return { name: 'Error', message: `non-Error thrown: ${String(error)}` };
 }
 
 const errorClasses: Record<string, new (message: string) => Error> = {
-  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
 };
 
 /** The error as the receiver sees it: same class where it is a built-in, same name, message, stack and code. */
 export function fromWireError(wire: WireError): Error {
   const error = new (errorClasses[wire.name] ?? Error)(wire.message);
-  if (error.name !== wire.name) Object.defineProperty(error, 'name', { value: wire.name, configurable: true, writable: true });
+  if (error.name !== wire.name)
+    Object.defineProperty(error, 'name', { value: wire.name, configurable: true, writable: true });
   if (wire.stack !== undefined) error.stack = wire.stack;
   if (wire.code !== undefined) (error as NodeJS.ErrnoException).code = wire.code;
   return error;

@@ -36,7 +36,8 @@ export interface SketchHeader {
   width: number;
   depth: number;
   seed: bigint;
-  totalCount: number;
+  /** Exact, in [0, 2^64 - 1]. */
+  totalCount: bigint;
 }
 
 /** Serializes header + counters; `checksum` hashes the bytes before it (the backend's xxh64). */
@@ -51,7 +52,7 @@ export function writeSketch(h: SketchHeader, counters: Uint32Array, checksum: (b
   out.writeUInt32LE(h.width, 8);
   out.writeUInt32LE(h.depth, 12);
   out.writeBigUInt64LE(h.seed, 16);
-  out.writeBigUInt64LE(BigInt(Math.min(h.totalCount, 2 ** 64 - 1)), 24);
+  out.writeBigUInt64LE(h.totalCount, 24);
   out.set(new Uint8Array(counters.buffer, counters.byteOffset, counterBytes), HEADER_BYTES);
   out.writeBigUInt64LE(checksum(out.subarray(0, HEADER_BYTES + counterBytes)), HEADER_BYTES + counterBytes);
   return out;
@@ -90,7 +91,7 @@ export function readSketch(where: string, buf: unknown, checksum: (bytes: Uint8A
     width,
     depth,
     seed: b.readBigUInt64LE(16),
-    totalCount: Number(b.readBigUInt64LE(24)),
+    totalCount: b.readBigUInt64LE(24),
   };
   return { header, counters };
 }

@@ -122,10 +122,15 @@ function estimateLast(s: SketchState): number {
   return best;
 }
 
+/** Adds count to the key whose hash xxh64 just left in lastHash; returns its new estimate. */
+export function updateHashed(s: SketchState, count: number): number {
+  return s.wide ? updateU64(s, count) : updateU32(s, count);
+}
+
 /** Adds count to key (validated by the caller: a safe integer, >= 0 under conservative update); returns its new estimate. */
 export function updateKey(s: SketchState, key: unknown, count: number, where: string): number {
   hashKey(where, key, s.seedHi, s.seedLo);
-  return s.wide ? updateU64(s, count) : updateU32(s, count);
+  return updateHashed(s, count);
 }
 
 /** The key's estimate: the minimum of its counters (as a double: exact below 2^53). */

@@ -4,6 +4,7 @@
 import { requireNative } from '../core/loader.js';
 import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, NOT_A_STRING } from './hash.js';
 import type { SketchState } from './kernel.js';
+import type { LineCandidate, LineFormat } from './lines.js';
 
 /** Keys per native call; also bounds the temporary joined string and offsets. */
 const BATCH_KEYS = 8_192;
@@ -111,6 +112,19 @@ export function estimateNative(s: SketchState, key: unknown, where: string): num
 
 export function mergeNative(dst: Uint32Array, src: Uint32Array, wide: boolean, weight: number): void {
   requireNative().countminMerge(dst, src, wide, weight);
+}
+
+export function updateLinesNative(s: SketchState, bytes: Uint8Array, format: LineFormat, threads: number): number {
+  return requireNative().countminUpdateLines(s.counters, s.shape, bytes, format.separator, format.stripCR, threads);
+}
+
+export function updateLinesCandidatesNative(s: SketchState, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): { keys: number; candidates: LineCandidate[] } {
+  const packed = requireNative().countminUpdateLinesCandidates(s.counters, s.shape, bytes, format.separator, format.stripCR, threshold, limit);
+  const candidates: LineCandidate[] = [];
+  for (let i = 1; i < packed.length; i += 3) {
+    candidates.push({ bytes: bytes.subarray(packed[i], packed[i] + packed[i + 1]), estimate: packed[i + 2] });
+  }
+  return { keys: packed[0], candidates };
 }
 
 /** xxHash64 of bytes with a (hi, lo) seed. */

@@ -5,7 +5,8 @@ import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
 import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { estimateManyNative, estimateNative, hashNative, mergeNative, updateManyNative, updateNative } from './native.js';
+import { checkLineOptions, LineCarry, updateLinesCandidatesJs, updateLinesJs, type LineCandidate, type LineFormat, type UpdateLinesOptions } from './lines.js';
+import { estimateManyNative, estimateNative, hashNative, mergeNative, updateLinesCandidatesNative, updateLinesNative, updateManyNative, updateNative } from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -62,11 +63,22 @@ function checkCount(where: string, name: string, count: unknown, nonNegative: bo
   return count;
 }
 
-function sum(counts: Float64Array): number {
-  let total = 0;
-  for (let i = 0; i < counts.length; i++) total += counts[i];
-  return total;
+/** Exact sum of safe-integer counts: doubles while the partial sum stays exact, BigInt beyond. */
+function sum(counts: Float64Array): bigint {
+  let total = 0n;
+  let partial = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (Math.abs(partial) + Math.abs(counts[i]) > Number.MAX_SAFE_INTEGER) {
+      total += BigInt(partial);
+      partial = 0;
+    }
+    partial += counts[i];
+  }
+  return total + BigInt(partial);
 }
+
+/** totalCount saturates like the counters: it is kept in [0, 2^64 - 1], the range the binary format stores. */
+const MAX_TOTAL = 2n ** 64n - 1n;
 
 /**
  * Updates that also report each key's estimate right after its update: TopK (same package)
@@ -75,6 +87,8 @@ function sum(counts: Float64Array): number {
 export const sketchInternals = {} as {
   update(sketch: CountMinSketch, where: string, key: unknown, count: unknown): number;
   updateMany(sketch: CountMinSketch, where: string, keys: unknown, counts: unknown, estimates: Float64Array): void;
+  /** One complete piece of a byte stream, sequentially, returning the candidates at or above threshold (TopK). */
+  updateLinesCandidates(sketch: CountMinSketch, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): LineCandidate[];
 };
 
 /**
@@ -90,11 +104,18 @@ export class CountMinSketch {
   readonly conservative: boolean;
   readonly counter: CounterType;
   #state: SketchState;
-  #total = 0;
+  #total = 0n;
+  #lines = new LineCarry();
 
   static {
     sketchInternals.update = (sketch, where, key, count) => sketch.#update(where, key, count);
     sketchInternals.updateMany = (sketch, where, keys, counts, estimates) => sketch.#updateMany(where, keys, counts, estimates);
+    sketchInternals.updateLinesCandidates = (sketch, bytes, format, threshold, limit) => {
+      const run = sketch.backend === 'native' ? updateLinesCandidatesNative : updateLinesCandidatesJs;
+      const { keys, candidates } = run(sketch.#state, bytes, format, threshold, limit);
+      sketch.#addTotal(BigInt(keys));
+      return candidates;
+    };
   }
 
   /** `counters`: loaded state of the right length (fromBuffer); default all zero. */
@@ -152,13 +173,20 @@ export class CountMinSketch {
   get delta(): number {
     return Math.exp(-this.depth);
   }
-  /** Sum of all counts added (N), merged sketches' totals included (weighted). */
+  /**
+   * Sum of all counts added (N), merged sketches' totals included (weighted), as a number: exact up
+   * to 2^53 (Number.MAX_SAFE_INTEGER), the nearest double above. totalCountBigInt is always exact.
+   */
   get totalCount(): number {
+    return Number(this.#total);
+  }
+  /** totalCount exactly, in [0, 2^64 - 1] (saturating): what toBuffer() stores. */
+  get totalCountBigInt(): bigint {
     return this.#total;
   }
   /** epsilon · totalCount: with probability >= 1 - delta no estimate exceeds its true count by more. */
   get errorBound(): number {
-    return this.epsilon * this.#total;
+    return this.epsilon * Number(this.#total);
   }
   /** Bytes of counter memory. */
   get byteLength(): number {
@@ -174,6 +202,22 @@ export class CountMinSketch {
   /** Adds counts[i] (default 1) to keys[i] for every key, in one native call per batch. Returns this. */
   updateMany(keys: readonly Key[], counts?: ArrayLike<number>): this {
     this.#updateMany('CountMinSketch.updateMany', keys, counts, null);
+    return this;
+  }
+
+  /**
+   * Adds 1 to every key of a byte stream — a file, a socket, a stream chunk — split at `separator` (default
+   * '\n', CRLF-aware), with no JavaScript string per key: each key hashes as its bytes, the same as
+   * update() of that key as a string (UTF-8) or Uint8Array. Empty keys are skipped. With `stream: true` a
+   * key cut by the end of the chunk waits for the next call. Large inputs use `threads` threads (native
+   * backend; a conservative sketch counts in order on one thread). Returns this.
+   */
+  updateLines(bytes: Uint8Array, options?: UpdateLinesOptions): this {
+    const { format, stream, threads } = checkLineOptions('CountMinSketch.updateLines', bytes, options);
+    for (const piece of this.#lines.next(bytes, format, stream)) {
+      const keys = this.backend === 'native' ? updateLinesNative(this.#state, piece, format, threads) : updateLinesJs(this.#state, piece, format);
+      this.#addTotal(BigInt(keys));
+    }
     return this;
   }
 
@@ -225,7 +269,7 @@ export class CountMinSketch {
     for (const { state, total, weight } of parts) {
       if (this.backend === 'native') mergeNative(this.#state.counters, state.counters, this.#state.wide, weight);
       else mergeCounters(this.#state.counters, state.counters, this.#state.wide, weight);
-      this.#addTotal(total * weight);
+      this.#addTotal(total * BigInt(weight));
     }
     return this;
   }
@@ -253,7 +297,7 @@ export class CountMinSketch {
     checkCount(where, 'count', count, this.conservative);
     const c = count as number;
     const estimate = this.backend === 'native' ? updateNative(this.#state, key, c, where) : updateKey(this.#state, key, c, where);
-    this.#addTotal(c);
+    this.#addTotal(BigInt(c));
     return estimate;
   }
 
@@ -269,11 +313,12 @@ export class CountMinSketch {
         if (estimates) estimates[i] = e;
       }
     }
-    this.#addTotal(checked ? sum(checked) : list.length);
+    this.#addTotal(checked ? sum(checked) : BigInt(list.length));
   }
 
-  #addTotal(n: number): void {
-    this.#total = Math.max(0, this.#total + n);
+  #addTotal(n: bigint): void {
+    const total = this.#total + n;
+    this.#total = total < 0n ? 0n : total > MAX_TOTAL ? MAX_TOTAL : total;
   }
 
   #describe(): string {

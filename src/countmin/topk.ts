@@ -7,6 +7,7 @@
 import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { encodeKey, keyBytes, keyEnd, keyStart, type Key } from './hash.js';
+import { checkLineOptions, LineCarry, type UpdateLinesOptions } from './lines.js';
 import { CountMinSketch, hashBytes, sketchInternals, type CounterType } from './sketch.js';
 
 export interface TopKOptions {
@@ -71,6 +72,15 @@ function candidateId(where: string, key: unknown): string {
   }
 }
 
+/** A key read from a byte stream: its text when the bytes are UTF-8 (as update() of that string), else a copy of the bytes. */
+function bytesKey(bytes: Uint8Array): Key {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return Uint8Array.from(bytes);
+  }
+}
+
 /** A key safe to keep: byte keys are copied so later changes to the caller's buffer do not alter it. */
 function ownedKey(key: Key): Key {
   return key instanceof Uint8Array ? Uint8Array.from(key) : key;
@@ -84,6 +94,7 @@ export class TopK {
   #heap: Candidate[] = [];
   #byId = new Map<string, Candidate>();
   #estimates = new Float64Array(0);
+  #lines = new LineCarry();
 
   constructor(k: number, options?: TopKOptions) {
     const where = 'TopK';
@@ -122,6 +133,23 @@ export class TopK {
       // A key below a full heap's minimum can be neither a candidate nor a new one (estimates only grow).
       if (heap.length === this.k && estimates[i] <= heap[0].estimate) continue;
       this.#offer(where, keys[i], estimates[i]);
+    }
+    return this;
+  }
+
+  /**
+   * CountMinSketch.updateLines for heavy hitters: every key of the bytes is counted in order (the sketch is
+   * conservative), and only the distinct keys whose estimate reaches the heap's minimum become strings and
+   * meet the heap — for each piece of the stream, the k with the largest estimates. Returns this.
+   */
+  updateLines(bytes: Uint8Array, options?: UpdateLinesOptions): this {
+    const where = 'TopK.updateLines';
+    const { format, stream } = checkLineOptions(where, bytes, options);
+    for (const piece of this.#lines.next(bytes, format, stream)) {
+      const threshold = this.#heap.length === this.k ? this.#heap[0].estimate : 0;
+      for (const { bytes: key, estimate } of sketchInternals.updateLinesCandidates(this.sketch, piece, format, threshold, this.k)) {
+        this.#offer(where, bytesKey(key), estimate);
+      }
     }
     return this;
   }

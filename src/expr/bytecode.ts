@@ -8,8 +8,8 @@
 // outputs only), then temporaries. With one elementwise output the last instruction writes straight
 // into the output array; with several, results are copied at the end of each block so an output that
 // aliases an input never overwrites it before another output has read it.
-import { type Ir, liveValues } from './ir.js';
-import { OPS } from './ops.js';
+import { type Ir, liveValues } from '../lang/ir.js';
+import { OPS } from '../lang/ops.js';
 
 export const enum OutputKind {
   Elementwise = 0,

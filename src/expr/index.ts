@@ -1,5 +1,5 @@
-export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from './ast.js';
-export { parse as parseExpression } from './parser.js';
+export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from '../lang/ast.js';
+export { parse as parseExpression } from '../lang/parser.js';
 export {
   NATIVE_MIN_LENGTH,
   Program,
@@ -14,4 +14,11 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
-export { vectorize, type VectorizeArgument, type VectorizedFunction } from './vectorize.js';
+export {
+  vectorize,
+  type OpenclVectorizeArgument,
+  type OpenclVectorizedFunction,
+  type VectorizeArgument,
+  type VectorizedFunction,
+  type VectorizeOptions,
+} from './vectorize.js';

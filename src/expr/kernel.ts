@@ -2,8 +2,8 @@
 // so V8 JIT-compiles it like a hand-written loop (no temporaries, monomorphic array reads).
 // Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
-import { type Ir, type IrOutput, liveValues } from './ir.js';
-import { OPS } from './ops.js';
+import { type Ir, type IrOutput, liveValues } from '../lang/ir.js';
+import { OPS } from '../lang/ops.js';
 
 /** One character per input: d Float64Array, f Float32Array, i Int32Array, s scalar (number). */
 export type InputCode = 'd' | 'f' | 'i' | 's';

@@ -3,7 +3,7 @@ import { requireNative } from '../core/loader.js';
 import type { NativeAddon } from '../core/addon.js';
 import type { Bytecode } from './bytecode.js';
 import type { InputValue } from './kernel.js';
-import { OPS } from './ops.js';
+import { OPS } from '../lang/ops.js';
 
 export interface NativeRun {
   bytecode: Bytecode;

@@ -12,13 +12,14 @@
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { type Backend, resolveBackend } from '../core/loader.js';
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from './ast.js';
+import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, formatIr, lower } from './ir.js';
+import { type Ir, formatIr, lower } from '../lang/ir.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
-import { parse } from './parser.js';
+import { parse } from '../lang/parser.js';
+import { evaluateTree, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable } from '../opencl/evaluate.js';
 
 export type ResultArray = Float64Array | Float32Array;
 export type VariableValue = Float64Array | Float32Array | Int32Array | number;
@@ -128,7 +129,7 @@ export class CompiledExpressions {
         throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
       }
       if (code !== 's') {
-        const length = (value as ElementArray).length;
+        const length = trueLength(value as ElementArray);
         if (lengthFrom === null) {
           lengthFrom = name;
           n = length;
@@ -155,7 +156,8 @@ export class CompiledExpressions {
       if (!(given instanceof Ctor)) {
         throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
       }
-      if (given.length !== bound.n) throw new RangeError(`${where}: ${label} has ${given.length} elements, expected ${bound.n}`);
+      const length = trueLength(given);
+      if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
       return given;
     });
     this.#resolveAliasing(where, bound, arrays);
@@ -301,6 +303,14 @@ export class Program {
 
   async runAsync(vars: Variables, options?: EvaluateOptions): Promise<EvaluateResult> {
     return (await this.#compiled.executeAsync(this.#caller.async, vars, options, singleOut))[0];
+  }
+
+  /**
+   * The same program on an OpenCL device (opencl.evaluate's options and results; inputs may be Buffers
+   * already on the device). Computes in float32 by default on devices without fp64.
+   */
+  runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+    return evaluateTree(`${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`, this.source, this.#compiled.trees[0].root, vars, options);
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */

@@ -6,10 +6,12 @@
 //
 // Semantics follow the expression language: comparisons, && || ! give 1 or 0 (not the operand, as
 // JS's && does) and a condition is true when it is != 0, so NaN counts as true.
-import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from './ast.js';
-import { TokenStream, describeToken, tokenize, type Token } from './parser.js';
+import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from '../lang/ast.js';
+import { TokenStream, describeToken, tokenize, type Token } from '../lang/parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
-import { typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
+import type { OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 
 const WHERE = 'vectorize';
 
@@ -276,27 +278,56 @@ function splitArguments(where: string, params: readonly string[], args: Vectoriz
   return { vars, options: hasOptions ? (last as EvaluateOptions) : undefined };
 }
 
+/** A function vectorized for an OpenCL device: same arguments, opencl.evaluate's options and results. */
+export interface OpenclVectorizedFunction {
+  (...args: OpenclVectorizeArgument[]): Promise<OpenclEvaluateResult>;
+  /** Parameter names, in order. */
+  readonly params: readonly string[];
+  /** The compiled program (program.run(...) runs the same function on the CPU). */
+  readonly program: Program;
+}
+
+export type OpenclVectorizeArgument = OpenclVariable | OpenclEvaluateOptions;
+
+export interface VectorizeOptions {
+  /** 'cpu' (default): CPU threads or the pure-TS loop. 'opencl': an OpenCL device (the call returns a promise). */
+  target?: 'cpu' | 'opencl';
+}
+
 /**
  * Compiles an arrow function over numbers into a function over typed arrays and scalars, like
- * numba.vectorize: `vectorize((x, y) => Math.sqrt(x*x + y*y))(xs, ys)`. Throws ExpressionError
+ * numba.vectorize: `vectorize((x, y) => Math.sqrt(x*x + y*y))(xs, ys)`. With { target: 'opencl' }
+ * it runs on an OpenCL device (float32 by default on devices without fp64). Throws ExpressionError
  * (construct and column) for anything outside the supported subset.
  */
-export function vectorize(fn: (...args: number[]) => number): VectorizedFunction {
+export function vectorize(fn: (...args: number[]) => number, options?: { target?: 'cpu' }): VectorizedFunction;
+export function vectorize(fn: (...args: number[]) => number, options: { target: 'opencl' }): OpenclVectorizedFunction;
+export function vectorize(fn: (...args: number[]) => number, options?: VectorizeOptions): VectorizedFunction | OpenclVectorizedFunction {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: expected a function, got ${typeName(fn)}`);
+  const opts = checkOptions(WHERE, options);
+  checkKnownOptions(WHERE, opts, ['target']);
+  const target = opts.target === undefined ? 'cpu' : checkOneOf(WHERE, 'target', opts.target, ['cpu', 'opencl']);
   const source = Function.prototype.toString.call(fn);
   const parser = new FunctionParser(source);
   const root = parser.parseFunction();
   const params = parser.params;
   const caller = 'vectorized function';
   const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }]), { sync: caller, async: caller });
+  if (target === 'opencl') {
+    const onDevice = (...args: OpenclVectorizeArgument[]): Promise<OpenclEvaluateResult> => {
+      const { vars, options: runOptions } = splitArguments(caller, params, args as VectorizeArgument[]);
+      return program.runOpenCL(vars as Record<string, OpenclVariable>, runOptions as OpenclEvaluateOptions | undefined);
+    };
+    return Object.assign(onDevice, { params, program });
+  }
   const call = (...args: VectorizeArgument[]): EvaluateResult => {
-    const { vars, options } = splitArguments(caller, params, args);
-    return program.run(vars, options);
+    const { vars, options: runOptions } = splitArguments(caller, params, args);
+    return program.run(vars, runOptions);
   };
   return Object.assign(call, {
     async: async (...args: VectorizeArgument[]): Promise<EvaluateResult> => {
-      const { vars, options } = splitArguments(caller, params, args);
-      return program.runAsync(vars, options);
+      const { vars, options: runOptions } = splitArguments(caller, params, args);
+      return program.runAsync(vars, runOptions);
     },
     params,
     program,

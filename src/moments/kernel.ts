@@ -136,8 +136,12 @@ export function accumulate(x: FloatArray, policy: NanPolicyCode, where: string):
     if (policy === NanPolicyCode.Propagate) {
       part = { n: len, shift: 0, mean: NaN, m2: NaN, m3: NaN, m4: NaN, min: NaN, max: NaN, nanCount: nans };
     } else if (policy === NanPolicyCode.Raise) {
+      // Bounded by the block: another thread may have overwritten the NaN meanwhile (shared memory).
       let i = start;
-      while (x[i] === x[i]) i++;
+      while (i < start + len && x[i] === x[i]) i++;
+      if (i === start + len) {
+        throw new RangeError(`${where}: values contained NaN that another thread overwrote during the call (nan: 'raise')`);
+      }
       throw new RangeError(`${where}: values contains NaN at index ${i} (nan: 'raise')`);
     } else {
       let k = 0;

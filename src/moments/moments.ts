@@ -254,15 +254,18 @@ function asyncThreads(where: string, options: unknown): number {
 
 function accumulateWith(backend: Backend, x: FloatArray, code: NanPolicyCode, threads: number, where: string): Promise<Partial> {
   if (backend === 'native') return accumulateNativeAsync(x, code, threads, where);
-  // The pure-TS path has no threads of its own; it still settles asynchronously.
+  // The pure-TS path has no threads of its own: it reads the values during the call, as the native
+  // one does (a buffer detached or shrunk after the call returns cannot change the answer), and
+  // still settles asynchronously.
   return new Promise((resolve, reject) => {
-    setImmediate(() => {
-      try {
-        resolve(accumulate(x, code, where));
-      } catch (error) {
-        reject(error);
-      }
-    });
+    let part: Partial;
+    try {
+      part = accumulate(x, code, where);
+    } catch (error) {
+      setImmediate(() => reject(error));
+      return;
+    }
+    setImmediate(() => resolve(part));
   });
 }
 

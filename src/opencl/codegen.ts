@@ -1,10 +1,10 @@
-// Generates OpenCL C from the expression language's SSA program (src/expr/ir.ts): the same parser,
+// Generates OpenCL C from the expression language's SSA program (src/lang/ir.ts): the same parser,
 // constant folding, common-subexpression elimination and integer-power unrolling as the CPU
 // `evaluate`, so both compute the same operations in the same order. Each op mirrors the JS
-// semantics in src/expr/ops.ts (NaN handling of min/max/pow included); FP_CONTRACT is off so
+// semantics in src/lang/ops.ts (NaN handling of min/max/pow included); FP_CONTRACT is off so
 // a*b + c never becomes an fma, which keeps + - * / bit-identical to the CPU.
-import { type Ir, liveValues } from '../expr/ir.js';
-import { OPS } from '../expr/ops.js';
+import { type Ir, liveValues } from '../lang/ir.js';
+import { OPS } from '../lang/ops.js';
 
 /** How a kernel receives input k: d/f/i a __global double/float/int array, s a scalar. */
 export type InputCode = 'd' | 'f' | 'i' | 's';
@@ -27,7 +27,7 @@ const infix = (op: string) => (a: string, b: string) => `(${a} ${op} ${b})`;
 const test = (op: string) => (a: string, b: string) => `(${a} ${op} ${b} ? ONE : ZERO)`;
 const call = (fn: string) => (...args: string[]) => `${fn}(${args.join(', ')})`;
 
-// OpenCL C for each op of src/expr/ops.ts, by name. ONE and ZERO are the real type's 1 and 0.
+// OpenCL C for each op of src/lang/ops.ts, by name. ONE and ZERO are the real type's 1 and 0.
 const OPENCL: Record<string, (...args: string[]) => string> = {
   neg: (a) => `(-${a})`,
   not: (a) => `(${a} == ZERO ? ONE : ZERO)`,

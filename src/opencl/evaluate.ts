@@ -4,10 +4,11 @@
 // precision, device). Inputs may be typed arrays (uploaded, result downloaded) or Buffers already
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
+import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction } from '../expr/ast.js';
-import { lower, type Ir } from '../expr/ir.js';
-import { parse } from '../expr/parser.js';
+import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
+import { lower, type Ir } from '../lang/ir.js';
+import { parse } from '../lang/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
 import { ElementwiseKernel, ReductionKernel } from './snippets.js';
@@ -31,7 +32,7 @@ export interface OpenclEvaluateOptions {
 export type OpenclVariable = Float64Array | Float32Array | Int32Array | number | Buffer;
 export type OpenclEvaluateResult = Float64Array | Float32Array | Buffer | number;
 
-const where = 'opencl.evaluate';
+const KNOWN_OPTIONS = ['device', 'context', 'precision', 'out'];
 const codeOfBufferType: Partial<Record<string, InputCode>> = { double: 'd', float: 'f', int: 'i' };
 
 function inputCode(value: unknown): InputCode | null {
@@ -51,13 +52,16 @@ interface Parsed {
 
 const parsedCache = new LRUCache<string, Parsed>({ max: 256 });
 
-function parseExpression(source: unknown): Parsed {
+function fromTree(root: Node): Parsed {
+  const ir = lower([{ name: 'result', root }]);
+  return { root, ir, reduction: ir.outputs[0].reduction };
+}
+
+function parseExpression(where: string, source: unknown): Parsed {
   if (typeof source !== 'string') throw new TypeError(`${where}: expression must be a string, got ${typeName(source)}`);
   let parsed = parsedCache.get(source);
   if (!parsed) {
-    const root = parse(source, where);
-    const ir = lower([{ name: 'result', root }]);
-    parsed = { root, ir, reduction: ir.outputs[0].reduction };
+    parsed = fromTree(parse(source, where));
     parsedCache.set(source, parsed);
   }
   return parsed;
@@ -81,7 +85,7 @@ interface Bound {
 }
 
 /** Orders and checks the variables, and picks the compute type (the CPU evaluate's promotion table). */
-function bind(source: string, parsed: Parsed, vars: unknown, precision: Precision, device: Device): Bound {
+function bind(where: string, source: string, parsed: Parsed, vars: unknown, precision: Precision, device: Device): Bound {
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
     throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
   }
@@ -150,11 +154,11 @@ const REDUCE: Record<Reduction, { neutral: string; reduce: string }> = {
   max: { neutral: '-INFINITY', reduce: '(b > a || isnan(b)) ? b : a' },
 };
 
-function compiledKernel(context: Context, source: string, parsed: Parsed, bound: Bound): CompiledKernel {
+function compiledKernel(context: Context, key: string, parsed: Parsed, bound: Bound): CompiledKernel {
   let contextId = contextIds.get(context);
   if (contextId === undefined) contextIds.set(context, (contextId = nextContextId++));
-  const key = `${contextId}|${bound.real}|${bound.codes.join('')}|${source}`;
-  let kernel = kernelCache.get(key);
+  const cacheKey = `${contextId}|${bound.real}|${bound.codes.join('')}|${key}`;
+  let kernel = kernelCache.get(cacheKey);
   if (!kernel) {
     const generated = generateExpression(parsed.ir, bound.codes, bound.real);
     // Correctly rounded float32 / and sqrt, as the CPU computes them (OpenCL allows 2.5 ulp otherwise).
@@ -179,14 +183,14 @@ function compiledKernel(context: Context, source: string, parsed: Parsed, bound:
         options,
       });
     }
-    kernelCache.set(key, kernel);
+    kernelCache.set(cacheKey, kernel);
   }
   return kernel;
 }
 
 const defaultContexts = new Map<Device, Context>();
 
-function contextFor(opts: Record<string, unknown>): Context {
+function contextFor(where: string, opts: Record<string, unknown>): Context {
   if (opts.context !== undefined) {
     if (!(opts.context instanceof Context)) throw new TypeError(`${where}: context must be an opencl Context, got ${typeName(opts.context)}`);
     return opts.context;
@@ -203,7 +207,7 @@ function contextFor(opts: Record<string, unknown>): Context {
   return context;
 }
 
-function checkOut(out: unknown, bound: Bound, reduction: Reduction | null, device: Device): Float64Array | Float32Array | Buffer | undefined {
+function checkOut(where: string, out: unknown, bound: Bound, reduction: Reduction | null, device: Device): Float64Array | Float32Array | Buffer | undefined {
   if (out === undefined) return undefined;
   if (reduction) throw new TypeError(`${where}: out cannot be used with the reduction '${reduction}'`);
   const Ctor = bound.real === 'float' ? Float32Array : Float64Array;
@@ -227,14 +231,52 @@ function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluat
  * array (Float32Array when computing in float32), `out`, or a number for a reduction.
  */
 export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+  const where = 'opencl.evaluate';
   const opts = checkOptions(where, options);
-  const precision = opts.precision === undefined ? 'auto' : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
-  const context = contextFor(opts);
-  const parsed = parseExpression(expr);
-  const bound = bind(expr, parsed, vars, precision, context.device);
-  const out = checkOut(opts.out, bound, parsed.reduction, context.device);
+  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const context = contextFor(where, opts);
+  const parsed = parseExpression(where, expr);
+  return run(where, `expr:${expr}`, expr, parsed, vars, opts, context, 'auto');
+}
+
+const parsedTrees = new WeakMap<Node, Parsed>();
+
+/**
+ * @internal What compile(expr).runOpenCL and vectorize(fn, { target: 'opencl' }) run: a tree the CPU
+ * path already parsed (`source` is its text, for messages and the kernel cache). Unlike
+ * opencl.evaluate, precision defaults to float32 on devices without fp64, so one function runs
+ * unchanged on the CPU or any device.
+ */
+export async function evaluateTree(
+  where: string,
+  source: string,
+  root: Node,
+  vars: Readonly<Record<string, OpenclVariable>>,
+  options?: OpenclEvaluateOptions,
+): Promise<OpenclEvaluateResult> {
+  const opts = checkOptions(where, options);
+  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const context = contextFor(where, opts);
+  let parsed = parsedTrees.get(root);
+  if (!parsed) parsedTrees.set(root, (parsed = fromTree(root)));
+  return run(where, `tree:${source}`, source, parsed, vars, opts, context, context.device.fp64 ? 'auto' : 'float32');
+}
+
+async function run(
+  where: string,
+  key: string,
+  source: string,
+  parsed: Parsed,
+  vars: unknown,
+  opts: Record<string, unknown>,
+  context: Context,
+  defaultPrecision: Precision,
+): Promise<OpenclEvaluateResult> {
+  const precision = opts.precision === undefined ? defaultPrecision : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
+  const bound = bind(where, source, parsed, vars, precision, context.device);
+  const out = checkOut(where, opts.out, bound, parsed.reduction, context.device);
   if (bound.n === 0) return out ?? emptyResult(parsed.reduction, bound.real);
-  const kernel = compiledKernel(context, expr, parsed, bound);
+  const kernel = compiledKernel(context, key, parsed, bound);
   const owned: Buffer[] = [];
   try {
     const pending: Promise<unknown>[] = [];

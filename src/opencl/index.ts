@@ -2,6 +2,7 @@
 export {
   available,
   unavailableReason,
+  loadPath,
   platforms,
   devices,
   defaultDevice,
@@ -19,6 +20,7 @@ export {
   type DeviceTypeFilter,
   type KernelArgInfo,
   type KernelArgument,
+  type LoadPath,
   type LocalMemory,
   type ProgramOptions,
   type RunOptions,

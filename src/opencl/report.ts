@@ -1,9 +1,11 @@
 // What `hotpath doctor` prints about OpenCL: availability, then every platform and its devices.
-import { available, platforms, unavailableReason } from './runtime.js';
+import { available, loadPath, platforms, unavailableReason, type LoadPath } from './runtime.js';
 
 export interface OpenclReport {
   available: boolean;
   reason: string | null;
+  /** Loader or vendor drivers opened directly, and the libraries. */
+  loadPath: LoadPath;
   platforms: Array<{
     name: string;
     version: string;
@@ -12,10 +14,11 @@ export interface OpenclReport {
 }
 
 export function openclReport(): OpenclReport {
-  if (!available()) return { available: false, reason: unavailableReason(), platforms: [] };
+  if (!available()) return { available: false, reason: unavailableReason(), loadPath: loadPath(), platforms: [] };
   return {
     available: true,
     reason: null,
+    loadPath: loadPath(),
     platforms: platforms().map((p) => ({
       name: p.name,
       version: p.version,
@@ -34,11 +37,15 @@ export function openclReport(): OpenclReport {
 /** Table rows for the human-readable doctor output. */
 export function openclRows(report: OpenclReport): [string, string][] {
   if (!report.available) return [['opencl', `not available: ${report.reason}`]];
-  return report.platforms.flatMap((p, i) => [
-    [`opencl platform ${i}`, `${p.name} (${p.version})`] as [string, string],
-    ...p.devices.map((d, j): [string, string] => [
-      `  device ${j}`,
-      `${d.name}: ${d.type}, ${d.computeUnits} compute units, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`,
+  const via = report.loadPath.via === 'loader' ? 'ICD loader' : 'vendor drivers opened directly (no ICD loader)';
+  return [
+    ['opencl', `${via}: ${report.loadPath.libraries.join(', ')}`],
+    ...report.platforms.flatMap((p, i) => [
+      [`opencl platform ${i}`, `${p.name} (${p.version})`] as [string, string],
+      ...p.devices.map((d, j): [string, string] => [
+        `  device ${j}`,
+        `${d.name}: ${d.type}, ${d.computeUnits} compute units, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`,
+      ]),
     ]),
-  ]);
+  ];
 }

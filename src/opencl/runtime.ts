@@ -8,17 +8,40 @@ import { arrayScalarType, encodeScalar, isTypedArray, scalarArrays, scalarType, 
 
 // ---- Availability ------------------------------------------------------------------------------
 
-let probed: { available: boolean; reason: string | null } | undefined;
+interface Probe {
+  available: boolean;
+  reason: string | null;
+  via: LoadPath['via'];
+  libraries: string[];
+}
+let probed: Probe | undefined;
 
 // Probing loads the OpenCL driver (tens of ms with pocl), so it happens on first use, not at import.
-function probe(): { available: boolean; reason: string | null } {
+function probe(): Probe {
   if (!probed) {
     probed =
       backend === 'native'
         ? requireNative().openclStatus()
-        : { available: false, reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}` };
+        : { available: false, reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}`, via: null, libraries: [] };
   }
   return probed;
+}
+
+/** How OpenCL was reached. */
+export interface LoadPath {
+  /**
+   * 'loader': through the ICD loader libOpenCL.so.1 (or HOTPATH_OPENCL_LIBRARY); 'direct-icd': no loader, so
+   * the vendor drivers registered in /etc/OpenCL/vendors/*.icd were opened directly (cl_khr_icd); null: unavailable.
+   */
+  via: 'loader' | 'direct-icd' | null;
+  /** The libraries opened: the loader, or each vendor driver that gave a platform. */
+  libraries: string[];
+}
+
+/** Which path `available()` took to OpenCL (loader or direct vendor drivers), for diagnostics. */
+export function loadPath(): LoadPath {
+  const { via, libraries } = probe();
+  return { via, libraries: [...libraries] };
 }
 
 /** Whether an OpenCL platform with at least the ICD loader is usable in this process. */
@@ -127,9 +150,21 @@ export function devices(options?: { type?: DeviceTypeFilter }): Device[] {
   return platforms().flatMap((p) => p.devices(options));
 }
 
-/** The default device: the GPU with the most compute units, else the first CPU, else any device. */
+/**
+ * The default device: the one HOTPATH_OPENCL_DEVICE names (an index into devices(), so a test suite can be
+ * run against each device in turn), else the GPU with the most compute units, else the first CPU, else any.
+ */
 export function defaultDevice(): Device {
   const all = devices();
+  const chosen = process.env.HOTPATH_OPENCL_DEVICE;
+  if (chosen !== undefined && chosen !== '') {
+    const index = Number(chosen);
+    if (!/^\d+$/.test(chosen.trim()) || index >= all.length) {
+      const listing = all.map((d) => `${d.index}: ${d}`).join('; ') || 'none';
+      throw new RangeError(`opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`);
+    }
+    return all[index];
+  }
   const gpus = all.filter((d) => d.type === 'gpu').sort((a, b) => b.computeUnits - a.computeUnits);
   const device = gpus[0] ?? all.find((d) => d.type === 'cpu') ?? all[0];
   if (!device) throw new Error('opencl: no OpenCL device found on any platform');
@@ -403,6 +438,7 @@ export class Kernel extends Resource {
     const local = opts.local === undefined ? null : workSizes(where, 'local', opts.local);
     if (local) checkLocalSizes(where, device, this.workGroupSize, global, local);
     const args = this.#encodeArgs(where, opts.args);
+    checkLocalMemory(where, device, args);
     const ctx = this.program.context;
     return requireNative().openclRunKernel(ctx.handle(where), kernel, args, global, local);
   }
@@ -460,6 +496,15 @@ function workSizes(where: string, name: string, value: unknown): number[] {
     if (!Number.isSafeInteger(s) || s < 1) throw new RangeError(`${where}: ${name} sizes must be integers >= 1, got ${s}`);
   }
   return sizes;
+}
+
+// Drivers abort the process (pocl asserts) on __local allocations above the device's local memory.
+function checkLocalMemory(where: string, device: Device, args: ReadonlyArray<unknown>): void {
+  let total = 0;
+  for (const arg of args) if (typeof arg === 'number') total += arg;
+  if (total > device.localMemory) {
+    throw new RangeError(`${where}: __local allocations of ${total} bytes exceed the device's local memory (localMemory = ${device.localMemory} bytes)`);
+  }
 }
 
 function checkLocalSizes(where: string, device: Device, kernelLimit: number, global: number[], local: number[]): void {

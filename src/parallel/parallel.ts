@@ -3,11 +3,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { resolveBackend, type Backend } from '../core/loader.js';
-import { checkInteger, checkOptions, toFloatArray } from '../core/validate.js';
+import { checkInteger, checkOptions, toFloatArray, trueLength } from '../core/validate.js';
 import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
 import { compile, evaluate as evaluateExpr, type EvaluateResult, type ResultArray, type Variables } from '../expr/index.js';
-import { Pool } from '../pool/pool.js';
+import { Pool } from '../pool/index.js';
 
 export interface ParallelOptions {
   /** Slices the input is cut into, one task each. Default: os.availableParallelism(). */
@@ -95,8 +95,9 @@ function arrayLength(where: string, names: readonly string[], vars: Variables): 
   for (const name of names) {
     const value = vars[name];
     if (!ArrayBuffer.isView(value)) continue;
-    if (n !== null && value.length !== n) throw new RangeError(`${where}: length mismatch: variables have ${n} and ${value.length} elements ('${name}')`);
-    n = value.length;
+    const length = trueLength(value);
+    if (n !== null && length !== n) throw new RangeError(`${where}: length mismatch: variables have ${n} and ${length} elements ('${name}')`);
+    n = length;
   }
   return n;
 }

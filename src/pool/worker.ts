@@ -4,7 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { type MemoryProfile, type ProfiledError, profileWith, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
+import type { MemoryProfile, ProfiledError, ProfileSettings, TaskMemory } from '../memprof/profile.js';
 import { toWireError } from '../core/wire-error.js';
 import type { ChunkResults, PoolWorkerData, TaskMessage, TaskReply } from './protocol.js';
 
@@ -71,8 +71,13 @@ function withoutResult({ result: _, ...memory }: MemoryProfile<unknown>): TaskMe
   return memory;
 }
 
-/** The call under profileMemory: its memory comes back with the value, or with the error. */
+/**
+ * The call under profileMemory: its memory comes back with the value, or with the error. Memory
+ * profiling (the addon, node:inspector) is loaded on the first task that asks for it, not by every worker.
+ */
 async function profiledReply(fn: (...args: unknown[]) => unknown, args: unknown[], settings: ProfileSettings): Promise<unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { profileWith } = require('../memprof/profile.js') as typeof import('../memprof/profile.js');
   try {
     const profile = await profileWith(() => fn(...args), settings);
     return reply(profile.result, withoutResult(profile));

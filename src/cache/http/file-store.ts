@@ -1,15 +1,23 @@
 // A persistent, content-addressed store: bodies live in bodies/<sha256 of the bytes>, each entry's
 // metadata in entries/<sha256 of the key>.json. Everything is written to tmp/ first and renamed into
-// place, so a process killed mid-write leaves at most a temp file (removed at the next open), never a
-// half-written entry. No native dependency: it works wherever Node runs.
+// place, so a process killed mid-write leaves at most a temp file, never a half-written entry. No
+// native dependency: it works wherever Node runs.
+//
+// The store only ever deletes or rewrites what it wrote itself: the directory carries a versioned
+// marker file (a non-empty directory without one is refused), and only file names of its own forms
+// are touched. Several processes may share a directory: temp files are named after their writer
+// (host and pid), and only those of dead writers are reclaimed. Within a process, a body handed out
+// by get() or put() is leased: eviction defers deleting it until the response reading it is done.
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
-import type { CacheEntry, CacheStore } from './store.js';
+import { checkKnownOptions } from '../../core/options.js';
+import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface FileStoreOptions {
-  /** The store's directory, created if missing. */
+  /** The store's directory: created if missing; an existing one must be empty or a hotpath cache. */
   path: string;
   /** Bound on the bytes of the distinct bodies kept; least recently used entries go first. Default 512 MiB. */
   maxBytes?: number;
@@ -28,16 +36,54 @@ interface IndexRow {
   lastUsed: number;
 }
 
+/** The marker file that makes a directory a hotpath cache, and the layout version it describes. */
+export const MARKER_FILE = 'hotpath-cache.json';
+const FORMAT = 'hotpath-http-cache';
+const VERSION = 1;
+
 const RECENCY_WRITE_INTERVAL_MS = 60_000;
+/**
+ * How long a body handed out by get()/put() is kept for a reader that has not started yet (a reader
+ * that has started holds it itself, and keeps reading an unlinked file through its descriptor).
+ */
+const LEASE_MS = 10_000;
+/** A body no entry names is a writer's leftover only once it is this old (the entry follows the body). */
+const ORPHAN_AGE_MS = 60 * 60_000;
+/** Temp files of writers on other hosts (a shared file system) are reclaimed only when this old. */
+const FOREIGN_TEMP_AGE_MS = 24 * 60 * 60_000;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
+const HOST = os.hostname().replace(/[^A-Za-z0-9-]/g, '_');
+/** `<host>.<pid>.<uuid>.tmp`: whose temp file it is, so only dead writers' files are reclaimed. */
+const TEMP_NAME = /^([A-Za-z0-9_-]+)\.(\d+)\.[0-9a-f-]{36}\.tmp$/;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function isEntryFile(value: unknown): value is EntryFile {
   const e = value as EntryFile;
   return (
-    typeof e === 'object' && e !== null && typeof e.key === 'string' && typeof e.body === 'string' && /^[0-9a-f]{64}$/.test(e.body) && Number.isSafeInteger(e.size) && e.size >= 0
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.key === 'string' &&
+    typeof e.body === 'string' &&
+    HEX64.test(e.body) &&
+    Number.isSafeInteger(e.size) &&
+    e.size >= 0
   );
 }
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
 export class FileStore implements CacheStore {
   readonly path: string;
@@ -48,12 +94,21 @@ export class FileStore implements CacheStore {
   /** In-memory index of entries/, rebuilt at open: sizes, shared bodies and recency for eviction. */
   private readonly index = new Map<string, IndexRow>();
   private readonly bodyRefs = new Map<string, number>();
+  /** Readers (and grace periods) per body hash; a leased body's file is deleted only when released. */
+  private readonly leases = new Map<string, number>();
+  /** Bodies no entry uses any more, waiting for their leases to end. */
+  private readonly doomed = new Set<string>();
+  /** Body files being deleted: a put() of the same bytes waits, or its rename could be undone. */
+  private readonly deleting = new Map<string, Promise<void>>();
   private bodyBytes = 0;
   private opened: Promise<void> | undefined;
 
   constructor(options: FileStoreOptions) {
     const o = checkOptions('FileStore', options);
-    if (typeof o.path !== 'string' || o.path === '') throw new TypeError(`FileStore: path must be a non-empty string, got ${typeName(o.path)}`);
+    checkKnownOptions('FileStore', o, ['path', 'maxBytes']);
+    if (typeof o.path !== 'string' || o.path === '') {
+      throw new TypeError(`FileStore: path must be a non-empty string, got ${typeName(o.path)}`);
+    }
     this.path = path.resolve(o.path);
     this.maxBytes = o.maxBytes === undefined ? 512 * 1024 * 1024 : checkInteger('FileStore', 'maxBytes', o.maxBytes, 1);
     this.entriesDir = path.join(this.path, 'entries');
@@ -66,24 +121,99 @@ export class FileStore implements CacheStore {
     return this.bodyBytes;
   }
 
-  private open(): Promise<void> {
+  /**
+   * Claims the directory (rejecting one that is neither empty nor a hotpath cache) and indexes it.
+   * Every other method does this first; call it to surface the error early.
+   */
+  ready(): Promise<void> {
     this.opened ??= this.scan();
     return this.opened;
   }
 
+  /** Makes sure `path` is a hotpath cache directory: marked already, or empty (and then marked). */
+  private async claimDirectory(): Promise<void> {
+    await fs.promises.mkdir(this.path, { recursive: true });
+    const markerPath = path.join(this.path, MARKER_FILE);
+    const marker = JSON.stringify({ format: FORMAT, version: VERSION });
+    for (;;) {
+      const text = await fs.promises.readFile(markerPath, 'utf8').catch((error) => {
+        if (isMissing(error)) return undefined;
+        throw error;
+      });
+      if (text !== undefined) return this.checkMarker(text);
+      const names = await fs.promises.readdir(this.path);
+      if (names.length > 0) {
+        const error = new Error(
+          `FileStore: ${this.path} is not empty and is not a hotpath cache directory (it has no ${MARKER_FILE}); ` +
+            'refusing to use it, so that no file in it is deleted: pass a new or empty directory',
+        );
+        throw Object.assign(error, { code: 'HOTPATH_CACHE_NOT_A_CACHE_DIR' });
+      }
+      // 'wx': of two processes claiming one empty directory, one writes the marker and both read it.
+      const written = await fs.promises.writeFile(markerPath, marker, { flag: 'wx' }).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') return false;
+          throw error;
+        },
+      );
+      if (written) return;
+    }
+  }
+
+  private checkMarker(text: string): void {
+    let marker: { format?: unknown; version?: unknown } | undefined;
+    try {
+      marker = JSON.parse(text);
+    } catch {
+      marker = undefined;
+    }
+    if (marker?.format !== FORMAT || marker.version !== VERSION) {
+      const error = new Error(
+        `FileStore: ${path.join(this.path, MARKER_FILE)} describes a cache this version cannot use ` +
+          `(expected format '${FORMAT}' version ${VERSION}, got ${text.slice(0, 80)}); it is left untouched`,
+      );
+      throw Object.assign(error, { code: 'HOTPATH_CACHE_VERSION' });
+    }
+  }
+
   private async scan(): Promise<void> {
-    await Promise.all([this.entriesDir, this.bodiesDir, this.tmpDir].map((dir) => fs.promises.mkdir(dir, { recursive: true })));
-    // Leftovers of writers that died before their rename.
-    for (const name of await fs.promises.readdir(this.tmpDir)) await fs.promises.rm(path.join(this.tmpDir, name), { force: true });
+    await this.claimDirectory();
+    const dirs = [this.entriesDir, this.bodiesDir, this.tmpDir];
+    await Promise.all(dirs.map((dir) => fs.promises.mkdir(dir, { recursive: true })));
+    await this.reclaimTempFiles();
     for (const name of await fs.promises.readdir(this.entriesDir)) {
-      if (!name.endsWith('.json')) continue;
+      if (!ENTRY_NAME.test(name)) continue;
       const file = path.join(this.entriesDir, name);
       const entry = await this.readEntryFile(file);
-      if (entry) await this.addToIndex(name.slice(0, -5), entry, (await fs.promises.stat(file)).mtimeMs);
+      const stat = entry && (await fs.promises.stat(file).catch(() => undefined));
+      if (entry && stat) await this.addToIndex(name.slice(0, -5), entry, stat.mtimeMs);
     }
+    // A body no entry names, old enough that no writer is between its two renames: a killed writer's.
+    const now = Date.now();
     for (const name of await fs.promises.readdir(this.bodiesDir)) {
-      if (!this.bodyRefs.has(name)) await fs.promises.rm(path.join(this.bodiesDir, name), { force: true });
+      if (!HEX64.test(name) || this.bodyRefs.has(name)) continue;
+      const stat = await fs.promises.stat(path.join(this.bodiesDir, name)).catch(() => undefined);
+      if (stat && now - stat.mtimeMs > ORPHAN_AGE_MS) await this.removeBodyFile(name);
     }
+  }
+
+  /** Deletes temp files whose writer is dead (this host) or long gone (another host). */
+  private async reclaimTempFiles(): Promise<void> {
+    const now = Date.now();
+    for (const name of await fs.promises.readdir(this.tmpDir)) {
+      const owner = TEMP_NAME.exec(name);
+      if (!owner) continue;
+      const file = path.join(this.tmpDir, name);
+      let dead: boolean;
+      if (owner[1] === HOST) dead = Number(owner[2]) !== process.pid && !processAlive(Number(owner[2]));
+      else dead = now - ((await fs.promises.stat(file).catch(() => undefined))?.mtimeMs ?? now) > FOREIGN_TEMP_AGE_MS;
+      if (dead) await fs.promises.rm(file, { force: true });
+    }
+  }
+
+  private tempPath(): string {
+    return path.join(this.tmpDir, `${HOST}.${process.pid}.${randomUUID()}.tmp`);
   }
 
   /** The parsed entry file, or undefined (with a warning and the file removed) when it is damaged. */
@@ -92,7 +222,7 @@ export class FileStore implements CacheStore {
     try {
       text = await fs.promises.readFile(file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isMissing(error)) return undefined;
       throw error;
     }
     let entry: unknown;
@@ -105,12 +235,14 @@ export class FileStore implements CacheStore {
       const body = await fs.promises.stat(path.join(this.bodiesDir, entry.body)).catch(() => undefined);
       if (body?.size === entry.size) return entry;
     }
-    process.emitWarning(`hotpath cache: dropped a damaged entry ${path.basename(file)} in ${this.path}`, { code: 'HOTPATH_CACHE_CORRUPT' });
+    process.emitWarning(`hotpath cache: dropped a damaged entry ${path.basename(file)} in ${this.path}`, {
+      code: 'HOTPATH_CACHE_CORRUPT',
+    });
     await fs.promises.rm(file, { force: true });
     return undefined;
   }
 
-  /** Indexes an entry (or refreshes its recency); deletes the body it replaced when no entry uses it any more. */
+  /** Indexes an entry (or refreshes its recency); releases the body it replaced when no entry uses it any more. */
   private async addToIndex(id: string, entry: EntryFile, lastUsed: number): Promise<void> {
     const row = this.index.get(id);
     if (row?.body === entry.body) {
@@ -122,10 +254,11 @@ export class FileStore implements CacheStore {
     const refs = this.bodyRefs.get(entry.body) ?? 0;
     if (refs === 0) this.bodyBytes += entry.size;
     this.bodyRefs.set(entry.body, refs + 1);
-    if (replaced) await fs.promises.rm(replaced, { force: true });
+    this.doomed.delete(entry.body);
+    if (replaced) await this.releaseBody(replaced);
   }
 
-  /** Drops an entry from the index; returns the body file to delete when no other entry shares it. */
+  /** Drops an entry from the index; returns the body hash no other entry shares any more. */
   private removeFromIndex(id: string): string | undefined {
     const row = this.index.get(id);
     if (!row) return undefined;
@@ -137,48 +270,97 @@ export class FileStore implements CacheStore {
     }
     this.bodyRefs.delete(row.body);
     this.bodyBytes -= row.size;
-    return path.join(this.bodiesDir, row.body);
+    return row.body;
   }
 
+  /** Deletes an unused body's file now, or when its last lease ends. */
+  private async releaseBody(hash: string): Promise<void> {
+    if ((this.leases.get(hash) ?? 0) > 0) this.doomed.add(hash);
+    else await this.removeBodyFile(hash);
+  }
+
+  private removeBodyFile(hash: string): Promise<void> {
+    const removal = fs.promises
+      .rm(path.join(this.bodiesDir, hash), { force: true })
+      .finally(() => {
+        if (this.deleting.get(hash) === removal) this.deleting.delete(hash);
+      });
+    this.deleting.set(hash, removal);
+    return removal;
+  }
+
+  /** Holds `hash` on disk until the returned function is called. */
+  private lease(hash: string): () => void {
+    this.leases.set(hash, (this.leases.get(hash) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.leases.get(hash) ?? 1) - 1;
+      if (left > 0) {
+        this.leases.set(hash, left);
+        return;
+      }
+      this.leases.delete(hash);
+      if (this.doomed.delete(hash) && !this.bodyRefs.has(hash)) {
+        this.removeBodyFile(hash).catch(() => {}); // best effort: an orphan is reclaimed at a later open
+      }
+    };
+  }
+
+  /** An entry whose body stays readable for LEASE_MS, and while each reader started in that time reads. */
   private entryOf(entry: EntryFile): CacheEntry {
     const bodyPath = path.join(this.bodiesDir, entry.body);
-    return { meta: entry.meta, size: entry.size, body: () => fs.createReadStream(bodyPath) };
+    const grace = this.lease(entry.body);
+    setTimeout(grace, LEASE_MS).unref();
+    const lease = () => this.lease(entry.body);
+    return {
+      meta: entry.meta,
+      size: entry.size,
+      body: () => {
+        const release = lease();
+        return fs.createReadStream(bodyPath).once('close', release);
+      },
+    };
   }
 
   private async writeAtomically(target: string, data: string): Promise<void> {
-    const tmp = path.join(this.tmpDir, randomUUID());
+    const tmp = this.tempPath();
     await fs.promises.writeFile(tmp, data);
     await fs.promises.rename(tmp, target);
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    await this.open();
+    await this.ready();
     const id = sha256(key);
     const file = path.join(this.entriesDir, `${id}.json`);
     const entry = await this.readEntryFile(file);
     // A different key with the same hash is not this entry (and would be astronomically rare).
     if (!entry || entry.key !== key) return undefined;
+    const served = this.entryOf(entry);
     const now = Date.now();
     const touched = this.index.get(id)?.lastUsed ?? 0;
     await this.addToIndex(id, entry, now);
     // Recency survives restarts through the entry file's mtime, written at most once a minute per entry
     // (it only orders evictions); a failure costs nothing else.
     if (now - touched > RECENCY_WRITE_INTERVAL_MS) fs.promises.utimes(file, now / 1000, now / 1000).catch(() => {});
-    return this.entryOf(entry);
+    return served;
   }
 
-  async put(key: string, meta: unknown, body: AsyncIterable<Uint8Array>): Promise<CacheEntry> {
-    await this.open();
-    const tmp = path.join(this.tmpDir, randomUUID());
+  /** Stores `body` (Uint8Array chunks, or strings written as UTF-8) under `key`. */
+  async put(key: string, meta: unknown, body: AsyncIterable<Uint8Array | string>): Promise<CacheEntry> {
+    await this.ready();
+    const tmp = this.tempPath();
     const hash = createHash('sha256');
     let size = 0;
     const out = await fs.promises.open(tmp, 'w');
     try {
       try {
         for await (const chunk of body) {
-          hash.update(chunk);
-          size += chunk.byteLength;
-          await out.write(chunk);
+          const bytes = toBytes('FileStore.put', chunk);
+          hash.update(bytes);
+          size += bytes.byteLength;
+          await out.write(bytes);
         }
       } finally {
         await out.close();
@@ -188,23 +370,21 @@ export class FileStore implements CacheStore {
       throw error;
     }
     const entry: EntryFile = { key, meta, body: hash.digest('hex'), size };
+    // Leased before it is in place, so that no eviction in this process removes it under this put.
+    const served = this.entryOf(entry);
+    await this.deleting.get(entry.body);
     await fs.promises.rename(tmp, path.join(this.bodiesDir, entry.body));
     const id = sha256(key);
     await this.writeAtomically(path.join(this.entriesDir, `${id}.json`), JSON.stringify(entry));
     await this.addToIndex(id, entry, Date.now());
-    const stored = this.entryOf(entry);
-    if (size > this.maxBytes) {
-      // Too large to keep: read it back once through an open handle, then let it go.
-      const handle = await fs.promises.open(path.join(this.bodiesDir, entry.body));
-      await this.deleteById(id);
-      return { ...stored, body: () => handle.createReadStream() };
-    }
-    await this.evict(id);
-    return stored;
+    // Too large to keep: it is still served once, through its lease.
+    if (size > this.maxBytes) await this.deleteById(id);
+    else await this.evict(id);
+    return served;
   }
 
   async updateMeta(key: string, meta: unknown): Promise<void> {
-    await this.open();
+    await this.ready();
     const file = path.join(this.entriesDir, `${sha256(key)}.json`);
     const entry = await this.readEntryFile(file);
     if (entry?.key === key) await this.writeAtomically(file, JSON.stringify({ ...entry, meta }));
@@ -215,11 +395,11 @@ export class FileStore implements CacheStore {
     const existed = await fs.promises.unlink(path.join(this.entriesDir, `${id}.json`)).then(
       () => true,
       (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return false;
+        if (isMissing(error)) return false;
         throw error;
       },
     );
-    if (body) await fs.promises.rm(body, { force: true });
+    if (body) await this.releaseBody(body);
     return existed;
   }
 
@@ -234,15 +414,30 @@ export class FileStore implements CacheStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    await this.open();
+    await this.ready();
     return this.deleteById(sha256(key));
   }
 
+  /** The keys of the entries on disk (also those other processes wrote). */
+  async *keys(): AsyncIterable<string> {
+    await this.ready();
+    for (const name of await fs.promises.readdir(this.entriesDir)) {
+      if (!ENTRY_NAME.test(name)) continue;
+      const entry = await this.readEntryFile(path.join(this.entriesDir, name));
+      if (entry) yield entry.key;
+    }
+  }
+
+  /** Deletes every entry and body file of the store now (only files of its own forms); reads in progress go on. */
   async clear(): Promise<void> {
-    await this.open();
+    await this.ready();
     for (const id of [...this.index.keys()]) await this.deleteById(id);
-    for (const dir of [this.entriesDir, this.bodiesDir]) {
-      for (const name of await fs.promises.readdir(dir)) await fs.promises.rm(path.join(dir, name), { force: true });
+    for (const name of await fs.promises.readdir(this.entriesDir)) {
+      if (ENTRY_NAME.test(name)) await fs.promises.rm(path.join(this.entriesDir, name), { force: true });
+    }
+    this.doomed.clear();
+    for (const name of await fs.promises.readdir(this.bodiesDir)) {
+      if (HEX64.test(name)) await this.removeBodyFile(name);
     }
   }
 }

@@ -1,6 +1,7 @@
 // The storage interface behind createCachedFetch, and its default in-memory implementation.
 import { LRUCache } from 'lru-cache';
-import { checkInteger, checkOptions } from '../../core/validate.js';
+import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkKnownOptions } from '../../core/options.js';
 
 /** What a store keeps for one cached response: JSON-serializable metadata and the body bytes. */
 export interface CacheEntry {
@@ -18,11 +19,21 @@ export interface CacheEntry {
  */
 export interface CacheStore {
   get(key: string): Promise<CacheEntry | undefined>;
-  put(key: string, meta: unknown, body: AsyncIterable<Uint8Array>): Promise<CacheEntry>;
+  /** Body chunks may be Uint8Array or string (stored as UTF-8). */
+  put(key: string, meta: unknown, body: AsyncIterable<Uint8Array | string>): Promise<CacheEntry>;
   /** Replaces the metadata of an existing entry, keeping its body (after a 304). */
   updateMeta(key: string, meta: unknown): Promise<void>;
   delete(key: string): Promise<boolean>;
   clear(): Promise<void>;
+  /** Every stored key (optional: needed for listing entries and deleting by pattern). */
+  keys?(): AsyncIterable<string>;
+}
+
+/** A body chunk as bytes: Uint8Array as it is, a string as UTF-8; anything else is a TypeError. */
+export function toBytes(where: string, chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TypeError(`${where}: body chunks must be Uint8Array or string, got ${typeName(chunk)}`);
 }
 
 /** Bytes counted for an entry's metadata and bookkeeping on top of its body, so empty bodies cost something. */
@@ -56,6 +67,7 @@ export class MemoryStore implements CacheStore {
 
   constructor(options?: MemoryStoreOptions) {
     const o = checkOptions('MemoryStore', options);
+    checkKnownOptions('MemoryStore', o, ['maxBytes']);
     this.maxBytes = o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
     this.cache = new LRUCache<string, MemoryEntry>({ maxSize: this.maxBytes, sizeCalculation: (e) => e.size + ENTRY_OVERHEAD });
   }
@@ -65,12 +77,13 @@ export class MemoryStore implements CacheStore {
     return stored && entryOf(stored);
   }
 
-  async put(key: string, meta: unknown, body: AsyncIterable<Uint8Array>): Promise<CacheEntry> {
+  async put(key: string, meta: unknown, body: AsyncIterable<Uint8Array | string>): Promise<CacheEntry> {
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of body) {
-      chunks.push(chunk);
-      size += chunk.byteLength;
+      const bytes = toBytes('MemoryStore.put', chunk);
+      chunks.push(bytes);
+      size += bytes.byteLength;
     }
     const stored = { meta, chunks, size };
     this.cache.set(key, stored);
@@ -88,6 +101,10 @@ export class MemoryStore implements CacheStore {
 
   async clear(): Promise<void> {
     this.cache.clear();
+  }
+
+  async *keys(): AsyncIterable<string> {
+    yield* [...this.cache.keys()];
   }
 
   /** Bytes now counted against maxBytes. */

@@ -5,6 +5,7 @@ import { checkKnownOptions } from '../../core/options.js';
 import { checkBoolean, checkInteger, typeName } from '../../core/validate.js';
 import { argumentsKey, receiverKey } from './key.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its parameters
 type AnyFunction = (...args: any[]) => any;
 
 export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {

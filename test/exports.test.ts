@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers.js';
 
 const runtimeExports = [
-  'AbortError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch', 'ExpressionError',
+  'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch', 'ExpressionError',
   'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError', 'MemoryStore',
   'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore', 'RemoteError',
   'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend', 'compile',
@@ -27,19 +27,19 @@ const namespaceExports = {
 /** Names only the type declarations have (interfaces, type aliases). */
 const typeOnlyExports = [
   'AllocationSite', 'AsCompletedOptions', 'AsyncOptions', 'AtomicsMode', 'Backend', 'Backoff', 'BinaryOperator',
-  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheState', 'CacheStats', 'CacheStore', 'CachedFetch',
+  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore', 'CachedFetch',
   'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
   'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions', 'CounterType',
   'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'EvaluateManyOptions', 'EvaluateOptions',
   'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl', 'FutureExecutor',
-  'FutureState', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GroupOptions', 'GroupStats', 'JobContext', 'Key',
+  'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask', 'GroupOptions', 'GroupStats', 'JobContext', 'Key',
   'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions', 'MapContext', 'MapFunction', 'MapProgress',
   'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers', 'MemoryFigures', 'MemoryProfile',
   'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy', 'OriginStats', 'PoolMapOptions',
   'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError', 'ReceiveOptions',
-  'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions',
+  'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions', 'SetCallbackOptions',
   'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator', 'VariableValue',
-  'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions', 'WaitResult',
+  'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions', 'WaitResult', 'WithTimeoutOptions',
   'WeightedSketch', 'WeightedTopK',
 ];
 

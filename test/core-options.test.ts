@@ -3,8 +3,19 @@
 // never be silently ignored (issue 16).
 import { describe, expect, it } from 'vitest';
 import {
-  ClusterExecutor, Future, Group, Pool, Semaphore, asCompleted, gather, mapAsync, memoize, openGateway, startClusterWorker,
-  wait, withTimeout,
+  ClusterExecutor,
+  Future,
+  Group,
+  Pool,
+  Semaphore,
+  asCompleted,
+  gather,
+  mapAsync,
+  memoize,
+  openGateway,
+  startClusterWorker,
+  wait,
+  withTimeout,
 } from 'hotpath';
 import { compileFixture } from './pool-fixture.js';
 
@@ -15,7 +26,9 @@ describe('unknown options are TypeErrors naming them, at every entry point', () 
   it('Pool and its methods', async () => {
     const tasks = compileFixture('pool-tasks.ts');
     expect(() => new Pool({ filename: tasks, bogus: 1 } as never)).toThrow(named);
-    expect(() => new Pool({ filename: tasks, maxTaskPerChild: 1 } as never)).toThrow(/Pool: unknown option 'maxTaskPerChild'/);
+    expect(() => new Pool({ filename: tasks, maxTaskPerChild: 1 } as never)).toThrow(
+      /Pool: unknown option 'maxTaskPerChild'/,
+    );
     const pool = new Pool({ filename: tasks, maxThreads: 1, minThreads: 0 });
     try {
       expect(() => pool.submitWith('add', [1, 2], bogus)).toThrow(named);
@@ -49,9 +62,18 @@ describe('unknown options are TypeErrors naming them, at every entry point', () 
   it('gateways, groups and the cluster', async () => {
     await expect(openGateway('spawn', bogus)).rejects.toThrow(named);
     await expect(Group.open(['spawn'], bogus)).rejects.toThrow(named);
-    expect(() => new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', bogus: 1 } as never)).toThrow(named);
-    await expect(startClusterWorker({ connection: 'redis://127.0.0.1:1', queue: 'q', modules: ['hotpath'], bogus: 1 } as never)).rejects.toThrow(named);
-    const executor = new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', connectTimeout: 100 });
+    expect(
+      () => new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', bogus: 1 } as never),
+    ).toThrow(named);
+    await expect(
+      startClusterWorker({ connection: 'redis://127.0.0.1:1', queue: 'q', modules: ['hotpath'], bogus: 1 } as never),
+    ).rejects.toThrow(named);
+    const executor = new ClusterExecutor({
+      connection: 'redis://127.0.0.1:1',
+      queue: 'q',
+      module: 'm',
+      connectTimeout: 100,
+    });
     try {
       expect(() => executor.map('square', [1], bogus)).toThrow(named);
     } finally {

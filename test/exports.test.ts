@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers.js';
 
 const runtimeExports = [
-  'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch', 'ExpressionError',
-  'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError', 'MemoryStore',
-  'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore', 'RemoteError',
-  'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend', 'compile',
-  'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather', 'mapAsync',
-  'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl', 'parallel', 'parseExpression',
-  'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout', 'xxhash64',
+  'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch',
+  'ExpressionError', 'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError',
+  'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore',
+  'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend',
+  'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
+  'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl', 'parallel',
+  'parseExpression', 'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout', 'xxhash64',
 ];
 const namespaceExports = {
   parallel: ['close', 'describe', 'evaluate'],
@@ -27,20 +27,20 @@ const namespaceExports = {
 /** Names only the type declarations have (interfaces, type aliases). */
 const typeOnlyExports = [
   'AllocationSite', 'AsCompletedOptions', 'AsyncOptions', 'AtomicsMode', 'Backend', 'Backoff', 'BinaryOperator',
-  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore', 'CachedFetch',
-  'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
+  'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore',
+  'CachedFetch', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
   'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions', 'CounterType',
   'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'EvaluateManyOptions', 'EvaluateOptions',
   'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl', 'FutureExecutor',
-  'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask', 'GroupOptions', 'GroupStats', 'JobContext', 'Key',
-  'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions', 'MapContext', 'MapFunction', 'MapProgress',
-  'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers', 'MemoryFigures', 'MemoryProfile',
-  'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy', 'OriginStats', 'PoolMapOptions',
-  'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError', 'ReceiveOptions',
-  'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions', 'SetCallbackOptions',
-  'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator', 'VariableValue',
-  'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction', 'WaitOptions', 'WaitResult', 'WithTimeoutOptions',
-  'WeightedSketch', 'WeightedTopK',
+  'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask', 'GroupOptions',
+  'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions', 'MapContext',
+  'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers', 'MemoryFigures',
+  'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy', 'OriginStats',
+  'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
+  'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
+  'SamplingOptions', 'SetCallbackOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions',
+  'UnaryOperator', 'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction',
+  'WaitOptions', 'WaitResult', 'WithTimeoutOptions', 'WeightedSketch', 'WeightedTopK',
 ];
 
 function loadedNames(args: string[]): { names: string[]; namespaces: Record<string, string[]> } {

@@ -14,10 +14,12 @@ describe('test_waitfor.py', () => {
   it('test_wait_for: a TimeoutError when it does not, and the work is told to stop', async () => {
     let cancelled = false;
     const started = Date.now();
-    await expect(withTimeout((signal) => {
-      signal.addEventListener('abort', () => (cancelled = true));
-      return sleep(10_000);
-    }, 50)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(
+      withTimeout((signal) => {
+        signal.addEventListener('abort', () => (cancelled = true));
+        return sleep(10_000);
+      }, 50),
+    ).rejects.toBeInstanceOf(TimeoutError);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(cancelled).toBe(true);
   });
@@ -30,13 +32,15 @@ describe('test_waitfor.py', () => {
 
   it('test_wait_for_timeout_less_then_0_or_0_coroutine_do_not_started: the work is never started', async () => {
     let started = false;
-    await expect(withTimeout(async () => {
-      started = true;
-    }, 0)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(
+      withTimeout(async () => {
+        started = true;
+      }, 0),
+    ).rejects.toBeInstanceOf(TimeoutError);
     expect(started).toBe(false);
   });
 
-  it('test_wait_for_timeout_less_then_0_or_0: a pending Future is cancelled (a negative timeout is a RangeError in hotpath)', async () => {
+  it('test_wait_for_timeout_less_then_0_or_0: a pending Future is cancelled (negative: RangeError here)', async () => {
     const pending = new Future<number>(() => {});
     await expect(withTimeout(pending, 0)).rejects.toBeInstanceOf(TimeoutError);
     expect(pending.cancelled).toBe(true);
@@ -47,13 +51,17 @@ describe('test_waitfor.py', () => {
     expect(await withTimeout(sleep(20, 'late'), Infinity)).toBe('late');
   });
 
-  it('test_wait_for_cancellation analogue: the caller\'s signal cancels the wait and the work', async () => {
+  it("test_wait_for_cancellation analogue: the caller's signal cancels the wait and the work", async () => {
     const controller = new AbortController();
     let aborted = false;
-    const waiting = withTimeout((signal) => {
-      signal.addEventListener('abort', () => (aborted = true));
-      return sleep(10_000);
-    }, 10_000, { signal: controller.signal });
+    const waiting = withTimeout(
+      (signal) => {
+        signal.addEventListener('abort', () => (aborted = true));
+        return sleep(10_000);
+      },
+      10_000,
+      { signal: controller.signal },
+    );
     setTimeout(() => controller.abort(), 5);
     await expect(waiting).rejects.toBeInstanceOf(AbortError);
     expect(aborted).toBe(true);
@@ -61,7 +69,7 @@ describe('test_waitfor.py', () => {
 });
 
 describe('test_locks.py SemaphoreTests', () => {
-  it('test_initial_value_zero / test_semaphore_value: permits must be >= 1 (asyncio allows 0; hotpath does not)', () => {
+  it('test_initial_value_zero / test_semaphore_value: permits must be >= 1 (asyncio allows 0)', () => {
     expect(() => new Semaphore(-1)).toThrow(RangeError);
     expect(() => new Semaphore(0)).toThrow(RangeError);
   });
@@ -95,7 +103,7 @@ describe('test_locks.py SemaphoreTests', () => {
     expect([sem.available, sem.waiting]).toEqual([1, 0]);
   });
 
-  it('test_acquire_cancel_before_awoken: a permit handed to a cancelled use() is passed on, fn never runs', async () => {
+  it('test_acquire_cancel_before_awoken: a permit handed to a cancelled use() is passed on', async () => {
     const sem = new Semaphore(1);
     const held = await sem.acquire();
     const controller = new AbortController();
@@ -135,14 +143,18 @@ describe('test_tasks.py gather', () => {
   it('test_return_exceptions', async () => {
     const a = new RangeError('a');
     const c = new TypeError('c');
-    expect(await gather([Promise.reject(a), sleep(1, 'b'), () => Promise.reject(c)], { returnExceptions: true })).toEqual([a, 'b', c]);
+    expect(
+      await gather([Promise.reject(a), sleep(1, 'b'), () => Promise.reject(c)], { returnExceptions: true }),
+    ).toEqual([a, 'b', c]);
   });
 
   it('test_cancellation_broadcast: cancelling the gather cancels its children', async () => {
     const controller = new AbortController();
     const child = new Future<number>(() => {});
     const signals: AbortSignal[] = [];
-    const gathering = gather([child, (signal: AbortSignal) => (signals.push(signal), new Promise(() => {}))], { signal: controller.signal });
+    const gathering = gather([child, (signal: AbortSignal) => (signals.push(signal), new Promise(() => {}))], {
+      signal: controller.signal,
+    });
     await sleep(5);
     controller.abort();
     await expect(gathering).rejects.toBeInstanceOf(AbortError);

@@ -34,7 +34,9 @@ describe('test_functools.py TestLRU', () => {
 
   it('test_lru_with_maxsize_none: unbounded (max: Infinity)', () => {
     const fib = memoize((n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2)), { max: Infinity });
-    expect(Array.from({ length: 16 }, (_, n) => fib(n))).toEqual([0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610]);
+    expect(Array.from({ length: 16 }, (_, n) => fib(n))).toEqual([
+      0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610,
+    ]);
     expect(fib.cacheInfo()).toEqual({ hits: 28, misses: 16, maxSize: Infinity, currSize: 16 });
     fib.cacheClear();
     expect(fib.cacheInfo()).toEqual({ hits: 0, misses: 0, maxSize: Infinity, currSize: 0 });
@@ -89,7 +91,10 @@ describe('test_functools.py TestLRU', () => {
     const a = new X(1);
     const b = new X(2);
     expect([a.f(1), b.f(1), a.f(1), b.f(2)]).toEqual([11, 21, 11, 22]);
-    expect((X.prototype.f as unknown as { cacheInfo(): { hits: number; misses: number } }).cacheInfo()).toMatchObject({ hits: 1, misses: 3 });
+    expect((X.prototype.f as unknown as { cacheInfo(): { hits: number; misses: number } }).cacheInfo()).toMatchObject({
+      hits: 1,
+      misses: 3,
+    });
   });
 
   it('test_lru_cache_decoration / test_lru_cache_wrapped: name, length and the wrapped function', () => {

@@ -27,7 +27,7 @@ describe('test_channel.py TestChannelBasicBehaviour', () => {
 
   it('test_channel_finish_and_then_EOFError (ChannelClosedError in hotpath)', async () => {
     const channel = gw.remoteExec(fixtures, 'produce', 1);
-    expect((await channel.receive() as { i: number }).i).toBe(0);
+    expect(((await channel.receive()) as { i: number }).i).toBe(0);
     for (let i = 0; i < 3; i++) await expect(channel.receive()).rejects.toBeInstanceOf(ChannelClosedError);
   });
 
@@ -62,7 +62,10 @@ describe('test_channel.py TestChannelBasicBehaviour', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-execnet-'));
     const broken = path.join(dir, 'broken.mjs');
     fs.writeFileSync(broken, 'export function foo()\n return 1\n');
-    const error = (await gw.remoteExec(broken, 'foo').receive().catch((e: unknown) => e)) as RemoteError;
+    const error = (await gw
+      .remoteExec(broken, 'foo')
+      .receive()
+      .catch((e: unknown) => e)) as RemoteError;
     expect(error.remoteName).toBe('SyntaxError');
   });
 
@@ -101,7 +104,9 @@ describe('test_channel.py TestChannelBasicBehaviour', () => {
   it('test_channel_endmarker_callback_error: the end marker comes after a remote error too', async () => {
     const seen: unknown[] = [];
     const channel = gw.remoteExec(fixtures, 'raiseAtOnce');
-    const ended = new Promise((resolve) => channel.setCallback((value) => (seen.push(value), value === 999 && resolve(value)), { endMarker: 999 }));
+    const ended = new Promise((resolve) =>
+      channel.setCallback((value) => (seen.push(value), value === 999 && resolve(value)), { endMarker: 999 }),
+    );
     expect(await ended).toBe(999);
     await expect(channel.waitClose()).rejects.toThrow(/RangeError: raised remotely/);
   });

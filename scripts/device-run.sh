@@ -26,17 +26,21 @@ uname -a
 grep -h PRETTY_NAME /etc/os-release 2>/dev/null
 ldd --version 2>/dev/null | head -1
 echo "cpus: $(nproc 2>/dev/null), memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max --format=csv
+command -v nvidia-smi >/dev/null &&
+  nvidia-smi --format=csv --query-gpu=name,driver_version,memory.total,pcie.link.gen.max,pcie.link.width.max
 echo "registered OpenCL drivers:"
 for icd in /etc/OpenCL/vendors/*.icd; do [ -f "$icd" ] && echo "  $icd: $(head -1 "$icd")"; done
-echo "ICD loader: $(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1/ { print $NF; found = 1; exit } END { if (!found) print "none in the ldconfig cache" }')"
+loader=$(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1/ { print $NF; exit }')
+echo "ICD loader: ${loader:-none in the ldconfig cache}"
 
 section "unpacking .device"
-[ -f .device/node.xz ] && [ -f .device/payload.tar.xz ] || fail ".device/ is missing: carry it (scripts/device-bundle.sh makes it)"
+[ -f .device/node.xz ] && [ -f .device/payload.tar.xz ] ||
+  fail ".device/ is missing: carry it (scripts/device-bundle.sh makes it)"
 # xz, else Python's lzma: either is on practically every Linux.
 unxz_to() {
   if command -v xz >/dev/null; then xz -dc "$1" >"$2"
-  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
   fi
 }
 tools=$root/.device/run

@@ -39,13 +39,31 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** src-relative module path ('pool/pool.ts') -> the src-relative modules it imports (static, dynamic, require). */
+/**
+ * Specifiers of `import type` declarations: erased at compile time, they add no load-time edge (the
+ * public types of one capability may mention another's, as Program.runOpenCL mentions opencl's Device).
+ */
+function typeOnlyImports(text: string): Set<string> {
+  const source = ts.createSourceFile('module.ts', text, ts.ScriptTarget.Latest);
+  const specifiers = new Set<string>();
+  for (const statement of source.statements) {
+    if (ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly && ts.isStringLiteral(statement.moduleSpecifier)) {
+      specifiers.add(statement.moduleSpecifier.text);
+    }
+  }
+  return specifiers;
+}
+
+/** src-relative module path ('pool/pool.ts') -> the src-relative modules it loads (static, dynamic, require). */
 function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sourceFiles(srcRoot)) {
-    const { importedFiles } = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
+    const text = fs.readFileSync(file, 'utf8');
+    const typeOnly = typeOnlyImports(text);
+    const { importedFiles } = ts.preProcessFile(text, true, true);
     const targets = importedFiles
       .map((imported) => imported.fileName)
+      .filter((specifier) => !typeOnly.has(specifier))
       .filter((specifier) => specifier.startsWith('.'))
       .map((specifier) => path.relative(srcRoot, path.resolve(path.dirname(file), specifier)).replace(/\.js$/, '.ts'));
     graph.set(path.relative(srcRoot, file), targets);

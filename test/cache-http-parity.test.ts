@@ -21,7 +21,8 @@ describe('createCachedFetch: requests-cache parity', () => {
   it('ignoredParameters leave the key and the stored URL, and are still sent upstream', async () => {
     const origin = fakeOrigin((request) => new Response(request.url, { headers: { 'cache-control': 'max-age=60' } }));
     const cached = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, ignoredParameters: ['api_key'] });
-    expect(await text(await cached('http://o.test/data?q=1&api_key=SECRET1'))).toBe('http://o.test/data?q=1&api_key=SECRET1');
+    const sent = await text(await cached('http://o.test/data?q=1&api_key=SECRET1'));
+    expect(sent).toBe('http://o.test/data?q=1&api_key=SECRET1');
     const hit = await cached('http://o.test/data?api_key=OTHER&q=1');
     expect(hit.cacheState).toBe('hit');
     const listed = [];
@@ -30,8 +31,32 @@ describe('createCachedFetch: requests-cache parity', () => {
     expect(JSON.stringify(listed)).not.toMatch(/SECRET1/);
   });
 
+  it('an ignored header (X-Api-Key) separates variants, is stored only as a hash and is sent as is', async () => {
+    const seen: string[] = [];
+    const origin = fakeOrigin((request) => {
+      seen.push(request.headers.get('x-api-key') ?? '');
+      const headers = { 'cache-control': 'max-age=0', etag: '"e"', vary: 'X-Api-Key' };
+      if (request.headers.has('if-none-match')) return new Response(null, { status: 304, headers });
+      return new Response('ok', { headers });
+    });
+    const store = new MemoryStore();
+    const cached = createCachedFetch({ store, fetch: origin.fetch, ignoredParameters: ['X-Api-Key'] });
+    const url = 'http://o.test/keyed';
+    for (const key of ['SECRET-A', 'SECRET-B', 'SECRET-A']) {
+      await text(await cached(url, { headers: { 'x-api-key': key } }));
+    }
+    // Each key has its own variant; revalidations send the real value upstream.
+    expect(seen).toEqual(['SECRET-A', 'SECRET-B', 'SECRET-A']);
+    const dump: string[] = [];
+    for await (const key of store.keys()) dump.push(key, JSON.stringify((await store.get(key))?.meta));
+    expect(dump.join(' ')).not.toMatch(/SECRET/);
+    expect(dump.filter((k) => k.startsWith('GET ') && k.includes('x-api-key=sha256:'))).toHaveLength(2);
+  });
+
   it('a custom key(request) selects the entry; Vary still applies on top', async () => {
-    const origin = fakeOrigin((request) => new Response(new URL(request.url).pathname, { headers: { 'cache-control': 'max-age=60' } }));
+    const origin = fakeOrigin(
+      (request) => new Response(new URL(request.url).pathname, { headers: { 'cache-control': 'max-age=60' } }),
+    );
     const cached = createCachedFetch({
       store: new MemoryStore(),
       fetch: origin.fetch,
@@ -50,22 +75,30 @@ describe('createCachedFetch: requests-cache parity', () => {
     const honoured = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, expireAfter: 60_000 });
     await text(await honoured('http://o.test/a'));
     expect((await honoured('http://o.test/a')).cacheState).toBe('miss');
-    const overridden = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, expireAfter: 60_000, cacheControl: false });
+    const overridden = createCachedFetch({
+      store: new MemoryStore(),
+      fetch: origin.fetch,
+      expireAfter: 60_000,
+      cacheControl: false,
+    });
     await text(await overridden('http://o.test/a'));
     expect((await overridden('http://o.test/a')).cacheState).toBe('hit');
   });
 
   it('allowableMethods: POST is opt-in and keyed on the body', async () => {
     const origin = fakeOrigin(() => new Response('answer', { headers: { 'cache-control': 'max-age=60' } }));
-    const cached = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, allowableMethods: ['GET', 'POST'] });
+    const allowableMethods = ['GET', 'POST'];
+    const cached = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, allowableMethods });
     const post = (body: string) => cached('http://o.test/graphql', { method: 'POST', body });
     await text(await post('{"q":1}'));
     expect((await post('{"q":1}')).cacheState).toBe('hit');
     expect((await post('{"q":2}')).cacheState).toBe('miss');
   });
 
-  it('entries() lists URL, method, status, size, expiry and hits; deleteMatching() removes by glob or RegExp', async () => {
-    const origin = fakeOrigin((request) => new Response('body of ' + request.url, { headers: { 'cache-control': 'max-age=60' } }));
+  it('entries() lists URL, method, status, size, expiry, hits; deleteMatching() takes a glob or RegExp', async () => {
+    const origin = fakeOrigin(
+      (request) => new Response('body of ' + request.url, { headers: { 'cache-control': 'max-age=60' } }),
+    );
     const cached = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch });
     for (const url of ['http://o.test/a/1', 'http://o.test/a/2', 'http://o.test/b/1']) await text(await cached(url));
     await text(await cached('http://o.test/a/1'));

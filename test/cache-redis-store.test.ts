@@ -81,7 +81,8 @@ describe('RedisStore (ioredis, a local redis-server)', () => {
     expect(stored.size).toBe(5);
     expect(await store.get('k')).toMatchObject({ meta: { a: 1 }, size: 5 });
     // Overwrite with a value whose meta length points past its end.
-    await promisify(execFile)(path.join(path.dirname(findBinary('redis-server', ['/usr/bin'])!), 'redis-cli'), ['-u', url, 'SET', 'damaged:k', 'xx']);
+    const redisCli = path.join(path.dirname(findBinary('redis-server', ['/usr/bin'])!), 'redis-cli');
+    await promisify(execFile)(redisCli, ['-u', url, 'SET', 'damaged:k', 'xx']);
     const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
     expect(await store.get('k')).toBeUndefined();
     expect(((await warned) as NodeJS.ErrnoException).code).toBe('HOTPATH_CACHE_CORRUPT');
@@ -89,7 +90,8 @@ describe('RedisStore (ioredis, a local redis-server)', () => {
     const port = await freePort();
     const nowhere = new RedisStore({ connection: `redis://127.0.0.1:${port}` });
     const started = Date.now();
-    await expect(nowhere.get('x')).rejects.toThrow(new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}: .*ECONNREFUSED`));
+    const unreachable = new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}: .*ECONNREFUSED`);
+    await expect(nowhere.get('x')).rejects.toThrow(unreachable);
     // Fails fast (no retries), and tries again on the next command.
     await expect(nowhere.put('x', {}, body('y'))).rejects.toThrow(/ECONNREFUSED/);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -101,7 +103,8 @@ describe('RedisStore (ioredis, a local redis-server)', () => {
     const port = redis.port;
     const withUser = new RedisStore({ connection: `redis://alice:s3cret@127.0.0.1:${port}/3`, prefix: 'acl:' });
     await withUser.put('k', { via: 'url' }, body('x'));
-    const withOptions = new RedisStore({ connection: { host: '127.0.0.1', port, username: 'alice', password: 's3cret', db: 3 }, prefix: 'acl:' });
+    const options = { host: '127.0.0.1', port, username: 'alice', password: 's3cret', db: 3 };
+    const withOptions = new RedisStore({ connection: options, prefix: 'acl:' });
     expect((await withOptions.get('k'))?.meta).toEqual({ via: 'url' });
     // db 3, not db 0.
     const db0 = new RedisStore({ connection: url, prefix: 'acl:' });
@@ -158,8 +161,12 @@ describe('RedisStore over TLS (rediss://)', () => {
 
 describe('RedisStore: options', () => {
   it('rejects unknown options and bad connections, naming them', () => {
-    expect(() => new RedisStore({ url: 'redis://x' } as never)).toThrow(new TypeError("RedisStore: unknown option 'url'"));
-    expect(() => new RedisStore({ connection: 'http://x' })).toThrow(/connection must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => new RedisStore({ url: 'redis://x' } as never)).toThrow(
+      /^RedisStore: unknown option 'url' \(accepted: connection, prefix, ttlSeconds\)$/,
+    );
+    expect(() => new RedisStore({ connection: 'http://x' })).toThrow(
+      /connection must be a redis:\/\/ or rediss:\/\/ URL/,
+    );
     expect(() => new RedisStore({ connection: 42 as never })).toThrow(TypeError);
     expect(() => new RedisStore({ ttlSeconds: 0 })).toThrow(RangeError);
   });

@@ -69,10 +69,14 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
 
 /** A throwaway redis-server (no persistence) on a random loopback port, or why there is none. */
 export async function startRedis(...extraArgs: string[]): Promise<Server | string> {
+  return startRedisOnPort(await freePort(), ...extraArgs);
+}
+
+/** startRedis on a given port: a Redis restarted empty where the old one listened. */
+export async function startRedisOnPort(port: number, ...extraArgs: string[]): Promise<Server | string> {
   const binary = findBinary('redis-server', ['/usr/bin', '/usr/local/bin']);
   if (!binary) return 'redis-server is not installed';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-redis-'));
-  const port = await freePort();
   try {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
     const child = await startAndWait(binary, args, /Ready to accept connections/);

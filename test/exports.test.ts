@@ -10,17 +10,18 @@ import { repoRoot } from './helpers.js';
 const runtimeExports = [
   'AbortError', 'BrokenPoolError', 'CONSTANTS', 'Channel', 'ChannelClosedError', 'ClusterExecutor', 'CountMinSketch',
   'ExpressionError', 'FUNCTIONS', 'FileStore', 'Future', 'Gateway', 'GatewayError', 'Group', 'InvalidStateError',
-  'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS', 'RedisStore',
-  'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted', 'backend',
-  'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync', 'evaluateMany', 'gather',
-  'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath', 'openGateway', 'opencl', 'parallel',
-  'parseExpression', 'profileMemory', 'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout', 'xxhash64',
+  'LostJobError', 'MemoryStore', 'Moments', 'NATIVE_MIN_LENGTH', 'Pool', 'PoolFuture', 'Program', 'REDUCTIONS',
+  'RedisStore', 'RemoteError', 'ResultStream', 'Semaphore', 'TimeoutError', 'TopK', 'argumentsKey', 'asCompleted',
+  'backend', 'compile', 'createCachedFetch', 'describe', 'describeAsync', 'evaluate', 'evaluateAsync',
+  'evaluateMany', 'gather', 'getNumThreads', 'mapAsync', 'memoize', 'nativeLoadError', 'nativeMemory', 'nativePath',
+  'openGateway', 'opencl', 'parallel', 'parseExpression', 'profileMemory', 'reEvaluate', 'setNumThreads',
+  'startClusterWorker', 'transfer', 'vectorize', 'wait', 'withTimeout', 'xxhash64',
 ];
 const namespaceExports = {
   parallel: ['close', 'describe', 'evaluate'],
   opencl: [
     'Buffer', 'BuildError', 'Context', 'Device', 'ElementwiseKernel', 'Kernel', 'Platform', 'Program',
-    'ReductionKernel', 'available', 'createContext', 'defaultDevice', 'devices', 'evaluate', 'platforms',
+    'ReductionKernel', 'available', 'createContext', 'defaultDevice', 'devices', 'evaluate', 'loadPath', 'platforms',
     'unavailableReason',
   ],
 };
@@ -28,19 +29,20 @@ const namespaceExports = {
 const typeOnlyExports = [
   'AllocationSite', 'AsCompletedOptions', 'AsyncOptions', 'AtomicsMode', 'Backend', 'Backoff', 'BinaryOperator',
   'CacheEntry', 'CacheExplanation', 'CacheInfo', 'CacheParameters', 'CacheState', 'CacheStats', 'CacheStore',
-  'CachedFetch', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions', 'ClusterMapOptions',
-  'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions', 'CounterType',
-  'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'EvaluateManyOptions', 'EvaluateOptions',
-  'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl', 'FutureExecutor',
-  'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask', 'GroupOptions',
-  'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions', 'MapContext',
-  'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers', 'MemoryFigures',
-  'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy', 'OriginStats',
-  'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
-  'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
-  'SamplingOptions', 'SetCallbackOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions',
-  'UnaryOperator', 'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizedFunction',
-  'WaitOptions', 'WaitResult', 'WithTimeoutOptions', 'WeightedSketch', 'WeightedTopK',
+  'CachedEntryInfo', 'CachedFetch', 'CachedFetchOptions', 'CachedResponse', 'CloseOptions', 'ClusterExecutorOptions',
+  'ClusterMapOptions', 'ClusterProgress', 'ClusterStats', 'ClusterWorkerOptions', 'Completion', 'CountMinOptions',
+  'CounterType', 'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'ElementArray', 'EvaluateManyOptions',
+  'EvaluateOptions', 'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl',
+  'FutureExecutor', 'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions', 'GatherTask',
+  'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary', 'MapAsyncOptions',
+  'MapContext', 'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized', 'MemoizedMembers',
+  'MemoryFigures', 'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON', 'MomentsOptions', 'NanPolicy',
+  'OpenclVectorizeArgument', 'OpenclVectorizedFunction', 'OriginStats', 'PoolMapOptions', 'PoolOptions', 'PoolProgress',
+  'PoolStats', 'ProfileMemoryOptions', 'ProfiledError', 'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions',
+  'Reduction', 'Release', 'ResultArray', 'ReturnWhen', 'SamplingOptions', 'Separator', 'SetCallbackOptions',
+  'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions', 'UnaryOperator', 'UpdateLinesOptions',
+  'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument', 'VectorizeOptions', 'VectorizedFunction',
+  'WaitOptions', 'WaitResult', 'WeightedSketch', 'WeightedTopK', 'WithTimeoutOptions',
 ];
 
 function loadedNames(args: string[]): { names: string[]; namespaces: Record<string, string[]> } {

@@ -44,13 +44,33 @@ for (const be of backends) {
       const hyp = vectorize((x, y) => Math.sqrt(x * x + y * y));
       expect(hyp.params).toEqual(['x', 'y']);
       const x = Float32Array.from(randomArray(5, 3000));
-      const got = hyp(x, 4, { backend: be });
+      const y = new Float32Array(3000).fill(4);
+      const got = hyp(x, y, { backend: be });
       expect(got).toBeInstanceOf(Float32Array);
       const f = Math.fround;
       expect(got).toEqual(x.map((v) => f(Math.sqrt(f(f(v * v) + 16)))));
       const out = new Float32Array(3000);
-      expect(await hyp.async(x, 4, { backend: be, out })).toBe(out);
+      expect(await hyp.async(x, y, { backend: be, out })).toBe(out);
       expect(out).toEqual(got);
+      // A scalar argument is a float64 variable (numexpr 2.8: a Python float or int promotes float32).
+      const mixed = hyp(x, 4, { backend: be });
+      expect(mixed).toBeInstanceOf(Float64Array);
+      expect(mixed).toEqual(Float64Array.from(x, (v) => Math.sqrt(v * v + 16)));
+      // Float literals promote too, integer literals do not: the same rule as evaluate's. (The test
+      // uses 2.5: transpilers such as esbuild print `2.0` as `2`, and vectorize reads the source text.)
+      expect(vectorize((v) => v * 2.5)(x, { backend: be })).toBeInstanceOf(Float64Array);
+      expect(vectorize((v) => v * 2)(x, { backend: be })).toBeInstanceOf(Float32Array);
+    });
+
+    it('lets parameters named e or pi win over the constants, and rejects unknown options', () => {
+      const n = 5000;
+      const full = (v: number) => new Float64Array(n).fill(v);
+      const fma = vectorize((b, c, d, e) => b * c + d * e);
+      expect((fma(full(0.99), full(99), full(99), full(99), { backend: be }) as Float64Array)[n - 1]).toBe(0.99 * 99 + 99 * 99);
+      expect(vectorize((pi) => pi * 2)(3, { backend: be })).toEqual(new Float64Array([6]));
+      expect(() => fma(1, 2, 3, 4, { backend: be, casting: 'no' } as never)).toThrow(
+        new TypeError("vectorized function: unknown option 'casting' (accepted: out, threads, blockSize, backend)"),
+      );
     });
   });
 }

@@ -1,7 +1,23 @@
-import { describe as suite, expect, it } from 'vitest';
+import { describe as suite, expect, it, vi } from 'vitest';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { ExpressionError, backend, compile, evaluate, evaluateAsync, evaluateMany, nativePath, parseExpression, type ExpressionNode } from 'hotpath';
+import {
+  CONSTANTS,
+  ExpressionError,
+  backend,
+  compile,
+  describeAsync,
+  evaluate,
+  evaluateAsync,
+  evaluateMany,
+  getNumThreads,
+  nativePath,
+  parseExpression,
+  reEvaluate,
+  setNumThreads,
+  type ExpressionNode,
+} from 'hotpath';
 import { backends, rng } from './helpers.js';
 
 // A straightforward tree-walking reference over the parsed tree: one Math call per node, in
@@ -13,10 +29,12 @@ const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
   sqrt: Math.sqrt, cbrt: Math.cbrt, abs: Math.abs, floor: Math.floor, ceil: Math.ceil, trunc: Math.trunc,
   arctan2: Math.atan2, hypot: Math.hypot, minimum: Math.min, maximum: Math.max,
   where: (c, a, b) => (c !== 0 ? a : b),
+  fmod: (a, b) => a % b, copy: (a) => a, ones_like: () => 1,
 };
 const bool = (x: boolean) => (x ? 1 : 0);
 const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
-  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b, '%': (a, b) => a % b,
+  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b,
+  '%': (a, b) => a - Math.floor(a / b) * b, // numexpr's float remainder (float inputs in these tests)
   '**': Math.pow, '<': (a, b) => bool(a < b), '<=': (a, b) => bool(a <= b), '==': (a, b) => bool(a === b),
   '!=': (a, b) => bool(a !== b), '>=': (a, b) => bool(a >= b), '>': (a, b) => bool(a > b),
   '&': (a, b) => bool(a !== 0 && b !== 0), '|': (a, b) => bool(a !== 0 || b !== 0),
@@ -26,7 +44,7 @@ function referenceAt(node: ExpressionNode, vars: Record<string, ArrayLike<number
     case 'number':
       return node.value;
     case 'variable': {
-      const v = vars[node.name];
+      const v = Object.prototype.hasOwnProperty.call(vars, node.name) ? vars[node.name] : CONSTANTS[node.name];
       return typeof v === 'number' ? v : v[i];
     }
     case 'unary': {
@@ -149,10 +167,10 @@ for (const be of backends) {
       const n = 3001;
       const a = Float32Array.from(randomArray(11, n));
       const b = Float32Array.from(randomArray(12, n));
-      const f32 = evaluate('a * b + 0.1 * a - b / 3', { a, b }, { backend: be });
+      const f32 = evaluate('a * b + 3 * a - b / 3 + a ** 2.5', { a, b }, { backend: be });
       expect(f32).toBeInstanceOf(Float32Array);
       const f = Math.fround;
-      const want = a.map((x, i) => f(f(f(x * b[i]) + f(f(0.1) * x)) - f(b[i] / f(3))));
+      const want = a.map((x, i) => f(f(f(f(x * b[i]) + f(3 * x)) - f(b[i] / 3)) + f(x ** 2.5)));
       expectArrayClose(f32 as Float32Array, want, 0);
       const i32 = Int32Array.from({ length: n }, (_, i) => i - 1500);
       expect(evaluate('a + k', { a, k: i32 }, { backend: be })).toBeInstanceOf(Float64Array);
@@ -162,6 +180,130 @@ for (const be of backends) {
       expectArrayClose(ints, Float64Array.from(i32, (v) => v / 2), 0);
       const sines = evaluate('sin(a)', { a }, { backend: be }) as Float32Array;
       for (let i = 0; i < n; i++) expect(Math.abs(sines[i] - Math.sin(a[i]))).toBeLessThanOrEqual(2 ** -22);
+    });
+
+    // numexpr 2.8.4 (python3-numexpr), checked: a float constant (2.0, 0.1, 1/2, pi) or a scalar variable
+    // next to float32 arrays gives float64; integer constants and constant exponents of ** keep float32.
+    it('promotes float32 like numexpr 2.8: float constants and scalar variables compute in float64', () => {
+      const n = 3001;
+      const a = Float32Array.from(randomArray(13, n));
+      const float64Cases: [string, (x: number) => number][] = [
+        ['a * b + 0.1 * a - b / 3', (x) => x * x + 0.1 * x - x / 3],
+        ['a * 2.0', (x) => x * 2],
+        ['1/2 * a', (x) => 0.5 * x],
+        ['a + pi', (x) => x + Math.PI],
+        ['where(a > 0.1, a, 0)', (x) => (x > 0.1 ? x : 0)],
+        ['(a > b) * 2.0', () => 0],
+        ['arctan2(a, 2.0)', (x) => Math.atan2(x, 2)],
+        ['a * s', (x) => x * 0.1],
+      ];
+      for (const [expr, fn] of float64Cases) {
+        const got = evaluate(expr, { a, b: a, s: 0.1 }, { backend: be });
+        expect(got, expr).toBeInstanceOf(Float64Array);
+        expectArrayClose(got as Float64Array, Float64Array.from(a, fn), 2, expr);
+      }
+      for (const expr of ['a * 2', 'a ** 2.0', 'a ** 2.5', 'a * (2.5 > 1)', 'a * 3000000000', 'sum(a)']) {
+        const got = evaluate(expr, { a }, { backend: be });
+        if (typeof got !== 'number') expect(got, expr).toBeInstanceOf(Float32Array);
+      }
+      // Float32 semantics where numexpr keeps float32: 0.1 compared in float64 is not 0.1 rounded to float32.
+      const tenth = new Float32Array(n).fill(0.1);
+      expect((evaluate('where(a > 0.1, 1, 0)', { a: tenth }, { backend: be }) as Float64Array)[0]).toBe(1);
+    });
+
+    it('lets a variable named e or pi win over the constant', () => {
+      // Issue 18: b*c + d*e used 2.718... for e (b = 0.99, c = d = e = 99 gave 367.12, not 9899.01).
+      const n = 5000;
+      const full = (v: number) => new Float64Array(n).fill(v);
+      const vars = { b: full(0.99), c: full(99), d: full(99), e: full(99) };
+      const got = evaluate('b*c+d*e', vars, { backend: be }) as Float64Array;
+      expect(got[0]).toBe(0.99 * 99 + 99 * 99);
+      expect(got[n - 1]).toBe(0.99 * 99 + 99 * 99);
+      expect(evaluate('pi * 2', { pi: 3 }, { backend: be })).toEqual(new Float64Array([6]));
+      expect(evaluate('sum(e + pi)', { e: full(1), pi: 2 }, { backend: be })).toBe(3 * n);
+      // Unbound, they stay the constants, also in the same compiled program.
+      const program = compile('x * e + pi');
+      expect(program.variables).toEqual(['x', 'e', 'pi']);
+      expect(program.run({ x: 2 }, { backend: be })).toEqual(new Float64Array([2 * Math.E + Math.PI]));
+      expect(program.run({ x: 2, e: 10 }, { backend: be })).toEqual(new Float64Array([20 + Math.PI]));
+      expect(program.run({ x: 2 }, { backend: be })).toEqual(new Float64Array([2 * Math.E + Math.PI]));
+    });
+
+    it('writes a float32 result into a Float64Array out (a safe cast, as numexpr allows), never the reverse', async () => {
+      const n = 5000;
+      const a = Float32Array.from(randomArray(41, n));
+      const want = evaluate('a * a - 3', { a }, { backend: be }) as Float32Array;
+      expect(want).toBeInstanceOf(Float32Array);
+      const out = new Float64Array(n);
+      expect(evaluate('a * a - 3', { a }, { backend: be, out })).toBe(out);
+      expect(out).toEqual(Float64Array.from(want));
+      const out2 = new Float64Array(n);
+      expect(await evaluateAsync('a * a - 3', { a }, { backend: be, out: out2 })).toBe(out2);
+      expect(out2).toEqual(out);
+      const many = evaluateMany({ x: 'a + 1', y: 'a * 2' }, { a }, { backend: be, out: { y: new Float64Array(n) } });
+      expect(many.x).toBeInstanceOf(Float32Array);
+      expect(many.y).toEqual(Float64Array.from(a, (v) => v * 2));
+      expect(() => evaluate('a * 2.5', { a }, { backend: be, out: new Float32Array(n) })).toThrow(
+        /out must be a Float64Array \(the result type for these inputs is Float64Array\), got Float32Array/,
+      );
+    });
+
+    it('rejects unknown options with a TypeError naming them', () => {
+      const a = new Float64Array(8);
+      expect(() => evaluate('a', { a }, { backend: be, casting: 'safe' } as never)).toThrow(
+        new TypeError("evaluate: unknown option 'casting' (accepted: out, threads, blockSize, backend)"),
+      );
+      expect(() => evaluate('a', { a }, { order: 'K', truediv: true } as never)).toThrow("unknown options 'order', 'truediv'");
+      expect(() => evaluateMany({ x: 'a' }, { a }, { theads: 2 } as never)).toThrow(TypeError);
+      expect(() => compile('a').run({ a }, { blocksize: 64 } as never)).toThrow("unknown option 'blocksize'");
+      return expect(evaluateAsync('a', { a }, { backend: be, outt: a } as never)).rejects.toThrow(TypeError);
+    });
+
+    it('reads every 8/16/32-bit integer typed array and boolean scalars, and names the accepted types otherwise', () => {
+      const n = 5000;
+      const r = rng(31);
+      const values = Array.from({ length: n }, () => Math.floor((r() - 0.5) * 2 ** 33));
+      const f = Float64Array.from({ length: n }, () => r() * 100 - 50);
+      for (const Ctor of [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array]) {
+        const k = Ctor.from(values.map((v) => (Ctor === Uint8ClampedArray ? v & 0xff : v)));
+        const got = evaluate('k * 3 - f / 2 + where(k > 7, k, 0) + t', { k, f, t: true }, { backend: be });
+        expect(got, Ctor.name).toBeInstanceOf(Float64Array);
+        const want = Float64Array.from(k, (v, i) => v * 3 - f[i] / 2 + (v > 7 ? v : 0) + 1);
+        expectArrayClose(got as Float64Array, want, 0, Ctor.name);
+        expect(evaluate('sum(k)', { k }, { backend: be }), Ctor.name).toBe(k.reduce((s, v) => s + v, 0));
+      }
+      expect(evaluate('a * b', { a: false, b: 3 }, { backend: be })).toEqual(new Float64Array([0]));
+      const float16 = (globalThis as { Float16Array?: new (n: number) => unknown }).Float16Array;
+      const rejected = [new BigInt64Array(n), new BigUint64Array(n), new DataView(new ArrayBuffer(8)), float16 && new float16(n)];
+      for (const value of rejected.filter(Boolean)) {
+        expect(() => evaluate('f + k', { f, k: value } as never, { backend: be })).toThrow(
+          /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean, got/,
+        );
+      }
+    });
+
+    // Values from python3-numexpr 2.8.4: x % y on float64 is x - floor(x/y)*y (-7.5 % 2 = 0.5, 1e17 % 3 = 0);
+    // fmod is C's truncated remainder. numexpr's int32 % is C's (and dies with SIGFPE on a zero
+    // divisor); hotpath follows NumPy on integers: floored, and 0 for a zero divisor.
+    it('computes % like numexpr on floats and NumPy on integers, fmod truncated, copy and ones_like', () => {
+      const n = 5000;
+      const tile = (values: number[]) => Float64Array.from({ length: n }, (_, i) => values[i % values.length]);
+      const x = tile([-7.5, 7.5, -7.5, 5.0, 1e17, -1e-20, Infinity, 3.0, -0.0, 0.0]);
+      const y = tile([Infinity, Infinity, 2.0, -0.0, 3.0, 1.0, 2.0, NaN, 2.0, -2.0]);
+      const numexpr = tile([NaN, NaN, 0.5, NaN, 0, 1, NaN, NaN, 0, 0]);
+      expect(evaluate('x % y', { x, y }, { backend: be })).toEqual(numexpr);
+      expect(evaluate('fmod(x, y)', { x, y }, { backend: be })).toEqual(Float64Array.from(x, (v, i) => v % y[i]));
+      const f32 = evaluate('f % 2', { f: Float32Array.from(x) }, { backend: be }) as Float32Array;
+      expect(f32).toBeInstanceOf(Float32Array);
+      expect(f32[2]).toBe(0.5);
+      const a = Int32Array.from({ length: n }, (_, i) => [-7, 7, -7, 7, 5, -2147483648][i % 6]);
+      const b = Int32Array.from({ length: n }, (_, i) => [3, -3, 0, 0, 0, -1][i % 6]);
+      const numpy = Float64Array.from({ length: n }, (_, i) => [2, -2, 0, 0, 0, 0][i % 6]);
+      expect(evaluate('a % b', { a, b }, { backend: be })).toEqual(numpy);
+      expect(evaluate('a % 0', { a }, { backend: be })).toEqual(new Float64Array(n));
+      expect(evaluate('x % 0', { x }, { backend: be })).toEqual(new Float64Array(n).fill(NaN));
+      expect(evaluate('copy(x) + ones_like(x)', { x: y }, { backend: be })).toEqual(Float64Array.from(y, (v) => v + 1));
+      expect(evaluate('sum(ones_like(a))', { a }, { backend: be })).toBe(n);
     });
 
     it('computes reductions over the whole array', () => {
@@ -262,10 +404,13 @@ for (const be of backends) {
         new RangeError("evaluate: length mismatch: 'a' has 4 elements but 'b' has 5"),
       );
       expect(() => evaluate('a + b', { a, b: [1, 2, 3, 4] as unknown as Float64Array }, { backend: be })).toThrow(
-        new TypeError("evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array or number, got Array"),
+        new TypeError(
+          "evaluate: variable 'b' must be a Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, " +
+            'Uint16Array, Uint8Array, Uint8ClampedArray, a number or a boolean, got Array',
+        ),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(
-        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs), got Float32Array'),
+        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs is Float64Array), got Float32Array'),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float64Array(3) })).toThrow(new RangeError('evaluate: out has 3 elements, expected 4'));
       expect(() => evaluate('sum(a)', { a }, { backend: be, out: new Float64Array(4) })).toThrow(TypeError);
@@ -280,6 +425,55 @@ for (const be of backends) {
 }
 
 suite('expression language', () => {
+  // Issue 15 item 10: deep expressions ended in "RangeError: Maximum call stack size exceeded".
+  it('rejects expressions nested too deeply with an ExpressionError at the column, never a stack overflow', () => {
+    const deep: [string, number][] = [
+      ['sin('.repeat(1000) + 'a' + ')'.repeat(1000), 4 * 256 + 1],
+      ['('.repeat(3000) + 'a' + ')'.repeat(3000), 257],
+      ['-'.repeat(10_000) + 'a', 257],
+      ['a' + '**a'.repeat(3000), 3 * 256 + 2],
+      ['sum(' + '('.repeat(300) + 'a' + ')'.repeat(300) + ')', 4 + 257],
+    ];
+    for (const [expr, column] of deep) {
+      for (const run of [() => parseExpression(expr), () => compile(expr), () => evaluate(expr, { a: new Float64Array(1) })]) {
+        let caught: unknown;
+        try {
+          run();
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught, expr.slice(0, 20)).toBeInstanceOf(ExpressionError);
+        expect((caught as ExpressionError).message).toContain('nested too deeply (more than 256 levels)');
+        expect((caught as ExpressionError).column, expr.slice(0, 20)).toBe(column);
+      }
+    }
+    // 256 levels still parse and run.
+    const a = Float64Array.of(0.5);
+    expect(evaluate('('.repeat(255) + 'a' + ')'.repeat(255), { a })).toEqual(a);
+    expect(evaluate('abs('.repeat(255) + 'a' + ')'.repeat(255), { a })).toEqual(a);
+  });
+
+  it('compiles and runs a flat 10,000-term sum on both backends (no recursion over the tree)', () => {
+    const terms = 10_000;
+    const sum = Array.from({ length: terms }, (_, i) => (i % 2 ? 'a' : 'b')).join('+');
+    const program = compile(sum);
+    expect(program.toString()).toContain('SSA:');
+    const n = 5000;
+    const a = new Float64Array(n).fill(1);
+    const b = new Float64Array(n).fill(2);
+    for (const be of backends) {
+      const got = program.run({ a, b }, { backend: be }) as Float64Array;
+      expect(got[0]).toBe(terms / 2 + terms);
+      expect(got[n - 1]).toBe(terms / 2 + terms);
+    }
+    // a*b - a/b + a*b - ...: 2,500 products and quotients, 1,250 of each (2 and 0.5 apiece).
+    const mixed = Array.from({ length: 2500 }, (_, i) => (i % 2 ? '-a/b' : '+a*b')).join('').slice(1);
+    for (const be of backends) {
+      const got = evaluate(mixed, { a, b }, { backend: be }) as Float64Array;
+      expect(got[n - 1]).toBe(1250 * 2 - 1250 * 0.5);
+    }
+  });
+
   it('reports syntax errors and unknown names with the column and a caret', () => {
     const cases: [string, string, number][] = [
       ['a + * b', "unexpected '*'", 5],
@@ -435,5 +629,51 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const out = new Float64Array(4);
     addon.exprEvaluate(good, new Float64Array(0), [new Float64Array([1, 2, 3, 4])], [out], 4, false, 1, 1024);
     expect(out).toEqual(new Float64Array([2, 4, 6, 8]));
+  });
+});
+
+// numexpr's API around evaluate: re_evaluate, set_num_threads / get_num_threads.
+suite('reEvaluate and the native thread count', () => {
+  it('reEvaluate re-runs the last evaluate with new or the same variables and the same options', () => {
+    const a = Float64Array.of(1, 2, 3);
+    const out = new Float64Array(3);
+    expect(evaluate('a * 2 + k', { a, k: 1 }, { out, backend: 'js' })).toBe(out);
+    a[0] = 10;
+    expect(reEvaluate()).toBe(out);
+    expect(out).toEqual(Float64Array.of(21, 5, 7));
+    expect(reEvaluate({ a: Float64Array.of(0, 0, 0), k: 4 })).toEqual(Float64Array.of(4, 4, 4));
+    expect(() => reEvaluate({ a })).toThrow(/^reEvaluate: unknown variable 'k'/);
+    expect(() => reEvaluate({ a: [1] as never, k: 1 })).toThrow(TypeError);
+  });
+
+  it('setNumThreads sets the default of every native call taking threads and returns the previous value', async () => {
+    expect(getNumThreads()).toBe(Math.min(os.availableParallelism(), 1024));
+    expect(() => setNumThreads(0)).toThrow(RangeError);
+    expect(() => setNumThreads(1025)).toThrow(RangeError);
+    expect(() => setNumThreads('2' as never)).toThrow(TypeError);
+    const before = getNumThreads();
+    expect(setNumThreads(3)).toBe(before);
+    try {
+      expect(getNumThreads()).toBe(3);
+      if (backend !== 'native') return;
+      const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
+      const a = new Float64Array(50_000).fill(1);
+      const evaluateSpy = vi.spyOn(addon, 'exprEvaluate');
+      const asyncSpy = vi.spyOn(addon, 'exprEvaluateAsync');
+      const momentsSpy = vi.spyOn(addon, 'momentsPartialAsync');
+      try {
+        evaluate('a + 1', { a }, { backend: 'native' });
+        await evaluateAsync('a + 1', { a }, { backend: 'native' });
+        await describeAsync(a, { backend: 'native' });
+        evaluate('a + 1', { a }, { backend: 'native', threads: 2 });
+        expect(evaluateSpy.mock.calls.map((args) => args[6])).toEqual([3, 2]);
+        expect(asyncSpy.mock.calls[0][6]).toBe(3);
+        expect(momentsSpy.mock.calls[0][2]).toBe(3);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    } finally {
+      setNumThreads(before);
+    }
   });
 });

@@ -16,7 +16,10 @@ const script = `
     const device = h.opencl.defaultDevice();
     out.index = device.index;
     out.contextDevice = h.opencl.createContext().device.index;
-    h.opencl.evaluate('a * 2', { a: new Float32Array([1, 2]) }).then((r) => { out.result = Array.from(r); console.log(JSON.stringify(out)); });
+    h.opencl.evaluate('a * 2', { a: new Float32Array([1, 2]) }).then((r) => {
+      out.result = Array.from(r);
+      console.log(JSON.stringify(out));
+    });
   } catch (e) {
     out.error = { name: e.name, message: e.message };
     console.log(JSON.stringify(out));
@@ -33,14 +36,20 @@ function withDevice(value: string | undefined) {
 suite.skipIf(skipReason !== null)('HOTPATH_OPENCL_DEVICE', () => {
   it('selects each device by its index for defaultDevice, createContext and evaluate', () => {
     for (const device of opencl.devices()) {
-      expect(withDevice(String(device.index))).toEqual({ index: device.index, contextDevice: device.index, result: [2, 4] });
+      expect(withDevice(String(device.index))).toEqual({
+        index: device.index,
+        contextDevice: device.index,
+        result: [2, 4],
+      });
     }
   });
 
   it.each(['99', '-1', 'gpu', '1.5'])('rejects %s with a RangeError listing the devices', (value) => {
     const out = withDevice(value);
     expect(out.error.name).toBe('RangeError');
-    expect(out.error.message).toContain(`HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${opencl.devices().length - 1}, got '${value}'`);
+    expect(out.error.message).toContain(
+      `HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${opencl.devices().length - 1}, got '${value}'`,
+    );
     expect(out.error.message).toContain(`0: ${opencl.devices()[0]}`);
   });
 

@@ -32,7 +32,8 @@ const childScript = `
     const n = 1027;
     const a = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
     const b = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 0.7));
-    const out = { available: h.opencl.available(), reason: h.opencl.unavailableReason(), loadPath: h.opencl.loadPath() };
+    const out = { available: h.opencl.available(), reason: h.opencl.unavailableReason() };
+    out.loadPath = h.opencl.loadPath();
     if (out.available) {
       out.devices = h.opencl.devices().map((d) => d.name);
       const expr = '(a * b + a) / (b - 3)';
@@ -55,7 +56,12 @@ const childScript = `
 function runChild(env: NodeJS.ProcessEnv, wrap?: string[]) {
   const command = wrap ? wrap[0] : process.execPath;
   const args = wrap ? [...wrap.slice(1), process.execPath, '-e', childScript] : ['-e', childScript];
-  const r = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  const r = spawnSync(command, args, {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 }
@@ -124,7 +130,9 @@ suite.skipIf(skipReason !== null)('OpenCL without the ICD loader: vendor drivers
     fs.writeFileSync(path.join(once, 'a.icd'), driver);
     const out = runChild({ HOTPATH_OPENCL_LIBRARY: missingLoader, HOTPATH_OPENCL_VENDORS: dir });
     expect(out.loadPath.libraries).toEqual([driver.trim()]);
-    expect(out.devices).toEqual(runChild({ HOTPATH_OPENCL_LIBRARY: missingLoader, HOTPATH_OPENCL_VENDORS: once }).devices);
+    expect(out.devices).toEqual(
+      runChild({ HOTPATH_OPENCL_LIBRARY: missingLoader, HOTPATH_OPENCL_VENDORS: once }).devices,
+    );
   });
 
   it('drivers that cannot serve are skipped, and each one is named when none can', () => {

@@ -42,7 +42,8 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
         expect(await opencl.evaluate(expr, vars, { context: ctx }), expr).toEqual(want);
         const want32 = evaluate(expr, f32 as never, { backend: be });
         const got32 = await opencl.evaluate(expr, f32 as never, { context: ctx });
-        expect(got32, `float32: ${expr}`).toBeInstanceOf(Float32Array);
+        // Same promotion rule (float constants and scalars make float32 arrays compute in float64).
+        expect(got32, `float32: ${expr}`).toBeInstanceOf((want32 as Float32Array).constructor);
         expect(got32, `float32: ${expr}`).toEqual(want32);
       }
     });
@@ -83,14 +84,32 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     // Device-resident inputs and output: nothing crosses the bus until the final read.
     const bf = ctx.buffer(f32);
     const bout = ctx.buffer(f32.byteLength, { type: 'float' });
-    expect(await opencl.evaluate('f * 3 - g', { f: bf, g: 1 }, { context: ctx, out: bout })).toBe(bout);
-    expect(await bout.read()).toEqual(evaluate('f * 3 - g', { f: f32, g: 1 }));
+    expect(await opencl.evaluate('f * 3 - 1', { f: bf }, { context: ctx, out: bout })).toBe(bout);
+    expect(await bout.read()).toEqual(evaluate('f * 3 - 1', { f: f32 }));
     expect(await opencl.evaluate('sum(f)', { f: bf }, { context: ctx })).toBeCloseTo(evaluate('sum(f)', { f: f32 }) as number, 6);
     expect(await opencl.evaluate('a + 1', { a: new Float64Array(0) }, { context: ctx })).toEqual(new Float64Array(0));
     // The default context of the default device serves calls without { context }.
     expect(await opencl.evaluate('a - a', { a: Float64Array.of(1, 2) })).toEqual(new Float64Array(2));
     bf.release();
     bout.release();
+  });
+
+  it('promotes float32 like the CPU evaluate (numexpr 2.8), lets e and pi variables win and rejects unknown options', async () => {
+    const f32 = Float32Array.from({ length: 1000 }, (_, i) => i / 3);
+    for (const expr of ['f * 2', 'f ** 2.0', 'f * 2.0', 'f + pi', 'where(f > 0.1, f, 0)', 'f * s']) {
+      const want = evaluate(expr, { f: f32, s: 0.5 });
+      const got = await opencl.evaluate(expr, { f: f32, s: 0.5 }, { context: ctx });
+      expect(got, expr).toBeInstanceOf((want as Float32Array).constructor);
+      expect(got, expr).toEqual(want);
+    }
+    const n = 1000;
+    const full = (v: number) => new Float64Array(n).fill(v);
+    const got = (await opencl.evaluate('b*c+d*e', { b: full(0.99), c: full(99), d: full(99), e: full(99) }, { context: ctx })) as Float64Array;
+    expect(got[n - 1]).toBe(0.99 * 99 + 99 * 99);
+    expect(await opencl.evaluate('pi + e', { pi: 1 }, { context: ctx })).toEqual(new Float64Array([1 + Math.E]));
+    await expect(opencl.evaluate('f', { f: f32 }, { context: ctx, casting: 'safe' } as never)).rejects.toThrow(
+      new TypeError("opencl.evaluate: unknown option 'casting' (accepted: device, context, precision, out)"),
+    );
   });
 
   it('needs { precision: \'float32\' } on a device without fp64, then computes in float32', async () => {

@@ -94,7 +94,9 @@ suite.skipIf(skipReason !== null)('vectorize(fn, { target: "opencl" }) and compi
       const b32 = Float32Array.from(b);
       expectSameBits(result as Float32Array, vectorize(exact)(a32, b32) as Float32Array);
       expect(await compile('a * b').runOpenCL({ a, b }, { context: ctx })).toBeInstanceOf(Float32Array);
-      await expect(compile('a * b').runOpenCL({ a, b }, { context: ctx, precision: 'float64' })).rejects.toThrow(/has no float64 support/);
+      await expect(compile('a * b').runOpenCL({ a, b }, { context: ctx, precision: 'float64' })).rejects.toThrow(
+        /has no float64 support/,
+      );
       await expect(opencl.evaluate('a * b', { a, b }, { context: ctx })).rejects.toThrow(/has no float64 support/);
     } finally {
       device.fp64 = fp64;
@@ -103,15 +105,23 @@ suite.skipIf(skipReason !== null)('vectorize(fn, { target: "opencl" }) and compi
 
   it('rejects bad options and arguments with messages naming the caller', async () => {
     expect(() => vectorize(exact, { target: 'gpu' as 'opencl' })).toThrow(RangeError);
-    expect(() => vectorize(exact, { target: 'gpu' as 'opencl' })).toThrow(/vectorize: target must be one of 'cpu', 'opencl', got 'gpu'/);
+    expect(() => vectorize(exact, { target: 'gpu' as 'opencl' })).toThrow(
+      /vectorize: target must be one of 'cpu', 'opencl', got 'gpu'/,
+    );
     expect(() => vectorize(exact, { device: 1 } as never)).toThrow(TypeError);
     expect(() => vectorize((x: number) => x++, { target: 'opencl' })).toThrow(ExpressionError);
     const device = vectorize(exact, { target: 'opencl' });
     expect(() => device(a)).toThrow(/vectorized function: expected 2 arguments \(x, y\)/);
-    await expect(device(a, b, { bogus: true } as never)).rejects.toThrow(/vectorized function.runOpenCL: unknown option 'bogus'/);
+    await expect(device(a, b, { bogus: true } as never)).rejects.toThrow(
+      /vectorized function.runOpenCL: unknown option 'bogus'/,
+    );
     await expect(device(a, new Float64Array(3))).rejects.toThrow(RangeError);
-    await expect(compile('a + b').runOpenCL({ a, b }, { precision: 'half' as 'float32' })).rejects.toThrow(/Program.runOpenCL: precision must be one of/);
+    await expect(compile('a + b').runOpenCL({ a, b }, { precision: 'half' as 'float32' })).rejects.toThrow(
+      /Program.runOpenCL: precision must be one of/,
+    );
     await expect(compile('a + q').runOpenCL({ a, b })).rejects.toThrow(ExpressionError);
-    await expect(opencl.evaluate('a', { a }, { ctx } as never)).rejects.toThrow(/opencl.evaluate: unknown option 'ctx' \(known: device, context, precision, out\)/);
+    await expect(opencl.evaluate('a', { a }, { ctx } as never)).rejects.toThrow(
+      /opencl.evaluate: unknown option 'ctx' \(accepted: device, context, precision, out\)/,
+    );
   });
 });

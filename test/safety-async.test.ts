@@ -75,7 +75,8 @@ describe('issue 15: native thread and scratch limits (items 7, 8)', () => {
       timeout: 120_000,
     });
     expect(r.stderr).not.toMatch(/terminate called/);
-    expect({ status: r.status, signal: r.signal, stdout: r.stdout.trim() }).toEqual({ status: 0, signal: null, stdout: 'ok' });
+    const outcome = { status: r.status, signal: r.signal, stdout: r.stdout.trim() };
+    expect(outcome).toEqual({ status: 0, signal: null, stdout: 'ok' });
   });
 
   it('evaluate scratch grows with min(blockSize, n): 120 constants, blockSize 2^20, n = 4096', () => {

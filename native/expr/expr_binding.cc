@@ -48,7 +48,13 @@ Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
     case napi_float64_array: input.kind = InputKind::kFloat64; break;
     case napi_float32_array: input.kind = InputKind::kFloat32; break;
     case napi_int32_array: input.kind = InputKind::kInt32; break;
-    default: throw TypeError(name + " must be a Float64Array, Float32Array or Int32Array");
+    case napi_int8_array: input.kind = InputKind::kInt8; break;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: input.kind = InputKind::kUint8; break;
+    case napi_int16_array: input.kind = InputKind::kInt16; break;
+    case napi_uint16_array: input.kind = InputKind::kUint16; break;
+    case napi_uint32_array: input.kind = InputKind::kUint32; break;
+    default: throw TypeError(name + " must be a float32/float64 or an 8/16/32-bit integer typed array");
   }
   if (call.options.float32 && input.kind != InputKind::kFloat32) {
     throw TypeError(name + " must be a Float32Array in float32 mode");

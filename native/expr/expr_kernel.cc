@@ -25,7 +25,7 @@ constexpr const char* kOpNames[] = {
     "neg", "not", "add", "sub", "mul", "div", "mod", "pow", "lt", "le", "eq", "ne", "ge", "gt", "and", "or", "where",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
     "exp", "expm1", "log", "log1p", "log10", "log2", "sqrt", "cbrt", "abs", "floor", "ceil", "trunc",
-    "arctan2", "hypot", "minimum", "maximum"};
+    "arctan2", "hypot", "minimum", "maximum", "fmod", "imod", "copy", "ones_like"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::kCount), "one name per opcode");
 
 constexpr size_t kHeader = 5;
@@ -46,6 +46,10 @@ HOTPATH_INLINE T Maximum(T a, T b) {
   if (a == b) return std::signbit(a) ? b : a;
   return a > b ? a : b;
 }
+
+// numexpr's float remainder x - floor(x/y)*y, in float64 also for float32 operands (then rounded
+// once), exactly as the fused JS loop computes it.
+HOTPATH_INLINE double FlooredRemainder(double x, double y) { return x - std::floor(x / y) * y; }
 
 template <class T, class F>
 HOTPATH_INLINE void Map1(T* d, const T* a, size_t n, F f) {
@@ -69,7 +73,8 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kSub: Map2(d, a, b, n, [](T x, T y) { return x - y; }); break;
     case Op::kMul: Map2(d, a, b, n, [](T x, T y) { return x * y; }); break;
     case Op::kDiv: Map2(d, a, b, n, [](T x, T y) { return x / y; }); break;
-    case Op::kMod: Map2(d, a, b, n, [](T x, T y) { return std::fmod(x, y); }); break;
+    // numexpr's float remainder, x - floor(x/y)*y (sign of y); fmod is C's truncated one.
+    case Op::kMod: Map2(d, a, b, n, [](T x, T y) { return static_cast<T>(FlooredRemainder(x, y)); }); break;
     case Op::kPow: Map2(d, a, b, n, [](T x, T y) { return std::pow(x, y); }); break;
     case Op::kLt: Map2(d, a, b, n, [=](T x, T y) { return x < y ? one : zero; }); break;
     case Op::kLe: Map2(d, a, b, n, [=](T x, T y) { return x <= y ? one : zero; }); break;
@@ -118,6 +123,11 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kHypot: Map2(d, a, b, n, [](T x, T y) { return std::hypot(x, y); }); break;
     case Op::kMinimum: Map2(d, a, b, n, [](T x, T y) { return Minimum(x, y); }); break;
     case Op::kMaximum: Map2(d, a, b, n, [](T x, T y) { return Maximum(x, y); }); break;
+    case Op::kFmod: Map2(d, a, b, n, [](T x, T y) { return std::fmod(x, y); }); break;
+    // Integer operands: the floored remainder, exact in float64 for 32-bit integers; by zero 0 as in NumPy.
+    case Op::kIntMod: Map2(d, a, b, n, [=](T x, T y) { return y == zero ? zero : static_cast<T>(FlooredRemainder(x, y)); }); break;
+    case Op::kCopy: Map1(d, a, n, [](T x) { return x; }); break;
+    case Op::kOnesLike: Map1(d, a, n, [=](T) { return one; }); break;
     case Op::kCount: break;
   }
 }
@@ -169,14 +179,19 @@ constexpr InputKind ComputeKind() {
   return std::is_same_v<T, double> ? InputKind::kFloat64 : InputKind::kFloat32;
 }
 
-// An input of another element type than the computation (int32 or float32 in a float64 program)
-// is converted block by block into its register.
+// An input of another element type than the computation (an integer array, or float32 in a float64
+// program) is converted block by block into its register.
 template <class T>
 HOTPATH_INLINE void LoadConverted(const Input& in, size_t start, size_t n, T* slot) {
   switch (in.kind) {
     case InputKind::kFloat64: std::copy_n(static_cast<const double*>(in.data) + start, n, slot); break;
     case InputKind::kFloat32: std::copy_n(static_cast<const float*>(in.data) + start, n, slot); break;
     case InputKind::kInt32: std::copy_n(static_cast<const int32_t*>(in.data) + start, n, slot); break;
+    case InputKind::kInt8: std::copy_n(static_cast<const int8_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint8: std::copy_n(static_cast<const uint8_t*>(in.data) + start, n, slot); break;
+    case InputKind::kInt16: std::copy_n(static_cast<const int16_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint16: std::copy_n(static_cast<const uint16_t*>(in.data) + start, n, slot); break;
+    case InputKind::kUint32: std::copy_n(static_cast<const uint32_t*>(in.data) + start, n, slot); break;
     case InputKind::kScalar: break;
   }
 }

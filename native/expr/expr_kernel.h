@@ -13,7 +13,7 @@ enum class Op : int32_t {
   kNeg, kNot, kAdd, kSub, kMul, kDiv, kMod, kPow, kLt, kLe, kEq, kNe, kGe, kGt, kAnd, kOr, kWhere,
   kSin, kCos, kTan, kArcsin, kArccos, kArctan, kSinh, kCosh, kTanh, kArcsinh, kArccosh, kArctanh,
   kExp, kExpm1, kLog, kLog1p, kLog10, kLog2, kSqrt, kCbrt, kAbs, kFloor, kCeil, kTrunc,
-  kArctan2, kHypot, kMinimum, kMaximum,
+  kArctan2, kHypot, kMinimum, kMaximum, kFmod, kIntMod, kCopy, kOnesLike,
   kCount
 };
 const char* OpName(Op op);
@@ -42,7 +42,8 @@ struct Program {
 // an instruction reading an output register or writing an input or constant).
 Program Decode(const int32_t* code, size_t length, const double* constants, size_t nConstants);
 
-enum class InputKind { kFloat64, kFloat32, kInt32, kScalar };
+// Element types an input array may have; every integer kind converts exactly to the float64 computation.
+enum class InputKind { kFloat64, kFloat32, kInt32, kInt8, kUint8, kInt16, kUint16, kUint32, kScalar };
 struct Input {
   InputKind kind = InputKind::kScalar;
   const void* data = nullptr;  // arrays

@@ -185,7 +185,9 @@ Partial AccumulateImpl(const T* data, size_t length, NanPolicy policy, size_t in
       // Bounded by len: another thread may have overwritten the NaN since Block saw it (shared memory).
       size_t i = 0;
       while (i < len && x[i] == x[i]) ++i;
-      if (i == len) throw RangeError("values contained NaN that another thread overwrote during the call (nan: 'raise')");
+      if (i == len) {
+        throw RangeError("values contained NaN that another thread overwrote during the call (nan: 'raise')");
+      }
       throw RangeError("values contains NaN at index " + std::to_string(indexBase + start + i) +
                        " (nan: 'raise')");
     } else {

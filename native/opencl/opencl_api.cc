@@ -4,11 +4,6 @@
 #include "opencl_api.h"
 
 #include <CL/cl_ext.h>
-// The dispatch table names entry points deprecated since OpenCL 1.1; only their offsets are used.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#include <CL/cl_icd.h>
-#pragma GCC diagnostic pop
 #include <dirent.h>
 #include <dlfcn.h>
 
@@ -20,6 +15,35 @@
 #include <type_traits>
 
 #include "../common/errors.h"
+
+// Each entry point's slot in the cl_khr_icd dispatch table (struct _cl_icd_dispatch in CL/cl_icd.h, an ABI
+// Khronos keeps: new entry points are only appended). Slots rather than that header, which pulls in the GL,
+// EGL and Direct3D headers the vendored set (native/third_party/opencl-headers) leaves out; checked against
+// it at compile time where it is installed.
+#define HOTPATH_CL_DISPATCH_SLOTS(X)                                                                      \
+  X(clGetPlatformIDs, 0) X(clGetPlatformInfo, 1) X(clGetDeviceIDs, 2) X(clGetDeviceInfo, 3)               \
+  X(clCreateContext, 4) X(clReleaseContext, 7) X(clCreateCommandQueue, 9) X(clReleaseCommandQueue, 11)   \
+  X(clCreateBuffer, 14) X(clReleaseMemObject, 18) X(clCreateProgramWithSource, 26) X(clReleaseProgram, 29) \
+  X(clBuildProgram, 30) X(clGetProgramBuildInfo, 33) X(clCreateKernel, 34) X(clReleaseKernel, 37)        \
+  X(clSetKernelArg, 38) X(clGetKernelInfo, 39) X(clGetKernelWorkGroupInfo, 40) X(clReleaseEvent, 44)     \
+  X(clFlush, 46) X(clFinish, 47) X(clEnqueueReadBuffer, 48) X(clEnqueueWriteBuffer, 49)                  \
+  X(clEnqueueNDRangeKernel, 59) X(clSetEventCallback, 81) X(clGetKernelArgInfo, 101)
+
+#define HOTPATH_CL_COUNT(...) +1
+static_assert(0 HOTPATH_CL_FUNCTIONS(HOTPATH_CL_COUNT) == 0 HOTPATH_CL_DISPATCH_SLOTS(HOTPATH_CL_COUNT),
+              "every entry point of Api needs its dispatch slot");
+#undef HOTPATH_CL_COUNT
+
+#if __has_include(<CL/cl_icd.h>)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // the table names OpenCL 1.0 entry points
+#include <CL/cl_icd.h>
+#pragma GCC diagnostic pop
+#define HOTPATH_CL_CHECK_SLOT(name, slot) \
+  static_assert(offsetof(cl_icd_dispatch, name) == (slot) * sizeof(void*), "dispatch slot of " #name);
+HOTPATH_CL_DISPATCH_SLOTS(HOTPATH_CL_CHECK_SLOT)
+#undef HOTPATH_CL_CHECK_SLOT
+#endif
 
 namespace hotpath::opencl {
 namespace {
@@ -66,25 +90,27 @@ bool LoadLoader(const std::string& library, Loaded* result) {
 // ---- Direct ICD dispatch (what the loader does) ------------------------------------------------
 // Under cl_khr_icd every object a vendor driver returns (platform, device, context, queue, memory,
 // program, kernel, event) starts with a pointer to that vendor's dispatch table, so a call on an
-// object is forwarded through the table entry of the same name.
+// object is forwarded through the table's entry for that function.
 
-template <std::size_t Offset, typename Fn>
+// The entry in `slot` of the dispatch table that `object` starts with.
+template <typename Fn>
+Fn Entry(const void* object, std::size_t slot) {
+  const auto table = *static_cast<void* const* const*>(object);
+  return reinterpret_cast<Fn>(table[slot]);
+}
+
+template <std::size_t Slot, typename Fn>
 struct Dispatch;
 
-template <std::size_t Offset, typename R, typename Object, typename... Args>
-struct Dispatch<Offset, R (*)(Object, Args...)> {
+template <std::size_t Slot, typename R, typename Object, typename... Args>
+struct Dispatch<Slot, R (*)(Object, Args...)> {
   static R Call(Object object, Args... args) {
     if constexpr (!std::is_pointer_v<Object>) {
       return R{};  // never installed: the entry points without an object argument have their own versions
     } else {
-      if (object == nullptr) {
-        if constexpr (std::is_same_v<R, cl_int>) return CL_INVALID_VALUE;
-        else return R{};
-      }
-      const char* table = *reinterpret_cast<const char* const*>(object);
-      const auto entry = *reinterpret_cast<R (*const*)(Object, Args...)>(table + Offset);
+      const auto entry = object != nullptr ? Entry<R (*)(Object, Args...)>(object, Slot) : nullptr;
       if (entry == nullptr) {
-        if constexpr (std::is_same_v<R, cl_int>) return CL_INVALID_OPERATION;
+        if constexpr (std::is_same_v<R, cl_int>) return object == nullptr ? CL_INVALID_VALUE : CL_INVALID_OPERATION;
         else return R{};
       }
       return entry(object, args...);
@@ -109,15 +135,15 @@ cl_int DirectGetPlatformIDs(cl_uint num_entries, cl_platform_id* platforms, cl_u
 }
 
 // clCreateContext has no object argument: its devices say which vendor creates it.
-cl_context DirectCreateContext(const cl_context_properties* properties, cl_uint num_devices, const cl_device_id* devices,
+cl_context DirectCreateContext(const cl_context_properties* properties, cl_uint num_devices,
+                               const cl_device_id* devices,
                                void(CL_CALLBACK* notify)(const char*, const void*, size_t, void*), void* user_data,
                                cl_int* errcode_ret) {
   if (num_devices == 0 || devices == nullptr || devices[0] == nullptr) {
     if (errcode_ret != nullptr) *errcode_ret = CL_INVALID_VALUE;
     return nullptr;
   }
-  const auto* table = *reinterpret_cast<const cl_icd_dispatch* const*>(devices[0]);
-  const auto create = reinterpret_cast<decltype(&::clCreateContext)>(table->clCreateContext);
+  const auto create = Entry<decltype(&::clCreateContext)>(devices[0], 4);  // its slot, as listed above
   return create(properties, num_devices, devices, notify, user_data, errcode_ret);
 }
 
@@ -160,7 +186,9 @@ std::string OpenDriver(const std::string& library, std::vector<cl_platform_id>* 
   auto getAddress = reinterpret_cast<GetAddress>(dlsym(handle, "clGetExtensionFunctionAddress"));
   void* symbol = getAddress != nullptr ? getAddress("clIcdGetPlatformIDsKHR") : nullptr;
   if (symbol == nullptr) symbol = dlsym(handle, "clIcdGetPlatformIDsKHR");
-  if (symbol == nullptr) return "it exports neither clGetExtensionFunctionAddress(\"clIcdGetPlatformIDsKHR\") nor the symbol";
+  if (symbol == nullptr) {
+    return "it exports neither clGetExtensionFunctionAddress(\"clIcdGetPlatformIDsKHR\") nor the symbol";
+  }
   const auto icdGetPlatformIDs = reinterpret_cast<clIcdGetPlatformIDsKHR_fn>(symbol);
   cl_uint count = 0;
   cl_int status = icdGetPlatformIDs(0, nullptr, &count);
@@ -199,9 +227,8 @@ bool LoadDirect(Loaded* result) {
                                       : "; no vendor driver from " + directory + " gave a platform" + failures;
     return false;
   }
-#define HOTPATH_CL_DISPATCH(name) \
-  result->api.name = &Dispatch<offsetof(cl_icd_dispatch, name), decltype(result->api.name)>::Call;
-  HOTPATH_CL_FUNCTIONS(HOTPATH_CL_DISPATCH)
+#define HOTPATH_CL_DISPATCH(name, slot) result->api.name = &Dispatch<slot, decltype(result->api.name)>::Call;
+  HOTPATH_CL_DISPATCH_SLOTS(HOTPATH_CL_DISPATCH)
 #undef HOTPATH_CL_DISPATCH
   result->api.clGetPlatformIDs = &DirectGetPlatformIDs;
   result->api.clCreateContext = &DirectCreateContext;

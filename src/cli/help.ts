@@ -170,6 +170,11 @@ Options:
                        required)
   --lock-duration MS   a job whose worker stops renewing its lock this long is
                        re-queued for another worker (default 30000)
+  --stalled-interval MS
+                       how often expired locks are looked for (default: the lock
+                       duration); a dead worker's job runs again between
+                       lock-duration and lock-duration + stalled-interval after
+                       its last lock renewal (up to 2 x 30 s by default)
   -h, --help           show this help
 
 Prints one line on stderr once it serves the queue; stops cleanly on SIGINT or SIGTERM.

@@ -17,6 +17,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       module: { type: 'string', multiple: true },
       'lock-duration': { type: 'string' },
+      'stalled-interval': { type: 'string' },
     },
   });
   if (!flags.queue) throw new UsageError('--queue is required');
@@ -28,9 +29,10 @@ export async function workerCommand(argv: string[]): Promise<number> {
   }
   const concurrency = positiveIntegerFlag('concurrency', flags.concurrency, 1);
   const lockDuration = positiveIntegerFlag('lock-duration', flags['lock-duration'], 30_000);
+  const stalledInterval = positiveIntegerFlag('stalled-interval', flags['stalled-interval'], lockDuration);
   if (!flags.module) throw new UsageError('--module is required: name the modules jobs may run (nothing is allowed by default)');
   const modules = flags.module;
-  const worker = await startClusterWorker({ connection, queue: flags.queue, concurrency, modules, lockDuration });
+  const worker = await startClusterWorker({ connection, queue: flags.queue, concurrency, modules, lockDuration, stalledInterval });
   process.stderr.write(
     `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ${concurrency}, modules: ${modules.join(', ')})\n`,
   );

@@ -104,7 +104,8 @@ export interface OpenclKernelRecord {
 export type ExprEvaluateArgs = [
   code: Int32Array,
   constants: Float64Array,
-  inputs: (Float64Array | Float32Array | Int32Array | number)[],
+  /** Float32/Float64 or 8/16/32-bit integer typed arrays, or numbers. */
+  inputs: (ArrayBufferView | number)[],
   outputs: (Float64Array | Float32Array | null)[],
   length: number,
   float32: boolean,

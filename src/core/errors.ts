@@ -92,6 +92,26 @@ export class RemoteError extends Error {
   }
 }
 
+/**
+ * A ClusterExecutor job no longer exists in Redis (Redis restarted without persistence, or failed over to a
+ * replica that never had it) while its result was still awaited: it may or may not have run.
+ */
+export class LostJobError extends Error {
+  constructor(
+    readonly queue: string,
+    readonly jobId: string,
+    message: string,
+  ) {
+    super(`queue ${queue}: job ${jobId} ${message}`);
+  }
+  override get name(): string {
+    return 'LostJobError';
+  }
+  get code(): string {
+    return 'HOTPATH_JOB_LOST';
+  }
+}
+
 /** A gateway could not start, died, hung, or was closed; names the gateway's target. */
 export class GatewayError extends Error {
   constructor(

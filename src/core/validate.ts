@@ -104,7 +104,8 @@ export function toFloatArray(where: string, name: string, values: unknown): Floa
   const IntegerArray = integerArrays.find((Ctor) => values instanceof Ctor);
   if (IntegerArray) {
     const view = values as ArrayBufferView;
-    const plain = new IntegerArray(bufferSlot.call(view) as ArrayBuffer, byteOffsetSlot.call(view) as number, trueLength(view));
+    const buffer = bufferSlot.call(view) as ArrayBuffer;
+    const plain = new IntegerArray(buffer, byteOffsetSlot.call(view) as number, trueLength(view));
     return Float64Array.from(plain);
   }
   if (Array.isArray(values)) {

@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { checkKnownOptions } from '../core/options.js';
 import { checkTimeout } from '../core/timeout.js';
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
-import { RemoteError } from '../core/errors.js';
+import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { LostJobError, RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
 import { Future, type FutureControl } from '../core/future.js';
 import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';
@@ -30,6 +31,15 @@ export interface ClusterExecutorOptions {
   timeout?: number;
   /** Milliseconds to reach Redis before every submitted job rejects (Infinity: no limit). Default 10000. */
   connectTimeout?: number;
+  /**
+   * How often (ms) the jobs still awaited are looked up in Redis: one that no longer exists (Redis restarted
+   * empty, or failed over to a replica without it) is lost — its future rejects with a LostJobError, or it is
+   * submitted again under `resubmitLost`. Also checked at once when the connection comes back. Default 5000;
+   * Infinity turns the check off.
+   */
+  lostJobCheck?: number;
+  /** Submit a lost job again (it may then run twice: at-least-once) instead of rejecting its future. Default false. */
+  resubmitLost?: boolean;
 }
 
 export interface ClusterProgress {
@@ -50,6 +60,10 @@ export interface ClusterStats {
   failed: number;
   /** Jobs BullMQ found stalled (their worker died or blocked) and put back in the queue. */
   stalled: number;
+  /** Jobs found missing from Redis while awaited (rejected with LostJobError, or resubmitted). */
+  lost: number;
+  /** Lost jobs submitted again (resubmitLost). */
+  resubmitted: number;
 }
 
 interface PendingJob {
@@ -58,6 +72,9 @@ interface PendingJob {
   control: FutureControl;
   index?: number;
   onJobProgress?: (event: ClusterProgress) => void;
+  /** The job as added to the queue (kept to resubmit it), and whether Redis has acknowledged it. */
+  queued: QueuedJob;
+  added: boolean;
 }
 
 interface Connected {
@@ -79,7 +96,11 @@ export class ClusterExecutor extends EventEmitter {
   private readonly jobOptions: { attempts: number; backoff: { type: 'exponential'; delay: number } };
   private readonly timeout: number | undefined;
   private readonly pending = new Map<string, PendingJob>();
-  private readonly counts: ClusterStats = { submitted: 0, completed: 0, failed: 0, stalled: 0 };
+  private readonly counts: ClusterStats = { submitted: 0, completed: 0, failed: 0, stalled: 0, lost: 0, resubmitted: 0 };
+  private readonly lostJobCheck: number | undefined;
+  private readonly resubmitLost: boolean;
+  private lostJobTimer: NodeJS.Timeout | null = null;
+  private checkingLostJobs = false;
   private readonly connected: Promise<Connected>;
   private readonly batch: QueuedJob[] = [];
   private closedError: Error | null = null;
@@ -87,7 +108,7 @@ export class ClusterExecutor extends EventEmitter {
   constructor(options: ClusterExecutorOptions) {
     super();
     const where = 'ClusterExecutor';
-    const opts = checkKnownOptions(where, options, ['connection', 'queue', 'module', 'attempts', 'backoff', 'timeout', 'connectTimeout']) as Partial<ClusterExecutorOptions>;
+    const opts = checkKnownOptions(where, options, ['connection', 'queue', 'module', 'attempts', 'backoff', 'timeout', 'connectTimeout', 'lostJobCheck', 'resubmitLost']) as Partial<ClusterExecutorOptions>;
     const redis = redisOptions(where, opts.connection);
     for (const key of ['queue', 'module'] as const) {
       if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`${where}: ${key} must be a non-empty string, got ${typeName(opts[key])}`);
@@ -99,6 +120,9 @@ export class ClusterExecutor extends EventEmitter {
     this.timeout = checkTimeout(where, 'timeout', opts.timeout);
     const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
     this.jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
+    this.lostJobCheck = opts.lostJobCheck === undefined ? 5000 : checkTimeout(where, 'lostJobCheck', opts.lostJobCheck);
+    if (this.lostJobCheck !== undefined) checkInteger(where, 'lostJobCheck', this.lostJobCheck, 1);
+    this.resubmitLost = opts.resubmitLost === undefined ? false : checkBoolean(where, 'resubmitLost', opts.resubmitLost);
     this.connected = this.connect(redis, connectTimeout);
     this.connected.catch(() => {}); // each submitted Future reports it
   }
@@ -128,6 +152,7 @@ export class ClusterExecutor extends EventEmitter {
     this.closedError ??= new Error(`ClusterExecutor.close: the executor for queue '${this.queueName}' was closed before this job finished`);
     for (const job of this.pending.values()) job.reject(this.closedError);
     this.pending.clear();
+    this.stopLostJobCheck();
     const connected = await this.connected.catch(() => null);
     if (connected) await Promise.all([connected.events.close(), connected.queue.close()]);
   }
@@ -140,16 +165,78 @@ export class ClusterExecutor extends EventEmitter {
     checkExportName(where, exportName);
     const jobId = randomUUID();
     const data: JobData = { module: this.module, export: exportName, args: encodeValue(where, args), ...(this.timeout ? { timeout: this.timeout } : {}) };
+    const queued: QueuedJob = { name: exportName, data, opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } } };
     const future = new Future<T>((resolve, reject, control) => {
       if (this.closedError) return reject(this.closedError);
-      this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...tag });
+      this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...tag, queued, added: false });
       control.signal.addEventListener('abort', () => this.cancelJob(jobId));
     });
     if (future.done) return future;
     this.counts.submitted++;
-    this.batch.push({ name: exportName, data, opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } } });
-    if (this.batch.length === 1) setImmediate(() => this.flush());
+    this.addJob(queued);
     return future;
+  }
+
+  private addJob(queued: QueuedJob): void {
+    this.batch.push(queued);
+    if (this.batch.length === 1) setImmediate(() => this.flush());
+    this.startLostJobCheck();
+  }
+
+  private startLostJobCheck(): void {
+    if (this.lostJobCheck === undefined || this.lostJobTimer !== null) return;
+    this.lostJobTimer = setInterval(() => void this.checkLostJobs(), this.lostJobCheck);
+    this.lostJobTimer.unref();
+  }
+
+  private stopLostJobCheck(): void {
+    if (this.lostJobTimer !== null) clearInterval(this.lostJobTimer);
+    this.lostJobTimer = null;
+  }
+
+  /**
+   * Looks up every awaited job Redis has acknowledged: a job whose hash is gone was lost with Redis's data
+   * (finished jobs keep theirs for an hour, so a finished job whose event is still on its way is not lost).
+   * An unreachable Redis skips the round; ioredis reconnects and the next round checks again.
+   */
+  private async checkLostJobs(): Promise<void> {
+    if (this.checkingLostJobs || this.closedError) return;
+    if (this.pending.size === 0) return this.stopLostJobCheck();
+    this.checkingLostJobs = true;
+    try {
+      const { queue } = await this.connected;
+      const ids = [...this.pending].filter(([, job]) => job.added).map(([id]) => id);
+      if (ids.length === 0) return;
+      // BullMQ's client is an ioredis connection (its own typings show only the commands BullMQ uses).
+      const client = (await queue.client) as unknown as Redis;
+      const pipeline = client.pipeline();
+      for (const id of ids) pipeline.exists(queue.toKey(id));
+      const replies = (await pipeline.exec()) ?? [];
+      ids.forEach((id, i) => {
+        const [error, exists] = replies[i] ?? [null, 1];
+        if (error === null && exists === 0) this.lost(id);
+      });
+    } catch {
+      // Redis unreachable or a command failed: the next round tries again.
+    } finally {
+      this.checkingLostJobs = false;
+    }
+  }
+
+  private lost(jobId: string): void {
+    const job = this.take(jobId);
+    if (!job) return;
+    this.counts.lost++;
+    if (!this.resubmitLost) {
+      job.reject(new LostJobError(this.queueName, jobId, 'no longer exists in Redis (restarted without its data?); it may or may not have run'));
+      return;
+    }
+    this.counts.resubmitted++;
+    const newId = randomUUID();
+    const queued: QueuedJob = { ...job.queued, opts: { ...job.queued.opts, jobId: newId } };
+    this.pending.set(newId, { ...job, queued, added: false });
+    job.control.signal.addEventListener('abort', () => this.cancelJob(newId));
+    this.addJob(queued);
   }
 
   /** Adds the jobs submitted since the last flush in bulk (one round trip per ADD_BATCH jobs). */
@@ -157,7 +244,14 @@ export class ClusterExecutor extends EventEmitter {
     const jobs = this.batch.splice(0);
     this.connected
       .then(async ({ queue }) => {
-        for (let i = 0; i < jobs.length; i += ADD_BATCH) await queue.addBulk(jobs.slice(i, i + ADD_BATCH));
+        for (let i = 0; i < jobs.length; i += ADD_BATCH) {
+          const slice = jobs.slice(i, i + ADD_BATCH);
+          await queue.addBulk(slice);
+          for (const job of slice) {
+            const pending = this.pending.get(job.opts.jobId);
+            if (pending) pending.added = true;
+          }
+        }
       })
       .catch((error: unknown) => {
         for (const job of jobs) this.take(job.opts.jobId)?.reject(error);
@@ -177,6 +271,8 @@ export class ClusterExecutor extends EventEmitter {
     // ioredis reconnects by itself; errors meanwhile must not crash the process.
     queue.on('error', () => {});
     events.on('error', () => {});
+    // Back after a disconnection: Redis may have come back without its data, so look for lost jobs at once.
+    void queue.client.then((client) => (client as unknown as Redis).on('ready', () => void this.checkLostJobs())).catch(() => {});
     events.on('active', ({ jobId }) => this.pending.get(jobId)?.control.markRunning());
     events.on('progress', ({ jobId, data }) => {
       const job = this.pending.get(jobId);

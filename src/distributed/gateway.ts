@@ -84,26 +84,48 @@ function checkString(where: string, name: string, value: unknown): string {
 function launchPlan(target: string, options: GatewayOptions): LaunchPlan {
   const script = options.remoteScript ?? defaultRemoteScript;
   if (target === 'spawn') return { command: options.node ?? process.execPath, args: [script], cwd: options.cwd };
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    url = new URL('invalid:');
-  }
-  if (url.protocol !== 'ssh:' || url.hostname === '') {
-    throw new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]', got '${target}'`);
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const { user, host, port } = parseSshTarget(target);
   const args = ['-T', '-o', 'BatchMode=yes'];
   // Infinity (no limit) is passed as undefined: ssh then waits as long as TCP does.
   if (options.connectTimeout !== undefined) args.push('-o', `ConnectTimeout=${Math.max(1, Math.ceil(options.connectTimeout / 1000))}`);
-  if (url.port) args.push('-p', url.port);
+  if (port !== undefined) args.push('-p', port);
   if (options.identityFile !== undefined) args.push('-i', options.identityFile);
   args.push(...(options.sshArgs ?? []));
-  args.push(url.username ? `${decodeURIComponent(url.username)}@${host}` : host, '--');
+  // `--` ends ssh's options before the destination: nothing of the target can be read as an option.
+  args.push('--', user === undefined ? host : `${user}@${host}`);
   const remote = [options.node ?? 'node', script, ...(options.cwd === undefined ? [] : ['--cwd', options.cwd])];
   args.push(remote.map(shellQuote).join(' '));
   return { command: 'ssh', args };
+}
+
+// User names as useradd accepts them (POSIX portable characters, not starting with '-'), DNS host names
+// and IPv4 literals (letters, digits, '-', '.'; no label starts with '-'), bracketed IPv6 literals.
+const SSH_USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
+const SSH_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const SSH_IPV6 = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\]$/;
+
+/**
+ * 'ssh://[user@]host[:port]' checked part by part against a strict grammar, so that no part of a target can
+ * reach ssh as an option or a config directive (`ssh://-oProxyCommand=...@host` is a RangeError). Exported for
+ * the tests.
+ */
+export function parseSshTarget(target: string): { user?: string; host: string; port?: string } {
+  const bad = (why: string) => new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]' (${why}), got '${target}'`);
+  const match = /^ssh:\/\/(?:([^@/?#]*)@)?(\[[^\]]*\]|[^:/?#@]*)(?::([^/?#]*))?\/?$/.exec(target);
+  if (!match) throw bad('not an ssh URL of that form');
+  const [, rawUser, rawHost, port] = match;
+  let user: string | undefined;
+  if (rawUser !== undefined) {
+    try {
+      user = decodeURIComponent(rawUser);
+    } catch {
+      throw bad('the user part is not valid percent-encoding');
+    }
+    if (!SSH_USER.test(user)) throw bad(`user '${user}' is not a valid user name`);
+  }
+  if (!(SSH_HOST.test(rawHost) || SSH_IPV6.test(rawHost))) throw bad(`host '${rawHost}' is not a host name or IP address`);
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) throw bad(`port '${port}' is not 1..65535`);
+  return { user, host: rawHost.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 export class Gateway extends EventEmitter {
@@ -340,6 +362,7 @@ export class Gateway extends EventEmitter {
  */
 export async function openGateway(target: string, options?: GatewayOptions): Promise<Gateway> {
   checkString('openGateway', 'target', target);
+  if (target !== 'spawn') parseSshTarget(target); // a bad target is the caller's RangeError, before any process starts
   const opts = { ...checkKnownOptions('openGateway', options, gatewayOptionNames) } as GatewayOptions;
   opts.connectTimeout = opts.connectTimeout === undefined ? 15_000 : checkTimeout('openGateway', 'connectTimeout', opts.connectTimeout);
   const heartbeatTimeout = opts.heartbeatTimeout === undefined ? 10_000 : checkTimeout('openGateway', 'heartbeatTimeout', opts.heartbeatTimeout);

@@ -22,6 +22,11 @@ export interface ClusterWorkerOptions {
   modules: string[];
   /** Milliseconds a job's lock lasts without renewal before the job counts as stalled and is re-queued. Default 30000. */
   lockDuration?: number;
+  /**
+   * Milliseconds between BullMQ's checks for stalled jobs (locks that expired). A job whose worker died is run
+   * again between lockDuration and lockDuration + stalledInterval after its last lock renewal. Default: lockDuration.
+   */
+  stalledInterval?: number;
   /** Where module paths resolve from. Default: process.cwd(). */
   cwd?: string;
   /** Milliseconds to reach Redis at start (Infinity: no limit). Default 10000. */
@@ -46,11 +51,12 @@ const neverFromQueue = new Map<unknown, string>([
 /** Starts a worker once Redis answers; resolves to the running BullMQ Worker (close() stops it). */
 export async function startClusterWorker(options: ClusterWorkerOptions): Promise<Worker<JobData, string>> {
   const where = 'startClusterWorker';
-  const opts = checkKnownOptions(where, options, ['connection', 'queue', 'concurrency', 'modules', 'lockDuration', 'cwd', 'connectTimeout']) as Partial<ClusterWorkerOptions>;
+  const opts = checkKnownOptions(where, options, ['connection', 'queue', 'concurrency', 'modules', 'lockDuration', 'stalledInterval', 'cwd', 'connectTimeout']) as Partial<ClusterWorkerOptions>;
   const redis = redisOptions(where, opts.connection);
   if (typeof opts.queue !== 'string' || opts.queue === '') throw new TypeError(`${where}: queue must be a non-empty string, got ${typeName(opts.queue)}`);
   const concurrency = opts.concurrency === undefined ? 1 : checkInteger(where, 'concurrency', opts.concurrency, 1);
   const lockDuration = opts.lockDuration === undefined ? 30_000 : checkInteger(where, 'lockDuration', opts.lockDuration, 100);
+  const stalledInterval = opts.stalledInterval === undefined ? lockDuration : checkInteger(where, 'stalledInterval', opts.stalledInterval, 100);
   const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
   const modules = opts.modules as string[];
   if (!Array.isArray(modules) || modules.length === 0 || !modules.every((m) => typeof m === 'string' && m !== '')) {
@@ -110,7 +116,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     connection: redis,
     concurrency,
     lockDuration,
-    stalledInterval: lockDuration,
+    stalledInterval,
   });
   worker.on('error', (error) => process.stderr.write(`hotpath worker (${describeRedis(redis)}): ${error.message}\n`));
   await worker.waitUntilReady();

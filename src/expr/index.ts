@@ -1,5 +1,6 @@
 export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from '../lang/ast.js';
 export { parse as parseExpression } from '../lang/parser.js';
+export type { ElementArray } from '../lang/types.js';
 export {
   NATIVE_MIN_LENGTH,
   Program,
@@ -7,6 +8,7 @@ export {
   evaluate,
   evaluateAsync,
   evaluateMany,
+  reEvaluate,
   type EvaluateManyOptions,
   type EvaluateOptions,
   type EvaluateResult,

@@ -3,12 +3,12 @@
 // Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
 // op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
 import { type Ir, type IrOutput, liveValues } from '../lang/ir.js';
-import { OPS } from '../lang/ops.js';
+import { JS_HELPERS, OPS } from '../lang/ops.js';
+import type { ArrayCode, ElementArray } from '../lang/types.js';
 
-/** One character per input: d Float64Array, f Float32Array, i Int32Array, s scalar (number). */
-export type InputCode = 'd' | 'f' | 'i' | 's';
-
-export type ElementArray = Float64Array | Float32Array | Int32Array;
+/** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar (number). */
+export type InputCode = ArrayCode | 's';
+export type { ElementArray };
 export type InputValue = ElementArray | number;
 /** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
 export type FusedLoop = (inputs: readonly InputValue[], outputs: readonly (Float64Array | Float32Array | null)[], n: number) => number[];
@@ -18,6 +18,12 @@ function literal(value: number): string {
   if (Number.isNaN(value)) return 'NaN';
   return value < 0 ? `(${value})` : String(value);
 }
+
+/**
+ * Deepest chain of values inlined into one JS expression. Past it a value gets its own `const`:
+ * V8's parser recurses per nested parenthesis, so a 10,000-term sum inlined whole would not compile.
+ */
+const MAX_INLINE_DEPTH = 64;
 
 const REDUCE_INIT = { sum: '0', mean: '0', prod: '1', min: 'Infinity', max: '-Infinity' } as const;
 
@@ -57,6 +63,7 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
   const hoisted: string[] = [];
   const body: string[] = [];
   const names: string[] = [];
+  const depth = new Array<number>(ir.values.length).fill(0);
   ir.values.forEach((v, i) => {
     if (!live[i]) return;
     if (v.kind === 'const') {
@@ -70,18 +77,21 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
     } else {
       invariant[i] = v.args.every((a) => invariant[a]);
       expr = round(OPS[v.op].js(...v.args.map((a) => names[a])));
+      depth[i] = 1 + Math.max(...v.args.map((a) => depth[a]));
     }
-    if (!invariant[i] && uses[i] === 1) {
+    if (!invariant[i] && uses[i] === 1 && depth[i] < MAX_INLINE_DEPTH) {
       names[i] = expr;
       return;
     }
     names[i] = `v${i}`;
+    depth[i] = 0;
     (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
   });
   const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));
   const writes = ir.outputs.map((out, k) => (out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`));
   return [
     '"use strict";',
+    JS_HELPERS,
     ...(float32 ? ['const f = Math.fround;'] : []),
     ...codes.map((_, k) => `const x${k} = inputs[${k}];`),
     ...ir.outputs.map((out, k) => (out.reduction ? '' : `const o${k} = outputs[${k}];`)),

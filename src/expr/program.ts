@@ -1,34 +1,47 @@
 // Compiled programs and the public evaluate / evaluateAsync / evaluateMany / compile API.
 //
-// Type promotion (one compute type per program and call, decided by the array inputs it reads):
-//   | array inputs                         | computes in | result       |
-//   |--------------------------------------|-------------|--------------|
-//   | all Float32Array                     | float32     | Float32Array |
-//   | any Float64Array                     | float64     | Float64Array |
-//   | any Int32Array (alone or with float) | float64     | Float64Array |
-//   | none (scalars only)                  | float64     | Float64Array of length 1 |
-// Scalars (numbers) never promote: in float32 programs they are rounded to float32, as numexpr does.
+// Type promotion (one compute type per program and call; floatPromotion() in ir.ts, numexpr 2.8's rule):
+//   | inputs                                                         | computes in | result       |
+//   |----------------------------------------------------------------|-------------|--------------|
+//   | all arrays Float32Array, no scalar variable, no float constant | float32     | Float32Array |
+//   |   meeting an array (`a*2` and `a**2.5` qualify, `a*2.0` not)   |             |              |
+//   | anything else (Float64Array, Int32Array, a number variable,    | float64     | Float64Array |
+//   |   `2.0`, `pi`, `1/2` next to a float32 array)                  |             |              |
+//   | none (scalars only)                                            | float64     | Float64Array of length 1 |
 // Reductions return a number; their accumulator is float64 in both modes.
-import os from 'node:os';
 import { LRUCache } from 'lru-cache';
+import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
-import { checkInteger, checkOptions, trueLength, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkInteger, trueLength, typeName } from '../core/validate.js';
 import { ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
-import { type Ir, formatIr, lower } from '../lang/ir.js';
+import {
+  type Binding,
+  type Ir,
+  LoweringError,
+  bindingFor,
+  floatPromotion,
+  formatIr,
+  lower,
+  variableNames,
+} from '../lang/ir.js';
+import { ACCEPTED_VARIABLES, arrayCode } from '../lang/types.js';
 import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
-import { evaluateTree, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable } from '../opencl/evaluate.js';
+import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
+import { deviceEvaluator } from '../lang/device.js';
 
 export type ResultArray = Float64Array | Float32Array;
-export type VariableValue = Float64Array | Float32Array | Int32Array | number;
+/** A typed array of a type types.ts accepts (read in place), or a scalar broadcast to every element. */
+export type VariableValue = ElementArray | number | boolean;
 export type Variables = Readonly<Record<string, VariableValue>>;
 
 export interface EvaluateOptions {
   /** Write the result here instead of allocating (Float64Array or Float32Array per the promotion table, length n). May be one of the inputs. */
   out?: ResultArray;
-  /** Native threads. Default: os.availableParallelism(). Small arrays use one thread regardless. */
+  /** Native threads. Default: getNumThreads() (all cores unless setNumThreads changed it). Small arrays use one. */
   threads?: number;
   /** Elements per native block (every temporary is one block, sized to stay in L1). Default 256. */
   blockSize?: number;
@@ -46,9 +59,9 @@ export type EvaluateResult = ResultArray | number;
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
 export const DEFAULT_BLOCK_SIZE = 256;
+/** Every option evaluate, evaluateMany, compile().run and vectorized functions accept; others are a TypeError. */
+const EVALUATE_OPTIONS = ['out', 'threads', 'blockSize', 'backend'] as const;
 const CACHE_SIZE = 256;
-/** Default native thread count, read once: the call is a syscall and the answer does not change. */
-const DEFAULT_THREADS = Math.min(os.availableParallelism(), 1024);
 
 /** Where a variable first appears, for "unknown variable" errors with a caret. */
 interface Site {
@@ -62,7 +75,16 @@ function firstSites(root: Node, source: string, sites: Map<string, Site>): void 
   });
 }
 
+/** The program lowered for one set of shadowed constants (pi, e bound as variables or not). */
+interface Variant {
+  ir: Ir;
+  /** Fused JS loops by input signature. */
+  loops: Map<string, FusedLoop>;
+  bytecode?: Bytecode;
+}
+
 interface Bound {
+  variant: Variant;
   inputs: InputValue[];
   codes: InputCode[];
   n: number;
@@ -75,6 +97,8 @@ interface Prepared {
   bound: Bound;
   settings: Settings;
   arrays: (ResultArray | null)[];
+  /** Float64Array `out`s of float32 outputs (a safe cast, as numexpr allows): filled from `arrays` at the end. */
+  widened: Map<number, Float64Array>;
 }
 
 interface Settings {
@@ -85,25 +109,57 @@ interface Settings {
 
 /** The compiled form shared by Program (one output) and evaluateMany (several): IR plus per-signature fused loops. */
 export class CompiledExpressions {
-  readonly ir: Ir;
   readonly trees: readonly { name: string; root: Node }[];
   readonly #sites = new Map<string, Site>();
-  readonly #loops = new Map<string, FusedLoop>();
-  #bytecode: Bytecode | undefined;
+  /** Every name the trees read, `pi` and `e` included (each is the constant unless the caller binds it). */
+  readonly #names: string[];
+  /** Programs lowered per Binding (ir.ts): which constants the caller shadows, which inputs are integers. */
+  readonly #variants = new Map<string, Variant>();
 
-  /** `source` is the text each tree was parsed from (error carets point into it). */
-  constructor(trees: readonly { name: string; root: Node; source: string }[]) {
+  readonly #sources: string[];
+  readonly #where: string;
+
+  /** `source` is the text each tree was parsed from (error carets point into it); `where` names the caller. */
+  constructor(trees: readonly { name: string; root: Node; source: string }[], where: string) {
     this.trees = trees.map(({ name, root }) => ({ name, root }));
+    this.#sources = trees.map((t) => t.source);
+    this.#where = where;
     for (const { root, source } of trees) firstSites(root, source, this.#sites);
-    this.ir = lower(this.trees);
+    this.#names = variableNames(this.trees);
+  }
+
+  /** `where` names the caller in errors (the program may be cached from another caller). */
+  #variant(vars: Readonly<Record<string, unknown>>, where = this.#where): Variant {
+    const { key, binding } = bindingFor(this.#names, vars, isIntegerInput);
+    let variant = this.#variants.get(key);
+    if (!variant) {
+      variant = { ir: this.#lower(binding, where), loops: new Map() };
+      this.#variants.set(key, variant);
+    }
+    return variant;
+  }
+
+  #lower(binding: Binding, where: string): Ir {
+    try {
+      return lower(this.trees, binding);
+    } catch (error) {
+      if (!(error instanceof LoweringError)) throw error;
+      throw new ExpressionError(where, error.problem, this.#sources[error.root], error.column);
+    }
+  }
+
+  /** The program with every constant name resolved (outputs and reductions are the same in every variant). */
+  get ir(): Ir {
+    return this.#variant({}).ir;
   }
 
   static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
-    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })));
+    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })), where);
   }
 
+  /** Every name the expressions read, `pi` and `e` included (they fall back to the constants when not bound). */
   get variables(): readonly string[] {
-    return this.ir.inputs;
+    return this.#variant(Object.fromEntries(this.#names.map((name) => [name, 0]))).ir.inputs;
   }
 
   /** Checks and orders the caller's variables; decides length and compute type. */
@@ -112,13 +168,14 @@ export class CompiledExpressions {
       throw new TypeError(`${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`);
     }
     const record = vars as Record<string, unknown>;
+    // A variable named like a constant (pi, e) wins over the constant, as every name does in numexpr.
+    const variant = this.#variant(record, where);
     let lengthFrom: string | null = null;
     let n = 1;
-    let anyArray = false;
-    let allFloat32 = true;
+    const arrays: ('float32' | 'other')[] = [];
     const inputs: InputValue[] = [];
     const codes: InputCode[] = [];
-    for (const name of this.ir.inputs) {
+    for (const name of variant.ir.inputs) {
       if (!Object.prototype.hasOwnProperty.call(record, name)) {
         const site = this.#sites.get(name)!;
         throw new ExpressionError(where, `unknown variable '${name}'`, site.source, site.column);
@@ -126,7 +183,7 @@ export class CompiledExpressions {
       const value = record[name];
       const code = inputCode(value);
       if (code === null) {
-        throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array or number, got ${typeName(value)}`);
+        throw new TypeError(`${where}: variable '${name}' must be ${ACCEPTED_VARIABLES}, got ${typeName(value)}`);
       }
       if (code !== 's') {
         const length = trueLength(value as ElementArray);
@@ -136,32 +193,46 @@ export class CompiledExpressions {
         } else if (length !== n) {
           throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
         }
-        anyArray = true;
-        allFloat32 &&= code === 'f';
+        arrays.push(code === 'f' ? 'float32' : 'other');
       }
-      inputs.push(value as InputValue);
+      // A boolean scalar is 1 or 0, as NumPy's True and False in arithmetic.
+      inputs.push(typeof value === 'boolean' ? Number(value) : (value as InputValue));
       codes.push(code);
     }
-    return { inputs, codes, n, float32: anyArray && allFloat32 };
+    const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
+    return { variant, inputs, codes, n, float32 };
   }
 
-  /** Validates `out` arrays (or allocates them) for every elementwise output. */
-  outputs(where: string, bound: Bound, out: Readonly<Record<string, unknown>>): (ResultArray | null)[] {
+  /**
+   * Validates `out` arrays (or allocates them) for every elementwise output. A Float64Array `out` for
+   * a float32 result is a safe cast (numexpr's casting='safe'): the result is computed into a float32
+   * array and widened into it at the end (`widened`). Narrowing (float64 into Float32Array) is a TypeError.
+   */
+  outputs(
+    where: string,
+    bound: Bound,
+    out: Readonly<Record<string, unknown>>,
+  ): { arrays: (ResultArray | null)[]; widened: Map<number, Float64Array> } {
     const Ctor = bound.float32 ? Float32Array : Float64Array;
-    const arrays = this.ir.outputs.map((o) => {
+    const widened = new Map<number, Float64Array>();
+    const arrays = this.ir.outputs.map((o, k) => {
       const given = out[o.name];
       const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
       if (given === undefined) return o.reduction ? null : new Ctor(bound.n);
       if (o.reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${o.reduction}'`);
-      if (!(given instanceof Ctor)) {
-        throw new TypeError(`${where}: ${label} must be a ${Ctor.name} (the result type for these inputs), got ${typeName(given)}`);
+      const widens = bound.float32 && given instanceof Float64Array;
+      if (!(given instanceof Ctor) && !widens) {
+        const accepted = bound.float32 ? 'a Float32Array or Float64Array' : 'a Float64Array';
+        throw new TypeError(`${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}), got ${typeName(given)}`);
       }
-      const length = trueLength(given);
+      const length = trueLength(given as ResultArray);
       if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
-      return given;
+      if (!widens) return given as ResultArray;
+      widened.set(k, given as Float64Array);
+      return new Float32Array(bound.n);
     });
     this.#resolveAliasing(where, bound, arrays);
-    return arrays;
+    return { arrays, widened };
   }
 
   // Elementwise in-place (out is exactly an input) is safe in both backends. A partial overlap
@@ -184,7 +255,7 @@ export class CompiledExpressions {
   }
 
   settings(where: string, opts: Record<string, unknown>, n: number): Settings {
-    const threads = opts.threads === undefined ? DEFAULT_THREADS : checkInteger(where, 'threads', opts.threads, 1, 1024);
+    const threads = opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
     const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
     const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
     return { backend, threads, blockSize };
@@ -193,10 +264,11 @@ export class CompiledExpressions {
   /** Runs the fused JS loop; returns each output's finished value. */
   runFused(bound: Bound, arrays: (ResultArray | null)[]): EvaluateResult[] {
     const key = (bound.float32 ? 'f32:' : 'f64:') + bound.codes.join('');
-    let loop = this.#loops.get(key);
+    const { ir, loops } = bound.variant;
+    let loop = loops.get(key);
     if (!loop) {
-      loop = buildFusedLoop(this.ir, bound.codes, bound.float32);
-      this.#loops.set(key, loop);
+      loop = buildFusedLoop(ir, bound.codes, bound.float32);
+      loops.set(key, loop);
     }
     const accumulators = loop(bound.inputs, arrays, bound.n);
     return this.finish(bound.n, arrays, accumulators);
@@ -211,33 +283,46 @@ export class CompiledExpressions {
   }
 
   #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption): Prepared {
-    const opts = checkOptions(where, options);
+    const opts = checkKnownOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
     const settings = this.settings(where, opts, bound.n);
-    return { bound, settings, arrays: this.outputs(where, bound, outOption(opts)) };
+    return { bound, settings, ...this.outputs(where, bound, outOption(opts)) };
+  }
+
+  /** Moves widened results into the caller's Float64Array `out`s. */
+  #widen(prepared: Prepared, results: EvaluateResult[]): EvaluateResult[] {
+    for (const [k, target] of prepared.widened) {
+      target.set(results[k] as Float32Array);
+      results[k] = target;
+    }
+    return results;
   }
 
   #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
-    this.#bytecode ??= compileBytecode(this.ir);
+    const variant = bound.variant;
+    variant.bytecode ??= compileBytecode(variant.ir);
     const { threads, blockSize } = settings;
-    return { bytecode: this.#bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
+    return { bytecode: variant.bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
   }
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
-    return this.finish(prepared.bound.n, prepared.arrays, runNative(this.#nativeRun(prepared)));
+    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    const accumulators = runNative(this.#nativeRun(prepared));
+    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     const prepared = this.#prepare(where, vars, options, outOption);
-    if (prepared.settings.backend === 'js') return this.runFused(prepared.bound, prepared.arrays);
-    return this.finish(prepared.bound.n, prepared.arrays, await runNativeAsync(this.#nativeRun(prepared)));
+    if (prepared.settings.backend === 'js') return this.#widen(prepared, this.runFused(prepared.bound, prepared.arrays));
+    const accumulators = await runNativeAsync(this.#nativeRun(prepared));
+    return this.#widen(prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
 
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
   describe(): string {
-    const codes = this.ir.inputs.map((): InputCode => 'd');
+    const variant = this.#variant({});
+    const codes = variant.ir.inputs.map((): InputCode => 'd');
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
       '',
@@ -248,7 +333,7 @@ export class CompiledExpressions {
       fusedLoopSource(this.ir, codes, false),
       '',
       'native bytecode (one instruction = one loop over a block):',
-      disassemble((this.#bytecode ??= compileBytecode(this.ir))),
+      disassemble((variant.bytecode ??= compileBytecode(variant.ir))),
     ].join('\n');
   }
 }
@@ -259,17 +344,22 @@ function finishReduction(reduction: Reduction, accumulator: number, n: number): 
   return accumulator;
 }
 
+function isIntegerInput(value: unknown): boolean {
+  const code = inputCode(value);
+  return typeof value === 'boolean' || (code !== null && code !== 's' && code !== 'd' && code !== 'f');
+}
+
 function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number') return 's';
-  if (value instanceof Float64Array) return 'd';
-  if (value instanceof Float32Array) return 'f';
-  if (value instanceof Int32Array) return 'i';
-  return null;
+  if (typeof value === 'number' || typeof value === 'boolean') return 's';
+  return arrayCode(value);
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
+
+/** Each Program's compiled form, for reEvaluate (which names itself in error messages). */
+const compiledOf = new WeakMap<Program, CompiledExpressions>();
 
 /**
  * A compiled expression: parse once, run many times. `run` returns a new typed array (or writes
@@ -285,6 +375,7 @@ export class Program {
     this.source = source;
     this.#compiled = compiled;
     this.#caller = caller;
+    compiledOf.set(this, compiled);
   }
 
   /** Input variable names, in order of first appearance. */
@@ -310,7 +401,9 @@ export class Program {
    * already on the device). Computes in float32 by default on devices without fp64.
    */
   runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
-    return evaluateTree(`${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`, this.source, this.#compiled.trees[0].root, vars, options);
+    const where = `${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`;
+    const evaluate = deviceEvaluator(where) as unknown as typeof evaluateTree;
+    return evaluate(where, this.source, this.#compiled.trees[0].root, vars, options);
   }
 
   /** The parsed tree, the SSA program and the generated JS loop. */
@@ -346,7 +439,27 @@ function compileFor(where: string, expr: unknown): Program {
  * for an outermost reduction.
  */
 export function evaluate(expr: string, vars: Variables, options?: EvaluateOptions): EvaluateResult {
-  return compileFor('evaluate', expr).run(vars, options);
+  const program = compileFor('evaluate', expr);
+  const result = program.run(vars, options);
+  lastEvaluated = { program, vars, options };
+  return result;
+}
+
+/** The last successful evaluate() call in this realm (numexpr keeps one per thread), for reEvaluate. */
+let lastEvaluated: { program: Program; vars: Variables; options: EvaluateOptions | undefined } | null = null;
+
+/**
+ * numexpr's re_evaluate: runs the expression of the last successful evaluate() again without
+ * looking it up, over `vars` (default: the same variables, whose contents may have changed) with
+ * the same options (`out` included). Keeps a reference to those variables until the next evaluate().
+ */
+export function reEvaluate(vars?: Variables): EvaluateResult {
+  if (!lastEvaluated) throw new Error('reEvaluate: no expression has been evaluated yet (call evaluate first)');
+  const { program, options } = lastEvaluated;
+  const chosen = vars ?? lastEvaluated.vars;
+  const result = compiledOf.get(program)!.execute('reEvaluate', chosen, options, singleOut)[0];
+  lastEvaluated = { program, vars: chosen, options };
+  return result;
 }
 
 /** evaluate() off the event loop (native backend: all cores on the addon's thread pool). */

@@ -5,12 +5,13 @@
 // Everything else is an ExpressionError naming the construct and its column.
 //
 // Semantics follow the expression language: comparisons, && || ! give 1 or 0 (not the operand, as
-// JS's && does) and a condition is true when it is != 0, so NaN counts as true.
+// JS's && does) and a condition is true when it is != 0, so NaN counts as true. JS `%` keeps its
+// meaning (the truncated remainder: the language's fmod).
 import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from '../lang/ast.js';
-import { TokenStream, describeToken, tokenize, type Token } from '../lang/parser.js';
+import { TokenStream, describeToken, numberNode, tokenize, type Token } from '../lang/parser.js';
 import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
 import { checkKnownOptions } from '../core/options.js';
-import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
+import { checkOneOf, typeName } from '../core/validate.js';
 import type { OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 
 const WHERE = 'vectorize';
@@ -148,9 +149,9 @@ class FunctionParser {
     const condition = this.#binary(0);
     const question = this.peek();
     if (!this.s.accept('?')) return condition;
-    const whenTrue = this.expression();
+    const whenTrue = this.s.nested(question.column, () => this.expression());
     this.s.expect(':');
-    const whenFalse = this.expression();
+    const whenFalse = this.s.nested(question.column, () => this.expression());
     return { kind: 'call', fn: 'where', args: [condition, whenTrue, whenFalse], column: question.column };
   }
 
@@ -172,7 +173,12 @@ class FunctionParser {
       const token = this.peek();
       if (token.kind !== 'operator' || !Object.prototype.hasOwnProperty.call(ops, token.text)) return left;
       this.s.next();
-      left = { kind: 'binary', op: ops[token.text], left, right: this.#binary(level + 1), column: token.column };
+      const right = this.#binary(level + 1);
+      // JS % is the truncated remainder: the language's fmod (its own % is numexpr's floored one).
+      left =
+        token.text === '%'
+          ? { kind: 'call', fn: 'fmod', args: [left, right], column: token.column }
+          : { kind: 'binary', op: ops[token.text], left, right, column: token.column };
     }
   }
 
@@ -180,7 +186,7 @@ class FunctionParser {
     const token = this.peek();
     if (token.kind === 'operator' && (token.text === '-' || token.text === '+' || token.text === '!')) {
       this.s.next();
-      const operand = this.#unary();
+      const operand = this.s.nested(token.column, () => this.#unary());
       if (token.text === '+') return operand;
       return { kind: 'unary', op: token.text === '-' ? '-' : '~', operand, column: token.column };
     }
@@ -190,27 +196,31 @@ class FunctionParser {
     const base = this.#primary();
     const power = this.peek();
     if (!this.s.accept('**')) return base;
-    return { kind: 'binary', op: '**', left: base, right: this.#unary(), column: power.column };
+    const exponent = this.s.nested(power.column, () => this.#unary());
+    return { kind: 'binary', op: '**', left: base, right: exponent, column: power.column };
   }
 
   #primary(): Node {
     const token = this.s.next();
-    if (token.kind === 'number') return { kind: 'number', value: token.value!, column: token.column };
+    if (token.kind === 'number') return numberNode(token);
     if (token.kind === 'operator' && token.text === '(') {
-      const inner = this.expression();
+      const inner = this.s.nested(token.column, () => this.expression());
       this.s.expect(')');
       return inner;
     }
     if (token.kind === 'operator' && UNSUPPORTED_OPERATORS[token.text]) throw this.error(UNSUPPORTED_OPERATORS[token.text], token);
     if (token.kind !== 'identifier') throw this.error(`unexpected ${describeToken(token)}`, token);
-    if (token.text === 'Math') return this.#math(token);
+    if (token.text === 'Math') return this.s.nested(token.column, () => this.#math(token));
     const next = this.s.peek();
     if (next.kind === 'operator' && next.text === '(') throw this.error(`calling '${token.text}' is not supported (only Math.* functions)`, token);
     if (next.kind === 'operator' && (next.text === '.' || next.text === '[')) throw this.error(`property access on '${token.text}' is not supported`, next);
     if (this.params.includes(token.text)) return { kind: 'variable', name: token.text, column: token.column };
     const local = this.#locals.get(token.text);
     if (local) return local;
-    if (Object.prototype.hasOwnProperty.call(GLOBAL_NUMBERS, token.text)) return { kind: 'number', value: GLOBAL_NUMBERS[token.text], column: token.column };
+    if (Object.prototype.hasOwnProperty.call(GLOBAL_NUMBERS, token.text)) {
+      const float = token.text !== 'true' && token.text !== 'false';
+      return { kind: 'number', value: GLOBAL_NUMBERS[token.text], float, column: token.column };
+    }
     if (token.text === 'this') throw this.error(`'this' is not supported`, token);
     throw this.error(`closures over outer variables are not supported ('${token.text}')`, token);
   }
@@ -221,7 +231,8 @@ class FunctionParser {
     const name = this.s.next();
     if (name.kind !== 'identifier') throw this.error(`expected a Math member but found ${describeToken(name)}`, name);
     if ((MATH_CONSTANTS as readonly string[]).includes(name.text)) {
-      return { kind: 'number', value: Math[name.text as (typeof MATH_CONSTANTS)[number]], column: math.column };
+      const value = Math[name.text as (typeof MATH_CONSTANTS)[number]];
+      return { kind: 'number', value, float: true, column: math.column };
     }
     const isFunction = Object.prototype.hasOwnProperty.call(MATH_FUNCTIONS, name.text) || ['pow', 'min', 'max'].includes(name.text);
     if (!isFunction) throw this.error(`Math.${name.text} is not supported`, name);
@@ -304,15 +315,14 @@ export function vectorize(fn: (...args: number[]) => number, options?: { target?
 export function vectorize(fn: (...args: number[]) => number, options: { target: 'opencl' }): OpenclVectorizedFunction;
 export function vectorize(fn: (...args: number[]) => number, options?: VectorizeOptions): VectorizedFunction | OpenclVectorizedFunction {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: expected a function, got ${typeName(fn)}`);
-  const opts = checkOptions(WHERE, options);
-  checkKnownOptions(WHERE, opts, ['target']);
+  const opts = checkKnownOptions(WHERE, options, ['target']);
   const target = opts.target === undefined ? 'cpu' : checkOneOf(WHERE, 'target', opts.target, ['cpu', 'opencl']);
   const source = Function.prototype.toString.call(fn);
   const parser = new FunctionParser(source);
   const root = parser.parseFunction();
   const params = parser.params;
   const caller = 'vectorized function';
-  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }]), { sync: caller, async: caller });
+  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }], WHERE), { sync: caller, async: caller });
   if (target === 'opencl') {
     const onDevice = (...args: OpenclVectorizeArgument[]): Promise<OpenclEvaluateResult> => {
       const { vars, options: runOptions } = splitArguments(caller, params, args as VectorizeArgument[]);

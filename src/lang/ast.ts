@@ -3,14 +3,17 @@
 // (arrow functions); consumed by lower() in ir.ts.
 //
 // Node shape (every node carries `column`, 1-based, pointing into the source text):
-//   { kind: 'number',   value }                 a literal, or a named constant (pi, e, Math.PI) already resolved
-//   { kind: 'variable', name }                  an input: a typed array or a scalar at run time
+//   { kind: 'number',   value, float }          a literal (float: written 2.0 or 1e3, or Math.PI in vectorize)
+//   { kind: 'variable', name }                  an input: a typed array or a scalar at run time; the names
+//                                               of CONSTANTS (pi, e) fall back to the constant at lowering
+//                                               time when the caller's variables do not bind them
 //   { kind: 'unary',    op: '-' | '~', operand }  arithmetic negation; logical not (1 when operand == 0, else 0)
 //   { kind: 'binary',   op, left, right }       op is one of BinaryOperator
 //   { kind: 'call',     fn, args }              fn is a key of FUNCTIONS (elementwise) or REDUCTIONS
 // Semantics every backend follows: comparisons and & | ~ produce 1 or 0; a condition (where, &, |, ~)
-// is true when it is != 0 (so NaN is true, as in NumPy); `%` is the truncated remainder (JS `%`,
-// C fmod); reductions appear only as the outermost call.
+// is true when it is != 0 (so NaN is true, as in NumPy); `%` is numexpr's floored remainder
+// x - floor(x/y)*y (the sign of y; integer operands: by zero 0, as NumPy), `fmod` the truncated one
+// (JS `%`, C fmod); reductions appear only as the outermost call.
 
 export type BinaryOperator = '+' | '-' | '*' | '/' | '%' | '**' | '<' | '<=' | '==' | '!=' | '>=' | '>' | '&' | '|';
 export type UnaryOperator = '-' | '~';
@@ -18,6 +21,11 @@ export type UnaryOperator = '-' | '~';
 export interface NumberNode {
   kind: 'number';
   value: number;
+  /**
+   * Written as a float (`2.0`, `1e3`, `.5`, Math.PI): numexpr's double constants, which make a float32
+   * computation float64 (an integer literal such as `2` does not). See floatPromotion() in ir.ts.
+   */
+  float: boolean;
   column: number;
 }
 export interface VariableNode {
@@ -51,7 +59,7 @@ export const FUNCTIONS = {
   sin: 1, cos: 1, tan: 1, arcsin: 1, arccos: 1, arctan: 1, sinh: 1, cosh: 1, tanh: 1,
   arcsinh: 1, arccosh: 1, arctanh: 1, exp: 1, expm1: 1, log: 1, log1p: 1, log10: 1, log2: 1,
   sqrt: 1, cbrt: 1, abs: 1, floor: 1, ceil: 1, trunc: 1,
-  arctan2: 2, hypot: 2, minimum: 2, maximum: 2, where: 3,
+  arctan2: 2, hypot: 2, minimum: 2, maximum: 2, where: 3, fmod: 2, copy: 1, ones_like: 1,
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 
@@ -59,7 +67,10 @@ export type FunctionName = keyof typeof FUNCTIONS;
 export const REDUCTIONS = ['sum', 'prod', 'min', 'max', 'mean'] as const;
 export type Reduction = (typeof REDUCTIONS)[number];
 
-/** Named constants of the expression language. */
+/**
+ * Named constants of the expression language. They are not reserved: a variable of the same name
+ * in the caller's variables wins (numexpr has no such names, so `e` is an ordinary variable there).
+ */
 export const CONSTANTS: Readonly<Record<string, number>> = { pi: Math.PI, e: Math.E };
 
 export function isFunctionName(name: string): name is FunctionName {
@@ -101,38 +112,74 @@ export class ExpressionError extends Error {
   }
 }
 
-/** Calls `visit` on every node of a tree, parents before children, arguments left to right. */
-export function forEachNode(root: Node, visit: (node: Node) => void): void {
-  visit(root);
-  switch (root.kind) {
+/** A node's operands, left to right. */
+export function childrenOf(node: Node): readonly Node[] {
+  switch (node.kind) {
     case 'unary':
-      forEachNode(root.operand, visit);
-      break;
+      return [node.operand];
     case 'binary':
-      forEachNode(root.left, visit);
-      forEachNode(root.right, visit);
-      break;
+      return [node.left, node.right];
     case 'call':
-      for (const arg of root.args) forEachNode(arg, visit);
-      break;
+      return node.args;
     case 'number':
     case 'variable':
-      break;
+      return [];
   }
 }
 
-/** Prints a tree back as a fully parenthesized expression (used by Program.toString()). */
-export function formatNode(node: Node): string {
+/**
+ * Calls `visit` once on every node of a tree, parents before children, arguments left to right. An
+ * explicit stack, not recursion: a flat 10,000-term sum is a tree 10,000 deep. A node shared by
+ * several parents (vectorize's const locals) is visited once, so `const b = a + a, c = b + b, ...`
+ * costs its length, not 2^length.
+ */
+export function forEachNode(root: Node, visit: (node: Node) => void): void {
+  const stack: Node[] = [root];
+  const seen = new Set<Node>();
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    visit(node);
+    const children = childrenOf(node);
+    for (let k = children.length - 1; k >= 0; k--) stack.push(children[k]);
+  }
+}
+
+/** Prints a tree back as a fully parenthesized expression (used by Program.toString()); iterative like forEachNode. */
+export function formatNode(root: Node): string {
+  const text = new Map<Node, string>();
+  const stack: { node: Node; expanded: boolean }[] = [{ node: root, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (text.has(top.node)) {
+      stack.pop();
+      continue;
+    }
+    const children = childrenOf(top.node);
+    if (!top.expanded && children.length > 0) {
+      top.expanded = true;
+      for (let k = children.length - 1; k >= 0; k--) stack.push({ node: children[k], expanded: false });
+      continue;
+    }
+    stack.pop();
+    const args = children.map((child) => text.get(child)!);
+    text.set(top.node, formatOne(top.node, args));
+  }
+  return text.get(root)!;
+}
+
+function formatOne(node: Node, args: readonly string[]): string {
   switch (node.kind) {
     case 'number':
       return Number.isFinite(node.value) || Number.isNaN(node.value) ? String(node.value) : node.value > 0 ? 'inf' : '-inf';
     case 'variable':
       return node.name;
     case 'unary':
-      return `${node.op}${formatNode(node.operand)}`;
+      return `${node.op}${args[0]}`;
     case 'binary':
-      return `(${formatNode(node.left)} ${node.op} ${formatNode(node.right)})`;
+      return `(${args[0]} ${node.op} ${args[1]})`;
     case 'call':
-      return `${node.fn}(${node.args.map(formatNode).join(', ')})`;
+      return `${node.fn}(${args.join(', ')})`;
   }
 }

@@ -14,6 +14,17 @@ const call = (fn: string) => (...args: string[]) => `${fn}(${args.join(', ')})`;
 const infix = (op: string) => (a: string, b: string) => `(${a} ${op} ${b})`;
 const test = (op: string) => (a: string, b: string) => `(${a} ${op} ${b} ? 1 : 0)`;
 
+/**
+ * Helpers the `js` templates call (operands that appear twice in a formula must not be inlined
+ * twice: nested, that doubles the source per level). Declared at the top of every fused loop and
+ * of the folding functions. `%` is numexpr's float remainder x - floor(x/y)*y (sign of the divisor,
+ * as Python and NumPy); on integer operands a zero divisor gives 0, as in NumPy.
+ */
+export const JS_HELPERS = [
+  'const hp_mod = (x, y) => x - Math.floor(x / y) * y;',
+  'const hp_imod = (x, y) => (y === 0 ? 0 : x - Math.floor(x / y) * y);',
+].join('\n');
+
 export const OPS: readonly OpInfo[] = [
   { name: 'neg', arity: 1, js: (a) => `(-${a})` },
   { name: 'not', arity: 1, js: (a) => `(${a} === 0 ? 1 : 0)` },
@@ -21,7 +32,7 @@ export const OPS: readonly OpInfo[] = [
   { name: 'sub', arity: 2, js: infix('-') },
   { name: 'mul', arity: 2, js: infix('*') },
   { name: 'div', arity: 2, js: infix('/') },
-  { name: 'mod', arity: 2, js: infix('%') },
+  { name: 'mod', arity: 2, js: call('hp_mod') },
   { name: 'pow', arity: 2, js: call('Math.pow') },
   { name: 'lt', arity: 2, js: test('<') },
   { name: 'le', arity: 2, js: test('<=') },
@@ -60,11 +71,27 @@ export const OPS: readonly OpInfo[] = [
   { name: 'hypot', arity: 2, js: call('Math.hypot') },
   { name: 'minimum', arity: 2, js: call('Math.min') },
   { name: 'maximum', arity: 2, js: call('Math.max') },
+  { name: 'fmod', arity: 2, js: infix('%') },
+  { name: 'imod', arity: 2, js: call('hp_imod') },
+  { name: 'copy', arity: 1, js: (a) => a },
+  { name: 'ones_like', arity: 1, js: () => '1' },
 ];
+
+/** Ops whose result is a boolean (1 or 0) whatever their operands are. */
+export const BOOLEAN_RESULT: ReadonlySet<string> = new Set(['not', 'lt', 'le', 'eq', 'ne', 'ge', 'gt', 'and', 'or']);
+/**
+ * Ops that give an integer for integer operands (numexpr keeps them in the integer kind); every
+ * other op (`/` and the transcendental functions) gives a float. Used to tell folded float
+ * constants from integer ones (1/2 is a float, 2*3 is not).
+ */
+export const INTEGRAL_RESULT: ReadonlySet<string> = new Set([
+  'neg', 'add', 'sub', 'mul', 'mod', 'imod', 'fmod', 'pow', 'where', 'abs', 'floor', 'ceil', 'trunc', 'minimum', 'maximum',
+  'copy', 'ones_like',
+]);
 
 export const OPCODE: ReadonlyMap<string, number> = new Map(OPS.map((op, i) => [op.name, i]));
 
 /** Scalar evaluators (the same JS templates, compiled once) used by constant folding. */
 export const FOLD: readonly ((...args: number[]) => number)[] = OPS.map(
-  (op) => new Function('a', 'b', 'c', `return ${op.js(...['a', 'b', 'c'].slice(0, op.arity))};`) as (...args: number[]) => number,
+  (op) => new Function('a', 'b', 'c', `${JS_HELPERS}\nreturn ${op.js(...['a', 'b', 'c'].slice(0, op.arity))};`) as (...args: number[]) => number,
 );

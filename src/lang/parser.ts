@@ -6,10 +6,10 @@
 // bind looser than comparisons, so `a > 0 & b < 1` means what it says.
 import {
   type BinaryOperator,
-  CONSTANTS,
   ExpressionError,
   FUNCTIONS,
   type Node,
+  type NumberNode,
   isFunctionName,
   isReduction,
 } from './ast.js';
@@ -103,6 +103,28 @@ export class TokenStream {
   error(problem: string, column: number): ExpressionError {
     return new ExpressionError(this.where, problem, this.source, column);
   }
+  #depth = 0;
+  /** Parses one nested level with `parseLevel`; past MAX_NESTING levels throws at `column`. */
+  nested<T>(column: number, parseLevel: () => T): T {
+    if (++this.#depth > MAX_NESTING) {
+      throw this.error(`expression nested too deeply (more than ${MAX_NESTING} levels)`, column);
+    }
+    const result = parseLevel();
+    this.#depth--;
+    return result;
+  }
+}
+
+/**
+ * Deepest nesting of parentheses, calls, unary operators, `**` and ternaries a source may have.
+ * The parsers recurse per level (about ten frames each), so an unbounded depth would end in a bare
+ * "Maximum call stack size exceeded"; CPython's own parser stops at 200 nested parentheses.
+ */
+export const MAX_NESTING = 256;
+
+/** The syntax-tree node for a number token; `2.0`, `1e3` and `.5` are float literals, `2` is not. */
+export function numberNode(token: Token): NumberNode {
+  return { kind: 'number', value: token.value!, float: /[.eE]/.test(token.text), column: token.column };
 }
 
 export function describeToken(token: Token): string {
@@ -171,7 +193,7 @@ function parseUnary(s: TokenStream): Node {
   const token = s.peek();
   if (token.kind === 'operator' && (token.text === '-' || token.text === '+' || token.text === '~')) {
     s.next();
-    const operand = parseUnary(s);
+    const operand = s.nested(token.column, () => parseUnary(s));
     if (token.text === '+') return operand;
     return { kind: 'unary', op: token.text, operand, column: token.column };
   }
@@ -182,21 +204,20 @@ function parsePower(s: TokenStream): Node {
   const base = parsePrimary(s);
   const token = s.peek();
   if (!s.accept('**')) return base;
-  return { kind: 'binary', op: '**', left: base, right: parseUnary(s), column: token.column };
+  const exponent = s.nested(token.column, () => parseUnary(s));
+  return { kind: 'binary', op: '**', left: base, right: exponent, column: token.column };
 }
 
 function parsePrimary(s: TokenStream): Node {
   const token = s.next();
-  if (token.kind === 'number') return { kind: 'number', value: token.value!, column: token.column };
+  if (token.kind === 'number') return numberNode(token);
   if (token.kind === 'identifier') {
-    if (s.peek().text === '(' && s.peek().kind === 'operator') return parseCall(s, token);
-    if (Object.prototype.hasOwnProperty.call(CONSTANTS, token.text)) {
-      return { kind: 'number', value: CONSTANTS[token.text], column: token.column };
-    }
+    if (s.peek().text === '(' && s.peek().kind === 'operator') return s.nested(token.column, () => parseCall(s, token));
+    // pi and e stay variables here: lowering resolves them unless the caller's variables bind them.
     return { kind: 'variable', name: token.text, column: token.column };
   }
   if (token.kind === 'operator' && token.text === '(') {
-    const inner = parseOr(s);
+    const inner = s.nested(token.column, () => parseOr(s));
     s.expect(')');
     return inner;
   }

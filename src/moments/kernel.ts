@@ -140,7 +140,8 @@ export function accumulate(x: FloatArray, policy: NanPolicyCode, where: string):
       let i = start;
       while (i < start + len && x[i] === x[i]) i++;
       if (i === start + len) {
-        throw new RangeError(`${where}: values contained NaN that another thread overwrote during the call (nan: 'raise')`);
+        const why = 'values contained NaN that another thread overwrote during the call';
+        throw new RangeError(`${where}: ${why} (nan: 'raise')`);
       }
       throw new RangeError(`${where}: values contains NaN at index ${i} (nan: 'raise')`);
     } else {

@@ -1,5 +1,5 @@
 // Streaming moments: the public Moments accumulator and describe(), over either backend.
-import os from 'node:os';
+import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
 import {
   checkBoolean,
@@ -29,7 +29,7 @@ export interface MomentsOptions {
 }
 
 export interface AsyncOptions {
-  /** Worker threads for the native kernel. Default: os.availableParallelism(). */
+  /** Worker threads for the native kernel. Default: getNumThreads() (all cores unless setNumThreads changed it). */
   threads?: number;
 }
 
@@ -249,7 +249,7 @@ function partialFromJSON(where: string, json: unknown): Partial {
 
 function asyncThreads(where: string, options: unknown): number {
   const opts = checkOptions(where, options);
-  return opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024);
+  return opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
 }
 
 function accumulateWith(backend: Backend, x: FloatArray, code: NanPolicyCode, threads: number, where: string): Promise<Partial> {

@@ -35,7 +35,9 @@ const OPENCL: Record<string, (...args: string[]) => string> = {
   sub: infix('-'),
   mul: infix('*'),
   div: infix('/'),
-  mod: call('fmod'), // JS % is the truncated remainder, like fmod (exact in both)
+  mod: call('hp_mod'), // numexpr's floored remainder x - floor(x/y)*y
+  imod: call('hp_imod'), // the same on integer operands, 0 for a zero divisor (NumPy)
+  fmod: call('fmod'), // the truncated remainder, JS %, exact in both
   pow: call('hp_pow'),
   lt: test('<'),
   le: test('<='),
@@ -74,6 +76,8 @@ const OPENCL: Record<string, (...args: string[]) => string> = {
   hypot: call('hypot'),
   minimum: call('hp_min'),
   maximum: call('hp_max'),
+  copy: (a) => a,
+  ones_like: () => 'ONE',
 };
 
 // JS semantics where C's differ: Math.pow(1, NaN) and Math.pow(±1, ±Infinity) are NaN (C: 1);
@@ -84,7 +88,21 @@ const helpers = (real: RealType) => `
 inline ${real} hp_pow(${real} a, ${real} b) { return (isnan(b) || (fabs(a) == ONE && isinf(b))) ? (${real})NAN : pow(a, b); }
 inline ${real} hp_min(${real} a, ${real} b) { return (isnan(a) || isnan(b)) ? (${real})NAN : (a < b || (a == b && signbit(a))) ? a : b; }
 inline ${real} hp_max(${real} a, ${real} b) { return (isnan(a) || isnan(b)) ? (${real})NAN : (a > b || (a == b && !signbit(a))) ? a : b; }
+${remainder(real)}
+inline ${real} hp_imod(${real} a, ${real} b) { return b == ZERO ? ZERO : hp_mod(a, b); }
 `;
+
+// The floored remainder in double, then rounded once, as the CPU computes it also for float32;
+// in float steps on devices without fp64 (within an ulp of the float result).
+const remainder = (real: RealType) =>
+  real === 'double'
+    ? 'inline double hp_mod(double a, double b) { return a - floor(a / b) * b; }'
+    : `#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+inline float hp_mod(float a, float b) { double x = a, y = b; return (float)(x - floor(x / y) * y); }
+#else
+inline float hp_mod(float a, float b) { return a - floor(a / b) * b; }
+#endif`;
 
 function translate(op: string): (...args: string[]) => string {
   const emit = OPENCL[op];

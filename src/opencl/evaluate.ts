@@ -5,9 +5,10 @@
 // on the device (then `out` may be a Buffer too and nothing crosses the bus).
 import { LRUCache } from 'lru-cache';
 import { checkKnownOptions } from '../core/options.js';
-import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
-import { ExpressionError, type Node, type Reduction } from '../lang/ast.js';
-import { lower, type Ir } from '../lang/ir.js';
+import { checkOneOf, typeName } from '../core/validate.js';
+import { ExpressionError, forEachNode, isReduction, type Node, type Reduction } from '../lang/ast.js';
+import { LoweringError, bindingFor, floatPromotion, lower, variableNames, type Ir } from '../lang/ir.js';
+import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import { parse } from '../lang/parser.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
@@ -21,8 +22,9 @@ export interface OpenclEvaluateOptions {
   /** Context to run in instead (its device is used). */
   context?: Context;
   /**
-   * 'auto' (default): the CPU evaluate's promotion table (all-float32 arrays compute in float32,
-   * anything else in float64, which needs a device with fp64). 'float32' or 'float64': force it.
+   * 'auto' (default): the CPU evaluate's promotion rule (numexpr's: all-float32 arrays with no
+   * scalar variable and no float constant such as `2.0` compute in float32, anything else in float64,
+   * which needs a device with fp64). 'float32' or 'float64': force it.
    */
   precision?: Precision;
   /** Where to write an elementwise result: a Float32Array/Float64Array or a float/double Buffer of n elements. */
@@ -46,38 +48,60 @@ function inputCode(value: unknown): InputCode | null {
 
 interface Parsed {
   root: Node;
-  ir: Ir;
+  /** The text the tree was parsed from (error carets point into it). */
+  source: string;
+  /** Every name the expression reads, `pi` and `e` included (each is the constant unless vars bind it). */
+  names: string[];
+  /** Lowered programs per Binding of the variables (see CompiledExpressions in expr/program.ts). */
+  irs: Map<string, Ir>;
   reduction: Reduction | null;
 }
 
 const parsedCache = new LRUCache<string, Parsed>({ max: 256 });
 
-function fromTree(root: Node): Parsed {
-  const ir = lower([{ name: 'result', root }]);
-  return { root, ir, reduction: ir.outputs[0].reduction };
+function fromTree(root: Node, source: string): Parsed {
+  const reduction = root.kind === 'call' && isReduction(root.fn) ? root.fn : null;
+  return { root, source, names: variableNames([{ root }]), irs: new Map(), reduction };
+}
+
+const isIntegerInput = (value: unknown) => value instanceof Int32Array || (value instanceof Buffer && value.type === 'int');
+
+/** The program lowered for these variables: which constants they shadow, which inputs are integers. */
+function irFor(where: string, parsed: Parsed, vars: Readonly<Record<string, unknown>>): Ir {
+  const { key, binding } = bindingFor(parsed.names, vars, isIntegerInput);
+  let ir = parsed.irs.get(key);
+  if (!ir) {
+    try {
+      ir = lower([{ name: 'result', root: parsed.root }], binding);
+    } catch (error) {
+      if (!(error instanceof LoweringError)) throw error;
+      throw new ExpressionError(where, error.problem, parsed.source, error.column);
+    }
+    parsed.irs.set(key, ir);
+  }
+  return ir;
 }
 
 function parseExpression(where: string, source: unknown): Parsed {
   if (typeof source !== 'string') throw new TypeError(`${where}: expression must be a string, got ${typeName(source)}`);
   let parsed = parsedCache.get(source);
   if (!parsed) {
-    parsed = fromTree(parse(source, where));
+    parsed = fromTree(parse(source, where), source);
     parsedCache.set(source, parsed);
   }
   return parsed;
 }
 
-function firstColumn(node: Node, name: string): number | undefined {
-  if (node.kind === 'variable') return node.name === name ? node.column : undefined;
-  const children = node.kind === 'unary' ? [node.operand] : node.kind === 'binary' ? [node.left, node.right] : node.kind === 'call' ? node.args : [];
-  for (const child of children) {
-    const column = firstColumn(child, name);
-    if (column !== undefined) return column;
-  }
-  return undefined;
+function firstColumn(root: Node, name: string): number | undefined {
+  let column: number | undefined;
+  forEachNode(root, (node) => {
+    if (column === undefined && node.kind === 'variable' && node.name === name) column = node.column;
+  });
+  return column;
 }
 
 interface Bound {
+  ir: Ir;
   values: OpenclVariable[];
   codes: InputCode[];
   n: number;
@@ -90,12 +114,14 @@ function bind(where: string, source: string, parsed: Parsed, vars: unknown, prec
     throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
   }
   const record = vars as Record<string, unknown>;
+  // A variable named like a constant (pi, e) wins over the constant, as in the CPU evaluate.
+  const ir = irFor(where, parsed, record);
   const values: OpenclVariable[] = [];
   const codes: InputCode[] = [];
+  const arrays: ('float32' | 'other')[] = [];
   let lengthFrom: string | null = null;
   let n = 1;
-  let allFloat32 = true;
-  for (const name of parsed.ir.inputs) {
+  for (const name of ir.inputs) {
     if (!Object.prototype.hasOwnProperty.call(record, name)) {
       throw new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1);
     }
@@ -115,12 +141,13 @@ function bind(where: string, source: string, parsed: Parsed, vars: unknown, prec
       } else if (length !== n) {
         throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
       }
-      allFloat32 &&= code === 'f';
+      arrays.push(code === 'f' ? 'float32' : 'other');
     }
     values.push(value as OpenclVariable);
     codes.push(code);
   }
-  const real: RealType = precision === 'auto' ? (lengthFrom !== null && allFloat32 ? 'float' : 'double') : precision === 'float32' ? 'float' : 'double';
+  const auto = (): RealType => (floatPromotion(ir, arrays, codes.includes('s')) === 'float32' ? 'float' : 'double');
+  const real: RealType = precision === 'auto' ? auto() : precision === 'float32' ? 'float' : 'double';
   if (real === 'float') {
     // float32 math on Float64Arrays: round on the host (half the transfer, no fp64 needed on the device).
     codes.forEach((code, k) => {
@@ -135,7 +162,7 @@ function bind(where: string, source: string, parsed: Parsed, vars: unknown, prec
       `${where}: ${device.name} has no float64 support (cl_khr_fp64); pass { precision: 'float32' } with typed-array inputs to compute in float32`,
     );
   }
-  return { values, codes, n, real };
+  return { ir, values, codes, n, real };
 }
 
 type CompiledKernel = ElementwiseKernel | ReductionKernel;
@@ -157,10 +184,10 @@ const REDUCE: Record<Reduction, { neutral: string; reduce: string }> = {
 function compiledKernel(context: Context, key: string, parsed: Parsed, bound: Bound): CompiledKernel {
   let contextId = contextIds.get(context);
   if (contextId === undefined) contextIds.set(context, (contextId = nextContextId++));
-  const cacheKey = `${contextId}|${bound.real}|${bound.codes.join('')}|${key}`;
+  const cacheKey = `${contextId}|${bound.real}|${bound.codes.join('')}|${bound.ir.inputs.join()}|${key}`;
   let kernel = kernelCache.get(cacheKey);
   if (!kernel) {
-    const generated = generateExpression(parsed.ir, bound.codes, bound.real);
+    const generated = generateExpression(bound.ir, bound.codes, bound.real);
     // Correctly rounded float32 / and sqrt, as the CPU computes them (OpenCL allows 2.5 ulp otherwise).
     const options = bound.real === 'float' ? '-cl-fp32-correctly-rounded-divide-sqrt' : '';
     if (parsed.reduction) {
@@ -232,8 +259,7 @@ function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluat
  */
 export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
   const where = 'opencl.evaluate';
-  const opts = checkOptions(where, options);
-  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
   const parsed = parseExpression(where, expr);
   return run(where, `expr:${expr}`, expr, parsed, vars, opts, context, 'auto');
@@ -254,11 +280,10 @@ export async function evaluateTree(
   vars: Readonly<Record<string, OpenclVariable>>,
   options?: OpenclEvaluateOptions,
 ): Promise<OpenclEvaluateResult> {
-  const opts = checkOptions(where, options);
-  checkKnownOptions(where, opts, KNOWN_OPTIONS);
+  const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
   let parsed = parsedTrees.get(root);
-  if (!parsed) parsedTrees.set(root, (parsed = fromTree(root)));
+  if (!parsed) parsedTrees.set(root, (parsed = fromTree(root, source)));
   return run(where, `tree:${source}`, source, parsed, vars, opts, context, context.device.fp64 ? 'auto' : 'float32');
 }
 
@@ -307,3 +332,5 @@ async function run(
     for (const buffer of owned) buffer.release();
   }
 }
+
+registerDeviceEvaluator(evaluateTree as DeviceEvaluator);

@@ -503,7 +503,8 @@ function checkLocalMemory(where: string, device: Device, args: ReadonlyArray<unk
   let total = 0;
   for (const arg of args) if (typeof arg === 'number') total += arg;
   if (total > device.localMemory) {
-    throw new RangeError(`${where}: __local allocations of ${total} bytes exceed the device's local memory (localMemory = ${device.localMemory} bytes)`);
+    const limit = `the device's local memory (localMemory = ${device.localMemory} bytes)`;
+    throw new RangeError(`${where}: __local allocations of ${total} bytes exceed ${limit}`);
   }
 }
 

@@ -6,7 +6,14 @@ import { resolveBackend, type Backend } from '../core/loader.js';
 import { checkInteger, checkOptions, toFloatArray, trueLength } from '../core/validate.js';
 import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
-import { compile, evaluate as evaluateExpr, type EvaluateResult, type ResultArray, type Variables } from '../expr/index.js';
+import {
+  compile,
+  evaluate as evaluateExpr,
+  type ElementArray,
+  type EvaluateResult,
+  type ResultArray,
+  type Variables,
+} from '../expr/index.js';
 import { Pool } from '../pool/index.js';
 
 export interface ParallelOptions {
@@ -34,7 +41,7 @@ export async function close(): Promise<void> {
   await pool?.close();
 }
 
-type SharedInput = Float64Array | Float32Array | Int32Array;
+type SharedInput = ElementArray;
 
 /** The same elements over a SharedArrayBuffer: the input itself when it already is one, else a copy. */
 export function toShared<A extends SharedInput>(x: A): A {
@@ -86,7 +93,7 @@ export interface ParallelEvaluateOptions extends ParallelOptions {
 
 /** The variables with every array replaced by its [start, end) view (scalars stay). */
 function sliceVars(vars: Variables, start: number, end: number): Variables {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : v.subarray(start, end)]));
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? v.subarray(start, end) : v]));
 }
 
 /** Common length of the array variables (RangeError if they differ), or null when there are none. */
@@ -115,7 +122,7 @@ export async function evaluate(expr: string, vars: Variables, options?: Parallel
   const n = vars !== null && typeof vars === 'object' ? arrayLength(where, program.variables, vars) : null;
   const probe = program.run(n === null ? vars : sliceVars(vars, 0, Math.min(n, 1)), { backend });
   if (n === null || n <= 1) return program.run(vars, { backend });
-  const shared = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : toShared(v)]));
+  const shared = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? toShared(v) : v]));
   const reduction = program.reduction;
   const Result = (probe as ResultArray).constructor as new (buffer: SharedArrayBuffer) => ResultArray;
   const out = reduction ? null : new Result(new SharedArrayBuffer(n * (probe as ResultArray).BYTES_PER_ELEMENT));

@@ -20,23 +20,11 @@ import { parseArgs } from 'node:util';
 import { caseSubject, SUBJECTS } from './cases.mjs';
 
 /**
- * Subjects that still crash until their fix is merged (issue 15's defects, fixed on branch i15a). Their cases run
- * and their failures are printed, marked KNOWN OPEN, but do not fail the run. Remove an entry once its fix is on
- * main: the run says so when a listed subject ran without failing.
+ * Subjects that still crash until their fix is merged (subject -> why). Their cases run and their failures are
+ * printed, marked KNOWN OPEN, but do not fail the run. Remove an entry once its fix is on main: the run says so when
+ * a listed subject ran without failing. Issue 15's defects 1-6 were listed here until their fixes landed.
  */
-export const KNOWN_OPEN = new Map([
-  ...['evaluateAsync', 'Program#runAsync', 'vectorize().async', 'describeAsync', 'Moments#pushArrayAsync'].map((call) =>
-    [`scenario/detach ${call}`, 'defect 1: use-after-free of a buffer detached during async work']),
-  ...['evaluateAsync', 'describeAsync', 'Moments#pushArrayAsync', 'opencl Buffer#read'].map((call) =>
-    [`scenario/resize ${call}`, 'defect 2: segfault when a resizable ArrayBuffer shrinks during async work']),
-  ...['opencl Buffer#read', 'opencl Buffer#write', 'opencl.evaluate'].map((call) =>
-    [`scenario/detach ${call}`, 'defect 3: OpenCL transfers into freed host memory']),
-  ...['evaluateAsync', 'describeAsync', 'opencl read', 'opencl build'].map((call) =>
-    [`scenario/terminate worker in ${call}`, 'defect 4: worker.terminate() with native work pending aborts']),
-  ...['sync', 'async'].map((kind) =>
-    [`scenario/shared memory writer (${kind} calls)`, 'defect 5: unbounded NaN scan over shared memory']),
-  ['scenario/opencl oversized __local', 'defect 6: pocl assertion abort for a __local size above the device\'s'],
-]);
+export const KNOWN_OPEN = new Map();
 
 /** Batch sizes: API and buffer cases are quick and share a child; each scenario gets a fresh process. */
 const BATCH = { api: 40, buffers: 40, scenario: 1 };

@@ -6,7 +6,7 @@ import CachePolicy from 'http-cache-semantics';
 import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
 import { checkKnownOptions } from '../../core/options.js';
 import { LRUCache } from 'lru-cache';
-import { globToRegExp, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
+import { globToRegExp, keyedHeaders, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
 import {
   CacheRules,
   cacheControl,
@@ -169,8 +169,7 @@ function labelled(response: Response, url: string, state: CacheState): CachedRes
 }
 
 export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
-  const o = checkOptions(WHERE, options);
-  checkKnownOptions(WHERE, o, KNOWN_OPTIONS);
+  const o = checkKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const userStore = resolveStore(WHERE, o.store);
   const store = guarded(userStore);
   const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);
@@ -209,9 +208,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const upstream = (o.fetch as (request: Request) => Promise<Response>) ?? ((request: Request) => fetch(request));
   const customKey = o.key as ((request: Request) => string | Promise<string>) | undefined;
 
-  const rules = new CacheRules({ shared, allowableCodes, staleIfError, honourCacheControl });
+  const ignoredHeaders = new Set(ignoredParameters.map((name) => name.toLowerCase()));
+  const rules = new CacheRules({ shared, allowableCodes, staleIfError, honourCacheControl, ignoredHeaders });
   const accounting = new CacheAccounting();
-  const variants = new VariantIndexes(store, matchHeaders);
+  const variants = new VariantIndexes(store, matchHeaders, ignoredHeaders);
   const inFlight = new Map<string, Promise<Outcome>>();
   const hitsByKey = new LRUCache<string, number>({ max: 100_000 });
   const normalize = (url: string) => normalizeUrl(url, ignoredParameters);
@@ -249,7 +249,9 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const policyReq = rules.policyRequest(request, url);
     let outgoing = request;
     if (stale) {
-      const conditional = CachePolicy.fromObject(stale.meta.policy).revalidationHeaders(policyReq);
+      const conditional = CachePolicy.fromObject(stale.meta.policy).revalidationHeaders(
+        rules.policyRequest(request, url, true),
+      );
       delete conditional.host;
       outgoing = new Request(request, { headers: conditional as Record<string, string> });
     }
@@ -288,7 +290,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const notStorable = rules.whyNotStorable(policy, response.status, headers, policyReq, setCookie.length > 0);
     if (notStorable) return { response, reason: `not stored: ${notStorable}` };
     const vary = varyOf(matchHeaders, headers.vary);
-    const key = variantKey(primary, vary, request);
+    const key = variantKey(primary, vary, keyedHeaders(request.headers, ignoredHeaders));
     const meta: ResponseMeta = {
       url,
       method: request.method,

@@ -8,11 +8,14 @@
 // are touched. Several processes may share a directory: temp files are named after their writer
 // (host and pid), and only those of dead writers are reclaimed. Within a process, a body handed out
 // by get() or put() is leased: eviction defers deleting it until the response reading it is done.
+// Across processes, get() and put() hand out bodies already open: the first read goes through that
+// descriptor, so another process deleting the file meanwhile does not break it.
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { finished } from 'node:stream';
+import { checkInteger, typeName } from '../../core/validate.js';
 import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
@@ -104,8 +107,7 @@ export class FileStore implements CacheStore {
   private opened: Promise<void> | undefined;
 
   constructor(options: FileStoreOptions) {
-    const o = checkOptions('FileStore', options);
-    checkKnownOptions('FileStore', o, ['path', 'maxBytes']);
+    const o = checkKnownOptions('FileStore', options, ['path', 'maxBytes']);
     if (typeof o.path !== 'string' || o.path === '') {
       throw new TypeError(`FileStore: path must be a non-empty string, got ${typeName(o.path)}`);
     }
@@ -308,18 +310,44 @@ export class FileStore implements CacheStore {
     };
   }
 
-  /** An entry whose body stays readable for LEASE_MS, and while each reader started in that time reads. */
-  private entryOf(entry: EntryFile): CacheEntry {
+  /**
+   * An entry whose body stays readable for LEASE_MS, and while each reader started in that time reads.
+   * `opened` (the body, already open) serves the readers until the first one is done or LEASE_MS
+   * passes, whichever is later; later readers open the file again.
+   */
+  private entryOf(entry: EntryFile, opened: fs.promises.FileHandle): CacheEntry {
     const bodyPath = path.join(this.bodiesDir, entry.body);
     const grace = this.lease(entry.body);
-    setTimeout(grace, LEASE_MS).unref();
+    let handle: fs.promises.FileHandle | undefined = opened;
+    let readers = 0;
+    let used = false;
+    const closeWhenIdle = () => {
+      if (!handle || readers > 0 || !used) return;
+      handle.close().catch(() => {});
+      handle = undefined;
+    };
+    setTimeout(() => {
+      grace();
+      used = true;
+      closeWhenIdle();
+    }, LEASE_MS).unref();
     const lease = () => this.lease(entry.body);
     return {
       meta: entry.meta,
       size: entry.size,
       body: () => {
         const release = lease();
-        return fs.createReadStream(bodyPath).once('close', release);
+        if (!handle) return fs.createReadStream(bodyPath).once('close', release);
+        readers++;
+        // Positional reads from 0 (start), so readers sharing the descriptor do not disturb each other.
+        const stream = fs.createReadStream(bodyPath, { fd: handle, start: 0, autoClose: false });
+        finished(stream, () => {
+          readers--;
+          used = true;
+          release();
+          closeWhenIdle();
+        });
+        return stream;
       },
     };
   }
@@ -337,7 +365,12 @@ export class FileStore implements CacheStore {
     const entry = await this.readEntryFile(file);
     // A different key with the same hash is not this entry (and would be astronomically rare).
     if (!entry || entry.key !== key) return undefined;
-    const served = this.entryOf(entry);
+    const opened = await fs.promises.open(path.join(this.bodiesDir, entry.body)).catch((error) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    if (!opened) return undefined; // deleted (by another process) since its entry was read: a miss
+    const served = this.entryOf(entry, opened);
     const now = Date.now();
     const touched = this.index.get(id)?.lastUsed ?? 0;
     await this.addToIndex(id, entry, now);
@@ -370,8 +403,8 @@ export class FileStore implements CacheStore {
       throw error;
     }
     const entry: EntryFile = { key, meta, body: hash.digest('hex'), size };
-    // Leased before it is in place, so that no eviction in this process removes it under this put.
-    const served = this.entryOf(entry);
+    // Open and leased before it is in place, so that no eviction (here or elsewhere) removes it under this put.
+    const served = this.entryOf(entry, await fs.promises.open(tmp, 'r'));
     await this.deleting.get(entry.body);
     await fs.promises.rename(tmp, path.join(this.bodiesDir, entry.body));
     const id = sha256(key);

@@ -10,11 +10,11 @@ export interface VaryIndex {
   variants: string[];
 }
 
-/** `url` without its fragment and `ignoredParams`, with its query parameters in a stable order. */
-export function normalizeUrl(url: string, ignoredParams: readonly string[]): string {
+/** `url` without its fragment and `ignoredParameters`, with its query parameters in a stable order. */
+export function normalizeUrl(url: string, ignoredParameters: readonly string[]): string {
   const u = new URL(url);
   u.hash = '';
-  for (const p of ignoredParams) u.searchParams.delete(p);
+  for (const p of ignoredParameters) u.searchParams.delete(p);
   u.searchParams.sort();
   return u.href;
 }
@@ -27,9 +27,23 @@ export async function primaryKey(request: Request, url: string): Promise<string>
   return `${primary} body=${createHash('sha256').update(body).digest('base64')}`;
 }
 
-export function variantKey(primary: string, vary: readonly string[], request: Request): string {
+export function variantKey(primary: string, vary: readonly string[], headers: Headers): string {
   if (vary.length === 0) return primary;
-  return `${primary} | ${vary.map((h) => `${h}=${request.headers.get(h) ?? ''}`).join(' | ')}`;
+  return `${primary} | ${vary.map((h) => `${h}=${headers.get(h) ?? ''}`).join(' | ')}`;
+}
+
+/**
+ * Request header fields as keys and stored request data see them: those named in ignoredParameters (an
+ * API key, a token) by a hash of their value, so that they still tell variants apart but are never stored.
+ */
+export function keyedHeaders(headers: Headers, ignored: ReadonlySet<string>): Headers {
+  if (ignored.size === 0) return headers;
+  const out = new Headers(headers);
+  for (const name of ignored) {
+    const value = out.get(name);
+    if (value !== null) out.set(name, `sha256:${createHash('sha256').update(value).digest('base64')}`);
+  }
+  return out;
 }
 
 export const VARY_INDEX_SUFFIX = ' vary-index';

@@ -4,6 +4,7 @@
 import zlib from 'node:zlib';
 import CachePolicy from 'http-cache-semantics';
 import { formatHttpDate, parseHttpDate } from './http-date.js';
+import { keyedHeaders } from './keys.js';
 
 /** A lifetime in ms from expireAfter / urls, or undefined for the RFC 9111 heuristic. */
 export type Lifetime = number | undefined;
@@ -155,6 +156,8 @@ export interface CacheRulesOptions {
   allowableCodes: Set<number> | undefined;
   /** false: the response's Cache-Control, Expires and Pragma are ignored; only the configured lifetimes count. */
   honourCacheControl: boolean;
+  /** Lowercased ignoredParameters: request header fields by these names are stored as hashes. */
+  ignoredHeaders: ReadonlySet<string>;
   /** Most staleness in ms served when the origin fails (0 = off, Infinity = unbounded). */
   staleIfError: number;
 }
@@ -167,8 +170,10 @@ export class CacheRules {
     return this.options.shared;
   }
 
-  policyRequest(request: Request, url: string): CachePolicy.Request {
-    const headers: CachePolicy.Headers = headerObject(request.headers);
+  /** The request as the policy stores and compares it; `forUpstream`: with the real values of ignored fields. */
+  policyRequest(request: Request, url: string, forUpstream = false): CachePolicy.Request {
+    const fields = forUpstream ? request.headers : keyedHeaders(request.headers, this.options.ignoredHeaders);
+    const headers: CachePolicy.Headers = headerObject(fields);
     headers.host = new URL(url).host;
     return { url, method: request.method, headers };
   }

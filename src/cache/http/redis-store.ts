@@ -6,7 +6,7 @@
 // background. The connection does not keep the process alive while no command is pending.
 import type { Redis, RedisOptions } from 'ioredis';
 import { describeRedis, type RedisConnection, redisOptions } from '../../core/redis.js';
-import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkInteger, typeName } from '../../core/validate.js';
 import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
@@ -33,8 +33,7 @@ export class RedisStore implements CacheStore {
   private closed = false;
 
   constructor(options?: RedisStoreOptions) {
-    const o = checkOptions(WHERE, options);
-    checkKnownOptions(WHERE, o, KNOWN_OPTIONS);
+    const o = checkKnownOptions(WHERE, options, KNOWN_OPTIONS);
     this.options = redisOptions(WHERE, o.connection ?? 'redis://127.0.0.1:6379');
     if (o.prefix !== undefined && typeof o.prefix !== 'string') {
       throw new TypeError(`${WHERE}: prefix must be a string, got ${typeName(o.prefix)}`);
@@ -47,6 +46,7 @@ export class RedisStore implements CacheStore {
     if (this.closed) throw new Error(`${WHERE}: the store is closed`);
     if (this.client && this.client.status !== 'end') return this.client;
     // Loaded on first use: ioredis would add to everyone's require('hotpath') time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
     const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
     const client: Redis = new RedisClient({
       ...this.options,

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { typeName } from '../../core/validate.js';
 import { FileStore } from './file-store.js';
-import { varyIndexKey, variantKey, type VaryIndex } from './keys.js';
+import { keyedHeaders, varyIndexKey, variantKey, type VaryIndex } from './keys.js';
 import { MemoryStore, type CacheStore } from './store.js';
 
 /** A failure of the store (disk, Redis), as opposed to one of the origin: the request falls back to the origin. */
@@ -99,6 +99,7 @@ export class VariantIndexes {
   constructor(
     private readonly store: CacheStore,
     private readonly matchHeaders: readonly string[],
+    private readonly ignoredHeaders: ReadonlySet<string>,
   ) {}
 
   /** The key of the stored variant that `request` selects. */
@@ -109,7 +110,7 @@ export class VariantIndexes {
       index = (entry?.meta as VaryIndex | undefined) ?? { vary: [...this.matchHeaders], variants: [] };
       this.cached.set(primary, index);
     }
-    return variantKey(primary, index.vary, request);
+    return variantKey(primary, index.vary, keyedHeaders(request.headers, this.ignoredHeaders));
   }
 
   /** Adds a variant to the index; a changed Vary drops the variants stored under the old one. */

@@ -1,6 +1,6 @@
 // The storage interface behind createCachedFetch, and its default in-memory implementation.
 import { LRUCache } from 'lru-cache';
-import { checkInteger, checkOptions, typeName } from '../../core/validate.js';
+import { checkInteger, typeName } from '../../core/validate.js';
 import { checkKnownOptions } from '../../core/options.js';
 
 /** What a store keeps for one cached response: JSON-serializable metadata and the body bytes. */
@@ -66,10 +66,13 @@ export class MemoryStore implements CacheStore {
   private readonly cache: LRUCache<string, MemoryEntry>;
 
   constructor(options?: MemoryStoreOptions) {
-    const o = checkOptions('MemoryStore', options);
-    checkKnownOptions('MemoryStore', o, ['maxBytes']);
-    this.maxBytes = o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
-    this.cache = new LRUCache<string, MemoryEntry>({ maxSize: this.maxBytes, sizeCalculation: (e) => e.size + ENTRY_OVERHEAD });
+    const o = checkKnownOptions('MemoryStore', options, ['maxBytes']);
+    this.maxBytes =
+      o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
+    this.cache = new LRUCache<string, MemoryEntry>({
+      maxSize: this.maxBytes,
+      sizeCalculation: (e) => e.size + ENTRY_OVERHEAD,
+    });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {

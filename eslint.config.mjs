@@ -151,9 +151,10 @@ export default tseslint.config(
     },
   },
   { files: linesOver120, rules: { 'max-len': 'off' } },
-  // CommonJS scripts (fixtures that tests run as child processes) load modules with require().
+  // CommonJS scripts (fixtures that tests run as child processes, the install script that runs before any
+  // build) load modules with require().
   {
-    files: ['**/*.cjs'],
+    files: ['**/*.cjs', 'scripts/install.js'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

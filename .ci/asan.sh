@@ -47,12 +47,15 @@ sanitized() {
     HOTPATH_NATIVE_PATH="$addon" HOTPATH_BACKEND=native "$@"
 }
 
-# The test files that call into the addon (the pure-TS-only suites would only be slower here).
+# The test files that call into the addon (the pure-TS-only suites would only be slower here), and issue 15's
+# regression tests (test/safety-*.test.ts).
+shopt -s nullglob
 native_tests=(
   test/native-binding.test.ts test/moments.test.ts test/expr.test.ts test/expr-vectorize.test.ts
   test/countmin.test.ts test/countmin-topk.test.ts test/parallel.test.ts test/memprof.test.ts
-  test/opencl.test.ts test/opencl-evaluate.test.ts test/opencl-snippets.test.ts
+  test/opencl.test.ts test/opencl-evaluate.test.ts test/opencl-snippets.test.ts test/safety-*.test.ts
 )
+shopt -u nullglob
 SKIP_UNDER_ASAN='sees a 200 MB Float64Array at its peak|does not grow RSS over 10k buffers'
 sanitized node node_modules/vitest/vitest.mjs run "${native_tests[@]}" -t "^(?!.*(${SKIP_UNDER_ASAN})).*$" 2>&1 | tee "$log" || status=1
 report='ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer CHECK failed|runtime error:'

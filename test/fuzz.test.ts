@@ -44,11 +44,12 @@ describe('fuzz harness', () => {
   const failures: Array<[string, RegExp]> = [
     ['abort', /FAIL api:1 \(api\/[^)]+\): child died: signal SIGABRT/],
     ['sanitizer', /FAIL api:1 \(api\/[^)]+\): sanitizer report in the output/],
-    ['hang', /FAIL api:1 \(api\/[^)]+\): hang: no progress for 1000 ms/],
+    ['hang', /FAIL api:1 \(api\/[^)]+\): hang: no progress for 3000 ms/],
     ['non-error', /FAIL api:1 \(api\/[^)]+\): threw a non-Error: number 42/],
   ];
   it.each(failures)('reports a child that does "%s" with the case that did it and a reproducer', (mode, line) => {
-    const { status, output } = fuzz(['--seed', '5', '--case', 'api:0', '--case', 'api:1', '--case-timeout', '1000',
+    const timeout = mode === 'hang' ? ['--case-timeout', '3000'] : [];
+    const { status, output } = fuzz(['--seed', '5', '--case', 'api:0', '--case', 'api:1', ...timeout,
       '--child', fakeChild], { FUZZ_FAKE: mode });
     expect(output).toMatch(line);
     expect(output).toContain('reproduce: npm run fuzz -- --seed 5 --case api:1');

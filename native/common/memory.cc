@@ -1,5 +1,7 @@
 #include "memory.h"
 
+#include "errors.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -84,7 +86,11 @@ void GiveStaging(void* data, size_t bytes) {
 }
 
 Napi::Float64Array NewFloat64Array(Napi::Env env, size_t length) {
-  if (length > SIZE_MAX / sizeof(double)) throw std::bad_alloc();
+  // Node 20 refuses external ArrayBuffers over 4 GiB (buffer.constants.MAX_LENGTH), and by then it has already run
+  // the finalizer: node-addon-api then frees its finalizer data a second time (an abort found by the fuzzer). So the
+  // size is checked before anything is allocated.
+  constexpr size_t kMaxBytes = size_t{1} << 32;
+  if (length > kMaxBytes / sizeof(double)) throw RangeError("a native Float64Array holds at most 2^29 elements (4 GiB)");
   const size_t bytes = length * sizeof(double);
   void* data = Allocate(bytes);
   Napi::ArrayBuffer buffer;

@@ -1,7 +1,8 @@
 // Every public export (and the methods of the objects they return) as a fuzz target: a function that calls it with
 // hostile or near-valid arguments. A target returns whatever the call returned; the runner awaits promises with a
 // deadline (native async work must settle) and checks that anything thrown is an Error.
-import { anyValue, numberish, options, typedArray, TYPED_ARRAYS } from './values.mjs';
+import { createRequire } from 'node:module';
+import { anyValue, fill, numberish, options, typedArray, TYPED_ARRAYS } from './values.mjs';
 import { arrowSource, expressionText } from './expressions.mjs';
 
 const BACKENDS = ['native', 'js'];
@@ -127,6 +128,57 @@ export class OpenclFixture {
 /** A sync-or-async call that needs OpenCL; without a device it is skipped (returns the string 'skipped'). */
 function withOpencl(run) {
   return (rng, hp, fixtures) => (fixtures.opencl.available ? run(rng, hp, fixtures.opencl) : 'skipped');
+}
+
+/**
+ * The raw addon (what `require(nativePath)` gives): its bindings must validate everything themselves, since the TS
+ * layer is not the only way to reach them. Argument kinds per binding (src/core/addon.ts documents them); a kind
+ * gives a near-valid value (right type, random length, odd view) most of the time, else anything.
+ */
+const rawAddon = (hp) => createRequire(import.meta.url)(hp.nativePath);
+const BINDINGS = {
+  momentsPartial: ['floats', 'policy'],
+  floatSum: ['floats'],
+  momentsPartialAsync: ['floats', 'policy', 'count'],
+  exprEvaluate: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
+  exprEvaluateAsync: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
+  countminUpdate: ['counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
+  countminEstimate: ['counters', 'shape', 'keys', 'offsets', 'floats'],
+  countminUpdateOne: ['counters', 'shape', 'keys', 'count'],
+  countminEstimateOne: ['counters', 'shape', 'keys'],
+  countminMerge: ['counters', 'counters', 'bool', 'count'],
+  countminHash: ['bytes', 'count', 'count'],
+  trackedFloat64Array: ['count'],
+  openclCreateContext: ['count'],
+  openclRelease: ['any'],
+};
+
+function bindingArgument(rng, kind) {
+  if (rng.chance(0.15)) return anyValue(rng);
+  switch (kind) {
+    case 'floats': return typedArray(rng, rng.pick([Float64Array, Float32Array]), rng.length(5000));
+    case 'floats?': return rng.chance(0.3) ? null : typedArray(rng, Float64Array, rng.length(300));
+    case 'policy': return rng.int(-1, 3);
+    case 'count': return rng.pick([0, 1, 2, 3, 4, 8, 255, 256, 4096, 2 ** 31, 2 ** 32, -1, 0.5, NaN]);
+    case 'bool': return rng.chance(0.5);
+    case 'code': return fill(rng, typedArray(rng, Int32Array, rng.int(0, 64)), { integers: true });
+    case 'inputs':
+      return Array.from({ length: rng.int(0, 4) }, () => bindingArgument(rng, rng.pick(['floats', 'count'])));
+    case 'outputs': return Array.from({ length: rng.int(0, 3) }, () => bindingArgument(rng, 'floats?'));
+    case 'counters': return typedArray(rng, Uint32Array, rng.int(0, 600));
+    case 'shape': {
+      // [width, depth, seedLo, seedHi, wide, conservative], sometimes with one field out of range or cut short
+      const shape = Uint32Array.of(rng.int(1, 300), rng.int(1, 6), rng.uint32(), rng.uint32(), rng.int(0, 1),
+        rng.int(0, 1));
+      if (rng.chance(0.3)) shape[rng.int(0, 5)] = rng.pick([0, 2, 2 ** 31, 2 ** 32 - 1]);
+      return rng.chance(0.9) ? shape : shape.subarray(0, rng.int(0, 5));
+    }
+    case 'keys':
+      return rng.chance(0.5) ? rng.pick(['', 'abc', 'k1k2k3', '\ud800x']) : typedArray(rng, Uint8Array, rng.int(0, 40));
+    case 'offsets': return fill(rng, typedArray(rng, Uint32Array, rng.int(0, 6)), { integers: true });
+    case 'bytes': return typedArray(rng, Uint8Array, rng.int(0, 100));
+    default: return anyValue(rng);
+  }
 }
 
 /**
@@ -299,6 +351,13 @@ export const TARGETS = {
       options(rng, ['queue', 'redis', 'connectTimeout', 'heartbeatInterval', 'node', 'sshArgs']));
   },
   'new Channel': (rng, hp) => new hp.Channel(anyValue(rng)),
+  'addon (raw binding)': (rng, hp) => {
+    if (hp.nativePath === null) return 'skipped';
+    const [name, kinds] = rng.pick(Object.entries(BINDINGS));
+    const args = kinds.map((kind) => bindingArgument(rng, kind));
+    if (rng.chance(0.1)) args.length = rng.int(0, args.length);
+    return rawAddon(hp)[name](...args);
+  },
 };
 
 /**

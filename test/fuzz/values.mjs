@@ -23,9 +23,16 @@ const FLOAT_SPECIALS = [NaN, Infinity, -Infinity, -0, 0, 5e-324, 1e308, -1e308, 
 export const TYPED_ARRAYS = [Float64Array, Float32Array, Int32Array, Uint32Array, Uint8Array, Int8Array, Int16Array,
   Uint16Array, Uint8ClampedArray, BigInt64Array, BigUint64Array];
 
-/** Fills a typed array with values drawn from a few distributions (random, specials, constant, NaN runs). */
-export function fill(rng, array) {
+/**
+ * Fills a typed array with values drawn from a few distributions (random, specials, constant, NaN runs);
+ * `integers`: small non-negative integers instead (opcodes, offsets, indices).
+ */
+export function fill(rng, array, { integers = false } = {}) {
   const bigint = array instanceof BigInt64Array || array instanceof BigUint64Array;
+  if (integers) {
+    for (let i = 0; i < array.length; i++) array[i] = rng.chance(0.9) ? rng.int(0, 40) : rng.uint32() | 0;
+    return array;
+  }
   const mode = rng.int(0, 4);
   for (let i = 0; i < array.length; i++) {
     let v;

@@ -134,6 +134,8 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
     done.size === list.length || (returnWhen === 'FIRST_COMPLETED' && done.size > 0) || (returnWhen === 'FIRST_EXCEPTION' && failed);
   return new Promise((resolve) => {
     let finished = false;
+    const alreadyMet = met();
+    const deadline = alreadyMet ? undefined : setDeadline(() => finish(), timeout);
     const finish = () => {
       if (finished) return;
       finished = true;

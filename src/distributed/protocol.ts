@@ -12,6 +12,7 @@ export type ParentMessage =
   | { t: 'exec'; ch: number; mode: ExecMode; module: string; export: string; args: unknown[] }
   | { t: 'data'; ch: number; value: unknown }
   | { t: 'close'; ch: number }
+  | { t: 'forget'; module: string }
   | { t: 'ping' }
   | { t: 'exit' };
 

@@ -134,8 +134,8 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
     done.size === list.length || (returnWhen === 'FIRST_COMPLETED' && done.size > 0) || (returnWhen === 'FIRST_EXCEPTION' && failed);
   return new Promise((resolve) => {
     let finished = false;
-    const alreadyMet = met();
-    const deadline = alreadyMet ? undefined : setDeadline(() => finish(), timeout);
+    // Read by finish(), which may run before the timer exists.
+    let deadline: Deadline | undefined = undefined;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -143,8 +143,6 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
       // Snapshot: futures settling after we return stay in notDone, as in Python.
       resolve({ done: new Set(done), notDone: new Set(list.filter((f) => !done.has(f))) });
     };
-    // Read by finish(), which may run before the timer exists.
-    let deadline: Deadline | undefined = undefined;
     if (met()) return finish();
     deadline = setDeadline(finish, timeout);
     watch(list, ({ future, ok }) => {

@@ -136,11 +136,11 @@ export class ClusterExecutor extends EventEmitter {
   map<R = unknown>(exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: ClusterMapOptions): ResultStream<R> {
     const where = 'ClusterExecutor.map';
     checkExportName(where, exportName);
-    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress;
+    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress; // all options: checked by mapFutures
     if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
       throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
     }
-    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000);
+    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000, ['onJobProgress']);
   }
 
   get stats(): ClusterStats {

@@ -37,7 +37,7 @@ const typeOnlyExports = [
   'GatherTask', 'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary',
   'MapAsyncOptions', 'MapContext', 'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized',
   'MemoizedMembers', 'MemoryFigures', 'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON',
-  'MomentsOptions', 'NanPolicy', 'OpenclVectorizeArgument', 'OpenclVectorizedFunction', 'OriginStats',
+  'MomentsOptions', 'NanPolicy', 'NdArray', 'NdResult', 'OpenclVectorizeArgument', 'OpenclVectorizedFunction', 'OriginStats',
   'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
   'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
   'SamplingOptions', 'Separator', 'SetCallbackOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory',

@@ -3,7 +3,7 @@
 // their errors. Every result is compared with a reference computed here by nested loops over indices,
 // reading each element as data[offset + Σ index·stride] — nothing is computed by the code under test.
 import { describe as suite, expect, it } from 'vitest';
-import { ExpressionError, compile, evaluate, evaluateAsync, evaluateMany, type NdArray } from 'hotpath';
+import { ExpressionError, compile, evaluate, evaluateAsync, evaluateMany, opencl, type NdArray } from 'hotpath';
 import { backends, rng } from './helpers.js';
 
 type Random = () => number;
@@ -392,5 +392,16 @@ suite('n-d errors', () => {
     );
     expect(compile('mean(a, axis=-1)').reduction).toBe('mean');
     expect(compile('mean(a, axis=-1)').toString()).toContain('mean(a, axis=-1)');
+  });
+});
+
+// OpenCL programs are flat: an axis reduction there would silently reduce everything, so it is refused.
+suite.skipIf(!opencl.available())('axis= on OpenCL', () => {
+  it('is an ExpressionError at the reduction', async () => {
+    const a = new Float64Array(4);
+    await expect(opencl.evaluate('sum(a, axis=0)', { a })).rejects.toThrow(ExpressionError);
+    await expect(compile('max(a * 2, axis=-1)').runOpenCL({ a })).rejects.toThrow(
+      /'max' with axis= is not supported on OpenCL devices \(column 1\)/,
+    );
   });
 });

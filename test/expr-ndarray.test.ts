@@ -4,7 +4,7 @@
 // reading each element as data[offset + Σ index·stride] — nothing is computed by the code under test.
 import { describe as suite, expect, it } from 'vitest';
 import { ExpressionError, compile, evaluate, evaluateAsync, evaluateMany, opencl, type NdArray } from 'hotpath';
-import { backends, rng } from './helpers.js';
+import { backends, relClose, rng } from './helpers.js';
 
 type Random = () => number;
 
@@ -274,6 +274,22 @@ for (const backend of backends) {
         });
         expectNd(evaluate(`${reduction}(a*b, axis=${axis})`, { a, b }, { backend }), outShape, expected);
       }
+    });
+
+    it('combines full reductions over chunks (large broadcast inputs)', () => {
+      const random = rng(78);
+      const a = randomView(random, [37, 3, 1000], 'any');
+      const b = randomView(random, [3, 1], 'any');
+      const products = [...indices(a.shape)].map((index) => at(a, index) * at(b, index));
+      for (const reduction of ['sum', 'mean', 'min', 'max']) {
+        const got = evaluate(`${reduction}(a*b)`, { a, b }, { backend }) as number;
+        const want = reduceReference(reduction, products);
+        expect(relClose(got, want, 1e-12), `${reduction}: ${got} vs ${want}`).toBe(true);
+      }
+      expect(evaluate('prod(a*0 + 1 + b*0)', { a, b }, { backend })).toBe(1);
+      a.data.fill(NaN, a.offset, a.offset + 1);
+      expect(evaluate('max(a*b)', { a, b }, { backend })).toBeNaN();
+      expect(evaluate('min(a*b)', { a, b }, { backend })).toBeNaN();
     });
 
     it('writes in place over a large transposed input correctly (out shares the input memory)', () => {

@@ -332,6 +332,11 @@ export class CompiledExpressions {
 
   /** Runs the fused JS loop; returns each output's finished value. */
   runFused(bound: Bound, arrays: (ResultArray | null)[]): EvaluateResult[] {
+    return this.finish(bound.n, arrays, this.#fusedAccumulators(bound, arrays));
+  }
+
+  /** Runs the fused JS loop; returns the raw reduction accumulators. */
+  #fusedAccumulators(bound: Bound, arrays: (ResultArray | null)[]): number[] {
     const key = (bound.float32 ? 'f32:' : 'f64:') + bound.codes.join('');
     const { ir, loops } = bound.variant;
     let loop = loops.get(key);
@@ -339,8 +344,7 @@ export class CompiledExpressions {
       loop = buildFusedLoop(ir, bound.codes, bound.float32);
       loops.set(key, loop);
     }
-    const accumulators = loop(bound.inputs, arrays, bound.n);
-    return this.finish(bound.n, arrays, accumulators);
+    return loop(bound.inputs, arrays, bound.n);
   }
 
   /** Turns raw accumulators into results: mean divides by n; min/max of nothing is NaN. */
@@ -367,15 +371,16 @@ export class CompiledExpressions {
   /**
    * n-d inputs that need gathering, or axis reductions, run in chunks of whole dimension-0 slices (about
    * CHUNK_ELEMENTS each): inputs are gathered into small reused buffers and axis reductions reduce each
-   * chunk, so no temporary of the full size is made. Not chunked: full reductions (one accumulator), axis 0,
-   * and an `out` sharing memory with an input (a chunk's writes must not change what a later chunk reads).
+   * chunk, and full reductions combine the chunks' accumulators, so no temporary of the full size is made.
+   * Not chunked: axis 0, and an `out` sharing memory with an input (a chunk's writes must not change what a
+   * later chunk reads).
    */
   #chunkRows(where: string, bound: Bound, out: Readonly<Record<string, unknown>>): number {
     const { shape, views } = bound;
     if (!shape || !views || shape.length < 2 || bound.n < CHUNK_ELEMENTS) return 0;
-    if (this.ir.outputs.some((o) => o.reduction)) return 0;
     const axes = this.#axisReductions.map((a) => a && normalizeAxis(where, a.axis, shape));
     if (axes.some((axis) => axis === 0)) return 0;
+    // Contiguous inputs and no axis reduction: one whole-buffer run is already copy-free.
     if (axes.every((axis) => axis === null) && views.every((v) => !v || readsInPlace(v, shape))) return 0;
     const buffers = new Set(views.map((v) => v && v.data.buffer));
     if (Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer))) return 0;
@@ -396,6 +401,7 @@ export class CompiledExpressions {
       const reducedShape = shape.filter((_, d) => d !== axis);
       return { ...a, axis, reducedShape, values: new Float64Array(sizeOf(reducedShape)) };
     });
+    const accumulators: number[] = [];
     for (let r0 = 0; r0 < shape[0]; r0 += chunkRows) {
       const rows = Math.min(chunkRows, shape[0] - r0);
       const chunkShape = [rows, ...shape.slice(1)];
@@ -408,15 +414,21 @@ export class CompiledExpressions {
       });
       // An axis output's full-size array (untouched past the first chunk) lends its start as scratch.
       const chunkArrays = arrays.map((a, k) => a && (reduced[k] ? a.subarray(0, m) : a.subarray(r0 * slab, r0 * slab + m)));
-      if (settings.backend === 'js') this.runFused({ ...bound, inputs, n: m }, chunkArrays);
-      else runNative({ ...this.#nativeRun(prepared), inputs, outputs: chunkArrays, n: m });
+      const chunkAccumulators =
+        settings.backend === 'js'
+          ? this.#fusedAccumulators({ ...bound, inputs, n: m }, chunkArrays)
+          : runNative({ ...this.#nativeRun(prepared), inputs, outputs: chunkArrays, n: m });
+      this.ir.outputs.forEach((o, k) => {
+        if (o.reduction) accumulators[k] = r0 === 0 ? chunkAccumulators[k] : combine(o.reduction, accumulators[k], chunkAccumulators[k]);
+      });
       reduced.forEach((r, k) => {
         if (r) r.values.set(reduceAxis(r.reduction, chunkArrays[k]!, chunkShape, r.axis), r0 * (slab / shape[r.axis]));
       });
     }
-    return arrays.map((a, k) => {
+    const finished = this.finish(bound.n, arrays, accumulators);
+    return finished.map((result, k) => {
       const r = reduced[k];
-      return r ? ndResult(r.values, r.reducedShape) : a!;
+      return r ? ndResult(r.values, r.reducedShape) : result;
     });
   }
 
@@ -486,6 +498,15 @@ export class CompiledExpressions {
       disassemble((variant.bytecode ??= compileBytecode(variant.ir))),
     ].join('\n');
   }
+}
+
+/** Two chunks' raw accumulators as one (min/max keep a NaN, as the loops do). */
+function combine(reduction: Reduction, a: number, b: number): number {
+  if (reduction === 'sum' || reduction === 'mean') return a + b;
+  if (reduction === 'prod') return a * b;
+  if (a !== a || b !== b) return NaN;
+  if (reduction === 'min') return b < a ? b : a;
+  return b > a ? b : a;
 }
 
 function finishReduction(reduction: Reduction, accumulator: number, n: number): number {

@@ -280,13 +280,15 @@ export class CompiledExpressions {
     where: string,
     bound: Bound,
     out: Readonly<Record<string, unknown>>,
+    axisScratch = bound.n,
   ): { arrays: (ResultArray | null)[]; widened: Map<number, Float64Array> } {
     const Ctor = bound.float32 ? Float32Array : Float64Array;
     const widened = new Map<number, Float64Array>();
     const arrays = this.ir.outputs.map((o, k) => {
       const given = out[o.name];
       const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
-      if (given === undefined) return o.reduction ? null : new Ctor(bound.n);
+      // An axis reduction's elementwise values need only one chunk's worth when run in chunks.
+      if (given === undefined) return o.reduction ? null : new Ctor(this.#axisReductions[k] ? axisScratch : bound.n);
       const reduction = this.reductionOf(k);
       if (reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${reduction}'`);
       const widens = bound.float32 && given instanceof Float64Array;
@@ -365,7 +367,8 @@ export class CompiledExpressions {
     const out = outOption(opts);
     const chunkRows = chunked ? this.#chunkRows(where, bound, out) : 0;
     if (!chunkRows) bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
-    return { bound, settings, chunkRows, ...this.outputs(where, bound, out) };
+    const axisScratch = chunkRows ? chunkRows * (bound.n / bound.shape![0]) : bound.n;
+    return { bound, settings, chunkRows, ...this.outputs(where, bound, out, axisScratch) };
   }
 
   /**
@@ -412,7 +415,7 @@ export class CompiledExpressions {
         const part = { ...view, shape: chunkShape, offset: view.offset + r0 * view.strides[0] };
         return gather(part, chunkShape, buffers[i]);
       });
-      // An axis output's full-size array (untouched past the first chunk) lends its start as scratch.
+      // An axis output's array is one chunk of scratch (outputs()).
       const chunkArrays = arrays.map((a, k) => a && (reduced[k] ? a.subarray(0, m) : a.subarray(r0 * slab, r0 * slab + m)));
       const chunkAccumulators =
         settings.backend === 'js'

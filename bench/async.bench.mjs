@@ -21,9 +21,19 @@ export default async function run() {
       'async',
       `fetch ${URLS} URLs from a local server (${LATENCY_MS} ms latency each)`,
       [
-        { label: `mapAsync, concurrency ${CONCURRENCY}`, run: () => mapAsync(urls, get, { concurrency: CONCURRENCY }).toArray() },
+        {
+          label: `mapAsync, concurrency ${CONCURRENCY}`,
+          run: () => mapAsync(urls, get, { concurrency: CONCURRENCY }).toArray(),
+        },
         { label: `p-map, concurrency ${CONCURRENCY}`, run: () => pMap(urls, get, { concurrency: CONCURRENCY }) },
-        { label: `gather, concurrency ${CONCURRENCY}`, run: () => gather(urls.map((url) => () => get(url)), { concurrency: CONCURRENCY }) },
+        {
+          label: `gather, concurrency ${CONCURRENCY}`,
+          run: () =>
+            gather(
+              urls.map((url) => () => get(url)),
+              { concurrency: CONCURRENCY },
+            ),
+        },
         // Last: its seconds-long runs let the client's idle keep-alive connections expire.
         {
           label: 'sequential await loop',

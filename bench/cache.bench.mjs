@@ -68,15 +68,28 @@ function fibonacciBench() {
 
 /** A throwaway redis-server on a free loopback port, or null where none is installed. */
 async function startRedis() {
-  const binary = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'redis-server')).find((f) => fs.existsSync(f));
+  const binary = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, 'redis-server'))
+    .find((f) => fs.existsSync(f));
   if (!binary) return null;
   const probe = net.createServer();
   await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address();
   await new Promise((resolve) => probe.close(resolve));
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 200; i++) {
-    const up = await new Promise((resolve) => net.connect(port, '127.0.0.1').once('connect', function () { this.end(); resolve(true); }).once('error', () => resolve(false)));
+    const up = await new Promise((resolve) =>
+      net
+        .connect(port, '127.0.0.1')
+        .once('connect', function () {
+          this.end();
+          resolve(true);
+        })
+        .once('error', () => resolve(false)),
+    );
     if (up) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -86,7 +99,9 @@ async function startRedis() {
 async function httpBench() {
   const REQUESTS = 200;
   const body = Buffer.alloc(16 * 1024, 'x');
-  const server = http.createServer((_req, res) => res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' }).end(body));
+  const server = http.createServer((_req, res) =>
+    res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' }).end(body),
+  );
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/doc`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-bench-'));
@@ -109,7 +124,12 @@ async function httpBench() {
         { label: 'uncached fetch', run: sequential(fetch), unit: perRequest },
         { label: 'make-fetch-happen disk cache hit', run: sequential(mfh), unit: perRequest },
         { label: 'createCachedFetch disk store hit', run: sequential(disk), unit: perRequest },
-        { label: 'createCachedFetch Redis store hit', run: viaRedis && sequential(viaRedis), unit: perRequest, skip: viaRedis ? undefined : 'redis-server not installed' },
+        {
+          label: 'createCachedFetch Redis store hit',
+          run: viaRedis && sequential(viaRedis),
+          unit: perRequest,
+          skip: viaRedis ? undefined : 'redis-server not installed',
+        },
         { label: 'createCachedFetch memory store hit', run: sequential(memory), unit: perRequest },
       ],
       { baseline: 'uncached fetch' },

@@ -78,13 +78,34 @@ async function keyShape(shape) {
     { label: 'exact Map count', setup: fresh, run: (keys) => exactCount(keys) },
     { label: 'native updateMany', setup: fresh, run: (keys) => sketch('native').updateMany(keys), skip: noNative },
     { label: 'pure-TS updateMany', setup: fresh, run: (keys) => sketch('js').updateMany(keys) },
-    { label: 'native updateLines, 1 thread', run: () => sketch('native').updateLines(stream.bytes, { threads: 1 }), skip: noNative },
-    { label: `native updateLines, ${os.availableParallelism()} threads`, run: () => sketch('native').updateLines(stream.bytes), skip: noNative },
+    {
+      label: 'native updateLines, 1 thread',
+      run: () => sketch('native').updateLines(stream.bytes, { threads: 1 }),
+      skip: noNative,
+    },
+    {
+      label: `native updateLines, ${os.availableParallelism()} threads`,
+      run: () => sketch('native').updateLines(stream.bytes),
+      skip: noNative,
+    },
     { label: 'pure-TS updateLines', run: () => sketch('js').updateLines(stream.bytes) },
     { label: 'exact Map count + top-k', setup: fresh, run: (keys) => exactTopK(keys) },
-    { label: 'native TopK.updateMany', setup: fresh, run: (keys) => new TopK(K, { epsilon: EPSILON, delta: DELTA }).updateMany(keys), skip: noNative },
-    { label: 'native TopK.updateLines', run: () => new TopK(K, { epsilon: EPSILON, delta: DELTA }).updateLines(stream.bytes), skip: noNative },
-    { label: 'pure-TS TopK.updateMany', setup: fresh, run: (keys) => new TopK(K, { epsilon: EPSILON, delta: DELTA, backend: 'js' }).updateMany(keys) },
+    {
+      label: 'native TopK.updateMany',
+      setup: fresh,
+      run: (keys) => new TopK(K, { epsilon: EPSILON, delta: DELTA }).updateMany(keys),
+      skip: noNative,
+    },
+    {
+      label: 'native TopK.updateLines',
+      run: () => new TopK(K, { epsilon: EPSILON, delta: DELTA }).updateLines(stream.bytes),
+      skip: noNative,
+    },
+    {
+      label: 'pure-TS TopK.updateMany',
+      setup: fresh,
+      run: (keys) => new TopK(K, { epsilon: EPSILON, delta: DELTA, backend: 'js' }).updateMany(keys),
+    },
   ];
   if (shape === shapes[0]) {
     cases.push({
@@ -126,12 +147,18 @@ function topkCommand() {
     const profile = path.join(dir, 'profile.json');
     const cli = path.join(root, 'dist', 'cli', 'main.js');
     const t0 = performance.now();
-    const run = spawnSync(process.execPath, [cli, 'mprof', 'run', '--interval', '50ms', '-o', profile, '--', process.execPath, cli, 'topk', log, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const run = spawnSync(
+      process.execPath,
+      [cli, 'mprof', 'run', '--interval', '50ms', '-o', profile, '--', process.execPath, cli, 'topk', log, '--json'],
+      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
     const ms = performance.now() - t0;
     if (run.status !== 0) throw new Error(`hotpath topk failed: ${run.stderr}`);
     const peak = Math.max(...JSON.parse(fs.readFileSync(profile, 'utf8')).samples.map((s) => s.rss));
     const mbPerSecond = size / 1e6 / (ms / 1000);
-    console.log(`\n## hotpath topk: ${(size / 1e6).toFixed(0)} MB Zipf log, ${mbPerSecond.toFixed(0)} MB/s end to end, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `\n## hotpath topk: ${(size / 1e6).toFixed(0)} MB Zipf log, ${mbPerSecond.toFixed(0)} MB/s end to end, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`,
+    );
     return { bytes: size, ms, mbPerSecond, peakRssBytes: peak };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -26,7 +26,9 @@ function waitForLine(child, text) {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${path.basename(child.spawnfile)} exited with code ${code}: ${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${path.basename(child.spawnfile)} exited with code ${code}: ${output}`)),
+    );
   });
 }
 
@@ -39,7 +41,9 @@ async function redis() {
   await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address();
   await new Promise((resolve) => probe.close(resolve));
-  const server = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await waitForLine(server, 'Ready to accept connections');
   return { url: `redis://127.0.0.1:${port}`, server };
 }
@@ -60,17 +64,27 @@ export default async function run() {
   let workers = [];
   let executor = null;
   if (!cluster.skip) {
-    workers = [0, 1].map(() => spawn(process.execPath, [cli, 'worker', '--redis', cluster.url, '--queue', queue, '--module', tasks], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    workers = [0, 1].map(() =>
+      spawn(process.execPath, [cli, 'worker', '--redis', cluster.url, '--queue', queue, '--module', tasks], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     await Promise.all(workers.map((w) => waitForLine(w, 'serving queue')));
     executor = new ClusterExecutor({ connection: cluster.url, queue, module: tasks });
   }
   const cases = (limit) => {
     const items = Array(TASKS).fill(limit);
-    const unit = (ms) => `${((TASKS / ms) * 1000).toFixed(0)} tasks/s, ${((ms / TASKS) * 1000).toFixed(0)} µs wall per task`;
+    const unit = (ms) =>
+      `${((TASKS / ms) * 1000).toFixed(0)} tasks/s, ${((ms / TASKS) * 1000).toFixed(0)} µs wall per task`;
     return [
       { label: 'local Pool (2 threads)', run: () => pool.map('countPrimes', items).toArray(), unit },
       { label: '2 spawn gateways (Group)', run: () => group.map(tasks, 'countPrimes', items).toArray(), unit },
-      { label: 'cluster, 2 workers (BullMQ)', run: () => executor.map('countPrimes', items).toArray(), unit, skip: cluster.skip },
+      {
+        label: 'cluster, 2 workers (BullMQ)',
+        run: () => executor.map('countPrimes', items).toArray(),
+        unit,
+        skip: cluster.skip,
+      },
     ];
   };
   try {
@@ -80,10 +94,15 @@ export default async function run() {
       cases(LIMIT),
       { baseline: 'local Pool (2 threads)', repeat: 3 },
     );
-    const overhead = await report('distributed-overhead', `${TASKS} empty tasks (countPrimes(2)): wall per task = per-task overhead`, cases(2), {
-      baseline: 'local Pool (2 threads)',
-      repeat: 3,
-    });
+    const overhead = await report(
+      'distributed-overhead',
+      `${TASKS} empty tasks (countPrimes(2)): wall per task = per-task overhead`,
+      cases(2),
+      {
+        baseline: 'local Pool (2 threads)',
+        repeat: 3,
+      },
+    );
     return { work, overhead };
   } finally {
     await executor?.close();

@@ -23,22 +23,43 @@ const CASES = [
     expr: '2*a + 3*b',
     mathjs: '2*a + 3*b',
     arrays: 2,
-    fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) out[i] = 2 * a[i] + 3 * b[i]; return out; },
+    fused: (v, out) => {
+      const { a, b } = v;
+      for (let i = 0; i < out.length; i++) out[i] = 2 * a[i] + 3 * b[i];
+      return out;
+    },
     naive: (v, out) => add(scale(v.a, 2), scale(v.b, 3), out),
   },
   {
     expr: 'a*b + c*sin(d)',
     mathjs: 'a .* b + c .* map(d, sin)',
     arrays: 4,
-    fused: (v, out) => { const { a, b, c, d } = v; for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i] + c[i] * Math.sin(d[i]); return out; },
+    fused: (v, out) => {
+      const { a, b, c, d } = v;
+      for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i] + c[i] * Math.sin(d[i]);
+      return out;
+    },
     naive: (v, out) => add(mul(v.a, v.b), mul(v.c, map(v.d, Math.sin)), out),
   },
   {
     expr: 'where(a > 0.5, sqrt(a), b**2)',
     mathjs: null,
     arrays: 2,
-    fused: (v, out) => { const { a, b } = v; for (let i = 0; i < out.length; i++) { const x = a[i]; out[i] = x > 0.5 ? Math.sqrt(x) : b[i] * b[i]; } return out; },
-    naive: (v, out) => where(map(v.a, (x) => (x > 0.5 ? 1 : 0)), map(v.a, Math.sqrt), mul(v.b, v.b), out),
+    fused: (v, out) => {
+      const { a, b } = v;
+      for (let i = 0; i < out.length; i++) {
+        const x = a[i];
+        out[i] = x > 0.5 ? Math.sqrt(x) : b[i] * b[i];
+      }
+      return out;
+    },
+    naive: (v, out) =>
+      where(
+        map(v.a, (x) => (x > 0.5 ? 1 : 0)),
+        map(v.a, Math.sqrt),
+        mul(v.b, v.b),
+        out,
+      ),
   },
   {
     expr: '2*a + b**10',
@@ -46,17 +67,31 @@ const CASES = [
     arrays: 2,
     fused: (v, out) => {
       const { a, b } = v;
-      for (let i = 0; i < out.length; i++) { const b2 = b[i] * b[i]; const b4 = b2 * b2; out[i] = 2 * a[i] + b2 * (b4 * b4); }
+      for (let i = 0; i < out.length; i++) {
+        const b2 = b[i] * b[i];
+        const b4 = b2 * b2;
+        out[i] = 2 * a[i] + b2 * (b4 * b4);
+      }
       return out;
     },
-    naive: (v, out) => add(scale(v.a, 2), map(v.b, (x) => x ** 10), out),
+    naive: (v, out) =>
+      add(
+        scale(v.a, 2),
+        map(v.b, (x) => x ** 10),
+        out,
+      ),
   },
   {
     expr: 'sum(a*b)',
     mathjs: 'sum(a .* b)',
     arrays: 2,
     reduction: true,
-    fused: (v) => { const { a, b } = v; let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; },
+    fused: (v) => {
+      const { a, b } = v;
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+      return s;
+    },
     naive: (v) => mul(v.a, v.b).reduce((s, x) => s + x, 0),
   },
 ];
@@ -64,21 +99,41 @@ const CASES = [
 function mathjsCase(c, plain) {
   const label = 'mathjs (plain arrays)';
   if (c.mathjs === null) return { label, skip: 'mathjs has no elementwise where()' };
-  if (plain === null) return { label, skip: `seconds per call: measured at n <= ${MATHJS_MAX_N.toExponential(0)} only` };
+  if (plain === null)
+    return { label, skip: `seconds per call: measured at n <= ${MATHJS_MAX_N.toExponential(0)} only` };
   const code = math.compile(c.mathjs);
   return { label, run: () => code.evaluate(plain), repeat: 3 };
 }
 
-function scale(x, k) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * k; return r; }
-function mul(x, y) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = x[i] * y[i]; return r; }
-function map(x, f) { const r = new Float64Array(x.length); for (let i = 0; i < x.length; i++) r[i] = f(x[i]); return r; }
-function add(x, y, out) { for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i]; return out; }
-function where(c, x, y, out) { for (let i = 0; i < c.length; i++) out[i] = c[i] !== 0 ? x[i] : y[i]; return out; }
+function scale(x, k) {
+  const r = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) r[i] = x[i] * k;
+  return r;
+}
+function mul(x, y) {
+  const r = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) r[i] = x[i] * y[i];
+  return r;
+}
+function map(x, f) {
+  const r = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) r[i] = f(x[i]);
+  return r;
+}
+function add(x, y, out) {
+  for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i];
+  return out;
+}
+function where(c, x, y, out) {
+  for (let i = 0; i < c.length; i++) out[i] = c[i] !== 0 ? x[i] : y[i];
+  return out;
+}
 
 const seeded = (n, seed) => uniformArray(n, seed);
 
 const numexprProbe = spawnSync('/usr/bin/python3', ['-c', 'import numexpr, numpy'], { encoding: 'utf8' });
-const numexprMissing = numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';
+const numexprMissing =
+  numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';
 
 // Times numexpr on the same arrays (written to disk once), same out= convention, 2 warmups, median of 7.
 // dtype 'int32' reads a.i32/b.i32 (the integer rows); out is then numexpr's own result type.
@@ -109,7 +164,8 @@ export default async function run() {
   const results = [];
   for (const n of SIZES) {
     const vars = { a: seeded(n, 1), b: seeded(n, 2), c: seeded(n, 3), d: seeded(n, 4) };
-    const plain = n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
+    const plain =
+      n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
     const out = new Float64Array(n);
     const copyMs = await measure(() => out.set(vars.a));
     let dir = null;
@@ -130,8 +186,16 @@ export default async function run() {
           { label: 'hand-written fused JS loop', run: () => c.fused(vars, out) },
           { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
           { label: 'naive TS, one temporary per op', run: () => c.naive(vars, out), repeat: 3 },
-          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
-          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
+          {
+            label: 'native, 1 thread',
+            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
+            skip: nativeSkip,
+          },
+          {
+            label: `native, ${THREADS} threads`,
+            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
+            skip: nativeSkip,
+          },
           mathjsCase(c, plain),
           numexprMs === null
             ? { label: 'numexpr (python3)', skip: numexprMissing }
@@ -179,9 +243,19 @@ async function integerRows(n) {
         `${c.expr} over Int32Array at n = ${n.toExponential(0)} (${THREADS} threads)`,
         [
           { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
-          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
-          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
-          numexprMs === null ? { label: 'numexpr (python3)', skip: numexprMissing } : { label: 'numexpr (python3)', ms: numexprMs },
+          {
+            label: 'native, 1 thread',
+            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
+            skip: nativeSkip,
+          },
+          {
+            label: `native, ${THREADS} threads`,
+            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
+            skip: nativeSkip,
+          },
+          numexprMs === null
+            ? { label: 'numexpr (python3)', skip: numexprMissing }
+            : { label: 'numexpr (python3)', ms: numexprMs },
         ],
         { baseline: 'numexpr (python3)' },
       ),
@@ -234,16 +308,28 @@ async function shapeRows() {
     const opts = (extra) => (out ? { ...extra, out } : extra);
     const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
     const numexprMs = numexprMissing ? null : runNumexprShaped(dir, c);
-    const shapes = Object.entries(c.shapes).map(([k, s]) => `${k} (${s.join(',')})`).join(', ');
+    const shapes = Object.entries(c.shapes)
+      .map(([k, s]) => `${k} (${s.join(',')})`)
+      .join(', ');
     results.push(
       await report(
         `expressions-nd-${index + 1}`,
         `${c.expr} over ${shapes} (${THREADS} threads)`,
         [
           { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
-          { label: 'native, 1 thread', run: () => program.run(vars, opts({ backend: 'native', threads: 1 })), skip: nativeSkip },
-          { label: `native, ${THREADS} threads`, run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })), skip: nativeSkip },
-          numexprMs === null ? { label: 'numexpr (python3)', skip: numexprMissing } : { label: 'numexpr (python3)', ms: numexprMs },
+          {
+            label: 'native, 1 thread',
+            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
+            skip: nativeSkip,
+          },
+          {
+            label: `native, ${THREADS} threads`,
+            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
+            skip: nativeSkip,
+          },
+          numexprMs === null
+            ? { label: 'numexpr (python3)', skip: numexprMissing }
+            : { label: 'numexpr (python3)', ms: numexprMs },
         ],
         { baseline: `native, ${THREADS} threads` },
       ),
@@ -260,7 +346,9 @@ async function smallArrays() {
   const vars = { a: seeded(n, 1), b: seeded(n, 2) };
   const out = new Float64Array(n);
   const program = compile('2*a + 3*b');
-  const repeatCalls = (fn) => () => { for (let k = 0; k < calls; k++) fn(); };
+  const repeatCalls = (fn) => () => {
+    for (let k = 0; k < calls; k++) fn();
+  };
   return report(
     'expressions-small',
     `2*a + 3*b at n = ${n}, ${calls} calls with a cached program (default dispatch below NATIVE_MIN_LENGTH = ${NATIVE_MIN_LENGTH})`,
@@ -268,7 +356,11 @@ async function smallArrays() {
       { label: 'hand-written fused JS loop', run: repeatCalls(() => CASES[0].fused(vars, out)) },
       { label: 'pure-TS fused (generated)', run: repeatCalls(() => program.run(vars, { backend: 'js', out })) },
       { label: 'default backend (dispatched)', run: repeatCalls(() => program.run(vars, { out })) },
-      { label: 'native, 1 thread', run: repeatCalls(() => program.run(vars, { backend: 'native', threads: 1, out })), skip: backend === 'native' ? undefined : 'native addon not loaded' },
+      {
+        label: 'native, 1 thread',
+        run: repeatCalls(() => program.run(vars, { backend: 'native', threads: 1, out })),
+        skip: backend === 'native' ? undefined : 'native addon not loaded',
+      },
     ],
     { baseline: 'pure-TS fused (generated)' },
   );

@@ -41,7 +41,8 @@ export async function report(name, description, cases, { baseline, repeat } = {}
     }
     // `ms` reports a time measured elsewhere (another process, or a derived bound) in the same table;
     // `scale`: a slow case timed on a prefix reports the time of the full workload (ms x scale).
-    const ms = c.ms ?? (await measure(c.run, { repeat: c.repeat ?? repeat, warmup: c.warmup, setup: c.setup })) * (c.scale ?? 1);
+    const ms =
+      c.ms ?? (await measure(c.run, { repeat: c.repeat ?? repeat, warmup: c.warmup, setup: c.setup })) * (c.scale ?? 1);
     rows.push({ label: c.label, ms, ...(c.unit ? { throughput: c.unit(ms) } : {}) });
   }
   const base = rows.find((r) => r.label === baseline)?.ms;
@@ -49,7 +50,9 @@ export async function report(name, description, cases, { baseline, repeat } = {}
     if (r.skipped) continue;
     r.speedupVsBaseline = base ? base / r.ms : null;
     const extra = r.throughput ? `  ${r.throughput}` : '';
-    console.log(`  ${r.label.padEnd(40)} ${r.ms.toFixed(2).padStart(9)} ms  ${base ? `${(base / r.ms).toFixed(2)}x vs ${baseline}` : ''}${extra}`);
+    console.log(
+      `  ${r.label.padEnd(40)} ${r.ms.toFixed(2).padStart(9)} ms  ${base ? `${(base / r.ms).toFixed(2)}x vs ${baseline}` : ''}${extra}`,
+    );
   }
   const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
   fs.mkdirSync(dir, { recursive: true });

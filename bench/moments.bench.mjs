@@ -15,12 +15,28 @@ export default function run() {
     'moments',
     `describe() on ${N.toExponential(0)} doubles`,
     [
-      { label: 'simple-statistics (4 calls)', run: () => [ss.mean(plain), ss.sampleVariance(plain), ss.sampleSkewness(plain), ss.sampleKurtosis(plain)], repeat: 3 },
+      {
+        label: 'simple-statistics (4 calls)',
+        run: () => [ss.mean(plain), ss.sampleVariance(plain), ss.sampleSkewness(plain), ss.sampleKurtosis(plain)],
+        repeat: 3,
+      },
       { label: 'JS Welford loop (variance only)', run: () => welford(data) },
       { label: 'pure-TS describe', run: () => describe(data, { backend: 'js' }) },
-      { label: 'native describe', run: () => describe(data, { backend: 'native' }), skip: backend === 'native' ? undefined : 'native addon not loaded' },
-      { label: 'native describeAsync (all cores)', run: () => describeAsync(data, { backend: 'native' }), skip: backend === 'native' ? undefined : 'native addon not loaded' },
-      { label: 'plain native sum (streaming bound)', run: () => addon.floatSum(data), skip: addon ? undefined : 'native addon not loaded' },
+      {
+        label: 'native describe',
+        run: () => describe(data, { backend: 'native' }),
+        skip: backend === 'native' ? undefined : 'native addon not loaded',
+      },
+      {
+        label: 'native describeAsync (all cores)',
+        run: () => describeAsync(data, { backend: 'native' }),
+        skip: backend === 'native' ? undefined : 'native addon not loaded',
+      },
+      {
+        label: 'plain native sum (streaming bound)',
+        run: () => addon.floatSum(data),
+        skip: addon ? undefined : 'native addon not loaded',
+      },
       { label: 'plain JS sum', run: () => sum(data) },
     ],
     { baseline: 'simple-statistics (4 calls)' },
@@ -28,7 +44,9 @@ export default function run() {
 }
 
 function welford(x) {
-  let n = 0, mean = 0, m2 = 0;
+  let n = 0,
+    mean = 0,
+    m2 = 0;
   for (let i = 0; i < x.length; i++) {
     n++;
     const d = x[i] - mean;
@@ -39,8 +57,16 @@ function welford(x) {
 }
 
 function sum(x) {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (let i = 0; i + 3 < x.length; i += 4) { s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3]; }
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  for (let i = 0; i + 3 < x.length; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
   return s0 + s1 + s2 + s3;
 }
 

@@ -36,7 +36,11 @@ export default async function run() {
           skip: backend === 'native' ? undefined : 'native addon not loaded',
         },
         { label: 'opencl end to end', run: () => opencl.evaluate(expr, inputs, { context, out }), skip, repeat: 5 },
-        { label: 'opencl kernel (Buffers on device)', run: () => opencl.evaluate(expr, device_, { context, out: deviceOut }), skip },
+        {
+          label: 'opencl kernel (Buffers on device)',
+          run: () => opencl.evaluate(expr, device_, { context, out: deviceOut }),
+          skip,
+        },
         {
           label: 'opencl transfer (upload + download)',
           run: () => Promise.all([...names.map((v) => device_[v].write(vars[v])), deviceOut.read(out)]),
@@ -45,9 +49,14 @@ export default async function run() {
       ];
       const where = device ? `${device.name} (${device.type})` : 'no OpenCL device';
       results.push(
-        await report(`opencl-${name}-${n.toExponential(0).replace('+', '')}`, `${name === 'light' ? expr : 'degree-50 polynomial (Horner)'}, n = ${n.toExponential(0)}, OpenCL on ${where}`, cases, {
-          baseline: 'pure-TS evaluate',
-        }),
+        await report(
+          `opencl-${name}-${n.toExponential(0).replace('+', '')}`,
+          `${name === 'light' ? expr : 'degree-50 polynomial (Horner)'}, n = ${n.toExponential(0)}, OpenCL on ${where}`,
+          cases,
+          {
+            baseline: 'pure-TS evaluate',
+          },
+        ),
       );
       for (const b of [...Object.values(device_ ?? {}), deviceOut]) b?.release();
     }

@@ -30,11 +30,12 @@ function handMadePool(threads) {
   });
   let next = 0;
   return {
-    run: (x) => new Promise((resolve) => {
-      const id = next++;
-      pending.set(id, resolve);
-      workers[id % threads].postMessage({ id, x });
-    }),
+    run: (x) =>
+      new Promise((resolve) => {
+        const id = next++;
+        pending.set(id, resolve);
+        workers[id % threads].postMessage({ id, x });
+      }),
     close: () => Promise.all(workers.map((w) => w.terminate())),
   };
 }
@@ -52,8 +53,16 @@ export default async function run() {
     [
       { label: 'primes: Pool, 1 thread', run: primes(one), repeat: 5 },
       { label: 'primes: Pool, 2 threads', run: primes(two), repeat: 5 },
-      { label: 'describe js: parallel, 1 thread', run: () => parallel.describe(data, { backend: 'js', threads: 1 }), repeat: 5 },
-      { label: 'describe js: parallel, 2 threads', run: () => parallel.describe(data, { backend: 'js', threads: 2 }), repeat: 5 },
+      {
+        label: 'describe js: parallel, 1 thread',
+        run: () => parallel.describe(data, { backend: 'js', threads: 1 }),
+        repeat: 5,
+      },
+      {
+        label: 'describe js: parallel, 2 threads',
+        run: () => parallel.describe(data, { backend: 'js', threads: 2 }),
+        repeat: 5,
+      },
     ],
     { baseline: 'primes: Pool, 1 thread' },
   );
@@ -69,7 +78,18 @@ export default async function run() {
       { label: "bare piscina (atomics 'sync')", run: tinyAll((i) => piscinaSync.run(i)), unit: perTask },
       { label: "bare piscina (atomics 'async')", run: tinyAll((i) => piscina.run(i)), unit: perTask },
       { label: 'Pool.submit', run: tinyAll((i) => two.submit('echo', i)), unit: perTask },
-      { label: 'Pool.map (chunksize 100)', run: () => two.map('echo', Array.from({ length: TINY }, (_, i) => i), { chunksize: 100 }).toArray(), unit: perTask },
+      {
+        label: 'Pool.map (chunksize 100)',
+        run: () =>
+          two
+            .map(
+              'echo',
+              Array.from({ length: TINY }, (_, i) => i),
+              { chunksize: 100 },
+            )
+            .toArray(),
+        unit: perTask,
+      },
     ],
     { baseline: 'worker_threads by hand' },
   );

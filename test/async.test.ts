@@ -12,22 +12,30 @@ suite('mapAsync', () => {
     const delays = Array.from({ length: 40 }, () => Math.floor(random() * 8));
     let running = 0;
     let peak = 0;
-    const out = await mapAsync(delays, async (ms, { index }) => {
-      running++;
-      peak = Math.max(peak, running);
-      await tick(ms);
-      running--;
-      return index * 10;
-    }, { concurrency: 4 }).toArray();
+    const out = await mapAsync(
+      delays,
+      async (ms, { index }) => {
+        running++;
+        peak = Math.max(peak, running);
+        await tick(ms);
+        running--;
+        return index * 10;
+      },
+      { concurrency: 4 },
+    ).toArray();
     expect(out).toEqual(delays.map((_, i) => i * 10));
     expect(peak).toBe(4);
   });
 
   it('ordered: false yields in completion order', async () => {
-    const out = await mapAsync([30, 1, 15], async (ms) => {
-      await tick(ms);
-      return ms;
-    }, { ordered: false, concurrency: 3 }).toArray();
+    const out = await mapAsync(
+      [30, 1, 15],
+      async (ms) => {
+        await tick(ms);
+        return ms;
+      },
+      { ordered: false, concurrency: 3 },
+    ).toArray();
     expect(out).toEqual([1, 15, 30]);
   });
 
@@ -47,10 +55,14 @@ suite('mapAsync', () => {
     const concurrency = 5;
     let consumed = 0;
     let maxAhead = 0;
-    for await (const value of mapAsync(naturals(), async (i) => {
-      await tick(i % 3);
-      return i;
-    }, { concurrency })) {
+    for await (const value of mapAsync(
+      naturals(),
+      async (i) => {
+        await tick(i % 3);
+        return i;
+      },
+      { concurrency },
+    )) {
       expect(value).toBe(consumed);
       consumed++;
       maxAhead = Math.max(maxAhead, pulled - consumed);
@@ -73,27 +85,44 @@ suite('mapAsync', () => {
   it('retries failures with backoff, passing the attempt number', async () => {
     const attempts: number[] = [];
     const delays: number[] = [];
-    const out = await mapAsync([7], async (x, { attempt }) => {
-      attempts.push(attempt);
-      if (attempt < 2) throw new Error(`flaky ${attempt}`);
-      return x;
-    }, { retries: 3, backoff: (n) => (delays.push(n), 1) }).toArray();
+    const out = await mapAsync(
+      [7],
+      async (x, { attempt }) => {
+        attempts.push(attempt);
+        if (attempt < 2) throw new Error(`flaky ${attempt}`);
+        return x;
+      },
+      { retries: 3, backoff: (n) => (delays.push(n), 1) },
+    ).toArray();
     expect(out).toEqual([7]);
     expect(attempts).toEqual([0, 1, 2]);
     expect(delays).toEqual([1, 2]);
-    await expect(mapAsync([1], () => {
-      throw new RangeError('always');
-    }, { retries: 2, backoff: 1 }).toArray()).rejects.toThrow(RangeError);
+    await expect(
+      mapAsync(
+        [1],
+        () => {
+          throw new RangeError('always');
+        },
+        { retries: 2, backoff: 1 },
+      ).toArray(),
+    ).rejects.toThrow(RangeError);
   });
 
   it('times out an attempt with a TimeoutError and aborts its signal', async () => {
     let aborted: unknown;
-    const error = (await mapAsync([1], (_x, { signal }) => new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => {
-        aborted = signal.reason;
-        reject(signal.reason);
-      });
-    }), { timeout: 20 }).toArray().catch((e: unknown) => e)) as Error;
+    const error = (await mapAsync(
+      [1],
+      (_x, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => {
+            aborted = signal.reason;
+            reject(signal.reason);
+          });
+        }),
+      { timeout: 20 },
+    )
+      .toArray()
+      .catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.message).toBe('mapAsync: item 0 timed out after 20 ms');
     expect(aborted).toBe(error);
@@ -102,10 +131,14 @@ suite('mapAsync', () => {
   it("the caller's signal stops the iteration with an AbortError and aborts running calls", async () => {
     const controller = new AbortController();
     const signals: AbortSignal[] = [];
-    const iteration = mapAsync([1, 2, 3], (_x, { signal }) => {
-      signals.push(signal);
-      return new Promise(() => {});
-    }, { signal: controller.signal, concurrency: 2 }).toArray();
+    const iteration = mapAsync(
+      [1, 2, 3],
+      (_x, { signal }) => {
+        signals.push(signal);
+        return new Promise(() => {});
+      },
+      { signal: controller.signal, concurrency: 2 },
+    ).toArray();
     await tick(5);
     controller.abort();
     await expect(iteration).rejects.toBeInstanceOf(AbortError);
@@ -117,12 +150,17 @@ suite('mapAsync', () => {
     const signals: AbortSignal[] = [];
     const got: number[] = [];
     const iteration = (async () => {
-      for await (const x of mapAsync([0, 1, 2], async (x, { signal }) => {
-        signals.push(signal);
-        if (x === 1) throw new Error('item 1 broke');
-        await tick(x === 0 ? 10 : 1000);
-        return x;
-      }, { concurrency: 3 })) got.push(x);
+      for await (const x of mapAsync(
+        [0, 1, 2],
+        async (x, { signal }) => {
+          signals.push(signal);
+          if (x === 1) throw new Error('item 1 broke');
+          await tick(x === 0 ? 10 : 1000);
+          return x;
+        },
+        { concurrency: 3 },
+      ))
+        got.push(x);
     })();
     await expect(iteration).rejects.toThrow('item 1 broke');
     expect(got).toEqual([0]);
@@ -158,7 +196,9 @@ suite('mapAsync over HTTP (the recipe)', () => {
     const { port } = server.address() as AddressInfo;
     try {
       const urls = Array.from({ length: 100 }, (_, i) => `http://127.0.0.1:${port}/${i}`);
-      const bodies = await mapAsync(urls, async (url, { signal }) => (await fetch(url, { signal })).text(), { concurrency: 8 }).toArray();
+      const bodies = await mapAsync(urls, async (url, { signal }) => (await fetch(url, { signal })).text(), {
+        concurrency: 8,
+      }).toArray();
       expect(bodies).toEqual(urls.map((_, i) => `page ${i}`));
       expect(peak).toBeLessThanOrEqual(8);
       expect(peak).toBeGreaterThan(1);
@@ -194,9 +234,11 @@ suite('Semaphore', () => {
 
   it('use() releases after failure; an aborted acquire leaves the queue', async () => {
     const sem = new Semaphore(1);
-    await expect(sem.use(() => {
-      throw new Error('inside');
-    })).rejects.toThrow('inside');
+    await expect(
+      sem.use(() => {
+        throw new Error('inside');
+      }),
+    ).rejects.toThrow('inside');
     expect(sem.available).toBe(1);
     const held = await sem.acquire();
     const controller = new AbortController();
@@ -226,7 +268,9 @@ suite('gather and withTimeout', () => {
       running--;
       return v;
     };
-    expect(await gather([thunk(1), Promise.resolve(2), thunk(3), thunk(4), 5], { concurrency: 2 })).toEqual([1, 2, 3, 4, 5]);
+    expect(await gather([thunk(1), Promise.resolve(2), thunk(3), thunk(4), 5], { concurrency: 2 })).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
     expect(peak).toBeLessThanOrEqual(2);
     await expect(gather([Promise.reject(new RangeError('no'))])).rejects.toThrow(RangeError);
     expect(() => gather([], { concurrency: 0 })).toThrow(RangeError);
@@ -250,7 +294,10 @@ suite('gather and withTimeout', () => {
 
 /** 'pending' if `promise` has not settled after `ms`, else how it settled. */
 async function stateAfter(promise: Promise<unknown>, ms: number): Promise<string> {
-  const outcome = promise.then(() => 'fulfilled', (e: Error) => `rejected: ${e.name}`);
+  const outcome = promise.then(
+    () => 'fulfilled',
+    (e: Error) => `rejected: ${e.name}`,
+  );
   return Promise.race([outcome, tick(ms).then(() => 'pending')]);
 }
 
@@ -258,11 +305,16 @@ suite('async helpers: issue 16 defects', () => {
   it('ordered mapAsync yields every result before the failing index, then throws (defect 3)', async () => {
     const got: number[] = [];
     const iteration = (async () => {
-      for await (const value of mapAsync([0, 1, 2, 3], async (x) => {
-        if (x === 2) throw new RangeError('item 2 broke');
-        await tick(x === 0 ? 30 : 1); // item 0 is still running when item 2 fails
-        return x * 10;
-      }, { concurrency: 4 })) got.push(value);
+      for await (const value of mapAsync(
+        [0, 1, 2, 3],
+        async (x) => {
+          if (x === 2) throw new RangeError('item 2 broke');
+          await tick(x === 0 ? 30 : 1); // item 0 is still running when item 2 fails
+          return x * 10;
+        },
+        { concurrency: 4 },
+      ))
+        got.push(value);
     })();
     await expect(iteration).rejects.toThrow('item 2 broke');
     expect(got).toEqual([0, 10]);
@@ -273,9 +325,12 @@ suite('async helpers: issue 16 defects', () => {
     const held = await sem.acquire();
     const controller = new AbortController();
     let ran = false;
-    const use = sem.use(() => {
-      ran = true;
-    }, { signal: controller.signal });
+    const use = sem.use(
+      () => {
+        ran = true;
+      },
+      { signal: controller.signal },
+    );
     held(); // hands the permit to the waiting use() ...
     controller.abort(); // ... which is aborted before it resumes
     await expect(use).rejects.toBeInstanceOf(AbortError);
@@ -288,13 +343,16 @@ suite('async helpers: issue 16 defects', () => {
     const controller = new AbortController();
     const signals: AbortSignal[] = [];
     const future = new Future<number>(() => {});
-    const gathering = gather<number>([
-      (signal) => {
-        signals.push(signal);
-        return new Promise<number>(() => {});
-      },
-      future,
-    ], { signal: controller.signal });
+    const gathering = gather<number>(
+      [
+        (signal) => {
+          signals.push(signal);
+          return new Promise<number>(() => {});
+        },
+        future,
+      ],
+      { signal: controller.signal },
+    );
     await tick(5);
     controller.abort();
     await expect(gathering).rejects.toBeInstanceOf(AbortError);
@@ -305,10 +363,12 @@ suite('async helpers: issue 16 defects', () => {
 
   it('withTimeout(work, 0) times out without starting a function (defect 10, asyncio wait_for(timeout=0))', async () => {
     let started = false;
-    await expect(withTimeout(() => {
-      started = true;
-      return 'ran';
-    }, 0)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(
+      withTimeout(() => {
+        started = true;
+        return 'ran';
+      }, 0),
+    ).rejects.toBeInstanceOf(TimeoutError);
     expect(started).toBe(false);
     await expect(withTimeout(Promise.resolve('ok'), 0)).rejects.toBeInstanceOf(TimeoutError);
     const { Future } = await import('hotpath');
@@ -342,10 +402,14 @@ suite('async helpers: issue 16 defects', () => {
   it("withTimeout's signal cancels the wait and aborts the work's signal", async () => {
     const controller = new AbortController();
     let workSignal!: AbortSignal;
-    const waiting = withTimeout((signal) => {
-      workSignal = signal;
-      return new Promise(() => {});
-    }, 10_000, { signal: controller.signal });
+    const waiting = withTimeout(
+      (signal) => {
+        workSignal = signal;
+        return new Promise(() => {});
+      },
+      10_000,
+      { signal: controller.signal },
+    );
     controller.abort();
     await expect(waiting).rejects.toBeInstanceOf(AbortError);
     expect(workSignal.aborted).toBe(true);

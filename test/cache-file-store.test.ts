@@ -106,12 +106,16 @@ describe('FileStore: several writers', () => {
       const stalled = new Promise<void>((resolve) => (resume = resolve));
       let started!: () => void;
       const halfway = new Promise<void>((resolve) => (started = resolve));
-      const put = writer.put('slow', {}, (async function* () {
-        yield 'first half, ';
-        started();
-        await stalled;
-        yield 'second half';
-      })());
+      const put = writer.put(
+        'slow',
+        {},
+        (async function* () {
+          yield 'first half, ';
+          started();
+          await stalled;
+          yield 'second half';
+        })(),
+      );
       await halfway;
       await new FileStore({ path: dir }).ready();
       resume();

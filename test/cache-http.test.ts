@@ -59,12 +59,24 @@ afterEach(() => {
 describe('createCachedFetch: freshness (RFC 9111)', () => {
   it('serves a max-age response from the cache until it expires', async () => {
     let version = 0;
-    const url = origin.route('/fresh', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`v${++version}`));
+    const url = origin.route('/fresh', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`v${++version}`),
+    );
     const cached = createCachedFetch();
     const first = await cached(url);
-    expect([first.headers.get('x-hotpath-cache'), first.fromCache, first.cacheState, await first.text()]).toEqual(['miss', false, 'miss', 'v1']);
+    expect([first.headers.get('x-hotpath-cache'), first.fromCache, first.cacheState, await first.text()]).toEqual([
+      'miss',
+      false,
+      'miss',
+      'v1',
+    ]);
     const second = await cached(url);
-    expect([second.headers.get('x-hotpath-cache'), second.fromCache, second.status, await second.text()]).toEqual(['hit', true, 200, 'v1']);
+    expect([second.headers.get('x-hotpath-cache'), second.fromCache, second.status, await second.text()]).toEqual([
+      'hit',
+      true,
+      200,
+      'v1',
+    ]);
     expect(second.headers.get('content-type')).toBe('text/plain');
     expect(second.url).toBe(url);
     expect(origin.count('/fresh')).toBe(1);
@@ -78,7 +90,9 @@ describe('createCachedFetch: freshness (RFC 9111)', () => {
   });
 
   it('never stores no-store responses and explains why', async () => {
-    const url = origin.route('/nostore', (_req, res) => res.writeHead(200, { 'cache-control': 'no-store, max-age=60' }).end('secret'));
+    const url = origin.route('/nostore', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'no-store, max-age=60' }).end('secret'),
+    );
     const cached = createCachedFetch();
     await (await cached(url)).text();
     const again = await cached(url);
@@ -89,13 +103,26 @@ describe('createCachedFetch: freshness (RFC 9111)', () => {
 
   it('revalidates with If-None-Match and merges the 304 headers into the stored response', async () => {
     const url = origin.route('/etag', (req, res) => {
-      if (req.headers['if-none-match'] === '"v1"') res.writeHead(304, { etag: '"v1"', 'x-generation': '2', 'cache-control': 'no-cache' }).end();
-      else res.writeHead(200, { etag: '"v1"', 'x-generation': '1', 'cache-control': 'no-cache', 'content-type': 'application/json' }).end('{"a":1}');
+      if (req.headers['if-none-match'] === '"v1"')
+        res.writeHead(304, { etag: '"v1"', 'x-generation': '2', 'cache-control': 'no-cache' }).end();
+      else
+        res
+          .writeHead(200, {
+            etag: '"v1"',
+            'x-generation': '1',
+            'cache-control': 'no-cache',
+            'content-type': 'application/json',
+          })
+          .end('{"a":1}');
     });
     const cached = createCachedFetch();
     expect(await (await cached(url)).json()).toEqual({ a: 1 });
     const revalidated = await cached(url);
-    expect([revalidated.cacheState, revalidated.headers.get('x-generation'), revalidated.headers.get('content-type')]).toEqual(['revalidated', '2', 'application/json']);
+    expect([
+      revalidated.cacheState,
+      revalidated.headers.get('x-generation'),
+      revalidated.headers.get('content-type'),
+    ]).toEqual(['revalidated', '2', 'application/json']);
     expect(await revalidated.json()).toEqual({ a: 1 });
     expect(origin.count('/etag')).toBe(2);
     expect(cached.explain(url)?.reason).toMatch(/304/);
@@ -161,7 +188,11 @@ describe('createCachedFetch: freshness (RFC 9111)', () => {
       urls: { [`${origin.base.replace('http://', '')}/short/*`]: 5_000, [`${origin.base}/never/*`]: 0 },
     });
     for (const u of [shortUrl, longUrl, neverUrl]) await (await cached(u)).text();
-    expect([(await cached(shortUrl)).cacheState, (await cached(longUrl)).cacheState, (await cached(neverUrl)).cacheState]).toEqual(['hit', 'hit', 'miss']);
+    expect([
+      (await cached(shortUrl)).cacheState,
+      (await cached(longUrl)).cacheState,
+      (await cached(neverUrl)).cacheState,
+    ]).toEqual(['hit', 'hit', 'miss']);
     advanceClock(6_000);
     expect([(await cached(shortUrl)).cacheState, (await cached(longUrl)).cacheState]).toEqual(['miss', 'hit']);
     expect(cached.explain(neverUrl)?.reason).toMatch(/expiry for this URL is 0/);
@@ -172,7 +203,13 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
   it('keeps one entry per Accept value when the response varies on Accept', async () => {
     const url = origin.route('/vary', (req, res) => {
       const json = req.headers.accept === 'application/json';
-      res.writeHead(200, { vary: 'Accept', 'cache-control': 'max-age=60', 'content-type': json ? 'application/json' : 'text/plain' }).end(json ? '{"x":1}' : 'x=1');
+      res
+        .writeHead(200, {
+          vary: 'Accept',
+          'cache-control': 'max-age=60',
+          'content-type': json ? 'application/json' : 'text/plain',
+        })
+        .end(json ? '{"x":1}' : 'x=1');
     });
     const cached = createCachedFetch();
     const get = async (accept: string) => {
@@ -187,18 +224,28 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
   });
 
   it('matchHeaders keys on request headers the origin does not list in Vary', async () => {
-    const url = origin.route('/lang', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`${req.headers['accept-language']}`));
+    const url = origin.route('/lang', (req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`${req.headers['accept-language']}`),
+    );
     const cached = createCachedFetch({ matchHeaders: ['Accept-Language'] });
     const get = async (lang: string) => {
       const r = await cached(url, { headers: { 'accept-language': lang } });
       return [r.cacheState, await r.text()];
     };
-    expect([await get('fr'), await get('de'), await get('fr')]).toEqual([['miss', 'fr'], ['miss', 'de'], ['hit', 'fr']]);
+    expect([await get('fr'), await get('de'), await get('fr')]).toEqual([
+      ['miss', 'fr'],
+      ['miss', 'de'],
+      ['hit', 'fr'],
+    ]);
   });
 
   it('shared caches use s-maxage and refuse private responses; private caches do the opposite', async () => {
-    const sMaxage = origin.route('/smaxage', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=0, s-maxage=60' }).end('s'));
-    const privateUrl = origin.route('/private', (_req, res) => res.writeHead(200, { 'cache-control': 'private, max-age=60' }).end('p'));
+    const sMaxage = origin.route('/smaxage', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=0, s-maxage=60' }).end('s'),
+    );
+    const privateUrl = origin.route('/private', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'private, max-age=60' }).end('p'),
+    );
     const shared = createCachedFetch({ shared: true });
     const personal = createCachedFetch();
     for (const f of [shared, personal]) for (const u of [sMaxage, privateUrl]) await (await f(u)).text();
@@ -208,7 +255,9 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
   });
 
   it('does not cache POST, and a successful POST invalidates the stored GET', async () => {
-    const url = origin.route('/items', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.method));
+    const url = origin.route('/items', (req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end(req.method),
+    );
     const cached = createCachedFetch();
     await (await cached(url)).text();
     expect((await cached(url)).cacheState).toBe('hit');
@@ -224,7 +273,9 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
   it('caches POST by body when methods includes it and the response has an explicit lifetime', async () => {
     const url = origin.route('/search', (req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(body.toUpperCase()));
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(body.toUpperCase()));
     });
     const cached = createCachedFetch({ allowableMethods: ['GET', 'POST'] });
     const post = async (body: string) => {
@@ -237,7 +288,9 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
   });
 
   it('coalesces 10 identical concurrent requests into one upstream request', async () => {
-    const url = origin.route('/slow', (_req, res) => setTimeout(() => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('slow'), 50));
+    const url = origin.route('/slow', (_req, res) =>
+      setTimeout(() => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('slow'), 50),
+    );
     const cached = createCachedFetch();
     const responses = await Promise.all([...Array(10)].map(() => cached(url)));
     expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(10).fill('slow'));
@@ -251,19 +304,30 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     const cached = createCachedFetch({ ignoredParameters: ['api_key'] });
     await (await cached(`${url}?b=2&a=1&api_key=one`)).text();
     const again = await cached(`${url}?a=1&b=2&api_key=two`);
-    expect([again.cacheState, again.url, await again.text()]).toEqual(['hit', `${url}?a=1&b=2&api_key=two`, '/q?b=2&a=1&api_key=one']);
+    expect([again.cacheState, again.url, await again.text()]).toEqual([
+      'hit',
+      `${url}?a=1&b=2&api_key=two`,
+      '/q?b=2&a=1&api_key=one',
+    ]);
     expect((await cached(`${url}?a=1&b=3`)).cacheState).toBe('miss');
   });
 
   it('stores a gzip-encoded body decoded, without its content-encoding', async () => {
     const text = 'compressible '.repeat(1000);
-    const url = origin.route('/gzip', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'max-age=60' }).end(zlib.gzipSync(text)));
+    const url = origin.route('/gzip', (_req, res) =>
+      res.writeHead(200, { 'content-encoding': 'gzip', 'cache-control': 'max-age=60' }).end(zlib.gzipSync(text)),
+    );
     const cached = createCachedFetch();
     expect(await (await cached(url)).text()).toBe(text);
     const hit = await cached(url);
     const uncached = await cached(url, { method: 'POST' });
     expect([uncached.headers.get('content-encoding'), await uncached.text()]).toEqual([null, text]);
-    expect([hit.cacheState, hit.headers.get('content-encoding'), hit.headers.get('content-length'), await hit.text()]).toEqual(['hit', null, String(text.length), text]);
+    expect([
+      hit.cacheState,
+      hit.headers.get('content-encoding'),
+      hit.headers.get('content-length'),
+      await hit.text(),
+    ]).toEqual(['hit', null, String(text.length), text]);
   });
 
   it('answers HEAD without a body and 204 without a body', async () => {
@@ -272,7 +336,9 @@ describe('createCachedFetch: variants, methods, coalescing', () => {
     await cached(url);
     const hit = await cached(url);
     expect([hit.status, hit.cacheState, hit.body]).toEqual([204, 'hit', null]);
-    const page = origin.route('/page', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '5' }).end('hello'));
+    const page = origin.route('/page', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '5' }).end('hello'),
+    );
     await cached(page, { method: 'HEAD' });
     const head = await cached(page, { method: 'HEAD' });
     expect([head.cacheState, head.body, head.headers.get('content-length')]).toEqual(['hit', null, '5']);
@@ -306,7 +372,11 @@ describe('createCachedFetch: stale responses', () => {
     await down.close();
     advanceClock(11_000);
     const stale = await tolerant(url);
-    expect([stale.cacheState, stale.headers.get('x-hotpath-cache'), await stale.text()]).toEqual(['stale', 'stale', 'kept']);
+    expect([stale.cacheState, stale.headers.get('x-hotpath-cache'), await stale.text()]).toEqual([
+      'stale',
+      'stale',
+      'kept',
+    ]);
     expect(tolerant.explain(url)?.reason).toMatch(/origin failed/);
     await expect(strict(url)).rejects.toThrow(TypeError);
     expect((await bounded(url)).cacheState).toBe('stale'); // 1 s past its lifetime: inside the 5 s window
@@ -334,13 +404,16 @@ describe('createCachedFetch: stale responses', () => {
 
   it('staleWhileRevalidate serves stale at once and refreshes in the background', async () => {
     let version = 0;
-    const url = origin.route('/swr', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=10' }).end(`v${++version}`));
+    const url = origin.route('/swr', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=10' }).end(`v${++version}`),
+    );
     const cached = createCachedFetch({ staleWhileRevalidate: true });
     await (await cached(url)).text();
     advanceClock(20_000);
     const stale = await cached(url);
     expect([stale.cacheState, await stale.text()]).toEqual(['stale', 'v1']);
-    for (let i = 0; i < 500 && !/background revalidation done/.test(cached.explain(url)?.reason ?? ''); i++) await sleep(5);
+    for (let i = 0; i < 500 && !/background revalidation done/.test(cached.explain(url)?.reason ?? ''); i++)
+      await sleep(5);
     const fresh = await cached(url);
     expect([fresh.cacheState, await fresh.text()]).toEqual(['hit', 'v2']);
   });
@@ -367,7 +440,9 @@ describe('createCachedFetch: stores', () => {
     const small = new FileStore({ path: dir, maxBytes: 100_000 });
     const bounded = createCachedFetch({ store: small });
     await (await bounded(`${origin.base}/file/a`)).arrayBuffer(); // a becomes the most recent
-    origin.route('/file/d', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end(Buffer.alloc(40_000, 7)));
+    origin.route('/file/d', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=600' }).end(Buffer.alloc(40_000, 7)),
+    );
     await (await bounded(`${origin.base}/file/d`)).arrayBuffer();
     expect(small.bytes).toBeLessThanOrEqual(100_000);
     expect((await bounded(`${origin.base}/file/a`)).cacheState).toBe('hit');
@@ -380,7 +455,10 @@ describe('createCachedFetch: stores', () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     const dir = tmpDir();
     const store = new FileStore({ path: dir });
-    const chunks = (text: string) => (async function* () { yield Buffer.from(text); })();
+    const chunks = (text: string) =>
+      (async function* () {
+        yield Buffer.from(text);
+      })();
     const bodyFiles = async () => {
       vi.advanceTimersByTime(60_000);
       await new Promise((resolve) => realSetTimeout(resolve, 20)); // the released files' unlink
@@ -403,12 +481,18 @@ describe('createCachedFetch: stores', () => {
     await store.updateMeta('a', { n: 5 });
     expect((await new FileStore({ path: dir }).get('a'))?.meta).toEqual({ n: 5 });
     await store.clear();
-    expect([await bodyFiles(), fs.readdirSync(path.join(dir, 'entries')).length, await store.get('a')]).toEqual([0, 0, undefined]);
+    expect([await bodyFiles(), fs.readdirSync(path.join(dir, 'entries')).length, await store.get('a')]).toEqual([
+      0,
+      0,
+      undefined,
+    ]);
   });
 
   it('persists across two processes', async () => {
     const dir = tmpDir();
-    const url = origin.route('/cross', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end('shared'));
+    const url = origin.route('/cross', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=600' }).end('shared'),
+    );
     const script = `const { createCachedFetch } = require('hotpath');
       createCachedFetch({ store: { path: process.argv[1] } })(process.argv[2]).then(async (r) => console.log(r.cacheState, await r.text()));`;
     const run = () => promisify(execFile)(process.execPath, ['-e', script, dir, url], { cwd: repoRoot });
@@ -419,7 +503,9 @@ describe('createCachedFetch: stores', () => {
 
   it('drops a damaged store file with a warning instead of crashing or serving it', async () => {
     const dir = tmpDir();
-    const url = origin.route('/corrupt', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=600' }).end('intact body'));
+    const url = origin.route('/corrupt', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=600' }).end('intact body'),
+    );
     await (await createCachedFetch({ store: { path: dir } })(url)).text();
     const entries = fs.readdirSync(path.join(dir, 'entries'));
     for (const name of entries) {
@@ -436,7 +522,8 @@ describe('createCachedFetch: stores', () => {
       expect([recovered.cacheState, await recovered.text()]).toEqual(['miss', 'intact body']);
       // A body file cut short is caught by its recorded size.
       const bodyDir = path.join(dir, 'bodies');
-      for (const name of fs.readdirSync(bodyDir)) if (fs.statSync(path.join(bodyDir, name)).size > 0) fs.truncateSync(path.join(bodyDir, name), 3);
+      for (const name of fs.readdirSync(bodyDir))
+        if (fs.statSync(path.join(bodyDir, name)).size > 0) fs.truncateSync(path.join(bodyDir, name), 3);
       const again = await cached(url);
       expect([again.cacheState, await again.text()]).toEqual(['miss', 'intact body']);
       await sleep(10);
@@ -464,7 +551,8 @@ describe('createCachedFetch: stores', () => {
     await sent;
     // Wait until the child has written part of the body to its temp file, then kill it.
     const tmp = path.join(dir, 'tmp');
-    const partial = () => fs.existsSync(tmp) && fs.readdirSync(tmp).some((name) => fs.statSync(path.join(tmp, name)).size > 0);
+    const partial = () =>
+      fs.existsSync(tmp) && fs.readdirSync(tmp).some((name) => fs.statSync(path.join(tmp, name)).size > 0);
     for (let i = 0; i < 500 && !partial(); i++) await sleep(10);
     expect(partial()).toBe(true);
     child.kill('SIGKILL');
@@ -495,7 +583,9 @@ describe('createCachedFetch: stores', () => {
   });
 
   it('falls back to the origin with one warning when the store fails', async () => {
-    const url = origin.route('/fallback', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('from origin'));
+    const url = origin.route('/fallback', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end('from origin'),
+    );
     const notADirectory = path.join(tmpDir(), 'file');
     fs.writeFileSync(notADirectory, 'x');
     const warnings: Error[] = [];
@@ -510,7 +600,13 @@ describe('createCachedFetch: stores', () => {
       expect(broken.explain(url)?.reason).toMatch(/the store failed \(.*EEXIST.*\): fetched without the cache/);
       await expect(broken.clear()).rejects.toThrow(/EEXIST/);
       await expect(broken(url, { method: 'DELETE' })).resolves.toMatchObject({ cacheState: 'miss' });
-      const failingPut: CacheStore = { get: async () => undefined, put: async () => Promise.reject(new Error('disk full')), updateMeta: async () => {}, delete: async () => true, clear: async () => {} };
+      const failingPut: CacheStore = {
+        get: async () => undefined,
+        put: async () => Promise.reject(new Error('disk full')),
+        updateMeta: async () => {},
+        delete: async () => true,
+        clear: async () => {},
+      };
       const full = createCachedFetch({ store: failingPut });
       expect(await (await full(url)).text()).toBe('from origin');
       expect(full.explain(url)?.reason).toMatch(/disk full/);
@@ -528,7 +624,15 @@ describe('createCachedFetch: stores', () => {
       async get(key) {
         calls.push('get');
         const d = data.get(key);
-        return d && { meta: d.meta, size: d.bytes.reduce((n, b) => n + b.length, 0), body: async function* () { yield* d.bytes; } };
+        return (
+          d && {
+            meta: d.meta,
+            size: d.bytes.reduce((n, b) => n + b.length, 0),
+            body: async function* () {
+              yield* d.bytes;
+            },
+          }
+        );
       },
       async put(key, meta, body) {
         calls.push('put');
@@ -548,7 +652,9 @@ describe('createCachedFetch: stores', () => {
         data.clear();
       },
     };
-    const url = origin.route('/custom', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('custom'));
+    const url = origin.route('/custom', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end('custom'),
+    );
     const cached = createCachedFetch({ store });
     await (await cached(url)).text();
     const hit = await cached(url);
@@ -561,7 +667,9 @@ describe('createCachedFetch: stores', () => {
     const memory = new MemoryStore({ maxBytes: 50_000 });
     const cached = createCachedFetch({ store: memory });
     for (const name of ['m1', 'm2', 'm3']) {
-      origin.route(`/${name}`, (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(Buffer.alloc(20_000)));
+      origin.route(`/${name}`, (_req, res) =>
+        res.writeHead(200, { 'cache-control': 'max-age=60' }).end(Buffer.alloc(20_000)),
+      );
       await (await cached(`${origin.base}/${name}`)).arrayBuffer();
     }
     expect(memory.bytes).toBeLessThanOrEqual(50_000);
@@ -572,21 +680,39 @@ describe('createCachedFetch: stores', () => {
 
 describe('createCachedFetch: bad options', () => {
   it('throws TypeError / RangeError with the option named', () => {
-    expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(/store must be 'memory', \{ path \} or a CacheStore object, got number/);
+    expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(
+      /store must be 'memory', \{ path \} or a CacheStore object, got number/,
+    );
     expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(RangeError);
-    expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(/expireAfter must be a number of milliseconds, got string/);
-    expect(() => createCachedFetch({ allowableMethods: ['PUT'] })).toThrow(/allowableMethods may hold GET, HEAD and POST, got 'PUT'/);
+    expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(
+      /expireAfter must be a number of milliseconds, got string/,
+    );
+    expect(() => createCachedFetch({ allowableMethods: ['PUT'] })).toThrow(
+      /allowableMethods may hold GET, HEAD and POST, got 'PUT'/,
+    );
     expect(() => createCachedFetch({ allowableCodes: [99] })).toThrow(RangeError);
-    expect(() => createCachedFetch({ allowableCodes: 200 as unknown as number[] })).toThrow(/allowableCodes must be an array of numbers/);
-    expect(() => createCachedFetch({ ignoredParameters: [1] as unknown as string[] })).toThrow(/ignoredParameters must be an array of strings/);
-    expect(() => createCachedFetch({ methods: ['GET'], expireAfer: 5 } as never)).toThrow(/^createCachedFetch: unknown options 'methods', 'expireAfer' \(accepted: store, /);
+    expect(() => createCachedFetch({ allowableCodes: 200 as unknown as number[] })).toThrow(
+      /allowableCodes must be an array of numbers/,
+    );
+    expect(() => createCachedFetch({ ignoredParameters: [1] as unknown as string[] })).toThrow(
+      /ignoredParameters must be an array of strings/,
+    );
+    expect(() => createCachedFetch({ methods: ['GET'], expireAfer: 5 } as never)).toThrow(
+      /^createCachedFetch: unknown options 'methods', 'expireAfer' \(accepted: store, /,
+    );
     expect(() => createCachedFetch({ key: 'url' as never })).toThrow(/key must be a function, got string/);
     expect(() => createCachedFetch({ cacheControl: 1 as never })).toThrow(/cacheControl must be a boolean/);
-    expect(() => new FileStore({ path: '/tmp/x', maxbytes: 5 } as never)).toThrow(/^FileStore: unknown option 'maxbytes' \(accepted: path, maxBytes\)$/);
-    expect(() => new MemoryStore({ size: 5 } as never)).toThrow(/^MemoryStore: unknown option 'size' \(accepted: maxBytes\)$/);
+    expect(() => new FileStore({ path: '/tmp/x', maxbytes: 5 } as never)).toThrow(
+      /^FileStore: unknown option 'maxbytes' \(accepted: path, maxBytes\)$/,
+    );
+    expect(() => new MemoryStore({ size: 5 } as never)).toThrow(
+      /^MemoryStore: unknown option 'size' \(accepted: maxBytes\)$/,
+    );
     expect(() => createCachedFetch({ urls: { '*': -5 } })).toThrow(/urls\['\*'\] must be >= 0 ms, got -5/);
     expect(() => createCachedFetch({ staleIfError: 0 })).toThrow(/staleIfError must be > 0 ms/);
-    expect(() => createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore })).toThrow(/needs a updateMeta\(\) method/);
+    expect(() =>
+      createCachedFetch({ store: { get: async () => undefined, put: async () => ({}) } as unknown as CacheStore }),
+    ).toThrow(/needs a updateMeta\(\) method/);
     expect(() => new FileStore({ path: '' })).toThrow(/path must be a non-empty string/);
     expect(() => new MemoryStore({ maxBytes: 0 })).toThrow(RangeError);
   });
@@ -604,31 +730,62 @@ describe('hotpath fetch', () => {
     );
 
   it('prints status, size and cache state, and keeps the cache in --cache DIR', async () => {
-    const url = origin.route('/cli', (req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }).end(`lang=${req.headers['accept-language']}`));
+    const url = origin.route('/cli', (req, res) =>
+      res
+        .writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
+        .end(`lang=${req.headers['accept-language']}`),
+    );
     const dir = tmpDir();
     const output = path.join(dir, 'body.txt');
     const cacheDir = path.join(dir, 'cache');
-    const first = await cli([url, '--cache', cacheDir, '--json', '--header', 'Accept-Language: fr', '--output', output]);
+    const first = await cli([
+      url,
+      '--cache',
+      cacheDir,
+      '--json',
+      '--header',
+      'Accept-Language: fr',
+      '--output',
+      output,
+    ]);
     expect(first.stderr).toBe('');
-    expect(JSON.parse(first.stdout)).toMatchObject({ url, status: 200, size: 7, cache: 'miss', contentType: 'text/plain' });
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      url,
+      status: 200,
+      size: 7,
+      cache: 'miss',
+      contentType: 'text/plain',
+    });
     expect(fs.readFileSync(output, 'utf8')).toBe('lang=fr');
-    expect(JSON.parse((await cli([url, '--cache', cacheDir, '--json'])).stdout)).toMatchObject({ status: 200, size: 7, cache: 'hit' });
+    expect(JSON.parse((await cli([url, '--cache', cacheDir, '--json'])).stdout)).toMatchObject({
+      status: 200,
+      size: 7,
+      cache: 'hit',
+    });
   });
 
   it('caches in $XDG_CACHE_HOME/hotpath/http by default, in memory with --no-cache-dir; --list and --delete', async () => {
-    const url = origin.route('/cli-default', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('persistent'));
+    const url = origin.route('/cli-default', (_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=60' }).end('persistent'),
+    );
     expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
     expect((await cli([url])).stdout).toMatch(/^cache\s+hit$/m);
     expect(fs.existsSync(path.join(xdg, 'hotpath', 'http', 'hotpath-cache.json'))).toBe(true);
     expect((await cli([url, '--no-cache-dir'])).stdout).toMatch(/^cache\s+miss$/m);
     const listed = await cli(['--list']);
     expect(listed.stdout).toMatch(new RegExp(`^GET\\s+200\\s+10\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+${url}$`, 'm'));
-    const json = (await cli(['--list', '--json'])).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const json = (await cli(['--list', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(json).toContainEqual(expect.objectContaining({ url, method: 'GET', status: 200, size: 10 }));
     expect((await cli(['--delete', `${origin.base}/cli-default*`])).stdout).toBe('deleted 1 stored response\n');
     expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
     const both = await cli([url, '--cache', xdg, '--no-cache-dir']);
-    expect([both.code, both.stderr]).toEqual([2, expect.stringMatching(/--cache and --no-cache-dir exclude each other/)]);
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--cache and --no-cache-dir exclude each other/),
+    ]);
   });
 
   it('reports usage errors and network failures on stderr', async () => {

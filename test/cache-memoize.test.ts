@@ -30,7 +30,12 @@ describe('memoize: sync functions', () => {
       expect(memo(a, b)).toBe(a * 1000 + b);
     }
     expect(calls.length).toBe(distinct.size);
-    expect(memo.cacheInfo()).toEqual({ hits: 2000 - distinct.size, misses: distinct.size, maxSize: 1000, currSize: distinct.size });
+    expect(memo.cacheInfo()).toEqual({
+      hits: 2000 - distinct.size,
+      misses: distinct.size,
+      maxSize: 1000,
+      currSize: distinct.size,
+    });
     memo.cacheClear();
     expect(memo.cacheInfo()).toEqual({ hits: 0, misses: 0, maxSize: 1000, currSize: 0 });
   });
@@ -86,7 +91,21 @@ describe('memoize: sync functions', () => {
     const separate = memoize(typed.wrapped, { typed: true });
     expect([separate(1), separate('1'), separate(1n), separate(1)]).toEqual(['number', 'string', 'bigint', 'number']);
     expect(argumentsKey([1, 'a'], true)).not.toBe(argumentsKey(['1', 'a'], true));
-    expect(argumentsKey([new Map([[1, 'a'], [2, 'b']])])).toBe(argumentsKey([new Map([[2, 'b'], [1, 'a']])]));
+    expect(
+      argumentsKey([
+        new Map([
+          [1, 'a'],
+          [2, 'b'],
+        ]),
+      ]),
+    ).toBe(
+      argumentsKey([
+        new Map([
+          [2, 'b'],
+          [1, 'a'],
+        ]),
+      ]),
+    );
     expect(argumentsKey([new Set([1, 2])])).toBe(argumentsKey([new Set([2, 1])]));
     expect(argumentsKey([new Date(5)])).not.toBe(argumentsKey([new Date(6)]));
     class Point {}
@@ -100,7 +119,9 @@ describe('memoize: sync functions', () => {
   });
 
   it('uses a custom key function with the call this', () => {
-    const memo = memoize((user: { id: number; name: string }) => user.name.toUpperCase(), { key: (user) => String(user.id) });
+    const memo = memoize((user: { id: number; name: string }) => user.name.toUpperCase(), {
+      key: (user) => String(user.id),
+    });
     expect(memo({ id: 1, name: 'ada' })).toBe('ADA');
     expect(memo({ id: 1, name: 'changed' })).toBe('ADA');
     const bad = memoize((x: number) => x, { key: () => 5 as unknown as string });
@@ -117,7 +138,9 @@ describe('memoize: sync functions', () => {
     expect(() => memoize((x: number) => x, { max: -1 })).toThrow(/memoize: max must be an integer >= 0, got -1/);
     expect(() => memoize((x: number) => x, { max: NaN })).toThrow(RangeError);
     expect(() => memoize((x: number) => x, { maxsize: 3 } as never)).toThrow(/memoize: unknown option 'maxsize'/);
-    expect(() => memoize((x: number) => x, { ttl: '5' as unknown as number })).toThrow(/ttl must be a number, got string/);
+    expect(() => memoize((x: number) => x, { ttl: '5' as unknown as number })).toThrow(
+      /ttl must be a number, got string/,
+    );
     expect(() => memoize((x: number) => x, { maxSize: 10 })).toThrow(/maxSize needs a sizeCalculation/);
     expect(() => memoize((x: number) => x, { staleWhileRevalidate: true })).toThrow(/staleWhileRevalidate needs a ttl/);
     expect(() => memoize((x: number) => x, { typed: 1 as unknown as boolean })).toThrow(/typed must be a boolean/);
@@ -175,7 +198,10 @@ describe('memoize: async functions', () => {
   });
 
   it('sizes a promise by its resolved value', async () => {
-    const memo = memoize(async (n: number) => new Uint8Array(n), { maxSize: 100, sizeCalculation: (bytes) => bytes.length });
+    const memo = memoize(async (n: number) => new Uint8Array(n), {
+      maxSize: 100,
+      sizeCalculation: (bytes) => bytes.length,
+    });
     await memo(60);
     await memo(30);
     await sleep(0);
@@ -233,7 +259,10 @@ describe('@memoize() standard decorator (compiled by TypeScript)', () => {
 
   it('caches per instance, binds this, and exposes cacheInfo on the instance method', () => {
     const { Geometry, cacheOf } = compileFixture() as {
-      Geometry: { new (scale: number): { calls: number; area(w: number, h: number): number }; describe(name: string): string };
+      Geometry: {
+        new (scale: number): { calls: number; area(w: number, h: number): number };
+        describe(name: string): string;
+      };
       cacheOf: (m: unknown) => { cacheInfo(): { hits: number; misses: number; maxSize: number } };
     };
     const a = new Geometry(1);
@@ -301,7 +330,14 @@ describe('memoize: issue 16 defects and Python semantics', () => {
   it('cacheParameters() and uncached() (cache_parameters, __wrapped__)', () => {
     const { calls, wrapped } = counting((x: number) => x + 1);
     const memo = memoize(wrapped, { max: 3, typed: true });
-    expect(memo.cacheParameters()).toEqual({ max: 3, maxSize: undefined, ttl: undefined, typed: true, errorTtl: undefined, staleWhileRevalidate: false });
+    expect(memo.cacheParameters()).toEqual({
+      max: 3,
+      maxSize: undefined,
+      ttl: undefined,
+      typed: true,
+      errorTtl: undefined,
+      staleWhileRevalidate: false,
+    });
     memo(1);
     expect(memo.uncached(1)).toBe(2);
     expect(calls.length).toBe(2);

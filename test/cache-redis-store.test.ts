@@ -122,9 +122,21 @@ describe('RedisStore over TLS (rediss://)', () => {
   beforeAll(async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-redis-tls-'));
     const openssl = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
     ]);
     if (openssl.status !== 0) {
       tls = 'openssl could not make a certificate';
@@ -133,11 +145,16 @@ describe('RedisStore over TLS (rediss://)', () => {
     ca = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
     tlsPort = await freePort();
     tls = await startRedis(
-      '--tls-port', String(tlsPort),
-      '--tls-cert-file', path.join(dir, 'cert.pem'),
-      '--tls-key-file', path.join(dir, 'key.pem'),
-      '--tls-ca-cert-file', path.join(dir, 'cert.pem'),
-      '--tls-auth-clients', 'no',
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      path.join(dir, 'cert.pem'),
+      '--tls-key-file',
+      path.join(dir, 'key.pem'),
+      '--tls-ca-cert-file',
+      path.join(dir, 'cert.pem'),
+      '--tls-auth-clients',
+      'no',
     );
     if (typeof tls === 'string') console.warn(`skipping RedisStore TLS tests: ${tls}`);
   });

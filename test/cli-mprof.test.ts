@@ -20,7 +20,8 @@ function tempDir(): string {
 
 // A parent that stays small and a child process that holds 150 MiB for a while: the recorded
 // peak must include the child.
-const HOLD = (mib: number, ms: number) => `const a = new Float64Array(${mib * 131072}).fill(1); setTimeout(() => a[0], ${ms})`;
+const HOLD = (mib: number, ms: number) =>
+  `const a = new Float64Array(${mib * 131072}).fill(1); setTimeout(() => a[0], ${ms})`;
 const PARENT = `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(HOLD(150, 500))}], { stdio: 'inherit' }).on('exit', (c) => process.exit(c))`;
 
 function parseSvg(text: string) {
@@ -39,14 +40,23 @@ describe('hotpath mprof run', () => {
   beforeAll(() => {
     dir = tempDir();
     run = mprof(['run', '--interval', '10ms', '--', process.execPath, '-e', PARENT], dir);
-    file = path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith('mprofile_'))!);
+    file = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.startsWith('mprofile_'))!,
+    );
   });
 
   it('samples the command and its children into mprofile_<timestamp>.json and prints the peak', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(path.basename(file)).toMatch(/^mprofile_\d{14}\.json$/);
     const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
-    expect(profile).toMatchObject({ format: 'hotpath-mprofile', version: 1, exitCode: 0, signal: null, intervalMs: 10 });
+    expect(profile).toMatchObject({
+      format: 'hotpath-mprofile',
+      version: 1,
+      exitCode: 0,
+      signal: null,
+      intervalMs: 10,
+    });
     expect(profile.command).toEqual([process.execPath, '-e', PARENT]);
     const rss = profile.samples.map((s: { rss: number }) => s.rss);
     expect(Math.max(...rss)).toBeGreaterThanOrEqual(150 * MIB);
@@ -82,19 +92,26 @@ describe('hotpath mprof run', () => {
 
     const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
     const line = svg.getElementsByTagName('polyline')[0];
-    const points = line.getAttribute('points')!.split(' ').map((p) => p.split(',').map(Number));
+    const points = line
+      .getAttribute('points')!
+      .split(' ')
+      .map((p) => p.split(',').map(Number));
     expect(points).toHaveLength(profile.samples.length);
     // SVG y grows downwards: the highest memory is the smallest y, and the marker sits on such a point.
     const marker = svg.getElementsByTagName('circle')[0];
     const [cx, cy] = [Number(marker.getAttribute('cx')), Number(marker.getAttribute('cy'))];
     expect(points).toContainEqual([cx, cy]);
     expect(cy).toBe(Math.min(...points.map((p) => p[1])));
-    const peak = profile.samples.find((s: { rss: number }) => s.rss === Math.max(...profile.samples.map((x: { rss: number }) => x.rss)));
+    const peak = profile.samples.find(
+      (s: { rss: number }) => s.rss === Math.max(...profile.samples.map((x: { rss: number }) => x.rss)),
+    );
     expect(texts).toContain(`peak ${(peak.rss / MIB).toFixed(1)} MiB at ${peak.t.toFixed(2)} s`);
     // Tick labels are increasing numbers along each axis.
     for (const axis of ['x-axis', 'y-axis']) {
       const group = Array.from(svg.getElementsByTagName('g')).find((g) => g.getAttribute('class') === axis)!;
-      const ticks = Array.from(group.getElementsByTagName('text')).filter((t) => !t.getAttribute('class')).map((t) => Number(t.textContent));
+      const ticks = Array.from(group.getElementsByTagName('text'))
+        .filter((t) => !t.getAttribute('class'))
+        .map((t) => Number(t.textContent));
       expect(ticks.length).toBeGreaterThanOrEqual(3);
       ticks.forEach((v, i) => expect(i === 0 ? v === 0 : v > ticks[i - 1]).toBe(true));
     }
@@ -108,7 +125,9 @@ describe('hotpath mprof run', () => {
       expect(r.stderr).toMatch(/PNG needs rsvg-convert/);
     } else {
       expect(r.code, r.stderr).toBe(0);
-      expect(fs.readFileSync(png).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      expect(fs.readFileSync(png).subarray(0, 8)).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      );
     }
   });
 });
@@ -119,18 +138,35 @@ describe('hotpath mprof errors', () => {
     const r = mprof(['run', '-o', 'failed.json', '--', process.execPath, '-e', 'process.exit(3)'], dir);
     expect(r.code).toBe(3);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'failed.json'), 'utf8')).exitCode).toBe(3);
-    const killed = mprof(['run', '-o', 'killed.json', '--', process.execPath, '-e', "process.kill(process.pid, 'SIGTERM')"], dir);
+    const killed = mprof(
+      ['run', '-o', 'killed.json', '--', process.execPath, '-e', "process.kill(process.pid, 'SIGTERM')"],
+      dir,
+    );
     expect(killed.code).toBe(128 + os.constants.signals.SIGTERM);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'killed.json'), 'utf8'))).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'killed.json'), 'utf8'))).toMatchObject({
+      exitCode: null,
+      signal: 'SIGTERM',
+    });
   });
 
   it('plots a profile without samples, saying so', () => {
     const dir = tempDir();
-    const empty = { format: 'hotpath-mprofile', version: 1, command: ['true'], startedAt: '2026-01-01T00:00:00.000Z', intervalMs: 100, exitCode: 0, signal: null, samples: [] };
+    const empty = {
+      format: 'hotpath-mprofile',
+      version: 1,
+      command: ['true'],
+      startedAt: '2026-01-01T00:00:00.000Z',
+      intervalMs: 100,
+      exitCode: 0,
+      signal: null,
+      samples: [],
+    };
     fs.writeFileSync(path.join(dir, 'empty.json'), JSON.stringify(empty));
     expect(mprof(['plot', 'empty.json', '-o', 'empty.svg'], dir).code).toBe(0);
     const svg = parseSvg(fs.readFileSync(path.join(dir, 'empty.svg'), 'utf8')).documentElement!;
-    expect(Array.from(svg.getElementsByTagName('text')).map((t) => t.textContent)).toContain('no samples: the command ended before the first one');
+    expect(Array.from(svg.getElementsByTagName('text')).map((t) => t.textContent)).toContain(
+      'no samples: the command ended before the first one',
+    );
     expect(svg.getElementsByTagName('circle')).toHaveLength(0);
   });
 
@@ -163,7 +199,11 @@ describe('hotpath mprof errors', () => {
       ['notes.txt', 'hello', /is not a hotpath mprof profile \(not JSON\)/],
       ['mprofile.dat', 'CMDLINE python x.py\nMEM 12.5 1700000000.1\n', /Python memory_profiler's \.dat format/],
       ['future.json', '{"format": "hotpath-mprofile", "version": 9}', /unsupported version 9/],
-      ['broken.json', '{"format": "hotpath-mprofile", "version": 1, "command": [], "samples": [{"t": 0}]}', /sample 0 needs/],
+      [
+        'broken.json',
+        '{"format": "hotpath-mprofile", "version": 1, "command": [], "samples": [{"t": 0}]}',
+        /sample 0 needs/,
+      ],
     ];
     // Both subcommands read through the same check: alternate them over the cases.
     cases.forEach(([name, content, message], i) => {

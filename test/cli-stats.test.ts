@@ -60,7 +60,8 @@ describe('hotpath stats', () => {
     expect(runCli(['nope']).code).toBe(2);
     const usage = runCli(['--help']);
     expect(usage.code).toBe(0);
-    for (const command of ['stats', 'topk', 'doctor', 'fetch', 'mprof', 'worker', 'demo']) expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['stats', 'topk', 'doctor', 'fetch', 'mprof', 'worker', 'demo'])
+      expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     expect(runCli(['demo', 'extra']).code).toBe(2);
     expect(runCli(['demo', '--help']).stdout).toMatch(/Usage: hotpath demo/);
   });

@@ -18,7 +18,10 @@ describe('hotpath topk', () => {
     const got = JSON.parse(out.stdout);
     expect(got).toMatchObject({ k: 5, totalCount: 60_000, width: 2000, depth: 5 });
     const truth = exactCounts(stream);
-    const top = [...truth.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k]) => k);
+    const top = [...truth.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k]) => k);
     expect(got.items.map((e: { key: string }) => e.key)).toEqual(expect.arrayContaining(top));
     for (const e of got.items) {
       expect(e.estimate).toBeGreaterThanOrEqual(truth.get(e.key)!);
@@ -47,7 +50,11 @@ describe('hotpath topk', () => {
     expect(merged.code, merged.stderr).toBe(0);
     const got = JSON.parse(merged.stdout);
     expect(got).toMatchObject({ k: 3, totalCount: 9, width: 500, depth: 3 });
-    expect(got.items.map((e: { key: string; estimate: number }) => [e.key, e.estimate])).toEqual([['z', 4], ['y', 3], ['x', 2]]);
+    expect(got.items.map((e: { key: string; estimate: number }) => [e.key, e.estimate])).toEqual([
+      ['z', 4],
+      ['y', 3],
+      ['x', 2],
+    ]);
   });
 
   it('reports usage errors (exit 2) and bad input files (exit 1)', () => {

@@ -50,7 +50,9 @@ describe('hotpath stats: the table shows the numbers --json gives (issue 20, def
       for (const [key, value] of Object.entries(table)) {
         const want = json[key];
         expect(Number.isFinite(value), `${key} at scale ${scale}`).toBe(true);
-        expect(Math.abs(value - want), `${key}: printed ${value}, JSON ${want}`).toBeLessThanOrEqual(Math.abs(want) * 5e-10);
+        expect(Math.abs(value - want), `${key}: printed ${value}, JSON ${want}`).toBeLessThanOrEqual(
+          Math.abs(want) * 5e-10,
+        );
       }
     }
   });
@@ -125,7 +127,10 @@ describe('hotpath stats: --nan raise names the input line (defect 5)', () => {
 describe('a broken backend never prints a stack trace (defect 6)', () => {
   it.each([
     ['an invalid HOTPATH_BACKEND', { HOTPATH_BACKEND: 'bogus' }],
-    ['HOTPATH_BACKEND=native with no loadable addon', { HOTPATH_BACKEND: 'native', HOTPATH_NATIVE_PATH: '/nonexistent/hotpath.node' }],
+    [
+      'HOTPATH_BACKEND=native with no loadable addon',
+      { HOTPATH_BACKEND: 'native', HOTPATH_NATIVE_PATH: '/nonexistent/hotpath.node' },
+    ],
   ])('with %s: doctor explains, --help works, other commands print one line', (_what, env) => {
     const doctor = runCli(['doctor'], undefined, env);
     expect(doctor.stdout).toMatch(/^backend\s+unavailable$/m);
@@ -229,7 +234,18 @@ describe('hotpath mprof (defect 9)', () => {
 });
 
 function spawnRecord(output: string) {
-  return runCli(['mprof', 'run', '--interval', '10ms', '-o', output, '--', process.execPath, '-e', 'setTimeout(() => {}, 100)']);
+  return runCli([
+    'mprof',
+    'run',
+    '--interval',
+    '10ms',
+    '-o',
+    output,
+    '--',
+    process.execPath,
+    '-e',
+    'setTimeout(() => {}, 100)',
+  ]);
 }
 
 describe('every subcommand behaves as a Unix tool', () => {
@@ -240,15 +256,22 @@ describe('every subcommand behaves as a Unix tool', () => {
     expect(runCli(['-V']).stdout.trim()).toBe(pkg.version);
   });
 
-  it.each(['stats', 'topk', 'doctor', 'fetch', 'mprof', 'worker', 'demo'])('%s --help: usage with examples, exit 0', (command) => {
-    const out = runCli([command, '--help']);
-    expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(new RegExp(`^Usage: hotpath ${command}`));
-    if (command !== 'demo') expect(out.stdout).toMatch(/Examples:/);
-  });
+  it.each(['stats', 'topk', 'doctor', 'fetch', 'mprof', 'worker', 'demo'])(
+    '%s --help: usage with examples, exit 0',
+    (command) => {
+      const out = runCli([command, '--help']);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toMatch(new RegExp(`^Usage: hotpath ${command}`));
+      if (command !== 'demo') expect(out.stdout).toMatch(/Examples:/);
+    },
+  );
 
   it('usage errors exit 2 with a hint, missing files exit 1 with one line', () => {
-    for (const args of [['stats', '--bogus'], ['topk', '--by', 'char'], ['stats', '--header', '--no-header']]) {
+    for (const args of [
+      ['stats', '--bogus'],
+      ['topk', '--by', 'char'],
+      ['stats', '--header', '--no-header'],
+    ]) {
       const out = runCli(args, '');
       expect(out.code, args.join(' ')).toBe(2);
       expect(out.stderr).toMatch(/--help' for usage/);
@@ -261,7 +284,9 @@ describe('every subcommand behaves as a Unix tool', () => {
   });
 
   it('npm run bench with an unknown name says which exist, exit 2 (defect 10)', () => {
-    const out = spawnSync(process.execPath, [path.join(repoRoot, 'bench', 'run.mjs'), 'nosuchbench'], { encoding: 'utf8' });
+    const out = spawnSync(process.execPath, [path.join(repoRoot, 'bench', 'run.mjs'), 'nosuchbench'], {
+      encoding: 'utf8',
+    });
     expect(out.status).toBe(2);
     expect(out.stderr).toMatch(/no benchmark named 'nosuchbench'; available: .*moments/);
     noStackTrace(out.stderr);

@@ -4,7 +4,10 @@ import { backends, rng } from './helpers.js';
 import { exactCounts, zipfStream } from './zipf.js';
 
 function exactTop(truth: Map<string, number>, n: number): string[] {
-  return [...truth.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k]) => k);
+  return [...truth.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k]) => k);
 }
 
 for (const be of backends) {
@@ -61,7 +64,9 @@ for (const be of backends) {
       const right = make().updateMany(b);
       left.merge({ topK: right, weight: 2 });
       // Conservative sketches do not add up to the sketch of the joined stream, but to the sum of sketches.
-      const summed = make().updateMany(a).sketch.merge({ sketch: make().updateMany(b).sketch, weight: 2 });
+      const summed = make()
+        .updateMany(a)
+        .sketch.merge({ sketch: make().updateMany(b).sketch, weight: 2 });
       expect(left.sketch.toBuffer().equals(summed.toBuffer())).toBe(true);
       const truth = exactCounts(a);
       for (const [k, n] of exactCounts(b)) truth.set(k, (truth.get(k) ?? 0) + 2 * n);
@@ -94,7 +99,8 @@ for (const be of backends) {
       expect(() => top.updateMany(['a', 1.5 as Key])).toThrow(RangeError);
       expect(top.size).toBe(0);
       const buf = top.updateMany(['a', 'b', 'c', 'd']).toBuffer();
-      for (let n = 0; n < buf.length; n += 7) expect(() => TopK.fromBuffer(buf.subarray(0, n), { backend: be })).toThrow(Error);
+      for (let n = 0; n < buf.length; n += 7)
+        expect(() => TopK.fromBuffer(buf.subarray(0, n), { backend: be })).toThrow(Error);
       const r = rng(3);
       for (let trial = 0; trial < 200; trial++) {
         const bad = Buffer.from(buf);

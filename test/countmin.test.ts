@@ -12,11 +12,16 @@ function mixedKeys(seed: number, n: number): Key[] {
   return Array.from({ length: n }, (_, i): Key => {
     const v = Math.floor(r() * 300);
     switch (i % 5) {
-      case 0: return `k${v}`;
-      case 1: return ['é', '日本', '\u{1F600}', '\uD800', 'x'][v % 5] + v;
-      case 2: return pool.subarray(v % 32, (v % 32) + (v % 9));
-      case 3: return v - 150;
-      default: return BigInt(v) * 1_000_000_007n - 10n ** 12n;
+      case 0:
+        return `k${v}`;
+      case 1:
+        return ['é', '日本', '\u{1F600}', '\uD800', 'x'][v % 5] + v;
+      case 2:
+        return pool.subarray(v % 32, (v % 32) + (v % 9));
+      case 3:
+        return v - 150;
+      default:
+        return BigInt(v) * 1_000_000_007n - 10n ** 12n;
     }
   });
 }
@@ -39,7 +44,9 @@ suite('xxhash64', async () => {
       for (let n = 0; n <= 300; n++) {
         const bytes = new Uint8Array(n).map(() => Math.floor(r() * 256));
         for (const seed of [0n, 1n, 0xffffffffn, 0x9e3779b185ebca87n, (1n << 64n) - 1n]) {
-          expect(xxhash64(bytes, { seed, backend: be }), `length ${n} seed ${seed}`).toBe(reference.h64Raw(bytes, seed));
+          expect(xxhash64(bytes, { seed, backend: be }), `length ${n} seed ${seed}`).toBe(
+            reference.h64Raw(bytes, seed),
+          );
         }
       }
     });
@@ -141,7 +148,10 @@ for (const be of backends) {
 
     it('saturates u32 and u64 counters instead of wrapping', () => {
       const u32 = CountMinSketch.withDimensions(8, 2, { backend: be });
-      u32.update('a', 2 ** 32 - 3).update('a', 2).update('a', 5);
+      u32
+        .update('a', 2 ** 32 - 3)
+        .update('a', 2)
+        .update('a', 5);
       expect(u32.estimate('a')).toBe(2 ** 32 - 1);
       u32.updateMany(['a', 'a'], [1, 2 ** 40]);
       expect(u32.estimate('a')).toBe(2 ** 32 - 1);
@@ -158,7 +168,9 @@ for (const be of backends) {
     it('plain update takes negative counts (clamping counters at 0); conservative refuses them', () => {
       for (const counter of ['u32', 'u64'] as const) {
         const s = CountMinSketch.withDimensions(64, 3, { backend: be, counter });
-        s.update('a', 2 ** 33 + 10).update('a', -(2 ** 32)).update('a', -3);
+        s.update('a', 2 ** 33 + 10)
+          .update('a', -(2 ** 32))
+          .update('a', -3);
         // u32: 2^33 + 10 saturated at 2^32 - 1, so subtracting 2^32 clamps at 0.
         expect(s.estimate('a')).toBe(counter === 'u64' ? 2 ** 33 + 10 - 2 ** 32 - 3 : 0);
         s.update('a', -(2 ** 40));
@@ -186,7 +198,9 @@ for (const be of backends) {
 
     it('refuses to merge sketches of other dimensions, seeds or counter types', () => {
       const s = CountMinSketch.withDimensions(100, 3, { backend: be });
-      expect(() => s.merge(CountMinSketch.withDimensions(101, 3, { backend: be }))).toThrow(/width, depth, seed and counter type must match/);
+      expect(() => s.merge(CountMinSketch.withDimensions(101, 3, { backend: be }))).toThrow(
+        /width, depth, seed and counter type must match/,
+      );
       expect(() => s.merge(CountMinSketch.withDimensions(100, 3, { backend: be, seed: 1 }))).toThrow(RangeError);
       expect(() => s.merge(CountMinSketch.withDimensions(100, 3, { backend: be, counter: 'u64' }))).toThrow(RangeError);
       expect(() => s.merge({} as CountMinSketch)).toThrow(TypeError);
@@ -199,11 +213,21 @@ for (const be of backends) {
       for (const counter of ['u32', 'u64'] as const) {
         for (const conservative of [false, true]) {
           const s = CountMinSketch.withDimensions(97, 5, { backend: be, counter, conservative, seed: 2n ** 63n + 5n });
-          s.updateMany(keys, keys.map((_, i) => i % 7));
+          s.updateMany(
+            keys,
+            keys.map((_, i) => i % 7),
+          );
           const buf = s.toBuffer();
           for (const other of backends) {
             const t = CountMinSketch.fromBuffer(buf, { backend: other });
-            expect([t.width, t.depth, t.seed, t.counter, t.conservative, t.totalCount]).toEqual([97, 5, s.seed, counter, conservative, s.totalCount]);
+            expect([t.width, t.depth, t.seed, t.counter, t.conservative, t.totalCount]).toEqual([
+              97,
+              5,
+              s.seed,
+              counter,
+              conservative,
+              s.totalCount,
+            ]);
             expect(t.estimateMany(keys)).toEqual(s.estimateMany(keys));
             expect(t.toBuffer().equals(buf)).toBe(true);
           }
@@ -216,13 +240,17 @@ for (const be of backends) {
       for (let n = 0; n < buf.length; n++) {
         expect(() => CountMinSketch.fromBuffer(buf.subarray(0, n), { backend: be })).toThrow(/truncated/);
       }
-      expect(() => CountMinSketch.fromBuffer(Buffer.concat([buf, Buffer.from([0])]), { backend: be })).toThrow(/trailing bytes/);
+      expect(() => CountMinSketch.fromBuffer(Buffer.concat([buf, Buffer.from([0])]), { backend: be })).toThrow(
+        /trailing bytes/,
+      );
       const r = rng(17);
       for (let trial = 0; trial < 500; trial++) {
         const bad = Buffer.from(buf);
         const flips = 1 + Math.floor(r() * 3);
         for (let f = 0; f < flips; f++) bad[Math.floor(r() * bad.length)] ^= 1 + Math.floor(r() * 255);
-        expect(() => CountMinSketch.fromBuffer(bad, { backend: be })).toThrow(/bad magic|version|counter type|flags|dimensions|truncated|trailing|checksum/);
+        expect(() => CountMinSketch.fromBuffer(bad, { backend: be })).toThrow(
+          /bad magic|version|counter type|flags|dimensions|truncated|trailing|checksum/,
+        );
         const random = new Uint8Array(Math.floor(r() * 300)).map(() => Math.floor(r() * 256));
         expect(() => CountMinSketch.fromBuffer(random, { backend: be })).toThrow(Error);
       }
@@ -230,18 +258,35 @@ for (const be of backends) {
     });
 
     it('rejects bad dimensions, options, keys and counts with precise errors', () => {
-      for (const [e, d] of [[0, 0.1], [1, 0.1], [0.1, 0], [0.1, 1], [NaN, 0.1], [-0.5, 0.1]]) {
+      for (const [e, d] of [
+        [0, 0.1],
+        [1, 0.1],
+        [0.1, 0],
+        [0.1, 1],
+        [NaN, 0.1],
+        [-0.5, 0.1],
+      ]) {
         expect(() => CountMinSketch.withErrorRate(e, d, { backend: be })).toThrow(RangeError);
       }
       expect(() => CountMinSketch.withErrorRate(1e-12, 0.1, { backend: be })).toThrow(/too large/);
       expect(() => CountMinSketch.withErrorRate('0.1' as unknown as number, 0.1)).toThrow(TypeError);
-      expect(() => CountMinSketch.withDimensions(0, 3, { backend: be })).toThrow(/width must be an integer in \[1, 4294967295\], got 0/);
-      expect(() => CountMinSketch.withDimensions(10, 65, { backend: be })).toThrow(/depth must be an integer in \[1, 64\]/);
-      expect(() => CountMinSketch.withDimensions(2 ** 30, 8, { backend: be })).toThrow(/over the 2147483648-byte limit/);
+      expect(() => CountMinSketch.withDimensions(0, 3, { backend: be })).toThrow(
+        /width must be an integer in \[1, 4294967295\], got 0/,
+      );
+      expect(() => CountMinSketch.withDimensions(10, 65, { backend: be })).toThrow(
+        /depth must be an integer in \[1, 64\]/,
+      );
+      expect(() => CountMinSketch.withDimensions(2 ** 30, 8, { backend: be })).toThrow(
+        /over the 2147483648-byte limit/,
+      );
       expect(() => CountMinSketch.withDimensions(10, 2, { backend: be, counter: 'u16' as 'u32' })).toThrow(RangeError);
-      expect(() => CountMinSketch.withDimensions(10, 2, { backend: be, conservative: 1 as unknown as boolean })).toThrow(TypeError);
+      expect(() =>
+        CountMinSketch.withDimensions(10, 2, { backend: be, conservative: 1 as unknown as boolean }),
+      ).toThrow(TypeError);
       const s = CountMinSketch.withDimensions(50, 2, { backend: be });
-      expect(() => s.update(null as unknown as Key)).toThrow(/a key must be a string, Uint8Array, number or bigint, got null/);
+      expect(() => s.update(null as unknown as Key)).toThrow(
+        /a key must be a string, Uint8Array, number or bigint, got null/,
+      );
       expect(() => s.update('a', 0.5)).toThrow(/count must be a safe integer, got 0.5/);
       expect(() => s.updateMany('abc' as unknown as Key[])).toThrow(TypeError);
       expect(() => s.updateMany(['a', 'b'], [1])).toThrow(/counts has 1 elements for 2 keys/);
@@ -252,7 +297,9 @@ for (const be of backends) {
       expect(s.totalCount).toBe(0);
       // Also for a sketch large next to the batch (checked up front instead of snapshotted).
       const large = CountMinSketch.withDimensions(1 << 16, 4, { backend: be });
-      expect(() => large.updateMany([...new Array(10_000).fill('a'), 'b', 1n << 64n])).toThrow(/keys\[10001\] must be a safe integer/);
+      expect(() => large.updateMany([...new Array(10_000).fill('a'), 'b', 1n << 64n])).toThrow(
+        /keys\[10001\] must be a safe integer/,
+      );
       expect([large.estimate('a'), large.estimate('b'), large.totalCount]).toEqual([0, 0, 0]);
     });
   });
@@ -265,12 +312,15 @@ suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters a
     for (const counter of ['u32', 'u64'] as const) {
       for (const conservative of [false, true]) {
         const counts = keys.map(() => Math.floor(r() * (conservative ? 100 : 200)) - (conservative ? 0 : 50));
-        const make = (be: 'native' | 'js') => CountMinSketch.withDimensions(1013, 4, { backend: be, counter, conservative, seed: 123456789 });
+        const make = (be: 'native' | 'js') =>
+          CountMinSketch.withDimensions(1013, 4, { backend: be, counter, conservative, seed: 123456789 });
         const native = make('native').updateMany(keys, counts);
         const js = make('js').updateMany(keys, counts);
         // One key per call too, including the 100 000-character key (the addon's long-string path).
         for (const i of [...Array(3000).keys(), 20_000]) {
-          expect(native.update(keys[i], counts[i]).estimate(keys[i])).toBe(js.update(keys[i], counts[i]).estimate(keys[i]));
+          expect(native.update(keys[i], counts[i]).estimate(keys[i])).toBe(
+            js.update(keys[i], counts[i]).estimate(keys[i]),
+          );
         }
         expect(native.toBuffer().equals(js.toBuffer()), `${counter} conservative=${conservative}`).toBe(true);
         native.merge({ sketch: js, weight: 3 });
@@ -290,7 +340,10 @@ suite.runIf(backend === 'native')('count-min addon functions validate before tou
     const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
     const cases: [unknown[], RegExp][] = [
       [[counters, new Uint32Array(5), bytes, Uint32Array.of(0, 3), null, null], /shape must have 6 elements/],
-      [[counters, Uint32Array.of(0, 2, 0, 0, 0, 0), bytes, Uint32Array.of(0, 3), null, null], /width and depth must be >= 1/],
+      [
+        [counters, Uint32Array.of(0, 2, 0, 0, 0, 0), bytes, Uint32Array.of(0, 3), null, null],
+        /width and depth must be >= 1/,
+      ],
       [[counters, Uint32Array.of(8, 2, 0, 0, 2, 0), bytes, Uint32Array.of(0, 3), null, null], /flags must be 0 or 1/],
       [[new Uint32Array(15), shape, bytes, Uint32Array.of(0, 3), null, null], /counters length does not match/],
       [[new Float64Array(16), shape, bytes, Uint32Array.of(0, 3), null, null], /counters must be a Uint32Array/],
@@ -299,25 +352,46 @@ suite.runIf(backend === 'native')('count-min addon functions validate before tou
       [[counters, shape, bytes, Uint32Array.of(0, 4, 2), null, null], /offsets must be non-decreasing/],
       [[counters, shape, bytes, Uint32Array.of(0, 7), null, null], /offsets run past the end of keys/],
       [[counters, shape, 'abc', Uint32Array.of(0, 4), null, null], /offsets run past the end of keys/],
-      [[counters, shape, bytes, Uint32Array.of(0, 3), new Float64Array(2), null], /counts must have one element per key/],
-      [[counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(NaN), null], /counts\[0\] must be a safe integer/],
-      [[counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(2 ** 53), null], /counts\[0\] must be a safe integer/],
-      [[counters, Uint32Array.of(8, 2, 0, 0, 0, 1), bytes, Uint32Array.of(0, 3), Float64Array.of(-1), null], /must be >= 0 with conservative/],
-      [[counters, shape, bytes, Uint32Array.of(0, 3), null, new Float64Array(3)], /estimates must have one element per key/],
+      [
+        [counters, shape, bytes, Uint32Array.of(0, 3), new Float64Array(2), null],
+        /counts must have one element per key/,
+      ],
+      [
+        [counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(NaN), null],
+        /counts\[0\] must be a safe integer/,
+      ],
+      [
+        [counters, shape, bytes, Uint32Array.of(0, 3), Float64Array.of(2 ** 53), null],
+        /counts\[0\] must be a safe integer/,
+      ],
+      [
+        [counters, Uint32Array.of(8, 2, 0, 0, 0, 1), bytes, Uint32Array.of(0, 3), Float64Array.of(-1), null],
+        /must be >= 0 with conservative/,
+      ],
+      [
+        [counters, shape, bytes, Uint32Array.of(0, 3), null, new Float64Array(3)],
+        /estimates must have one element per key/,
+      ],
     ];
     for (const [args, message] of cases) expect(() => addon.countminUpdate(...args), String(message)).toThrow(message);
     const misaligned = new Uint32Array(33).subarray(1);
-    expect(() => addon.countminUpdate(misaligned, Uint32Array.of(8, 2, 0, 0, 1, 0), bytes, Uint32Array.of(0, 3), null, null)).toThrow(/8-byte aligned/);
+    expect(() =>
+      addon.countminUpdate(misaligned, Uint32Array.of(8, 2, 0, 0, 1, 0), bytes, Uint32Array.of(0, 3), null, null),
+    ).toThrow(/8-byte aligned/);
     expect(() => addon.countminUpdateOne(counters, shape, 'a', 0.5)).toThrow(/count must be a safe integer/);
     expect(() => addon.countminUpdateOne(counters, shape, 5, 1)).toThrow(TypeError);
-    expect(() => addon.countminEstimate(counters, shape, bytes, Uint32Array.of(0, 3), null)).toThrow(/estimates must be a Float64Array/);
+    expect(() => addon.countminEstimate(counters, shape, bytes, Uint32Array.of(0, 3), null)).toThrow(
+      /estimates must be a Float64Array/,
+    );
     expect(() => addon.countminMerge(counters, new Uint32Array(15), false, 1)).toThrow(/same length/);
     expect(() => addon.countminMerge(counters, counters, false, -1)).toThrow(/weight must be an integer/);
     expect(() => addon.countminMerge(misaligned, misaligned, true, 1)).toThrow(/8-byte aligned/);
     expect(() => addon.countminHash(bytes, 2 ** 32, 0)).toThrow(/seed halves must be uint32/);
     const detached = new Uint32Array(16);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    expect(() => addon.countminUpdate(detached, shape, bytes, Uint32Array.of(0, 3), null, null)).toThrow(/counters length does not match/);
+    expect(() => addon.countminUpdate(detached, shape, bytes, Uint32Array.of(0, 3), null, null)).toThrow(
+      /counters length does not match/,
+    );
     expect(counters.every((c) => c === 0)).toBe(true);
   });
 });

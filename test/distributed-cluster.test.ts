@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterExecutor, describe as describeValues, RemoteError, startClusterWorker, type ClusterProgress } from 'hotpath';
+import {
+  ClusterExecutor,
+  describe as describeValues,
+  RemoteError,
+  startClusterWorker,
+  type ClusterProgress,
+} from 'hotpath';
 import { repoRoot, runCli } from './helpers.js';
 import { fixtures, startRedis, type Server } from './distributed-servers.js';
 
@@ -24,7 +30,19 @@ function startWorker(queue: string, ...extra: string[]): Promise<ChildProcess> {
 }
 
 function startWorkerOn(redisUrl: string, queue: string, ...extra: string[]): Promise<ChildProcess> {
-  const args = [cli, 'worker', '--redis', redisUrl, '--queue', queue, '--module', fixtures, '--lock-duration', '1000', ...extra];
+  const args = [
+    cli,
+    'worker',
+    '--redis',
+    redisUrl,
+    '--queue',
+    queue,
+    '--module',
+    fixtures,
+    '--lock-duration',
+    '1000',
+    ...extra,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   workers.push(child);
   return new Promise((resolve, reject) => {
@@ -59,7 +77,10 @@ afterAll(async () => {
 describe('ClusterExecutor on BullMQ', () => {
   it('completes every job of a 1000-job map exactly once while a worker is SIGKILLed mid-job', async (ctx) => {
     if (typeof redis === 'string') return ctx.skip();
-    const [victim] = await Promise.all([startWorker('kill', '--concurrency', '4'), startWorker('kill', '--concurrency', '4')]);
+    const [victim] = await Promise.all([
+      startWorker('kill', '--concurrency', '4'),
+      startWorker('kill', '--concurrency', '4'),
+    ]);
     const executor = new ClusterExecutor({ connection: url, queue: 'kill', module: fixtures, backoff: 10 });
     try {
       const results: { x: number; pid: number }[] = [];
@@ -117,13 +138,21 @@ describe('ClusterExecutor on BullMQ', () => {
       if (typeof redis === 'string') return ctx.skip();
       await expect(executor.submit('nope')).rejects.toThrow(/has no exported function 'nope'/);
       const outsider = new ClusterExecutor({ connection: url, queue: 'jobs', module: path.join(tmp, 'evil.mjs') });
-      await expect(outsider.submit('run')).rejects.toThrow(/module '.*evil\.mjs' is not allowed on this worker, which runs only: .*distributed-tasks\.mjs/);
+      await expect(outsider.submit('run')).rejects.toThrow(
+        /module '.*evil\.mjs' is not allowed on this worker, which runs only: .*distributed-tasks\.mjs/,
+      );
       await outsider.close();
     });
 
     it('fails an attempt that overruns the per-job timeout', async (ctx) => {
       if (typeof redis === 'string') return ctx.skip();
-      const strict = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures, timeout: 100, attempts: 1 });
+      const strict = new ClusterExecutor({
+        connection: url,
+        queue: 'jobs',
+        module: fixtures,
+        timeout: 100,
+        attempts: 1,
+      });
       await expect(strict.submit('whereAfter', 5000, 1)).rejects.toThrow(/TimeoutError: job .* timed out after 100 ms/);
       expect(await strict.submit('square', 2)).toBe(4);
       await strict.close();
@@ -135,7 +164,10 @@ describe('ClusterExecutor on BullMQ', () => {
       const emitted: ClusterProgress[] = [];
       executor.on('progress', (event: ClusterProgress) => emitted.push(event));
       const done: number[] = [];
-      const result = executor.map('withProgress', [1, 2, 3], { onJobProgress: (e) => seen.push(e), onProgress: (p) => done.push(p.completed) });
+      const result = executor.map('withProgress', [1, 2, 3], {
+        onJobProgress: (e) => seen.push(e),
+        onProgress: (p) => done.push(p.completed),
+      });
       expect(await result.toArray()).toEqual([10, 20, 30]);
       expect(done).toEqual([1, 2, 3]);
       expect(seen.map((e) => e.index).sort()).toEqual([0, 1, 2]);
@@ -145,9 +177,17 @@ describe('ClusterExecutor on BullMQ', () => {
 
     it('a worker allows nothing by default; allowed, hotpath runs but never its process-spawning exports', async (ctx) => {
       if (typeof redis === 'string') return ctx.skip();
-      await expect(startClusterWorker({ connection: url, queue: 'builtin' } as never)).rejects.toThrow(/modules must be a non-empty array .*nothing is allowed by default/);
+      await expect(startClusterWorker({ connection: url, queue: 'builtin' } as never)).rejects.toThrow(
+        /modules must be a non-empty array .*nothing is allowed by default/,
+      );
       const worker = await startClusterWorker({ connection: url, queue: 'builtin', modules: ['hotpath'] });
-      const builtin = new ClusterExecutor({ connection: url, queue: 'builtin', module: 'hotpath', attempts: 3, backoff: 10 });
+      const builtin = new ClusterExecutor({
+        connection: url,
+        queue: 'builtin',
+        module: 'hotpath',
+        attempts: 3,
+        backoff: 10,
+      });
       const queue = new Queue('builtin', { connection: { host: '127.0.0.1', port: (redis as Server).port } });
       try {
         const values = new Float64Array([1, 2, 3, 10]);
@@ -155,10 +195,15 @@ describe('ClusterExecutor on BullMQ', () => {
         await expect(builtin.submit('square', 2)).rejects.toThrow(/has no exported function 'square'/);
         // Security (issue 16): a job naming hotpath#openGateway would run ssh with ProxyCommand for anyone who can write to Redis.
         for (const name of ['openGateway', 'startClusterWorker']) {
-          await expect(builtin.submit(name, 'ssh://x', { sshArgs: ['-o', 'ProxyCommand=touch /tmp/pwned'], unsafeSshArgs: true }))
-            .rejects.toThrow(new RegExp(`'${name}' of 'hotpath' is ${name}, which starts processes: it never runs from a queue`));
+          await expect(
+            builtin.submit(name, 'ssh://x', { sshArgs: ['-o', 'ProxyCommand=touch /tmp/pwned'], unsafeSshArgs: true }),
+          ).rejects.toThrow(
+            new RegExp(`'${name}' of 'hotpath' is ${name}, which starts processes: it never runs from a queue`),
+          );
         }
-        const refused = (await queue.getFailed()).filter((job) => ['openGateway', 'startClusterWorker'].includes(job.data.export));
+        const refused = (await queue.getFailed()).filter((job) =>
+          ['openGateway', 'startClusterWorker'].includes(job.data.export),
+        );
         expect(refused.map((job) => job.attemptsMade)).toEqual([1, 1]);
       } finally {
         await queue.close();
@@ -195,26 +240,45 @@ describe('Redis authentication', () => {
     expect(await executor.submit('square', 11)).toBe(121);
     await executor.close();
     await stopWorker(worker);
-    const wrong = new ClusterExecutor({ connection: `redis://:nope@127.0.0.1:${secured.port}`, queue: 'auth', module: fixtures });
-    await expect(wrong.submit('square', 1)).rejects.toThrow(new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${secured.port}: WRONGPASS`));
+    const wrong = new ClusterExecutor({
+      connection: `redis://:nope@127.0.0.1:${secured.port}`,
+      queue: 'auth',
+      module: fixtures,
+    });
+    await expect(wrong.submit('square', 1)).rejects.toThrow(
+      new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${secured.port}: WRONGPASS`),
+    );
     await wrong.close();
   });
 });
 
 describe('ClusterExecutor and hotpath worker: bad input and unreachable Redis', () => {
   it('checks its options and arguments', () => {
-    expect(() => new ClusterExecutor({} as never)).toThrow(/ClusterExecutor: connection must be a redis:\/\/ URL or an ioredis options object, got undefined/);
+    expect(() => new ClusterExecutor({} as never)).toThrow(
+      /ClusterExecutor: connection must be a redis:\/\/ URL or an ioredis options object, got undefined/,
+    );
     expect(() => new ClusterExecutor({ connection: 'http://x', queue: 'q', module: 'm' })).toThrow(RangeError);
-    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: '', module: 'm' })).toThrow(/queue must be a non-empty string/);
-    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: 'q', module: 'm', attempts: 0 })).toThrow(RangeError);
+    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: '', module: 'm' })).toThrow(
+      /queue must be a non-empty string/,
+    );
+    expect(() => new ClusterExecutor({ connection: 'redis://h', queue: 'q', module: 'm', attempts: 0 })).toThrow(
+      RangeError,
+    );
   });
 
   it('rejects an unserializable argument before anything is queued', async () => {
-    const executor = new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: fixtures, connectTimeout: 2000 });
+    const executor = new ClusterExecutor({
+      connection: 'redis://127.0.0.1:1',
+      queue: 'q',
+      module: fixtures,
+      connectTimeout: 2000,
+    });
     expect(() => executor.submit('square', () => 1)).toThrow(/ClusterExecutor.submit: value cannot be serialized/);
     expect(() => executor.map('square', 3 as never)).toThrow(TypeError);
     const started = Date.now();
-    await expect(executor.submit('square', 1)).rejects.toThrow(/ClusterExecutor: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/);
+    await expect(executor.submit('square', 1)).rejects.toThrow(
+      /ClusterExecutor: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/,
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
     await executor.close();
   });
@@ -226,10 +290,14 @@ describe('ClusterExecutor and hotpath worker: bad input and unreachable Redis', 
     const noQueue = runCli(['worker']);
     expect(noQueue.code).toBe(2);
     expect(noQueue.stderr).toMatch(/--queue is required/);
-    expect(runCli(['worker', '--queue', 'q', '--concurrency', '0']).stderr).toMatch(/--concurrency must be a positive integer/);
+    expect(runCli(['worker', '--queue', 'q', '--concurrency', '0']).stderr).toMatch(
+      /--concurrency must be a positive integer/,
+    );
     expect(runCli(['worker', '--help']).stdout).toMatch(/Usage: hotpath worker/);
     const noModule = runCli(['worker', '--queue', 'q']);
     expect(noModule.code).toBe(2);
-    expect(noModule.stderr).toMatch(/--module is required: name the modules jobs may run \(nothing is allowed by default\)/);
+    expect(noModule.stderr).toMatch(
+      /--module is required: name the modules jobs may run \(nothing is allowed by default\)/,
+    );
   });
 });

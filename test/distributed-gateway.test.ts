@@ -60,12 +60,16 @@ describe('spawn gateway: calls', () => {
   it('rejects an unserializable argument before sending, an unserializable result remotely', async () => {
     expect(() => gw.remoteExec(fixtures, 'square', () => 1)).toThrow(TypeError);
     expect(() => gw.remoteExec(fixtures, 'square', Symbol('s'))).toThrow(/remoteExec: value cannot be serialized/);
-    await expect(gw.call(fixtures, 'returnsFunction')).rejects.toThrow(/TypeError: the result of returnsFunction\(\): value cannot be serialized/);
+    await expect(gw.call(fixtures, 'returnsFunction')).rejects.toThrow(
+      /TypeError: the result of returnsFunction\(\): value cannot be serialized/,
+    );
     expect(await gw.call(fixtures, 'square', 5)).toBe(25);
   });
 
   it('validates module and export names', async () => {
-    expect(() => gw.remoteExec(42 as unknown as string, 'f')).toThrow(/remoteExec: module must be a string, got number/);
+    expect(() => gw.remoteExec(42 as unknown as string, 'f')).toThrow(
+      /remoteExec: module must be a string, got number/,
+    );
     expect(() => gw.remoteExec(fixtures, '')).toThrow(/remoteExec: exportName must not be empty/);
     await expect(gw.call(fixtures, undefined as unknown as string)).rejects.toThrow(TypeError);
   });
@@ -96,7 +100,8 @@ describe('spawn gateway: channels', () => {
 
   it('iterates until the remote function returns', async () => {
     const received = [];
-    for await (const v of gw.remoteExec<{ i: number; square: bigint; at: Date }>(fixtures, 'produce', 20)) received.push(v);
+    for await (const v of gw.remoteExec<{ i: number; square: bigint; at: Date }>(fixtures, 'produce', 20))
+      received.push(v);
     expect(received.map((v) => v.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(received[19].square).toBe(361n);
     expect(received[5].at).toEqual(new Date(5));
@@ -112,7 +117,9 @@ describe('spawn gateway: channels', () => {
     const channel = gw.remoteExec(fixtures, 'doubler');
     await expect(channel.receive({ timeout: 20 })).rejects.toThrow(TimeoutError);
     expect(() => channel.receive({ timeout: -1 })).toThrow(RangeError);
-    expect(() => channel.receive({ timeout: '5' as never })).toThrow(/channel.receive: timeout must be a number of milliseconds, got string/);
+    expect(() => channel.receive({ timeout: '5' as never })).toThrow(
+      /channel.receive: timeout must be a number of milliseconds, got string/,
+    );
     // Infinity waits (it used to fire after about 1 ms, issue 16 defect 14), as does 2^31 ms.
     const waiting = channel.receive({ timeout: Infinity });
     const long = channel.receive({ timeout: 2 ** 31 });
@@ -141,7 +148,8 @@ describe('spawn gateway: issue 16 defects', () => {
     gw.on('output', (chunk: Buffer) => output.push(chunk.toString()));
     expect(await gw.call(fixtures, 'rawStdout', 5)).toBe(15);
     expect(await gw.call(fixtures, 'square', 3)).toBe(9);
-    for (let i = 0; i < 100 && !output.join('').includes('raw bytes on fd 1'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && !output.join('').includes('raw bytes on fd 1'); i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(output.join('')).toContain('raw bytes on fd 1');
     expect(gw.alive).toBe(true);
     gw.removeAllListeners('output');
@@ -209,26 +217,50 @@ describe('gateway liveness', () => {
 
 describe('openGateway: bad input and unreachable targets', () => {
   it('checks the target and options', async () => {
-    await expect(openGateway(42 as unknown as string)).rejects.toThrow(/openGateway: target must be a string, got number/);
-    await expect(openGateway('ftp://host')).rejects.toThrow(/target must be 'spawn' or 'ssh:\/\/\[user@\]host\[:port\]'.*, got 'ftp:\/\/host'/);
+    await expect(openGateway(42 as unknown as string)).rejects.toThrow(
+      /openGateway: target must be a string, got number/,
+    );
+    await expect(openGateway('ftp://host')).rejects.toThrow(
+      /target must be 'spawn' or 'ssh:\/\/\[user@\]host\[:port\]'.*, got 'ftp:\/\/host'/,
+    );
     await expect(openGateway('spawn', { heartbeatTimeout: 0 })).rejects.toThrow(RangeError);
     await expect(openGateway('spawn', { sshArgs: 'x' as unknown as string[] })).rejects.toThrow(TypeError);
     await expect(openGateway('spawn', null as unknown as object)).rejects.toThrow(TypeError);
-    await expect(openGateway('spawn', { conectTimeout: 5 } as never)).rejects.toThrow(/openGateway: unknown option 'conectTimeout'/);
+    await expect(openGateway('spawn', { conectTimeout: 5 } as never)).rejects.toThrow(
+      /openGateway: unknown option 'conectTimeout'/,
+    );
   });
 
   it('refuses sshArgs that run local commands unless unsafeSshArgs is given (issue 16 security)', async () => {
     const refused = [
-      ['-o', 'ProxyCommand=touch /tmp/hotpath-pwned'], ['-oLocalCommand=id'], ['-o', 'PermitLocalCommand yes'],
-      ['-F', '/tmp/ssh_config'], ['-J', 'jump@host'], ['-o', 'KnownHostsCommand=/bin/sh'], ['-o', 'PKCS11Provider=/tmp/x.so'],
+      ['-o', 'ProxyCommand=touch /tmp/hotpath-pwned'],
+      ['-oLocalCommand=id'],
+      ['-o', 'PermitLocalCommand yes'],
+      ['-F', '/tmp/ssh_config'],
+      ['-J', 'jump@host'],
+      ['-o', 'KnownHostsCommand=/bin/sh'],
+      ['-o', 'PKCS11Provider=/tmp/x.so'],
     ];
     for (const sshArgs of refused) {
-      await expect(openGateway('ssh://nobody@127.0.0.1:1', { sshArgs })).rejects.toThrow(/openGateway: sshArgs .* is not allowed.*unsafeSshArgs: true/);
+      await expect(openGateway('ssh://nobody@127.0.0.1:1', { sshArgs })).rejects.toThrow(
+        /openGateway: sshArgs .* is not allowed.*unsafeSshArgs: true/,
+      );
     }
-    await expect(openGateway('spawn', { sshArgs: ['-o', 'ProxyCommand=x'], unsafeSshArgs: 'yes' as never })).rejects.toThrow(TypeError);
+    await expect(
+      openGateway('spawn', { sshArgs: ['-o', 'ProxyCommand=x'], unsafeSshArgs: 'yes' as never }),
+    ).rejects.toThrow(TypeError);
     // Connection options pass (a 'spawn' gateway checks them and ignores them), and so does anything with unsafeSshArgs.
     for (const options of [
-      { sshArgs: ['-q', '-o', 'UserKnownHostsFile=/dev/null', '-oStrictHostKeyChecking=no', '-o', 'ServerAliveInterval 5'] },
+      {
+        sshArgs: [
+          '-q',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-oStrictHostKeyChecking=no',
+          '-o',
+          'ServerAliveInterval 5',
+        ],
+      },
       { sshArgs: ['-o', 'ProxyCommand=nc %h %p'], unsafeSshArgs: true },
     ]) {
       const gw = await openGateway('spawn', options);
@@ -237,13 +269,19 @@ describe('openGateway: bad input and unreachable targets', () => {
   });
 
   it('names the target when the remote side cannot start', async () => {
-    await expect(openGateway('spawn', { node: path.join(tmp, 'no-node') })).rejects.toThrow(/gateway spawn#\d+: cannot run '.*no-node'/);
+    await expect(openGateway('spawn', { node: path.join(tmp, 'no-node') })).rejects.toThrow(
+      /gateway spawn#\d+: cannot run '.*no-node'/,
+    );
     const script = path.join(tmp, 'silent.js');
     fs.writeFileSync(script, 'setInterval(() => {}, 1000);');
-    await expect(openGateway('spawn', { remoteScript: script, connectTimeout: 300 })).rejects.toThrow(/no answer within 300 ms/);
+    await expect(openGateway('spawn', { remoteScript: script, connectTimeout: 300 })).rejects.toThrow(
+      /no answer within 300 ms/,
+    );
     const crashing = path.join(tmp, 'crashing.js');
     fs.writeFileSync(crashing, 'console.error("remote setup failed"); process.exit(4);');
-    await expect(openGateway('spawn', { remoteScript: crashing })).rejects.toThrow(/exited with code 4: remote setup failed/);
+    await expect(openGateway('spawn', { remoteScript: crashing })).rejects.toThrow(
+      /exited with code 4: remote setup failed/,
+    );
   });
 
   it('fails fast on an unreachable ssh host, naming it', async (ctx) => {
@@ -254,7 +292,9 @@ describe('openGateway: bad input and unreachable targets', () => {
     const started = Date.now();
     const error = await openGateway('ssh://nobody@127.0.0.1:1', { connectTimeout: 5000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GatewayError);
-    expect((error as Error).message).toMatch(/^gateway ssh:\/\/nobody@127\.0\.0\.1:1#\d+: exited with code 255: .*127\.0\.0\.1/);
+    expect((error as Error).message).toMatch(
+      /^gateway ssh:\/\/nobody@127\.0\.0\.1:1#\d+: exited with code 255: .*127\.0\.0\.1/,
+    );
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
@@ -272,7 +312,12 @@ describe('ssh gateway', () => {
   it('runs calls and channels over ssh with the same protocol', async (ctx) => {
     if (typeof sshd === 'string') return ctx.skip();
     const { user, port, identityFile, sshArgs } = sshd;
-    const gw = await openGateway(`ssh://${user}@127.0.0.1:${port}`, { identityFile, sshArgs, node: process.execPath, cwd: path.dirname(fixtures) });
+    const gw = await openGateway(`ssh://${user}@127.0.0.1:${port}`, {
+      identityFile,
+      sshArgs,
+      node: process.execPath,
+      cwd: path.dirname(fixtures),
+    });
     try {
       expect(gw.id).toMatch(new RegExp(`^ssh://${user}@127\\.0\\.0\\.1:${port}#\\d+$`));
       expect(gw.info?.pid).not.toBe(gw.pid);

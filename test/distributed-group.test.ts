@@ -24,13 +24,20 @@ describe('Group over healthy gateways', () => {
     const r = rng(3);
     const items = Array.from({ length: 300 }, () => Math.floor(r() * 1e6));
     expect(await group.map(fixtures, 'square', items).toArray()).toEqual(items.map((x) => x * x));
-    const where = await group.map<{ x: number; pid: number }>(fixtures, 'whereAfter', range(12).map(() => 5)).toArray();
+    const where = await group
+      .map<{ x: number; pid: number }>(
+        fixtures,
+        'whereAfter',
+        range(12).map(() => 5),
+      )
+      .toArray();
     expect(new Set(where.map((w) => w.pid))).toEqual(new Set(group.gateways.map((g) => g.info?.pid)));
   });
 
   it('yields in completion order with ordered: false', async () => {
     const seen: number[] = [];
-    for await (const w of group.map<{ x: number }>(fixtures, 'square', range(50), { ordered: false })) seen.push(w as unknown as number);
+    for await (const w of group.map<{ x: number }>(fixtures, 'square', range(50), { ordered: false }))
+      seen.push(w as unknown as number);
     expect(seen.sort((a, b) => a - b)).toEqual(range(50).map((x) => x * x));
   });
 
@@ -63,7 +70,9 @@ describe('Group over healthy gateways', () => {
 
   it('reads lazily, reports progress, and leaving a map early stops it', async () => {
     const progress: { completed: number; total: number | undefined }[] = [];
-    expect(await group.map(fixtures, 'square', new Set([2, 3]), { onProgress: (p) => progress.push(p) }).toArray()).toEqual([4, 9]);
+    expect(
+      await group.map(fixtures, 'square', new Set([2, 3]), { onProgress: (p) => progress.push(p) }).toArray(),
+    ).toEqual([4, 9]);
     expect(progress.at(-1)).toEqual({ completed: 2, total: 2 });
     let pulled = 0;
     function* items() {
@@ -81,10 +90,14 @@ describe('Group over healthy gateways', () => {
     expect(() => new Group([])).toThrow(/Group: gateways must be a non-empty array of Gateway, got Array/);
     expect(() => new Group([{} as never])).toThrow(/gateways\[0\] must be a Gateway, got Object/);
     expect(() => new Group(group.gateways as never, { concurrency: 0 })).toThrow(RangeError);
-    expect(() => group.map(fixtures, 'square', 5 as never)).toThrow(/Group.map: source must be an iterable or async iterable, got number/);
+    expect(() => group.map(fixtures, 'square', 5 as never)).toThrow(
+      /Group.map: source must be an iterable or async iterable, got number/,
+    );
     expect(() => group.submit(fixtures, 'square', () => 1)).toThrow(/Group.submit: value cannot be serialized/);
     expect(() => group.submit('', 'square')).toThrow(TypeError);
-    expect(() => group.map(fixtures, 7 as never, [1])).toThrow(/Group.map: exportName must be a non-empty string, got number/);
+    expect(() => group.map(fixtures, 7 as never, [1])).toThrow(
+      /Group.map: exportName must be a non-empty string, got number/,
+    );
   });
 });
 

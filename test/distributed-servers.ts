@@ -78,7 +78,19 @@ export async function startRedisOnPort(port: number, ...extraArgs: string[]): Pr
   if (!binary) return 'redis-server is not installed';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-redis-'));
   try {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extraArgs,
+    ];
     const child = await startAndWait(binary, args, /Ready to accept connections/);
     return { port, dir, stop: stopper(child, dir) };
   } catch (error) {
@@ -100,7 +112,8 @@ export async function startSshd(): Promise<SshServer | string> {
   if (!binary) return 'sshd is not installed';
   if (!findBinary('ssh', ['/usr/bin'])) return 'the ssh client is not installed';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-sshd-'));
-  const keygen = (name: string) => spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
+  const keygen = (name: string) =>
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, name)]);
   if (keygen('host_key').status !== 0 || keygen('client_key').status !== 0) return 'ssh-keygen failed';
   fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
   const port = await freePort();

@@ -16,7 +16,7 @@ const SUPPORTED: ((x: number, y: number) => number)[] = [
     const t = Math.max(x, y, 0.5) ** 2;
     return s > 1 && !(t < 2) ? s / t : -Math.PI;
   },
-  (x, y) => Math.pow(Math.abs(x), 3) - Math.atan2(y, x) + Math.hypot(x, 2) + Math.min(x, y) % 0.7,
+  (x, y) => Math.pow(Math.abs(x), 3) - Math.atan2(y, x) + Math.hypot(x, 2) + (Math.min(x, y) % 0.7),
   (x, y) => (x === y || x !== -y ? Math.exp(-x * x) : Math.LN2 * Math.E),
   (x) => Math.floor(x) + Math.ceil(-x) + Math.trunc(x * 1.5) + Math.cbrt(x) + Math.log1p(Math.abs(x)),
 ];
@@ -34,7 +34,10 @@ for (const be of backends) {
           expect(got).toBeInstanceOf(Float64Array);
           for (let i = 0; i < n; i++) {
             const want = fn(x[i], y[i]);
-            expect(Math.abs(got[i] - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${fn}[${i}]: ${got[i]} vs ${want}`).toBe(true);
+            expect(
+              Math.abs(got[i] - want) <= 1e-12 * Math.max(1, Math.abs(want)),
+              `${fn}[${i}]: ${got[i]} vs ${want}`,
+            ).toBe(true);
           }
         }
       }
@@ -66,7 +69,9 @@ for (const be of backends) {
       const n = 5000;
       const full = (v: number) => new Float64Array(n).fill(v);
       const fma = vectorize((b, c, d, e) => b * c + d * e);
-      expect((fma(full(0.99), full(99), full(99), full(99), { backend: be }) as Float64Array)[n - 1]).toBe(0.99 * 99 + 99 * 99);
+      expect((fma(full(0.99), full(99), full(99), full(99), { backend: be }) as Float64Array)[n - 1]).toBe(
+        0.99 * 99 + 99 * 99,
+      );
       expect(vectorize((pi) => pi * 2)(3, { backend: be })).toEqual(new Float64Array([6]));
       expect(() => fma(1, 2, 3, 4, { backend: be, casting: 'no' } as never)).toThrow(
         new TypeError("vectorized function: unknown option 'casting' (accepted: out, threads, blockSize, backend)"),
@@ -80,12 +85,33 @@ suite('vectorize errors', () => {
   // [function, message, the source text the caret must point at]
   const cases: [(...args: number[]) => number, string, string][] = [
     [(x) => x * k, "closures over outer variables are not supported ('k')", 'k'],
-    [function named(x: number) { return x; }, 'only arrow functions are supported', 'function'],
-    [(x) => { let y = x; y += 1; return y; }, "'let' declarations are not supported; use const", 'let'],
+    [
+      function named(x: number) {
+        return x;
+      },
+      'only arrow functions are supported',
+      'function',
+    ],
+    [
+      (x) => {
+        let y = x;
+        y += 1;
+        return y;
+      },
+      "'let' declarations are not supported; use const",
+      'let',
+    ],
     [(x) => x & 1, 'bitwise operators are not supported', '&'],
     [(x) => Math.random() * x, 'Math.random is not supported', 'random'],
     [(x) => Number(x), "calling 'Number' is not supported (only Math.* functions)", 'Number'],
-    [(x) => { if (x > 0) return 1; return 2; }, "'if' statements are not supported", 'if'],
+    [
+      (x) => {
+        if (x > 0) return 1;
+        return 2;
+      },
+      "'if' statements are not supported",
+      'if',
+    ],
     [(x, y = 2) => x + y, 'default parameter values are not supported', '='],
   ];
   it('names the construct and its column, with a caret line', () => {
@@ -115,7 +141,9 @@ suite('vectorize errors', () => {
     const lines = fn.toString().split('\n');
     const line = lines.findIndex((l) => l.includes('**'));
     const column = lines[line].indexOf('k') + 1;
-    expect(() => vectorize(fn)).toThrow(`closures over outer variables are not supported ('k') (line ${line + 1}, column ${column})`);
+    expect(() => vectorize(fn)).toThrow(
+      `closures over outer variables are not supported ('k') (line ${line + 1}, column ${column})`,
+    );
     expect(() => vectorize(3 as never)).toThrow(TypeError);
     const twice = vectorize((x) => 2 * x);
     expect(() => twice(new Float64Array(2), new Float64Array(2))).toThrow(

@@ -23,21 +23,55 @@ import { backends, rng } from './helpers.js';
 // A straightforward tree-walking reference over the parsed tree: one Math call per node, in
 // float64, with ** as Math.pow. Independent of the IR, the folding and both code generators.
 const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
-  sin: Math.sin, cos: Math.cos, tan: Math.tan, arcsin: Math.asin, arccos: Math.acos, arctan: Math.atan,
-  sinh: Math.sinh, cosh: Math.cosh, tanh: Math.tanh, arcsinh: Math.asinh, arccosh: Math.acosh, arctanh: Math.atanh,
-  exp: Math.exp, expm1: Math.expm1, log: Math.log, log1p: Math.log1p, log10: Math.log10, log2: Math.log2,
-  sqrt: Math.sqrt, cbrt: Math.cbrt, abs: Math.abs, floor: Math.floor, ceil: Math.ceil, trunc: Math.trunc,
-  arctan2: Math.atan2, hypot: Math.hypot, minimum: Math.min, maximum: Math.max,
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  arcsinh: Math.asinh,
+  arccosh: Math.acosh,
+  arctanh: Math.atanh,
+  exp: Math.exp,
+  expm1: Math.expm1,
+  log: Math.log,
+  log1p: Math.log1p,
+  log10: Math.log10,
+  log2: Math.log2,
+  sqrt: Math.sqrt,
+  cbrt: Math.cbrt,
+  abs: Math.abs,
+  floor: Math.floor,
+  ceil: Math.ceil,
+  trunc: Math.trunc,
+  arctan2: Math.atan2,
+  hypot: Math.hypot,
+  minimum: Math.min,
+  maximum: Math.max,
   where: (c, a, b) => (c !== 0 ? a : b),
-  fmod: (a, b) => a % b, copy: (a) => a, ones_like: () => 1,
+  fmod: (a, b) => a % b,
+  copy: (a) => a,
+  ones_like: () => 1,
 };
 const bool = (x: boolean) => (x ? 1 : 0);
 const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
-  '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => a / b,
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
   '%': (a, b) => a - Math.floor(a / b) * b, // numexpr's float remainder (float inputs in these tests)
-  '**': Math.pow, '<': (a, b) => bool(a < b), '<=': (a, b) => bool(a <= b), '==': (a, b) => bool(a === b),
-  '!=': (a, b) => bool(a !== b), '>=': (a, b) => bool(a >= b), '>': (a, b) => bool(a > b),
-  '&': (a, b) => bool(a !== 0 && b !== 0), '|': (a, b) => bool(a !== 0 || b !== 0),
+  '**': Math.pow,
+  '<': (a, b) => bool(a < b),
+  '<=': (a, b) => bool(a <= b),
+  '==': (a, b) => bool(a === b),
+  '!=': (a, b) => bool(a !== b),
+  '>=': (a, b) => bool(a >= b),
+  '>': (a, b) => bool(a > b),
+  '&': (a, b) => bool(a !== 0 && b !== 0),
+  '|': (a, b) => bool(a !== 0 || b !== 0),
 };
 function referenceAt(node: ExpressionNode, vars: Record<string, ArrayLike<number> | number>, i: number): number {
   switch (node.kind) {
@@ -95,7 +129,8 @@ function randomExpression(r: () => number, depth: number, exactOnly: boolean): s
   const pick = r();
   if (pick < 0.55) return `(${sub()} ${['+', '-', '*', '/'][Math.floor(r() * 4)]} ${sub()})`;
   if (pick < 0.65) return `-${sub()}`;
-  if (pick < 0.8) return `where((${sub()} ${['<', '>=', '==', '!='][Math.floor(r() * 4)]} ${sub()}) | (${sub()} > 1), ${sub()}, ${sub()})`;
+  if (pick < 0.8)
+    return `where((${sub()} ${['<', '>=', '==', '!='][Math.floor(r() * 4)]} ${sub()}) | (${sub()} > 1), ${sub()}, ${sub()})`;
   if (exactOnly) return `abs(${sub()})`;
   return `${['sin', 'exp', 'sqrt', 'abs', 'floor', 'tanh', 'log1p'][Math.floor(r() * 7)]}(${sub()})`;
 }
@@ -106,12 +141,21 @@ for (const be of backends) {
   suite(`expressions [${be}]`, () => {
     it('evaluates the benchmark expressions like the reference', () => {
       const n = 5000;
-      const vars = { a: randomArray(1, n, 1, 0), b: randomArray(2, n), c: randomArray(3, n), d: randomArray(4, n, 20, -10) };
+      const vars = {
+        a: randomArray(1, n, 1, 0),
+        b: randomArray(2, n),
+        c: randomArray(3, n),
+        d: randomArray(4, n, 20, -10),
+      };
       for (const expr of ['2*a + 3*b', 'a*b + c*sin(d)', 'where(a > 0.5, sqrt(a), b**2)']) {
         expectArrayClose(evaluate(expr, vars, { backend: be }) as Float64Array, reference(expr, vars, n), 2, expr);
       }
       // Integer powers become multiplications: a few roundings, against one for Math.pow.
-      expectArrayClose(evaluate('2*a + b**10', vars, { backend: be }) as Float64Array, reference('2*a + b**10', vars, n), 8);
+      expectArrayClose(
+        evaluate('2*a + b**10', vars, { backend: be }) as Float64Array,
+        reference('2*a + b**10', vars, n),
+        8,
+      );
       expectArrayClose(evaluate('b**-3', vars, { backend: be }) as Float64Array, reference('b**-3', vars, n), 4);
     });
 
@@ -132,26 +176,84 @@ for (const be of backends) {
       const n = 2100;
       const a = randomArray(5, n, 1.8, -0.9);
       const b = randomArray(6, n, 10, 1.01);
-      for (const fn of ['sin', 'cos', 'tan', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arctanh', 'exp', 'expm1', 'log1p', 'cbrt', 'abs', 'floor', 'ceil', 'trunc']) {
-        expectArrayClose(evaluate(`${fn}(a)`, { a }, { backend: be }) as Float64Array, reference(`${fn}(a)`, { a }, n), 4, fn);
+      for (const fn of [
+        'sin',
+        'cos',
+        'tan',
+        'arcsin',
+        'arccos',
+        'arctan',
+        'sinh',
+        'cosh',
+        'tanh',
+        'arcsinh',
+        'arctanh',
+        'exp',
+        'expm1',
+        'log1p',
+        'cbrt',
+        'abs',
+        'floor',
+        'ceil',
+        'trunc',
+      ]) {
+        expectArrayClose(
+          evaluate(`${fn}(a)`, { a }, { backend: be }) as Float64Array,
+          reference(`${fn}(a)`, { a }, n),
+          4,
+          fn,
+        );
       }
       for (const fn of ['log', 'log10', 'log2', 'sqrt', 'arccosh']) {
-        expectArrayClose(evaluate(`${fn}(b)`, { b }, { backend: be }) as Float64Array, reference(`${fn}(b)`, { b }, n), 4, fn);
+        expectArrayClose(
+          evaluate(`${fn}(b)`, { b }, { backend: be }) as Float64Array,
+          reference(`${fn}(b)`, { b }, n),
+          4,
+          fn,
+        );
       }
       for (const fn of ['arctan2', 'hypot', 'minimum', 'maximum']) {
-        expectArrayClose(evaluate(`${fn}(a, b)`, { a, b }, { backend: be }) as Float64Array, reference(`${fn}(a, b)`, { a, b }, n), 4, fn);
+        expectArrayClose(
+          evaluate(`${fn}(a, b)`, { a, b }, { backend: be }) as Float64Array,
+          reference(`${fn}(a, b)`, { a, b }, n),
+          4,
+          fn,
+        );
       }
-      expectArrayClose(evaluate('a % 0.3 + b ** a + e * pi', { a, b }, { backend: be }) as Float64Array, reference('a % 0.3 + b ** a + e * pi', { a, b }, n), 4);
+      expectArrayClose(
+        evaluate('a % 0.3 + b ** a + e * pi', { a, b }, { backend: be }) as Float64Array,
+        reference('a % 0.3 + b ** a + e * pi', { a, b }, n),
+        4,
+      );
     });
 
     it('propagates NaN and infinities and follows the truthiness rules', () => {
       const a = new Float64Array([NaN, Infinity, -Infinity, 0, -0, 1, NaN, 2]);
       const b = new Float64Array([1, -Infinity, Infinity, 0, 0, NaN, 0, 3]);
       const vars = { a, b };
-      for (const expr of ['a + b', 'a * b', 'a / b', 'a < b', 'a == b', 'a != b', '~a', 'a & b', 'a | b', 'where(a, 1, 2)', 'minimum(a, b)', 'maximum(a, b)', 'sqrt(a)', 'exp(-a)', 'a ** 0', 'a ** 2', '-a']) {
+      for (const expr of [
+        'a + b',
+        'a * b',
+        'a / b',
+        'a < b',
+        'a == b',
+        'a != b',
+        '~a',
+        'a & b',
+        'a | b',
+        'where(a, 1, 2)',
+        'minimum(a, b)',
+        'maximum(a, b)',
+        'sqrt(a)',
+        'exp(-a)',
+        'a ** 0',
+        'a ** 2',
+        '-a',
+      ]) {
         const got = evaluate(expr, vars, { backend: be }) as Float64Array;
         const want = reference(expr, vars, a.length);
-        for (let i = 0; i < a.length; i++) expect(Object.is(got[i], want[i]) || got[i] === want[i], `${expr}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true);
+        for (let i = 0; i < a.length; i++)
+          expect(Object.is(got[i], want[i]) || got[i] === want[i], `${expr}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true);
       }
     });
 
@@ -159,7 +261,11 @@ for (const be of backends) {
       const base = randomArray(9, 3000);
       const a = base.subarray(3, 2003);
       const got = evaluate('x * a + y', { a, x: 2.5, y: -1 }, { backend: be }) as Float64Array;
-      expectArrayClose(got, a.map((v) => 2.5 * v - 1), 0);
+      expectArrayClose(
+        got,
+        a.map((v) => 2.5 * v - 1),
+        0,
+      );
       expect(evaluate('x * 2', { x: 4 }, { backend: be })).toEqual(new Float64Array([8]));
     });
 
@@ -177,7 +283,11 @@ for (const be of backends) {
       expect(evaluate('a + k', { a, k: Float64Array.from(a) }, { backend: be })).toBeInstanceOf(Float64Array);
       const ints = evaluate('k / 2', { k: i32 }, { backend: be }) as Float64Array;
       expect(ints).toBeInstanceOf(Float64Array);
-      expectArrayClose(ints, Float64Array.from(i32, (v) => v / 2), 0);
+      expectArrayClose(
+        ints,
+        Float64Array.from(i32, (v) => v / 2),
+        0,
+      );
       const sines = evaluate('sin(a)', { a }, { backend: be }) as Float32Array;
       for (let i = 0; i < n; i++) expect(Math.abs(sines[i] - Math.sin(a[i]))).toBeLessThanOrEqual(2 ** -22);
     });
@@ -253,7 +363,9 @@ for (const be of backends) {
       expect(() => evaluate('a', { a }, { backend: be, casting: 'safe' } as never)).toThrow(
         new TypeError("evaluate: unknown option 'casting' (accepted: out, threads, blockSize, backend)"),
       );
-      expect(() => evaluate('a', { a }, { order: 'K', truediv: true } as never)).toThrow("unknown options 'order', 'truediv'");
+      expect(() => evaluate('a', { a }, { order: 'K', truediv: true } as never)).toThrow(
+        "unknown options 'order', 'truediv'",
+      );
       expect(() => evaluateMany({ x: 'a' }, { a }, { theads: 2 } as never)).toThrow(TypeError);
       expect(() => compile('a').run({ a }, { blocksize: 64 } as never)).toThrow("unknown option 'blocksize'");
       return expect(evaluateAsync('a', { a }, { backend: be, outt: a } as never)).rejects.toThrow(TypeError);
@@ -274,7 +386,12 @@ for (const be of backends) {
       }
       expect(evaluate('a * b', { a: false, b: 3 }, { backend: be })).toEqual(new Float64Array([0]));
       const float16 = (globalThis as { Float16Array?: new (n: number) => unknown }).Float16Array;
-      const rejected = [new BigInt64Array(n), new BigUint64Array(n), new DataView(new ArrayBuffer(8)), float16 && new float16(n)];
+      const rejected = [
+        new BigInt64Array(n),
+        new BigUint64Array(n),
+        new DataView(new ArrayBuffer(8)),
+        float16 && new float16(n),
+      ];
       for (const value of rejected.filter(Boolean)) {
         expect(() => evaluate('f + k', { f, k: value } as never, { backend: be })).toThrow(
           /variable 'k' must be a Float64Array, Float32Array, Int32Array, .* a number or a boolean.*, got/,
@@ -353,17 +470,37 @@ for (const be of backends) {
       const b = randomArray(32, n);
       const c = randomArray(33, n);
       const x = new Float64Array(n);
-      const result = evaluateMany({ x: 'a + b', y: 'a * b * c', s: 'sum(a * b)', z: 'b' }, { a, b, c }, { backend: be, out: { x } });
+      const result = evaluateMany(
+        { x: 'a + b', y: 'a * b * c', s: 'sum(a * b)', z: 'b' },
+        { a, b, c },
+        { backend: be, out: { x } },
+      );
       expect(result.x).toBe(x);
-      expectArrayClose(x, a.map((v, i) => v + b[i]), 0);
-      expectArrayClose(result.y as Float64Array, a.map((v, i) => v * b[i] * c[i]), 0);
+      expectArrayClose(
+        x,
+        a.map((v, i) => v + b[i]),
+        0,
+      );
+      expectArrayClose(
+        result.y as Float64Array,
+        a.map((v, i) => v * b[i] * c[i]),
+        0,
+      );
       expectArrayClose(result.z as Float64Array, b, 0);
       expect(Math.abs((result.s as number) - a.reduce((s, v, i) => s + v * b[i], 0))).toBeLessThan(1e-9);
       // In place: x overwrites a while y still reads a at the same index.
       const inPlace = Float64Array.from(a);
       const both = evaluateMany({ x: 'a * 2', y: 'a + 1' }, { a: inPlace }, { backend: be, out: { x: inPlace } });
-      expectArrayClose(inPlace, a.map((v) => v * 2), 0);
-      expectArrayClose(both.y as Float64Array, a.map((v) => v + 1), 0);
+      expectArrayClose(
+        inPlace,
+        a.map((v) => v * 2),
+        0,
+      );
+      expectArrayClose(
+        both.y as Float64Array,
+        a.map((v) => v + 1),
+        0,
+      );
     });
 
     it('evaluateAsync and compiled programs give the same results', async () => {
@@ -373,7 +510,9 @@ for (const be of backends) {
       expect(program.variables).toEqual(['a', 'b']);
       expect(program.reduction).toBeNull();
       const sync = program.run(vars, { backend: be }) as Float64Array;
-      const results = await Promise.all([1, 2, 3].map((threads) => evaluateAsync('a*b + sin(a)', vars, { backend: be, threads })));
+      const results = await Promise.all(
+        [1, 2, 3].map((threads) => evaluateAsync('a*b + sin(a)', vars, { backend: be, threads })),
+      );
       for (const r of results) expectArrayClose(r as Float64Array, sync, 0);
       expect(await program.runAsync(vars, { backend: be })).toEqual(sync);
       expect(compile('sum(a)').reduction).toBe('sum');
@@ -411,16 +550,24 @@ for (const be of backends) {
         ),
       );
       expect(() => evaluate('a', { a }, { backend: be, out: new Float32Array(4) })).toThrow(
-        new TypeError('evaluate: out must be a Float64Array (the result type for these inputs is Float64Array), got Float32Array'),
+        new TypeError(
+          'evaluate: out must be a Float64Array (the result type for these inputs is Float64Array), got Float32Array',
+        ),
       );
-      expect(() => evaluate('a', { a }, { backend: be, out: new Float64Array(3) })).toThrow(new RangeError('evaluate: out has 3 elements, expected 4'));
+      expect(() => evaluate('a', { a }, { backend: be, out: new Float64Array(3) })).toThrow(
+        new RangeError('evaluate: out has 3 elements, expected 4'),
+      );
       expect(() => evaluate('sum(a)', { a }, { backend: be, out: new Float64Array(4) })).toThrow(TypeError);
       expect(() => evaluate('a', { a }, { backend: be, threads: 0 })).toThrow(RangeError);
       expect(() => evaluate('a', null as never, { backend: be })).toThrow(TypeError);
       const shared = new Float64Array(8);
-      expect(() => evaluateMany({ x: 'a', y: 'a' }, { a }, { backend: be, out: { x: shared.subarray(0, 4), y: shared.subarray(2, 6) } })).toThrow(
-        new RangeError("evaluateMany: outputs 'x' and 'y' share memory"),
-      );
+      expect(() =>
+        evaluateMany(
+          { x: 'a', y: 'a' },
+          { a },
+          { backend: be, out: { x: shared.subarray(0, 4), y: shared.subarray(2, 6) } },
+        ),
+      ).toThrow(new RangeError("evaluateMany: outputs 'x' and 'y' share memory"));
     });
   });
 }
@@ -436,7 +583,11 @@ suite('expression language', () => {
       ['sum(' + '('.repeat(300) + 'a' + ')'.repeat(300) + ')', 4 + 257],
     ];
     for (const [expr, column] of deep) {
-      for (const run of [() => parseExpression(expr), () => compile(expr), () => evaluate(expr, { a: new Float64Array(1) })]) {
+      for (const run of [
+        () => parseExpression(expr),
+        () => compile(expr),
+        () => evaluate(expr, { a: new Float64Array(1) }),
+      ]) {
         let caught: unknown;
         try {
           run();
@@ -468,7 +619,9 @@ suite('expression language', () => {
       expect(got[n - 1]).toBe(terms / 2 + terms);
     }
     // a*b - a/b + a*b - ...: 2,500 products and quotients, 1,250 of each (2 and 0.5 apiece).
-    const mixed = Array.from({ length: 2500 }, (_, i) => (i % 2 ? '-a/b' : '+a*b')).join('').slice(1);
+    const mixed = Array.from({ length: 2500 }, (_, i) => (i % 2 ? '-a/b' : '+a*b'))
+      .join('')
+      .slice(1);
     for (const be of backends) {
       const got = evaluate(mixed, { a, b }, { backend: be }) as Float64Array;
       expect(got[n - 1]).toBe(1250 * 2 - 1250 * 0.5);
@@ -502,7 +655,9 @@ suite('expression language', () => {
         expect(caret.indexOf('^')).toBe(column + 1);
       }
     }
-    expect(() => evaluate('a + c', { a: new Float64Array(1) })).toThrow("evaluate: unknown variable 'c' (column 5)\n  a + c\n      ^");
+    expect(() => evaluate('a + c', { a: new Float64Array(1) })).toThrow(
+      "evaluate: unknown variable 'c' (column 5)\n  a + c\n      ^",
+    );
   });
 
   it('parses precedence like numexpr, with & and | looser than comparisons', () => {
@@ -556,7 +711,12 @@ suite.runIf(backend === 'native')('native expression VM', () => {
       const vars = { a: make(trial), b: make(trial + 1), c: make(trial + 2) };
       let expr = randomExpression(r, 5, true);
       while (compile(expr).variables.length === 0) expr = randomExpression(r, 5, true);
-      expectArrayClose(evaluate(expr, vars, { backend: 'native', threads: 2, blockSize: 256 }) as Float64Array, evaluate(expr, vars, { backend: 'js' }) as Float64Array, 0, expr);
+      expectArrayClose(
+        evaluate(expr, vars, { backend: 'native', threads: 2, blockSize: 256 }) as Float64Array,
+        evaluate(expr, vars, { backend: 'js' }) as Float64Array,
+        0,
+        expr,
+      );
     }
   });
 
@@ -565,7 +725,12 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const n = 20_000;
     const spread = (range: number) => () => (r() - 0.5) * range * r();
     const positive = () => Math.exp((r() - 0.5) * 1400);
-    for (const [fn, draw] of [['sin', spread(2e5)], ['cos', spread(2e5)], ['exp', spread(1500)], ['log', positive]] as const) {
+    for (const [fn, draw] of [
+      ['sin', spread(2e5)],
+      ['cos', spread(2e5)],
+      ['exp', spread(1500)],
+      ['log', positive],
+    ] as const) {
       const x = Float64Array.from({ length: n }, draw);
       x[7000] = 0; // log: -Infinity; also 5e-324 (subnormal) and negative arguments take the libm path
       x[7001] = 5e-324;
@@ -579,7 +744,10 @@ suite.runIf(backend === 'native')('native expression VM', () => {
         const want = Math[fn](x[i]);
         expect(closeUlps(got[i], want, 2), `${fn}(${x[i]}): ${got[i]} vs ${want}`).toBe(true);
         const want32 = Math.fround(Math[fn](Math.fround(x[i])));
-        expect(Math.abs(f32[i] - want32) <= 2 ** -23 * Math.max(1, Math.abs(want32)) || Object.is(f32[i], want32), `${fn} float32 at ${i}`).toBe(true);
+        expect(
+          Math.abs(f32[i] - want32) <= 2 ** -23 * Math.max(1, Math.abs(want32)) || Object.is(f32[i], want32),
+          `${fn} float32 at ${i}`,
+        ).toBe(true);
       }
     }
   });
@@ -587,8 +755,16 @@ suite.runIf(backend === 'native')('native expression VM', () => {
   it('runs many concurrent async calls safely', async () => {
     const n = 100_000;
     const inputs = Array.from({ length: 8 }, (_, k) => randomArray(k + 300, n));
-    const results = await Promise.all(inputs.map((a) => evaluateAsync('a * 2 + 1', { a }, { backend: 'native', threads: 3 })));
-    results.forEach((r, k) => expectArrayClose(r as Float64Array, inputs[k].map((v) => v * 2 + 1), 0));
+    const results = await Promise.all(
+      inputs.map((a) => evaluateAsync('a * 2 + 1', { a }, { backend: 'native', threads: 3 })),
+    );
+    results.forEach((r, k) =>
+      expectArrayClose(
+        r as Float64Array,
+        inputs[k].map((v) => v * 2 + 1),
+        0,
+      ),
+    );
   });
 
   it('is safe from several worker threads at once, each also running async calls', async () => {
@@ -604,11 +780,19 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     `;
     const entry = createRequire(__filename).resolve('hotpath');
     const n = 200_003;
-    const runs = await Promise.all([1, 2, 3].map((seed) => new Promise<Float64Array[]>((resolve, reject) => {
-      const worker = new Worker(workerSource, { eval: true, workerData: { entry, n, seed } });
-      worker.once('message', (m) => { resolve(m); void worker.terminate(); });
-      worker.once('error', reject);
-    })));
+    const runs = await Promise.all(
+      [1, 2, 3].map(
+        (seed) =>
+          new Promise<Float64Array[]>((resolve, reject) => {
+            const worker = new Worker(workerSource, { eval: true, workerData: { entry, n, seed } });
+            worker.once('message', (m) => {
+              resolve(m);
+              void worker.terminate();
+            });
+            worker.once('error', reject);
+          }),
+      ),
+    );
     runs.forEach((results, k) => {
       const a = new Float64Array(n).map((_, i) => Math.sin(i + k + 1));
       const want = evaluate('a*a + sin(a)', { a }, { backend: 'js' }) as Float64Array;
@@ -621,12 +805,20 @@ suite.runIf(backend === 'native')('native expression VM', () => {
     const a = new Float64Array(4);
     // One input, no constants, one output, no temps, one instruction writing register 0 (the input).
     const code = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 0, 0, 0, 0]);
-    expect(() => addon.exprEvaluate(code, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(RangeError);
+    expect(() => addon.exprEvaluate(code, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(
+      RangeError,
+    );
     const badOpcode = new Int32Array([1, 0, 1, 0, 1, 0, 1, 999, 1, 0, 0, 0]);
-    expect(() => addon.exprEvaluate(badOpcode, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(RangeError);
+    expect(() =>
+      addon.exprEvaluate(badOpcode, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024),
+    ).toThrow(RangeError);
     const good = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 1, 0, 0, 0]);
-    expect(() => addon.exprEvaluate(good, new Float64Array(0), [a], [new Float64Array(3)], 4, false, 1, 1024)).toThrow(RangeError);
-    expect(() => addon.exprEvaluate(good, new Float64Array(0), [[1, 2, 3, 4]], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(TypeError);
+    expect(() => addon.exprEvaluate(good, new Float64Array(0), [a], [new Float64Array(3)], 4, false, 1, 1024)).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      addon.exprEvaluate(good, new Float64Array(0), [[1, 2, 3, 4]], [new Float64Array(4)], 4, false, 1, 1024),
+    ).toThrow(TypeError);
     const out = new Float64Array(4);
     addon.exprEvaluate(good, new Float64Array(0), [new Float64Array([1, 2, 3, 4])], [out], 4, false, 1, 1024);
     expect(out).toEqual(new Float64Array([2, 4, 6, 8]));

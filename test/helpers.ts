@@ -20,6 +20,10 @@ const cliPath = path.join(repoRoot, 'dist', 'cli', 'main.js');
 
 /** Runs the built `hotpath` CLI with the test's own Node binary. */
 export function runCli(args: string[], input?: string, env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [cliPath, ...args], { input, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

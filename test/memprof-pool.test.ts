@@ -68,8 +68,12 @@ describe('Pool tasks with memory profiling', () => {
   });
 
   it('rejects bad memory options where the task is submitted', () => {
-    expect(() => pool.submitWith('allocate', [1], { memory: { interval: 0 } })).toThrow('Pool.submitWith: memory.interval must be a finite number of milliseconds >= 1, got 0');
+    expect(() => pool.submitWith('allocate', [1], { memory: { interval: 0 } })).toThrow(
+      'Pool.submitWith: memory.interval must be a finite number of milliseconds >= 1, got 0',
+    );
     expect(() => pool.submitWith('allocate', [1], { memory: 'yes' as never })).toThrow(TypeError);
-    expect(() => new Pool({ filename: tasks, memory: { gc: 1 as never } })).toThrow('Pool: memory.gc must be a boolean, got number');
+    expect(() => new Pool({ filename: tasks, memory: { gc: 1 as never } })).toThrow(
+      'Pool: memory.gc must be a boolean, got number',
+    );
   });
 });

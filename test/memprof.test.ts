@@ -4,7 +4,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as hotpath from 'hotpath';
-import { describeAsync, evaluate, evaluateAsync, nativeMemory, nativePath, profileMemory, type ProfiledError } from 'hotpath';
+import {
+  describeAsync,
+  evaluate,
+  evaluateAsync,
+  nativeMemory,
+  nativePath,
+  profileMemory,
+  type ProfiledError,
+} from 'hotpath';
 import { backends, repoRoot } from './helpers.js';
 
 const MB = 1e6;
@@ -59,7 +67,8 @@ describe('profileMemory', () => {
     expect(profile.samples.length).toBeGreaterThanOrEqual(3);
     expect(profile.samples[0].t).toBe(0);
     expect(profile.samples.at(-1)!.t).toBe(profile.durationMs);
-    for (let i = 1; i < profile.samples.length; i++) expect(profile.samples[i].t).toBeGreaterThanOrEqual(profile.samples[i - 1].t);
+    for (let i = 1; i < profile.samples.length; i++)
+      expect(profile.samples[i].t).toBeGreaterThanOrEqual(profile.samples[i - 1].t);
     for (const key of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers', 'native'] as const) {
       expect(profile.peak[key]).toBe(Math.max(profile.peak[key], ...profile.samples.map((s) => s[key])));
       expect(profile.delta[key]).toBe(profile.samples.at(-1)![key] - profile.baseline[key]);
@@ -77,10 +86,13 @@ describe('profileMemory', () => {
     expect(sync.profile.samples.length).toBe(2);
     expect(sync.profile.retained).not.toBeNull();
 
-    const rejected = await profileMemory(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      throw new RangeError('later');
-    }, { gc: false }).catch((e: unknown) => e as ProfiledError);
+    const rejected = await profileMemory(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        throw new RangeError('later');
+      },
+      { gc: false },
+    ).catch((e: unknown) => e as ProfiledError);
     expect(rejected).toBeInstanceOf(RangeError);
     expect(rejected.message).toBe('later');
     expect(rejected.profile.durationMs).toBeGreaterThan(0);
@@ -94,7 +106,9 @@ describe('profileMemory', () => {
   });
 
   it('reports allocation sites with file, line and column', async () => {
-    const profile = await profileMemory(() => fixture.allocateRecords(200_000), { sampling: { interval: 4096, top: 5 } });
+    const profile = await profileMemory(() => fixture.allocateRecords(200_000), {
+      sampling: { interval: 4096, top: 5 },
+    });
     expect(profile.sites!.length).toBeGreaterThan(0);
     expect(profile.sites!.length).toBeLessThanOrEqual(5);
     const site = profile.sites!.find((s) => s.functionName === 'allocateRecords');
@@ -117,12 +131,16 @@ describe('profileMemory', () => {
       await new Promise((resolve) => setTimeout(resolve, 30));
       return fixture.allocateRecords(1000);
     };
-    const [first, second] = await Promise.allSettled([profileMemory(slow, { sampling: true }), profileMemory(slow, { sampling: true })]);
+    const [first, second] = await Promise.allSettled([
+      profileMemory(slow, { sampling: true }),
+      profileMemory(slow, { sampling: true }),
+    ]);
     expect(first.status).toBe('fulfilled');
     expect(second.status === 'rejected' && String(second.reason)).toMatch(/already sampling allocations/);
     expect((await profileMemory(slow, { sampling: true, gc: false })).sites!.length).toBeGreaterThan(0);
     // A promise that never settles: the sampling timer alone must not hold the process open.
-    const script = "require('hotpath').profileMemory(() => new Promise(() => {}), { interval: 5 }); setTimeout(() => {}, 50)";
+    const script =
+      "require('hotpath').profileMemory(() => new Promise(() => {}), { interval: 5 }); setTimeout(() => {}, 50)";
     const child = spawnSync(process.execPath, ['-e', script], { cwd: repoRoot, timeout: 30_000 });
     expect(child.status).toBe(0);
   });
@@ -131,9 +149,13 @@ describe('profileMemory', () => {
     for (const interval of [0, -5, 0.5, NaN, Infinity]) {
       await expect(profileMemory(() => 1, { interval })).rejects.toThrow(RangeError);
     }
-    await expect(profileMemory(() => 1, { interval: -1 })).rejects.toThrow('profileMemory: interval must be a finite number of milliseconds >= 1, got -1');
+    await expect(profileMemory(() => 1, { interval: -1 })).rejects.toThrow(
+      'profileMemory: interval must be a finite number of milliseconds >= 1, got -1',
+    );
     await expect(profileMemory(() => 1, { interval: '10ms' as never })).rejects.toThrow(TypeError);
-    await expect(profileMemory(() => 1, { gc: 'yes' as never })).rejects.toThrow('profileMemory: gc must be a boolean, got string');
+    await expect(profileMemory(() => 1, { gc: 'yes' as never })).rejects.toThrow(
+      'profileMemory: gc must be a boolean, got string',
+    );
     await expect(profileMemory(() => 1, { sampling: 'on' as never })).rejects.toThrow(TypeError);
     await expect(profileMemory(() => 1, { sampling: { top: 0 } })).rejects.toThrow(RangeError);
     await expect(profileMemory(() => 1, [] as never)).rejects.toThrow(TypeError);

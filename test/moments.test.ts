@@ -5,10 +5,16 @@ import { backends, relClose, rng } from './helpers.js';
 // Exact moments of integer data with BigInt rationals: the reference every backend must meet.
 function exactDescribe(xs: number[]) {
   const n = BigInt(xs.length);
-  let s1 = 0n, s2 = 0n, s3 = 0n, s4 = 0n;
+  let s1 = 0n,
+    s2 = 0n,
+    s3 = 0n,
+    s4 = 0n;
   for (const v of xs) {
     const b = BigInt(v);
-    s1 += b; s2 += b * b; s3 += b * b * b; s4 += b * b * b * b;
+    s1 += b;
+    s2 += b * b;
+    s3 += b * b * b;
+    s4 += b * b * b * b;
   }
   const nM2 = n * s2 - s1 * s1; // n * M2
   const n2M3 = n * n * s3 - 3n * n * s1 * s2 + 2n * s1 ** 3n; // n^2 * M3
@@ -34,7 +40,13 @@ function integerData(seed: number, n: number, offset: number, spread: number): n
 for (const be of backends) {
   suite(`moments [${be}]`, () => {
     for (const [n, offset, spread] of [
-      [5, 0, 100], [17, -50, 100], [2047, 0, 1e6], [2048, 1e9, 1000], [2049, -3e8, 5e4], [10_000, 1e9, 1000], [50_001, 12345, 1e5],
+      [5, 0, 100],
+      [17, -50, 100],
+      [2047, 0, 1e6],
+      [2048, 1e9, 1000],
+      [2049, -3e8, 5e4],
+      [10_000, 1e9, 1000],
+      [50_001, 12345, 1e5],
     ] as const) {
       it(`matches the exact BigInt reference (n=${n}, offset=${offset})`, () => {
         const xs = integerData(n + offset, n, offset, spread);
@@ -155,7 +167,8 @@ for (const be of backends) {
       const sync = describe(xs, { backend: be });
       for (const threads of [1, 2, 3, 8]) {
         const got = await describeAsync(xs, { backend: be, threads });
-        for (const k of ['mean', 'variance', 'skewness', 'kurtosis'] as const) expect(relClose(got[k], sync[k])).toBe(true);
+        for (const k of ['mean', 'variance', 'skewness', 'kurtosis'] as const)
+          expect(relClose(got[k], sync[k])).toBe(true);
         expect(got.nobs).toBe(sync.nobs);
       }
       const bad = Float64Array.from(xs);
@@ -196,7 +209,9 @@ suite('moments: native and pure-TS agree', () => {
         expect(a).toEqual(b);
       }
       const f32 = Float32Array.from(xs);
-      expect(new Moments({ backend: 'native' }).pushArray(f32).toJSON()).toEqual(new Moments({ backend: 'js' }).pushArray(f32).toJSON());
+      expect(new Moments({ backend: 'native' }).pushArray(f32).toJSON()).toEqual(
+        new Moments({ backend: 'js' }).pushArray(f32).toJSON(),
+      );
     }
   });
 

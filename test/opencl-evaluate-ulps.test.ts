@@ -20,12 +20,29 @@ function ulps(a: number, b: number): number {
 
 // Transcendental functions: within the OpenCL C spec's ulp bound for the device, plus 1 for V8's own.
 const transcendental: Array<[string, number]> = [
-  ['sin(a)', 5], ['cos(a)', 5], ['tan(a)', 6], ['exp(c)', 4], ['expm1(c)', 4], ['log(abs(a))', 4], ['log1p(abs(a))', 3],
-  ['log10(abs(b))', 4], ['log2(abs(b))', 4], ['arctan(a)', 6], ['arcsin(c / 10)', 5], ['arccos(c / 10)', 5], ['sinh(c)', 5],
-  ['cosh(c)', 5], ['tanh(c)', 6], ['arcsinh(a)', 5], ['arccosh(abs(a) + 1)', 5], ['arctanh(c / 10)', 6], ['cbrt(a)', 3],
-  ['arctan2(a, b)', 7], ['hypot(a, b)', 5], ['abs(a) ** c', 17],
+  ['sin(a)', 5],
+  ['cos(a)', 5],
+  ['tan(a)', 6],
+  ['exp(c)', 4],
+  ['expm1(c)', 4],
+  ['log(abs(a))', 4],
+  ['log1p(abs(a))', 3],
+  ['log10(abs(b))', 4],
+  ['log2(abs(b))', 4],
+  ['arctan(a)', 6],
+  ['arcsin(c / 10)', 5],
+  ['arccos(c / 10)', 5],
+  ['sinh(c)', 5],
+  ['cosh(c)', 5],
+  ['tanh(c)', 6],
+  ['arcsinh(a)', 5],
+  ['arccosh(abs(a) + 1)', 5],
+  ['arctanh(c / 10)', 6],
+  ['cbrt(a)', 3],
+  ['arctan2(a, b)', 7],
+  ['hypot(a, b)', 5],
+  ['abs(a) ** c', 17],
 ];
-
 
 suite.skipIf(skipReason !== null)('opencl.evaluate transcendental functions', () => {
   let ctx: opencl.Context;

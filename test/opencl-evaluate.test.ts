@@ -30,13 +30,21 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
   let vars: { a: Float64Array; b: Float64Array; c: Float64Array; d: Float64Array; k: number };
   beforeAll(() => {
     ctx = opencl.createContext();
-    vars = { a: edgeAndRandom(1, 8), b: edgeAndRandom(2, 8), c: edgeAndRandom(3, 20), d: edgeAndRandom(4, 1e6), k: 0.3 };
+    vars = {
+      a: edgeAndRandom(1, 8),
+      b: edgeAndRandom(2, 8),
+      c: edgeAndRandom(3, 20),
+      d: edgeAndRandom(4, 1e6),
+      k: 0.3,
+    };
   });
   afterAll(() => ctx.release());
 
   for (const be of backends) {
     it(`is bit-exact for arithmetic and exact functions in float64 and float32 [${be}]`, async () => {
-      const f32 = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : Float32Array.from(v)]));
+      const f32 = Object.fromEntries(
+        Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : Float32Array.from(v)]),
+      );
       for (const expr of exactExpressions) {
         const want = evaluate(expr, vars, { backend: be });
         expect(await opencl.evaluate(expr, vars, { context: ctx }), expr).toEqual(want);
@@ -54,7 +62,9 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     const x = Float64Array.from({ length: 100_001 }, () => r() * 2 - 0.5);
     const y = Float64Array.from({ length: 100_001 }, () => r());
     for (const expr of ['min(x * y)', 'max(x - y)', 'min(x)', 'max(where(x > 1, z, x))']) {
-      expect(await opencl.evaluate(expr, { x, y, z: NaN }, { context: ctx }), expr).toEqual(evaluate(expr, { x, y, z: NaN }));
+      expect(await opencl.evaluate(expr, { x, y, z: NaN }, { context: ctx }), expr).toEqual(
+        evaluate(expr, { x, y, z: NaN }),
+      );
     }
     expect(await opencl.evaluate('max(x + z)', { x, z: NaN }, { context: ctx })).toBeNaN();
     for (const expr of ['sum(x * y)', 'mean(x)', 'prod(1 + x / 1e5)']) {
@@ -86,7 +96,10 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     const bout = ctx.buffer(f32.byteLength, { type: 'float' });
     expect(await opencl.evaluate('f * 3 - 1', { f: bf }, { context: ctx, out: bout })).toBe(bout);
     expect(await bout.read()).toEqual(evaluate('f * 3 - 1', { f: f32 }));
-    expect(await opencl.evaluate('sum(f)', { f: bf }, { context: ctx })).toBeCloseTo(evaluate('sum(f)', { f: f32 }) as number, 6);
+    expect(await opencl.evaluate('sum(f)', { f: bf }, { context: ctx })).toBeCloseTo(
+      evaluate('sum(f)', { f: f32 }) as number,
+      6,
+    );
     expect(await opencl.evaluate('a + 1', { a: new Float64Array(0) }, { context: ctx })).toEqual(new Float64Array(0));
     // The default context of the default device serves calls without { context }.
     expect(await opencl.evaluate('a - a', { a: Float64Array.of(1, 2) })).toEqual(new Float64Array(2));
@@ -104,7 +117,11 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     }
     const n = 1000;
     const full = (v: number) => new Float64Array(n).fill(v);
-    const got = (await opencl.evaluate('b*c+d*e', { b: full(0.99), c: full(99), d: full(99), e: full(99) }, { context: ctx })) as Float64Array;
+    const got = (await opencl.evaluate(
+      'b*c+d*e',
+      { b: full(0.99), c: full(99), d: full(99), e: full(99) },
+      { context: ctx },
+    )) as Float64Array;
     expect(got[n - 1]).toBe(0.99 * 99 + 99 * 99);
     expect(await opencl.evaluate('pi + e', { pi: 1 }, { context: ctx })).toEqual(new Float64Array([1 + Math.E]));
     await expect(opencl.evaluate('f', { f: f32 }, { context: ctx, casting: 'safe' } as never)).rejects.toThrow(
@@ -112,15 +129,19 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     );
   });
 
-  it('needs { precision: \'float32\' } on a device without fp64, then computes in float32', async () => {
+  it("needs { precision: 'float32' } on a device without fp64, then computes in float32", async () => {
     // pocl has fp64: pose as a device without it (restored below) to take the float32-only paths.
     const device = ctx.device as { fp64: boolean };
     device.fp64 = false;
     try {
       const a = Float64Array.from({ length: 300 }, (_, i) => i / 7 - 20);
-      await expect(opencl.evaluate('a * 3 + 1', { a }, { context: ctx })).rejects.toThrow(/no float64 support \(cl_khr_fp64\); pass \{ precision: 'float32' \}/);
+      await expect(opencl.evaluate('a * 3 + 1', { a }, { context: ctx })).rejects.toThrow(
+        /no float64 support \(cl_khr_fp64\); pass \{ precision: 'float32' \}/,
+      );
       const a32 = Float32Array.from(a);
-      expect(await opencl.evaluate('a * 3 + 1', { a }, { context: ctx, precision: 'float32' })).toEqual(evaluate('a * 3 + 1', { a: a32 }));
+      expect(await opencl.evaluate('a * 3 + 1', { a }, { context: ctx, precision: 'float32' })).toEqual(
+        evaluate('a * 3 + 1', { a: a32 }),
+      );
       const sum = (await opencl.evaluate('sum(a)', { a }, { context: ctx, precision: 'float32' })) as number;
       expect(sum).toBeCloseTo(evaluate('sum(a)', { a: a32 }) as number, 2);
       expect(() => new opencl.ElementwiseKernel(ctx, 'double *x', 'x[i] = 0')).toThrow(/has no double precision/);
@@ -129,20 +150,30 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     }
   });
 
-  it('rejects bad input with the CPU evaluate\'s errors', async () => {
+  it("rejects bad input with the CPU evaluate's errors", async () => {
     const a = new Float64Array(4);
-    await expect(opencl.evaluate('a + q', { a }, { context: ctx })).rejects.toThrow(/unknown variable 'q' \(column 5\)/);
+    await expect(opencl.evaluate('a + q', { a }, { context: ctx })).rejects.toThrow(
+      /unknown variable 'q' \(column 5\)/,
+    );
     await expect(opencl.evaluate('a +', { a }, { context: ctx })).rejects.toThrow(/opencl.evaluate: .*column/);
     await expect(opencl.evaluate('sine(a)', { a }, { context: ctx })).rejects.toThrow(/unknown function 'sine'/);
-    await expect(opencl.evaluate('a + b', { a, b: new Float64Array(5) }, { context: ctx })).rejects.toThrow(/length mismatch: 'a' has 4 elements but 'b' has 5/);
+    await expect(opencl.evaluate('a + b', { a, b: new Float64Array(5) }, { context: ctx })).rejects.toThrow(
+      /length mismatch: 'a' has 4 elements but 'b' has 5/,
+    );
     await expect(opencl.evaluate('a', { a: [1, 2] as never }, { context: ctx })).rejects.toThrow(TypeError);
-    await expect(opencl.evaluate('a', { a: new Uint8Array(2) as never }, { context: ctx })).rejects.toThrow(/must be a Float64Array, Float32Array, Int32Array/);
+    await expect(opencl.evaluate('a', { a: new Uint8Array(2) as never }, { context: ctx })).rejects.toThrow(
+      /must be a Float64Array, Float32Array, Int32Array/,
+    );
     await expect(opencl.evaluate(3 as never, { a }, { context: ctx })).rejects.toThrow(TypeError);
     await expect(opencl.evaluate('a', null as never, { context: ctx })).rejects.toThrow(TypeError);
     await expect(opencl.evaluate('a', { a }, { context: ctx, precision: 'half' as never })).rejects.toThrow(RangeError);
-    await expect(opencl.evaluate('a', { a }, { context: ctx, out: new Float32Array(4) })).rejects.toThrow(/out must be a Float64Array/);
+    await expect(opencl.evaluate('a', { a }, { context: ctx, out: new Float32Array(4) })).rejects.toThrow(
+      /out must be a Float64Array/,
+    );
     await expect(opencl.evaluate('a', { a }, { context: ctx, out: new Float64Array(3) })).rejects.toThrow(RangeError);
-    await expect(opencl.evaluate('sum(a)', { a }, { context: ctx, out: new Float64Array(4) })).rejects.toThrow(/reduction/);
+    await expect(opencl.evaluate('sum(a)', { a }, { context: ctx, out: new Float64Array(4) })).rejects.toThrow(
+      /reduction/,
+    );
     await expect(opencl.evaluate('a', { a }, { device: 'gpu' as never })).rejects.toThrow(TypeError);
     const uchar = ctx.buffer(4);
     await expect(opencl.evaluate('a', { a: uchar as never }, { context: ctx })).rejects.toThrow(/got a uchar Buffer/);

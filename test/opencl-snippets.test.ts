@@ -13,11 +13,21 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
   afterAll(() => ctx.release());
 
   it('runs an operation per index over every length, bit-exact in float32', async () => {
-    const axpb = new opencl.ElementwiseKernel(ctx, 'float a, const float *x, float b, float *y', 'y[i] = a * x[i] + b', {
-      name: 'axpb',
-      preamble: '#pragma OPENCL FP_CONTRACT OFF', // a*x + b must not become fma() to match JS
-    });
-    expect(axpb.parameters.map((p) => `${p.type}${p.pointer ? '*' : ''} ${p.name}`)).toEqual(['float a', 'float* x', 'float b', 'float* y']);
+    const axpb = new opencl.ElementwiseKernel(
+      ctx,
+      'float a, const float *x, float b, float *y',
+      'y[i] = a * x[i] + b',
+      {
+        name: 'axpb',
+        preamble: '#pragma OPENCL FP_CONTRACT OFF', // a*x + b must not become fma() to match JS
+      },
+    );
+    expect(axpb.parameters.map((p) => `${p.type}${p.pointer ? '*' : ''} ${p.name}`)).toEqual([
+      'float a',
+      'float* x',
+      'float b',
+      'float* y',
+    ]);
     const r = rng(5);
     for (const n of [1, 2, 255, 4097, 100_003]) {
       const x = Float32Array.from({ length: n }, () => r() * 10 - 5);
@@ -64,7 +74,9 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
     const k = new opencl.ElementwiseKernel(ctx, 'const float *x, float *y, float s', 'y[i] = s * x[i]');
     const x = ctx.buffer(new Float32Array(10));
     const y = ctx.buffer(new Float32Array(9));
-    await expect(k.run([x, y, 1])).rejects.toThrow(/Buffer 'y' holds 9 float elements, fewer than the global size n = 10/);
+    await expect(k.run([x, y, 1])).rejects.toThrow(
+      /Buffer 'y' holds 9 float elements, fewer than the global size n = 10/,
+    );
     await expect(k.run([x, y, 1], { n: 11 })).rejects.toThrow(RangeError);
     await expect(k.run([x, y])).rejects.toThrow(/expected 3 arguments \(x, y, s\), got 2/);
     await expect(k.run([x, 1, 1] as never)).rejects.toThrow(/argument 'y' must be a Buffer, got number/);
@@ -86,8 +98,20 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
 
   it('reduces exactly with integer sums, min and max', async () => {
     const r = rng(9);
-    const sum = new opencl.ReductionKernel(ctx, { type: 'long', neutral: '0', reduce: 'a + b', map: '(long)x[i]', arguments: 'const int *x' });
-    const max = new opencl.ReductionKernel(ctx, { type: 'int', neutral: 'INT_MIN', reduce: 'max(a, b)', map: 'x[i]', arguments: 'const int *x' });
+    const sum = new opencl.ReductionKernel(ctx, {
+      type: 'long',
+      neutral: '0',
+      reduce: 'a + b',
+      map: '(long)x[i]',
+      arguments: 'const int *x',
+    });
+    const max = new opencl.ReductionKernel(ctx, {
+      type: 'int',
+      neutral: 'INT_MIN',
+      reduce: 'max(a, b)',
+      map: 'x[i]',
+      arguments: 'const int *x',
+    });
     for (const n of [1, 3, 256, 257, 65_537, 300_001]) {
       const x = Int32Array.from({ length: n }, () => Math.floor(r() * 2 ** 32) - 2 ** 31);
       const bx = ctx.buffer(x);
@@ -100,7 +124,12 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
 
   it('computes a float64 dot product within rounding of the sequential sum', async () => {
     const dot = new opencl.ReductionKernel(ctx, {
-      type: 'double', neutral: '0', reduce: 'a + b', map: 'x[i] * y[i]', arguments: 'const double *x, const double *y', name: 'dot',
+      type: 'double',
+      neutral: '0',
+      reduce: 'a + b',
+      map: 'x[i] * y[i]',
+      arguments: 'const double *x, const double *y',
+      name: 'dot',
     });
     const r = rng(13);
     const n = 200_000;
@@ -115,7 +144,25 @@ suite.skipIf(skipReason !== null)('opencl ElementwiseKernel and ReductionKernel'
     const got = (await dot.run([ctx.buffer(x), ctx.buffer(y)])) as number;
     expect(Math.abs(got - want)).toBeLessThan(magnitude * n * 2 ** -53);
     await expect(dot.run([ctx.buffer(x), ctx.buffer(new Float64Array(5))])).rejects.toThrow(RangeError);
-    expect(() => new opencl.ReductionKernel(ctx, { type: 'half' as never, neutral: '0', reduce: 'a+b', map: 'x[i]', arguments: 'float *x' })).toThrow(TypeError);
-    expect(() => new opencl.ReductionKernel(ctx, { type: 'float', neutral: 0 as never, reduce: 'a+b', map: 'x[i]', arguments: 'float *x' })).toThrow(/neutral must be a string/);
+    expect(
+      () =>
+        new opencl.ReductionKernel(ctx, {
+          type: 'half' as never,
+          neutral: '0',
+          reduce: 'a+b',
+          map: 'x[i]',
+          arguments: 'float *x',
+        }),
+    ).toThrow(TypeError);
+    expect(
+      () =>
+        new opencl.ReductionKernel(ctx, {
+          type: 'float',
+          neutral: 0 as never,
+          reduce: 'a+b',
+          map: 'x[i]',
+          arguments: 'float *x',
+        }),
+    ).toThrow(/neutral must be a string/);
   });
 });

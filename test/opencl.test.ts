@@ -111,7 +111,10 @@ suite.skipIf(skipReason !== null)('opencl low-level API', () => {
     const by = ctx.buffer(y);
     const saxpy = program.kernel('saxpy');
     expect(saxpy.args?.map((a) => `${a.addressSpace} ${a.type} ${a.name}`)).toEqual([
-      'private float a', 'global float* x', 'global float* y', 'private uint n',
+      'private float a',
+      'global float* x',
+      'global float* y',
+      'private uint n',
     ]);
     await saxpy.run({ global: n, args: [2.5, bx, by, n] });
     const got = await by.read();
@@ -138,8 +141,12 @@ suite.skipIf(skipReason !== null)('opencl low-level API', () => {
     const ints = ctx.buffer(new Int32Array(8));
     expect(() => saxpy.run({ global: 8, args: [1, b, b] })).toThrow(/takes 4 arguments \(a, x, y, n\), got 3/);
     expect(() => saxpy.run({ global: 8, args: [b, b, b, 8] })).toThrow(/argument 0 \(float a\) is not a pointer/);
-    expect(() => saxpy.run({ global: 8, args: [1, 2, b, 8] })).toThrow(/argument 1 \(float\* x\) must be a Buffer, got number/);
-    expect(() => saxpy.run({ global: 8, args: [1, b, b, -1] })).toThrow(/uint must be an integer in \[0, 4294967295\], got -1/);
+    expect(() => saxpy.run({ global: 8, args: [1, 2, b, 8] })).toThrow(
+      /argument 1 \(float\* x\) must be a Buffer, got number/,
+    );
+    expect(() => saxpy.run({ global: 8, args: [1, b, b, -1] })).toThrow(
+      /uint must be an integer in \[0, 4294967295\], got -1/,
+    );
     expect(() => saxpy.run({ global: 8, args: [1n, b, b, 8] })).toThrow(TypeError);
     expect(() => saxpy.run({ global: 8, args: ['1', b, b, 8] as never })).toThrow(TypeError);
     expect(() => fill.run({ global: 8, args: [ints, 1, 4] })).toThrow(/must be \{ local: bytes \}/);
@@ -149,7 +156,9 @@ suite.skipIf(skipReason !== null)('opencl low-level API', () => {
     expect(() => saxpy.run({ global: 0, args })).toThrow(/integers >= 1, got 0/);
     expect(() => saxpy.run({ global: [1, 1, 1, 1], args })).toThrow(/1 to 3 dimensions/);
     expect(() => saxpy.run({ global: 'x' as never, args })).toThrow(TypeError);
-    expect(() => saxpy.run({ global: 12, local: 8, args })).toThrow(/global\[0\] = 12 is not a multiple of local\[0\] = 8/);
+    expect(() => saxpy.run({ global: 12, local: 8, args })).toThrow(
+      /global\[0\] = 12 is not a multiple of local\[0\] = 8/,
+    );
     const tooWide = ctx.device.maxWorkItemSizes[0] * 2;
     expect(() => saxpy.run({ global: tooWide, local: tooWide, args })).toThrow(/CL_DEVICE_MAX_WORK_ITEM_SIZES\[0\]/);
     expect(() => saxpy.run({ global: [8, 8], local: [8], args })).toThrow(RangeError);
@@ -160,12 +169,16 @@ suite.skipIf(skipReason !== null)('opencl low-level API', () => {
   });
 
   it('turns build failures into a BuildError carrying the log', async () => {
-    const error = await ctx.program('__kernel void broken(__global float *x) { x[0] = undeclared_name; }').catch((e: unknown) => e);
+    const error = await ctx
+      .program('__kernel void broken(__global float *x) { x[0] = undeclared_name; }')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(opencl.BuildError);
     expect(error).toBeInstanceOf(Error);
     expect((error as opencl.BuildError).buildLog).toMatch(/undeclared_name/);
     expect((error as Error).message).toMatch(/build failed on/);
-    await expect(ctx.program('__kernel void k(__global int *x) { x[0] = N; }', { options: ['-D', 'N=3'] })).resolves.toBeInstanceOf(opencl.Program);
+    await expect(
+      ctx.program('__kernel void k(__global int *x) { x[0] = N; }', { options: ['-D', 'N=3'] }),
+    ).resolves.toBeInstanceOf(opencl.Program);
     await expect(ctx.program(42 as never)).rejects.toThrow(TypeError);
     expect(() => program.kernel('missing')).toThrow(/no kernel named 'missing'/);
   });
@@ -249,14 +262,20 @@ suite.skipIf(skipReason !== null || !nativePath)('opencl native binding argument
     const kernel = addon.openclCreateKernel(program, 'k').handle;
     expect(() => addon.openclRunKernel(ctx, kernel, [buffer], [1], null)).toThrow(/takes 2 arguments, got 1/);
     expect(() => addon.openclRunKernel(ctx, kernel, [buffer, 'x'], [1], null)).toThrow(TypeError);
-    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int8Array.of(1)], [1], null)).toThrow(/argument 1: clSetKernelArg failed/);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int8Array.of(1)], [1], null)).toThrow(
+      /argument 1: clSetKernelArg failed/,
+    );
     expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [0], null)).toThrow(RangeError);
-    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1, 1, 1, 1], null)).toThrow(RangeError);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1, 1, 1, 1], null)).toThrow(
+      RangeError,
+    );
     await addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(9)], [1], null);
     expect((await addon.openclReadBuffer(ctx, buffer, new Int32Array(1), 0))[0]).toBe(9);
     addon.openclRelease(buffer);
     expect(() => addon.openclRelease(buffer)).toThrow(/already been released/);
-    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1], null)).toThrow(/Buffer has been released/);
+    expect(() => addon.openclRunKernel(ctx, kernel, [buffer, Int32Array.of(1)], [1], null)).toThrow(
+      /Buffer has been released/,
+    );
     for (const h of [kernel, program, ctx]) addon.openclRelease(h);
   });
 });
@@ -293,7 +312,11 @@ suite('opencl without libOpenCL', () => {
       cwd: repoRoot,
       encoding: 'utf8',
       // No loader and no registered vendor driver either (else the direct ICD path would find pocl).
-      env: { ...process.env, HOTPATH_OPENCL_LIBRARY: 'libhotpath-missing-opencl.so.1', HOTPATH_OPENCL_VENDORS: '/nonexistent-hotpath-vendors' },
+      env: {
+        ...process.env,
+        HOTPATH_OPENCL_LIBRARY: 'libhotpath-missing-opencl.so.1',
+        HOTPATH_OPENCL_VENDORS: '/nonexistent-hotpath-vendors',
+      },
     });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);

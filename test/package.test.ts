@@ -10,11 +10,17 @@ function node(args: string[], env: NodeJS.ProcessEnv = {}) {
 describe('package entry points', () => {
   it('loads through require() and import by self-reference with the same exports', () => {
     const cjs = node(['-e', "const h = require('hotpath'); console.log(JSON.stringify(Object.keys(h).sort()))"]);
-    const esm = node(['--input-type=module', '-e', "import * as h from 'hotpath'; console.log(JSON.stringify(Object.keys(h).filter(k => k !== 'default').sort()))"]);
+    const esm = node([
+      '--input-type=module',
+      '-e',
+      "import * as h from 'hotpath'; console.log(JSON.stringify(Object.keys(h).filter(k => k !== 'default').sort()))",
+    ]);
     expect(cjs.status, cjs.stderr).toBe(0);
     expect(esm.status, esm.stderr).toBe(0);
     const names = JSON.parse(cjs.stdout);
-    expect(names).toEqual(expect.arrayContaining(['Moments', 'backend', 'describe', 'describeAsync', 'nativeLoadError']));
+    expect(names).toEqual(
+      expect.arrayContaining(['Moments', 'backend', 'describe', 'describeAsync', 'nativeLoadError']),
+    );
     expect(JSON.parse(esm.stdout)).toEqual(names);
   });
 
@@ -24,7 +30,10 @@ describe('package entry points', () => {
   });
 
   it('HOTPATH_BACKEND=native makes a failed load an error; js forces the fallback', () => {
-    const broken = node(['-e', "require('hotpath')"], { HOTPATH_BACKEND: 'native', HOTPATH_NATIVE_PATH: '/nonexistent/hotpath.node' });
+    const broken = node(['-e', "require('hotpath')"], {
+      HOTPATH_BACKEND: 'native',
+      HOTPATH_NATIVE_PATH: '/nonexistent/hotpath.node',
+    });
     expect(broken.status).not.toBe(0);
     expect(broken.stderr).toMatch(/HOTPATH_BACKEND=native but the native addon failed to load/);
     const fallback = node(['-e', "const h = require('hotpath'); console.log(h.backend, h.nativeLoadError.message)"], {

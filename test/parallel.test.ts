@@ -20,7 +20,11 @@ function randomData(seed: number, n: number, offset = 0): Float64Array {
 
 for (const be of backends) {
   suite(`parallel.describe [${be}]`, () => {
-    for (const [n, threads, offset] of [[200_000, 2, 0], [300_001, 3, 1e9], [70_000, 8, -5]] as const) {
+    for (const [n, threads, offset] of [
+      [200_000, 2, 0],
+      [300_001, 3, 1e9],
+      [70_000, 8, -5],
+    ] as const) {
       it(`matches describe() (n=${n}, threads=${threads}, offset=${offset})`, async () => {
         const x = randomData(n + threads, n, offset);
         expectSameStats(await parallel.describe(x, { backend: be, threads }), describe(x, { backend: be }));
@@ -32,7 +36,10 @@ for (const be of backends) {
       const shared = new Float64Array(new SharedArrayBuffer(source.byteLength));
       shared.set(source);
       const view = shared.subarray(1000, 140_000);
-      expectSameStats(await parallel.describe(view, { backend: be, threads: 2 }), describe(source.subarray(1000, 140_000), { backend: be }));
+      expectSameStats(
+        await parallel.describe(view, { backend: be, threads: 2 }),
+        describe(source.subarray(1000, 140_000), { backend: be }),
+      );
       const f32 = Float32Array.from(source);
       expectSameStats(await parallel.describe(f32, { backend: be, threads: 2 }), describe(f32, { backend: be }));
     });
@@ -44,15 +51,22 @@ for (const be of backends) {
       const withNaN = randomData(9, 100_000);
       withNaN[77_777] = NaN;
       withNaN[5] = NaN;
-      expectSameStats(await parallel.describe(withNaN, { backend: be, nan: 'omit', threads: 2 }), describe(withNaN, { backend: be, nan: 'omit' }));
+      expectSameStats(
+        await parallel.describe(withNaN, { backend: be, nan: 'omit', threads: 2 }),
+        describe(withNaN, { backend: be, nan: 'omit' }),
+      );
       const propagated = await parallel.describe(withNaN, { backend: be, threads: 2 });
       expect(Number.isNaN(propagated.mean)).toBe(true);
       await expect(parallel.describe(withNaN, { backend: be, nan: 'raise', threads: 2 })).rejects.toThrow(RangeError);
     });
 
     it('rejects bad input with TypeError/RangeError', async () => {
-      await expect(parallel.describe('abc' as never, { backend: be })).rejects.toThrow(/parallel\.describe: values must be/);
-      await expect(parallel.describe([1, 'x'] as never, { backend: be })).rejects.toThrow(/values\[1\] must be a number, got string/);
+      await expect(parallel.describe('abc' as never, { backend: be })).rejects.toThrow(
+        /parallel\.describe: values must be/,
+      );
+      await expect(parallel.describe([1, 'x'] as never, { backend: be })).rejects.toThrow(
+        /values\[1\] must be a number, got string/,
+      );
       await expect(parallel.describe([1], { backend: be, threads: 0 })).rejects.toThrow(RangeError);
       await expect(parallel.describe([1], { backend: be, nan: 'skip' as never })).rejects.toThrow(RangeError);
       await expect(parallel.describe([1], { backend: 'gpu' as never })).rejects.toThrow(TypeError);
@@ -90,19 +104,29 @@ for (const be of backends) {
       }
       const withNaN = a.slice();
       withNaN[99_000] = NaN;
-      expect(await parallel.evaluate('min(x)', { x: withNaN }, { backend: be, threads: 2 })).toEqual(evaluate('min(x)', { x: withNaN }, { backend: be }));
+      expect(await parallel.evaluate('min(x)', { x: withNaN }, { backend: be, threads: 2 })).toEqual(
+        evaluate('min(x)', { x: withNaN }, { backend: be }),
+      );
     });
 
     it('edge cases: SharedArrayBuffer views, length 0 and 1, scalars only', async () => {
       const shared = new Float64Array(new SharedArrayBuffer(a.byteLength));
       shared.set(a);
       const view = shared.subarray(10, 90_010);
-      expect(await parallel.evaluate('x * x', { x: view }, { backend: be, threads: 2 })).toEqual(evaluate('x * x', { x: a.subarray(10, 90_010) }, { backend: be }));
+      expect(await parallel.evaluate('x * x', { x: view }, { backend: be, threads: 2 })).toEqual(
+        evaluate('x * x', { x: a.subarray(10, 90_010) }, { backend: be }),
+      );
       for (const x of [new Float64Array(0), Float64Array.of(-3)]) {
-        expect(await parallel.evaluate('x + 1', { x }, { backend: be })).toEqual(evaluate('x + 1', { x }, { backend: be }));
-        expect(await parallel.evaluate('max(x)', { x }, { backend: be })).toEqual(evaluate('max(x)', { x }, { backend: be }));
+        expect(await parallel.evaluate('x + 1', { x }, { backend: be })).toEqual(
+          evaluate('x + 1', { x }, { backend: be }),
+        );
+        expect(await parallel.evaluate('max(x)', { x }, { backend: be })).toEqual(
+          evaluate('max(x)', { x }, { backend: be }),
+        );
       }
-      expect(await parallel.evaluate('p * 2', { p: 4 }, { backend: be })).toEqual(evaluate('p * 2', { p: 4 }, { backend: be }));
+      expect(await parallel.evaluate('p * 2', { p: 4 }, { backend: be })).toEqual(
+        evaluate('p * 2', { p: 4 }, { backend: be }),
+      );
     });
 
     it('rejects bad input with evaluate()-style errors', async () => {
@@ -120,6 +144,8 @@ suite('parallel.describe cancellation', () => {
   it('an aborted signal rejects with an AbortError', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(parallel.describe(randomData(1, 100_000), { signal: controller.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(parallel.describe(randomData(1, 100_000), { signal: controller.signal })).rejects.toBeInstanceOf(
+      AbortError,
+    );
   });
 });

@@ -130,7 +130,9 @@ suite('Future', () => {
 
 suite('asCompleted', () => {
   it('yields each future with its outcome in completion order, each once, failures included', async () => {
-    const a = deferred<string>(), b = deferred<string>(), c = deferred<string>();
+    const a = deferred<string>(),
+      b = deferred<string>(),
+      c = deferred<string>();
     const seen: Completion<Future<string>>[] = [];
     const consumer = (async () => {
       for await (const completion of asCompleted([a.future, b.future, c.future, a.future])) seen.push(completion);
@@ -168,7 +170,8 @@ suite('asCompleted', () => {
 
 suite('wait', () => {
   it('ALL_COMPLETED waits for all, without rejecting for failures', async () => {
-    const a = deferred<number>(), b = deferred<number>();
+    const a = deferred<number>(),
+      b = deferred<number>();
     const pending = wait([a.future, b.future]);
     a.reject(new Error('x'));
     b.resolve(2);
@@ -178,7 +181,8 @@ suite('wait', () => {
   });
 
   it('FIRST_COMPLETED returns at the first settlement', async () => {
-    const a = deferred<number>(), b = deferred<number>();
+    const a = deferred<number>(),
+      b = deferred<number>();
     const pending = wait([a.future, b.future], { returnWhen: 'FIRST_COMPLETED' });
     b.resolve(2);
     const { done, notDone } = await pending;
@@ -187,7 +191,9 @@ suite('wait', () => {
   });
 
   it('FIRST_EXCEPTION returns at the first failure, or when all are done', async () => {
-    const a = deferred<number>(), b = deferred<number>(), c = deferred<number>();
+    const a = deferred<number>(),
+      b = deferred<number>(),
+      c = deferred<number>();
     const pending = wait([a.future, b.future, c.future], { returnWhen: 'FIRST_EXCEPTION' });
     a.resolve(1);
     await new Promise((r) => setTimeout(r, 1));
@@ -208,7 +214,9 @@ suite('wait', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => wait([], { returnWhen: 'SOMETIMES' as never })).toThrow(/returnWhen must be one of 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'/);
+    expect(() => wait([], { returnWhen: 'SOMETIMES' as never })).toThrow(
+      /returnWhen must be one of 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED'/,
+    );
     expect(() => wait([], { timeout: '5' as never })).toThrow(TypeError);
   });
 });
@@ -216,14 +224,17 @@ suite('wait', () => {
 suite('wait and asCompleted: issue 16 defects', () => {
   const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  it("wait FIRST_COMPLETED puts every already finished future in done (defect 5, CPython test_first_completed_some_already_completed)", async () => {
-    const a = Future.from(1), b = Future.from(2);
+  it('wait FIRST_COMPLETED puts every already finished future in done (defect 5, CPython test_first_completed_some_already_completed)', async () => {
+    const a = Future.from(1),
+      b = Future.from(2);
     await Promise.all([a, b]);
     const pending = deferred<number>();
     const { done, notDone } = await wait([a, b, pending.future], { returnWhen: 'FIRST_COMPLETED' });
     expect(done).toEqual(new Set([a, b]));
     expect(notDone).toEqual(new Set([pending.future]));
-    const plain = await wait([Promise.resolve(1), Promise.resolve(2), new Promise(() => {})], { returnWhen: 'FIRST_COMPLETED' });
+    const plain = await wait([Promise.resolve(1), Promise.resolve(2), new Promise(() => {})], {
+      returnWhen: 'FIRST_COMPLETED',
+    });
     expect(plain.done.size).toBe(2);
   });
 

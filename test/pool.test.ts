@@ -55,7 +55,9 @@ suite('Pool.submit', () => {
     expect(typeErr.message).toBe('wrong type');
     expect(typeErr.stack).toContain('pool-tasks.js');
     await expect(pool.submit('fail', 'range', 'out of range')).rejects.toThrow(RangeError);
-    const custom = (await pool.submit('fail', 'custom', 'over quota').catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    const custom = (await pool
+      .submit('fail', 'custom', 'over quota')
+      .catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect([custom.name, custom.message, custom.code]).toEqual(['QuotaError', 'over quota', 'E_QUOTA']);
     await expect(pool.submit('fail', 'string', 'plain')).rejects.toThrow('non-Error thrown: plain');
     await expect(pool.submit('nope')).rejects.toThrow(/'nope' is not a function exported by .*pool-tasks\.js/);
@@ -139,7 +141,9 @@ suite('Pool.map', () => {
   it('maps in order, with chunks, over arrays and async iterables', async () => {
     const xs = Array.from({ length: 50 }, (_, i) => i);
     const progress: number[] = [];
-    const squares = await pool.map<number, number>('square', xs, { chunksize: 7, onProgress: (p) => progress.push(p.completed) }).toArray();
+    const squares = await pool
+      .map<number, number>('square', xs, { chunksize: 7, onProgress: (p) => progress.push(p.completed) })
+      .toArray();
     expect(squares).toEqual(xs.map((x) => x * x));
     expect(progress.at(-1)).toBe(50);
     async function* gen() {
@@ -200,7 +204,10 @@ suite('Pool faults and lifecycle', () => {
         await local.close();
         console.log(JSON.stringify({ code: error.code, after }));
       })();`;
-    const child = spawnSync(process.execPath, ['--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..') });
+    const child = spawnSync(process.execPath, ['--no-concurrent-recompilation', '-e', script], {
+      encoding: 'utf8',
+      cwd: path.join(__dirname, '..'),
+    });
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ code: 'ERR_WORKER_OUT_OF_MEMORY', after: 3 });
   });
@@ -216,7 +223,9 @@ suite('Pool faults and lifecycle', () => {
     const victims = [abrupt.submit('forever'), abrupt.submit('add', 1, 1)];
     await new Promise((r) => setTimeout(r, 50));
     await abrupt.close({ wait: false });
-    const errors = (await Promise.allSettled(victims)).map((s) => (s.status === 'rejected' ? (s.reason as Error) : null));
+    const errors = (await Promise.allSettled(victims)).map((s) =>
+      s.status === 'rejected' ? (s.reason as Error) : null,
+    );
     expect(errors.every((e) => e?.name === 'AbortError')).toBe(true);
     expect(victims.every((f) => f.cancelled)).toBe(true);
     expect(errors[1]?.message).toMatch(/pool closed with \{ wait: false \} before task 'add' started/);
@@ -246,14 +255,18 @@ suite('Pool faults and lifecycle', () => {
 
   it('rejects invalid options with TypeError/RangeError', () => {
     expect(() => new Pool({ filename: tasks, maxThreads: 0 })).toThrow(RangeError);
-    expect(() => new Pool({ filename: tasks, maxThreads: 2, minThreads: 3 })).toThrow(/minThreads must be an integer in \[0, 2\]/);
+    expect(() => new Pool({ filename: tasks, maxThreads: 2, minThreads: 3 })).toThrow(
+      /minThreads must be an integer in \[0, 2\]/,
+    );
     expect(() => new Pool({ filename: tasks, atomics: 'fast' as never })).toThrow(RangeError);
     expect(() => new Pool({ filename: tasks, timeout: -1 })).toThrow(RangeError);
     expect(() => new Pool({})).toThrow(/exactly one of filename/);
     expect(() => new Pool({ filename: 42 as never })).toThrow(TypeError);
     expect(() => new Pool({ filename: path.join(os.tmpdir(), 'no-such-tasks.js') })).toThrow(/task module not found/);
     expect(() => new Pool(undefined as never)).toThrow(/exactly one of filename/);
-    expect(() => new Pool({ module: 'no-such-package-for-hotpath' })).toThrow(/cannot resolve module 'no-such-package-for-hotpath'/);
+    expect(() => new Pool({ module: 'no-such-package-for-hotpath' })).toThrow(
+      /cannot resolve module 'no-such-package-for-hotpath'/,
+    );
     const byModule = new Pool({ module: path.relative(process.cwd(), tasks).replace(/^(?!\.)/, './'), minThreads: 0 });
     expect(byModule.taskModule).toBe(tasks);
     void byModule.close();
@@ -267,9 +280,14 @@ suite('Pool faults and lifecycle', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-ts-'));
     fs.mkdirSync(path.join(root, 'src'));
     fs.mkdirSync(path.join(root, 'lib'));
-    fs.writeFileSync(path.join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { rootDir: 'src', outDir: 'lib' } }));
+    fs.writeFileSync(
+      path.join(root, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { rootDir: 'src', outDir: 'lib' } }),
+    );
     fs.writeFileSync(path.join(root, 'src', 'jobs.ts'), 'export const twice = (x: number) => 2 * x;\n');
-    expect(() => new Pool({ filename: path.join(root, 'src', 'jobs.ts') })).toThrow(/compiles to .*lib.*jobs\.js, which does not exist/);
+    expect(() => new Pool({ filename: path.join(root, 'src', 'jobs.ts') })).toThrow(
+      /compiles to .*lib.*jobs\.js, which does not exist/,
+    );
     fs.writeFileSync(path.join(root, 'lib', 'jobs.js'), 'exports.twice = (x) => 2 * x;\n');
     const local = new Pool({ filename: path.join(root, 'src', 'jobs.ts'), maxThreads: 1 });
     expect(local.taskModule).toBe(path.join(root, 'lib', 'jobs.js'));

@@ -68,7 +68,8 @@ export function checkMapOptions(where: string, options: unknown, defaultConcurre
   const backoff = opts.backoff ?? 100;
   if (typeof backoff !== 'function') checkNonNegative(where, 'backoff', backoff);
   return {
-    concurrency: opts.concurrency === undefined ? defaultConcurrency : checkInteger(where, 'concurrency', opts.concurrency, 1),
+    concurrency:
+      opts.concurrency === undefined ? defaultConcurrency : checkInteger(where, 'concurrency', opts.concurrency, 1),
     timeout: checkTimeout(where, 'timeout', opts.timeout),
     retries: opts.retries === undefined ? 0 : checkInteger(where, 'retries', opts.retries, 0),
     backoff: backoff as Backoff,
@@ -79,7 +80,8 @@ export function checkMapOptions(where: string, options: unknown, defaultConcurre
 
 export function checkNonNegative(where: string, name: string, value: unknown): number {
   if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${typeName(value)}`);
-  if (!(value >= 0) || value === Infinity) throw new RangeError(`${where}: ${name} must be a finite number >= 0, got ${value}`);
+  if (!(value >= 0) || value === Infinity)
+    throw new RangeError(`${where}: ${name} must be a finite number >= 0, got ${value}`);
   return value;
 }
 
@@ -103,7 +105,13 @@ function backoffDelay(backoff: Backoff, attempt: number, error: unknown): number
   return checkNonNegative('mapAsync', 'backoff()', ms);
 }
 
-async function callWithRetries<T, R>(fn: MapFunction<T, R>, item: T, index: number, s: MapSettings, stop: AbortSignal): Promise<R> {
+async function callWithRetries<T, R>(
+  fn: MapFunction<T, R>,
+  item: T,
+  index: number,
+  s: MapSettings,
+  stop: AbortSignal,
+): Promise<R> {
   for (let attempt = 0; ; attempt++) {
     const { controller, unlink } = linkedController(stop);
     try {
@@ -119,7 +127,12 @@ async function callWithRetries<T, R>(fn: MapFunction<T, R>, item: T, index: numb
 }
 
 /** The engine behind mapAsync and Pool.map: bounded, ordered or not, stopping cleanly on error, abort or break. */
-export function boundedMap<T, R>(where: string, source: unknown, fn: MapFunction<T, R>, s: MapSettings): ResultStream<R> {
+export function boundedMap<T, R>(
+  where: string,
+  source: unknown,
+  fn: MapFunction<T, R>,
+  s: MapSettings,
+): ResultStream<R> {
   const openSource = checkIterable<T>(where, source);
   return new ResultStream(async function* run() {
     const { controller: stopper, unlink } = linkedController(s.signal);
@@ -189,9 +202,12 @@ export function boundedMap<T, R>(where: string, source: unknown, fn: MapFunction
  * out as an async iterable (source order by default). Each call gets `{ index, attempt, signal }`.
  * A failure (after `retries`) stops the iteration with that error; so does the caller's `signal`.
  */
-export function mapAsync<T, R>(source: Iterable<T> | AsyncIterable<T>, fn: MapFunction<T, R>, options?: MapAsyncOptions): ResultStream<R> {
+export function mapAsync<T, R>(
+  source: Iterable<T> | AsyncIterable<T>,
+  fn: MapFunction<T, R>,
+  options?: MapAsyncOptions,
+): ResultStream<R> {
   if (typeof fn !== 'function') throw new TypeError(`mapAsync: fn must be a function, got ${typeName(fn)}`);
   const settings = checkMapOptions('mapAsync', options, 8);
   return boundedMap('mapAsync', source, fn, settings);
 }
-

@@ -127,12 +127,20 @@ async function runTask<T>(task: GatherTask<T>, context: MapContext): Promise<T> 
  * order; the first failure rejects (and aborts the rest), unless `returnExceptions` puts each
  * failure in its slot.
  */
-export function gather<T>(tasks: Iterable<GatherTask<T>>, options: GatherOptions & { returnExceptions: true }): Promise<unknown[]>;
+export function gather<T>(
+  tasks: Iterable<GatherTask<T>>,
+  options: GatherOptions & { returnExceptions: true },
+): Promise<unknown[]>;
 export function gather<T>(tasks: Iterable<GatherTask<T>>, options?: GatherOptions): Promise<T[]>;
 export function gather<T>(tasks: Iterable<GatherTask<T>>, options?: GatherOptions): Promise<unknown[]> {
   const opts = checkKnownOptions('gather', options, ['concurrency', 'signal', 'returnExceptions']);
-  const settings = checkMapOptions('gather', { concurrency: opts.concurrency, signal: opts.signal }, Number.MAX_SAFE_INTEGER);
-  const returnExceptions = opts.returnExceptions === undefined ? false : checkBoolean('gather', 'returnExceptions', opts.returnExceptions);
+  const settings = checkMapOptions(
+    'gather',
+    { concurrency: opts.concurrency, signal: opts.signal },
+    Number.MAX_SAFE_INTEGER,
+  );
+  const returnExceptions =
+    opts.returnExceptions === undefined ? false : checkBoolean('gather', 'returnExceptions', opts.returnExceptions);
   const run = returnExceptions
     ? (task: GatherTask<T>, context: MapContext) => runTask(task, context).catch((error: unknown) => error)
     : runTask<T>;
@@ -170,7 +178,11 @@ export function withTimeout<T>(
   const { controller, unlink } = linkedController(signal);
   const started = typeof work === 'function' ? new Promise<T>((resolve) => resolve(work(controller.signal))) : work;
   const aborted = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(abortErrorFrom(controller.signal, 'withTimeout: aborted')), { once: true });
+    controller.signal.addEventListener(
+      'abort',
+      () => reject(abortErrorFrom(controller.signal, 'withTimeout: aborted')),
+      { once: true },
+    );
   });
   const raced = raceTimeout(Promise.race([started, aborted]), timeout, message, controller);
   return raced.finally(unlink);

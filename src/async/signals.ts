@@ -30,6 +30,7 @@ export function linkedController(...parents: (AbortSignal | undefined)[]): Linke
 
 export function checkSignal(where: string, signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) throw new TypeError(`${where}: signal must be an AbortSignal, got ${typeName(signal)}`);
+  if (!(signal instanceof AbortSignal))
+    throw new TypeError(`${where}: signal must be an AbortSignal, got ${typeName(signal)}`);
   return signal;
 }

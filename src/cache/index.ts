@@ -1,5 +1,13 @@
 export { argumentsKey } from './memoize/key.js';
-export { memoize, type CacheInfo, type CacheParameters, type Memoized, type MemoizedMembers, type MemoizeDecorator, type MemoizeOptions } from './memoize/memoize.js';
+export {
+  memoize,
+  type CacheInfo,
+  type CacheParameters,
+  type Memoized,
+  type MemoizedMembers,
+  type MemoizeDecorator,
+  type MemoizeOptions,
+} from './memoize/memoize.js';
 export {
   createCachedFetch,
   type CachedFetch,

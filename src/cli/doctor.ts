@@ -52,14 +52,22 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     napi: Number(process.versions.napi),
     platform: `${process.platform}-${process.arch}`,
     cpus: os.availableParallelism(),
-    env: { HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null, HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null },
+    env: {
+      HOTPATH_BACKEND: process.env.HOTPATH_BACKEND ?? null,
+      HOTPATH_NATIVE_PATH: process.env.HOTPATH_NATIVE_PATH ?? null,
+    },
   };
   if (flags.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {
     printTable([
       ['backend', report.backend],
-      ['native addon', report.nativeLoaded ? `loaded from ${report.nativePath}` : `not loaded: ${report.nativeLoadError?.split('\n')[0]}`],
+      [
+        'native addon',
+        report.nativeLoaded
+          ? `loaded from ${report.nativePath}`
+          : `not loaded: ${report.nativeLoadError?.split('\n')[0]}`,
+      ],
       ...(report.nativeBuildLog ? [['failed native build log', report.nativeBuildLog] as [string, string]] : []),
       ['addon N-API version', String(report.addonNapiVersion ?? '-')],
       ['node', report.node],

@@ -9,7 +9,6 @@ import { pipeline } from 'node:stream/promises';
 import { createCachedFetch, FileStore, type CachedFetch } from '../cache/index.js';
 import { parseCommandArgs, printTable, UsageError } from './io.js';
 
-
 /** $XDG_CACHE_HOME/hotpath/http, or ~/.cache/hotpath/http (the XDG default) when it is unset. */
 function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -87,8 +86,13 @@ export async function fetchCommand(argv: string[]): Promise<number> {
     throw new Error(cause ? `${error.message}: ${cause}` : error.message);
   });
   let size = 0;
-  const body = response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
-  const sink = flags.output === undefined ? new Writable({ write: (_chunk, _encoding, done) => done() }) : fs.createWriteStream(flags.output);
+  const body = response.body
+    ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>)
+    : Readable.from([]);
+  const sink =
+    flags.output === undefined
+      ? new Writable({ write: (_chunk, _encoding, done) => done() })
+      : fs.createWriteStream(flags.output);
   const count = async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       size += chunk.length;
@@ -96,7 +100,14 @@ export async function fetchCommand(argv: string[]): Promise<number> {
     }
   };
   await pipeline(body, count, sink);
-  const result = { url: response.url, status: response.status, size, cache: response.cacheState, contentType: response.headers.get('content-type') ?? '', reason: cached.explain(url)?.reason ?? '' };
+  const result = {
+    url: response.url,
+    status: response.status,
+    size,
+    cache: response.cacheState,
+    contentType: response.headers.get('content-type') ?? '',
+    reason: cached.explain(url)?.reason ?? '',
+  };
   if (flags.json) process.stdout.write(JSON.stringify(result) + '\n');
   else printTable(Object.entries(result));
   return 0;

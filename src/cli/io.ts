@@ -28,7 +28,12 @@ export function positiveIntegerFlag(name: string, value: string | undefined, fal
 
 /** Lines of a file, of stdin when the path is missing or '-', or of a stream; streamed, never held whole. */
 export function inputLines(source: string | undefined | NodeJS.ReadableStream): AsyncIterable<string> {
-  const stream = typeof source === 'object' ? source : source === undefined || source === '-' ? process.stdin : fs.createReadStream(source);
+  const stream =
+    typeof source === 'object'
+      ? source
+      : source === undefined || source === '-'
+        ? process.stdin
+        : fs.createReadStream(source);
   return readline.createInterface({ input: stream, crlfDelay: Infinity });
 }
 
@@ -43,7 +48,8 @@ export function progressReporter(label: string): { tick(count: number, bytes?: n
       if (now - last < 250) return;
       last = now;
       const seconds = (now - start) / 1000;
-      const volume = bytes === undefined ? '' : `, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / 1e6 / seconds).toFixed(1)} MB/s)`;
+      const volume =
+        bytes === undefined ? '' : `, ${(bytes / 1e6).toFixed(1)} MB (${(bytes / 1e6 / seconds).toFixed(1)} MB/s)`;
       process.stderr.write(`\r\x1b[K${label}: ${count.toLocaleString('en-US')}${volume}`);
     },
     done() {
@@ -80,13 +86,18 @@ export function formatNumber(x: number): string {
   return exponent === undefined ? trimmed : `${trimmed}e${exponent}`;
 }
 
+/** Control characters (ESC included), DEL, C1 controls, backslashes and lone surrogates. */
+/* eslint-disable no-control-regex -- control characters are what escapeForTerminal escapes */
+const UNSAFE_FOR_TERMINAL =
+  /[\\\x00-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/* eslint-enable no-control-regex */
+
 /**
  * A key made safe for a terminal: control characters (ESC included), DEL, C1 controls, backslashes and
  * lone surrogates are escaped, so printed output can't move the cursor or change colours.
  */
 export function escapeForTerminal(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
-  return text.replace(/[\\\x00-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
+  return text.replace(UNSAFE_FOR_TERMINAL, (c) => {
     const named: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
     if (named[c]) return named[c];
     const code = c.charCodeAt(0);
@@ -96,5 +107,6 @@ export function escapeForTerminal(text: string): string {
 
 export function printTable(rows: [string, string | number][]): void {
   const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${typeof v === 'number' ? formatNumber(v) : v}\n`);
+  for (const [k, v] of rows)
+    process.stdout.write(`${k.padEnd(width)}  ${typeof v === 'number' ? formatNumber(v) : v}\n`);
 }

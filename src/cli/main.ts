@@ -33,7 +33,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 function version(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below the package root.
-  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return manifest.version;
 }
 

@@ -10,13 +10,13 @@ import { renderMemoryPlot } from '../memprof/plot.js';
 import { recordCommand, SpawnError } from '../memprof/record.js';
 import { errorLine, formatNumber, parseCommandArgs, UsageError } from './io.js';
 
-
 const MIB = 1024 * 1024;
 
 export function parseInterval(text: string): number {
   const match = /^(\d+(?:\.\d*)?|\.\d+)(ms|s)?$/.exec(text.trim());
   const ms = match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : NaN;
-  if (!(ms >= 1)) throw new UsageError(`--interval must be a duration of at least 1ms such as 10ms or 0.5s, got '${text}'`);
+  if (!(ms >= 1))
+    throw new UsageError(`--interval must be a duration of at least 1ms such as 10ms or 0.5s, got '${text}'`);
   return ms;
 }
 
@@ -30,7 +30,7 @@ async function runCommand(argv: string[]): Promise<number> {
     args: split < 0 ? argv : argv.slice(0, split),
     allowPositionals: true,
     strict: true,
-    options: { interval: { type: 'string' }, output: { type: 'string', short: 'o' }},
+    options: { interval: { type: 'string' }, output: { type: 'string', short: 'o' } },
   });
   const command = [...positionals, ...(split < 0 ? [] : argv.slice(split + 1))];
   if (command.length === 0) throw new UsageError('mprof run needs a command to run after --');
@@ -49,7 +49,9 @@ async function runCommand(argv: string[]): Promise<number> {
   process.stderr.write(`hotpath mprof: ${summary}, ${profile.samples.length} samples written to ${file}\n`);
   if (profile.samples.length < 3) {
     // A command shorter than a few periods is barely sampled: its peak may be missed entirely.
-    process.stderr.write(`hotpath mprof: only ${profile.samples.length} sample(s) at --interval ${intervalMs}ms; use a shorter --interval (e.g. 10ms) for short commands\n`);
+    process.stderr.write(
+      `hotpath mprof: only ${profile.samples.length} sample(s) at --interval ${intervalMs}ms; use a shorter --interval (e.g. 10ms) for short commands\n`,
+    );
   }
   // Like a shell: the command's status, or 128 + the signal number when a signal ended it.
   if (profile.signal) return 128 + os.constants.signals[profile.signal as NodeJS.Signals];
@@ -66,7 +68,8 @@ function writePng(svg: string, output: string): void {
   for (const [tool, args] of converters) {
     const result = spawnSync(tool, args, { input: svg, stdio: ['pipe', 'ignore', 'pipe'] });
     if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue;
-    if (result.status !== 0) throw new Error(`${tool} could not convert the plot to PNG: ${result.stderr.toString().trim()}`);
+    if (result.status !== 0)
+      throw new Error(`${tool} could not convert the plot to PNG: ${result.stderr.toString().trim()}`);
     return;
   }
   throw new Error('writing PNG needs rsvg-convert (librsvg) or ImageMagick on PATH; write an .svg file instead');
@@ -77,13 +80,14 @@ function plotCommand(argv: string[]): number {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { output: { type: 'string', short: 'o' }},
+    options: { output: { type: 'string', short: 'o' } },
   });
   if (positionals.length > 1) throw new UsageError(`expected at most one profile file, got ${positionals.length}`);
   const input = positionals[0] ?? latestMprofile(process.cwd());
   const output = flags.output ?? input.replace(/(\.json)?$/, '.svg');
   const extension = path.extname(output).toLowerCase();
-  if (extension !== '.svg' && extension !== '.png') throw new UsageError(`--output must end in .svg or .png, got '${output}'`);
+  if (extension !== '.svg' && extension !== '.png')
+    throw new UsageError(`--output must end in .svg or .png, got '${output}'`);
   const svg = renderMemoryPlot(readMprofile(input));
   if (extension === '.png') writePng(svg, output);
   else fs.writeFileSync(output, svg);
@@ -96,7 +100,7 @@ function peakCommand(argv: string[]): number {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { json: { type: 'boolean' }},
+    options: { json: { type: 'boolean' } },
   });
   const files = positionals.length > 0 ? positionals : [latestMprofile(process.cwd())];
   // Every readable file is reported; an unreadable one is named on stderr and makes the exit status 1.
@@ -112,13 +116,22 @@ function peakCommand(argv: string[]): number {
       continue;
     }
     const peak = peakSample(profile);
-    peaks.push({ file, command: profile.command, peakBytes: peak?.rss ?? 0, peakMiB: (peak?.rss ?? 0) / MIB, t: peak?.t ?? 0, profile });
+    peaks.push({
+      file,
+      command: profile.command,
+      peakBytes: peak?.rss ?? 0,
+      peakMiB: (peak?.rss ?? 0) / MIB,
+      t: peak?.t ?? 0,
+      profile,
+    });
   }
   if (flags.json) {
     const rows = peaks.map(({ profile: _profile, ...row }) => row);
     if (rows.length > 0) process.stdout.write(JSON.stringify(files.length === 1 ? rows[0] : rows) + '\n');
   } else {
-    peaks.forEach((p) => process.stdout.write(`${p.file}\t${mib(p.peakBytes)}\tat ${p.t.toFixed(2)} s\t${commandLine(p.profile, 80)}\n`));
+    peaks.forEach((p) =>
+      process.stdout.write(`${p.file}\t${mib(p.peakBytes)}\tat ${p.t.toFixed(2)} s\t${commandLine(p.profile, 80)}\n`),
+    );
   }
   return failed > 0 ? 1 : 0;
 }

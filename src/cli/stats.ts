@@ -56,7 +56,11 @@ function openInput(file: string | undefined): Readable {
 }
 
 /** Records of the input: one field per line without CSV, csv-parse's records with it. */
-async function* inputRecords(file: string | undefined, csv: { delimiter: string } | null, counter: { bytes: number }): AsyncGenerator<InputRecord> {
+async function* inputRecords(
+  file: string | undefined,
+  csv: { delimiter: string } | null,
+  counter: { bytes: number },
+): AsyncGenerator<InputRecord> {
   const stream = openInput(file);
   stream.on('data', (chunk: Buffer | string) => {
     counter.bytes += chunk.length;
@@ -123,7 +127,8 @@ export async function statsCommand(argv: string[]): Promise<number> {
   if (delimiter.length === 0) throw new UsageError('--delimiter must not be empty');
   if (flags.delimiter !== undefined && spec === null) throw new UsageError('--delimiter needs --column');
   const nan = (flags.nan ?? 'omit') as NanPolicy;
-  if (!['propagate', 'omit', 'raise'].includes(nan)) throw new UsageError(`--nan must be propagate, omit or raise, got '${nan}'`);
+  if (!['propagate', 'omit', 'raise'].includes(nan))
+    throw new UsageError(`--nan must be propagate, omit or raise, got '${nan}'`);
   const byName = Array.isArray(spec) && spec.some((item) => typeof item === 'string');
   if (byName && flags['no-header']) throw new UsageError('--column by name needs a header row; drop --no-header');
 
@@ -138,7 +143,13 @@ export async function statsCommand(argv: string[]): Promise<number> {
   let headerNames: string[] | null = null;
   const counter = { bytes: 0 };
   const progress = progressReporter('hotpath stats: lines');
-  const newColumn = (name: string, index: number): Column => ({ name, index, moments: new Moments({ nan }), batch: new Float64Array(BATCH), filled: 0 });
+  const newColumn = (name: string, index: number): Column => ({
+    name,
+    index,
+    moments: new Moments({ nan }),
+    batch: new Float64Array(BATCH),
+    filled: 0,
+  });
   const flush = (column: Column) => {
     column.moments.pushArray(column.batch.subarray(0, column.filled));
     column.filled = 0;
@@ -153,7 +164,12 @@ export async function statsCommand(argv: string[]): Promise<number> {
     records++;
     if (columns === null) {
       // The first record decides the header and the columns.
-      const candidates = spec === null ? [0] : spec === 'all' ? fields.map((_, i) => i) : spec.map((item) => (typeof item === 'number' ? item - 1 : -1));
+      const candidates =
+        spec === null
+          ? [0]
+          : spec === 'all'
+            ? fields.map((_, i) => i)
+            : spec.map((item) => (typeof item === 'number' ? item - 1 : -1));
       const numeric = candidates.some((i) => i >= 0 && i < fields.length && parseNumber(fields[i]) !== undefined);
       const isHeader = flags.header === true || (flags['no-header'] !== true && (byName || !numeric));
       const names = isHeader ? fields.map((f) => f.trim()) : fields.map((_, i) => String(i + 1));
@@ -161,9 +177,13 @@ export async function statsCommand(argv: string[]): Promise<number> {
       else if (spec === 'all') columns = [];
       else {
         columns = spec.map((item) => {
-          if (typeof item === 'number') return newColumn(isHeader && names[item - 1] ? names[item - 1] : String(item), item - 1);
+          if (typeof item === 'number')
+            return newColumn(isHeader && names[item - 1] ? names[item - 1] : String(item), item - 1);
           const index = names.indexOf(item);
-          if (index < 0) throw new UsageError(`no column named '${item}' in the header (${names.map((n) => JSON.stringify(n)).join(', ')})`);
+          if (index < 0)
+            throw new UsageError(
+              `no column named '${item}' in the header (${names.map((n) => JSON.stringify(n)).join(', ')})`,
+            );
           return newColumn(item, index);
         });
       }
@@ -187,10 +207,16 @@ export async function statsCommand(argv: string[]): Promise<number> {
       const field = fields[column.index];
       const value = field === undefined ? undefined : parseNumber(field);
       if (value === undefined) {
-        skip(line, field === undefined ? `has no column ${column.index + 1}` : `not a number: ${JSON.stringify(field.slice(0, 40))}${columns.length > 1 ? ` in column ${column.name}` : ''}`);
+        skip(
+          line,
+          field === undefined
+            ? `has no column ${column.index + 1}`
+            : `not a number: ${JSON.stringify(field.slice(0, 40))}${columns.length > 1 ? ` in column ${column.name}` : ''}`,
+        );
         continue;
       }
-      if (Number.isNaN(value) && nan === 'raise') throw new Error(`line ${line}: NaN in column ${column.name} (--nan raise)`);
+      if (Number.isNaN(value) && nan === 'raise')
+        throw new Error(`line ${line}: NaN in column ${column.name} (--nan raise)`);
       column.batch[column.filled++] = value;
       if (column.filled === BATCH) flush(column);
     }
@@ -203,25 +229,41 @@ export async function statsCommand(argv: string[]): Promise<number> {
 
   const total = columns.reduce((sum, c) => sum + c.moments.count, 0);
   if (total === 0 && !flags['allow-empty']) {
-    const why = records === 0 ? 'the input is empty' : headerLine !== null && records === 1 ? 'only a header row' : `${skipped} malformed`;
-    process.stderr.write(`hotpath stats: no numbers found in ${lastLine} line(s) read (${why}); --allow-empty accepts that\n`);
+    const why =
+      records === 0
+        ? 'the input is empty'
+        : headerLine !== null && records === 1
+          ? 'only a header row'
+          : `${skipped} malformed`;
+    process.stderr.write(
+      `hotpath stats: no numbers found in ${lastLine} line(s) read (${why}); --allow-empty accepts that\n`,
+    );
     return 1;
   }
   if (columns.length === 0) columns = [newColumn('value', 0)];
 
   const results = columns.map((c) => ({ column: c.name, ...summary(c, skipped) }));
   if (flags.json) {
-    const body = results.length === 1 && spec === null ? summary(columns[0], skipped) : results.length === 1 ? results[0] : { columns: results };
+    const body =
+      results.length === 1 && spec === null
+        ? summary(columns[0], skipped)
+        : results.length === 1
+          ? results[0]
+          : { columns: results };
     process.stdout.write(JSON.stringify(body, jsonReplacer) + '\n');
     return 0;
   }
   // One table: a row per statistic, a column per input column.
   const keys = Object.keys(summary(columns[0], skipped)) as (keyof ReturnType<typeof summary>)[];
-  const cells = keys.map((k) => results.map((r) => (typeof r[k] === 'number' ? formatNumber(r[k] as number) : String(r[k]))));
+  const cells = keys.map((k) =>
+    results.map((r) => (typeof r[k] === 'number' ? formatNumber(r[k] as number) : String(r[k]))),
+  );
   const labelWidth = Math.max(...keys.map((k) => k.length));
   const widths = results.map((r, j) => Math.max(r.column.length, ...cells.map((row) => row[j].length)));
   if (results.length > 1) {
-    process.stdout.write(`${''.padEnd(labelWidth)}  ${results.map((r, j) => r.column.padStart(widths[j])).join('  ')}\n`);
+    process.stdout.write(
+      `${''.padEnd(labelWidth)}  ${results.map((r, j) => r.column.padStart(widths[j])).join('  ')}\n`,
+    );
   }
   keys.forEach((k, i) => {
     const row = results.length > 1 ? cells[i].map((c, j) => c.padStart(widths[j])).join('  ') : cells[i][0];

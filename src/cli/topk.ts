@@ -5,7 +5,6 @@ import { TopK, type Key } from '../countmin/index.js';
 import path from 'node:path';
 import { escapeForTerminal, parseCommandArgs, positiveIntegerFlag, progressReporter, UsageError } from './io.js';
 
-
 /** Bytes read per chunk from a file (stdin delivers what the pipe holds). */
 const CHUNK_BYTES = 1 << 20;
 
@@ -43,7 +42,8 @@ function startingTopK(flags: Record<string, unknown>, k: number | undefined): To
   const loads = (flags.load as string[] | undefined) ?? [];
   const dimensionFlags = ['epsilon', 'delta', 'width', 'depth', 'seed'].filter((f) => flags[f] !== undefined);
   if (loads.length > 0) {
-    if (dimensionFlags.length > 0) throw new UsageError(`--load takes the dimensions and seed from the file; drop --${dimensionFlags.join(', --')}`);
+    if (dimensionFlags.length > 0)
+      throw new UsageError(`--load takes the dimensions and seed from the file; drop --${dimensionFlags.join(', --')}`);
     // Problems with the files (unreadable, damaged, dimensions that don't match) are input errors, exit 1.
     const runs = loads.map((file) => {
       try {
@@ -53,7 +53,12 @@ function startingTopK(flags: Record<string, unknown>, k: number | undefined): To
       }
     });
     const { sketch } = runs[0];
-    const start = new TopK(k ?? runs[0].k, { width: sketch.width, depth: sketch.depth, seed: sketch.seed, counter: sketch.counter });
+    const start = new TopK(k ?? runs[0].k, {
+      width: sketch.width,
+      depth: sketch.depth,
+      seed: sketch.seed,
+      counter: sketch.counter,
+    });
     try {
       return start.merge(...runs);
     } catch (error) {
@@ -62,7 +67,8 @@ function startingTopK(flags: Record<string, unknown>, k: number | undefined): To
   }
   const seed = flags.seed === undefined ? 0 : numberFlag('seed', flags.seed as string);
   if (flags.width !== undefined || flags.depth !== undefined) {
-    if (flags.epsilon !== undefined || flags.delta !== undefined) throw new UsageError('give --width/--depth or --epsilon/--delta, not both');
+    if (flags.epsilon !== undefined || flags.delta !== undefined)
+      throw new UsageError('give --width/--depth or --epsilon/--delta, not both');
     const width = positiveIntegerFlag('width', flags.width as string | undefined, 0);
     const depth = positiveIntegerFlag('depth', flags.depth as string | undefined, 0);
     if (width === 0 || depth === 0) throw new UsageError('--width and --depth go together');
@@ -111,7 +117,8 @@ export async function topkCommand(argv: string[]): Promise<number> {
     // Raw chunks straight into the sketch's byte path: no string per line, a key cut by a chunk boundary
     // is carried to the next chunk, and memory stays one chunk plus the sketch.
     if (file !== undefined && file !== '-') fs.accessSync(file, fs.constants.R_OK);
-    const input = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
+    const input =
+      file === undefined || file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
     const separator = by === 'line' ? '\n' : 'whitespace';
     let bytes = 0;
     const progress = progressReporter('hotpath topk: items');
@@ -128,14 +135,25 @@ export async function topkCommand(argv: string[]): Promise<number> {
   const { sketch } = topK;
   const items = topK.list().map((e) => ({ ...e, key: jsonKey(e.key) }));
   if (flags.json) {
-    const summary = { k: topK.k, totalCount: sketch.totalCount, width: sketch.width, depth: sketch.depth, epsilon: sketch.epsilon, delta: sketch.delta, errorBound: sketch.errorBound, backend: sketch.backend };
+    const summary = {
+      k: topK.k,
+      totalCount: sketch.totalCount,
+      width: sketch.width,
+      depth: sketch.depth,
+      epsilon: sketch.epsilon,
+      delta: sketch.delta,
+      errorBound: sketch.errorBound,
+      backend: sketch.backend,
+    };
     process.stdout.write(JSON.stringify({ ...summary, items }) + '\n');
     return 0;
   }
   const width = Math.max(8, ...items.map((e) => String(e.estimate).length));
   process.stdout.write(`${'rank'.padStart(4)}  ${'estimate'.padStart(width)}  ${'lower'.padStart(width)}  key\n`);
   items.forEach((e, i) => {
-    process.stdout.write(`${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ${String(Math.ceil(e.lowerBound)).padStart(width)}  ${escapeForTerminal(e.key)}\n`);
+    process.stdout.write(
+      `${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ${String(Math.ceil(e.lowerBound)).padStart(width)}  ${escapeForTerminal(e.key)}\n`,
+    );
   });
   process.stdout.write(
     `\n${sketch.totalCount} items; sketch ${sketch.width} x ${sketch.depth} (epsilon ${sketch.epsilon.toPrecision(3)}, delta ${sketch.delta.toPrecision(3)}): ` +

@@ -5,7 +5,6 @@ import { parseCommandArgs, positiveIntegerFlag, UsageError } from './io.js';
 
 const CLOSE_GRACE_MS = 10_000;
 
-
 export async function workerCommand(argv: string[]): Promise<number> {
   const { values: flags } = parseCommandArgs({
     args: argv,
@@ -30,9 +29,17 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const concurrency = positiveIntegerFlag('concurrency', flags.concurrency, 1);
   const lockDuration = positiveIntegerFlag('lock-duration', flags['lock-duration'], 30_000);
   const stalledInterval = positiveIntegerFlag('stalled-interval', flags['stalled-interval'], lockDuration);
-  if (!flags.module) throw new UsageError('--module is required: name the modules jobs may run (nothing is allowed by default)');
+  if (!flags.module)
+    throw new UsageError('--module is required: name the modules jobs may run (nothing is allowed by default)');
   const modules = flags.module;
-  const worker = await startClusterWorker({ connection, queue: flags.queue, concurrency, modules, lockDuration, stalledInterval });
+  const worker = await startClusterWorker({
+    connection,
+    queue: flags.queue,
+    concurrency,
+    modules,
+    lockDuration,
+    stalledInterval,
+  });
   process.stderr.write(
     `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ${concurrency}, modules: ${modules.join(', ')})\n`,
   );
@@ -47,6 +54,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
     new Promise<boolean>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS, false).unref()),
   ]);
   if (closed) return 0;
-  process.stderr.write(`hotpath worker: not closed cleanly within ${CLOSE_GRACE_MS / 1000} s (Redis unreachable?); exiting\n`);
+  process.stderr.write(
+    `hotpath worker: not closed cleanly within ${CLOSE_GRACE_MS / 1000} s (Redis unreachable?); exiting\n`,
+  );
   process.exit(1);
 }

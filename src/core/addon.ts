@@ -23,7 +23,13 @@ export interface NativeAddon {
     estimatesOut: Float64Array | null,
   ): void;
   /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
-  countminEstimate(counters: Uint32Array, shape: Uint32Array, keys: string | Uint8Array, offsets: Uint32Array, estimatesOut: Float64Array): void;
+  countminEstimate(
+    counters: Uint32Array,
+    shape: Uint32Array,
+    keys: string | Uint8Array,
+    offsets: Uint32Array,
+    estimatesOut: Float64Array,
+  ): void;
   /** Count-min: adds count to one key (a string, hashed as UTF-8, or bytes); returns its new estimate. */
   countminUpdateOne(counters: Uint32Array, shape: Uint32Array, key: string | Uint8Array, count: number): number;
   /** Count-min: one key's estimate. */
@@ -33,9 +39,24 @@ export interface NativeAddon {
   /** xxHash64 of bytes with the seed's 32-bit halves. */
   countminHash(bytes: Uint8Array, seedLo: number, seedHi: number): bigint;
   /** Adds 1 to every key of bytes (split at separator: a byte, or 256 for ASCII whitespace); returns the key count. */
-  countminUpdateLines(counters: Uint32Array, shape: Uint32Array, bytes: Uint8Array, separator: number, stripCR: boolean, threads: number): number;
+  countminUpdateLines(
+    counters: Uint32Array,
+    shape: Uint32Array,
+    bytes: Uint8Array,
+    separator: number,
+    stripCR: boolean,
+    threads: number,
+  ): number;
   /** Sequential updateLines that also returns [keys, offset, length, estimate, ...] for candidates >= threshold. */
-  countminUpdateLinesCandidates(counters: Uint32Array, shape: Uint32Array, bytes: Uint8Array, separator: number, stripCR: boolean, threshold: number, limit: number): Float64Array;
+  countminUpdateLinesCandidates(
+    counters: Uint32Array,
+    shape: Uint32Array,
+    bytes: Uint8Array,
+    separator: number,
+    stripCR: boolean,
+    threshold: number,
+    limit: number,
+  ): Float64Array;
   /** Bytes held by the addon's tracked allocations (native/common/memory.h), process-wide. */
   nativeMemory(): number;
   /** High-water mark of nativeMemory() since the previous call; resets it to the live total. */
@@ -44,13 +65,33 @@ export interface NativeAddon {
   trackedFloat64Array(length: number): Float64Array;
 
   // OpenCL (native/opencl): handles are opaque Externals released by openclRelease or by GC.
-  openclStatus(): { available: boolean; reason: string | null; via: 'loader' | 'direct-icd' | null; libraries: string[] };
+  openclStatus(): {
+    available: boolean;
+    reason: string | null;
+    via: 'loader' | 'direct-icd' | null;
+    libraries: string[];
+  };
   openclPlatforms(): OpenclPlatformRecord[];
   openclCreateContext(deviceIndex: number): OpenclHandle;
   /** access: 0 read-write, 1 read-only, 2 write-only; `initial` (exactly byteLength bytes) is copied. */
-  openclCreateBuffer(context: OpenclHandle, access: number, byteLength: number, initial?: ArrayBufferView): OpenclHandle;
-  openclWriteBuffer(context: OpenclHandle, buffer: OpenclHandle, source: ArrayBufferView, byteOffset: number): Promise<void>;
-  openclReadBuffer<T extends ArrayBufferView>(context: OpenclHandle, buffer: OpenclHandle, into: T, byteOffset: number): Promise<T>;
+  openclCreateBuffer(
+    context: OpenclHandle,
+    access: number,
+    byteLength: number,
+    initial?: ArrayBufferView,
+  ): OpenclHandle;
+  openclWriteBuffer(
+    context: OpenclHandle,
+    buffer: OpenclHandle,
+    source: ArrayBufferView,
+    byteOffset: number,
+  ): Promise<void>;
+  openclReadBuffer<T extends ArrayBufferView>(
+    context: OpenclHandle,
+    buffer: OpenclHandle,
+    into: T,
+    byteOffset: number,
+  ): Promise<T>;
   /** Rejects with an Error carrying `buildLog` when the build fails. */
   openclBuildProgram(context: OpenclHandle, source: string, options: string): Promise<OpenclHandle>;
   openclCreateKernel(program: OpenclHandle, name: string): OpenclKernelRecord;

@@ -51,7 +51,8 @@ export class Future<T> extends Promise<T> {
   #callbacks: Array<(future: Future<T>) => void> = [];
 
   constructor(executor: FutureExecutor<T>) {
-    if (typeof executor !== 'function') throw new TypeError(`Future: executor must be a function, got ${typeof executor}`);
+    if (typeof executor !== 'function')
+      throw new TypeError(`Future: executor must be a function, got ${typeof executor}`);
     let settle!: { resolve: (value: T) => void; reject: (reason: unknown) => void };
     super((resolve, reject) => {
       settle = { resolve, reject };
@@ -70,7 +71,11 @@ export class Future<T> extends Promise<T> {
       },
     };
     try {
-      executor((value) => this.#resolveWith(value), (reason) => this.#lockAndSettle('rejected', reason), control);
+      executor(
+        (value) => this.#resolveWith(value),
+        (reason) => this.#lockAndSettle('rejected', reason),
+        control,
+      );
     } catch (error) {
       this.#lockAndSettle('rejected', error);
     }
@@ -103,7 +108,10 @@ export class Future<T> extends Promise<T> {
    */
   cancel(reason?: unknown): boolean {
     if (this.done) return false;
-    const error = reason instanceof Error && reason.name === 'AbortError' ? reason : new AbortError('Future cancelled', { cause: reason });
+    const error =
+      reason instanceof Error && reason.name === 'AbortError'
+        ? reason
+        : new AbortError('Future cancelled', { cause: reason });
     this.#finish('cancelled', error);
     this.#abort.abort(error);
     return true;
@@ -141,7 +149,8 @@ export class Future<T> extends Promise<T> {
    * still run, as Python logs and goes on.
    */
   addDoneCallback(callback: (future: Future<T>) => void): this {
-    if (typeof callback !== 'function') throw new TypeError(`Future.addDoneCallback: callback must be a function, got ${typeof callback}`);
+    if (typeof callback !== 'function')
+      throw new TypeError(`Future.addDoneCallback: callback must be a function, got ${typeof callback}`);
     if (this.done) queueMicrotask(() => this.#runCallback(callback));
     else this.#callbacks.push(callback);
     return this;
@@ -156,9 +165,16 @@ export class Future<T> extends Promise<T> {
 
   #resolveWith(value: T | PromiseLike<T>): void {
     if (this.#locked) return;
-    if (value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function') {
+    if (
+      value !== null &&
+      (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as PromiseLike<T>).then === 'function'
+    ) {
       this.#locked = true;
-      (value as PromiseLike<T>).then((v) => this.#finish('fulfilled', v), (e) => this.#finish('rejected', e));
+      (value as PromiseLike<T>).then(
+        (v) => this.#finish('fulfilled', v),
+        (e) => this.#finish('rejected', e),
+      );
       return;
     }
     this.#lockAndSettle('fulfilled', value as T);

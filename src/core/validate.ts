@@ -63,7 +63,6 @@ export function checkOptions(where: string, options: unknown): Record<string, un
   return options as Record<string, unknown>;
 }
 
-
 const integerArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array];
 
 // %TypedArray%.prototype's own getters read a view's internal slots, which no subclass or own

@@ -34,7 +34,11 @@ export type Completion<F extends PromiseLike<unknown>> =
   | { future: F; ok: false; value?: undefined; error: unknown };
 
 function toPromiseList<F extends PromiseLike<unknown>>(where: string, futures: unknown): F[] {
-  if (futures === null || typeof futures !== 'object' || typeof (futures as Iterable<F>)[Symbol.iterator] !== 'function') {
+  if (
+    futures === null ||
+    typeof futures !== 'object' ||
+    typeof (futures as Iterable<F>)[Symbol.iterator] !== 'function'
+  ) {
     throw new TypeError(`${where}: futures must be an iterable of Futures or promises, got ${typeName(futures)}`);
   }
   const list = [...new Set(futures as Iterable<F>)];
@@ -61,7 +65,10 @@ function watch<F extends PromiseLike<unknown>>(list: F[], onSettled: (c: Complet
  * first; duplicates once. A failure is reported, not thrown, so the loop goes on. With `timeout`,
  * the iteration throws a TimeoutError when that many ms pass before all have settled.
  */
-export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: AsCompletedOptions): AsyncIterableIterator<Completion<F>> {
+export function asCompleted<F extends PromiseLike<unknown>>(
+  futures: Iterable<F>,
+  options?: AsCompletedOptions,
+): AsyncIterableIterator<Completion<F>> {
   const opts = checkKnownOptions('asCompleted', options, ['timeout']);
   const timeout = checkTimeout('asCompleted', 'timeout', opts.timeout);
   const list = toPromiseList<F>('asCompleted', futures);
@@ -115,10 +122,16 @@ export function asCompleted<F extends PromiseLike<unknown>>(futures: Iterable<F>
  * Waits until the futures meet `returnWhen` (or `timeout` ms pass) and splits them into done and
  * notDone sets, as concurrent.futures.wait does. Never rejects because a future failed.
  */
-export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, options?: WaitOptions): Promise<WaitResult<F>> {
+export function wait<F extends PromiseLike<unknown>>(
+  futures: Iterable<F>,
+  options?: WaitOptions,
+): Promise<WaitResult<F>> {
   const opts = checkKnownOptions('wait', options, ['timeout', 'returnWhen']);
   const timeout = checkTimeout('wait', 'timeout', opts.timeout);
-  const returnWhen = opts.returnWhen === undefined ? 'ALL_COMPLETED' : checkOneOf('wait', 'returnWhen', opts.returnWhen, returnWhenValues);
+  const returnWhen =
+    opts.returnWhen === undefined
+      ? 'ALL_COMPLETED'
+      : checkOneOf('wait', 'returnWhen', opts.returnWhen, returnWhenValues);
   const list = toPromiseList<F>('wait', futures);
   const done = new Set<F>();
   let failed = false;
@@ -131,7 +144,9 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
     }
   }
   const met = () =>
-    done.size === list.length || (returnWhen === 'FIRST_COMPLETED' && done.size > 0) || (returnWhen === 'FIRST_EXCEPTION' && failed);
+    done.size === list.length ||
+    (returnWhen === 'FIRST_COMPLETED' && done.size > 0) ||
+    (returnWhen === 'FIRST_EXCEPTION' && failed);
   return new Promise((resolve) => {
     let finished = false;
     // Read by finish(), which may run before the timer exists.

@@ -59,14 +59,23 @@ export function writeSketch(h: SketchHeader, counters: Uint32Array, checksum: (b
 }
 
 /** Parses and checks a buffer; every defect is an Error naming it, before any counter is read. */
-export function readSketch(where: string, buf: unknown, checksum: (bytes: Uint8Array) => bigint): { header: SketchHeader; counters: Uint32Array } {
-  if (!(buf instanceof Uint8Array)) throw new TypeError(`${where}: buffer must be a Uint8Array or Buffer, got ${typeName(buf)}`);
+export function readSketch(
+  where: string,
+  buf: unknown,
+  checksum: (bytes: Uint8Array) => bigint,
+): { header: SketchHeader; counters: Uint32Array } {
+  if (!(buf instanceof Uint8Array))
+    throw new TypeError(`${where}: buffer must be a Uint8Array or Buffer, got ${typeName(buf)}`);
   requireLittleEndian(where);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < HEADER_BYTES + CHECKSUM_BYTES) throw new Error(`${where}: truncated: ${b.length} bytes is shorter than the ${HEADER_BYTES + CHECKSUM_BYTES}-byte minimum`);
+  if (b.length < HEADER_BYTES + CHECKSUM_BYTES)
+    throw new Error(
+      `${where}: truncated: ${b.length} bytes is shorter than the ${HEADER_BYTES + CHECKSUM_BYTES}-byte minimum`,
+    );
   if (b.readUInt32LE(0) !== MAGIC) throw new Error(`${where}: not a count-min sketch (bad magic)`);
   const version = b.readUInt16LE(4);
-  if (version !== VERSION) throw new Error(`${where}: unsupported format version ${version} (this build reads version ${VERSION})`);
+  if (version !== VERSION)
+    throw new Error(`${where}: unsupported format version ${version} (this build reads version ${VERSION})`);
   const type = b.readUInt8(6);
   if (type > 1) throw new Error(`${where}: unknown counter type ${type}`);
   const flags = b.readUInt8(7);
@@ -81,7 +90,8 @@ export function readSketch(where: string, buf: unknown, checksum: (bytes: Uint8A
     throw new Error(`${where}: ${what}: ${width} x ${depth} counters need ${expected} bytes, got ${b.length}`);
   }
   const stored = b.readBigUInt64LE(HEADER_BYTES + counterBytes);
-  if (checksum(b.subarray(0, HEADER_BYTES + counterBytes)) !== stored) throw new Error(`${where}: checksum mismatch (corrupted data)`);
+  if (checksum(b.subarray(0, HEADER_BYTES + counterBytes)) !== stored)
+    throw new Error(`${where}: checksum mismatch (corrupted data)`);
   // Copy into a fresh, 8-byte aligned buffer: the sketch owns its counters.
   const counters = new Uint32Array(counterBytes / 4);
   new Uint8Array(counters.buffer).set(b.subarray(HEADER_BYTES, HEADER_BYTES + counterBytes));

@@ -9,11 +9,16 @@ import { typeName } from '../core/validate.js';
 export type Key = string | Uint8Array | number | bigint;
 
 // The xxHash64 primes as (hi, lo) int32 words.
-const P1H = 0x9e3779b1 | 0, P1L = 0x85ebca87 | 0;
-const P2H = 0xc2b2ae3d | 0, P2L = 0x27d4eb4f | 0;
-const P3H = 0x165667b1 | 0, P3L = 0x9e3779f9 | 0;
-const P4H = 0x85ebca77 | 0, P4L = 0xc2b2ae63 | 0;
-const P5H = 0x27d4eb2f | 0, P5L = 0x165667c5 | 0;
+const P1H = 0x9e3779b1 | 0,
+  P1L = 0x85ebca87 | 0;
+const P2H = 0xc2b2ae3d | 0,
+  P2L = 0x27d4eb4f | 0;
+const P3H = 0x165667b1 | 0,
+  P3L = 0x9e3779f9 | 0;
+const P4H = 0x85ebca77 | 0,
+  P4L = 0xc2b2ae63 | 0;
+const P5H = 0x27d4eb2f | 0,
+  P5L = 0x165667c5 | 0;
 const TWO32 = 4294967296;
 
 // Result registers of the 64-bit helpers below: [hi, lo]. Words are int32 throughout (| 0, not
@@ -23,8 +28,13 @@ const R = new Int32Array(2);
 
 /** High 32 bits of the unsigned 32x32 product, from 16-bit halves (each partial product < 2^32). */
 export function mulHi32(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
-  const lowLow = a0 * b0, highLow = a1 * b0, lowHigh = a0 * b1;
+  const a0 = a & 0xffff,
+    a1 = a >>> 16,
+    b0 = b & 0xffff,
+    b1 = b >>> 16;
+  const lowLow = a0 * b0,
+    highLow = a1 * b0,
+    lowHigh = a0 * b1;
   const carry = ((lowLow >>> 16) + (highLow & 0xffff) + (lowHigh & 0xffff)) >>> 16;
   return a1 * b1 + (highLow >>> 16) + (lowHigh >>> 16) + carry;
 }
@@ -39,7 +49,7 @@ function mul64(ah: number, al: number, bh: number, bl: number): void {
 function add64(ah: number, al: number, bh: number, bl: number): void {
   const lo = (al + bl) | 0;
   R[1] = lo;
-  R[0] = (ah + bh + ((lo >>> 0) < (al >>> 0) ? 1 : 0)) | 0;
+  R[0] = (ah + bh + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
 }
 
 /** (R[0], R[1]) = rotl(a, r) for 0 < r < 32. */
@@ -84,26 +94,35 @@ export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: num
   if (length >= 32) {
     add64(seedHi, seedLo, P1H, P1L);
     add64(R[0], R[1], P2H, P2L);
-    let v1h = R[0], v1l = R[1];
+    let v1h = R[0],
+      v1l = R[1];
     add64(seedHi, seedLo, P2H, P2L);
-    let v2h = R[0], v2l = R[1];
-    let v3h = seedHi, v3l = seedLo;
+    let v2h = R[0],
+      v2l = R[1];
+    let v3h = seedHi,
+      v3l = seedLo;
     add64(seedHi, seedLo, ~P1H, ~P1L); // seed - P1 = seed + ~P1 + 1
     add64(R[0], R[1], 0, 1);
-    let v4h = R[0], v4l = R[1];
+    let v4h = R[0],
+      v4l = R[1];
     for (const limit = end - 32; p <= limit; p += 32) {
       round(v1h, v1l, read32(bytes, p + 4), read32(bytes, p));
-      v1h = R[0]; v1l = R[1];
+      v1h = R[0];
+      v1l = R[1];
       round(v2h, v2l, read32(bytes, p + 12), read32(bytes, p + 8));
-      v2h = R[0]; v2l = R[1];
+      v2h = R[0];
+      v2l = R[1];
       round(v3h, v3l, read32(bytes, p + 20), read32(bytes, p + 16));
-      v3h = R[0]; v3l = R[1];
+      v3h = R[0];
+      v3l = R[1];
       round(v4h, v4l, read32(bytes, p + 28), read32(bytes, p + 24));
-      v4h = R[0]; v4l = R[1];
+      v4h = R[0];
+      v4l = R[1];
     }
     // h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18), then one merge round per lane.
     rotl64(v1h, v1l, 1);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
     addRotated(hh, hl, v2h, v2l, 7);
     addRotated(R[0], R[1], v3h, v3l, 12);
     addRotated(R[0], R[1], v4h, v4l, 18);
@@ -111,38 +130,45 @@ export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: num
     mergeRound(R[0], R[1], v2h, v2l);
     mergeRound(R[0], R[1], v3h, v3l);
     mergeRound(R[0], R[1], v4h, v4l);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
   } else {
     add64(seedHi, seedLo, P5H, P5L);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
   }
   add64(hh, hl, Math.floor(length / TWO32), length | 0);
-  hh = R[0]; hl = R[1];
+  hh = R[0];
+  hl = R[1];
   for (; p + 8 <= end; p += 8) {
     round(0, 0, read32(bytes, p + 4), read32(bytes, p));
     rotl64(hh ^ R[0], hl ^ R[1], 27);
     mul64(R[0], R[1], P1H, P1L);
     add64(R[0], R[1], P4H, P4L);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
   }
   if (p + 4 <= end) {
     mul64(0, read32(bytes, p), P1H, P1L);
     rotl64(hh ^ R[0], hl ^ R[1], 23);
     mul64(R[0], R[1], P2H, P2L);
     add64(R[0], R[1], P3H, P3L);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
     p += 4;
   }
   for (; p < end; p++) {
     mul64(0, bytes[p], P5H, P5L);
     rotl64(hh ^ R[0], hl ^ R[1], 11);
     mul64(R[0], R[1], P1H, P1L);
-    hh = R[0]; hl = R[1];
+    hh = R[0];
+    hl = R[1];
   }
   // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
   hl ^= hh >>> 1;
   mul64(hh, hl, P2H, P2L);
-  hh = R[0]; hl = R[1];
+  hh = R[0];
+  hl = R[1];
   hl ^= (hl >>> 29) | (hh << 3);
   hh ^= hh >>> 29;
   mul64(hh, hl, P3H, P3L);
@@ -155,7 +181,8 @@ export function seedHalves(where: string, seed: unknown): { hi: number; lo: numb
   let big: bigint;
   if (typeof seed === 'bigint') big = seed;
   else if (typeof seed === 'number') {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${where}: seed must be an integer in [0, 2^53) or a bigint in [0, 2^64), got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`${where}: seed must be an integer in [0, 2^53) or a bigint in [0, 2^64), got ${seed}`);
     big = BigInt(seed);
   } else throw new TypeError(`${where}: seed must be a number or bigint, got ${typeName(seed)}`);
   if (big < 0n || big >= 1n << 64n) throw new RangeError(`${where}: seed must be in [0, 2^64), got ${big}`);
@@ -234,10 +261,11 @@ export function encodeKey(where: string, key: unknown): void {
   } else if (typeof key === 'number') {
     if (!Number.isSafeInteger(key)) throw new RangeError(`${where}: a number key must be a safe integer, got ${key}`);
     const lo = key >>> 0; // key mod 2^32, also for negatives
-    encodeInt64((key - lo) / TWO32 >>> 0, lo);
+    encodeInt64(((key - lo) / TWO32) >>> 0, lo);
     keyEnd = 8;
   } else if (typeof key === 'bigint') {
-    if (key < INT64_MIN || key > INT64_MAX) throw new RangeError(`${where}: a bigint key must fit in int64, got ${key}`);
+    if (key < INT64_MIN || key > INT64_MAX)
+      throw new RangeError(`${where}: a bigint key must fit in int64, got ${key}`);
     const u = BigInt.asUintN(64, key);
     encodeInt64(Number(u >> 32n), Number(u & 0xffffffffn));
     keyEnd = 8;
@@ -262,7 +290,13 @@ export function keyCount(where: string, keys: unknown): number {
  * `lengths` it also records each string's UTF-16 length at lengths[i - start] (NOT_A_STRING for
  * other keys), so the native path batches without reading the strings a second time.
  */
-export function checkKeys(where: string, keys: unknown, start = 0, end = keyCount(where, keys), lengths?: Uint32Array): void {
+export function checkKeys(
+  where: string,
+  keys: unknown,
+  start = 0,
+  end = keyCount(where, keys),
+  lengths?: Uint32Array,
+): void {
   const list = keys as readonly unknown[];
   for (let i = start; i < end; i++) {
     const k = list[i];
@@ -273,9 +307,15 @@ export function checkKeys(where: string, keys: unknown, start = 0, end = keyCoun
     if (lengths) lengths[i - start] = NOT_A_STRING;
     if (k instanceof Uint8Array) continue;
     const bad =
-      typeof k === 'number' ? !Number.isSafeInteger(k) : typeof k === 'bigint' ? k < INT64_MIN || k > INT64_MAX : undefined;
-    if (bad === undefined) throw new TypeError(`${where}: keys[${i}] must be a string, Uint8Array, number or bigint, got ${typeName(k)}`);
-    if (bad) throw new RangeError(`${where}: keys[${i}] must be a safe integer (number) or fit in int64 (bigint), got ${k}`);
+      typeof k === 'number'
+        ? !Number.isSafeInteger(k)
+        : typeof k === 'bigint'
+          ? k < INT64_MIN || k > INT64_MAX
+          : undefined;
+    if (bad === undefined)
+      throw new TypeError(`${where}: keys[${i}] must be a string, Uint8Array, number or bigint, got ${typeName(k)}`);
+    if (bad)
+      throw new RangeError(`${where}: keys[${i}] must be a safe integer (number) or fit in int64 (bigint), got ${k}`);
   }
 }
 

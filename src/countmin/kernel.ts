@@ -63,7 +63,8 @@ function addU64(c: Uint32Array, i: number, count: number): void {
   const mag = Math.abs(count);
   const mlo = mag >>> 0;
   const mhi = (mag - mlo) / TWO32;
-  const lo = c[2 * i], hi = c[2 * i + 1];
+  const lo = c[2 * i],
+    hi = c[2 * i + 1];
   if (count >= 0) {
     const sumLo = lo + mlo;
     const sumHi = hi + mhi + (sumLo >= TWO32 ? 1 : 0);
@@ -101,7 +102,8 @@ function updateU64(s: SketchState, count: number): number {
     targetCell[0] = c[2 * m];
     targetCell[1] = c[2 * m + 1];
     addU64(targetCell, 0, count);
-    const tlo = targetCell[0], thi = targetCell[1];
+    const tlo = targetCell[0],
+      thi = targetCell[1];
     for (let r = 0; r < s.depth; r++) {
       const i = cell(r, s.width);
       if (lessU64(c, i, thi, tlo)) {
@@ -146,7 +148,8 @@ export function mergeCounters(dst: Uint32Array, src: Uint32Array, wide: boolean,
     return;
   }
   for (let i = 0; i < dst.length; i += 2) {
-    const slo = src[i], shi = src[i + 1];
+    const slo = src[i],
+      shi = src[i + 1];
     // weight * slo as an exact 64-bit (hi, lo); weight * shi only matters while it is < 2^32.
     const prodLo = Math.imul(weight, slo) >>> 0;
     const lo = prodLo + dst[i];

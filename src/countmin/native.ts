@@ -69,15 +69,28 @@ function nextBatch(keys: readonly unknown[], begin: number, where: string): { ba
  * they were, by a check of every key up front or, when cheaper, a snapshot of the counters
  * restored on error (then each key is read once before join, not twice).
  */
-export function updateManyNative(s: SketchState, keys: readonly unknown[], counts: Float64Array | null, estimates: Float64Array | null, where: string): void {
+export function updateManyNative(
+  s: SketchState,
+  keys: readonly unknown[],
+  counts: Float64Array | null,
+  estimates: Float64Array | null,
+  where: string,
+): void {
   const addon = requireNative();
   const batches = keys.length > BATCH_KEYS;
   const snapshot = batches && s.counters.byteLength <= keys.length * SNAPSHOT_BYTES_PER_KEY ? s.counters.slice() : null;
   if (batches && !snapshot) checkKeys(where, keys);
   try {
-    for (let begin = 0; begin < keys.length; ) {
+    for (let begin = 0; begin < keys.length;) {
       const { batch, end } = nextBatch(keys, begin, where);
-      addon.countminUpdate(s.counters, s.shape, batch.keys, batch.offsets, counts && counts.subarray(begin, end), estimates && estimates.subarray(begin, end));
+      addon.countminUpdate(
+        s.counters,
+        s.shape,
+        batch.keys,
+        batch.offsets,
+        counts && counts.subarray(begin, end),
+        estimates && estimates.subarray(begin, end),
+      );
       begin = end;
     }
   } catch (error) {
@@ -88,7 +101,7 @@ export function updateManyNative(s: SketchState, keys: readonly unknown[], count
 
 export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
   const addon = requireNative();
-  for (let begin = 0; begin < keys.length; ) {
+  for (let begin = 0; begin < keys.length;) {
     const { batch, end } = nextBatch(keys, begin, where);
     addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
     begin = end;
@@ -118,8 +131,22 @@ export function updateLinesNative(s: SketchState, bytes: Uint8Array, format: Lin
   return requireNative().countminUpdateLines(s.counters, s.shape, bytes, format.separator, format.stripCR, threads);
 }
 
-export function updateLinesCandidatesNative(s: SketchState, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): { keys: number; candidates: LineCandidate[] } {
-  const packed = requireNative().countminUpdateLinesCandidates(s.counters, s.shape, bytes, format.separator, format.stripCR, threshold, limit);
+export function updateLinesCandidatesNative(
+  s: SketchState,
+  bytes: Uint8Array,
+  format: LineFormat,
+  threshold: number,
+  limit: number,
+): { keys: number; candidates: LineCandidate[] } {
+  const packed = requireNative().countminUpdateLinesCandidates(
+    s.counters,
+    s.shape,
+    bytes,
+    format.separator,
+    format.stripCR,
+    threshold,
+    limit,
+  );
   const candidates: LineCandidate[] = [];
   for (let i = 1; i < packed.length; i += 3) {
     candidates.push({ bytes: bytes.subarray(packed[i], packed[i] + packed[i + 1]), estimate: packed[i + 2] });

@@ -3,10 +3,38 @@
 import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, xxh64, type Key, lastHash } from './hash.js';
+import {
+  checkKeys,
+  encodeKey,
+  keyCount,
+  keyBytes,
+  keyEnd,
+  keyStart,
+  seedHalves,
+  xxh64,
+  type Key,
+  lastHash,
+} from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
-import { checkLineOptions, LineCarry, updateLinesCandidatesJs, updateLinesJs, type LineCandidate, type LineFormat, type UpdateLinesOptions } from './lines.js';
-import { estimateManyNative, estimateNative, hashNative, mergeNative, updateLinesCandidatesNative, updateLinesNative, updateManyNative, updateNative } from './native.js';
+import {
+  checkLineOptions,
+  LineCarry,
+  updateLinesCandidatesJs,
+  updateLinesJs,
+  type LineCandidate,
+  type LineFormat,
+  type UpdateLinesOptions,
+} from './lines.js';
+import {
+  estimateManyNative,
+  estimateNative,
+  hashNative,
+  mergeNative,
+  updateLinesCandidatesNative,
+  updateLinesNative,
+  updateManyNative,
+  updateNative,
+} from './native.js';
 
 export type CounterType = 'u32' | 'u64';
 
@@ -59,7 +87,8 @@ function checkCounts(where: string, counts: unknown, n: number, nonNegative: boo
 function checkCount(where: string, name: string, count: unknown, nonNegative: boolean): number {
   if (typeof count !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${typeName(count)}`);
   if (!Number.isSafeInteger(count)) throw new RangeError(`${where}: ${name} must be a safe integer, got ${count}`);
-  if (nonNegative && count < 0) throw new RangeError(`${where}: ${name} must be >= 0 with conservative update, got ${count}`);
+  if (nonNegative && count < 0)
+    throw new RangeError(`${where}: ${name} must be >= 0 with conservative update, got ${count}`);
   return count;
 }
 
@@ -88,7 +117,13 @@ export const sketchInternals = {} as {
   update(sketch: CountMinSketch, where: string, key: unknown, count: unknown): number;
   updateMany(sketch: CountMinSketch, where: string, keys: unknown, counts: unknown, estimates: Float64Array): void;
   /** One complete piece of a byte stream, sequentially, returning the candidates at or above threshold (TopK). */
-  updateLinesCandidates(sketch: CountMinSketch, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): LineCandidate[];
+  updateLinesCandidates(
+    sketch: CountMinSketch,
+    bytes: Uint8Array,
+    format: LineFormat,
+    threshold: number,
+    limit: number,
+  ): LineCandidate[];
 };
 
 /**
@@ -109,7 +144,8 @@ export class CountMinSketch {
 
   static {
     sketchInternals.update = (sketch, where, key, count) => sketch.#update(where, key, count);
-    sketchInternals.updateMany = (sketch, where, keys, counts, estimates) => sketch.#updateMany(where, keys, counts, estimates);
+    sketchInternals.updateMany = (sketch, where, keys, counts, estimates) =>
+      sketch.#updateMany(where, keys, counts, estimates);
     sketchInternals.updateLinesCandidates = (sketch, bytes, format, threshold, limit) => {
       const run = sketch.backend === 'native' ? updateLinesCandidatesNative : updateLinesCandidatesJs;
       const { keys, candidates } = run(sketch.#state, bytes, format, threshold, limit);
@@ -119,18 +155,27 @@ export class CountMinSketch {
   }
 
   /** `counters`: loaded state of the right length (fromBuffer); default all zero. */
-  private constructor(width: number, depth: number, opts: Record<string, unknown>, where: string, counters?: Uint32Array) {
+  private constructor(
+    width: number,
+    depth: number,
+    opts: Record<string, unknown>,
+    where: string,
+    counters?: Uint32Array,
+  ) {
     this.backend = resolveBackend(opts.backend, where);
     const seed = seedHalves(where, opts.seed ?? 0);
     this.seed = seed.seed;
-    this.conservative = opts.conservative === undefined ? false : checkBoolean(where, 'conservative', opts.conservative);
+    this.conservative =
+      opts.conservative === undefined ? false : checkBoolean(where, 'conservative', opts.conservative);
     this.counter = opts.counter === undefined ? 'u32' : checkOneOf(where, 'counter', opts.counter, counterTypes);
     this.width = width;
     this.depth = depth;
     const wide = this.counter === 'u64';
     const bytes = width * depth * (wide ? 8 : 4);
     if (bytes > MAX_COUNTER_BYTES) {
-      throw new RangeError(`${where}: ${width} x ${depth} ${this.counter} counters need ${bytes} bytes, over the ${MAX_COUNTER_BYTES}-byte limit`);
+      throw new RangeError(
+        `${where}: ${width} x ${depth} ${this.counter} counters need ${bytes} bytes, over the ${MAX_COUNTER_BYTES}-byte limit`,
+      );
     }
     this.#state = {
       width,
@@ -148,20 +193,29 @@ export class CountMinSketch {
   static withDimensions(width: number, depth: number, options?: CountMinOptions): CountMinSketch {
     const where = 'CountMinSketch.withDimensions';
     const opts = checkOptions(where, options);
-    return new CountMinSketch(checkInteger(where, 'width', width, 1, MAX_WIDTH), checkInteger(where, 'depth', depth, 1, MAX_DEPTH), opts, where);
+    return new CountMinSketch(
+      checkInteger(where, 'width', width, 1, MAX_WIDTH),
+      checkInteger(where, 'depth', depth, 1, MAX_DEPTH),
+      opts,
+      where,
+    );
   }
 
   /** A sketch with width = ceil(e / epsilon), depth = ceil(ln(1 / delta)): error <= epsilon·N with probability >= 1 - delta. */
   static withErrorRate(epsilon: number, delta: number, options?: CountMinOptions): CountMinSketch {
     const where = 'CountMinSketch.withErrorRate';
     const opts = checkOptions(where, options);
-    for (const [name, v] of [['epsilon', epsilon], ['delta', delta]] as const) {
+    for (const [name, v] of [
+      ['epsilon', epsilon],
+      ['delta', delta],
+    ] as const) {
       if (typeof v !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${typeName(v)}`);
       if (!(v > 0 && v < 1)) throw new RangeError(`${where}: ${name} must be in (0, 1), got ${v}`);
     }
     const width = Math.ceil(Math.E / epsilon);
     const depth = Math.max(1, Math.ceil(Math.log(1 / delta)));
-    if (width > MAX_WIDTH || depth > MAX_DEPTH) throw new RangeError(`${where}: epsilon=${epsilon}, delta=${delta} need ${width} x ${depth} counters, too large`);
+    if (width > MAX_WIDTH || depth > MAX_DEPTH)
+      throw new RangeError(`${where}: epsilon=${epsilon}, delta=${delta} need ${width} x ${depth} counters, too large`);
     return new CountMinSketch(width, depth, opts, where);
   }
 
@@ -215,7 +269,10 @@ export class CountMinSketch {
   updateLines(bytes: Uint8Array, options?: UpdateLinesOptions): this {
     const { format, stream, threads } = checkLineOptions('CountMinSketch.updateLines', bytes, options);
     for (const piece of this.#lines.next(bytes, format, stream)) {
-      const keys = this.backend === 'native' ? updateLinesNative(this.#state, piece, format, threads) : updateLinesJs(this.#state, piece, format);
+      const keys =
+        this.backend === 'native'
+          ? updateLinesNative(this.#state, piece, format, threads)
+          : updateLinesJs(this.#state, piece, format);
       this.#addTotal(BigInt(keys));
     }
     return this;
@@ -256,10 +313,18 @@ export class CountMinSketch {
   merge(...others: Array<CountMinSketch | WeightedSketch>): this {
     const where = 'CountMinSketch.merge';
     const parts = others.map((o, i) => {
-      const { sketch, weight } = o instanceof CountMinSketch ? { sketch: o, weight: 1 } : (o as WeightedSketch) ?? {};
-      if (!(sketch instanceof CountMinSketch)) throw new TypeError(`${where}: argument ${i} must be a CountMinSketch or { sketch, weight }, got ${typeName(o)}`);
+      const { sketch, weight } = o instanceof CountMinSketch ? { sketch: o, weight: 1 } : ((o as WeightedSketch) ?? {});
+      if (!(sketch instanceof CountMinSketch))
+        throw new TypeError(
+          `${where}: argument ${i} must be a CountMinSketch or { sketch, weight }, got ${typeName(o)}`,
+        );
       checkInteger(where, `weight of argument ${i}`, weight, 0, 0xffffffff);
-      if (sketch.width !== this.width || sketch.depth !== this.depth || sketch.seed !== this.seed || sketch.counter !== this.counter) {
+      if (
+        sketch.width !== this.width ||
+        sketch.depth !== this.depth ||
+        sketch.seed !== this.seed ||
+        sketch.counter !== this.counter
+      ) {
         throw new RangeError(
           `${where}: argument ${i} is ${sketch.#describe()}, this sketch is ${this.#describe()}: width, depth, seed and counter type must match`,
         );
@@ -277,7 +342,14 @@ export class CountMinSketch {
   /** The versioned binary form (see docs/api.md): loads in either backend with identical estimates. */
   toBuffer(): Buffer {
     const s = this.#state;
-    const header = { wide: s.wide, conservative: s.conservative, width: s.width, depth: s.depth, seed: this.seed, totalCount: this.#total };
+    const header = {
+      wide: s.wide,
+      conservative: s.conservative,
+      width: s.width,
+      depth: s.depth,
+      seed: this.seed,
+      totalCount: this.#total,
+    };
     return writeSketch(header, s.counters, checksumFor(this.backend));
   }
 
@@ -296,7 +368,8 @@ export class CountMinSketch {
   #update(where: string, key: unknown, count: unknown): number {
     checkCount(where, 'count', count, this.conservative);
     const c = count as number;
-    const estimate = this.backend === 'native' ? updateNative(this.#state, key, c, where) : updateKey(this.#state, key, c, where);
+    const estimate =
+      this.backend === 'native' ? updateNative(this.#state, key, c, where) : updateKey(this.#state, key, c, where);
     this.#addTotal(BigInt(c));
     return estimate;
   }

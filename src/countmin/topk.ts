@@ -100,12 +100,22 @@ export class TopK {
     const where = 'TopK';
     this.k = checkInteger(where, 'k', k, 1, MAX_K);
     const opts = checkOptions(where, options);
-    const sketchOptions = { seed: opts.seed as number | bigint | undefined, counter: opts.counter as CounterType | undefined, backend: opts.backend as Backend | undefined, conservative: true };
+    const sketchOptions = {
+      seed: opts.seed as number | bigint | undefined,
+      counter: opts.counter as CounterType | undefined,
+      backend: opts.backend as Backend | undefined,
+      conservative: true,
+    };
     if (opts.width !== undefined || opts.depth !== undefined) {
-      if (opts.epsilon !== undefined || opts.delta !== undefined) throw new TypeError(`${where}: give width and depth, or epsilon and delta, not both`);
+      if (opts.epsilon !== undefined || opts.delta !== undefined)
+        throw new TypeError(`${where}: give width and depth, or epsilon and delta, not both`);
       this.sketch = CountMinSketch.withDimensions(opts.width as number, opts.depth as number, sketchOptions);
     } else {
-      this.sketch = CountMinSketch.withErrorRate((opts.epsilon as number | undefined) ?? 0.001, (opts.delta as number | undefined) ?? 0.01, sketchOptions);
+      this.sketch = CountMinSketch.withErrorRate(
+        (opts.epsilon as number | undefined) ?? 0.001,
+        (opts.delta as number | undefined) ?? 0.01,
+        sketchOptions,
+      );
     }
   }
 
@@ -147,7 +157,13 @@ export class TopK {
     const { format, stream } = checkLineOptions(where, bytes, options);
     for (const piece of this.#lines.next(bytes, format, stream)) {
       const threshold = this.#heap.length === this.k ? this.#heap[0].estimate : 0;
-      for (const { bytes: key, estimate } of sketchInternals.updateLinesCandidates(this.sketch, piece, format, threshold, this.k)) {
+      for (const { bytes: key, estimate } of sketchInternals.updateLinesCandidates(
+        this.sketch,
+        piece,
+        format,
+        threshold,
+        this.k,
+      )) {
         this.#offer(where, bytesKey(key), estimate);
       }
     }
@@ -162,7 +178,12 @@ export class TopK {
   /** The candidates with current estimates and bounds, largest first (ties by key identity, so the order is deterministic). */
   list(): TopKEntry[] {
     const bound = this.sketch.errorBound;
-    return this.#ranked().map(({ key, estimate }) => ({ key, estimate, lowerBound: Math.max(0, estimate - bound), upperBound: estimate }));
+    return this.#ranked().map(({ key, estimate }) => ({
+      key,
+      estimate,
+      lowerBound: Math.max(0, estimate - bound),
+      upperBound: estimate,
+    }));
   }
 
   /** Candidates re-estimated on the sketch now, by estimate descending, then id. */
@@ -181,8 +202,9 @@ export class TopK {
   merge(...others: Array<TopK | WeightedTopK>): this {
     const where = 'TopK.merge';
     const parts = others.map((o, i) => {
-      const { topK, weight } = o instanceof TopK ? { topK: o, weight: 1 } : (o as WeightedTopK) ?? {};
-      if (!(topK instanceof TopK)) throw new TypeError(`${where}: argument ${i} must be a TopK or { topK, weight }, got ${typeName(o)}`);
+      const { topK, weight } = o instanceof TopK ? { topK: o, weight: 1 } : ((o as WeightedTopK) ?? {});
+      if (!(topK instanceof TopK))
+        throw new TypeError(`${where}: argument ${i} must be a TopK or { topK, weight }, got ${typeName(o)}`);
       return { sketch: topK.sketch, weight, candidates: topK.#heap };
     });
     this.sketch.merge(...parts.map(({ sketch, weight }) => ({ sketch, weight })));
@@ -217,14 +239,17 @@ export class TopK {
   static fromBuffer(buffer: Uint8Array, options?: { backend?: Backend }): TopK {
     const where = 'TopK.fromBuffer';
     const opts = checkOptions(where, options);
-    if (!(buffer instanceof Uint8Array)) throw new TypeError(`${where}: buffer must be a Uint8Array or Buffer, got ${typeName(buffer)}`);
+    if (!(buffer instanceof Uint8Array))
+      throw new TypeError(`${where}: buffer must be a Uint8Array or Buffer, got ${typeName(buffer)}`);
     const b = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     if (b.length < 24) throw new Error(`${where}: truncated: ${b.length} bytes`);
     if (b.readUInt32LE(0) !== TOPK_MAGIC) throw new Error(`${where}: not a TopK (bad magic)`);
-    if (b.readUInt16LE(4) !== TOPK_VERSION) throw new Error(`${where}: unsupported format version ${b.readUInt16LE(4)}`);
+    if (b.readUInt16LE(4) !== TOPK_VERSION)
+      throw new Error(`${where}: unsupported format version ${b.readUInt16LE(4)}`);
     const body = b.subarray(0, b.length - 8);
     const chosen = resolveBackend(opts.backend, where);
-    if (hashBytes(chosen, body, 0, 0) !== b.readBigUInt64LE(b.length - 8)) throw new Error(`${where}: checksum mismatch (corrupted data)`);
+    if (hashBytes(chosen, body, 0, 0) !== b.readBigUInt64LE(b.length - 8))
+      throw new Error(`${where}: checksum mismatch (corrupted data)`);
     const k = b.readUInt32LE(8);
     const count = b.readUInt32LE(12);
     if (k < 1 || k > MAX_K || count > k) throw new Error(`${where}: invalid k ${k} with ${count} candidates`);
@@ -241,7 +266,13 @@ export class TopK {
     }
     const sketch = CountMinSketch.fromBuffer(body.subarray(at), { backend: chosen });
     if (!sketch.conservative) throw new Error(`${where}: the embedded sketch must use conservative update`);
-    const topK = new TopK(k, { width: sketch.width, depth: sketch.depth, seed: sketch.seed, counter: sketch.counter, backend: sketch.backend });
+    const topK = new TopK(k, {
+      width: sketch.width,
+      depth: sketch.depth,
+      seed: sketch.seed,
+      counter: sketch.counter,
+      backend: sketch.backend,
+    });
     topK.sketch.merge(sketch);
     topK.#rebuild(new Map(keys.map((key) => [candidateId(where, key), key])));
     return topK;
@@ -251,7 +282,10 @@ export class TopK {
   #rebuild(pool: Map<string, Key>): void {
     const ids = [...pool.keys()];
     const estimates = this.sketch.estimateMany([...pool.values()]);
-    const order = ids.map((_, i) => i).sort((a, b) => estimates[b] - estimates[a]).slice(0, this.k);
+    const order = ids
+      .map((_, i) => i)
+      .sort((a, b) => estimates[b] - estimates[a])
+      .slice(0, this.k);
     this.#heap = [];
     this.#byId.clear();
     for (const i of order) this.#push({ key: pool.get(ids[i])!, id: ids[i], estimate: estimates[i], pos: 0 });
@@ -324,7 +358,14 @@ const enum KeyType {
 }
 
 function encodeCandidate(key: Key): Buffer {
-  const type = typeof key === 'string' ? KeyType.String : key instanceof Uint8Array ? KeyType.Bytes : typeof key === 'number' ? KeyType.Number : KeyType.BigInt;
+  const type =
+    typeof key === 'string'
+      ? KeyType.String
+      : key instanceof Uint8Array
+        ? KeyType.Bytes
+        : typeof key === 'number'
+          ? KeyType.Number
+          : KeyType.BigInt;
   encodeKey('TopK.toBuffer', key);
   const bytes = keyBytes.subarray(keyStart, keyEnd);
   const head = Buffer.alloc(5);
@@ -344,7 +385,8 @@ function decodeCandidate(where: string, type: number, bytes: Buffer): Key {
       if (bytes.length !== 8) throw new Error(`${where}: an integer key must be 8 bytes, got ${bytes.length}`);
       const v = bytes.readBigInt64LE(0);
       if (type === KeyType.BigInt) return v;
-      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(-Number.MAX_SAFE_INTEGER)) throw new Error(`${where}: number key ${v} is not a safe integer`);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(-Number.MAX_SAFE_INTEGER))
+        throw new Error(`${where}: number key ${v} is not a safe integer`);
       return Number(v);
     }
     default:

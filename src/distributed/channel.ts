@@ -67,7 +67,11 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    */
   receive(options?: ReceiveOptions): Promise<T> {
     if (this.callback) throw new Error(`channel.receive: channel ${this.id} delivers to its setCallback callback`);
-    const timeout = checkTimeout('channel.receive', 'timeout', checkKnownOptions('channel.receive', options, ['timeout']).timeout);
+    const timeout = checkTimeout(
+      'channel.receive',
+      'timeout',
+      checkKnownOptions('channel.receive', options, ['timeout']).timeout,
+    );
     if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
     if (this.endReason) return Promise.reject(this.endReason);
     return new Promise<T>((resolve, reject) => {
@@ -88,8 +92,13 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    * waitclose).
    */
   waitClose(options?: ReceiveOptions): Promise<void> {
-    const timeout = checkTimeout('channel.waitClose', 'timeout', checkKnownOptions('channel.waitClose', options, ['timeout']).timeout);
-    const settle = (reason: Error) => (reason instanceof ChannelClosedError ? Promise.resolve() : Promise.reject(reason));
+    const timeout = checkTimeout(
+      'channel.waitClose',
+      'timeout',
+      checkKnownOptions('channel.waitClose', options, ['timeout']).timeout,
+    );
+    const settle = (reason: Error) =>
+      reason instanceof ChannelClosedError ? Promise.resolve() : Promise.reject(reason);
     if (this.endReason) return settle(this.endReason);
     const closed = new Promise<Error>((resolve) => this.closeWaiters.push(resolve));
     const message = `channel ${this.id} on ${this.port.label}: not closed within ${timeout} ms`;
@@ -102,7 +111,8 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    * callback that throws is reported as a process warning; later values still arrive.
    */
   setCallback(callback: (value: T) => void, options?: SetCallbackOptions): void {
-    if (typeof callback !== 'function') throw new TypeError(`channel.setCallback: callback must be a function, got ${typeName(callback)}`);
+    if (typeof callback !== 'function')
+      throw new TypeError(`channel.setCallback: callback must be a function, got ${typeName(callback)}`);
     const opts = checkKnownOptions('channel.setCallback', options, ['endMarker']);
     if (this.callback) throw new Error(`channel.setCallback: channel ${this.id} already has a callback`);
     this.callback = callback;

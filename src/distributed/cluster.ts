@@ -87,7 +87,8 @@ const ADD_BATCH = 500;
 type QueuedJob = { name: string; data: JobData; opts: { jobId: string } & Record<string, unknown> };
 
 function checkExportName(where: string, exportName: unknown): asserts exportName is string {
-  if (typeof exportName !== 'string' || exportName === '') throw new TypeError(`${where}: exportName must be a non-empty string, got ${typeName(exportName)}`);
+  if (typeof exportName !== 'string' || exportName === '')
+    throw new TypeError(`${where}: exportName must be a non-empty string, got ${typeName(exportName)}`);
 }
 
 export class ClusterExecutor extends EventEmitter {
@@ -96,7 +97,14 @@ export class ClusterExecutor extends EventEmitter {
   private readonly jobOptions: { attempts: number; backoff: { type: 'exponential'; delay: number } };
   private readonly timeout: number | undefined;
   private readonly pending = new Map<string, PendingJob>();
-  private readonly counts: ClusterStats = { submitted: 0, completed: 0, failed: 0, stalled: 0, lost: 0, resubmitted: 0 };
+  private readonly counts: ClusterStats = {
+    submitted: 0,
+    completed: 0,
+    failed: 0,
+    stalled: 0,
+    lost: 0,
+    resubmitted: 0,
+  };
   private readonly lostJobCheck: number | undefined;
   private readonly resubmitLost: boolean;
   private lostJobTimer: NodeJS.Timeout | null = null;
@@ -108,21 +116,34 @@ export class ClusterExecutor extends EventEmitter {
   constructor(options: ClusterExecutorOptions) {
     super();
     const where = 'ClusterExecutor';
-    const opts = checkKnownOptions(where, options, ['connection', 'queue', 'module', 'attempts', 'backoff', 'timeout', 'connectTimeout', 'lostJobCheck', 'resubmitLost']) as Partial<ClusterExecutorOptions>;
+    const opts = checkKnownOptions(where, options, [
+      'connection',
+      'queue',
+      'module',
+      'attempts',
+      'backoff',
+      'timeout',
+      'connectTimeout',
+      'lostJobCheck',
+      'resubmitLost',
+    ]) as Partial<ClusterExecutorOptions>;
     const redis = redisOptions(where, opts.connection);
     for (const key of ['queue', 'module'] as const) {
-      if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`${where}: ${key} must be a non-empty string, got ${typeName(opts[key])}`);
+      if (typeof opts[key] !== 'string' || opts[key] === '')
+        throw new TypeError(`${where}: ${key} must be a non-empty string, got ${typeName(opts[key])}`);
     }
     this.queueName = opts.queue as string;
     this.module = opts.module as string;
     const attempts = opts.attempts === undefined ? 3 : checkInteger(where, 'attempts', opts.attempts, 1);
     const backoff = opts.backoff === undefined ? 1000 : checkInteger(where, 'backoff', opts.backoff, 0);
     this.timeout = checkTimeout(where, 'timeout', opts.timeout);
-    const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
+    const connectTimeout =
+      opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
     this.jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
     this.lostJobCheck = opts.lostJobCheck === undefined ? 5000 : checkTimeout(where, 'lostJobCheck', opts.lostJobCheck);
     if (this.lostJobCheck !== undefined) checkInteger(where, 'lostJobCheck', this.lostJobCheck, 1);
-    this.resubmitLost = opts.resubmitLost === undefined ? false : checkBoolean(where, 'resubmitLost', opts.resubmitLost);
+    this.resubmitLost =
+      opts.resubmitLost === undefined ? false : checkBoolean(where, 'resubmitLost', opts.resubmitLost);
     this.connected = this.connect(redis, connectTimeout);
     this.connected.catch(() => {}); // each submitted Future reports it
   }
@@ -133,14 +154,25 @@ export class ClusterExecutor extends EventEmitter {
   }
 
   /** One job per item, `exportName(item)`, as the Pool's map: read lazily, `concurrency` jobs in flight. */
-  map<R = unknown>(exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: ClusterMapOptions): ResultStream<R> {
+  map<R = unknown>(
+    exportName: string,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options?: ClusterMapOptions,
+  ): ResultStream<R> {
     const where = 'ClusterExecutor.map';
     checkExportName(where, exportName);
     const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress; // all options: checked by mapFutures
     if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
       throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
     }
-    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000, ['onJobProgress']);
+    return mapFutures<unknown, R>(
+      where,
+      items,
+      (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }),
+      options,
+      1000,
+      ['onJobProgress'],
+    );
   }
 
   get stats(): ClusterStats {
@@ -149,7 +181,9 @@ export class ClusterExecutor extends EventEmitter {
 
   /** Rejects what is still pending here (the jobs stay in Redis) and closes the connections. */
   async close(): Promise<void> {
-    this.closedError ??= new Error(`ClusterExecutor.close: the executor for queue '${this.queueName}' was closed before this job finished`);
+    this.closedError ??= new Error(
+      `ClusterExecutor.close: the executor for queue '${this.queueName}' was closed before this job finished`,
+    );
     for (const job of this.pending.values()) job.reject(this.closedError);
     this.pending.clear();
     this.stopLostJobCheck();
@@ -161,14 +195,35 @@ export class ClusterExecutor extends EventEmitter {
     await this.close();
   }
 
-  private enqueue<T>(where: string, exportName: unknown, args: unknown[], tag: Pick<PendingJob, 'index' | 'onJobProgress'>): Future<T> {
+  private enqueue<T>(
+    where: string,
+    exportName: unknown,
+    args: unknown[],
+    tag: Pick<PendingJob, 'index' | 'onJobProgress'>,
+  ): Future<T> {
     checkExportName(where, exportName);
     const jobId = randomUUID();
-    const data: JobData = { module: this.module, export: exportName, args: encodeValue(where, args), ...(this.timeout ? { timeout: this.timeout } : {}) };
-    const queued: QueuedJob = { name: exportName, data, opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } } };
+    const data: JobData = {
+      module: this.module,
+      export: exportName,
+      args: encodeValue(where, args),
+      ...(this.timeout ? { timeout: this.timeout } : {}),
+    };
+    const queued: QueuedJob = {
+      name: exportName,
+      data,
+      opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
+    };
     const future = new Future<T>((resolve, reject, control) => {
       if (this.closedError) return reject(this.closedError);
-      this.pending.set(jobId, { resolve: resolve as (value: unknown) => void, reject, control, ...tag, queued, added: false });
+      this.pending.set(jobId, {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        control,
+        ...tag,
+        queued,
+        added: false,
+      });
       control.signal.addEventListener('abort', () => this.cancelJob(jobId));
     });
     if (future.done) return future;
@@ -213,7 +268,8 @@ export class ClusterExecutor extends EventEmitter {
       for (const id of ids) pipeline.exists(queue.toKey(id));
       // While ioredis reconnects, commands wait in its offline queue: a round that cannot finish within the
       // interval is abandoned (the next one asks again) rather than blocking every later round.
-      const replies = (await raceTimeout(pipeline.exec(), Math.max(this.lostJobCheck ?? 0, 1000), 'lost-job check: no reply')) ?? [];
+      const replies =
+        (await raceTimeout(pipeline.exec(), Math.max(this.lostJobCheck ?? 0, 1000), 'lost-job check: no reply')) ?? [];
       ids.forEach((id, i) => {
         const [error, exists] = replies[i] ?? [null, 1];
         if (error === null && exists === 0) this.lost(id);
@@ -230,7 +286,13 @@ export class ClusterExecutor extends EventEmitter {
     if (!job) return;
     this.counts.lost++;
     if (!this.resubmitLost) {
-      job.reject(new LostJobError(this.queueName, jobId, 'no longer exists in Redis (restarted without its data?); it may or may not have run'));
+      job.reject(
+        new LostJobError(
+          this.queueName,
+          jobId,
+          'no longer exists in Redis (restarted without its data?); it may or may not have run',
+        ),
+      );
       return;
     }
     this.counts.resubmitted++;
@@ -260,7 +322,10 @@ export class ClusterExecutor extends EventEmitter {
       });
   }
 
-  private async connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number | undefined): Promise<Connected> {
+  private async connect(
+    redis: ReturnType<typeof redisOptions>,
+    connectTimeout: number | undefined,
+  ): Promise<Connected> {
     // Read events from just before our first job: a job that finishes before the event reader's
     // first blocking read is still seen.
     const lastEventId = await withReachableRedis('ClusterExecutor', redis, connectTimeout, async (r) => {
@@ -274,12 +339,18 @@ export class ClusterExecutor extends EventEmitter {
     queue.on('error', () => {});
     events.on('error', () => {});
     // Back after a disconnection: Redis may have come back without its data, so look for lost jobs at once.
-    void queue.client.then((client) => (client as unknown as Redis).on('ready', () => void this.checkLostJobs())).catch(() => {});
+    void queue.client
+      .then((client) => (client as unknown as Redis).on('ready', () => void this.checkLostJobs()))
+      .catch(() => {});
     events.on('active', ({ jobId }) => this.pending.get(jobId)?.control.markRunning());
     events.on('progress', ({ jobId, data }) => {
       const job = this.pending.get(jobId);
       if (!job) return;
-      const event: ClusterProgress = { jobId, progress: data, ...(job.index === undefined ? {} : { index: job.index }) };
+      const event: ClusterProgress = {
+        jobId,
+        progress: data,
+        ...(job.index === undefined ? {} : { index: job.index }),
+      };
       job.onJobProgress?.(event);
       this.emit('progress', event);
     });

@@ -49,8 +49,16 @@ export interface GatewayOptions {
 
 /** Every option openGateway accepts (Group.open takes these too). */
 export const gatewayOptionNames: readonly (keyof GatewayOptions)[] = [
-  'node', 'identityFile', 'sshArgs', 'unsafeSshArgs', 'cwd', 'remoteScript', 'env', 'connectTimeout',
-  'heartbeatInterval', 'heartbeatTimeout',
+  'node',
+  'identityFile',
+  'sshArgs',
+  'unsafeSshArgs',
+  'cwd',
+  'remoteScript',
+  'env',
+  'connectTimeout',
+  'heartbeatInterval',
+  'heartbeatTimeout',
 ];
 
 /** What the remote side reported when it started. */
@@ -87,7 +95,8 @@ function launchPlan(target: string, options: GatewayOptions): LaunchPlan {
   const { user, host, port } = parseSshTarget(target);
   const args = ['-T', '-o', 'BatchMode=yes'];
   // Infinity (no limit) is passed as undefined: ssh then waits as long as TCP does.
-  if (options.connectTimeout !== undefined) args.push('-o', `ConnectTimeout=${Math.max(1, Math.ceil(options.connectTimeout / 1000))}`);
+  if (options.connectTimeout !== undefined)
+    args.push('-o', `ConnectTimeout=${Math.max(1, Math.ceil(options.connectTimeout / 1000))}`);
   if (port !== undefined) args.push('-p', port);
   if (options.identityFile !== undefined) args.push('-i', options.identityFile);
   args.push(...(options.sshArgs ?? []));
@@ -101,7 +110,8 @@ function launchPlan(target: string, options: GatewayOptions): LaunchPlan {
 // User names as useradd accepts them (POSIX portable characters, not starting with '-'), DNS host names
 // and IPv4 literals (letters, digits, '-', '.'; no label starts with '-'), bracketed IPv6 literals.
 const SSH_USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
-const SSH_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const SSH_HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const SSH_IPV6 = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\]$/;
 
 /**
@@ -110,7 +120,8 @@ const SSH_IPV6 = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\]$/;
  * the tests.
  */
 export function parseSshTarget(target: string): { user?: string; host: string; port?: string } {
-  const bad = (why: string) => new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]' (${why}), got '${target}'`);
+  const bad = (why: string) =>
+    new RangeError(`openGateway: target must be 'spawn' or 'ssh://[user@]host[:port]' (${why}), got '${target}'`);
   const match = /^ssh:\/\/(?:([^@/?#]*)@)?(\[[^\]]*\]|[^:/?#@]*)(?::([^/?#]*))?\/?$/.exec(target);
   if (!match) throw bad('not an ssh URL of that form');
   const [, rawUser, rawHost, port] = match;
@@ -123,8 +134,10 @@ export function parseSshTarget(target: string): { user?: string; host: string; p
     }
     if (!SSH_USER.test(user)) throw bad(`user '${user}' is not a valid user name`);
   }
-  if (!(SSH_HOST.test(rawHost) || SSH_IPV6.test(rawHost))) throw bad(`host '${rawHost}' is not a host name or IP address`);
-  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) throw bad(`port '${port}' is not 1..65535`);
+  if (!(SSH_HOST.test(rawHost) || SSH_IPV6.test(rawHost)))
+    throw bad(`host '${rawHost}' is not a host name or IP address`);
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535))
+    throw bad(`port '${port}' is not 1..65535`);
   return { user, host: rawHost.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -301,7 +314,11 @@ export class Gateway extends EventEmitter {
       case 'close':
         this.channels
           .get(message.ch)
-          ?.end(message.error ? new RemoteError(`gateway ${this.id}`, message.error) : new ChannelClosedError(`channel ${message.ch} on gateway ${this.id} is closed`));
+          ?.end(
+            message.error
+              ? new RemoteError(`gateway ${this.id}`, message.error)
+              : new ChannelClosedError(`channel ${message.ch} on gateway ${this.id} is closed`),
+          );
         break;
       case 'pong':
         break;
@@ -346,7 +363,10 @@ export class Gateway extends EventEmitter {
   /** An idle gateway does not keep this process alive; one with open channels does. */
   private setActive(active: boolean): void {
     // The stdio pipes are net.Sockets at run time, which can be unref'd like the process handle.
-    const handles = [this.child, this.child.stdout, this.child.stdin, this.child.stderr] as unknown as { ref(): void; unref(): void }[];
+    const handles = [this.child, this.child.stdout, this.child.stdin, this.child.stderr] as unknown as {
+      ref(): void;
+      unref(): void;
+    }[];
     for (const handle of handles) {
       if (active) handle.ref();
       else handle.unref();
@@ -364,12 +384,19 @@ export async function openGateway(target: string, options?: GatewayOptions): Pro
   checkString('openGateway', 'target', target);
   if (target !== 'spawn') parseSshTarget(target); // a bad target is the caller's RangeError, before any process starts
   const opts = { ...checkKnownOptions('openGateway', options, gatewayOptionNames) } as GatewayOptions;
-  opts.connectTimeout = opts.connectTimeout === undefined ? 15_000 : checkTimeout('openGateway', 'connectTimeout', opts.connectTimeout);
-  const heartbeatTimeout = opts.heartbeatTimeout === undefined ? 10_000 : checkTimeout('openGateway', 'heartbeatTimeout', opts.heartbeatTimeout);
+  opts.connectTimeout =
+    opts.connectTimeout === undefined ? 15_000 : checkTimeout('openGateway', 'connectTimeout', opts.connectTimeout);
+  const heartbeatTimeout =
+    opts.heartbeatTimeout === undefined
+      ? 10_000
+      : checkTimeout('openGateway', 'heartbeatTimeout', opts.heartbeatTimeout);
   // 0 would declare every gateway hung at the first tick.
-  opts.heartbeatTimeout = heartbeatTimeout === undefined ? Infinity : checkInteger('openGateway', 'heartbeatTimeout', heartbeatTimeout, 1);
-  if (opts.heartbeatInterval !== undefined) checkInteger('openGateway', 'heartbeatInterval', opts.heartbeatInterval, 1, MAX_TIMER_MS);
-  const unsafe = opts.unsafeSshArgs === undefined ? false : checkBoolean('openGateway', 'unsafeSshArgs', opts.unsafeSshArgs);
+  opts.heartbeatTimeout =
+    heartbeatTimeout === undefined ? Infinity : checkInteger('openGateway', 'heartbeatTimeout', heartbeatTimeout, 1);
+  if (opts.heartbeatInterval !== undefined)
+    checkInteger('openGateway', 'heartbeatInterval', opts.heartbeatInterval, 1, MAX_TIMER_MS);
+  const unsafe =
+    opts.unsafeSshArgs === undefined ? false : checkBoolean('openGateway', 'unsafeSshArgs', opts.unsafeSshArgs);
   for (const key of ['node', 'identityFile', 'cwd', 'remoteScript'] as const) {
     if (opts[key] !== undefined) checkString('openGateway', key, opts[key]);
   }

@@ -42,8 +42,12 @@ interface Task {
 }
 
 function checkTaskNames(where: string, module: unknown, exportName: unknown): void {
-  for (const [name, value] of [['module', module], ['exportName', exportName]] as const) {
-    if (typeof value !== 'string' || value === '') throw new TypeError(`${where}: ${name} must be a non-empty string, got ${typeName(value)}`);
+  for (const [name, value] of [
+    ['module', module],
+    ['exportName', exportName],
+  ] as const) {
+    if (typeof value !== 'string' || value === '')
+      throw new TypeError(`${where}: ${name} must be a non-empty string, got ${typeName(value)}`);
   }
 }
 
@@ -83,7 +87,11 @@ export class Group {
       throw new TypeError(`Group.open: targets must be a non-empty array of strings, got ${typeName(targets)}`);
     }
     const known = ['concurrency', 'maxAttempts', ...gatewayOptionNames];
-    const { concurrency, maxAttempts, ...gatewayOptions } = checkKnownOptions('Group.open', options, known) as GatewayOptions & GroupOptions;
+    const { concurrency, maxAttempts, ...gatewayOptions } = checkKnownOptions(
+      'Group.open',
+      options,
+      known,
+    ) as GatewayOptions & GroupOptions;
     const opened = await Promise.allSettled(targets.map((t) => openGateway(t, gatewayOptions)));
     const gateways = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -115,10 +123,21 @@ export class Group {
    * `exportName(item)` for each item of a sync or async iterable, spread over the gateways, as the
    * Pool's map: read lazily, `concurrency` in flight (default: twice the group's slots).
    */
-  map<R = unknown>(module: string, exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: DistributedMapOptions): ResultStream<R> {
+  map<R = unknown>(
+    module: string,
+    exportName: string,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options?: DistributedMapOptions,
+  ): ResultStream<R> {
     checkTaskNames('Group.map', module, exportName);
     const slots = this.gateways.length * this.concurrency;
-    return mapFutures<unknown, R>('Group.map', items, (item) => this.submit<R>(module, exportName, item), options, 2 * slots);
+    return mapFutures<unknown, R>(
+      'Group.map',
+      items,
+      (item) => this.submit<R>(module, exportName, item),
+      options,
+      2 * slots,
+    );
   }
 
   /** The gateways still alive: a member leaves the group when it dies, hangs or is closed. */
@@ -172,7 +191,8 @@ export class Group {
     let best: Gateway | undefined;
     for (const gateway of this.gateways) {
       const n = this.running.get(gateway) as number;
-      if (gateway.alive && n < this.concurrency && (best === undefined || n < (this.running.get(best) as number))) best = gateway;
+      if (gateway.alive && n < this.concurrency && (best === undefined || n < (this.running.get(best) as number)))
+        best = gateway;
     }
     return best;
   }
@@ -184,24 +204,32 @@ export class Group {
     this.running.set(gateway, (this.running.get(gateway) as number) + 1);
     const abandon = () => channel.close();
     task.control.signal.addEventListener('abort', abandon);
-    channel.receive().then(
-      (value) => {
-        if (!task.future.done) this.counts.completed++;
-        task.resolve(value);
-      },
-      (error: unknown) => {
-        if (error instanceof GatewayError && !this.closedError && !task.future.done && task.attempts < this.maxAttempts) {
-          this.counts.reruns++;
-          this.queue.unshift(task);
-          return;
-        }
-        if (!task.future.done) this.counts.failed++;
-        task.reject(error);
-      },
-    ).finally(() => {
-      task.control.signal.removeEventListener('abort', abandon);
-      this.running.set(gateway, (this.running.get(gateway) as number) - 1);
-      this.dispatch();
-    });
+    channel
+      .receive()
+      .then(
+        (value) => {
+          if (!task.future.done) this.counts.completed++;
+          task.resolve(value);
+        },
+        (error: unknown) => {
+          if (
+            error instanceof GatewayError &&
+            !this.closedError &&
+            !task.future.done &&
+            task.attempts < this.maxAttempts
+          ) {
+            this.counts.reruns++;
+            this.queue.unshift(task);
+            return;
+          }
+          if (!task.future.done) this.counts.failed++;
+          task.reject(error);
+        },
+      )
+      .finally(() => {
+        task.control.signal.removeEventListener('abort', abandon);
+        this.running.set(gateway, (this.running.get(gateway) as number) - 1);
+        this.dispatch();
+      });
   }
 }

@@ -3,6 +3,12 @@ export { ChannelClosedError, GatewayError, LostJobError, RemoteError } from '../
 export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './gateway.js';
 export { Group, type GroupOptions, type GroupStats } from './group.js';
 export { type DistributedMapOptions } from './map.js';
-export { ClusterExecutor, type ClusterExecutorOptions, type ClusterMapOptions, type ClusterProgress, type ClusterStats } from './cluster.js';
+export {
+  ClusterExecutor,
+  type ClusterExecutorOptions,
+  type ClusterMapOptions,
+  type ClusterProgress,
+  type ClusterStats,
+} from './cluster.js';
 export { type RedisConnection } from '../core/redis.js';
 export { startClusterWorker, type ClusterWorkerOptions, type JobContext } from './worker.js';

@@ -26,10 +26,21 @@ export function mapFutures<T, R>(
   defaultConcurrency: number,
   extraOptions: readonly string[] = [],
 ): ResultStream<R> {
-  const opts = checkKnownOptions(where, options, ['ordered', 'concurrency', 'signal', 'onProgress', ...extraOptions]) as DistributedMapOptions;
+  const opts = checkKnownOptions(where, options, [
+    'ordered',
+    'concurrency',
+    'signal',
+    'onProgress',
+    ...extraOptions,
+  ]) as DistributedMapOptions;
   const onProgress = opts.onProgress;
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
-  const settings = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, defaultConcurrency);
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
+  const settings = checkMapOptions(
+    where,
+    { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal },
+    defaultConcurrency,
+  );
   const total = knownLength(items);
   let completed = 0;
   return boundedMap<T, R>(

@@ -40,7 +40,8 @@ export function serialize(where: string, value: unknown): Buffer {
 /** One frame for `message`; an unserializable value is a TypeError here, before a byte is written. */
 export function encodeFrame(where: string, message: ParentMessage | RemoteMessage): Buffer {
   const body = serialize(where, message);
-  if (body.length > MAX_FRAME_BYTES) throw new RangeError(`${where}: message of ${body.length} bytes exceeds the 4 GiB frame limit`);
+  if (body.length > MAX_FRAME_BYTES)
+    throw new RangeError(`${where}: message of ${body.length} bytes exceeds the 4 GiB frame limit`);
   const header = Buffer.allocUnsafe(4);
   header.writeUInt32BE(body.length, 0);
   return Buffer.concat([header, body]);

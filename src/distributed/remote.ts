@@ -56,7 +56,8 @@ function runnerMain(): void {
     channels.set(message.ch, channel);
     try {
       const fn = await loadExport(message.module, message.export, process.cwd());
-      if (message.mode === 'call') port.post({ t: 'data', ch: message.ch, value: await fn(...message.args) }, `the result of ${message.export}()`);
+      if (message.mode === 'call')
+        port.post({ t: 'data', ch: message.ch, value: await fn(...message.args) }, `the result of ${message.export}()`);
       else await fn(channel, ...message.args);
       channel.close();
     } catch (error) {

@@ -51,16 +51,33 @@ const neverFromQueue = new Map<unknown, string>([
 /** Starts a worker once Redis answers; resolves to the running BullMQ Worker (close() stops it). */
 export async function startClusterWorker(options: ClusterWorkerOptions): Promise<Worker<JobData, string>> {
   const where = 'startClusterWorker';
-  const opts = checkKnownOptions(where, options, ['connection', 'queue', 'concurrency', 'modules', 'lockDuration', 'stalledInterval', 'cwd', 'connectTimeout']) as Partial<ClusterWorkerOptions>;
+  const opts = checkKnownOptions(where, options, [
+    'connection',
+    'queue',
+    'concurrency',
+    'modules',
+    'lockDuration',
+    'stalledInterval',
+    'cwd',
+    'connectTimeout',
+  ]) as Partial<ClusterWorkerOptions>;
   const redis = redisOptions(where, opts.connection);
-  if (typeof opts.queue !== 'string' || opts.queue === '') throw new TypeError(`${where}: queue must be a non-empty string, got ${typeName(opts.queue)}`);
+  if (typeof opts.queue !== 'string' || opts.queue === '')
+    throw new TypeError(`${where}: queue must be a non-empty string, got ${typeName(opts.queue)}`);
   const concurrency = opts.concurrency === undefined ? 1 : checkInteger(where, 'concurrency', opts.concurrency, 1);
-  const lockDuration = opts.lockDuration === undefined ? 30_000 : checkInteger(where, 'lockDuration', opts.lockDuration, 100);
-  const stalledInterval = opts.stalledInterval === undefined ? lockDuration : checkInteger(where, 'stalledInterval', opts.stalledInterval, 100);
-  const connectTimeout = opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
+  const lockDuration =
+    opts.lockDuration === undefined ? 30_000 : checkInteger(where, 'lockDuration', opts.lockDuration, 100);
+  const stalledInterval =
+    opts.stalledInterval === undefined
+      ? lockDuration
+      : checkInteger(where, 'stalledInterval', opts.stalledInterval, 100);
+  const connectTimeout =
+    opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
   const modules = opts.modules as string[];
   if (!Array.isArray(modules) || modules.length === 0 || !modules.every((m) => typeof m === 'string' && m !== '')) {
-    throw new TypeError(`${where}: modules must be a non-empty array of the module names jobs may run (nothing is allowed by default), got ${typeName(modules)}`);
+    throw new TypeError(
+      `${where}: modules must be a non-empty array of the module names jobs may run (nothing is allowed by default), got ${typeName(modules)}`,
+    );
   }
   const cwd = opts.cwd ?? process.cwd();
   const { UnrecoverableError, Worker } = loadBullmq();
@@ -74,11 +91,16 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       // Unresolvable: certainly not on the allow-list.
     }
     if (url === undefined || !allowed.has(url)) {
-      throw new Error(`module '${data.module}' is not allowed on this worker, which runs only: ${modules.join(', ')} (--module)`);
+      throw new Error(
+        `module '${data.module}' is not allowed on this worker, which runs only: ${modules.join(', ')} (--module)`,
+      );
     }
     const fn = await loadExport(data.module, data.export, cwd);
     const refused = neverFromQueue.get(fn);
-    if (refused) throw new Error(`'${data.export}' of '${data.module}' is ${refused}, which starts processes: it never runs from a queue`);
+    if (refused)
+      throw new Error(
+        `'${data.export}' of '${data.module}' is ${refused}, which starts processes: it never runs from a queue`,
+      );
     return fn;
   }
 

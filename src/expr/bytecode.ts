@@ -19,7 +19,13 @@ export const enum OutputKind {
   Max = 4,
 }
 
-const KIND: Record<string, OutputKind> = { sum: OutputKind.Sum, mean: OutputKind.Sum, prod: OutputKind.Prod, min: OutputKind.Min, max: OutputKind.Max };
+const KIND: Record<string, OutputKind> = {
+  sum: OutputKind.Sum,
+  mean: OutputKind.Sum,
+  prod: OutputKind.Prod,
+  min: OutputKind.Min,
+  max: OutputKind.Max,
+};
 const HEADER = 5;
 const INSTRUCTION = 5;
 
@@ -93,7 +99,11 @@ export function disassemble({ code, constants }: Bytecode): string {
   for (let k = 0; k < nOutputs; k++) {
     const kind = code[HEADER + 2 * k];
     const source = name(code[HEADER + 2 * k + 1]);
-    lines.push(kind === OutputKind.Elementwise ? `out${k} <- ${source}` : `out${k} <- ${['', 'sum', 'prod', 'min', 'max'][kind]}(${source})`);
+    lines.push(
+      kind === OutputKind.Elementwise
+        ? `out${k} <- ${source}`
+        : `out${k} <- ${['', 'sum', 'prod', 'min', 'max'][kind]}(${source})`,
+    );
   }
   return lines.join('\n');
 }

@@ -1,4 +1,14 @@
-export { CONSTANTS, ExpressionError, FUNCTIONS, REDUCTIONS, type BinaryOperator, type FunctionName, type Node as ExpressionNode, type Reduction, type UnaryOperator } from '../lang/ast.js';
+export {
+  CONSTANTS,
+  ExpressionError,
+  FUNCTIONS,
+  REDUCTIONS,
+  type BinaryOperator,
+  type FunctionName,
+  type Node as ExpressionNode,
+  type Reduction,
+  type UnaryOperator,
+} from '../lang/ast.js';
 export { parse as parseExpression } from '../lang/parser.js';
 export type { ElementArray } from '../lang/types.js';
 export {

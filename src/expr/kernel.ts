@@ -11,7 +11,11 @@ export type InputCode = ArrayCode | 's';
 export type { ElementArray };
 export type InputValue = ElementArray | number;
 /** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
-export type FusedLoop = (inputs: readonly InputValue[], outputs: readonly (Float64Array | Float32Array | null)[], n: number) => number[];
+export type FusedLoop = (
+  inputs: readonly InputValue[],
+  outputs: readonly (Float64Array | Float32Array | null)[],
+  n: number,
+) => number[];
 
 function literal(value: number): string {
   if (Object.is(value, -0)) return '(-0)';
@@ -88,7 +92,9 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
     (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
   });
   const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));
-  const writes = ir.outputs.map((out, k) => (out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`));
+  const writes = ir.outputs.map((out, k) =>
+    out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`,
+  );
   return [
     '"use strict";',
     JS_HELPERS,

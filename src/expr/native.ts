@@ -24,7 +24,9 @@ function vm(): NativeAddon {
   if (!checked) {
     const names = addon.exprOpNames();
     if (names.join() !== OPS.map((op) => op.name).join()) {
-      throw new Error('hotpath: the native expression VM does not match this version of the compiler (rebuild the addon)');
+      throw new Error(
+        'hotpath: the native expression VM does not match this version of the compiler (rebuild the addon)',
+      );
     }
     checked = true;
   }
@@ -32,9 +34,27 @@ function vm(): NativeAddon {
 }
 
 export function runNative(r: NativeRun): Float64Array {
-  return vm().exprEvaluate(r.bytecode.code, r.bytecode.constants, r.inputs, r.outputs, r.n, r.float32, r.threads, r.blockSize);
+  return vm().exprEvaluate(
+    r.bytecode.code,
+    r.bytecode.constants,
+    r.inputs,
+    r.outputs,
+    r.n,
+    r.float32,
+    r.threads,
+    r.blockSize,
+  );
 }
 
 export function runNativeAsync(r: NativeRun): Promise<Float64Array> {
-  return vm().exprEvaluateAsync(r.bytecode.code, r.bytecode.constants, r.inputs, r.outputs, r.n, r.float32, r.threads, r.blockSize);
+  return vm().exprEvaluateAsync(
+    r.bytecode.code,
+    r.bytecode.constants,
+    r.inputs,
+    r.outputs,
+    r.n,
+    r.float32,
+    r.threads,
+    r.blockSize,
+  );
 }

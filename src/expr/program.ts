@@ -32,7 +32,14 @@ import {
   variableNames,
 } from '../lang/ir.js';
 import { ACCEPTED_VARIABLES, arrayCode } from '../lang/types.js';
-import { type ElementArray, type FusedLoop, type InputCode, type InputValue, buildFusedLoop, fusedLoopSource } from './kernel.js';
+import {
+  type ElementArray,
+  type FusedLoop,
+  type InputCode,
+  type InputValue,
+  buildFusedLoop,
+  fusedLoopSource,
+} from './kernel.js';
 import { type NativeRun, runNative, runNativeAsync } from './native.js';
 import { parse } from '../lang/parser.js';
 import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
@@ -183,7 +190,9 @@ export class CompiledExpressions {
   #lower(binding: Binding, where: string): Ir {
     try {
       // An axis reduction lowers to its elementwise argument; #shapeResults reduces it.
-      const roots = this.trees.map((t, k) => (this.#axisReductions[k] ? { name: t.name, root: (t.root as CallNode).args[0] } : t));
+      const roots = this.trees.map((t, k) =>
+        this.#axisReductions[k] ? { name: t.name, root: (t.root as CallNode).args[0] } : t,
+      );
       return lower(roots, binding);
     } catch (error) {
       if (!(error instanceof LoweringError)) throw error;
@@ -197,7 +206,10 @@ export class CompiledExpressions {
   }
 
   static parse(sources: readonly { name: string; source: string }[], where: string): CompiledExpressions {
-    return new CompiledExpressions(sources.map(({ name, source }) => ({ name, root: parse(source, where), source })), where);
+    return new CompiledExpressions(
+      sources.map(({ name, source }) => ({ name, root: parse(source, where), source })),
+      where,
+    );
   }
 
   /** Every name the expressions read, `pi` and `e` included (they fall back to the constants when not bound). */
@@ -208,7 +220,9 @@ export class CompiledExpressions {
   /** Checks and orders the caller's variables; decides length and compute type. */
   bind(where: string, vars: unknown): Bound {
     if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
-      throw new TypeError(`${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`);
+      throw new TypeError(
+        `${where}: variables must be an object mapping names to typed arrays or numbers, got ${typeName(vars)}`,
+      );
     }
     const record = vars as Record<string, unknown>;
     // A variable named like a constant (pi, e) wins over the constant, as every name does in numexpr.
@@ -245,7 +259,9 @@ export class CompiledExpressions {
           lengthFrom = name;
           n = length;
         } else if (!anyNd && length !== n) {
-          throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+          throw new RangeError(
+            `${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`,
+          );
         }
         arrays.push(code === 'f' ? 'float32' : 'other');
       }
@@ -262,10 +278,15 @@ export class CompiledExpressions {
       return { data: input, shape: [trueLength(input)], strides: [1], offset: 0 };
     });
     const named = variant.ir.inputs.map((name, i) => ({ name, view: shaped[i] })).filter((x) => x.view);
-    const shape = broadcastShapes(where, named.map(({ name, view }) => ({ name, shape: view!.shape })));
+    const shape = broadcastShapes(
+      where,
+      named.map(({ name, view }) => ({ name, shape: view!.shape })),
+    );
     const size = sizeOf(shape);
     if (size > MAX_ELEMENTS) {
-      throw new RangeError(`${where}: the broadcast shape ${formatShape(shape)} has ${size} elements, more than ${MAX_ELEMENTS}`);
+      throw new RangeError(
+        `${where}: the broadcast shape ${formatShape(shape)} has ${size} elements, more than ${MAX_ELEMENTS}`,
+      );
     }
     const broadcast = shaped.map((view) => view && broadcastView(view, shape));
     return { variant, inputs, codes, n: size, float32, shape, views: broadcast };
@@ -294,7 +315,9 @@ export class CompiledExpressions {
       const widens = bound.float32 && given instanceof Float64Array;
       if (!(given instanceof Ctor) && !widens) {
         const accepted = bound.float32 ? 'a Float32Array or Float64Array' : 'a Float64Array';
-        throw new TypeError(`${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}), got ${typeName(given)}`);
+        throw new TypeError(
+          `${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}), got ${typeName(given)}`,
+        );
       }
       const length = trueLength(given as ResultArray);
       if (length !== bound.n) throw new RangeError(`${where}: ${label} has ${length} elements, expected ${bound.n}`);
@@ -314,7 +337,9 @@ export class CompiledExpressions {
       if (!out) return;
       arrays.forEach((other, j) => {
         if (other && j < k && overlaps(out, other)) {
-          throw new RangeError(`${where}: outputs '${this.ir.outputs[j].name}' and '${this.ir.outputs[k].name}' share memory`);
+          throw new RangeError(
+            `${where}: outputs '${this.ir.outputs[j].name}' and '${this.ir.outputs[k].name}' share memory`,
+          );
         }
       });
       bound.inputs.forEach((input, i) => {
@@ -326,8 +351,10 @@ export class CompiledExpressions {
   }
 
   settings(where: string, opts: Record<string, unknown>, n: number): Settings {
-    const threads = opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
-    const blockSize = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
+    const threads =
+      opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
+    const blockSize =
+      opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : checkInteger(where, 'blockSize', opts.blockSize, 16, 1 << 20);
     const backend = opts.backend === undefined && n < NATIVE_MIN_LENGTH ? 'js' : resolveBackend(opts.backend, where);
     return { backend, threads, blockSize };
   }
@@ -416,13 +443,17 @@ export class CompiledExpressions {
         return gather(part, chunkShape, buffers[i]);
       });
       // An axis output's array is one chunk of scratch (outputs()).
-      const chunkArrays = arrays.map((a, k) => a && (reduced[k] ? a.subarray(0, m) : a.subarray(r0 * slab, r0 * slab + m)));
+      const chunkArrays = arrays.map(
+        (a, k) => a && (reduced[k] ? a.subarray(0, m) : a.subarray(r0 * slab, r0 * slab + m)),
+      );
       const chunkAccumulators =
         settings.backend === 'js'
           ? this.#fusedAccumulators({ ...bound, inputs, n: m }, chunkArrays)
           : runNative({ ...this.#nativeRun(prepared), inputs, outputs: chunkArrays, n: m });
       this.ir.outputs.forEach((o, k) => {
-        if (o.reduction) accumulators[k] = r0 === 0 ? chunkAccumulators[k] : combine(o.reduction, accumulators[k], chunkAccumulators[k]);
+        if (o.reduction)
+          accumulators[k] =
+            r0 === 0 ? chunkAccumulators[k] : combine(o.reduction, accumulators[k], chunkAccumulators[k]);
       });
       reduced.forEach((r, k) => {
         if (r) r.values.set(reduceAxis(r.reduction, chunkArrays[k]!, chunkShape, r.axis), r0 * (slab / shape[r.axis]));
@@ -465,13 +496,22 @@ export class CompiledExpressions {
     const variant = bound.variant;
     variant.bytecode ??= compileBytecode(variant.ir);
     const { threads, blockSize } = settings;
-    return { bytecode: variant.bytecode, inputs: bound.inputs, outputs: arrays, n: bound.n, float32: bound.float32, threads, blockSize };
+    return {
+      bytecode: variant.bytecode,
+      inputs: bound.inputs,
+      outputs: arrays,
+      n: bound.n,
+      float32: bound.float32,
+      threads,
+      blockSize,
+    };
   }
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
     if (prepared.chunkRows) return this.#widen(where, prepared, this.#runChunked(prepared));
-    if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
+    if (prepared.settings.backend === 'js')
+      return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = runNative(this.#nativeRun(prepared));
     return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
@@ -479,7 +519,8 @@ export class CompiledExpressions {
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     // Whole-buffer path: one worker job over gathered inputs (chunks would each be a job).
     const prepared = this.#prepare(where, vars, options, outOption, false);
-    if (prepared.settings.backend === 'js') return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
+    if (prepared.settings.backend === 'js')
+      return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = await runNativeAsync(this.#nativeRun(prepared));
     return this.#widen(where, prepared, this.finish(prepared.bound.n, prepared.arrays, accumulators));
   }
@@ -529,7 +570,9 @@ function inputCode(value: unknown): InputCode | null {
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  return (
+    a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
+  );
 }
 
 /** Each Program's compiled form, for reEvaluate (which names itself in error messages). */
@@ -574,7 +617,10 @@ export class Program {
    * The same program on an OpenCL device (opencl.evaluate's options and results; inputs may be Buffers
    * already on the device). Computes in float32 by default on devices without fp64.
    */
-  runOpenCL(vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+  runOpenCL(
+    vars: Readonly<Record<string, OpenclVariable>>,
+    options?: OpenclEvaluateOptions,
+  ): Promise<OpenclEvaluateResult> {
     const where = `${this.#caller.sync === 'evaluate' ? 'Program' : this.#caller.sync}.runOpenCL`;
     const evaluate = deviceEvaluator(where) as unknown as typeof evaluateTree;
     return evaluate(where, this.source, this.#compiled.trees[0].root, vars, options);
@@ -643,17 +689,23 @@ export async function evaluateAsync(expr: string, vars: Variables, options?: Eva
 
 function compileMany(where: string, exprs: unknown): CompiledExpressions {
   if (exprs === null || typeof exprs !== 'object' || Array.isArray(exprs)) {
-    throw new TypeError(`${where}: exprs must be an object mapping output names to expression strings, got ${typeName(exprs)}`);
+    throw new TypeError(
+      `${where}: exprs must be an object mapping output names to expression strings, got ${typeName(exprs)}`,
+    );
   }
   const entries = Object.entries(exprs as Record<string, unknown>);
   if (entries.length === 0) throw new RangeError(`${where}: exprs must name at least one output`);
   for (const [name, source] of entries) {
-    if (typeof source !== 'string') throw new TypeError(`${where}: exprs.${name} must be a string, got ${typeName(source)}`);
+    if (typeof source !== 'string')
+      throw new TypeError(`${where}: exprs.${name} must be a string, got ${typeName(source)}`);
   }
   const key = JSON.stringify(entries);
   let compiled = manyPrograms.get(key);
   if (!compiled) {
-    compiled = CompiledExpressions.parse(entries.map(([name, source]) => ({ name, source: source as string })), where);
+    compiled = CompiledExpressions.parse(
+      entries.map(([name, source]) => ({ name, source: source as string })),
+      where,
+    );
     manyPrograms.set(key, compiled);
   }
   return compiled;
@@ -677,7 +729,11 @@ function named(compiled: CompiledExpressions, results: EvaluateResult[]): Record
  * Several expressions over the same variables in ONE pass: shared subexpressions are computed
  * once and each input is read once per element. Returns { name: array or number }.
  */
-export function evaluateMany(exprs: Readonly<Record<string, string>>, vars: Variables, options?: EvaluateManyOptions): Record<string, EvaluateResult> {
+export function evaluateMany(
+  exprs: Readonly<Record<string, string>>,
+  vars: Variables,
+  options?: EvaluateManyOptions,
+): Record<string, EvaluateResult> {
   const compiled = compileMany('evaluateMany', exprs);
   return named(compiled, compiled.execute('evaluateMany', vars, options, manyOut('evaluateMany')));
 }

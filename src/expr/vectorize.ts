@@ -9,7 +9,13 @@
 // meaning (the truncated remainder: the language's fmod).
 import { type BinaryOperator, ExpressionError, type FunctionName, type Node } from '../lang/ast.js';
 import { TokenStream, describeToken, numberNode, tokenize, type Token } from '../lang/parser.js';
-import { CompiledExpressions, type EvaluateOptions, type EvaluateResult, Program, type VariableValue } from './program.js';
+import {
+  CompiledExpressions,
+  type EvaluateOptions,
+  type EvaluateResult,
+  Program,
+  type VariableValue,
+} from './program.js';
 import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, typeName } from '../core/validate.js';
 import type { OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
@@ -18,29 +24,134 @@ const WHERE = 'vectorize';
 
 // Longest first. Tokens outside the subset are listed too, so they get a precise error, not "unexpected character".
 const OPERATORS = [
-  '>>>=', '...', '===', '!==', '**=', '>>>', '<<=', '>>=', '**', '<=', '>=', '==', '!=', '&&', '||', '??', '=>', '++', '--',
-  '+=', '-=', '*=', '/=', '%=', '<<', '>>', '?.', '<', '>', '+', '-', '*', '/', '%', '!', '?', ':', '(', ')', ',', '{', '}',
-  ';', '=', '.', '&', '|', '~', '^', '[', ']', '`', '"', "'",
+  '>>>=',
+  '...',
+  '===',
+  '!==',
+  '**=',
+  '>>>',
+  '<<=',
+  '>>=',
+  '**',
+  '<=',
+  '>=',
+  '==',
+  '!=',
+  '&&',
+  '||',
+  '??',
+  '=>',
+  '++',
+  '--',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '%=',
+  '<<',
+  '>>',
+  '?.',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '!',
+  '?',
+  ':',
+  '(',
+  ')',
+  ',',
+  '{',
+  '}',
+  ';',
+  '=',
+  '.',
+  '&',
+  '|',
+  '~',
+  '^',
+  '[',
+  ']',
+  '`',
+  '"',
+  "'",
 ];
 
 const UNSUPPORTED_OPERATORS: Record<string, string> = {
-  '&': 'bitwise operators are not supported', '|': 'bitwise operators are not supported', '^': 'bitwise operators are not supported',
-  '~': 'bitwise operators are not supported', '<<': 'bitwise operators are not supported', '>>': 'bitwise operators are not supported',
-  '>>>': 'bitwise operators are not supported', '++': 'increment and decrement are not supported', '--': 'increment and decrement are not supported',
-  '=': 'assignment is not supported', '+=': 'assignment is not supported', '-=': 'assignment is not supported', '*=': 'assignment is not supported',
-  '/=': 'assignment is not supported', '%=': 'assignment is not supported', '**=': 'assignment is not supported', '<<=': 'assignment is not supported',
-  '>>=': 'assignment is not supported', '>>>=': 'assignment is not supported', '??': "the '??' operator is not supported",
-  '?.': 'optional chaining is not supported', '[': 'arrays and indexing are not supported', '`': 'strings are not supported',
-  '"': 'strings are not supported', "'": 'strings are not supported', '...': 'spread and rest parameters are not supported',
+  '&': 'bitwise operators are not supported',
+  '|': 'bitwise operators are not supported',
+  '^': 'bitwise operators are not supported',
+  '~': 'bitwise operators are not supported',
+  '<<': 'bitwise operators are not supported',
+  '>>': 'bitwise operators are not supported',
+  '>>>': 'bitwise operators are not supported',
+  '++': 'increment and decrement are not supported',
+  '--': 'increment and decrement are not supported',
+  '=': 'assignment is not supported',
+  '+=': 'assignment is not supported',
+  '-=': 'assignment is not supported',
+  '*=': 'assignment is not supported',
+  '/=': 'assignment is not supported',
+  '%=': 'assignment is not supported',
+  '**=': 'assignment is not supported',
+  '<<=': 'assignment is not supported',
+  '>>=': 'assignment is not supported',
+  '>>>=': 'assignment is not supported',
+  '??': "the '??' operator is not supported",
+  '?.': 'optional chaining is not supported',
+  '[': 'arrays and indexing are not supported',
+  '`': 'strings are not supported',
+  '"': 'strings are not supported',
+  "'": 'strings are not supported',
+  '...': 'spread and rest parameters are not supported',
 };
 
-const STATEMENTS = new Set(['if', 'else', 'for', 'while', 'do', 'switch', 'try', 'throw', 'function', 'class', 'var', 'let']);
+const STATEMENTS = new Set([
+  'if',
+  'else',
+  'for',
+  'while',
+  'do',
+  'switch',
+  'try',
+  'throw',
+  'function',
+  'class',
+  'var',
+  'let',
+]);
 
 /** Math.* functions and the expression-language function each becomes (pow, min and max are handled apart). */
 const MATH_FUNCTIONS: Readonly<Record<string, FunctionName>> = {
-  sin: 'sin', cos: 'cos', tan: 'tan', asin: 'arcsin', acos: 'arccos', atan: 'arctan', sinh: 'sinh', cosh: 'cosh', tanh: 'tanh',
-  asinh: 'arcsinh', acosh: 'arccosh', atanh: 'arctanh', exp: 'exp', expm1: 'expm1', log: 'log', log1p: 'log1p', log10: 'log10',
-  log2: 'log2', sqrt: 'sqrt', cbrt: 'cbrt', abs: 'abs', floor: 'floor', ceil: 'ceil', trunc: 'trunc', atan2: 'arctan2', hypot: 'hypot',
+  sin: 'sin',
+  cos: 'cos',
+  tan: 'tan',
+  asin: 'arcsin',
+  acos: 'arccos',
+  atan: 'arctan',
+  sinh: 'sinh',
+  cosh: 'cosh',
+  tanh: 'tanh',
+  asinh: 'arcsinh',
+  acosh: 'arccosh',
+  atanh: 'arctanh',
+  exp: 'exp',
+  expm1: 'expm1',
+  log: 'log',
+  log1p: 'log1p',
+  log10: 'log10',
+  log2: 'log2',
+  sqrt: 'sqrt',
+  cbrt: 'cbrt',
+  abs: 'abs',
+  floor: 'floor',
+  ceil: 'ceil',
+  trunc: 'trunc',
+  atan2: 'arctan2',
+  hypot: 'hypot',
 };
 const MATH_CONSTANTS = ['PI', 'E', 'LN2', 'LN10', 'LOG2E', 'LOG10E', 'SQRT2', 'SQRT1_2'] as const;
 const GLOBAL_NUMBERS: Readonly<Record<string, number>> = { Infinity, NaN, true: 1, false: 0 };
@@ -68,14 +179,23 @@ class FunctionParser {
   /** The next token, rejecting operators outside the subset with their own message. */
   peek(): Token {
     const token = this.s.peek();
-    if (token.kind === 'operator' && UNSUPPORTED_OPERATORS[token.text]) throw this.error(UNSUPPORTED_OPERATORS[token.text], token);
+    if (token.kind === 'operator' && UNSUPPORTED_OPERATORS[token.text])
+      throw this.error(UNSUPPORTED_OPERATORS[token.text], token);
     return token;
   }
 
   parseFunction(): Node {
     const first = this.s.peek();
-    if (first.kind === 'identifier' && (first.text === 'function' || first.text === 'async' || first.text === 'class')) {
-      throw this.error(first.text === 'async' ? 'async functions are not supported' : 'only arrow functions are supported, e.g. (x, y) => x * y', first);
+    if (
+      first.kind === 'identifier' &&
+      (first.text === 'function' || first.text === 'async' || first.text === 'class')
+    ) {
+      throw this.error(
+        first.text === 'async'
+          ? 'async functions are not supported'
+          : 'only arrow functions are supported, e.g. (x, y) => x * y',
+        first,
+      );
     }
     if (first.kind === 'identifier' && this.s.peek(1).text === '=>') {
       this.params.push(this.s.next().text);
@@ -98,8 +218,10 @@ class FunctionParser {
 
   #parameter(): string {
     const token = this.peek();
-    if (token.kind === 'operator' && (token.text === '{' || token.text === '[')) throw this.error('destructuring parameters are not supported', token);
-    if (token.kind !== 'identifier') throw this.error(`expected a parameter name but found ${describeToken(token)}`, token);
+    if (token.kind === 'operator' && (token.text === '{' || token.text === '['))
+      throw this.error('destructuring parameters are not supported', token);
+    if (token.kind !== 'identifier')
+      throw this.error(`expected a parameter name but found ${describeToken(token)}`, token);
     this.s.next();
     if (this.s.peek().text === '=') throw this.error('default parameter values are not supported', this.s.peek());
     if (this.params.includes(token.text)) throw this.error(`duplicate parameter '${token.text}'`, token);
@@ -122,7 +244,10 @@ class FunctionParser {
         return value;
       } else if (token.kind === 'identifier' && STATEMENTS.has(token.text)) {
         const hint = token.text === 'let' || token.text === 'var' ? `; use const` : '';
-        throw this.error(`'${token.text}' ${token.text === 'let' || token.text === 'var' ? 'declarations' : 'statements'} are not supported${hint}`, token);
+        throw this.error(
+          `'${token.text}' ${token.text === 'let' || token.text === 'var' ? 'declarations' : 'statements'} are not supported${hint}`,
+          token,
+        );
       } else if (token.kind === 'operator' && token.text === '}') {
         throw this.error('the function body must end with a return statement', token);
       } else if (token.kind === 'operator' && token.text === ';') {
@@ -136,8 +261,10 @@ class FunctionParser {
   #constDeclaration(): void {
     do {
       const name = this.s.next();
-      if (name.kind !== 'identifier') throw this.error(`expected a name after const but found ${describeToken(name)}`, name);
-      if (this.params.includes(name.text) || this.#locals.has(name.text)) throw this.error(`'${name.text}' is already declared`, name);
+      if (name.kind !== 'identifier')
+        throw this.error(`expected a name after const but found ${describeToken(name)}`, name);
+      if (this.params.includes(name.text) || this.#locals.has(name.text))
+        throw this.error(`'${name.text}' is already declared`, name);
       const equals = this.s.peek();
       if (!this.s.accept('=')) throw this.error(`expected '=' but found ${describeToken(equals)}`, equals);
       this.#locals.set(name.text, this.expression());
@@ -190,7 +317,10 @@ class FunctionParser {
       if (token.text === '+') return operand;
       return { kind: 'unary', op: token.text === '-' ? '-' : '~', operand, column: token.column };
     }
-    if (token.kind === 'identifier' && (token.text === 'typeof' || token.text === 'void' || token.text === 'delete' || token.text === 'await')) {
+    if (
+      token.kind === 'identifier' &&
+      (token.text === 'typeof' || token.text === 'void' || token.text === 'delete' || token.text === 'await')
+    ) {
       throw this.error(`the '${token.text}' operator is not supported`, token);
     }
     const base = this.#primary();
@@ -208,12 +338,15 @@ class FunctionParser {
       this.s.expect(')');
       return inner;
     }
-    if (token.kind === 'operator' && UNSUPPORTED_OPERATORS[token.text]) throw this.error(UNSUPPORTED_OPERATORS[token.text], token);
+    if (token.kind === 'operator' && UNSUPPORTED_OPERATORS[token.text])
+      throw this.error(UNSUPPORTED_OPERATORS[token.text], token);
     if (token.kind !== 'identifier') throw this.error(`unexpected ${describeToken(token)}`, token);
     if (token.text === 'Math') return this.s.nested(token.column, () => this.#math(token));
     const next = this.s.peek();
-    if (next.kind === 'operator' && next.text === '(') throw this.error(`calling '${token.text}' is not supported (only Math.* functions)`, token);
-    if (next.kind === 'operator' && (next.text === '.' || next.text === '[')) throw this.error(`property access on '${token.text}' is not supported`, next);
+    if (next.kind === 'operator' && next.text === '(')
+      throw this.error(`calling '${token.text}' is not supported (only Math.* functions)`, token);
+    if (next.kind === 'operator' && (next.text === '.' || next.text === '['))
+      throw this.error(`property access on '${token.text}' is not supported`, next);
     if (this.params.includes(token.text)) return { kind: 'variable', name: token.text, column: token.column };
     const local = this.#locals.get(token.text);
     if (local) return local;
@@ -234,7 +367,8 @@ class FunctionParser {
       const value = Math[name.text as (typeof MATH_CONSTANTS)[number]];
       return { kind: 'number', value, float: true, column: math.column };
     }
-    const isFunction = Object.prototype.hasOwnProperty.call(MATH_FUNCTIONS, name.text) || ['pow', 'min', 'max'].includes(name.text);
+    const isFunction =
+      Object.prototype.hasOwnProperty.call(MATH_FUNCTIONS, name.text) || ['pow', 'min', 'max'].includes(name.text);
     if (!isFunction) throw this.error(`Math.${name.text} is not supported`, name);
     this.s.expect('(');
     const args: Node[] = [];
@@ -248,7 +382,11 @@ class FunctionParser {
 
   #mathCall(name: Token, args: Node[], column: number): Node {
     const need = (count: number) => {
-      if (args.length !== count) throw this.error(`Math.${name.text} takes ${count} argument${count === 1 ? '' : 's'} here, got ${args.length}`, name);
+      if (args.length !== count)
+        throw this.error(
+          `Math.${name.text} takes ${count} argument${count === 1 ? '' : 's'} here, got ${args.length}`,
+          name,
+        );
     };
     if (name.text === 'pow') {
       need(2);
@@ -280,10 +418,13 @@ export interface VectorizedFunction {
 
 function splitArguments(where: string, params: readonly string[], args: VectorizeArgument[]) {
   const last = args[args.length - 1];
-  const hasOptions = args.length === params.length + 1 && last !== null && typeof last === 'object' && !ArrayBuffer.isView(last);
+  const hasOptions =
+    args.length === params.length + 1 && last !== null && typeof last === 'object' && !ArrayBuffer.isView(last);
   const values = hasOptions ? args.slice(0, -1) : args;
   if (values.length !== params.length) {
-    throw new TypeError(`${where}: expected ${params.length} argument${params.length === 1 ? '' : 's'} (${params.join(', ')}) and optional options, got ${args.length}`);
+    throw new TypeError(
+      `${where}: expected ${params.length} argument${params.length === 1 ? '' : 's'} (${params.join(', ')}) and optional options, got ${args.length}`,
+    );
   }
   const vars = Object.fromEntries(params.map((p, i) => [p, values[i]])) as Record<string, VariableValue>;
   return { vars, options: hasOptions ? (last as EvaluateOptions) : undefined };
@@ -313,7 +454,10 @@ export interface VectorizeOptions {
  */
 export function vectorize(fn: (...args: number[]) => number, options?: { target?: 'cpu' }): VectorizedFunction;
 export function vectorize(fn: (...args: number[]) => number, options: { target: 'opencl' }): OpenclVectorizedFunction;
-export function vectorize(fn: (...args: number[]) => number, options?: VectorizeOptions): VectorizedFunction | OpenclVectorizedFunction {
+export function vectorize(
+  fn: (...args: number[]) => number,
+  options?: VectorizeOptions,
+): VectorizedFunction | OpenclVectorizedFunction {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: expected a function, got ${typeName(fn)}`);
   const opts = checkKnownOptions(WHERE, options, ['target']);
   const target = opts.target === undefined ? 'cpu' : checkOneOf(WHERE, 'target', opts.target, ['cpu', 'opencl']);
@@ -322,7 +466,10 @@ export function vectorize(fn: (...args: number[]) => number, options?: Vectorize
   const root = parser.parseFunction();
   const params = parser.params;
   const caller = 'vectorized function';
-  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }], WHERE), { sync: caller, async: caller });
+  const program = new Program(source, new CompiledExpressions([{ name: 'result', root, source }], WHERE), {
+    sync: caller,
+    async: caller,
+  });
   if (target === 'opencl') {
     const onDevice = (...args: OpenclVectorizeArgument[]): Promise<OpenclEvaluateResult> => {
       const { vars, options: runOptions } = splitArguments(caller, params, args as VectorizeArgument[]);

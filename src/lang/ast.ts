@@ -59,10 +59,38 @@ export type Node = NumberNode | VariableNode | UnaryNode | BinaryNode | CallNode
 
 /** Elementwise functions and their arity. Names follow numexpr/NumPy (arcsin, not asin). */
 export const FUNCTIONS = {
-  sin: 1, cos: 1, tan: 1, arcsin: 1, arccos: 1, arctan: 1, sinh: 1, cosh: 1, tanh: 1,
-  arcsinh: 1, arccosh: 1, arctanh: 1, exp: 1, expm1: 1, log: 1, log1p: 1, log10: 1, log2: 1,
-  sqrt: 1, cbrt: 1, abs: 1, floor: 1, ceil: 1, trunc: 1,
-  arctan2: 2, hypot: 2, minimum: 2, maximum: 2, where: 3, fmod: 2, copy: 1, ones_like: 1,
+  sin: 1,
+  cos: 1,
+  tan: 1,
+  arcsin: 1,
+  arccos: 1,
+  arctan: 1,
+  sinh: 1,
+  cosh: 1,
+  tanh: 1,
+  arcsinh: 1,
+  arccosh: 1,
+  arctanh: 1,
+  exp: 1,
+  expm1: 1,
+  log: 1,
+  log1p: 1,
+  log10: 1,
+  log2: 1,
+  sqrt: 1,
+  cbrt: 1,
+  abs: 1,
+  floor: 1,
+  ceil: 1,
+  trunc: 1,
+  arctan2: 2,
+  hypot: 2,
+  minimum: 2,
+  maximum: 2,
+  where: 3,
+  fmod: 2,
+  copy: 1,
+  ones_like: 1,
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 
@@ -175,7 +203,11 @@ export function formatNode(root: Node): string {
 function formatOne(node: Node, args: readonly string[]): string {
   switch (node.kind) {
     case 'number':
-      return Number.isFinite(node.value) || Number.isNaN(node.value) ? String(node.value) : node.value > 0 ? 'inf' : '-inf';
+      return Number.isFinite(node.value) || Number.isNaN(node.value)
+        ? String(node.value)
+        : node.value > 0
+          ? 'inf'
+          : '-inf';
     case 'variable':
       return node.name;
     case 'unary':

@@ -10,7 +10,10 @@ export interface OpInfo {
   js: (...args: string[]) => string;
 }
 
-const call = (fn: string) => (...args: string[]) => `${fn}(${args.join(', ')})`;
+const call =
+  (fn: string) =>
+  (...args: string[]) =>
+    `${fn}(${args.join(', ')})`;
 const infix = (op: string) => (a: string, b: string) => `(${a} ${op} ${b})`;
 const test = (op: string) => (a: string, b: string) => `(${a} ${op} ${b} ? 1 : 0)`;
 
@@ -85,13 +88,31 @@ export const BOOLEAN_RESULT: ReadonlySet<string> = new Set(['not', 'lt', 'le', '
  * constants from integer ones (1/2 is a float, 2*3 is not).
  */
 export const INTEGRAL_RESULT: ReadonlySet<string> = new Set([
-  'neg', 'add', 'sub', 'mul', 'mod', 'imod', 'fmod', 'pow', 'where', 'abs', 'floor', 'ceil', 'trunc', 'minimum', 'maximum',
-  'copy', 'ones_like',
+  'neg',
+  'add',
+  'sub',
+  'mul',
+  'mod',
+  'imod',
+  'fmod',
+  'pow',
+  'where',
+  'abs',
+  'floor',
+  'ceil',
+  'trunc',
+  'minimum',
+  'maximum',
+  'copy',
+  'ones_like',
 ]);
 
 export const OPCODE: ReadonlyMap<string, number> = new Map(OPS.map((op, i) => [op.name, i]));
 
 /** Scalar evaluators (the same JS templates, compiled once) used by constant folding. */
 export const FOLD: readonly ((...args: number[]) => number)[] = OPS.map(
-  (op) => new Function('a', 'b', 'c', `${JS_HELPERS}\nreturn ${op.js(...['a', 'b', 'c'].slice(0, op.arity))};`) as (...args: number[]) => number,
+  (op) =>
+    new Function('a', 'b', 'c', `${JS_HELPERS}\nreturn ${op.js(...['a', 'b', 'c'].slice(0, op.arity))};`) as (
+      ...args: number[]
+    ) => number,
 );

@@ -90,12 +90,16 @@ export function readMprofile(file: string): Mprofile {
   if (typeof data !== 'object' || Array.isArray(data) || o.format !== MPROFILE_FORMAT) {
     throw foreign(`no "format": "${MPROFILE_FORMAT}" field`);
   }
-  if (o.version !== MPROFILE_VERSION) throw foreign(`unsupported version ${JSON.stringify(o.version)}, this hotpath reads version ${MPROFILE_VERSION}`);
-  if (!Array.isArray(o.command) || !o.command.every((c) => typeof c === 'string')) throw foreign('"command" must be an array of strings');
+  if (o.version !== MPROFILE_VERSION)
+    throw foreign(`unsupported version ${JSON.stringify(o.version)}, this hotpath reads version ${MPROFILE_VERSION}`);
+  if (!Array.isArray(o.command) || !o.command.every((c) => typeof c === 'string'))
+    throw foreign('"command" must be an array of strings');
   if (!Array.isArray(o.samples)) throw foreign(`"samples" must be an array, got ${typeName(o.samples)}`);
   o.samples.forEach((s: unknown, i) => {
     const sample = (s ?? {}) as Record<string, unknown>;
-    const ok = ['t', 'rss', 'processes'].every((k) => typeof sample[k] === 'number' && Number.isFinite(sample[k]) && (sample[k] as number) >= 0);
+    const ok = ['t', 'rss', 'processes'].every(
+      (k) => typeof sample[k] === 'number' && Number.isFinite(sample[k]) && (sample[k] as number) >= 0,
+    );
     if (!ok) throw foreign(`sample ${i} needs finite, non-negative t, rss and processes`);
   });
   return data as Mprofile;

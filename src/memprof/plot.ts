@@ -13,7 +13,8 @@ function niceTicks(max: number, target = 6): number[] {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
   const ticks: number[] = [];
-  for (let i = 0; ticks.length === 0 || ticks[ticks.length - 1] < max; i++) ticks.push(Number((i * step).toPrecision(12)));
+  for (let i = 0; ticks.length === 0 || ticks[ticks.length - 1] < max; i++)
+    ticks.push(Number((i * step).toPrecision(12)));
   return ticks;
 }
 
@@ -23,9 +24,11 @@ function tickLabel(value: number, ticks: number[]): string {
 }
 
 function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }
-
 
 /** The profile as an SVG document. */
 export function renderMemoryPlot(profile: Mprofile): string {
@@ -47,21 +50,36 @@ export function renderMemoryPlot(profile: Mprofile): string {
     `<text class="subtitle" x="${WIDTH / 2}" y="40" text-anchor="middle" fill="#555">${escapeXml(subtitle(profile))}</text>`,
   ];
   out.push('<g class="grid" stroke="#e4e4e4">');
-  for (const v of yTicks) out.push(`<line x1="${MARGIN.left}" y1="${n(y(v * MIB))}" x2="${MARGIN.left + plotW}" y2="${n(y(v * MIB))}"/>`);
+  for (const v of yTicks)
+    out.push(`<line x1="${MARGIN.left}" y1="${n(y(v * MIB))}" x2="${MARGIN.left + plotW}" y2="${n(y(v * MIB))}"/>`);
   for (const v of xTicks) out.push(`<line x1="${n(x(v))}" y1="${MARGIN.top}" x2="${n(x(v))}" y2="${bottom}"/>`);
   out.push('</g>');
-  out.push(`<g class="x-axis"><line x1="${MARGIN.left}" y1="${bottom}" x2="${MARGIN.left + plotW}" y2="${bottom}" stroke="black"/>`);
-  for (const v of xTicks) out.push(`<text x="${n(x(v))}" y="${bottom + 18}" text-anchor="middle">${tickLabel(v, xTicks)}</text>`);
-  out.push(`<text class="axis-label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">time (s)</text></g>`);
-  out.push(`<g class="y-axis"><line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" stroke="black"/>`);
-  for (const v of yTicks) out.push(`<text x="${MARGIN.left - 8}" y="${n(y(v * MIB) + 4)}" text-anchor="end">${tickLabel(v, yTicks)}</text>`);
+  out.push(
+    `<g class="x-axis"><line x1="${MARGIN.left}" y1="${bottom}" x2="${MARGIN.left + plotW}" y2="${bottom}" stroke="black"/>`,
+  );
+  for (const v of xTicks)
+    out.push(`<text x="${n(x(v))}" y="${bottom + 18}" text-anchor="middle">${tickLabel(v, xTicks)}</text>`);
+  out.push(
+    `<text class="axis-label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">time (s)</text></g>`,
+  );
+  out.push(
+    `<g class="y-axis"><line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" stroke="black"/>`,
+  );
+  for (const v of yTicks)
+    out.push(`<text x="${MARGIN.left - 8}" y="${n(y(v * MIB) + 4)}" text-anchor="end">${tickLabel(v, yTicks)}</text>`);
   const labelY = MARGIN.top + plotH / 2;
-  out.push(`<text class="axis-label" x="20" y="${labelY}" text-anchor="middle" transform="rotate(-90 20 ${labelY})">memory used (MiB)</text></g>`);
+  out.push(
+    `<text class="axis-label" x="20" y="${labelY}" text-anchor="middle" transform="rotate(-90 20 ${labelY})">memory used (MiB)</text></g>`,
+  );
 
   if (samples.length > 0) {
     const points = samples.map((s) => `${n(x(s.t))},${n(y(s.rss))}`);
-    out.push(`<polygon class="area" points="${n(x(samples[0].t))},${bottom} ${points.join(' ')} ${n(x(samples.at(-1)!.t))},${bottom}" fill="#1f77b4" fill-opacity="0.12"/>`);
-    out.push(`<polyline class="memory" points="${points.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="2" stroke-linejoin="round"/>`);
+    out.push(
+      `<polygon class="area" points="${n(x(samples[0].t))},${bottom} ${points.join(' ')} ${n(x(samples.at(-1)!.t))},${bottom}" fill="#1f77b4" fill-opacity="0.12"/>`,
+    );
+    out.push(
+      `<polyline class="memory" points="${points.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="2" stroke-linejoin="round"/>`,
+    );
   }
   if (peak) {
     const px = x(peak.t);
@@ -72,10 +90,14 @@ export function renderMemoryPlot(profile: Mprofile): string {
     out.push(`<line x1="${MARGIN.left}" y1="${n(py)}" x2="${n(px)}" y2="${n(py)}" stroke-dasharray="4 4"/>`);
     out.push(`<line x1="${n(px)}" y1="${n(py)}" x2="${n(px)}" y2="${bottom}" stroke-dasharray="4 4"/>`);
     out.push(`<circle cx="${n(px)}" cy="${n(py)}" r="5"/>`);
-    out.push(`<text x="${n(px + (onRight ? 10 : -10))}" y="${n(Math.max(py - 8, MARGIN.top + 12))}" text-anchor="${onRight ? 'start' : 'end'}" stroke="none">${label}</text>`);
+    out.push(
+      `<text x="${n(px + (onRight ? 10 : -10))}" y="${n(Math.max(py - 8, MARGIN.top + 12))}" text-anchor="${onRight ? 'start' : 'end'}" stroke="none">${label}</text>`,
+    );
     out.push('</g>');
   } else {
-    out.push(`<text x="${MARGIN.left + plotW / 2}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" fill="#555">no samples: the command ended before the first one</text>`);
+    out.push(
+      `<text x="${MARGIN.left + plotW / 2}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" fill="#555">no samples: the command ended before the first one</text>`,
+    );
   }
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -75,11 +75,15 @@ export function profileSettings(where: string, options: unknown, prefix = ''): P
   let interval = 10;
   if (opts.interval !== undefined) {
     if (typeof opts.interval !== 'number') {
-      throw new TypeError(`${where}: ${prefix}interval must be a number of milliseconds, got ${typeName(opts.interval)}`);
+      throw new TypeError(
+        `${where}: ${prefix}interval must be a number of milliseconds, got ${typeName(opts.interval)}`,
+      );
     }
     // Node's timers cannot fire more often than once a millisecond.
     if (!(opts.interval >= 1) || opts.interval === Infinity) {
-      throw new RangeError(`${where}: ${prefix}interval must be a finite number of milliseconds >= 1, got ${opts.interval}`);
+      throw new RangeError(
+        `${where}: ${prefix}interval must be a finite number of milliseconds >= 1, got ${opts.interval}`,
+      );
     }
     interval = opts.interval;
   }
@@ -92,23 +96,35 @@ export function profileSettings(where: string, options: unknown, prefix = ''): P
       top: s.top === undefined ? 10 : checkInteger(where, `${prefix}sampling.top`, s.top, 1),
     };
   } else if (opts.sampling !== undefined && opts.sampling !== false) {
-    throw new TypeError(`${where}: ${prefix}sampling must be a boolean or an options object, got ${typeName(opts.sampling)}`);
+    throw new TypeError(
+      `${where}: ${prefix}sampling must be a boolean or an options object, got ${typeName(opts.sampling)}`,
+    );
   }
   return { interval, gc, sampling };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** Runs fn (sync or async) and resolves to its result with the memory it used; see MemoryProfile. */
-export async function profileMemory<T>(fn: () => T | PromiseLike<T>, options?: ProfileMemoryOptions): Promise<MemoryProfile<Awaited<T>>> {
+export async function profileMemory<T>(
+  fn: () => T | PromiseLike<T>,
+  options?: ProfileMemoryOptions,
+): Promise<MemoryProfile<Awaited<T>>> {
   if (typeof fn !== 'function') throw new TypeError(`${WHERE}: fn must be a function, got ${typeName(fn)}`);
   return profileWith(fn, profileSettings(WHERE, options));
 }
 
 /** profileMemory with options already checked (Pool workers receive them checked by the caller). */
-export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: ProfileSettings): Promise<MemoryProfile<Awaited<T>>> {
+export async function profileWith<T>(
+  fn: () => T | PromiseLike<T>,
+  settings: ProfileSettings,
+): Promise<MemoryProfile<Awaited<T>>> {
   if (settings.gc) await collectGarbage();
   const sampler = settings.sampling ? await AllocationSampler.start(WHERE, settings.sampling.interval) : null;
   const highWaterReset = resetRssHighWater();
@@ -116,7 +132,10 @@ export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: Pro
   const t0 = performance.now();
   const samples: MemorySample[] = [{ t: 0, ...readFigures() }];
   // unref: sampling alone must not keep the process alive if fn's promise never settles.
-  const timer = setInterval(() => samples.push({ t: performance.now() - t0, ...readFigures() }), settings.interval).unref();
+  const timer = setInterval(
+    () => samples.push({ t: performance.now() - t0, ...readFigures() }),
+    settings.interval,
+  ).unref();
 
   let outcome: { ok: true; value: Awaited<T> } | { ok: false; error: unknown };
   try {
@@ -159,8 +178,11 @@ export async function profileWith<T>(fn: () => T | PromiseLike<T>, settings: Pro
 // The caller's error, never replaced: a thrown primitive (or frozen object) is wrapped as the cause
 // of an Error so the profile has somewhere to live.
 function attachProfile(error: unknown, profile: MemoryProfile<undefined>): ProfiledError {
-  const extensible = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
-  const target = extensible ? error : new Error(`${WHERE}: fn threw ${typeName(error)} ${String(error)}`, { cause: error });
+  const extensible =
+    (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
+  const target = extensible
+    ? error
+    : new Error(`${WHERE}: fn threw ${typeName(error)} ${String(error)}`, { cause: error });
   Object.defineProperty(target, 'profile', { value: profile, enumerable: false, configurable: true, writable: true });
   return target as ProfiledError;
 }

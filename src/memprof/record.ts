@@ -35,7 +35,9 @@ function childrenFromTasks(pid: number): number[] {
   } catch {
     return []; // exited meanwhile
   }
-  return tasks.flatMap((tid) => readOrEmpty(`/proc/${pid}/task/${tid}/children`).split(' ').filter(Boolean).map(Number));
+  return tasks.flatMap((tid) =>
+    readOrEmpty(`/proc/${pid}/task/${tid}/children`).split(' ').filter(Boolean).map(Number),
+  );
 }
 
 // Otherwise, parent → children over every process: one pass over /proc/<pid>/stat, whose 4th field
@@ -80,7 +82,9 @@ export function processTreeRss(root: number): { rss: number; processes: number }
 /** Runs `command` with inherited stdio, sampling its tree every `intervalMs` until it exits. */
 export function recordCommand(command: string[], intervalMs: number): Promise<Mprofile> {
   if (!fs.existsSync('/proc/self/status')) {
-    return Promise.reject(new Error('mprof run reads process memory from /proc, which this system does not have (Linux only)'));
+    return Promise.reject(
+      new Error('mprof run reads process memory from /proc, which this system does not have (Linux only)'),
+    );
   }
   return new Promise((resolve, reject) => {
     const startedAt = new Date().toISOString();

@@ -35,7 +35,9 @@ export class AllocationSampler {
 
   static async start(where: string, samplingInterval: number): Promise<AllocationSampler> {
     if (active) {
-      throw new Error(`${where}: another profile in this thread is already sampling allocations (V8 has one sampling heap profiler per thread); run sampled profiles one at a time`);
+      throw new Error(
+        `${where}: another profile in this thread is already sampling allocations (V8 has one sampling heap profiler per thread); run sampled profiles one at a time`,
+      );
     }
     active = true;
     const sampler = new AllocationSampler();
@@ -57,7 +59,9 @@ export class AllocationSampler {
   /** Stops sampling and returns the `top` sites by bytes, largest first. */
   async stop(top: number): Promise<AllocationSite[]> {
     try {
-      const { profile } = (await this.#session.post('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
+      const { profile } = (await this.#session.post('HeapProfiler.stopSampling')) as {
+        profile: { head: SamplingNode };
+      };
       return topSites(profile.head, top);
     } finally {
       this.#release();

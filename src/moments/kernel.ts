@@ -49,8 +49,11 @@ export function mergePartials(a: Partial, b: Partial): Partial {
     m2: a.m2 + b.m2 + delta * dn * nanb,
     m3: a.m3 + b.m3 + delta * dn2 * nanb * (na - nb) + 3.0 * dn * (na * b.m2 - nb * a.m2),
     m4:
-      a.m4 + b.m4 + delta * dn2 * dn * nanb * (na * na - nanb + nb * nb) +
-      6.0 * dn2 * (na * na * b.m2 + nb * nb * a.m2) + 4.0 * dn * (na * b.m3 - nb * a.m3),
+      a.m4 +
+      b.m4 +
+      delta * dn2 * dn * nanb * (na * na - nanb + nb * nb) +
+      6.0 * dn2 * (na * na * b.m2 + nb * nb * a.m2) +
+      4.0 * dn * (na * b.m3 - nb * a.m3),
     min: a.min < b.min || Number.isNaN(a.min) ? a.min : b.min,
     max: a.max > b.max || Number.isNaN(a.max) ? a.max : b.max,
     nanCount: a.nanCount + b.nanCount,
@@ -66,48 +69,135 @@ function hasNaN(x: ArrayLike<number>, start: number, len: number): boolean {
 // the block holds a NaN. A NaN always poisons the lane sums, so only a NaN sum (rare: NaN input or
 // +Inf meeting -Inf) pays for the explicit scan.
 function block(x: ArrayLike<number>, start: number, len: number, shift: number): Partial | null {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let lo0 = Infinity, lo1 = Infinity, lo2 = Infinity, lo3 = Infinity;
-  let hi0 = -Infinity, hi1 = -Infinity, hi2 = -Infinity, hi3 = -Infinity;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  let lo0 = Infinity,
+    lo1 = Infinity,
+    lo2 = Infinity,
+    lo3 = Infinity;
+  let hi0 = -Infinity,
+    hi1 = -Infinity,
+    hi2 = -Infinity,
+    hi3 = -Infinity;
   const body = start + len - (len % 4);
   const end = start + len;
   let i = start;
   for (; i < body; i += 4) {
-    const v0 = x[i], v1 = x[i + 1], v2 = x[i + 2], v3 = x[i + 3];
-    s0 += v0 - shift; s1 += v1 - shift; s2 += v2 - shift; s3 += v3 - shift;
-    lo0 = v0 < lo0 ? v0 : lo0; lo1 = v1 < lo1 ? v1 : lo1; lo2 = v2 < lo2 ? v2 : lo2; lo3 = v3 < lo3 ? v3 : lo3;
-    hi0 = v0 > hi0 ? v0 : hi0; hi1 = v1 > hi1 ? v1 : hi1; hi2 = v2 > hi2 ? v2 : hi2; hi3 = v3 > hi3 ? v3 : hi3;
+    const v0 = x[i],
+      v1 = x[i + 1],
+      v2 = x[i + 2],
+      v3 = x[i + 3];
+    s0 += v0 - shift;
+    s1 += v1 - shift;
+    s2 += v2 - shift;
+    s3 += v3 - shift;
+    lo0 = v0 < lo0 ? v0 : lo0;
+    lo1 = v1 < lo1 ? v1 : lo1;
+    lo2 = v2 < lo2 ? v2 : lo2;
+    lo3 = v3 < lo3 ? v3 : lo3;
+    hi0 = v0 > hi0 ? v0 : hi0;
+    hi1 = v1 > hi1 ? v1 : hi1;
+    hi2 = v2 > hi2 ? v2 : hi2;
+    hi3 = v3 > hi3 ? v3 : hi3;
   }
   // Tail elements go to lanes 0, 1, 2 in order, as in the C++ kernel.
-  if (i < end) { const v = x[i++]; s0 += v - shift; lo0 = v < lo0 ? v : lo0; hi0 = v > hi0 ? v : hi0; }
-  if (i < end) { const v = x[i++]; s1 += v - shift; lo1 = v < lo1 ? v : lo1; hi1 = v > hi1 ? v : hi1; }
-  if (i < end) { const v = x[i++]; s2 += v - shift; lo2 = v < lo2 ? v : lo2; hi2 = v > hi2 ? v : hi2; }
+  if (i < end) {
+    const v = x[i++];
+    s0 += v - shift;
+    lo0 = v < lo0 ? v : lo0;
+    hi0 = v > hi0 ? v : hi0;
+  }
+  if (i < end) {
+    const v = x[i++];
+    s1 += v - shift;
+    lo1 = v < lo1 ? v : lo1;
+    hi1 = v > hi1 ? v : hi1;
+  }
+  if (i < end) {
+    const v = x[i++];
+    s2 += v - shift;
+    lo2 = v < lo2 ? v : lo2;
+    hi2 = v > hi2 ? v : hi2;
+  }
   const sum = s0 + s1 + (s2 + s3);
   if (sum !== sum && hasNaN(x, start, len)) return null;
   const mean = sum / len;
-  let min = lo0, max = hi0;
-  min = lo1 < min ? lo1 : min; max = hi1 > max ? hi1 : max;
-  min = lo2 < min ? lo2 : min; max = hi2 > max ? hi2 : max;
-  min = lo3 < min ? lo3 : min; max = hi3 > max ? hi3 : max;
+  let min = lo0,
+    max = hi0;
+  min = lo1 < min ? lo1 : min;
+  max = hi1 > max ? hi1 : max;
+  min = lo2 < min ? lo2 : min;
+  max = hi2 > max ? hi2 : max;
+  min = lo3 < min ? lo3 : min;
+  max = hi3 > max ? hi3 : max;
 
-  let a0 = 0, a1 = 0, a2 = 0, a3 = 0; // M2 lanes
-  let b0 = 0, b1 = 0, b2 = 0, b3 = 0; // M3 lanes
-  let c0 = 0, c1 = 0, c2 = 0, c3 = 0; // M4 lanes
+  let a0 = 0,
+    a1 = 0,
+    a2 = 0,
+    a3 = 0; // M2 lanes
+  let b0 = 0,
+    b1 = 0,
+    b2 = 0,
+    b3 = 0; // M3 lanes
+  let c0 = 0,
+    c1 = 0,
+    c2 = 0,
+    c3 = 0; // M4 lanes
   for (i = start; i < body; i += 4) {
-    const d0 = x[i] - shift - mean, d1 = x[i + 1] - shift - mean;
-    const d2 = x[i + 2] - shift - mean, d3 = x[i + 3] - shift - mean;
-    const e0 = d0 * d0, e1 = d1 * d1, e2 = d2 * d2, e3 = d3 * d3;
-    a0 += e0; a1 += e1; a2 += e2; a3 += e3;
-    b0 += e0 * d0; b1 += e1 * d1; b2 += e2 * d2; b3 += e3 * d3;
-    c0 += e0 * e0; c1 += e1 * e1; c2 += e2 * e2; c3 += e3 * e3;
+    const d0 = x[i] - shift - mean,
+      d1 = x[i + 1] - shift - mean;
+    const d2 = x[i + 2] - shift - mean,
+      d3 = x[i + 3] - shift - mean;
+    const e0 = d0 * d0,
+      e1 = d1 * d1,
+      e2 = d2 * d2,
+      e3 = d3 * d3;
+    a0 += e0;
+    a1 += e1;
+    a2 += e2;
+    a3 += e3;
+    b0 += e0 * d0;
+    b1 += e1 * d1;
+    b2 += e2 * d2;
+    b3 += e3 * d3;
+    c0 += e0 * e0;
+    c1 += e1 * e1;
+    c2 += e2 * e2;
+    c3 += e3 * e3;
   }
-  if (i < end) { const d = x[i++] - shift - mean, e = d * d; a0 += e; b0 += e * d; c0 += e * e; }
-  if (i < end) { const d = x[i++] - shift - mean, e = d * d; a1 += e; b1 += e * d; c1 += e * e; }
-  if (i < end) { const d = x[i++] - shift - mean, e = d * d; a2 += e; b2 += e * d; c2 += e * e; }
+  if (i < end) {
+    const d = x[i++] - shift - mean,
+      e = d * d;
+    a0 += e;
+    b0 += e * d;
+    c0 += e * e;
+  }
+  if (i < end) {
+    const d = x[i++] - shift - mean,
+      e = d * d;
+    a1 += e;
+    b1 += e * d;
+    c1 += e * e;
+  }
+  if (i < end) {
+    const d = x[i++] - shift - mean,
+      e = d * d;
+    a2 += e;
+    b2 += e * d;
+    c2 += e * e;
+  }
   return {
-    n: len, shift, mean,
-    m2: a0 + a1 + (a2 + a3), m3: b0 + b1 + (b2 + b3), m4: c0 + c1 + (c2 + c3),
-    min, max, nanCount: 0,
+    n: len,
+    shift,
+    mean,
+    m2: a0 + a1 + (a2 + a3),
+    m3: b0 + b1 + (b2 + b3),
+    m4: c0 + c1 + (c2 + c3),
+    min,
+    max,
+    nanCount: 0,
   };
 }
 

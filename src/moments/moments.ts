@@ -104,10 +104,30 @@ export class Moments {
         this.#state = { ...this.#state, nanCount: this.#state.nanCount + 1 };
         return this;
       }
-      this.#state = mergePartials(this.#state, { n: 1, shift: 0, mean: NaN, m2: NaN, m3: NaN, m4: NaN, min: NaN, max: NaN, nanCount: 1 });
+      this.#state = mergePartials(this.#state, {
+        n: 1,
+        shift: 0,
+        mean: NaN,
+        m2: NaN,
+        m3: NaN,
+        m4: NaN,
+        min: NaN,
+        max: NaN,
+        nanCount: 1,
+      });
       return this;
     }
-    this.#state = mergePartials(this.#state, { n: 1, shift: x, mean: 0, m2: 0, m3: 0, m4: 0, min: x, max: x, nanCount: 0 });
+    this.#state = mergePartials(this.#state, {
+      n: 1,
+      shift: x,
+      mean: 0,
+      m2: 0,
+      m3: 0,
+      m4: 0,
+      min: x,
+      max: x,
+      nanCount: 0,
+    });
     return this;
   }
 
@@ -115,7 +135,10 @@ export class Moments {
   pushArray(values: ArrayLike<number>): this {
     const x = toFloatArray('Moments.pushArray', 'values', values);
     const code = nanCodes[this.nan];
-    const part = this.backend === 'native' ? accumulateNative(x, code, 'Moments.pushArray') : accumulate(x, code, 'Moments.pushArray');
+    const part =
+      this.backend === 'native'
+        ? accumulateNative(x, code, 'Moments.pushArray')
+        : accumulate(x, code, 'Moments.pushArray');
     this.#state = mergePartials(this.#state, part);
     return this;
   }
@@ -229,10 +252,12 @@ function partialFromJSON(where: string, json: unknown): Partial {
   for (const key of MOMENT_KEYS) {
     // JSON.stringify turns ±Infinity/NaN into null; min/max of an empty accumulator come back that way.
     if (o[key] === null && (key === 'min' || key === 'max' || key === 'shiftedMean')) continue;
-    if (typeof o[key] !== 'number') throw new TypeError(`${where}: field '${key}' must be a number, got ${typeName(o[key])}`);
+    if (typeof o[key] !== 'number')
+      throw new TypeError(`${where}: field '${key}' must be a number, got ${typeName(o[key])}`);
   }
   const count = o.count as number;
-  if (!Number.isInteger(count) || count < 0) throw new RangeError(`${where}: field 'count' must be an integer >= 0, got ${count}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new RangeError(`${where}: field 'count' must be an integer >= 0, got ${count}`);
   const num = (key: string, fallback: number) => (o[key] === null ? fallback : (o[key] as number));
   return {
     n: count,
@@ -252,7 +277,13 @@ function asyncThreads(where: string, options: unknown): number {
   return opts.threads === undefined ? getNumThreads() : checkInteger(where, 'threads', opts.threads, 1, MAX_THREADS);
 }
 
-function accumulateWith(backend: Backend, x: FloatArray, code: NanPolicyCode, threads: number, where: string): Promise<Partial> {
+function accumulateWith(
+  backend: Backend,
+  x: FloatArray,
+  code: NanPolicyCode,
+  threads: number,
+  where: string,
+): Promise<Partial> {
   if (backend === 'native') return accumulateNativeAsync(x, code, threads, where);
   // The pure-TS path has no threads of its own: it reads the values during the call, as the native
   // one does (a buffer detached or shrunk after the call returns cannot change the answer), and
@@ -280,7 +311,10 @@ export function describe(values: ArrayLike<number>, options?: DescribeOptions): 
 }
 
 /** describe() off the event loop; the native kernel uses `threads` OS threads (default: all cores). */
-export async function describeAsync(values: ArrayLike<number>, options?: DescribeOptions & AsyncOptions): Promise<DescribeResult> {
+export async function describeAsync(
+  values: ArrayLike<number>,
+  options?: DescribeOptions & AsyncOptions,
+): Promise<DescribeResult> {
   const opts = checkOptions('describeAsync', options);
   const m = new Moments({ backend: opts.backend as Backend | undefined, nan: opts.nan as NanPolicy | undefined });
   await m.pushArrayAsync(values, { threads: opts.threads as number | undefined });
@@ -289,5 +323,16 @@ export async function describeAsync(values: ArrayLike<number>, options?: Describ
 
 function partialToJSON(p: Partial): MomentsJSON {
   const mean = p.n === 0 ? NaN : p.shift + p.mean;
-  return { count: p.n, mean, shift: p.shift, shiftedMean: p.mean, m2: p.m2, m3: p.m3, m4: p.m4, min: p.min, max: p.max, nanCount: p.nanCount };
+  return {
+    count: p.n,
+    mean,
+    shift: p.shift,
+    shiftedMean: p.mean,
+    m2: p.m2,
+    m3: p.m3,
+    m4: p.m4,
+    min: p.min,
+    max: p.max,
+    nanCount: p.nanCount,
+  };
 }

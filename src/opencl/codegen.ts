@@ -26,7 +26,10 @@ export function literal(value: number, real: RealType): string {
 
 const infix = (op: string) => (a: string, b: string) => `(${a} ${op} ${b})`;
 const test = (op: string) => (a: string, b: string) => `(${a} ${op} ${b} ? ONE : ZERO)`;
-const call = (fn: string) => (...args: string[]) => `${fn}(${args.join(', ')})`;
+const call =
+  (fn: string) =>
+  (...args: string[]) =>
+    `${fn}(${args.join(', ')})`;
 
 // OpenCL C for each op of src/lang/ops.ts, by name. ONE and ZERO are the real type's 1 and 0.
 const OPENCL: Record<string, (...args: string[]) => string> = {
@@ -141,7 +144,10 @@ export function generateExpression(ir: Ir, codes: readonly InputCode[], real: Re
   });
   const params = codes.map((code, k) => (code === 's' ? `${real} x${k}` : `const ${elementTypes[code]} *x${k}`));
   const args = codes.map((_, k) => `x${k}`);
-  const signature = [...codes.map((code, k) => (code === 's' ? `const ${real} x${k}` : `__global const ${elementTypes[code]} *x${k}`)), 'const ulong i'];
+  const signature = [
+    ...codes.map((code, k) => (code === 's' ? `const ${real} x${k}` : `__global const ${elementTypes[code]} *x${k}`)),
+    'const ulong i',
+  ];
   const result = names[ir.outputs[0].value];
   return {
     parameters: params.join(', '),

@@ -64,7 +64,8 @@ function fromTree(where: string, root: Node, source: string): Parsed {
   return { root, source, names: variableNames([{ root }]), irs: new Map(), reduction };
 }
 
-const isIntegerInput = (value: unknown) => value instanceof Int32Array || (value instanceof Buffer && value.type === 'int');
+const isIntegerInput = (value: unknown) =>
+  value instanceof Int32Array || (value instanceof Buffer && value.type === 'int');
 
 /** The program lowered for these variables: which constants they shadow, which inputs are integers. */
 function irFor(where: string, parsed: Parsed, vars: Readonly<Record<string, unknown>>): Ir {
@@ -109,9 +110,18 @@ interface Bound {
 }
 
 /** Orders and checks the variables, and picks the compute type (the CPU evaluate's promotion table). */
-function bind(where: string, source: string, parsed: Parsed, vars: unknown, precision: Precision, device: Device): Bound {
+function bind(
+  where: string,
+  source: string,
+  parsed: Parsed,
+  vars: unknown,
+  precision: Precision,
+  device: Device,
+): Bound {
   if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
-    throw new TypeError(`${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`);
+    throw new TypeError(
+      `${where}: variables must be an object mapping names to typed arrays, Buffers or numbers, got ${typeName(vars)}`,
+    );
   }
   const record = vars as Record<string, unknown>;
   // A variable named like a constant (pi, e) wins over the constant, as in the CPU evaluate.
@@ -128,7 +138,9 @@ function bind(where: string, source: string, parsed: Parsed, vars: unknown, prec
     const value = record[name];
     const code = inputCode(value);
     if (code === null) {
-      throw new TypeError(`${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array, a double/float/int Buffer or a number, got ${value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value)}`);
+      throw new TypeError(
+        `${where}: variable '${name}' must be a Float64Array, Float32Array, Int32Array, a double/float/int Buffer or a number, got ${value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value)}`,
+      );
     }
     if (value instanceof Buffer && value.context.device !== device) {
       throw new Error(`${where}: Buffer '${name}' lives on ${value.context.device.name}, not on ${device.name}`);
@@ -139,7 +151,9 @@ function bind(where: string, source: string, parsed: Parsed, vars: unknown, prec
         lengthFrom = name;
         n = length;
       } else if (length !== n) {
-        throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+        throw new RangeError(
+          `${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`,
+        );
       }
       arrays.push(code === 'f' ? 'float32' : 'other');
     }
@@ -219,7 +233,8 @@ const defaultContexts = new Map<Device, Context>();
 
 function contextFor(where: string, opts: Record<string, unknown>): Context {
   if (opts.context !== undefined) {
-    if (!(opts.context instanceof Context)) throw new TypeError(`${where}: context must be an opencl Context, got ${typeName(opts.context)}`);
+    if (!(opts.context instanceof Context))
+      throw new TypeError(`${where}: context must be an opencl Context, got ${typeName(opts.context)}`);
     return opts.context;
   }
   if (opts.device !== undefined && !(opts.device instanceof Device)) {
@@ -234,15 +249,25 @@ function contextFor(where: string, opts: Record<string, unknown>): Context {
   return context;
 }
 
-function checkOut(where: string, out: unknown, bound: Bound, reduction: Reduction | null, device: Device): Float64Array | Float32Array | Buffer | undefined {
+function checkOut(
+  where: string,
+  out: unknown,
+  bound: Bound,
+  reduction: Reduction | null,
+  device: Device,
+): Float64Array | Float32Array | Buffer | undefined {
   if (out === undefined) return undefined;
   if (reduction) throw new TypeError(`${where}: out cannot be used with the reduction '${reduction}'`);
   const Ctor = bound.real === 'float' ? Float32Array : Float64Array;
   if (out instanceof Buffer) {
-    if (out.type !== bound.real) throw new TypeError(`${where}: out must be a ${bound.real} Buffer (the result type), got a ${out.type} Buffer`);
-    if (out.context.device !== device) throw new Error(`${where}: out lives on ${out.context.device.name}, not on ${device.name}`);
+    if (out.type !== bound.real)
+      throw new TypeError(`${where}: out must be a ${bound.real} Buffer (the result type), got a ${out.type} Buffer`);
+    if (out.context.device !== device)
+      throw new Error(`${where}: out lives on ${out.context.device.name}, not on ${device.name}`);
   } else if (!(out instanceof Ctor)) {
-    throw new TypeError(`${where}: out must be a ${Ctor.name} or a ${bound.real} Buffer (the result type for these inputs), got ${typeName(out)}`);
+    throw new TypeError(
+      `${where}: out must be a ${Ctor.name} or a ${bound.real} Buffer (the result type for these inputs), got ${typeName(out)}`,
+    );
   }
   if (out.length !== bound.n) throw new RangeError(`${where}: out has ${out.length} elements, expected ${bound.n}`);
   return out;
@@ -257,7 +282,11 @@ function emptyResult(reduction: Reduction | null, real: RealType): OpenclEvaluat
  * Evaluates `expr` (the CPU `evaluate`'s language) on an OpenCL device. Resolves to a new typed
  * array (Float32Array when computing in float32), `out`, or a number for a reduction.
  */
-export async function evaluate(expr: string, vars: Readonly<Record<string, OpenclVariable>>, options?: OpenclEvaluateOptions): Promise<OpenclEvaluateResult> {
+export async function evaluate(
+  expr: string,
+  vars: Readonly<Record<string, OpenclVariable>>,
+  options?: OpenclEvaluateOptions,
+): Promise<OpenclEvaluateResult> {
   const where = 'opencl.evaluate';
   const opts = checkKnownOptions(where, options, KNOWN_OPTIONS);
   const context = contextFor(where, opts);
@@ -297,7 +326,10 @@ async function run(
   context: Context,
   defaultPrecision: Precision,
 ): Promise<OpenclEvaluateResult> {
-  const precision = opts.precision === undefined ? defaultPrecision : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
+  const precision =
+    opts.precision === undefined
+      ? defaultPrecision
+      : checkOneOf(where, 'precision', opts.precision, ['auto', 'float32', 'float64']);
   const bound = bind(where, source, parsed, vars, precision, context.device);
   const out = checkOut(where, opts.out, bound, parsed.reduction, context.device);
   if (bound.n === 0) return out ?? emptyResult(parsed.reduction, bound.real);
@@ -317,7 +349,8 @@ async function run(
       const [accumulator] = await Promise.all([kernel.run(args, { n: bound.n }), ...pending]);
       return parsed.reduction === 'mean' ? Number(accumulator) / bound.n : Number(accumulator);
     }
-    const target = out instanceof Buffer ? out : context.buffer(bound.n * (bound.real === 'float' ? 4 : 8), { type: bound.real });
+    const target =
+      out instanceof Buffer ? out : context.buffer(bound.n * (bound.real === 'float' ? 4 : 8), { type: bound.real });
     if (!(out instanceof Buffer)) owned.push(target);
     const run = kernel.run([...args, target], { n: bound.n });
     if (out instanceof Buffer) {

@@ -34,4 +34,10 @@ export {
   type SnippetOptions,
   type SnippetParameter,
 } from './snippets.js';
-export { evaluate, type OpenclEvaluateOptions, type OpenclEvaluateResult, type OpenclVariable, type Precision } from './evaluate.js';
+export {
+  evaluate,
+  type OpenclEvaluateOptions,
+  type OpenclEvaluateResult,
+  type OpenclVariable,
+  type Precision,
+} from './evaluate.js';

@@ -9,7 +9,14 @@ export interface OpenclReport {
   platforms: Array<{
     name: string;
     version: string;
-    devices: Array<{ name: string; type: string; computeUnits: number; globalMemoryMiB: number; maxWorkGroupSize: number; fp64: boolean }>;
+    devices: Array<{
+      name: string;
+      type: string;
+      computeUnits: number;
+      globalMemoryMiB: number;
+      maxWorkGroupSize: number;
+      fp64: boolean;
+    }>;
   }>;
 }
 

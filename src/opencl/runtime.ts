@@ -2,9 +2,23 @@
 // typed wrapper over a native handle. Arguments are checked here, with messages naming the method,
 // before anything reaches the driver; the addon checks them again as a backstop.
 import { backend, nativeLoadError, requireNative } from '../core/loader.js';
-import type { NativeAddon, OpenclDeviceRecord, OpenclHandle, OpenclKernelRecord, OpenclPlatformRecord } from '../core/addon.js';
+import type {
+  NativeAddon,
+  OpenclDeviceRecord,
+  OpenclHandle,
+  OpenclKernelRecord,
+  OpenclPlatformRecord,
+} from '../core/addon.js';
 import { checkOneOf, checkOptions, typeName } from '../core/validate.js';
-import { arrayScalarType, encodeScalar, isTypedArray, scalarArrays, scalarType, type ScalarType, type TypedArray } from './types.js';
+import {
+  arrayScalarType,
+  encodeScalar,
+  isTypedArray,
+  scalarArrays,
+  scalarType,
+  type ScalarType,
+  type TypedArray,
+} from './types.js';
 
 // ---- Availability ------------------------------------------------------------------------------
 
@@ -22,7 +36,12 @@ function probe(): Probe {
     probed =
       backend === 'native'
         ? requireNative().openclStatus()
-        : { available: false, reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}`, via: null, libraries: [] };
+        : {
+            available: false,
+            reason: `the native addon is not loaded: ${nativeLoadError?.message ?? 'unknown reason'}`,
+            via: null,
+            libraries: [],
+          };
   }
   return probed;
 }
@@ -132,7 +151,10 @@ export class Platform {
   /** This platform's devices, optionally of one type. */
   devices(options?: { type?: DeviceTypeFilter }): Device[] {
     const opts = checkOptions('Platform.devices', options);
-    const type = opts.type === undefined ? 'all' : checkOneOf('Platform.devices', 'type', opts.type, ['all', 'cpu', 'gpu', 'accelerator', 'custom']);
+    const type =
+      opts.type === undefined
+        ? 'all'
+        : checkOneOf('Platform.devices', 'type', opts.type, ['all', 'cpu', 'gpu', 'accelerator', 'custom']);
     return this.#devices.filter((d) => type === 'all' || d.type === type);
   }
 }
@@ -141,7 +163,9 @@ let platformCache: Platform[] | undefined;
 
 /** Every OpenCL platform (found once per process; root devices do not change while it runs). */
 export function platforms(): Platform[] {
-  platformCache ??= addon('opencl.platforms').openclPlatforms().map((p) => new Platform(p));
+  platformCache ??= addon('opencl.platforms')
+    .openclPlatforms()
+    .map((p) => new Platform(p));
   return [...platformCache];
 }
 
@@ -161,7 +185,9 @@ export function defaultDevice(): Device {
     const index = Number(chosen);
     if (!/^\d+$/.test(chosen.trim()) || index >= all.length) {
       const listing = all.map((d) => `${d.index}: ${d}`).join('; ') || 'none';
-      throw new RangeError(`opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`);
+      throw new RangeError(
+        `opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`,
+      );
     }
     return all[index];
   }
@@ -260,16 +286,24 @@ export class Buffer extends Resource {
   constructor(context: Context, source: TypedArray | number, options?: BufferOptions) {
     const where = 'Context.buffer';
     const opts = checkOptions(where, options);
-    const access = opts.access === undefined ? 'read_write' : checkOneOf(where, 'access', opts.access, ['read_write', 'read_only', 'write_only']);
-    const type = opts.type === undefined ? undefined : checkOneOf(where, 'type', opts.type, Object.keys(scalarArrays) as ScalarType[]);
+    const access =
+      opts.access === undefined
+        ? 'read_write'
+        : checkOneOf(where, 'access', opts.access, ['read_write', 'read_only', 'write_only']);
+    const type =
+      opts.type === undefined
+        ? undefined
+        : checkOneOf(where, 'type', opts.type, Object.keys(scalarArrays) as ScalarType[]);
     const ctxHandle = context.handle(where);
     let byteLength: number;
     let initial: TypedArray | undefined;
     if (typeof source === 'number') {
-      if (!Number.isSafeInteger(source) || source < 1) throw new RangeError(`${where}: byteLength must be an integer >= 1, got ${source}`);
+      if (!Number.isSafeInteger(source) || source < 1)
+        throw new RangeError(`${where}: byteLength must be an integer >= 1, got ${source}`);
       byteLength = source;
     } else if (isTypedArray(source)) {
-      if (source.byteLength === 0) throw new RangeError(`${where}: an OpenCL buffer cannot be empty (source has 0 elements)`);
+      if (source.byteLength === 0)
+        throw new RangeError(`${where}: an OpenCL buffer cannot be empty (source has 0 elements)`);
       if (type !== undefined && type !== arrayScalarType(source)) {
         throw new TypeError(`${where}: type '${type}' does not match the source ${source.constructor.name}`);
       }
@@ -281,10 +315,14 @@ export class Buffer extends Resource {
     const elementType = type ?? (initial ? arrayScalarType(initial) : 'uchar');
     const elementBytes = scalarArrays[elementType].BYTES_PER_ELEMENT;
     if (byteLength % elementBytes !== 0) {
-      throw new RangeError(`${where}: byteLength ${byteLength} is not a multiple of ${elementBytes} (the size of ${elementType})`);
+      throw new RangeError(
+        `${where}: byteLength ${byteLength} is not a multiple of ${elementBytes} (the size of ${elementType})`,
+      );
     }
     if (byteLength > context.device.maxAllocation) {
-      throw new RangeError(`${where}: ${byteLength} bytes exceed the device limit CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`);
+      throw new RangeError(
+        `${where}: ${byteLength} bytes exceed the device limit CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`,
+      );
     }
     super(requireNative().openclCreateBuffer(ctxHandle, accessCodes[access], byteLength, initial));
     this.context = context;
@@ -311,7 +349,8 @@ export class Buffer extends Resource {
   read<T extends TypedArray>(into?: T, options?: TransferOptions): Promise<T> {
     const where = 'Buffer.read';
     const buffer = this.handle(where);
-    if (into !== undefined && !isTypedArray(into)) throw new TypeError(`${where}: into must be a typed array, got ${typeName(into)}`);
+    if (into !== undefined && !isTypedArray(into))
+      throw new TypeError(`${where}: into must be a typed array, got ${typeName(into)}`);
     const start = options?.byteOffset ?? 0;
     const Ctor = scalarArrays[this.type];
     const target = (into ?? new Ctor(Math.max(0, Math.floor((this.byteLength - start) / Ctor.BYTES_PER_ELEMENT)))) as T;
@@ -322,10 +361,14 @@ export class Buffer extends Resource {
   #checkRange(where: string, byteCount: number, options: TransferOptions | undefined): number {
     const opts = checkOptions(where, options);
     const byteOffset = opts.byteOffset ?? 0;
-    if (typeof byteOffset !== 'number') throw new TypeError(`${where}: byteOffset must be a number, got ${typeName(byteOffset)}`);
-    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) throw new RangeError(`${where}: byteOffset must be an integer >= 0, got ${byteOffset}`);
+    if (typeof byteOffset !== 'number')
+      throw new TypeError(`${where}: byteOffset must be a number, got ${typeName(byteOffset)}`);
+    if (!Number.isSafeInteger(byteOffset) || byteOffset < 0)
+      throw new RangeError(`${where}: byteOffset must be an integer >= 0, got ${byteOffset}`);
     if (byteOffset + byteCount > this.byteLength) {
-      throw new RangeError(`${where}: ${byteCount} bytes at byteOffset ${byteOffset} exceed the buffer's ${this.byteLength} bytes`);
+      throw new RangeError(
+        `${where}: ${byteCount} bytes at byteOffset ${byteOffset} exceed the buffer's ${this.byteLength} bytes`,
+      );
     }
     return byteOffset;
   }
@@ -373,7 +416,8 @@ export class Program extends Resource {
       return new Program(context, source, handle);
     } catch (error) {
       const log = (error as { buildLog?: unknown }).buildLog;
-      if (typeof log === 'string') throw new BuildError(`${where}: build failed on ${context.device.name}:\n${log}`, log);
+      if (typeof log === 'string')
+        throw new BuildError(`${where}: build failed on ${context.device.name}:\n${log}`, log);
       throw error;
     }
   }
@@ -463,11 +507,14 @@ export class Kernel extends Resource {
         throw new TypeError(`${where}: ${label} must be a Buffer, got ${typeName(value)}`);
       }
       if (isLocalMemory(value)) {
-        if (info && info.addressSpace !== 'local') throw new TypeError(`${where}: ${label} is not a __local pointer, got { local }`);
-        if (!Number.isSafeInteger(value.local) || value.local < 1) throw new RangeError(`${where}: ${label}: local must be a byte count >= 1, got ${value.local}`);
+        if (info && info.addressSpace !== 'local')
+          throw new TypeError(`${where}: ${label} is not a __local pointer, got { local }`);
+        if (!Number.isSafeInteger(value.local) || value.local < 1)
+          throw new RangeError(`${where}: ${label}: local must be a byte count >= 1, got ${value.local}`);
         return value.local;
       }
-      if (info?.addressSpace === 'local') throw new TypeError(`${where}: ${label} must be { local: bytes }, got ${typeName(value)}`);
+      if (info?.addressSpace === 'local')
+        throw new TypeError(`${where}: ${label} must be { local: bytes }, got ${typeName(value)}`);
       if (isTypedArray(value)) return value; // raw bytes: vectors and structs (the driver checks the size)
       if (typeof value === 'number' || typeof value === 'bigint') {
         const type = info ? scalarType(info.type) : undefined;
@@ -477,7 +524,9 @@ export class Kernel extends Resource {
         }
         return encodeScalar(type, value, `${where}: ${label}`);
       }
-      throw new TypeError(`${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, got ${typeName(value)}`);
+      throw new TypeError(
+        `${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, got ${typeName(value)}`,
+      );
     });
   }
 }
@@ -491,9 +540,11 @@ function workSizes(where: string, name: string, value: unknown): number[] {
   if (!Array.isArray(sizes) || !sizes.every((s) => typeof s === 'number')) {
     throw new TypeError(`${where}: ${name} must be a number or an array of 1 to 3 numbers, got ${typeName(value)}`);
   }
-  if (sizes.length < 1 || sizes.length > 3) throw new RangeError(`${where}: ${name} must have 1 to 3 dimensions, got ${sizes.length}`);
+  if (sizes.length < 1 || sizes.length > 3)
+    throw new RangeError(`${where}: ${name} must have 1 to 3 dimensions, got ${sizes.length}`);
   for (const s of sizes) {
-    if (!Number.isSafeInteger(s) || s < 1) throw new RangeError(`${where}: ${name} sizes must be integers >= 1, got ${s}`);
+    if (!Number.isSafeInteger(s) || s < 1)
+      throw new RangeError(`${where}: ${name} sizes must be integers >= 1, got ${s}`);
   }
   return sizes;
 }
@@ -515,15 +566,22 @@ function checkLocalSizes(where: string, device: Device, kernelLimit: number, glo
   let items = 1;
   local.forEach((size, d) => {
     if (size > device.maxWorkItemSizes[d]) {
-      throw new RangeError(`${where}: local[${d}] = ${size} exceeds the device limit CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`);
+      throw new RangeError(
+        `${where}: local[${d}] = ${size} exceeds the device limit CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`,
+      );
     }
-    if (global[d] % size !== 0) throw new RangeError(`${where}: global[${d}] = ${global[d]} is not a multiple of local[${d}] = ${size}`);
+    if (global[d] % size !== 0)
+      throw new RangeError(`${where}: global[${d}] = ${global[d]} is not a multiple of local[${d}] = ${size}`);
     items *= size;
   });
   if (items > device.maxWorkGroupSize) {
-    throw new RangeError(`${where}: a work-group of ${items} items exceeds the device limit CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`);
+    throw new RangeError(
+      `${where}: a work-group of ${items} items exceeds the device limit CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`,
+    );
   }
   if (items > kernelLimit) {
-    throw new RangeError(`${where}: a work-group of ${items} items exceeds this kernel's limit CL_KERNEL_WORK_GROUP_SIZE = ${kernelLimit}`);
+    throw new RangeError(
+      `${where}: a work-group of ${items} items exceeds this kernel's limit CL_KERNEL_WORK_GROUP_SIZE = ${kernelLimit}`,
+    );
   }
 }

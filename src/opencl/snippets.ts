@@ -17,21 +17,34 @@ const identifier = /^[A-Za-z_]\w*$/;
 
 /** Parses 'float a, const float *x, double* y' (the PyOpenCL `arguments` string). */
 export function parseParameters(where: string, declarations: string): SnippetParameter[] {
-  if (typeof declarations !== 'string') throw new TypeError(`${where}: arguments must be a string, got ${typeName(declarations)}`);
+  if (typeof declarations !== 'string')
+    throw new TypeError(`${where}: arguments must be a string, got ${typeName(declarations)}`);
   const params = declarations.split(',').map((declaration, position) => {
     const match = /^(.*?)(\*?)\s*([A-Za-z_]\w*)$/s.exec(declaration.replace(/\*/g, ' * ').trim());
-    const baseType = match?.[1].replace(/\b(const|restrict|__global|global|__constant|constant)\b/g, '').trim().replace(/\s+/g, ' ');
-    const knownShape = baseType !== undefined && (scalarType(baseType) !== undefined || /^(struct |union )?[A-Za-z_]\w*$/.test(baseType));
-    if (!match || !knownShape) throw new SyntaxError(`${where}: cannot parse argument ${position} '${declaration.trim()}' (expected 'type name' or 'type *name')`);
+    const baseType = match?.[1]
+      .replace(/\b(const|restrict|__global|global|__constant|constant)\b/g, '')
+      .trim()
+      .replace(/\s+/g, ' ');
+    const knownShape =
+      baseType !== undefined &&
+      (scalarType(baseType) !== undefined || /^(struct |union )?[A-Za-z_]\w*$/.test(baseType));
+    if (!match || !knownShape)
+      throw new SyntaxError(
+        `${where}: cannot parse argument ${position} '${declaration.trim()}' (expected 'type name' or 'type *name')`,
+      );
     const pointer = match[2] === '*';
     const scalar = scalarType(baseType as string);
-    if (pointer && !scalar) throw new TypeError(`${where}: argument '${match[3]}' must point to a scalar type (float, int, ...), got ${baseType}`);
+    if (pointer && !scalar)
+      throw new TypeError(
+        `${where}: argument '${match[3]}' must point to a scalar type (float, int, ...), got ${baseType}`,
+      );
     return { name: match[3], type: scalar ?? (baseType as string), pointer };
   });
   const seen = new Set<string>();
   for (const p of params) {
     if (seen.has(p.name)) throw new SyntaxError(`${where}: argument name '${p.name}' is used twice`);
-    if (p.name === 'i' || p.name === 'n') throw new SyntaxError(`${where}: 'i' and 'n' are the index and the element count; rename argument '${p.name}'`);
+    if (p.name === 'i' || p.name === 'n')
+      throw new SyntaxError(`${where}: 'i' and 'n' are the index and the element count; rename argument '${p.name}'`);
     seen.add(p.name);
   }
   return params;
@@ -67,17 +80,27 @@ abstract class SnippetKernel {
   readonly #running = new Set<Promise<unknown>>();
   protected abstract readonly where: string;
 
-  protected constructor(where: string, context: Context, declarations: string, options: SnippetOptions | undefined, extraTypes: string[], generate: (params: SnippetParameter[], name: string, preamble: string) => { source: string; kernels: string[] }) {
+  protected constructor(
+    where: string,
+    context: Context,
+    declarations: string,
+    options: SnippetOptions | undefined,
+    extraTypes: string[],
+    generate: (params: SnippetParameter[], name: string, preamble: string) => { source: string; kernels: string[] },
+  ) {
     const opts = checkOptions(where, options);
     const name = opts.name ?? 'hotpath_kernel';
-    if (typeof name !== 'string' || !identifier.test(name)) throw new TypeError(`${where}: name must be a C identifier, got ${String(name)}`);
+    if (typeof name !== 'string' || !identifier.test(name))
+      throw new TypeError(`${where}: name must be a C identifier, got ${String(name)}`);
     const preamble = opts.preamble ?? '';
-    if (typeof preamble !== 'string') throw new TypeError(`${where}: preamble must be a string, got ${typeName(preamble)}`);
+    if (typeof preamble !== 'string')
+      throw new TypeError(`${where}: preamble must be a string, got ${typeName(preamble)}`);
     this.context = context;
     this.parameters = Object.freeze(parseParameters(where, declarations));
     this.name = name;
     const double = usesDouble([...this.parameters], extraTypes);
-    if (double && !context.device.fp64) throw new Error(`${where}: ${context.device.name} has no double precision (cl_khr_fp64)`);
+    if (double && !context.device.fp64)
+      throw new Error(`${where}: ${context.device.name} has no double precision (cl_khr_fp64)`);
     const fp64 = double ? '#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n' : '';
     const generated = generate([...this.parameters], name, `${fp64}${preamble}`);
     this.source = generated.source;
@@ -134,23 +157,32 @@ abstract class SnippetKernel {
     const where = this.where;
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
     if (args.length !== this.parameters.length) {
-      throw new TypeError(`${where}: expected ${this.parameters.length} arguments (${this.parameters.map((p) => p.name).join(', ')}), got ${args.length}`);
+      throw new TypeError(
+        `${where}: expected ${this.parameters.length} arguments (${this.parameters.map((p) => p.name).join(', ')}), got ${args.length}`,
+      );
     }
     const lengths = this.parameters.map((p, i) => {
       const value: unknown = args[i];
       if (p.pointer !== value instanceof Buffer) {
-        throw new TypeError(`${where}: argument '${p.name}' must be ${p.pointer ? 'a Buffer' : 'a scalar'}, got ${typeName(value)}`);
+        throw new TypeError(
+          `${where}: argument '${p.name}' must be ${p.pointer ? 'a Buffer' : 'a scalar'}, got ${typeName(value)}`,
+        );
       }
-      return value instanceof Buffer ? Math.floor(value.byteLength / scalarArrays[p.type as ScalarType].BYTES_PER_ELEMENT) : undefined;
+      return value instanceof Buffer
+        ? Math.floor(value.byteLength / scalarArrays[p.type as ScalarType].BYTES_PER_ELEMENT)
+        : undefined;
     });
     const opts = checkOptions(where, options);
     const n = opts.n ?? lengths.find((length) => length !== undefined);
     if (n === undefined) throw new TypeError(`${where}: without a Buffer argument, pass { n } (the element count)`);
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new RangeError(`${where}: n must be an integer >= 0, got ${String(n)}`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+      throw new RangeError(`${where}: n must be an integer >= 0, got ${String(n)}`);
     lengths.forEach((length, i) => {
       if (length !== undefined && length < n) {
         const p = this.parameters[i];
-        throw new RangeError(`${where}: Buffer '${p.name}' holds ${length} ${p.type} elements, fewer than the global size n = ${n}`);
+        throw new RangeError(
+          `${where}: Buffer '${p.name}' holds ${length} ${p.type} elements, fewer than the global size n = ${n}`,
+        );
       }
     });
     return { n, values: args as KernelArgument[] };
@@ -172,7 +204,8 @@ export class ElementwiseKernel extends SnippetKernel {
   protected readonly where = 'ElementwiseKernel.run';
 
   constructor(context: Context, declarations: string, operation: string, options?: SnippetOptions) {
-    if (typeof operation !== 'string') throw new TypeError(`ElementwiseKernel: operation must be a string, got ${typeName(operation)}`);
+    if (typeof operation !== 'string')
+      throw new TypeError(`ElementwiseKernel: operation must be a string, got ${typeName(operation)}`);
     super('ElementwiseKernel', context, declarations, options, [], (params, name, preamble) => ({
       source: `${preamble}
 __kernel void ${name}(${[...params.map(declare), 'const ulong n'].join(', ')}) {
@@ -224,7 +257,8 @@ export class ReductionKernel extends SnippetKernel {
       throw new TypeError(`${where}: type must be one of ${Object.keys(scalarArrays).join(', ')}, got ${String(type)}`);
     }
     for (const key of ['neutral', 'reduce', 'map', 'arguments'] as const) {
-      if (typeof opts[key] !== 'string') throw new TypeError(`${where}: ${key} must be a string, got ${typeName(opts[key])}`);
+      if (typeof opts[key] !== 'string')
+        throw new TypeError(`${where}: ${key} must be a string, got ${typeName(opts[key])}`);
     }
     const { neutral, reduce, map } = opts as ReductionOptions;
     super(where, context, opts.arguments as string, opts, [type], (params, name, preamble) => ({

@@ -12,7 +12,11 @@ export type TypedArray =
   | Float32Array
   | Float64Array;
 
-type TypedArrayConstructor = { new (length: number): TypedArray; readonly BYTES_PER_ELEMENT: number; readonly name: string };
+type TypedArrayConstructor = {
+  new (length: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+};
 
 /** Element types a Buffer can be viewed as, named as in OpenCL C. */
 export type ScalarType = 'char' | 'uchar' | 'short' | 'ushort' | 'int' | 'uint' | 'long' | 'ulong' | 'float' | 'double';

@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveBackend, type Backend } from '../core/loader.js';
 import { checkInteger, checkOptions, toFloatArray, trueLength } from '../core/validate.js';
-import { Moments, type DescribeOptions, type DescribeResult, type MomentsJSON, type NanPolicy } from '../moments/index.js';
+import {
+  Moments,
+  type DescribeOptions,
+  type DescribeResult,
+  type MomentsJSON,
+  type NanPolicy,
+} from '../moments/index.js';
 import { checkSignal } from '../async/signals.js';
 import {
   compile,
@@ -30,7 +36,11 @@ let shared: Pool | null = null;
 
 /** The pool behind the parallel kernels, started on first use; idle workers do not keep the process alive. */
 function kernelPool(): Pool {
-  shared ??= new Pool({ filename: path.join(__dirname, 'tasks.js'), minThreads: 0, maxThreads: os.availableParallelism() });
+  shared ??= new Pool({
+    filename: path.join(__dirname, 'tasks.js'),
+    minThreads: 0,
+    maxThreads: os.availableParallelism(),
+  });
   return shared;
 }
 
@@ -63,7 +73,8 @@ export function parallelSettings(where: string, options: unknown) {
   return {
     opts,
     backend: resolveBackend(opts.backend, where),
-    threads: opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024),
+    threads:
+      opts.threads === undefined ? os.availableParallelism() : checkInteger(where, 'threads', opts.threads, 1, 1024),
     signal: checkSignal(where, opts.signal),
   };
 }
@@ -73,7 +84,10 @@ export function parallelSettings(where: string, options: unknown) {
  * SharedArrayBuffer (pass a SharedArrayBuffer-backed array to skip the copy) and the partials are
  * merged with Moments.merge. Same options and result as describe(), on either backend.
  */
-export async function describe(values: ArrayLike<number>, options?: DescribeOptions & ParallelOptions): Promise<DescribeResult> {
+export async function describe(
+  values: ArrayLike<number>,
+  options?: DescribeOptions & ParallelOptions,
+): Promise<DescribeResult> {
   const where = 'parallel.describe';
   const { opts, backend, threads, signal } = parallelSettings(where, options);
   const total = new Moments({ backend, nan: opts.nan as NanPolicy | undefined });
@@ -93,7 +107,9 @@ export interface ParallelEvaluateOptions extends ParallelOptions {
 
 /** The variables with every array replaced by its [start, end) view (scalars stay). */
 function sliceVars(vars: Variables, start: number, end: number): Variables {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? v.subarray(start, end) : v]));
+  return Object.fromEntries(
+    Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? v.subarray(start, end) : v]),
+  );
 }
 
 /** Common length of the array variables (RangeError if they differ), or null when there are none. */
@@ -103,7 +119,8 @@ function arrayLength(where: string, names: readonly string[], vars: Variables): 
     const value = vars[name];
     if (!ArrayBuffer.isView(value)) continue;
     const length = trueLength(value);
-    if (n !== null && length !== n) throw new RangeError(`${where}: length mismatch: variables have ${n} and ${length} elements ('${name}')`);
+    if (n !== null && length !== n)
+      throw new RangeError(`${where}: length mismatch: variables have ${n} and ${length} elements ('${name}')`);
     n = length;
   }
   return n;
@@ -114,7 +131,11 @@ function arrayLength(where: string, names: readonly string[], vars: Variables): 
  * if they are not already), each thread evaluates its slice, writing elementwise results straight
  * into one shared output, and reductions (sum, prod, min, max, mean) are combined from the slices'.
  */
-export async function evaluate(expr: string, vars: Variables, options?: ParallelEvaluateOptions): Promise<EvaluateResult> {
+export async function evaluate(
+  expr: string,
+  vars: Variables,
+  options?: ParallelEvaluateOptions,
+): Promise<EvaluateResult> {
   const where = 'parallel.evaluate';
   const { backend, threads, signal } = parallelSettings(where, options);
   const program = compile(expr);
@@ -130,7 +151,11 @@ export async function evaluate(expr: string, vars: Variables, options?: Parallel
   const pool = kernelPool();
   const partials = await Promise.all(
     parts.map(([start, end]) =>
-      pool.submitWith<number | null>('evaluateSlice', [expr, sliceVars(shared, start, end), out?.subarray(start, end) ?? null, backend], { signal }),
+      pool.submitWith<number | null>(
+        'evaluateSlice',
+        [expr, sliceVars(shared, start, end), out?.subarray(start, end) ?? null, backend],
+        { signal },
+      ),
     ),
   );
   if (out) return out;

@@ -1,5 +1,11 @@
 export { AbortError, BrokenPoolError, InvalidStateError, TimeoutError } from '../core/errors.js';
-export { Future, type FutureControl, type FutureExecutor, type FutureState, type FutureWaitOptions } from '../core/future.js';
+export {
+  Future,
+  type FutureControl,
+  type FutureExecutor,
+  type FutureState,
+  type FutureWaitOptions,
+} from '../core/future.js';
 export {
   Pool,
   type AtomicsMode,
@@ -14,4 +20,12 @@ export {
 } from './pool.js';
 export { PoolFuture } from './pool-future.js';
 export { transfer } from './transfer.js';
-export { asCompleted, wait, type AsCompletedOptions, type Completion, type ReturnWhen, type WaitOptions, type WaitResult } from '../core/wait.js';
+export {
+  asCompleted,
+  wait,
+  type AsCompletedOptions,
+  type Completion,
+  type ReturnWhen,
+  type WaitOptions,
+  type WaitResult,
+} from '../core/wait.js';

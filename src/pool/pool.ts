@@ -11,7 +11,12 @@ import { checkBoolean, checkInteger, checkOneOf, typeName } from '../core/valida
 import { checkKnownOptions } from '../core/options.js';
 import { boundedMap, checkIterable, checkMapOptions, ResultStream } from '../async/map.js';
 import { checkSignal, linkedController } from '../async/signals.js';
-import { type ProfileMemoryOptions, profileSettings, type ProfileSettings, type TaskMemory } from '../memprof/profile.js';
+import {
+  type ProfileMemoryOptions,
+  profileSettings,
+  type ProfileSettings,
+  type TaskMemory,
+} from '../memprof/profile.js';
 import { AbortError, BrokenPoolError, TimeoutError, abortErrorFrom } from '../core/errors.js';
 import type { Future } from '../core/future.js';
 import { PoolFuture } from './pool-future.js';
@@ -69,8 +74,19 @@ export interface PoolOptions {
 }
 
 const poolOptionNames: readonly (keyof PoolOptions)[] = [
-  'filename', 'module', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'resourceLimits', 'atomics', 'timeout',
-  'memory', 'initializer', 'initargs', 'maxTasksPerChild',
+  'filename',
+  'module',
+  'maxThreads',
+  'minThreads',
+  'idleTimeout',
+  'maxQueue',
+  'resourceLimits',
+  'atomics',
+  'timeout',
+  'memory',
+  'initializer',
+  'initargs',
+  'maxTasksPerChild',
 ];
 
 export interface SubmitOptions {
@@ -143,12 +159,20 @@ const dispatcher = path.join(__dirname, 'worker.js');
 
 /** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
 function withProfile(error: Error, memory: TaskMemory | undefined): Error {
-  if (memory) Object.defineProperty(error, 'profile', { value: { result: undefined, ...memory }, configurable: true, writable: true });
+  if (memory)
+    Object.defineProperty(error, 'profile', {
+      value: { result: undefined, ...memory },
+      configurable: true,
+      writable: true,
+    });
   return error;
 }
 
 function checkName(where: string, name: unknown, label = 'name'): string {
-  if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: ${label} must be the non-empty name of an exported task function, got ${typeName(name)}`);
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError(
+      `${where}: ${label} must be the non-empty name of an exported task function, got ${typeName(name)}`,
+    );
   return name;
 }
 
@@ -175,7 +199,10 @@ async function* zipShortest(sources: (Iterable<unknown> | AsyncIterable<unknown>
 
 function checkTransfer(where: string, transfer: unknown): (ArrayBufferLike | MessagePort)[] | undefined {
   if (transfer === undefined) return undefined;
-  if (!Array.isArray(transfer)) throw new TypeError(`${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`);
+  if (!Array.isArray(transfer))
+    throw new TypeError(
+      `${where}: transfer must be an array of ArrayBuffers or MessagePorts, got ${typeName(transfer)}`,
+    );
   return transfer;
 }
 
@@ -190,7 +217,13 @@ function memorySettings(where: string, memory: unknown): ProfileSettings | null 
 }
 
 /** The signal a task runs under: its Future's own, linked to the caller's signal and a timeout when given. */
-function taskAbortSignal(where: string, name: string, own: AbortSignal, caller: AbortSignal | undefined, timeout: number | undefined) {
+function taskAbortSignal(
+  where: string,
+  name: string,
+  own: AbortSignal,
+  caller: AbortSignal | undefined,
+  timeout: number | undefined,
+) {
   // The common case needs no extra controller, listener or timer per task.
   if (caller === undefined && timeout === undefined) return { signal: own, dispose: () => {} };
   const { controller, unlink } = linkedController(own, caller);
@@ -242,26 +275,43 @@ export class Pool extends EventEmitter {
     // A missing options object is reported as the missing filename/module, below.
     const opts = checkKnownOptions('Pool', options, poolOptionNames);
     this.taskModule = resolveTaskModule('Pool', opts.filename, opts.module);
-    this.maxThreads = opts.maxThreads === undefined ? os.availableParallelism() : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
-    const minThreads = opts.minThreads === undefined ? Math.min(1, this.maxThreads) : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
-    const idleTimeout = opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
+    this.maxThreads =
+      opts.maxThreads === undefined
+        ? os.availableParallelism()
+        : checkInteger('Pool', 'maxThreads', opts.maxThreads, 1, 1024);
+    const minThreads =
+      opts.minThreads === undefined
+        ? Math.min(1, this.maxThreads)
+        : checkInteger('Pool', 'minThreads', opts.minThreads, 0, this.maxThreads);
+    const idleTimeout =
+      opts.idleTimeout === undefined ? 1000 : checkInteger('Pool', 'idleTimeout', opts.idleTimeout, 0);
     // Enforced here, not by piscina: piscina only bounds tasks without an AbortSignal, and every Pool task has one.
     if (opts.maxQueue === undefined) this.#maxQueue = Infinity;
     else if (opts.maxQueue === 'auto') this.#maxQueue = this.maxThreads ** 2;
     else this.#maxQueue = checkInteger('Pool', 'maxQueue', opts.maxQueue, 0);
-    if (opts.resourceLimits !== undefined && (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')) {
+    if (
+      opts.resourceLimits !== undefined &&
+      (opts.resourceLimits === null || typeof opts.resourceLimits !== 'object')
+    ) {
       throw new TypeError(`Pool: resourceLimits must be an object, got ${typeName(opts.resourceLimits)}`);
     }
     const atomics = opts.atomics === undefined ? 'async' : checkOneOf('Pool', 'atomics', opts.atomics, atomicsModes);
     this.#timeout = checkTimeout('Pool', 'timeout', opts.timeout);
     this.#memory = opts.memory === undefined ? null : memorySettings('Pool', opts.memory);
     if (opts.initializer !== undefined) checkName('Pool', opts.initializer, 'initializer');
-    if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) throw new TypeError(`Pool: initargs must be an array, got ${typeName(opts.initargs)}`);
-    if (opts.initargs !== undefined && opts.initializer === undefined) throw new TypeError('Pool: initargs needs an initializer');
-    this.#maxTasksPerChild = opts.maxTasksPerChild === undefined ? undefined : checkInteger('Pool', 'maxTasksPerChild', opts.maxTasksPerChild, 1);
+    if (opts.initargs !== undefined && !Array.isArray(opts.initargs))
+      throw new TypeError(`Pool: initargs must be an array, got ${typeName(opts.initargs)}`);
+    if (opts.initargs !== undefined && opts.initializer === undefined)
+      throw new TypeError('Pool: initargs needs an initializer');
+    this.#maxTasksPerChild =
+      opts.maxTasksPerChild === undefined
+        ? undefined
+        : checkInteger('Pool', 'maxTasksPerChild', opts.maxTasksPerChild, 1);
     const workerData: PoolWorkerData = {
       taskModule: this.taskModule,
-      ...(opts.initializer === undefined ? {} : { initializer: opts.initializer as string, initargs: (opts.initargs as unknown[] | undefined) ?? [] }),
+      ...(opts.initializer === undefined
+        ? {}
+        : { initializer: opts.initializer as string, initargs: (opts.initargs as unknown[] | undefined) ?? [] }),
       ...(this.#maxTasksPerChild === undefined ? {} : { maxTasksPerChild: this.#maxTasksPerChild }),
     };
     this.#piscina = new Piscina({
@@ -286,7 +336,13 @@ export class Pool extends EventEmitter {
     const where = 'Pool.submitWith';
     checkName(where, name);
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
-    return this.#submit<R>(where, name, args, undefined, checkKnownOptions(where, options, ['transfer', 'signal', 'timeout', 'memory']));
+    return this.#submit<R>(
+      where,
+      name,
+      args,
+      undefined,
+      checkKnownOptions(where, options, ['transfer', 'signal', 'timeout', 'memory']),
+    );
   }
 
   /**
@@ -306,15 +362,28 @@ export class Pool extends EventEmitter {
     if (sources.length === 0) throw new TypeError(`${where}: give at least one iterable of items`);
     sources.forEach((source) => checkIterable(where, source));
     const spread = sources.length > 1;
-    const items = (spread ? zipShortest(sources as (Iterable<unknown> | AsyncIterable<unknown>)[]) : sources[0]) as Iterable<T> | AsyncIterable<T>;
-    const opts = checkKnownOptions(where, hasOptions ? last : undefined, ['chunksize', 'ordered', 'concurrency', 'signal', 'timeout', 'onProgress']);
+    const items = (spread ? zipShortest(sources as (Iterable<unknown> | AsyncIterable<unknown>)[]) : sources[0]) as
+      Iterable<T> | AsyncIterable<T>;
+    const opts = checkKnownOptions(where, hasOptions ? last : undefined, [
+      'chunksize',
+      'ordered',
+      'concurrency',
+      'signal',
+      'timeout',
+      'onProgress',
+    ]);
     const chunksize = opts.chunksize === undefined ? 1 : checkInteger(where, 'chunksize', opts.chunksize, 1);
     const onProgress = opts.onProgress;
-    if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
+    if (onProgress !== undefined && typeof onProgress !== 'function')
+      throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
     // Checked here, applied per chunk by #submit: undefined takes the pool's timeout, Infinity none.
     const timeout = opts.timeout;
     checkTimeout(where, 'timeout', timeout);
-    const { concurrency, ordered, signal } = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, 2 * this.maxThreads);
+    const { concurrency, ordered, signal } = checkMapOptions(
+      where,
+      { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal },
+      2 * this.maxThreads,
+    );
     const lengths = sources.map(knownLength);
     const total = lengths.includes(undefined) ? undefined : Math.min(...(lengths as number[]));
     let completed = 0;
@@ -322,7 +391,14 @@ export class Pool extends EventEmitter {
       where,
       chunksOf(items, chunksize),
       async (chunk, context) => {
-        const outcome = await this.#submit<ChunkResults>(where, name, [], chunk, { signal: context.signal, timeout }, spread);
+        const outcome = await this.#submit<ChunkResults>(
+          where,
+          name,
+          [],
+          chunk,
+          { signal: context.signal, timeout },
+          spread,
+        );
         completed += outcome.results.length;
         onProgress?.({ completed, total });
         return outcome;
@@ -342,7 +418,8 @@ export class Pool extends EventEmitter {
   close(options?: CloseOptions): Promise<void> {
     const opts = checkKnownOptions('Pool.close', options, ['wait', 'cancelFutures']);
     const wait = opts.wait === undefined ? true : checkBoolean('Pool.close', 'wait', opts.wait);
-    const cancelFutures = opts.cancelFutures === undefined ? false : checkBoolean('Pool.close', 'cancelFutures', opts.cancelFutures);
+    const cancelFutures =
+      opts.cancelFutures === undefined ? false : checkBoolean('Pool.close', 'cancelFutures', opts.cancelFutures);
     if (cancelFutures) {
       const reason = new AbortError('Pool.close: cancelled with cancelFutures before it started');
       for (const future of [...this.#outstanding]) if (future.state === 'pending') future.cancel(reason);
@@ -366,7 +443,14 @@ export class Pool extends EventEmitter {
 
   /** Threads, queue length, utilization and run/wait time percentiles (ms) from piscina's histograms. */
   stats(): PoolStats {
-    const summary = (h: Piscina['histogram']['runTime']): LatencySummary => ({ mean: h.mean, min: h.min, max: h.max, p50: h.p50, p90: h.p90, p99: h.p99 });
+    const summary = (h: Piscina['histogram']['runTime']): LatencySummary => ({
+      mean: h.mean,
+      min: h.min,
+      max: h.max,
+      p50: h.p50,
+      p90: h.p90,
+      p99: h.p99,
+    });
     const { histogram } = this.#piscina;
     return {
       threads: this.#piscina.threads.length,
@@ -396,41 +480,59 @@ export class Pool extends EventEmitter {
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
     const timeout = opts.timeout === undefined ? this.#timeout : checkTimeout(where, 'timeout', opts.timeout);
-    const memory = chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
+    const memory =
+      chunk !== undefined ? null : opts.memory === undefined ? this.#memory : memorySettings(where, opts.memory);
     const started = this.#spareFlags.pop() ?? new Int32Array(new SharedArrayBuffer(4));
-    const message: TaskMessage = { name, args: [...args], chunk, started, ...(spread ? { spread } : {}), ...(memory ? { memory } : {}) };
+    const message: TaskMessage = {
+      name,
+      args: [...args],
+      chunk,
+      started,
+      ...(spread ? { spread } : {}),
+      ...(memory ? { memory } : {}),
+    };
     let rejectTask: ((reason: unknown) => void) | undefined;
     const future = new PoolFuture<R>((resolve, reject, control) => {
       control.runningWhen(() => Atomics.load(started, 0) === 1);
       if (this.#piscina.queueSize >= this.#maxQueue) {
-        reject(new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`));
+        reject(
+          new Error(`${where}: the task queue is full (maxQueue ${this.#maxQueue}): task '${name}' was not queued`),
+        );
         return;
       }
       rejectTask = reject;
       const { signal: taskSignal, dispose } = taskAbortSignal(where, name, control.signal, signal, timeout);
-      const dispatch = (): Promise<void> => this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
-        (reply: TaskReply) => {
-          if ('retired' in reply) return dispatch(); // its worker reached maxTasksPerChild first
-          if (reply.retire !== undefined) this.#retireWorker(reply.retire);
-          // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
-          Atomics.store(started, 0, 0);
-          this.#spareFlags.push(started);
-          if (reply.memory) future.memory = reply.memory;
-          if (reply.ok) resolve(reply.value as R);
-          else if (reply.broken) this.#breakPool(fromWireError(reply.error));
-          else reject(withProfile(fromWireError(reply.error), reply.memory));
-        },
-        (error: unknown) => {
-          const began = Atomics.load(started, 0) === 1;
-          // A worker retired after maxTasksPerChild was terminated before it began this task: run it on another.
-          if (!began && this.#maxTasksPerChild !== undefined && !taskSignal.aborted && !this.#terminating && !this.#broken) return dispatch();
-          const explained = this.#explain(where, name, error, taskSignal, began);
-          // Stopped by the caller's signal, a timeout or close({ wait: false }): the future reads as
-          // cancelled, as after cancel().
-          if (taskSignal.aborted || this.#terminating) future.cancel(explained);
-          else reject(explained);
-        },
-      );
+      const dispatch = (): Promise<void> =>
+        this.#piscina.run(message, { signal: taskSignal, transferList: transferList as never }).then(
+          (reply: TaskReply) => {
+            if ('retired' in reply) return dispatch(); // its worker reached maxTasksPerChild first
+            if (reply.retire !== undefined) this.#retireWorker(reply.retire);
+            // Only a flag whose task finished normally is reused: an aborted task's worker may be gone mid-write.
+            Atomics.store(started, 0, 0);
+            this.#spareFlags.push(started);
+            if (reply.memory) future.memory = reply.memory;
+            if (reply.ok) resolve(reply.value as R);
+            else if (reply.broken) this.#breakPool(fromWireError(reply.error));
+            else reject(withProfile(fromWireError(reply.error), reply.memory));
+          },
+          (error: unknown) => {
+            const began = Atomics.load(started, 0) === 1;
+            // A worker retired after maxTasksPerChild was terminated before it began this task: run it on another.
+            if (
+              !began &&
+              this.#maxTasksPerChild !== undefined &&
+              !taskSignal.aborted &&
+              !this.#terminating &&
+              !this.#broken
+            )
+              return dispatch();
+            const explained = this.#explain(where, name, error, taskSignal, began);
+            // Stopped by the caller's signal, a timeout or close({ wait: false }): the future reads as
+            // cancelled, as after cancel().
+            if (taskSignal.aborted || this.#terminating) future.cancel(explained);
+            else reject(explained);
+          },
+        );
       dispatch().finally(dispose);
     });
     if (rejectTask) this.#rejecters.set(future as Future<unknown>, rejectTask);
@@ -446,7 +548,10 @@ export class Pool extends EventEmitter {
 
   /** The initializer failed in a worker: every pending task and every later submit fails with a BrokenPoolError. */
   #breakPool(cause: Error): void {
-    this.#broken ??= new BrokenPoolError(`Pool: a worker's initializer failed, the pool can run nothing: ${cause.message}`, { cause });
+    this.#broken ??= new BrokenPoolError(
+      `Pool: a worker's initializer failed, the pool can run nothing: ${cause.message}`,
+      { cause },
+    );
     for (const reject of this.#rejecters.values()) reject(this.#broken);
     this.#rejecters.clear();
     this.#terminating = true;
@@ -467,7 +572,10 @@ export class Pool extends EventEmitter {
   #explain(where: string, name: string, error: unknown, signal: AbortSignal, started: boolean): Error {
     if (signal.aborted) return abortErrorFrom(signal, `${where}: task '${name}' was cancelled`);
     if (this.#terminating) {
-      return new AbortError(`${where}: pool closed with { wait: false } ${started ? 'while' : 'before'} task '${name}' ${started ? 'ran' : 'started'}`, { cause: error });
+      return new AbortError(
+        `${where}: pool closed with { wait: false } ${started ? 'while' : 'before'} task '${name}' ${started ? 'ran' : 'started'}`,
+        { cause: error },
+      );
     }
     if (error instanceof Error) return error;
     return new Error(`${where}: task '${name}' failed: ${String(error)}`);

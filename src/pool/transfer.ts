@@ -7,6 +7,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
  * (or MessagePorts) to the caller instead of copying them; they are detached in the worker.
  */
 export function transfer<T>(value: T, transferList: readonly (ArrayBufferLike | MessagePort)[]): T {
-  if (!Array.isArray(transferList)) throw new TypeError('transfer: transferList must be an array of ArrayBuffers or MessagePorts');
+  if (!Array.isArray(transferList))
+    throw new TypeError('transfer: transferList must be an array of ArrayBuffers or MessagePorts');
   return move({ [transferableSymbol]: [...transferList], [valueSymbol]: value } as never) as T;
 }

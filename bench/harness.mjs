@@ -2,6 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { mulberry32 } from '../dist/core/random.js';
+
+/** `n` uniform doubles in [lo, hi) from the project's one seeded PRNG; `shared`: in a SharedArrayBuffer. */
+export function uniformArray(n, seed, { lo = 0, hi = 1, shared = false } = {}) {
+  const random = mulberry32(seed);
+  const out = shared ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + random() * (hi - lo);
+  return out;
+}
 
 /** Median time of fn(input) over `repeat` runs; `setup` (untimed) makes a fresh input for each run. */
 export async function measure(fn, { repeat = 7, warmup = 2, setup } = {}) {

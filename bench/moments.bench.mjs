@@ -3,12 +3,10 @@
 import { describe, describeAsync, backend, nativePath } from 'hotpath';
 import { createRequire } from 'node:module';
 import * as ss from 'simple-statistics';
-import { report } from './harness.mjs';
+import { report, uniformArray } from './harness.mjs';
 
 const N = 10_000_000;
-let seed = 12345;
-const data = new Float64Array(N);
-for (let i = 0; i < N; i++) data[i] = ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) * 100;
+const data = uniformArray(N, 12345, { hi: 100 });
 const plain = Array.from(data.subarray(0, N));
 const addon = nativePath ? createRequire(import.meta.url)(nativePath) : null;
 

@@ -4,7 +4,7 @@
 // pre-created Buffers, "kernel" evaluates on Buffers already on the device (nothing crosses the bus),
 // and "end to end" is opencl.evaluate on typed arrays (upload + kernel + download).
 import { backend, evaluate, opencl } from 'hotpath';
-import { report } from './harness.mjs';
+import { report, uniformArray } from './harness.mjs';
 
 const horner = Array.from({ length: 50 }, (_, k) => k).reduce((acc, k) => `(${acc}*a + ${((k % 7) - 3) / 8})`, '0.5');
 const expressions = [
@@ -13,12 +13,7 @@ const expressions = [
 ];
 const sizes = [1e6, 1e7];
 
-function data(n, seed) {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
-  return out;
-}
+const data = (n, seed) => uniformArray(n, seed, { lo: -1, hi: 1 });
 
 export default async function run() {
   const results = [];

@@ -6,16 +6,14 @@ import { Piscina } from 'piscina';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { report } from './harness.mjs';
+import { report, uniformArray } from './harness.mjs';
 
 const tasks = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pool-tasks.mjs');
 const RANGES = Array.from({ length: 8 }, (_, i) => [i * 150_000, (i + 1) * 150_000]);
 const TINY = 2000;
 const N = 10_000_000;
 
-let seed = 7;
-const data = new Float64Array(new SharedArrayBuffer(N * 8));
-for (let i = 0; i < N; i++) data[i] = (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+const data = uniformArray(N, 7, { shared: true });
 
 /** worker_threads by hand: N workers echoing messages, requests matched to replies by id. */
 function handMadePool(threads) {

@@ -47,7 +47,11 @@ function typeOnlyImports(text: string): Set<string> {
   const source = ts.createSourceFile('module.ts', text, ts.ScriptTarget.Latest);
   const specifiers = new Set<string>();
   for (const statement of source.statements) {
-    if (ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly && ts.isStringLiteral(statement.moduleSpecifier)) {
+    if (
+      ts.isImportDeclaration(statement) &&
+      statement.importClause?.isTypeOnly &&
+      ts.isStringLiteral(statement.moduleSpecifier)
+    ) {
       specifiers.add(statement.moduleSpecifier.text);
     }
   }

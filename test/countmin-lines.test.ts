@@ -27,7 +27,9 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
     for (const counter of ['u32', 'u64'] as const) {
       const keys = randomKeys(1, 3000);
       const text = keys.map((k, i) => (i % 7 === 0 ? `${k}\r\n` : i % 11 === 0 ? `${k}\n\n` : `${k}\n`)).join('');
-      const viaLines = CountMinSketch.withDimensions(257, 5, { backend, counter, seed: 42 }).updateLines(encoder.encode(text));
+      const viaLines = CountMinSketch.withDimensions(257, 5, { backend, counter, seed: 42 }).updateLines(
+        encoder.encode(text),
+      );
       const viaStrings = CountMinSketch.withDimensions(257, 5, { backend, counter, seed: 42 }).updateMany(keys);
       expect(viaLines.totalCount).toBe(keys.length);
       expect(counters(viaLines).equals(counters(viaStrings))).toBe(true);
@@ -52,7 +54,7 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
     const big = encoder.encode(randomKeys(4, 5000).join('\n'));
     const reference = CountMinSketch.withDimensions(101, 4, { backend }).updateLines(big);
     const chunked = CountMinSketch.withDimensions(101, 4, { backend });
-    for (let at = 0; at < big.length; ) {
+    for (let at = 0; at < big.length;) {
       const next = Math.min(big.length, at + 1 + Math.floor(r() * 40));
       chunked.updateLines(big.subarray(at, next), { stream: true });
       at = next;
@@ -64,15 +66,25 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
   it('splits at runs of ASCII whitespace or at any one byte', () => {
     const text = ' one two\tthree\n\nfour  five\r\nsix\vseven\fone ';
     const words = text.split(/[ \t\n\v\f\r]+/).filter((w) => w !== '');
-    const byWords = CountMinSketch.withDimensions(64, 3, { backend }).updateLines(encoder.encode(text), { separator: 'whitespace' });
-    expect(counters(byWords).equals(counters(CountMinSketch.withDimensions(64, 3, { backend }).updateMany(words)))).toBe(true);
+    const byWords = CountMinSketch.withDimensions(64, 3, { backend }).updateLines(encoder.encode(text), {
+      separator: 'whitespace',
+    });
+    expect(
+      counters(byWords).equals(counters(CountMinSketch.withDimensions(64, 3, { backend }).updateMany(words))),
+    ).toBe(true);
     const csv = encoder.encode('a,b,,c,a');
     for (const separator of [',', 0x2c]) {
       const s = CountMinSketch.withDimensions(64, 3, { backend }).updateLines(csv, { separator });
-      expect(counters(s).equals(counters(CountMinSketch.withDimensions(64, 3, { backend }).updateMany(['a', 'b', 'c', 'a'])))).toBe(true);
+      expect(
+        counters(s).equals(
+          counters(CountMinSketch.withDimensions(64, 3, { backend }).updateMany(['a', 'b', 'c', 'a'])),
+        ),
+      ).toBe(true);
     }
     // A separator other than '\n' keeps '\r' as part of the key.
-    const nul = CountMinSketch.withDimensions(64, 3, { backend }).updateLines(encoder.encode('x\r\0y'), { separator: 0 });
+    const nul = CountMinSketch.withDimensions(64, 3, { backend }).updateLines(encoder.encode('x\r\0y'), {
+      separator: 0,
+    });
     expect(nul.estimate('x\r')).toBe(1);
   });
 
@@ -89,7 +101,8 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
     expect(() => s.updateLines('a\nb' as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => s.updateLines(new Uint16Array(2) as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => s.updateLines(new Uint8Array(1), { seperator: ',' } as never)).toThrow(/unknown option 'seperator'/);
-    for (const separator of ['ab', 'é', 256, -1, 1.5]) expect(() => s.updateLines(new Uint8Array(1), { separator })).toThrow(RangeError);
+    for (const separator of ['ab', 'é', 256, -1, 1.5])
+      expect(() => s.updateLines(new Uint8Array(1), { separator })).toThrow(RangeError);
     expect(() => s.updateLines(new Uint8Array(1), { separator: null as never })).toThrow(TypeError);
     expect(() => s.updateLines(new Uint8Array(1), { threads: 0 })).toThrow(RangeError);
     expect(() => s.updateLines(new Uint8Array(1), { stream: 'yes' as never })).toThrow(TypeError);

@@ -112,10 +112,65 @@ describe('spawn gateway: channels', () => {
     const channel = gw.remoteExec(fixtures, 'doubler');
     await expect(channel.receive({ timeout: 20 })).rejects.toThrow(TimeoutError);
     expect(() => channel.receive({ timeout: -1 })).toThrow(RangeError);
-    expect(() => channel.receive({ timeout: '5' as never })).toThrow(/channel.receive: timeout must be a number, got string/);
+    expect(() => channel.receive({ timeout: '5' as never })).toThrow(/channel.receive: timeout must be a number of milliseconds, got string/);
+    // Infinity waits (it used to fire after about 1 ms, issue 16 defect 14), as does 2^31 ms.
+    const waiting = channel.receive({ timeout: Infinity });
+    const long = channel.receive({ timeout: 2 ** 31 });
+    await new Promise((r) => setTimeout(r, 30));
+    channel.send([5]);
+    channel.send([6]);
+    expect([await waiting, await long]).toEqual([[10], [12]]);
     channel.send([1]);
     expect(await channel.receive({ timeout: 10_000 })).toEqual([2]);
     channel.close();
+  });
+});
+
+describe('spawn gateway: issue 16 defects', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    // 2^31 ms used to fire after about 1 ms (defect 14).
+    gw = await openGateway('spawn', { connectTimeout: 2 ** 31 });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it("a raw fs.writeSync(1, ...) in remote code cannot corrupt the protocol; it reaches 'output' (defect 6)", async () => {
+    const output: string[] = [];
+    gw.on('output', (chunk: Buffer) => output.push(chunk.toString()));
+    expect(await gw.call(fixtures, 'rawStdout', 5)).toBe(15);
+    expect(await gw.call(fixtures, 'square', 3)).toBe(9);
+    for (let i = 0; i < 100 && !output.join('').includes('raw bytes on fd 1'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(output.join('')).toContain('raw bytes on fd 1');
+    expect(gw.alive).toBe(true);
+    gw.removeAllListeners('output');
+  });
+
+  it('a syntax error in a remote module keeps its class name, SyntaxError (defect 11)', async () => {
+    const broken = path.join(tmp, 'broken-syntax.mjs');
+    fs.writeFileSync(broken, 'export function f( {\n');
+    const error = (await gw.call(broken, 'f').catch((e: unknown) => e)) as RemoteError;
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error.remoteName).toBe('SyntaxError');
+    expect(error.message).toMatch(/^SyntaxError: cannot load module/);
+  });
+
+  it('keeps a module per gateway process; reload(module) imports the changed file again (defect 12)', async () => {
+    const versioned = path.join(tmp, 'versioned.mjs');
+    fs.writeFileSync(versioned, 'export const version = () => 1;\n');
+    expect(await gw.call(versioned, 'version')).toBe(1);
+    fs.writeFileSync(versioned, 'export const version = () => 2;\n');
+    expect(await gw.call(versioned, 'version')).toBe(1);
+    gw.reload(versioned);
+    expect(await gw.call(versioned, 'version')).toBe(2);
+    const cjs = path.join(tmp, 'versioned.cjs');
+    fs.writeFileSync(cjs, 'exports.version = () => "a";\n');
+    expect(await gw.call(cjs, 'version')).toBe('a');
+    fs.writeFileSync(cjs, 'exports.version = () => "b";\n');
+    gw.reload(cjs);
+    expect(await gw.call(cjs, 'version')).toBe('b');
+    expect(() => gw.reload('' as never)).toThrow(RangeError);
   });
 });
 

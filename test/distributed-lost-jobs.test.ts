@@ -29,7 +29,11 @@ async function redisOrSkip(ctx: { skip(): void }): Promise<Server> {
 }
 
 function startWorker(url: string, queue: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'worker', '--redis', url, '--queue', queue, '--module', fixtures, '--lock-duration', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cli, 'worker', '--redis', url, '--queue', queue, '--module', fixtures, '--lock-duration', '1000'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   workers.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
@@ -44,7 +48,7 @@ function startWorker(url: string, queue: string): Promise<ChildProcess> {
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('ClusterExecutor: jobs lost with Redis data', () => {
-  it('rejects every awaited future with LostJobError when Redis loses the queue (FLUSHALL), within the check interval', async (ctx) => {
+  it('rejects every awaited future with LostJobError when Redis loses the queue (FLUSHALL)', async (ctx) => {
     const redis = await redisOrSkip(ctx);
     const url = `redis://127.0.0.1:${redis.port}`;
     const executor = new ClusterExecutor({ connection: url, queue: 'lost', module: fixtures, lostJobCheck: 200 });
@@ -52,7 +56,8 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
       // No worker: the jobs wait in the queue until Redis forgets them.
       const futures = range(60).map((x) => executor.submit('square', x));
       const admin = new Redis(redis.port, '127.0.0.1');
-      for (let i = 0; i < 50 && (await admin.keys('bull:lost:*')).length < 60; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 50 && (await admin.keys('bull:lost:*')).length < 60; i++)
+        await new Promise((r) => setTimeout(r, 50));
       const started = Date.now();
       await admin.flushall();
       await admin.quit();
@@ -71,15 +76,23 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
     }
   });
 
-  it('resubmits lost jobs under resubmitLost after Redis restarts empty on the same port, and every result arrives once', async (ctx) => {
+  it('resubmits lost jobs (resubmitLost) after Redis restarts empty; every result arrives once', async (ctx) => {
     let redis = await redisOrSkip(ctx);
     const { port } = redis;
     const url = `redis://127.0.0.1:${port}`;
-    const executor = new ClusterExecutor({ connection: url, queue: 'again', module: fixtures, lostJobCheck: 200, resubmitLost: true, backoff: 10 });
+    const executor = new ClusterExecutor({
+      connection: url,
+      queue: 'again',
+      module: fixtures,
+      lostJobCheck: 200,
+      resubmitLost: true,
+      backoff: 10,
+    });
     try {
       const futures = range(30).map((x) => executor.submit<number>('square', x));
       const admin = new Redis(port, '127.0.0.1');
-      for (let i = 0; i < 50 && (await admin.keys('bull:again:*')).length < 30; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 50 && (await admin.keys('bull:again:*')).length < 30; i++)
+        await new Promise((r) => setTimeout(r, 50));
       await admin.quit();
       // A restart without persistence: the server dies, a new empty one takes its port.
       await redis.stop();
@@ -91,7 +104,9 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
       await startWorker(url, 'again');
       const results = await Promise.race([
         Promise.all(futures),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('futures did not settle within 20 s')), 20_000)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('futures did not settle within 20 s')), 20_000),
+        ),
       ]);
       expect(results).toEqual(range(30).map((x) => x * x));
       expect(executor.stats.lost).toBe(30);
@@ -103,7 +118,17 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
   });
 
   it('checks its new options', () => {
-    expect(() => new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', lostJobCheck: -1 })).toThrow(RangeError);
-    expect(() => new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', resubmitLost: 'yes' as never })).toThrow(TypeError);
+    expect(
+      () => new ClusterExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', module: 'm', lostJobCheck: -1 }),
+    ).toThrow(RangeError);
+    expect(
+      () =>
+        new ClusterExecutor({
+          connection: 'redis://127.0.0.1:1',
+          queue: 'q',
+          module: 'm',
+          resubmitLost: 'yes' as never,
+        }),
+    ).toThrow(TypeError);
   });
 });

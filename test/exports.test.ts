@@ -40,10 +40,10 @@ const typeOnlyExports = [
   'MomentsOptions', 'NanPolicy', 'OpenclVectorizeArgument', 'OpenclVectorizedFunction', 'OriginStats',
   'PoolMapOptions', 'PoolOptions', 'PoolProgress', 'PoolStats', 'ProfileMemoryOptions', 'ProfiledError',
   'ReceiveOptions', 'RedisConnection', 'RedisStoreOptions', 'Reduction', 'Release', 'ResultArray', 'ReturnWhen',
-  'SamplingOptions', 'Separator', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory', 'TopKEntry', 'TopKOptions',
-  'UnaryOperator', 'UpdateLinesOptions', 'VariableValue', 'Variables', 'VarianceOptions', 'VectorizeArgument',
-  'VectorizeOptions', 'VectorizedFunction', 'WaitOptions', 'WaitResult', 'WeightedSketch', 'WeightedTopK',
-  'WithTimeoutOptions',
+  'SamplingOptions', 'Separator', 'SetCallbackOptions', 'SkewnessOptions', 'SubmitOptions', 'TaskMemory',
+  'TopKEntry', 'TopKOptions', 'UnaryOperator', 'UpdateLinesOptions', 'VariableValue', 'Variables', 'VarianceOptions',
+  'VectorizeArgument', 'VectorizeOptions', 'VectorizedFunction', 'WaitOptions', 'WaitResult', 'WeightedSketch',
+  'WeightedTopK', 'WithTimeoutOptions',
 ];
 
 function loadedNames(args: string[]): { names: string[]; namespaces: Record<string, string[]> } {

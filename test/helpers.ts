@@ -4,16 +4,7 @@ import * as hotpath from 'hotpath';
 export const backends: hotpath.Backend[] = hotpath.backend === 'native' ? ['native', 'js'] : ['js'];
 
 /** Small seeded PRNG (mulberry32) so randomized cases are reproducible from the seed in the test name. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../dist/core/random.js';
 
 export function relClose(actual: number, expected: number, tol = 1e-12): boolean {
   if (Number.isNaN(expected)) return Number.isNaN(actual);

@@ -25,14 +25,17 @@ suite('Pool: cancel racing completion', () => {
       const future = pool.submit<number>('add', round, 1);
       busy(20); // the worker replies meanwhile; the reply is still queued when cancel() runs
       if (future.cancel()) cancelled++;
-      const outcome = await future.then((value) => value, (error: Error) => error.name);
+      const outcome = await future.then(
+        (value) => value,
+        (error: Error) => error.name,
+      );
       expect(outcome === round + 1 || outcome === 'AbortError').toBe(true);
     }
     expect(cancelled).toBeGreaterThan(0);
     expect(await pool.submit('add', 2, 2)).toBe(4);
   });
 
-  it(`a map stopped by its first item's failure, then another submit, never crashes (${ROUNDS / 10} rounds)`, async () => {
+  it(`a map stopped by its first failure, then another submit, never crashes (${ROUNDS / 10} rounds)`, async () => {
     for (let round = 0; round < ROUNDS / 10; round++) {
       await expect(pool.map('failAtZero', [0, 3, 3, 3]).toArray()).rejects.toThrow('item 0 fails');
       busy(5);

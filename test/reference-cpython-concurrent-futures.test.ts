@@ -68,8 +68,12 @@ suite('test_init.py', () => {
   });
 
   it('initializer and initargs are checked', () => {
-    expect(() => new Pool({ filename: tasks, initializer: 5 as never })).toThrow(/initializer must be the non-empty name/);
-    expect(() => new Pool({ filename: tasks, initializer: 'init', initargs: 'x' as never })).toThrow(/initargs must be an array/);
+    expect(() => new Pool({ filename: tasks, initializer: 5 as never })).toThrow(
+      /initializer must be the non-empty name/,
+    );
+    expect(() => new Pool({ filename: tasks, initializer: 'init', initargs: 'x' as never })).toThrow(
+      /initargs must be an array/,
+    );
     expect(() => new Pool({ filename: tasks, initargs: [1] })).toThrow(/initargs needs an initializer/);
   });
 });
@@ -77,14 +81,18 @@ suite('test_init.py', () => {
 suite('test_process_pool.py', () => {
   it('test_max_tasks_per_child: a worker is replaced after maxTasksPerChild tasks', async () => {
     const local = new Pool({ filename: tasks, maxThreads: 1, maxTasksPerChild: 3 });
-    const first = [await local.submit<number>('threadId'), await local.submit<number>('threadId'), await local.submit<number>('threadId')];
+    const first = [
+      await local.submit<number>('threadId'),
+      await local.submit<number>('threadId'),
+      await local.submit<number>('threadId'),
+    ];
     expect(new Set(first).size).toBe(1);
     const fourth = await local.submit<number>('threadId');
     expect(fourth).not.toBe(first[0]);
     await local.close();
   });
 
-  it('test_max_tasks_per_child, submitted at once: no task is lost while workers retire (maxTasksPerChild 1)', async () => {
+  it('test_max_tasks_per_child, submitted at once: no task is lost while workers retire', async () => {
     const local = new Pool({ filename: tasks, maxThreads: 2, maxTasksPerChild: 1 });
     const ids = await Promise.all(Array.from({ length: 12 }, () => local.submit<number>('threadId')));
     expect(new Set(ids).size).toBe(12);
@@ -113,7 +121,7 @@ suite('test_shutdown.py', () => {
 });
 
 suite('test_future.py', () => {
-  it('test_result_with_timeout / test_exception_with_timeout: result({ timeout }) waits, then TimeoutError', async () => {
+  it('test_result_with_timeout / test_exception_with_timeout: result({ timeout }), then TimeoutError', async () => {
     const pending = new Future<number>(() => {});
     await expect(pending.result({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError);
     await expect(pending.exception({ timeout: 10 })).rejects.toBeInstanceOf(TimeoutError);
@@ -198,9 +206,11 @@ suite('test_as_completed.py', () => {
     await done;
     const pending = new Future<number>(() => {});
     const seen: unknown[] = [];
-    await expect((async () => {
-      for await (const c of asCompleted([done, pending], { timeout: 0 })) seen.push(c.future);
-    })()).rejects.toThrow('asCompleted: 1 of 2 still pending after 0 ms');
+    await expect(
+      (async () => {
+        for await (const c of asCompleted([done, pending], { timeout: 0 })) seen.push(c.future);
+      })(),
+    ).rejects.toThrow('asCompleted: 1 of 2 still pending after 0 ms');
     expect(seen).toEqual([done]);
   });
 

@@ -1,7 +1,8 @@
 // mapAsync: asyncio's bounded gather for Node. Items are pulled from the source only as results
 // are consumed, so an infinite generator is fine: at most `concurrency` calls run and at most
 // `concurrency` finished results wait to be yielded.
-import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkBoolean, checkInteger, typeName } from '../core/validate.js';
 import { AbortError, abortErrorFrom } from '../core/errors.js';
 import { checkTimeout, raceTimeout, sleep } from '../core/timeout.js';
 import { checkSignal, linkedController } from './signals.js';
@@ -63,7 +64,7 @@ export interface MapSettings {
 }
 
 export function checkMapOptions(where: string, options: unknown, defaultConcurrency: number): MapSettings {
-  const opts = checkOptions(where, options);
+  const opts = checkKnownOptions(where, options, ['concurrency', 'timeout', 'retries', 'backoff', 'signal', 'ordered']);
   const backoff = opts.backoff ?? 100;
   if (typeof backoff !== 'function') checkNonNegative(where, 'backoff', backoff);
   return {

@@ -82,7 +82,8 @@ export async function withReachableRedis<T>(
     socketError ??= error;
   });
   try {
-    return await raceTimeout(redis.connect().then(() => probe(redis)), timeout, () => new Error(`no answer within ${timeout} ms`));
+    const probed = redis.connect().then(() => probe(redis));
+    return await raceTimeout(probed, timeout, () => new Error(`no answer within ${timeout} ms`));
   } catch (error) {
     const reason = socketError ?? (error as Error);
     throw new Error(`${where}: cannot reach Redis at ${describeRedis(options)}: ${reason.message}`, { cause: reason });

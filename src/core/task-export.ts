@@ -4,12 +4,19 @@
 // side too: no third-party imports.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveTaskModule } from './module-path.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
 const loaded = new Map<string, Promise<Record<string, unknown>>>();
+/** Per module URL, how many times it was forgotten: the next import asks for a new module instance. */
+const generations = new Map<string, number>();
+
+/** Built-in error classes a load error keeps (a SyntaxError in the module stays a SyntaxError). */
+const loadErrorClasses: Record<string, new (message: string, options?: { cause?: unknown }) => Error> = {
+  SyntaxError, TypeError, RangeError, ReferenceError, EvalError, URIError,
+};
 
 /**
  * A file: URL for `specifier`: paths resolve against `baseDir` (a missing file is an error here),
@@ -33,7 +40,18 @@ export function resolveModule(specifier: string, baseDir: string): string {
   }
 }
 
-/** The exported function `exportName` of `specifier`; modules are imported once per process. */
+/**
+ * Forgets the imported module `specifier`: the next loadExport imports its file again (an ES
+ * module under a new URL, a CommonJS one out of require's cache). Modules it imports stay cached.
+ */
+export function forgetModule(specifier: string, baseDir: string): void {
+  const url = resolveModule(specifier, baseDir);
+  loaded.delete(url);
+  generations.set(url, (generations.get(url) ?? 0) + 1);
+  delete require.cache[fileURLToPath(url)];
+}
+
+/** The exported function `exportName` of `specifier`; modules are imported once per process (see forgetModule). */
 export async function loadExport(specifier: string, exportName: string, baseDir: string): Promise<TaskFunction> {
   let url: string;
   let namespace: Record<string, unknown>;
@@ -41,15 +59,18 @@ export async function loadExport(specifier: string, exportName: string, baseDir:
     url = resolveModule(specifier, baseDir);
     let pending = loaded.get(url);
     if (!pending) {
-      pending = import(url) as Promise<Record<string, unknown>>;
+      const generation = generations.get(url);
+      const fresh = generation === undefined ? url : `${url}?hotpath-generation=${generation}`;
+      pending = import(fresh) as Promise<Record<string, unknown>>;
       loaded.set(url, pending);
       pending.catch(() => loaded.delete(url));
     }
     namespace = await pending;
   } catch (error) {
-    throw new Error(`cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`, {
-      cause: error,
-    });
+    const name = (error as Error)?.name;
+    const Kind = (typeof name === 'string' && loadErrorClasses[name]) || Error;
+    const message = `cannot load module '${specifier}' (from ${baseDir}): ${(error as Error).message}`;
+    throw new Kind(message, { cause: error });
   }
   // A CommonJS module's exports may only be reachable through `default`.
   const commonjs = namespace.default as Record<string, unknown> | undefined;

@@ -14,8 +14,10 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export function checkTimeout(where: string, name: string, value: unknown): number | undefined {
   if (value === undefined || value === Infinity) return undefined;
-  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number of milliseconds, got ${typeName(value)}`);
-  if (!(value >= 0)) throw new RangeError(`${where}: ${name} must be >= 0 milliseconds (or Infinity for none), got ${value}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${where}: ${name} must be a number of milliseconds, got ${typeName(value)}`);
+  if (!(value >= 0))
+    throw new RangeError(`${where}: ${name} must be >= 0 milliseconds (or Infinity for none), got ${value}`);
   return value;
 }
 

@@ -134,6 +134,8 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
     done.size === list.length || (returnWhen === 'FIRST_COMPLETED' && done.size > 0) || (returnWhen === 'FIRST_EXCEPTION' && failed);
   return new Promise((resolve) => {
     let finished = false;
+    // Read by finish(), which may run before the timer exists.
+    let deadline: Deadline | undefined = undefined;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -141,7 +143,6 @@ export function wait<F extends PromiseLike<unknown>>(futures: Iterable<F>, optio
       // Snapshot: futures settling after we return stay in notDone, as in Python.
       resolve({ done: new Set(done), notDone: new Set(list.filter((f) => !done.has(f))) });
     };
-    let deadline: Deadline | undefined;
     if (met()) return finish();
     deadline = setDeadline(finish, timeout);
     watch(list, ({ future, ok }) => {

@@ -41,27 +41,34 @@ const NEWLINE = 0x0a;
 const CR = 0x0d;
 
 export function checkLineOptions(where: string, bytes: unknown, options: unknown): CheckedLineOptions {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (or Buffer), got ${typeName(bytes)}`);
+  if (!(bytes instanceof Uint8Array))
+    throw new TypeError(`${where}: bytes must be a Uint8Array (or Buffer), got ${typeName(bytes)}`);
   const opts = checkKnownOptions(where, options, ['separator', 'stream', 'threads']);
   let separator = NEWLINE;
   const given = opts.separator;
   if (given === 'whitespace') separator = WHITESPACE;
   else if (typeof given === 'string') {
     if (given.length !== 1 || given.charCodeAt(0) > 0x7f) {
-      throw new RangeError(`${where}: separator must be one ASCII character, a byte value or 'whitespace', got ${JSON.stringify(given)}`);
+      throw new RangeError(
+        `${where}: separator must be one ASCII character, a byte value or 'whitespace', got ${JSON.stringify(given)}`,
+      );
     }
     separator = given.charCodeAt(0);
   } else if (typeof given === 'number') {
-    if (!Number.isInteger(given) || given < 0 || given > 255) throw new RangeError(`${where}: separator must be a byte value 0..255, got ${given}`);
+    if (!Number.isInteger(given) || given < 0 || given > 255)
+      throw new RangeError(`${where}: separator must be a byte value 0..255, got ${given}`);
     separator = given;
   } else if (given !== undefined) {
     throw new TypeError(`${where}: separator must be a string or a number, got ${typeName(given)}`);
   }
-  if (opts.stream !== undefined && typeof opts.stream !== 'boolean') throw new TypeError(`${where}: stream must be a boolean, got ${typeName(opts.stream)}`);
+  if (opts.stream !== undefined && typeof opts.stream !== 'boolean')
+    throw new TypeError(`${where}: stream must be a boolean, got ${typeName(opts.stream)}`);
   let threads = os.availableParallelism();
   if (opts.threads !== undefined) {
-    if (typeof opts.threads !== 'number') throw new TypeError(`${where}: threads must be a number, got ${typeName(opts.threads)}`);
-    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 1024) throw new RangeError(`${where}: threads must be an integer in [1, 1024], got ${opts.threads}`);
+    if (typeof opts.threads !== 'number')
+      throw new TypeError(`${where}: threads must be a number, got ${typeName(opts.threads)}`);
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > 1024)
+      throw new RangeError(`${where}: threads must be an integer in [1, 1024], got ${opts.threads}`);
     threads = opts.threads;
   }
   return { format: { separator, stripCR: separator === NEWLINE }, stream: opts.stream === true, threads };
@@ -108,7 +115,13 @@ export interface LineCandidate {
 }
 
 /** The pure-TS twin of native UpdateLinesCandidates (same threshold, limit and order). */
-export function updateLinesCandidatesJs(s: SketchState, bytes: Uint8Array, format: LineFormat, threshold: number, limit: number): { keys: number; candidates: LineCandidate[] } {
+export function updateLinesCandidatesJs(
+  s: SketchState,
+  bytes: Uint8Array,
+  format: LineFormat,
+  threshold: number,
+  limit: number,
+): { keys: number; candidates: LineCandidate[] } {
   const seen = new Map<string, { start: number; end: number; estimate: number }>();
   const prune = Math.max(4096, limit * 4);
   const keys = forEachKey(bytes, format, (start, end) => {

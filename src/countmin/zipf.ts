@@ -1,4 +1,5 @@
 // Seeded Zipf-distributed string keys: the data of the count-min demo, benchmark and tests.
+import { mulberry32 } from '../core/random.js';
 
 /**
  * `length` keys `${prefix}${rank}` with P(rank r) ∝ 1 / (r + 1)^s over ranks 0..n-1, by inverse
@@ -10,13 +11,10 @@ export function zipfKeys(length: number, n: number, s: number, seed: number, pre
   let total = 0;
   for (let i = 0; i < n; i++) cdf[i] = total += 1 / Math.pow(i + 1, s);
   const names: string[] = new Array(n);
-  let state = seed >>> 0;
+  const uniform = mulberry32(seed);
   const out: string[] = new Array(length);
   for (let j = 0; j < length; j++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * total;
+    const u = uniform() * total;
     let lo = 0;
     let hi = n - 1;
     while (lo < hi) {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { checkKnownOptions } from '../core/options.js';
-import { checkTimeout } from '../core/timeout.js';
+import { checkTimeout, raceTimeout } from '../core/timeout.js';
 import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { LostJobError, RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
@@ -136,11 +136,11 @@ export class ClusterExecutor extends EventEmitter {
   map<R = unknown>(exportName: string, items: Iterable<unknown> | AsyncIterable<unknown>, options?: ClusterMapOptions): ResultStream<R> {
     const where = 'ClusterExecutor.map';
     checkExportName(where, exportName);
-    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress;
+    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress; // all options: checked by mapFutures
     if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
       throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
     }
-    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000);
+    return mapFutures<unknown, R>(where, items, (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }), options, 1000, ['onJobProgress']);
   }
 
   get stats(): ClusterStats {
@@ -211,7 +211,9 @@ export class ClusterExecutor extends EventEmitter {
       const client = (await queue.client) as unknown as Redis;
       const pipeline = client.pipeline();
       for (const id of ids) pipeline.exists(queue.toKey(id));
-      const replies = (await pipeline.exec()) ?? [];
+      // While ioredis reconnects, commands wait in its offline queue: a round that cannot finish within the
+      // interval is abandoned (the next one asks again) rather than blocking every later round.
+      const replies = (await raceTimeout(pipeline.exec(), Math.max(this.lostJobCheck ?? 0, 1000), 'lost-job check: no reply')) ?? [];
       ids.forEach((id, i) => {
         const [error, exists] = replies[i] ?? [null, 1];
         if (error === null && exists === 0) this.lost(id);

@@ -176,9 +176,12 @@ export class Gateway extends EventEmitter {
         this.fail(`protocol error (is something on the remote side writing to stdout?): ${(error as Error).message}`);
       }
     });
+    // The remote side's stdout and stderr (user code's console.log, raw writes to fd 1 or 2) arrive
+    // here: 'output' listeners get them, else they go to this process's stderr.
     this.child.stderr.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
-      process.stderr.write(chunk);
+      if (this.listenerCount('output') > 0) this.emit('output', chunk);
+      else process.stderr.write(chunk);
     });
     this.child.stdin.on('error', () => {}); // EPIPE after the child died: reported by 'exit' below.
     this.child.once('error', (error) => this.fail(`cannot run '${plan.command}': ${error.message}`));
@@ -237,6 +240,16 @@ export class Gateway extends EventEmitter {
   /** @internal call() whose channel the caller keeps: its first value is the result; closing it abandons the call. */
   startCall<T>(module: string, exportName: string, args: unknown[]): Channel<T> {
     return this.exec<T>('call', 'call', module, exportName, args);
+  }
+
+  /**
+   * The remote process imports each module once (a module cache per gateway process), so a file
+   * changed on disk keeps its old code there. After reload(module), the next call or remoteExec of
+   * that module imports the file again; modules it imports stay cached.
+   */
+  reload(module: string): void {
+    checkString('reload', 'module', module);
+    this.post({ t: 'forget', module }, 'reload');
   }
 
   /** Asks the remote side to exit and waits for it (killing it after a grace period). Idempotent. */
@@ -317,7 +330,9 @@ export class Gateway extends EventEmitter {
     if (this.failure) return;
     const tail = this.stderrTail.trim();
     this.markDead(new GatewayError(this.id, tail && !this.info ? `${reason}: ${tail}` : reason));
-    this.child.kill('SIGKILL');
+    // SIGTERM first: the relay (remote.ts) then kills a runner whose event loop is blocked.
+    this.child.kill('SIGTERM');
+    setTimeout(() => this.child.kill('SIGKILL'), EXIT_GRACE_MS).unref();
   }
 
   private markDead(error: GatewayError): void {

@@ -3,11 +3,12 @@
 // was running go back to the front of the queue and run on another gateway (up to maxAttempts);
 // each task's Future settles exactly once, whatever arrives late, so results are de-duplicated by
 // task. A task that throws is not re-run: its Future rejects with the RemoteError.
-import { checkInteger, checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { checkInteger, typeName } from '../core/validate.js';
 import { GatewayError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
 import { Future, type FutureControl } from '../core/future.js';
-import { Gateway, openGateway, type GatewayOptions } from './gateway.js';
+import { Gateway, gatewayOptionNames, openGateway, type GatewayOptions } from './gateway.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
 import { serialize } from './protocol.js';
 
@@ -63,7 +64,7 @@ export class Group {
     gateways.forEach((g, i) => {
       if (!(g instanceof Gateway)) throw new TypeError(`Group: gateways[${i}] must be a Gateway, got ${typeName(g)}`);
     });
-    const opts = checkOptions('Group', options);
+    const opts = checkKnownOptions('Group', options, ['concurrency', 'maxAttempts']);
     this.concurrency = opts.concurrency === undefined ? 1 : checkInteger('Group', 'concurrency', opts.concurrency, 1);
     this.maxAttempts = opts.maxAttempts === undefined ? 3 : checkInteger('Group', 'maxAttempts', opts.maxAttempts, 1);
     this.gateways = [...gateways];
@@ -81,7 +82,8 @@ export class Group {
     if (!Array.isArray(targets) || targets.length === 0) {
       throw new TypeError(`Group.open: targets must be a non-empty array of strings, got ${typeName(targets)}`);
     }
-    const { concurrency, maxAttempts, ...gatewayOptions } = checkOptions('Group.open', options) as GatewayOptions & GroupOptions;
+    const known = ['concurrency', 'maxAttempts', ...gatewayOptionNames];
+    const { concurrency, maxAttempts, ...gatewayOptions } = checkKnownOptions('Group.open', options, known) as GatewayOptions & GroupOptions;
     const opened = await Promise.allSettled(targets.map((t) => openGateway(t, gatewayOptions)));
     const gateways = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -117,6 +119,22 @@ export class Group {
     checkTaskNames('Group.map', module, exportName);
     const slots = this.gateways.length * this.concurrency;
     return mapFutures<unknown, R>('Group.map', items, (item) => this.submit<R>(module, exportName, item), options, 2 * slots);
+  }
+
+  /** The gateways still alive: a member leaves the group when it dies, hangs or is closed. */
+  get members(): Gateway[] {
+    return this.gateways.filter((g) => g.alive);
+  }
+
+  /** How many members are alive (execnet's len(group)). */
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** The live member with this id (gateway.id, e.g. 'spawn#3'), or undefined (execnet's group[id]). */
+  get(id: string): Gateway | undefined {
+    if (typeof id !== 'string') throw new TypeError(`Group.get: id must be a string, got ${typeName(id)}`);
+    return this.members.find((g) => g.id === id);
   }
 
   get stats(): GroupStats {

@@ -1,4 +1,4 @@
-export { Channel, type ReceiveOptions } from './channel.js';
+export { Channel, type ReceiveOptions, type SetCallbackOptions } from './channel.js';
 export { ChannelClosedError, GatewayError, LostJobError, RemoteError } from '../core/errors.js';
 export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './gateway.js';
 export { Group, type GroupOptions, type GroupStats } from './group.js';

@@ -2,7 +2,8 @@
 // lazily, at most `concurrency` Futures are in flight, results come out in input order or as they
 // complete, and stopping early (break, error, signal) cancels the Futures still running.
 import { boundedMap, checkMapOptions, type ResultStream } from '../async/map.js';
-import { checkOptions, typeName } from '../core/validate.js';
+import { checkKnownOptions } from '../core/options.js';
+import { typeName } from '../core/validate.js';
 import type { Future } from '../core/future.js';
 import { knownLength, type MapProgress } from '../core/map-progress.js';
 
@@ -23,8 +24,9 @@ export function mapFutures<T, R>(
   submit: (item: T, index: number) => Future<R>,
   options: unknown,
   defaultConcurrency: number,
+  extraOptions: readonly string[] = [],
 ): ResultStream<R> {
-  const opts = checkOptions(where, options) as DistributedMapOptions;
+  const opts = checkKnownOptions(where, options, ['ordered', 'concurrency', 'signal', 'onProgress', ...extraOptions]) as DistributedMapOptions;
   const onProgress = opts.onProgress;
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: onProgress must be a function, got ${typeName(onProgress)}`);
   const settings = checkMapOptions(where, { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal }, defaultConcurrency);

@@ -12,6 +12,7 @@ export type ParentMessage =
   | { t: 'exec'; ch: number; mode: ExecMode; module: string; export: string; args: unknown[] }
   | { t: 'data'; ch: number; value: unknown }
   | { t: 'close'; ch: number }
+  | { t: 'forget'; module: string }
   | { t: 'ping' }
   | { t: 'exit' };
 
@@ -47,31 +48,34 @@ export function encodeFrame(where: string, message: ParentMessage | RemoteMessag
 
 /** Reassembles frames from stream chunks of any size; copies only when a frame spans chunks. */
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private bodyLength = -1;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #bodyLength = -1;
+  readonly #onMessage: (message: unknown) => void;
 
-  constructor(private readonly onMessage: (message: unknown) => void) {}
+  constructor(onMessage: (message: unknown) => void) {
+    this.#onMessage = onMessage;
+  }
 
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
     for (;;) {
-      if (this.bodyLength < 0) {
-        if (this.buffered < 4) return;
-        this.bodyLength = this.take(4).readUInt32BE(0);
+      if (this.#bodyLength < 0) {
+        if (this.#buffered < 4) return;
+        this.#bodyLength = this.#take(4).readUInt32BE(0);
       }
-      if (this.buffered < this.bodyLength) return;
-      const body = this.take(this.bodyLength);
-      this.bodyLength = -1;
-      this.onMessage(v8.deserialize(body));
+      if (this.#buffered < this.#bodyLength) return;
+      const body = this.#take(this.#bodyLength);
+      this.#bodyLength = -1;
+      this.#onMessage(v8.deserialize(body));
     }
   }
 
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
-    this.buffered -= n;
+  #take(n: number): Buffer {
+    const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = all.length > n ? [all.subarray(n)] : [];
+    this.#buffered -= n;
     return all.subarray(0, n);
   }
 }

@@ -10,12 +10,38 @@ const SAFE_FLAGS = new Set(['-4', '-6', '-C', '-q', '-v', '-vv', '-vvv']);
 /** `-o` options (lower-cased) that tune the connection and run nothing. */
 const SAFE_OPTIONS = new Set(
   [
-    'AddressFamily', 'BatchMode', 'CheckHostIP', 'Ciphers', 'Compression', 'ConnectionAttempts', 'ConnectTimeout',
-    'GlobalKnownHostsFile', 'HashKnownHosts', 'HostKeyAlgorithms', 'HostKeyAlias', 'IdentitiesOnly', 'IdentityFile',
-    'IPQoS', 'KexAlgorithms', 'LogLevel', 'MACs', 'NumberOfPasswordPrompts', 'PasswordAuthentication', 'Port',
-    'PreferredAuthentications', 'PubkeyAcceptedAlgorithms', 'PubkeyAcceptedKeyTypes', 'RekeyLimit',
-    'ServerAliveCountMax', 'ServerAliveInterval', 'StrictHostKeyChecking', 'TCPKeepAlive', 'UpdateHostKeys', 'User',
-    'UserKnownHostsFile', 'VerifyHostKeyDNS',
+    'AddressFamily',
+    'BatchMode',
+    'CheckHostIP',
+    'Ciphers',
+    'Compression',
+    'ConnectionAttempts',
+    'ConnectTimeout',
+    'GlobalKnownHostsFile',
+    'HashKnownHosts',
+    'HostKeyAlgorithms',
+    'HostKeyAlias',
+    'IdentitiesOnly',
+    'IdentityFile',
+    'IPQoS',
+    'KexAlgorithms',
+    'LogLevel',
+    'MACs',
+    'NumberOfPasswordPrompts',
+    'PasswordAuthentication',
+    'Port',
+    'PreferredAuthentications',
+    'PubkeyAcceptedAlgorithms',
+    'PubkeyAcceptedKeyTypes',
+    'RekeyLimit',
+    'ServerAliveCountMax',
+    'ServerAliveInterval',
+    'StrictHostKeyChecking',
+    'TCPKeepAlive',
+    'UpdateHostKeys',
+    'User',
+    'UserKnownHostsFile',
+    'VerifyHostKeyDNS',
   ].map((name) => name.toLowerCase()),
 );
 
@@ -38,11 +64,17 @@ export function checkSshArgs(where: string, sshArgs: unknown, unsafe: boolean): 
     if (SAFE_FLAGS.has(arg)) continue;
     const setting = arg === '-o' ? sshArgs[++i] : arg.startsWith('-o') ? arg.slice(2) : undefined;
     if (setting === undefined) {
-      throw new RangeError(`${where}: sshArgs '${arg}' is not allowed (only ${[...SAFE_FLAGS].join(' ')} and -o with a connection option; pass unsafeSshArgs: true to allow it)`);
+      throw new RangeError(
+        `${where}: sshArgs '${arg}' is not allowed (only ${[...SAFE_FLAGS].join(' ')} and -o with a connection ` +
+          'option; pass unsafeSshArgs: true to allow it)',
+      );
     }
     const name = optionName(setting);
     if (!SAFE_OPTIONS.has(name.toLowerCase())) {
-      throw new RangeError(`${where}: sshArgs option '${name}' is not allowed: it is not on the list of connection options that run nothing (pass unsafeSshArgs: true to allow it)`);
+      throw new RangeError(
+        `${where}: sshArgs option '${name}' is not allowed: it is not on the list of connection options that ` +
+          'run nothing (pass unsafeSshArgs: true to allow it)',
+      );
     }
   }
   return sshArgs;

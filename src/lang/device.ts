@@ -5,7 +5,13 @@
 import type { Node } from './ast.js';
 
 /** Runs one parsed expression on a device: the evaluator's own variable, option and result types. */
-export type DeviceEvaluator = (where: string, source: string, root: Node, vars: never, options?: never) => Promise<unknown>;
+export type DeviceEvaluator = (
+  where: string,
+  source: string,
+  root: Node,
+  vars: never,
+  options?: never,
+) => Promise<unknown>;
 
 let registered: DeviceEvaluator | null = null;
 

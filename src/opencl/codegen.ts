@@ -5,9 +5,10 @@
 // a*b + c never becomes an fma, which keeps + - * / bit-identical to the CPU.
 import { type Ir, liveValues } from '../lang/ir.js';
 import { OPS } from '../lang/ops.js';
+import type { InputCode } from '../lang/bind.js';
 
 /** How a kernel receives input k: d/f/i a __global double/float/int array, s a scalar. */
-export type InputCode = 'd' | 'f' | 'i' | 's';
+export type { InputCode } from '../lang/bind.js';
 export type RealType = 'float' | 'double';
 
 const elementTypes: Record<Exclude<InputCode, 's'>, string> = { d: 'double', f: 'float', i: 'int' };

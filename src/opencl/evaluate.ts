@@ -10,6 +10,7 @@ import { ExpressionError, forEachNode, isReduction, type Node, type Reduction } 
 import { LoweringError, bindingFor, floatPromotion, lower, variableNames, type Ir } from '../lang/ir.js';
 import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import { parse } from '../lang/parser.js';
+import { arrayInputCode } from '../lang/bind.js';
 import { generateExpression, type InputCode, type RealType } from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
 import { ElementwiseKernel, ReductionKernel } from './snippets.js';
@@ -38,12 +39,8 @@ const KNOWN_OPTIONS = ['device', 'context', 'precision', 'out'];
 const codeOfBufferType: Partial<Record<string, InputCode>> = { double: 'd', float: 'f', int: 'i' };
 
 function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number') return 's';
-  if (value instanceof Float64Array) return 'd';
-  if (value instanceof Float32Array) return 'f';
-  if (value instanceof Int32Array) return 'i';
   if (value instanceof Buffer) return codeOfBufferType[value.type] ?? null;
-  return null;
+  return arrayInputCode(value);
 }
 
 interface Parsed {

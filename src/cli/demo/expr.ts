@@ -4,11 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { backend } from '../../core/loader.js';
 import { compile, evaluateMany } from '../../expr/program.js';
 import { vectorize } from '../../expr/vectorize.js';
+import { mulberry32 } from '../../core/random.js';
 
 function uniform(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
+  const random = mulberry32(seed);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  for (let i = 0; i < n; i++) out[i] = random();
   return out;
 }
 

@@ -9,6 +9,7 @@ import { demoSection as concurrencySection } from './pool.js';
 import { demoSection as expressionsSection } from './expr.js';
 import { demoSection as distributedSection } from './distributed.js';
 import { demoSection as openclSection } from './opencl.js';
+import { mulberry32 } from '../../core/random.js';
 
 function time<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -17,8 +18,8 @@ function time<T>(fn: () => T): [T, number] {
 }
 
 function seededNormal(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  const uniform = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
+  const random = mulberry32(seed);
+  const uniform = () => 1 - random(); // (0, 1]: log() stays finite
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = 1e9 + Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
   return out;

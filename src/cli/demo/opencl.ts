@@ -6,6 +6,7 @@ import { evaluate as cpuEvaluate } from '../../expr/index.js';
 import { evaluate } from '../../opencl/evaluate.js';
 import { available, createContext, unavailableReason } from '../../opencl/runtime.js';
 import { ElementwiseKernel, ReductionKernel } from '../../opencl/snippets.js';
+import { mulberry32 } from '../../core/random.js';
 
 async function timed<T>(fn: () => T | Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -21,8 +22,8 @@ export async function demoSection(): Promise<void> {
   }
   const context = createContext();
   const n = 2_000_000;
-  let seed = 7;
-  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+  const uniform = mulberry32(7);
+  const random = () => uniform() * 2 - 1;
   const vars = {
     a: Float64Array.from({ length: n }, random),
     b: Float64Array.from({ length: n }, random),

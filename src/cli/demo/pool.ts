@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { backend, type Backend } from '../../core/loader.js';
 import { mapAsync } from '../../async/index.js';
 import * as parallel from '../../parallel/index.js';
+import { mulberry32 } from '../../core/random.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -21,8 +22,8 @@ async function describeSection(): Promise<void> {
     `## Threads: parallel.describe over ${n.toExponential(0)} doubles in a SharedArrayBuffer, 1 vs ${threads} threads`,
   );
   const data = new Float64Array(new SharedArrayBuffer(n * 8));
-  let s = 99;
-  for (let i = 0; i < n; i++) data[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const random = mulberry32(99);
+  for (let i = 0; i < n; i++) data[i] = random();
   const backends: Backend[] = backend === 'native' ? ['js', 'native'] : ['js'];
   for (const be of backends) {
     await parallel.describe(data, { backend: be }); // start the workers outside the timing

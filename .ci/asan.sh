@@ -13,8 +13,11 @@
 #   ("failed to deallocate 0x134c0 (79040) bytes": 13504 + 65536, glibc's dynamic MINSIGSTKSZ here plus LLVM's
 #   64 KiB). Seen in every run of opencl.test.ts's worker test, gone with this option; not our memory. The cost: a
 #   stack overflow shows as a plain SIGSEGV instead of an ASan report, which fails the job all the same.
-# - pocl itself is not instrumented, so its memory is invisible to ASan: a host-memory bug inside an OpenCL transfer
-#   shows as a plain SIGSEGV (the fuzzer reports it with its case), not as a report.
+# - pocl itself is not instrumented: its own loads and stores are invisible to ASan (a bad access there shows as a
+#   plain SIGSEGV, which the fuzzer reports with its case); its memcpy calls go through ASan's interceptor, so a
+#   transfer into freed or poisoned host memory is reported.
+# - Async work stages typed arrays in native blocks that are cached for reuse (native/common/memory.cc); in this build
+#   a cached block is poisoned, so work still touching a block after it went back is a report, not a silent reuse.
 # Two tests assert RSS thresholds, which ASan's shadow memory and quarantine make meaningless; they are left out
 # here (SKIP_UNDER_ASAN) and run in the other passes of .ci/run.
 #

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { opencl } from 'hotpath';
 import { repoRoot } from './helpers';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'safety');
@@ -56,6 +57,16 @@ describe('issue 15: OpenCL host memory, __local sizes and shared arrays (items 3
 describe('issue 15: worker.terminate() with async native work in flight (item 4)', () => {
   it('drops the pending work quietly: no abort, no signal (15 terminations)', () => {
     expectClean('terminate.cjs', '15');
+  });
+
+  // Found by the fuzzer (1 run in ~40): a termination between a transfer's enqueue and the setup of its completion
+  // freed the staging memory the command still read or wrote. Under ASan (.ci/asan.sh) this failed within the
+  // first rounds of every run (cached staging blocks are poisoned there); elsewhere it shows as a crash at most.
+  it.skipIf(!opencl.available())('terminate mid OpenCL read/write/kernel loop: memory stays owned (30 rounds)', () => {
+    const r = runChild('terminate-opencl.cjs', ['30', '15']);
+    expect(r).toMatchObject({ status: 0, signal: null });
+    // Time-bounded: a loaded machine may run fewer rounds, but never so few that the race goes untried.
+    expect(Number(/^ok (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(10);
   });
 });
 

@@ -8,6 +8,24 @@
 #include <utility>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HOTPATH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOTPATH_ASAN 1
+#endif
+#endif
+// Under AddressSanitizer a cached staging block is poisoned until it is taken again: the cache would otherwise hide
+// from ASan a use after free of staging memory (async work still writing a block that went back, issue 15).
+#if HOTPATH_ASAN
+#include <sanitizer/asan_interface.h>
+#define PoisonCached(data, bytes) ASAN_POISON_MEMORY_REGION(data, bytes)
+#define UnpoisonCached(data, bytes) ASAN_UNPOISON_MEMORY_REGION(data, bytes)
+#else
+#define PoisonCached(data, bytes) ((void)(data), (void)(bytes))
+#define UnpoisonCached(data, bytes) ((void)(data), (void)(bytes))
+#endif
+
 namespace hotpath::memory {
 namespace {
 
@@ -58,6 +76,7 @@ void* TakeStaging(size_t bytes) {
       void* data = stagingCache[i].second;
       stagingCache.erase(stagingCache.begin() + static_cast<std::ptrdiff_t>(i));
       stagingCachedBytes -= bytes;
+      UnpoisonCached(data, bytes);
       const int64_t signedBytes = static_cast<int64_t>(bytes);
       RaisePeak(liveBytes.fetch_add(signedBytes, std::memory_order_relaxed) + signedBytes);
       return data;
@@ -72,10 +91,12 @@ void GiveStaging(void* data, size_t bytes) {
     if (bytes > 0 && bytes <= kStagingCacheBytes) {
       // Make room by dropping the oldest blocks: recent sizes are the ones likely to come back.
       while (stagingCachedBytes + bytes > kStagingCacheBytes) {
+        UnpoisonCached(stagingCache.front().second, stagingCache.front().first);
         std::free(stagingCache.front().second);
         stagingCachedBytes -= stagingCache.front().first;
         stagingCache.erase(stagingCache.begin());
       }
+      PoisonCached(data, bytes);
       stagingCache.emplace_back(bytes, data);
       stagingCachedBytes += bytes;
       liveBytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);

@@ -325,27 +325,41 @@ void CL_CALLBACK OnEventComplete(cl_event, cl_int status, void* data) {
   call.Release();
 }
 
-// Takes ownership of `event` (from an enqueue that just succeeded) and of `host`; returns the promise.
-Napi::Promise AwaitEvent(Napi::Env env, const ContextHandle& ctx, cl_event event, const std::vector<Napi::Value>& keepAlive,
-                         Napi::Value result, std::string what, std::unique_ptr<AsyncArray> host = nullptr) {
-  const Api& cl = *Discover().api;
-  auto* completion = new Completion(env);
+// Everything a command's completion needs is made before the command is enqueued: the promise, the
+// references and the thread-safe function are N-API calls, and they fail while the environment is
+// being torn down (worker.terminate() during the call). Failing then, nothing has been enqueued yet
+// and the host memory can go; once a command is enqueued, no call that can throw stands between it
+// and the completion owning that memory until the command's event completes.
+std::unique_ptr<Completion> PrepareCompletion(Napi::Env env, const std::vector<Napi::Value>& keepAlive,
+                                              Napi::Value result, std::string what,
+                                              std::unique_ptr<AsyncArray> host = nullptr) {
+  auto completion = std::make_unique<Completion>(env);
   for (const auto& value : keepAlive) completion->keepAlive.push_back(Napi::Persistent(value));
   if (!result.IsEmpty() && result.IsObject()) completion->result = Napi::Persistent(result);  // only objects can be referenced
   completion->host = std::move(host);
   completion->what = std::move(what);
-  completion->event = event;
-  completion->call = CompletionCall::New(env, "hotpath.opencl", 0, 1);
+  completion->call = CompletionCall::New(env, "hotpath.opencl", 0, 1);  // last: nothing can throw after it
+  return completion;
+}
+
+// A prepared completion whose command could not be enqueued: nothing runs, so it can all go now.
+void DiscardCompletion(std::unique_ptr<Completion> completion) { completion->call.Release(); }
+
+// Hands the completion to the event of an enqueue that just succeeded (taking ownership of both) and
+// returns the promise. Throws only after the command has finished, when its host memory is free to go.
+Napi::Promise AwaitEvent(const ContextHandle& ctx, cl_event event, std::unique_ptr<Completion> completion) {
+  const Api& cl = *Discover().api;
   Napi::Promise promise = completion->deferred.Promise();
-  cl_int status = cl.clSetEventCallback(event, CL_COMPLETE, OnEventComplete, completion);
+  completion->event = event;
+  cl_int status = cl.clSetEventCallback(event, CL_COMPLETE, OnEventComplete, completion.get());
   if (status != CL_SUCCESS) {
-    // The command is already enqueued: wait for it here rather than leave it unobserved.
+    // Nobody will be told when the command ends: wait for it here, then free what it used.
     cl.clFinish(ctx.queue);
-    completion->call.Release();
     cl.clReleaseEvent(event);
-    delete completion;
+    DiscardCompletion(std::move(completion));
     Check(status, "clSetEventCallback");
   }
+  completion.release();  // owned by the event callback from here
   cl.clFlush(ctx.queue);  // submit now; some drivers only start queued work on a flush
   return promise;
 }
@@ -478,11 +492,18 @@ Napi::Value Transfer(const Napi::CallbackInfo& info) {
     deferred.Resolve(result);
     return deferred.Promise();
   }
+  void* data = host->Data();
+  const char* what = isWrite ? "buffer write" : "buffer read";
+  auto completion = PrepareCompletion(env, {info[0], info[1]}, result, what, std::move(host));
   cl_event event = nullptr;
-  cl_int status = isWrite ? cl.clEnqueueWriteBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, host->Data(), 0, nullptr, &event)
-                          : cl.clEnqueueReadBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, host->Data(), 0, nullptr, &event);
-  Check(status, isWrite ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
-  return AwaitEvent(env, *ctx, event, {info[0], info[1]}, result, isWrite ? "buffer write" : "buffer read", std::move(host));
+  cl_int status =
+      isWrite ? cl.clEnqueueWriteBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, data, 0, nullptr, &event)
+              : cl.clEnqueueReadBuffer(ctx->queue, buffer->mem, CL_FALSE, offset, length, data, 0, nullptr, &event);
+  if (status != CL_SUCCESS) {
+    DiscardCompletion(std::move(completion));
+    Check(status, isWrite ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
+  }
+  return AwaitEvent(*ctx, event, std::move(completion));
 }
 
 // Builds on the libuv pool; rejects with an Error whose message and `buildLog` carry the log.
@@ -659,11 +680,15 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info) {
     }
     if (status != CL_SUCCESS) throw TypeError(where + ": clSetKernelArg failed: " + ErrorName(status));
   }
+  auto completion = PrepareCompletion(info.Env(), keepAlive, Napi::Value(), "kernel run");
   cl_event event = nullptr;
-  Check(cl.clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, static_cast<cl_uint>(global.size()), nullptr, global.data(),
-                                  local.empty() ? nullptr : local.data(), 0, nullptr, &event),
-        "clEnqueueNDRangeKernel");
-  return AwaitEvent(info.Env(), *ctx, event, keepAlive, Napi::Value(), "kernel run");
+  cl_int status = cl.clEnqueueNDRangeKernel(ctx->queue, kernel->kernel, static_cast<cl_uint>(global.size()), nullptr,
+                                            global.data(), local.empty() ? nullptr : local.data(), 0, nullptr, &event);
+  if (status != CL_SUCCESS) {
+    DiscardCompletion(std::move(completion));
+    Check(status, "clEnqueueNDRangeKernel");
+  }
+  return AwaitEvent(*ctx, event, std::move(completion));
 }
 
 // release(handle): frees the OpenCL object now; a second release is an Error, never a crash.

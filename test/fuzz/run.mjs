@@ -24,13 +24,7 @@ import { caseSubject, SUBJECTS } from './cases.mjs';
  * OPEN, but do not fail the run. Remove an entry once its fix is on main: the run says so when a listed subject ran
  * without failing. Every entry names the defect and the reproducer that shows it.
  */
-export const KNOWN_OPEN = new Map([
-  ['scenario/terminate worker in opencl read', 'heap-use-after-free under ASan when a worker is terminated during ' +
-    'OpenCL reads (racy: 2 runs in 9 before i15a merged, 1 in 40 after). Seen: pocl memcpy writing the read into ' +
-    'its staging AsyncArray after opencl_binding.cc Transfer freed it (AwaitEvent threw during teardown before it ' +
-    'owned the memory, the command already enqueued); and a 16-byte read after free on a pocl thread. Reproduce on ' +
-    'the ASan build: repeat `--seed 4 --case scenario:14`'],
-]);
+export const KNOWN_OPEN = new Map([]);
 
 /** Batch sizes: API and buffer cases are quick and share a child; each scenario gets a fresh process. */
 const BATCH = { api: 40, buffers: 40, scenario: 1 };

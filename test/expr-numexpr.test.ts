@@ -11,7 +11,7 @@
 // Rejections are listed in REJECTED with the reason each is deliberate.
 import { describe as suite, expect, it } from 'vitest';
 import { ExpressionError, evaluate, parseExpression, type ExpressionNode } from 'hotpath';
-import { backends } from './helpers.js';
+import { backends, REFERENCE_FNS } from './helpers.js';
 
 const misc = [
   'b*c+d*e',
@@ -119,41 +119,6 @@ function variables(dtype: Dtype, scalar: number): Record<string, Value | object>
   return vars;
 }
 
-const FUNCTIONS: Record<string, (...x: number[]) => number> = {
-  sin: Math.sin,
-  cos: Math.cos,
-  tan: Math.tan,
-  arcsin: Math.asin,
-  arccos: Math.acos,
-  arctan: Math.atan,
-  sinh: Math.sinh,
-  cosh: Math.cosh,
-  tanh: Math.tanh,
-  arcsinh: Math.asinh,
-  arccosh: Math.acosh,
-  arctanh: Math.atanh,
-  exp: Math.exp,
-  expm1: Math.expm1,
-  log: Math.log,
-  log1p: Math.log1p,
-  log10: Math.log10,
-  log2: Math.log2,
-  sqrt: Math.sqrt,
-  cbrt: Math.cbrt,
-  abs: Math.abs,
-  floor: Math.floor,
-  ceil: Math.ceil,
-  trunc: Math.trunc,
-  arctan2: Math.atan2,
-  hypot: Math.hypot,
-  minimum: Math.min,
-  maximum: Math.max,
-  fmod: (x, y) => x % y,
-  copy: (x) => x,
-  ones_like: () => 1,
-  where: (c, x, y) => (c !== 0 ? x : y),
-};
-
 /** The documented semantics, written out independently of src/expr: one value per node and element. */
 function flat(value: Value): Flat | number {
   return typeof value === 'number' || ArrayBuffer.isView(value) ? value : value.data;
@@ -241,7 +206,7 @@ class Reference {
       // falls through: every binary operator returned
       case 'call':
         return r(
-          FUNCTIONS[(node as { fn: string }).fn](
+          REFERENCE_FNS[(node as { fn: string }).fn](
             ...(node as { args: ExpressionNode[] }).args.map((a) => this.at(a, i)),
           ),
         );

@@ -18,44 +18,8 @@ import {
   setNumThreads,
   type ExpressionNode,
 } from 'hotpath';
-import { backends, rng } from './helpers.js';
+import { backends, REFERENCE_FNS, rng } from './helpers.js';
 
-// A straightforward tree-walking reference over the parsed tree: one Math call per node, in
-// float64, with ** as Math.pow. Independent of the IR, the folding and both code generators.
-const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
-  sin: Math.sin,
-  cos: Math.cos,
-  tan: Math.tan,
-  arcsin: Math.asin,
-  arccos: Math.acos,
-  arctan: Math.atan,
-  sinh: Math.sinh,
-  cosh: Math.cosh,
-  tanh: Math.tanh,
-  arcsinh: Math.asinh,
-  arccosh: Math.acosh,
-  arctanh: Math.atanh,
-  exp: Math.exp,
-  expm1: Math.expm1,
-  log: Math.log,
-  log1p: Math.log1p,
-  log10: Math.log10,
-  log2: Math.log2,
-  sqrt: Math.sqrt,
-  cbrt: Math.cbrt,
-  abs: Math.abs,
-  floor: Math.floor,
-  ceil: Math.ceil,
-  trunc: Math.trunc,
-  arctan2: Math.atan2,
-  hypot: Math.hypot,
-  minimum: Math.min,
-  maximum: Math.max,
-  where: (c, a, b) => (c !== 0 ? a : b),
-  fmod: (a, b) => a % b,
-  copy: (a) => a,
-  ones_like: () => 1,
-};
 const bool = (x: boolean) => (x ? 1 : 0);
 const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
   '+': (a, b) => a + b,
@@ -73,6 +37,7 @@ const REFERENCE_BINARY: Record<string, (a: number, b: number) => number> = {
   '&': (a, b) => bool(a !== 0 && b !== 0),
   '|': (a, b) => bool(a !== 0 || b !== 0),
 };
+/** A tree-walking reference over the parsed tree: one REFERENCE_FNS call per node, in float64, ** as Math.pow. */
 function referenceAt(node: ExpressionNode, vars: Record<string, ArrayLike<number> | number>, i: number): number {
   switch (node.kind) {
     case 'number':

@@ -27,3 +27,42 @@ export function runCli(args: string[], input?: string, env: NodeJS.ProcessEnv = 
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * The expression functions as plain float64 Math calls (fmod is JS's truncated %), for the reference
+ * evaluators of the expression tests: independent of the IR, the folding and both code generators.
+ */
+export const REFERENCE_FNS: Record<string, (...x: number[]) => number> = {
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  arcsinh: Math.asinh,
+  arccosh: Math.acosh,
+  arctanh: Math.atanh,
+  exp: Math.exp,
+  expm1: Math.expm1,
+  log: Math.log,
+  log1p: Math.log1p,
+  log10: Math.log10,
+  log2: Math.log2,
+  sqrt: Math.sqrt,
+  cbrt: Math.cbrt,
+  abs: Math.abs,
+  floor: Math.floor,
+  ceil: Math.ceil,
+  trunc: Math.trunc,
+  arctan2: Math.atan2,
+  hypot: Math.hypot,
+  minimum: Math.min,
+  maximum: Math.max,
+  where: (c, a, b) => (c !== 0 ? a : b),
+  fmod: (a, b) => a % b,
+  copy: (a) => a,
+  ones_like: () => 1,
+};

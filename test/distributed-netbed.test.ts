@@ -50,8 +50,9 @@ async function scenario(name: string, config: Record<string, unknown>): Promise<
   return summary;
 }
 
-async function startRedis(): Promise<number> {
-  const child = bed.spawn('r', 'redis-server', [
+/** redis-server on host r without persistence: the bed's Redis, and the empty one a restart brings back. */
+function redisArgs(dir: string): string[] {
+  return [
     '--bind',
     HOSTS.r,
     '--port',
@@ -63,8 +64,12 @@ async function startRedis(): Promise<number> {
     '--protected-mode',
     'no',
     '--dir',
-    bed.dir,
-  ]);
+    dir,
+  ];
+}
+
+async function startRedis(): Promise<number> {
+  const child = bed.spawn('r', 'redis-server', redisArgs(bed.dir));
   await waitForOutput(child, /Ready to accept connections/, 'redis-server on r');
   return child.pid!;
 }
@@ -161,6 +166,7 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
         redisPid,
         restartAfterMs: 300,
         rNamespace: bed.ns('r'),
+        redisArgs: redisArgs(dir),
         logDir: dir,
         waitMs: 20,
       });

@@ -26,7 +26,7 @@ export {
   type VariableValue,
   type Variables,
 } from './program.js';
-export type { NdArray, NdResult } from './ndarray.js';
+export type { NdArray, NdResult } from '../lang/ndarray.js';
 export {
   vectorize,
   type OpenclVectorizeArgument,

@@ -60,7 +60,7 @@ import {
   readsInPlace,
   reduceAxis,
   sizeOf,
-} from './ndarray.js';
+} from '../lang/ndarray.js';
 
 export type ResultArray = Float64Array | Float32Array;
 /** A typed array of a type types.ts accepts (read in place), an n-d array object, or a scalar broadcast to every element. */

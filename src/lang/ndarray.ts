@@ -1,11 +1,10 @@
 // N-dimensional inputs and results, shared by evaluate and opencl.evaluate: `{ data, shape, strides?, offset? }`
-// objects, the layout of
-// scijs `ndarray` (which spells it `stride`) and `@stdlib/ndarray` (strides and offset count elements), so
-// their objects are read directly. The kernels stay 1-d: each input is broadcast (NumPy's rules) and gathered
-// into a contiguous C-order buffer of the result's shape, only when it is not one already, and the existing
-// fused loop / native VM runs over the flat buffers. Every read a view implies is checked against its data's
-// length before anything is read, so the gather (and the native side, which only sees contiguous buffers of
-// checked length) never indexes outside `data`.
+// objects, the layout of scijs `ndarray` (which spells it `stride`) and `@stdlib/ndarray` (strides and offset
+// count elements), so their objects are read directly. The kernels stay 1-d: each input is broadcast (NumPy's
+// rules) and gathered into a contiguous C-order buffer of the result's shape, only when it is not one already,
+// and the existing fused loop / native VM runs over the flat buffers. Every read a view implies is checked
+// against its data's length before anything is read, so the gather (and the native side, which only sees
+// contiguous buffers of checked length) never indexes outside `data`.
 import { trueLength, typeName } from '../core/validate.js';
 import type { Reduction } from './ast.js';
 import { ACCEPTED_VARIABLES, type ElementArray, arrayCode } from './types.js';

@@ -176,22 +176,6 @@ T* RequireHandle(const Napi::Value& value, Kind kind, const char* argName) {
 
 // ---- Argument helpers ------------------------------------------------------------------------
 
-struct Bytes {
-  void* data = nullptr;
-  size_t length = 0;
-};
-
-// Bytes of a typed array read during the call (clCreateBuffer copies them, clSetKernelArg too).
-// Plain and SharedArrayBuffer-backed arrays alike (TypedArrayData).
-Bytes RequireTypedArrayBytes(const Napi::Value& value, const char* argName) {
-  if (!value.IsTypedArray()) throw TypeError(std::string(argName) + " must be a typed array");
-  auto array = value.As<Napi::TypedArray>();
-  Bytes bytes;
-  bytes.length = array.ByteLength();
-  bytes.data = TypedArrayData(array, argName);
-  return bytes;
-}
-
 size_t RequireSize(const Napi::Value& value, const char* argName, size_t min) {
   if (!value.IsNumber()) throw TypeError(std::string(argName) + " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
@@ -451,8 +435,8 @@ Napi::Value CreateBuffer(const Napi::CallbackInfo& info) {
   cl_mem_flags flags = kAccess[access];
   void* initial = nullptr;
   if (!info[3].IsUndefined()) {
-    Bytes bytes = RequireTypedArrayBytes(info[3], "initial");
-    if (bytes.length != byteLength) throw RangeError("initial data must be exactly byteLength bytes");
+    const TypedArrayView bytes = ReadTypedArray(info[3], "initial");
+    if (bytes.byteLength != byteLength) throw RangeError("initial data must be exactly byteLength bytes");
     initial = bytes.data;
     flags |= CL_MEM_COPY_HOST_PTR;  // copied during the call: the typed array stays the caller's
   }
@@ -475,10 +459,9 @@ Napi::Value Transfer(const Napi::CallbackInfo& info) {
   auto* ctx = RequireHandle<ContextHandle>(info[0], Kind::Context, "context");
   auto* buffer = RequireHandle<BufferHandle>(info[1], Kind::Buffer, "buffer");
   const char* name = isWrite ? "source" : "destination";
-  if (!info[2].IsTypedArray()) throw TypeError(std::string(name) + " must be a typed array");
+  const TypedArrayView array = ReadTypedArray(info[2], name);
   const size_t offset = RequireSize(info[3], "byteOffset", 0);
-  auto host = std::make_unique<AsyncArray>(info[2].As<Napi::TypedArray>(),
-                                           isWrite ? AsyncArray::Use::kInput : AsyncArray::Use::kOutput, name,
+  auto host = std::make_unique<AsyncArray>(array, isWrite ? AsyncArray::Use::kInput : AsyncArray::Use::kOutput, name,
                                            AsyncArray::Placement::kStaged);
   const size_t length = host->ByteLength();
   if (offset > buffer->byteLength || length > buffer->byteLength - offset) {
@@ -661,13 +644,13 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info) {
     Napi::Value arg = values[i];
     const std::string where = "argument " + std::to_string(i);
     cl_int status;
+    TypedArrayView scalar;  // a scalar's bytes, copied by clSetKernelArg
     if (arg.IsExternal()) {
       auto* buffer = RequireHandle<BufferHandle>(arg, Kind::Buffer, where.c_str());
       status = cl.clSetKernelArg(kernel->kernel, i, sizeof(cl_mem), &buffer->mem);
       keepAlive.push_back(arg);
-    } else if (arg.IsTypedArray()) {
-      Bytes bytes = RequireTypedArrayBytes(arg, where.c_str());
-      status = cl.clSetKernelArg(kernel->kernel, i, bytes.length, bytes.data);
+    } else if (TryReadTypedArray(arg, where, &scalar)) {
+      status = cl.clSetKernelArg(kernel->kernel, i, scalar.byteLength, scalar.data);
     } else if (arg.IsNumber()) {
       const size_t bytes = RequireSize(arg, where.c_str(), 1);
       if (bytes > localMemory || (localTotal += bytes) > localMemory) {

@@ -12,7 +12,6 @@ const linesOver120 = [
   'bench/harness.mjs',
   'bench/pool.bench.mjs',
   'scripts/api-toc.mjs',
-  'src/async/map.ts',
   'src/cache/memoize/key.ts',
   'src/cache/memoize/memoize.ts',
   'src/cli/demo/cache.ts',
@@ -41,9 +40,6 @@ const linesOver120 = [
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
   'src/opencl/evaluate.ts',
-  'src/parallel/tasks.ts',
-  'src/pool/pool.ts',
-  'test/async.test.ts',
   'test/cache-http.test.ts',
   'test/cli-mprof.test.ts',
   'test/distributed-cluster.test.ts',
@@ -53,8 +49,6 @@ const linesOver120 = [
   'test/fixtures/safety/terminate.cjs',
   'test/opencl-evaluate.test.ts',
   'test/opencl.test.ts',
-  'test/pool-future.test.ts',
-  'test/pool.test.ts',
   'test/safety-async.test.ts',
 ];
 

@@ -37,11 +37,7 @@ const linesOver120 = [
   'src/expr/vectorize.ts',
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
-  'src/opencl/codegen.ts',
   'src/opencl/evaluate.ts',
-  'src/opencl/report.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
   'src/parallel/tasks.ts',
   'src/pool/pool.ts',
   'test/async.test.ts',
@@ -68,8 +64,6 @@ const privateKeyword = [
   'src/cache/http/stats.ts',
   'src/cache/http/store-io.ts',
   'src/cache/memoize/memoize.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
 ];
 
 export default tseslint.config(

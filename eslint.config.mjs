@@ -41,7 +41,6 @@ const linesOver120 = [
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
   'src/opencl/codegen.ts',
-  'src/opencl/evaluate.ts',
   'src/opencl/report.ts',
   'src/opencl/runtime.ts',
   'src/opencl/snippets.ts',

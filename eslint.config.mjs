@@ -40,10 +40,6 @@ const linesOver120 = [
   'src/expr/vectorize.ts',
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
-  'src/opencl/codegen.ts',
-  'src/opencl/report.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
   'src/parallel/tasks.ts',
   'src/pool/pool.ts',
   'test/async.test.ts',
@@ -76,8 +72,6 @@ const privateKeyword = [
   'src/distributed/cluster.ts',
   'src/distributed/gateway.ts',
   'src/distributed/group.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
 ];
 
 export default tseslint.config(

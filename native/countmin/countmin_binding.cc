@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "countmin_kernel.h"
 
 namespace hotpath::countmin {

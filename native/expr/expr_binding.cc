@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "../common/async_array.h"
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "../common/promise_worker.h"
 #include "../common/typed_array.h"
 #include "expr_kernel.h"

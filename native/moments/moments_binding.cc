@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "../common/async_array.h"
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "../common/promise_worker.h"
-#include "../common/memory.h"
+#include "../common/napi_memory.h"
 #include "../common/thread_pool.h"
 #include "../common/typed_array.h"
 #include "moments_kernel.h"

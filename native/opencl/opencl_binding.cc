@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "../common/async_array.h"
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "../common/typed_array.h"
 
 namespace hotpath::opencl {

@@ -355,7 +355,7 @@ function bind(
     });
   }
   if (!device.fp64 && (bound.real === 'double' || codes.includes('d'))) {
-    throw new Error(
+    throw new TypeError(
       `${where}: ${device.name} has no float64 support (cl_khr_fp64); pass { precision: 'float32' } with ` +
         'typed-array inputs to compute in float32',
     );

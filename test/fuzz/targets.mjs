@@ -142,6 +142,10 @@ const BINDINGS = {
   momentsPartialAsync: ['floats', 'policy', 'count'],
   exprEvaluate: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
   exprEvaluateAsync: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
+  exprEvaluateNd: ['code', 'floats', 'inputs', 'ndStrides', 'ndOffsets', 'ndShape', 'outputs', 'ndAxes', 'outputs',
+    'bool', 'count', 'count'],
+  exprEvaluateNdAsync: ['code', 'floats', 'inputs', 'ndStrides', 'ndOffsets', 'ndShape', 'outputs', 'ndAxes',
+    'outputs', 'bool', 'count', 'count'],
   countminUpdate: ['counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
   countminEstimate: ['counters', 'shape', 'keys', 'offsets', 'floats'],
   countminUpdateOne: ['counters', 'shape', 'keys', 'count'],
@@ -165,6 +169,13 @@ function bindingArgument(rng, kind) {
     case 'inputs':
       return Array.from({ length: rng.int(0, 4) }, () => bindingArgument(rng, rng.pick(['floats', 'count'])));
     case 'outputs': return Array.from({ length: rng.int(0, 3) }, () => bindingArgument(rng, 'floats?'));
+    // n-d views (exprEvaluateNd): small shapes, strides that may step outside the data or past 2**53.
+    case 'ndShape': return Array.from({ length: rng.int(0, 3) }, () => rng.pick([0, 1, 2, 5, 300, 2 ** 32]));
+    case 'ndStrides':
+      return Array.from({ length: rng.int(0, 4) }, () =>
+        Array.from({ length: rng.int(0, 3) }, () => rng.pick([0, 1, -1, 3, 2 ** 31, 2 ** 53, 0.5])));
+    case 'ndOffsets': return Array.from({ length: rng.int(0, 4) }, () => rng.pick([0, 1, 7, 4096, -1, 2 ** 40]));
+    case 'ndAxes': return fill(rng, typedArray(rng, Int32Array, rng.int(0, 6)), { integers: true });
     case 'counters': return typedArray(rng, Uint32Array, rng.int(0, 600));
     case 'shape': {
       // [width, depth, seedLo, seedHi, wide, conservative], sometimes with one field out of range or cut short

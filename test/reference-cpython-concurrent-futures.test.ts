@@ -16,8 +16,10 @@
 // - Tests that patch CPython internals: test_sysconf_permission_error, test_terminate_workers, test_kill_workers,
 //   test_force_shutdown_workers_invalid_op, test_force_shutdown_during_max_tasks_worker_exit,
 //   test_failed_worker_replacement_breaks_pool, test_python_finalization_error, test_gh105829_*.
-// - test_deadlock.py's unpickling and segfault cases: structured clone runs no user code when it reads a
-//   message, and a segfault in a worker thread ends the whole process (threads share it).
+// - test_deadlock.py's unpickling and segfault cases (test_*_at_task_unpickle, test_crash_during_*,
+//   test_*_result_unpickle_in_result_handler): structured clone runs no user code when it reads a message, and a
+//   segfault in a worker thread ends the whole process (threads share it).
+// - test_interpreter_pool.py: subinterpreters; a Pool's workers are already isolates of their own.
 // - test_submit_after_interpreter_shutdown: Node runs no pool shutdown hook at exit (an idle pool does not
 //   keep the process alive), so there is no "after shutdown" phase to submit in.
 import { execFile } from 'node:child_process';
@@ -623,6 +625,16 @@ suite('test_deadlock.py (ExecutorDeadlockTest)', () => {
     const error = (await local.submit('returnsFunction').catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(BrokenPoolError);
     expect(error.message).toMatch(/task 'returnsFunction' died .*DataCloneError/);
+    expect(await local.submit('add', 1, 2)).toBe(3);
+    await local.close();
+  });
+
+  it('test_exit_during_result_pickle_on_worker: a getter ending the worker as the result is cloned', async () => {
+    const local = new Pool({ filename: tasks, maxThreads: 2 });
+    // Differs from Python (documented): process.exit() is os._exit's case, the task fails with a BrokenPoolError.
+    const error = (await local.submit('returnsExitingGetter').catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(BrokenPoolError);
+    expect(error.message).toMatch(/exit code 1/);
     expect(await local.submit('add', 1, 2)).toBe(3);
     await local.close();
   });

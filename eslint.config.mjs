@@ -12,7 +12,6 @@ const linesOver120 = [
   'bench/harness.mjs',
   'bench/pool.bench.mjs',
   'scripts/api-toc.mjs',
-  'src/async/map.ts',
   'src/cli/demo/cache.ts',
   'src/cli/demo/countmin.ts',
   'src/cli/demo/distributed.ts',
@@ -38,14 +37,7 @@ const linesOver120 = [
   'src/expr/vectorize.ts',
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
-  'src/opencl/codegen.ts',
   'src/opencl/evaluate.ts',
-  'src/opencl/report.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
-  'src/parallel/tasks.ts',
-  'src/pool/pool.ts',
-  'test/async.test.ts',
   'test/cli-mprof.test.ts',
   'test/distributed-cluster.test.ts',
   'test/distributed-gateway.test.ts',
@@ -54,8 +46,6 @@ const linesOver120 = [
   'test/fixtures/safety/terminate.cjs',
   'test/opencl-evaluate.test.ts',
   'test/opencl.test.ts',
-  'test/pool-future.test.ts',
-  'test/pool.test.ts',
   'test/safety-async.test.ts',
 ];
 
@@ -66,8 +56,6 @@ const privateKeyword = [
   'src/distributed/cluster.ts',
   'src/distributed/gateway.ts',
   'src/distributed/group.ts',
-  'src/opencl/runtime.ts',
-  'src/opencl/snippets.ts',
 ];
 
 export default tseslint.config(

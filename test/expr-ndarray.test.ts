@@ -352,8 +352,8 @@ suite('n-d errors', () => {
     expect(() => evaluate('a', { a: { data: new Float64Array(4), shape: [2], offset: '1' } as never })).toThrow(
       TypeError,
     );
-    expect(() => evaluate('a', { a: { data: new BigInt64Array(2), shape: [2] } as never })).toThrow(
-      /^evaluate: variable 'a'.data must be a Float64Array, .*Uint8ClampedArray, got BigInt64Array/,
+    expect(() => evaluate('a', { a: { data: new BigUint64Array(2), shape: [2] } as never })).toThrow(
+      /^evaluate: variable 'a'.data must be a Float64Array, .*Uint8ClampedArray, BigInt64Array, got BigUint64Array/,
     );
   });
 

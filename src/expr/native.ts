@@ -2,12 +2,12 @@
 import { requireNative } from '../core/loader.js';
 import type { NativeAddon } from '../core/addon.js';
 import type { Bytecode } from './bytecode.js';
-import type { InputValue } from './kernel.js';
+import type { ElementArray } from './kernel.js';
 import { OPS } from '../lang/ops.js';
 
 export interface NativeRun {
   bytecode: Bytecode;
-  inputs: InputValue[];
+  inputs: (ElementArray | number)[];
   outputs: (Float64Array | Float32Array | null)[];
   n: number;
   float32: boolean;

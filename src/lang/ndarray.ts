@@ -89,7 +89,7 @@ export function readView(where: string, name: string, value: NdArray): View {
   const label = `variable '${name}'`;
   const data = value.data as unknown;
   if (arrayCode(data) === null) {
-    const accepted = ACCEPTED_VARIABLES.replace(/, a number or a boolean$/, '');
+    const accepted = ACCEPTED_VARIABLES.replace(/, BigUint64Array, .*$/, '');
     throw new TypeError(`${where}: ${label}.data must be ${accepted}, got ${typeName(data)}`);
   }
   const elements = data as ElementArray;
@@ -188,8 +188,8 @@ export function gather(view: View, shape: readonly number[], into?: ElementArray
   let base = view.offset;
   for (let o = 0; o < size; o += last) {
     // Rows that are contiguous (step 1) or broadcast (step 0) copy or fill at memcpy/memset speed.
-    if (step === 1) out.set(data.subarray(base, base + last), o);
-    else if (step === 0) out.fill(data[base], o, o + last);
+    if (step === 1) (out as Float64Array).set(data.subarray(base, base + last) as Float64Array, o);
+    else if (step === 0) (out as Float64Array).fill(data[base] as number, o, o + last);
     else for (let k = 0; k < last; k++) out[o + k] = data[base + k * step];
     for (let d = ndim - 2; d >= 0; d--) {
       base += strides[d];
@@ -273,6 +273,6 @@ export function reduceAxis(
   return result;
 }
 
-export function ndResult<T extends Float64Array | Float32Array>(data: T, shape: readonly number[]): NdResult<T> {
+export function ndResult<T extends ElementArray>(data: T, shape: readonly number[]): NdResult<T> {
   return { data, shape: [...shape], strides: cStrides(shape), offset: 0 };
 }

@@ -134,7 +134,8 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
           const entry = await store.get(process.argv[2]);
           for (let i = 0; i < Number(process.argv[3]); i++) {
             await entry.recordHit();
-            process.stdout.write('+');
+            // Synchronous: a SIGKILL would lose what process.stdout still queues.
+            require('fs').writeSync(1, '+');
           }
         })();`,
         dir,

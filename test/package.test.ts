@@ -64,7 +64,7 @@ describe('package entry points', () => {
       (f) =>
         /_kernel\.(cc|h)$/.test(f) ||
         /^common\/(errors\.h|memory\.(cc|h)|thread_pool\.(cc|h))$/.test(f) ||
-        /^(expr\/vector_math\.h|opencl\/opencl_api\.(cc|h))$/.test(f),
+        /^(expr\/vector_math\.h|opencl\/opencl_(api|discovery)\.(cc|h))$/.test(f),
     );
     expect(plain.filter((f) => f.endsWith('_kernel.cc')).length).toBeGreaterThanOrEqual(3);
     const napiHeaders = /#include\s*[<"](napi|node_api|js_native_api)\.h[>"]/;

@@ -48,8 +48,8 @@ int64_t RequireInteger(const Napi::Value& value, const std::string& name, double
 
 constexpr double kSafe = 9007199254740991.0;
 
-void* ArrayData(const Napi::TypedArray& array, const std::string& name, AsyncArray::Use use, NdCall& call) {
-  if (!call.async) return TypedArrayData(array, name);
+void* ArrayData(const TypedArrayView& array, const std::string& name, AsyncArray::Use use, NdCall& call) {
+  if (!call.async) return array.data;
   call.held.push_back(std::make_unique<AsyncArray>(array, use, name));
   return call.held.back()->Data();
 }
@@ -62,24 +62,19 @@ void* ArrayData(const Napi::TypedArray& array, const std::string& name, AsyncArr
 NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   NdCall call;
   call.async = async;
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw TypeError("code must be an Int32Array");
-  }
-  const auto code = info[0].As<Napi::Int32Array>();
+  // Decode copies the bytecode and constants, so no later JavaScript can change what runs.
+  const TypedArrayView code = ReadTypedArray(info[0], "code", {napi_int32_array}, "an Int32Array");
   const FloatSpan constants = RequireFloatArray(info[1], "constants");
   if (constants.isFloat32) throw TypeError("constants must be a Float64Array");
-  call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(TypedArrayData(code, "code")) : nullptr,
-                        code.ElementLength(), static_cast<const double*>(constants.data), constants.length);
+  call.program = Decode(code.Data<const int32_t>(), code.length, static_cast<const double*>(constants.data),
+                        constants.length);
   const std::vector<Napi::Value> inputs = Elements(info[2], "inputs");
   const std::vector<Napi::Value> strides = Elements(info[3], "strides");
   const std::vector<Napi::Value> offsets = Elements(info[4], "offsets");
   const std::vector<Napi::Value> shape = Elements(info[5], "shape");
   const std::vector<Napi::Value> outputs = Elements(info[6], "outputs");
   const std::vector<Napi::Value> reduced = Elements(info[8], "reduced");
-  if (!info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw TypeError("axes must be an Int32Array");
-  }
-  const auto axes = info[7].As<Napi::Int32Array>();
+  ReadTypedArray(info[7], "axes", {napi_int32_array}, "an Int32Array");
   if (!info[9].IsBoolean()) throw TypeError("float32 must be a boolean");
   call.options.float32 = info[9].As<Napi::Boolean>().Value();
   call.options.threads = RequireUint32(info[10], "threads", 1, 1024);
@@ -89,7 +84,7 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   if (inputs.size() != nInputs || strides.size() != nInputs || offsets.size() != nInputs) {
     throw RangeError("inputs, strides and offsets must have one entry per program input");
   }
-  if (outputs.size() != nOutputs || reduced.size() != nOutputs || axes.ElementLength() != 2 * nOutputs) {
+  if (outputs.size() != nOutputs || reduced.size() != nOutputs) {
     throw RangeError("outputs, axes and reduced must have one entry per program output");
   }
   if (shape.empty() || shape.size() > kNdMaxDimensions) throw RangeError("shape must have 1 to 64 dimensions");
@@ -100,7 +95,10 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   for (size_t i = 0; i < nInputs; ++i) {
     if (!inputs[i].IsNumber()) inputStrides[i] = Elements(strides[i], "strides[" + std::to_string(i) + "]");
   }
-  // Every JavaScript value has been read; from here on only numbers are converted and arrays resolved.
+  // Every JavaScript value has been read; from here on only numbers are converted and arrays resolved (read
+  // again, since a getter above could have detached one).
+  const TypedArrayView axes = ReadTypedArray(info[7], "axes", {napi_int32_array}, "an Int32Array");
+  if (axes.length != 2 * nOutputs) throw RangeError("outputs, axes and reduced must have one entry per program output");
   size_t n = 1;
   for (size_t extent : call.shape) {
     n *= extent;
@@ -114,11 +112,10 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
       call.inputs.push_back(std::move(in));
       continue;
     }
-    if (!inputs[i].IsTypedArray()) throw TypeError(name + " must be a number or a typed array");
-    const auto array = inputs[i].As<Napi::TypedArray>();
-    in.element.kind = ArrayInputKind(array, name, call.options.float32);
-    in.elementSize = array.ElementSize();
-    in.length = array.ElementLength();
+    const TypedArrayView array = ReadTypedArray(inputs[i], name, {}, "a number or a typed array");
+    in.element.kind = ArrayInputKind(array.type, name, call.options.float32);
+    in.elementSize = ElementSize(array.type);
+    in.length = array.length;
     in.offset = RequireInteger(offsets[i], "offsets[" + std::to_string(i) + "]", 0, kSafe);
     for (const Napi::Value& stride : inputStrides[i]) in.strides.push_back(RequireInteger(stride, name, -kSafe, kSafe));
     call.inputs.push_back(std::move(in));
@@ -126,36 +123,34 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   for (size_t k = 0; k < nOutputs; ++k) {
     const std::string name = "outputs[" + std::to_string(k) + "]";
     NdOutput out;
-    out.reduction = static_cast<AxisReduction>(axes.Data()[2 * k]);
-    out.axis = axes.Data()[2 * k + 1];
+    out.reduction = static_cast<AxisReduction>(axes.Data<const int32_t>()[2 * k]);
+    out.axis = axes.Data<const int32_t>()[2 * k + 1];
     if (out.reduction != AxisReduction::kNone) {
-      if (!reduced[k].IsTypedArray() || reduced[k].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-        throw TypeError("reduced[" + std::to_string(k) + "] must be a Float64Array");
-      }
-      out.reducedLength = reduced[k].As<Napi::TypedArray>().ElementLength();
+      const std::string label = "reduced[" + std::to_string(k) + "]";
+      out.reducedLength = ReadTypedArray(reduced[k], label, {napi_float64_array}, "a Float64Array").length;
     } else if (!outputs[k].IsNull() && !outputs[k].IsUndefined()) {
       const napi_typedarray_type want = call.options.float32 ? napi_float32_array : napi_float64_array;
-      if (!outputs[k].IsTypedArray() || outputs[k].As<Napi::TypedArray>().TypedArrayType() != want) {
-        throw TypeError(name + (call.options.float32 ? " must be a Float32Array" : " must be a Float64Array"));
+      const char* expected = call.options.float32 ? "a Float32Array" : "a Float64Array";
+      if (ReadTypedArray(outputs[k], name, {want}, expected).length != n) {
+        throw RangeError(name + " has the wrong length");
       }
-      if (outputs[k].As<Napi::TypedArray>().ElementLength() != n) throw RangeError(name + " has the wrong length");
     }
     call.outputs.push_back(out);
   }
   for (size_t i = 0; i < nInputs; ++i) {
     if (inputs[i].IsNumber()) continue;
-    call.inputs[i].element.data = ArrayData(inputs[i].As<Napi::TypedArray>(), "inputs[" + std::to_string(i) + "]",
-                                            AsyncArray::Use::kInput, call);
+    const std::string name = "inputs[" + std::to_string(i) + "]";
+    call.inputs[i].element.data = ArrayData(ReadTypedArray(inputs[i], name), name, AsyncArray::Use::kInput, call);
   }
   for (size_t k = 0; k < nOutputs; ++k) {
     NdOutput& out = call.outputs[k];
     const std::string name = "outputs[" + std::to_string(k) + "]";
     if (out.reduction != AxisReduction::kNone) {
       const std::string label = "reduced[" + std::to_string(k) + "]";
-      out.reduced = static_cast<double*>(
-          ArrayData(reduced[k].As<Napi::TypedArray>(), label, AsyncArray::Use::kOutput, call));
+      out.reduced =
+          static_cast<double*>(ArrayData(ReadTypedArray(reduced[k], label), label, AsyncArray::Use::kOutput, call));
     } else if (outputs[k].IsTypedArray()) {
-      out.elementwise = ArrayData(outputs[k].As<Napi::TypedArray>(), name, AsyncArray::Use::kOutput, call);
+      out.elementwise = ArrayData(ReadTypedArray(outputs[k], name), name, AsyncArray::Use::kOutput, call);
     }
   }
   // Strides, offsets and every read against each array's length, before any computation (RunNd checks again).

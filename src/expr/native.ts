@@ -2,14 +2,14 @@
 import { requireNative } from '../core/loader.js';
 import type { NativeAddon } from '../core/addon.js';
 import type { Bytecode } from './bytecode.js';
-import type { InputValue } from './kernel.js';
+import type { ElementArray } from './kernel.js';
 import { OPS } from '../lang/ops.js';
 import type { Reduction } from '../lang/ast.js';
 import type { View } from '../lang/ndarray.js';
 
 export interface NativeRun {
   bytecode: Bytecode;
-  inputs: InputValue[];
+  inputs: (ElementArray | number)[];
   outputs: (Float64Array | Float32Array | null)[];
   n: number;
   float32: boolean;

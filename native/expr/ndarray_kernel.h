@@ -7,7 +7,8 @@
 // straight into their results. The pure-TS twin is src/lang/ndarray.ts + the chunked path of
 // src/expr/program.ts; axis reductions follow its reduceAxis exactly (float64 accumulation in the same
 // order: eight lanes along a contiguous axis for sum/prod, else sequential; NaN-propagating min/max, NaN
-// for min/max over an empty axis, mean = sum / extent), so both backends give the same bits.
+// for min/max over an empty axis, mean = sum / extent), so both backends give the same bits (but for axis 0
+// on several threads: each task folds its rows, then the tasks' partial results are folded in task order).
 // Plain C++: no N-API here (ndarray_binding.cc).
 #pragma once
 #include <cstddef>

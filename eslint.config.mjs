@@ -34,7 +34,6 @@ const linesOver120 = [
   'src/expr/vectorize.ts',
   'src/memprof/plot.ts',
   'src/memprof/sites.ts',
-  'src/opencl/evaluate.ts',
   'test/cli-mprof.test.ts',
   'test/expr.test.ts',
   'test/fixtures/safety/opencl.cjs',

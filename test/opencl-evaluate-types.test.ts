@@ -4,7 +4,7 @@
 // is the reference; integer results must agree exactly, including the result's typed-array class.
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
 import { evaluate, opencl } from 'hotpath';
-import { backends, rng } from './helpers.js';
+import { backends, rng, runCli } from './helpers.js';
 
 const skipReason = opencl.available() ? null : opencl.unavailableReason();
 if (skipReason) console.warn(`opencl.evaluate type tests skipped: ${skipReason}`);
@@ -181,5 +181,9 @@ suite.skipIf(skipReason !== null)('opencl.evaluate computes in the CPU evaluateâ
       device.int64 = true;
     }
     expect(ctx.device.int64).toBe(true); // pocl's CPU device: full profile
+    // hotpath doctor reports it per device.
+    const report = JSON.parse(runCli(['doctor', '--json']).stdout);
+    const devices = report.opencl.platforms.flatMap((p: { devices: { int64: boolean }[] }) => p.devices);
+    expect(devices.map((d: { int64: boolean }) => d.int64)).toContain(true);
   });
 });

@@ -240,6 +240,28 @@ const STEP: Record<Reduction, string> = {
 };
 type AxisLoop = (values: ArrayLike<number>, result: Float64Array, outer: number, extent: number, inner: number) => void;
 const axisLoops = new Map<Reduction, AxisLoop>();
+const LANES = 8;
+
+// Along the last axis (inner 1) sum/prod fold each run in LANES lanes (element l into lane l % LANES, the
+// tail into lane 0, then the lanes in order): the native kernel (ndarray_kernel.cc) folds the same way so
+// its loop vectorizes, and both round alike. min/max (and other axes) go element after element.
+function runFold(reduction: Reduction): string {
+  if (reduction !== 'sum' && reduction !== 'mean' && reduction !== 'prod') {
+    return `let acc = result[o];
+          for (let l = 0; l < extent; l++) { const v = values[base + l]; ${STEP[reduction]} }
+          result[o] = acc;`;
+  }
+  const lanes = Array.from({ length: LANES }, (_, l) => `lane${l}`);
+  const step = (lane: string, value: string) => `${lane} ${reduction === 'prod' ? '*' : '+'}= ${value};`;
+  return `let ${lanes.map((lane) => `${lane} = ${INITIAL[reduction]}`).join(', ')};
+          const body = extent - (extent % ${LANES});
+          let l = 0;
+          for (; l < body; l += ${LANES}) { ${lanes.map((lane, k) => step(lane, `values[base + l + ${k}]`)).join(' ')} }
+          for (; l < extent; l++) ${step('lane0', 'values[base + l]')}
+          let acc = ${INITIAL[reduction]};
+          ${lanes.map((lane) => step('acc', lane)).join(' ')}
+          ${step('result[o]', 'acc')}`;
+}
 
 // One loop per reduction, generated as kernel.ts does, so the step is inlined instead of switched on per
 // element. Along the last axis (inner 1) each result is one contiguous run; otherwise rows are combined.
@@ -249,9 +271,8 @@ function axisLoop(reduction: Reduction): AxisLoop {
     const body = `
       for (let o = 0; o < outer; o++) {
         if (inner === 1) {
-          let acc = result[o];
-          for (let l = 0, base = o * extent; l < extent; l++) { const v = values[base + l]; ${STEP[reduction]} }
-          result[o] = acc;
+          const base = o * extent;
+          ${runFold(reduction)}
           continue;
         }
         const row = o * inner;

@@ -8,7 +8,6 @@ import tseslint from 'typescript-eslint';
 // .prettierrc.json) once no other branch is editing them; until then only they may exceed it. Don't add to it.
 const linesOver120 = [
   'bench/countmin.bench.mjs',
-  'bench/expressions.bench.mjs',
   'src/cli/topk.ts',
   'src/countmin/hash.ts',
   'src/countmin/kernel.ts',

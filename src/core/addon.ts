@@ -133,6 +133,8 @@ export interface OpenclDeviceRecord {
   maxWorkGroupSize: number;
   maxWorkItemSizes: number[];
   fp64: boolean;
+  /** 64-bit integers: the full profile, or an embedded one with cles_khr_int64. */
+  int64: boolean;
 }
 
 export interface OpenclPlatformRecord {

@@ -480,9 +480,10 @@ export const TARGETS = {
   ],
   'cache stores': (rng, hp) => {
     const Store = rng.pick([hp.MemoryStore, hp.FileStore, hp.RedisStore]);
-    return new Store(options(rng, ['maxBytes', 'path', 'url', 'prefix', 'ttlSeconds'], 0, { path: ['fuzz-store'] }));
+    const names = ['maxBytes', 'path', 'url', 'prefix', 'ttl', 'ttlSeconds'];
+    return new Store(options(rng, names, 0, { path: ['fuzz-store'] }));
   },
-  createCachedFetch: (rng, hp) => hp.createCachedFetch(options(rng, ['store', 'fetch', 'maxBytes'])),
+  createCachedFetch: (rng, hp) => hp.createCachedFetch(options(rng, ['store', 'fetch', 'maxBytes', 'ttl'])),
   'new Pool': (rng, hp) => new hp.Pool(options(rng, ['filename', 'module', 'maxThreads', 'minThreads', 'timeout'])),
   'distributed openers': (rng, hp) => {
     const open = rng.pick([

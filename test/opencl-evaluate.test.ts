@@ -150,6 +150,8 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
       await expect(opencl.evaluate('a * 3 + 1', { a }, { context: ctx })).rejects.toThrow(
         /no float64 support \(cl_khr_fp64\); pass \{ precision: 'float32' \}/,
       );
+      // A type the device cannot run is a TypeError (issue 21), as a wrong variable type is.
+      await expect(opencl.evaluate('a * 3 + 1', { a }, { context: ctx })).rejects.toBeInstanceOf(TypeError);
       const a32 = Float32Array.from(a);
       expect(await opencl.evaluate('a * 3 + 1', { a }, { context: ctx, precision: 'float32' })).toEqual(
         evaluate('a * 3 + 1', { a: a32 }),

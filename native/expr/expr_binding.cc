@@ -43,21 +43,7 @@ Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
     return input;
   }
   const TypedArrayView array = ReadTypedArray(value, name, {}, "a number or a typed array");
-  switch (array.type) {
-    case napi_float64_array: input.kind = InputKind::kFloat64; break;
-    case napi_float32_array: input.kind = InputKind::kFloat32; break;
-    case napi_int32_array: input.kind = InputKind::kInt32; break;
-    case napi_int8_array: input.kind = InputKind::kInt8; break;
-    case napi_uint8_array:
-    case napi_uint8_clamped_array: input.kind = InputKind::kUint8; break;
-    case napi_int16_array: input.kind = InputKind::kInt16; break;
-    case napi_uint16_array: input.kind = InputKind::kUint16; break;
-    case napi_uint32_array: input.kind = InputKind::kUint32; break;
-    default: throw TypeError(name + " must be a float32/float64 or an 8/16/32-bit integer typed array");
-  }
-  if (call.options.float32 && input.kind != InputKind::kFloat32) {
-    throw TypeError(name + " must be a Float32Array in float32 mode");
-  }
+  input.kind = ArrayInputKind(array.type, name, call.options.float32);
   if (array.length != call.length) throw RangeError(name + " has the wrong length");
   input.data = ArrayData(array, name, AsyncArray::Use::kInput, call);
   return input;
@@ -158,6 +144,24 @@ Napi::Value OpNames(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+InputKind ArrayInputKind(napi_typedarray_type type, const std::string& name, bool float32) {
+  InputKind kind;
+  switch (type) {
+    case napi_float64_array: kind = InputKind::kFloat64; break;
+    case napi_float32_array: kind = InputKind::kFloat32; break;
+    case napi_int32_array: kind = InputKind::kInt32; break;
+    case napi_int8_array: kind = InputKind::kInt8; break;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: kind = InputKind::kUint8; break;
+    case napi_int16_array: kind = InputKind::kInt16; break;
+    case napi_uint16_array: kind = InputKind::kUint16; break;
+    case napi_uint32_array: kind = InputKind::kUint32; break;
+    default: throw TypeError(name + " must be a float32/float64 or an 8/16/32-bit integer typed array");
+  }
+  if (float32 && kind != InputKind::kFloat32) throw TypeError(name + " must be a Float32Array in float32 mode");
+  return kind;
+}
 
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("exprEvaluate", Napi::Function::New<Guarded<EvaluateSync>>(env, "exprEvaluate"));

@@ -121,20 +121,62 @@ function translate(op: string): (...args: string[]) => string {
 }
 
 export interface GeneratedExpression {
-  /** Declarations of the inputs x0..xk, in ElementwiseKernel syntax. */
+  /** Declarations of the inputs x0..xk (and hp_layout when any input is strided), in ElementwiseKernel syntax. */
   parameters: string;
   /** Helpers and `hp_value(inputs..., i)`, which computes the expression at index i. */
   preamble: string;
   /** The call computing element i. */
   value: string;
+  /** The call computing the element at another (C-order, flat) index of the result. */
+  valueAt(index: string): string;
 }
 
-/** OpenCL C computing `ir`'s single output for one index, reading the inputs as `codes` says. */
-export function generateExpression(ir: Ir, codes: readonly InputCode[], real: RealType): GeneratedExpression {
+/**
+ * Which inputs are strided: input k reads `x_k[offset_k + Σ index[d] * strides_k[d]]` over the result's
+ * dimensions instead of `x_k[i]`. The kernel receives the number of dimensions, the result's shape and each
+ * strided input's offset and strides in `hp_layout` (layoutWords()), so one kernel serves every shape.
+ */
+export type StridedInputs = readonly boolean[];
+
+/** The longs of hp_layout: ndim, the shape, then per strided input its offset and its ndim strides. */
+export function layoutWords(
+  shape: readonly number[],
+  inputs: readonly { offset: number; strides: number[] }[],
+): BigInt64Array {
+  return BigInt64Array.from([shape.length, ...shape, ...inputs.flatMap((x) => [x.offset, ...x.strides])], BigInt);
+}
+
+// Offsets of the strided inputs for index i: i is split into coordinates from the last dimension up.
+function stridedOffsets(strided: StridedInputs): string[] {
+  const indexed = strided.flatMap((isStrided, k) => (isStrided ? [k] : []));
+  if (indexed.length === 0) return [];
+  // Input j's offset is at 1 + ndim + j * (ndim + 1), its strides follow.
+  const at = (j: number) => `hp_layout[${j + 1} + ${j + 1} * hp_ndim]`;
+  return [
+    '  const int hp_ndim = (int)hp_layout[0];',
+    ...indexed.map((k, j) => `  long hp_o${k} = ${at(j)};`),
+    '  ulong hp_rest = i;',
+    '  for (int d = hp_ndim - 1; d >= 0; d--) {',
+    '    const ulong hp_extent = (ulong)hp_layout[1 + d];',
+    '    const long hp_c = (long)(hp_rest % hp_extent);',
+    '    hp_rest /= hp_extent;',
+    ...indexed.map((k, j) => `    hp_o${k} += hp_c * hp_layout[${j + 2} + ${j + 1} * hp_ndim + d];`),
+    '  }',
+  ];
+}
+
+/** OpenCL C computing `ir`'s single output for one index, reading the inputs as `codes` and `strided` say. */
+export function generateExpression(
+  ir: Ir,
+  codes: readonly InputCode[],
+  real: RealType,
+  strided: StridedInputs = [],
+): GeneratedExpression {
   if (ir.outputs.length !== 1) throw new Error('internal: opencl.evaluate compiles one output');
   const live = liveValues(ir);
   const names: string[] = [];
-  const lines: string[] = [];
+  const lines: string[] = stridedOffsets(strided);
+  const read = (k: number) => (codes[k] === 's' ? `x${k}` : `x${k}[${strided[k] ? `hp_o${k}` : 'i'}]`);
   ir.values.forEach((v, i) => {
     if (!live[i]) return;
     if (v.kind === 'const') {
@@ -143,28 +185,33 @@ export function generateExpression(ir: Ir, codes: readonly InputCode[], real: Re
     }
     names[i] = `v${i}`;
     const expr =
-      v.kind === 'input'
-        ? `(${real})${codes[v.index] === 's' ? `x${v.index}` : `x${v.index}[i]`}`
-        : translate(OPS[v.op].name)(...v.args.map((a) => names[a]));
+      v.kind === 'input' ? `(${real})${read(v.index)}` : translate(OPS[v.op].name)(...v.args.map((a) => names[a]));
     lines.push(`  const ${real} v${i} = ${expr};`);
   });
+  const anyStrided = strided.some(Boolean);
   const params = codes.map((code, k) => (code === 's' ? `${real} x${k}` : `const ${elementTypes[code]} *x${k}`));
   const args = codes.map((_, k) => `x${k}`);
-  const signature = [
-    ...codes.map((code, k) => (code === 's' ? `const ${real} x${k}` : `__global const ${elementTypes[code]} *x${k}`)),
-    'const ulong i',
-  ];
+  const signature = codes.map((code, k) =>
+    code === 's' ? `const ${real} x${k}` : `__global const ${elementTypes[code]} *x${k}`,
+  );
+  if (anyStrided) {
+    params.push('const long *hp_layout');
+    args.push('hp_layout');
+    signature.push('__global const long *hp_layout');
+  }
   const result = names[ir.outputs[0].value];
+  const valueAt = (index: string) => `hp_value(${[...args, index].join(', ')})`;
   return {
     parameters: params.join(', '),
     preamble: [
       '#pragma OPENCL FP_CONTRACT OFF',
       helpers(real),
-      `inline ${real} hp_value(${signature.join(', ')}) {`,
+      `inline ${real} hp_value(${[...signature, 'const ulong i'].join(', ')}) {`,
       ...lines,
       `  return ${result};`,
       '}',
     ].join('\n'),
-    value: `hp_value(${[...args, 'i'].join(', ')})`,
+    value: valueAt('i'),
+    valueAt,
   };
 }

@@ -58,7 +58,8 @@ for (const be of backends) {
       // A scalar argument is a float64 variable (numexpr 2.8: a Python float or int promotes float32).
       const mixed = hyp(x, 4, { backend: be });
       expect(mixed).toBeInstanceOf(Float64Array);
-      expect(mixed).toEqual(Float64Array.from(x, (v) => Math.sqrt(v * v + 16)));
+      // Each operation has its kind, as in numexpr: x * x stays float32, + 4 (float64) widens it.
+      expect(mixed).toEqual(Float64Array.from(x, (v) => Math.sqrt(Math.fround(v * v) + 16)));
       // Float literals promote too, integer literals do not: the same rule as evaluate's. (The test
       // uses 2.5: transpilers such as esbuild print `2.0` as `2`, and vectorize reads the source text.)
       expect(vectorize((v) => v * 2.5)(x, { backend: be })).toBeInstanceOf(Float64Array);

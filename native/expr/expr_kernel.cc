@@ -25,7 +25,7 @@ constexpr const char* kOpNames[] = {
     "neg", "not", "add", "sub", "mul", "div", "mod", "pow", "lt", "le", "eq", "ne", "ge", "gt", "and", "or", "where",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh",
     "exp", "expm1", "log", "log1p", "log10", "log2", "sqrt", "cbrt", "abs", "floor", "ceil", "trunc",
-    "arctan2", "hypot", "minimum", "maximum", "fmod", "imod", "copy", "ones_like"};
+    "arctan2", "hypot", "minimum", "maximum", "fmod", "imod", "copy", "ones_like", "shl", "shr", "cast"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(Op::kCount), "one name per opcode");
 
 constexpr size_t kHeader = 5;
@@ -128,6 +128,9 @@ HOTPATH_INLINE void Execute(const Instruction& in, T* const* regs, size_t n) {
     case Op::kIntMod: Map2(d, a, b, n, [=](T x, T y) { return y == zero ? zero : static_cast<T>(FlooredRemainder(x, y)); }); break;
     case Op::kCopy: Map1(d, a, n, [](T x) { return x; }); break;
     case Op::kOnesLike: Map1(d, a, n, [=](T) { return one; }); break;
+    case Op::kShl:
+    case Op::kShr:
+    case Op::kCast:  // rejected by Decode
     case Op::kCount: break;
   }
 }
@@ -283,7 +286,7 @@ Program Decode(const int32_t* code, size_t length, const double* constants, size
     p.outputs.push_back(out);
   }
   for (int32_t i = 0; i < nInstructions; ++i, o += kInstructionWords) {
-    Require(o[0] >= 0 && o[0] < static_cast<int32_t>(Op::kCount), "bad opcode");
+    Require(o[0] >= 0 && o[0] < static_cast<int32_t>(Op::kShl), "bad opcode");
     Instruction in{static_cast<Op>(o[0]), o[1], o[2], o[3], o[4]};
     const bool writesOutput = in.dst >= firstOutput && in.dst < firstTemp;
     Require(in.dst >= firstOutput && in.dst < registers, "instruction writes an input or constant register");

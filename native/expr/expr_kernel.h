@@ -13,7 +13,7 @@ enum class Op : int32_t {
   kNeg, kNot, kAdd, kSub, kMul, kDiv, kMod, kPow, kLt, kLe, kEq, kNe, kGe, kGt, kAnd, kOr, kWhere,
   kSin, kCos, kTan, kArcsin, kArccos, kArctan, kSinh, kCosh, kTanh, kArcsinh, kArccosh, kArctanh,
   kExp, kExpm1, kLog, kLog1p, kLog10, kLog2, kSqrt, kCbrt, kAbs, kFloor, kCeil, kTrunc,
-  kArctan2, kHypot, kMinimum, kMaximum, kFmod, kIntMod, kCopy, kOnesLike,
+  kArctan2, kHypot, kMinimum, kMaximum, kFmod, kIntMod, kCopy, kOnesLike, kShl, kShr, kCast,
   kCount
 };
 const char* OpName(Op op);

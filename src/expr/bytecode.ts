@@ -8,8 +8,38 @@
 // outputs only), then temporaries. With one elementwise output the last instruction writes straight
 // into the output array; with several, results are copied at the end of each block so an output that
 // aliases an input never overwrites it before another output has read it.
-import { type Ir, liveValues } from '../lang/ir.js';
-import { OPS } from '../lang/ops.js';
+import { liveValues } from '../lang/ir.js';
+import { OPCODE, OPS } from '../lang/ops.js';
+import type { TypedIr } from '../lang/typed.js';
+
+const CAST = OPCODE.get('cast')!;
+const COPY = OPCODE.get('copy')!;
+
+/**
+ * The compute type the block VM runs `ir` in, or null when it needs kinds the VM does not have yet
+ * (integer and bool values): float64 when every value is float64 but the inputs (converted as they
+ * are loaded) and their casts, float32 when everything is float32. Others run on the fused JS loop.
+ */
+export function blockVmType(ir: TypedIr): 'float32' | 'float64' | null {
+  const live = liveValues(ir);
+  const casts = new Set<number>();
+  let float32 = true;
+  let float64 = true;
+  ir.values.forEach((v, i) => {
+    if (!live[i]) return;
+    if (v.kind === 'input') {
+      if (v.type === 'int64') float32 = float64 = false;
+      if (v.type !== 'float32') float32 = false;
+      return;
+    }
+    if (v.kind === 'op' && v.op === CAST && ir.values[v.args[0]].kind === 'input') casts.add(i);
+    if (v.type !== 'float32') float32 = false;
+    if (v.type !== 'float64' && !casts.has(i)) float64 = false;
+  });
+  const type = float32 ? 'float32' : float64 ? 'float64' : null;
+  // Outputs (arrays, reductions) are all of the compute type, including an output that is an input.
+  return ir.outputs.every((out) => ir.values[out.value].type === type) ? type : null;
+}
 
 export const enum OutputKind {
   Elementwise = 0,
@@ -34,7 +64,7 @@ export interface Bytecode {
   constants: Float64Array;
 }
 
-export function compileBytecode(ir: Ir): Bytecode {
+export function compileBytecode(ir: TypedIr): Bytecode {
   const live = liveValues(ir);
   const nInputs = ir.inputs.length;
   const constantValues: number[] = [];
@@ -42,7 +72,7 @@ export function compileBytecode(ir: Ir): Bytecode {
   ir.values.forEach((v, i) => {
     if (!live[i]) return;
     if (v.kind === 'input') register[i] = v.index;
-    if (v.kind === 'const') register[i] = nInputs + constantValues.push(v.value) - 1;
+    if (v.kind === 'const') register[i] = nInputs + constantValues.push(Number(v.value)) - 1;
   });
   const nOutputs = ir.outputs.length;
   const outputRegister = (k: number) => nInputs + constantValues.length + k;
@@ -67,7 +97,8 @@ export function compileBytecode(ir: Ir): Bytecode {
     if (i === direct) register[i] = outputRegister(0);
     else register[i] = free.pop() ?? firstTemp + nTemps++;
     const operands = v.args.map((a) => register[a]);
-    instructions.push(v.op, register[i], operands[0], operands[1] ?? 0, operands[2] ?? 0);
+    // The VM converts inputs as it loads them: a cast is a copy in its one compute type.
+    instructions.push(v.op === CAST ? COPY : v.op, register[i], operands[0], operands[1] ?? 0, operands[2] ?? 0);
   });
 
   const code = new Int32Array(HEADER + 2 * nOutputs + instructions.length);

@@ -1,23 +1,33 @@
 // Pure-TS backend: generates ONE fused loop per program and input signature with `new Function`,
 // so V8 JIT-compiles it like a hand-written loop (no temporaries, monomorphic array reads).
-// Values depending only on scalars and constants are hoisted out of the loop. In float32 mode every
-// op result is rounded with Math.fround, which computes in float32 exactly as the native path does.
-import { type Ir, type IrOutput, liveValues } from '../lang/ir.js';
-import { JS_HELPERS, OPS } from '../lang/ops.js';
-import type { ArrayCode, ElementArray } from '../lang/types.js';
+// Values depending only on scalars and constants are hoisted out of the loop. Each op computes in
+// its kind (src/lang/typed.ts): float32 results are rounded with Math.fround, which computes in
+// float32 exactly as the native path does; int32 wraps with |0 and Math.imul; int64 values are
+// BigInts wrapped with BigInt.asIntN (exact, and slow: the native VM is the fast path for int64).
+import { liveValues } from '../lang/ir.js';
+import { JS_HELPERS } from '../lang/ops.js';
+import { type TypedIr, typedJs } from '../lang/typed.js';
+import type { ArrayCode, ElementArray, Kind } from '../lang/types.js';
+import type { Reduction } from '../lang/ast.js';
 
-/** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar (number). */
+/** One character per input: an ArrayCode (types.ts) for a typed array, s for a scalar. */
 export type InputCode = ArrayCode | 's';
 export type { ElementArray };
-export type InputValue = ElementArray | number;
+/** A typed array, or a scalar: a number (float64 or bool 0/1) or a bigint (int64). */
+export type InputValue = ElementArray | number | bigint;
+/** An elementwise result array of any kind (types.ts RESULT_ARRAY). */
+export type OutputArray = Float64Array | Float32Array | Int32Array | BigInt64Array | Uint8Array;
+/** A reduction's raw accumulator: a number, or a bigint for int64. */
+export type Accumulator = number | bigint;
 /** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
 export type FusedLoop = (
   inputs: readonly InputValue[],
-  outputs: readonly (Float64Array | Float32Array | null)[],
+  outputs: readonly (OutputArray | null)[],
   n: number,
-) => number[];
+) => Accumulator[];
 
-function literal(value: number): string {
+function literal(value: number | bigint): string {
+  if (typeof value === 'bigint') return value < 0n ? `(${value}n)` : `${value}n`;
   if (Object.is(value, -0)) return '(-0)';
   if (Number.isNaN(value)) return 'NaN';
   return value < 0 ? `(${value})` : String(value);
@@ -29,23 +39,44 @@ function literal(value: number): string {
  */
 const MAX_INLINE_DEPTH = 64;
 
-const REDUCE_INIT = { sum: '0', mean: '0', prod: '1', min: 'Infinity', max: '-Infinity' } as const;
-
-function reduceStep(out: IrOutput, acc: string, v: string): string {
-  switch (out.reduction) {
-    case 'sum':
-    case 'mean':
-      return `${acc} += ${v};`;
-    case 'prod':
-      return `${acc} *= ${v};`;
-    case 'min':
-      return `if (${v} < ${acc} || ${v} !== ${v}) ${acc} = ${v};`;
-    case 'max':
-      return `if (${v} > ${acc} || ${v} !== ${v}) ${acc} = ${v};`;
-    case null:
-      return '';
-  }
+/** A reduction's identity in its kind (min/max of integers start at the kind's extreme). */
+export function reduceInit(reduction: Reduction, kind: Kind): string {
+  const int64 = kind === 'int64';
+  if (reduction === 'sum' || reduction === 'mean') return int64 ? '0n' : '0';
+  if (reduction === 'prod') return int64 ? '1n' : '1';
+  if (kind === 'int32') return reduction === 'min' ? '2147483647' : '(-2147483648)';
+  if (int64) return reduction === 'min' ? '9223372036854775807n' : '(-9223372036854775808n)';
+  return reduction === 'min' ? 'Infinity' : '-Infinity';
 }
+
+/** `acc` combined with `v` in the kind: int32 wraps, int64 wraps at 2^64, a bool sum counts, float min/max keep NaN. */
+export function reduceStep(reduction: Reduction, kind: Kind, acc: string, v: string): string {
+  const sum = reduction === 'sum' || reduction === 'mean';
+  if (kind === 'int32' && (sum || reduction === 'prod'))
+    return sum ? `${acc} = (${acc} + ${v}) | 0;` : `${acc} = Math.imul(${acc}, ${v});`;
+  if (kind === 'int64' && (sum || reduction === 'prod'))
+    return `${acc} = BigInt.asIntN(64, ${acc} ${sum ? '+' : '*'} ${v});`;
+  if (sum) return `${acc} += ${v};`;
+  if (reduction === 'prod') return `${acc} *= ${v};`;
+  const nan = isFloat(kind) ? ` || ${v} !== ${v}` : '';
+  return `if (${v} ${reduction === 'min' ? '<' : '>'} ${acc}${nan}) ${acc} = ${v};`;
+}
+
+const combiners = new Map<string, (a: Accumulator, b: Accumulator) => Accumulator>();
+
+/** Two partial accumulators (chunks of one run) as one, with the loops' own step. */
+export function combineAccumulators(reduction: Reduction, kind: Kind, a: Accumulator, b: Accumulator): Accumulator {
+  const key = `${reduction}:${kind}`;
+  let combiner = combiners.get(key);
+  if (!combiner) {
+    const body = `let acc = a;\n${reduceStep(reduction, kind, 'acc', 'b')}\nreturn acc;`;
+    combiner = new Function('a', 'b', body) as (a: Accumulator, b: Accumulator) => Accumulator;
+    combiners.set(key, combiner);
+  }
+  return combiner(a, b);
+}
+
+const isFloat = (kind: Kind) => kind === 'float32' || kind === 'float64';
 
 /**
  * JS source of the fused loop for `ir` over inputs of the given kinds (exported for Program.toString()).
@@ -54,7 +85,7 @@ function reduceStep(out: IrOutput, acc: string, v: string): string {
  * elementwise outputs every result is computed before the first store, so an output that aliases an
  * input never changes what a later output reads.
  */
-export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: boolean): string {
+export function fusedLoopSource(ir: TypedIr, codes: readonly InputCode[]): string {
   const live = liveValues(ir);
   const uses = new Array<number>(ir.values.length).fill(0);
   ir.values.forEach((v, i) => {
@@ -63,7 +94,6 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
   const elementwise = ir.outputs.filter((o) => !o.reduction).length;
   for (const out of ir.outputs) uses[out.value] += out.reduction || elementwise > 1 ? 2 : 1;
   const invariant = ir.values.map(() => true);
-  const round = (expr: string) => (float32 ? `f(${expr})` : expr);
   const hoisted: string[] = [];
   const body: string[] = [];
   const names: string[] = [];
@@ -71,16 +101,21 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
   ir.values.forEach((v, i) => {
     if (!live[i]) return;
     if (v.kind === 'const') {
-      names[i] = literal(float32 ? Math.fround(v.value) : v.value);
+      names[i] = literal(v.value);
       return;
     }
     let expr: string;
     if (v.kind === 'input') {
       invariant[i] = codes[v.index] === 's';
-      expr = invariant[i] ? round(`x${v.index}`) : `x${v.index}[i]`;
+      // A Uint32Array is int64 (numexpr's rule: uint32 does not fit int32).
+      expr = invariant[i] ? `x${v.index}` : codes[v.index] === 'I' ? `BigInt(x${v.index}[i])` : `x${v.index}[i]`;
     } else {
       invariant[i] = v.args.every((a) => invariant[a]);
-      expr = round(OPS[v.op].js(...v.args.map((a) => names[a])));
+      expr = typedJs(
+        ir.values,
+        v,
+        v.args.map((a) => names[a]),
+      );
       depth[i] = 1 + Math.max(...v.args.map((a) => depth[a]));
     }
     if (!invariant[i] && uses[i] === 1 && depth[i] < MAX_INLINE_DEPTH) {
@@ -91,14 +126,17 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
     depth[i] = 0;
     (invariant[i] ? hoisted : body).push(`const v${i} = ${expr};`);
   });
-  const accs = ir.outputs.map((out, k) => (out.reduction ? `let r${k} = ${REDUCE_INIT[out.reduction]};` : ''));
+  const kindOf = (k: number) => ir.values[ir.outputs[k].value].type;
+  const accs = ir.outputs.map((out, k) =>
+    out.reduction ? `let r${k} = ${reduceInit(out.reduction, kindOf(k))};` : '',
+  );
   const writes = ir.outputs.map((out, k) =>
-    out.reduction ? reduceStep(out, `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`,
+    out.reduction ? reduceStep(out.reduction, kindOf(k), `r${k}`, names[out.value]) : `o${k}[i] = ${names[out.value]};`,
   );
   return [
     '"use strict";',
     JS_HELPERS,
-    ...(float32 ? ['const f = Math.fround;'] : []),
+    'const f = Math.fround;',
     ...codes.map((_, k) => `const x${k} = inputs[${k}];`),
     ...ir.outputs.map((out, k) => (out.reduction ? '' : `const o${k} = outputs[${k}];`)),
     ...hoisted,
@@ -113,6 +151,6 @@ export function fusedLoopSource(ir: Ir, codes: readonly InputCode[], float32: bo
     .join('\n');
 }
 
-export function buildFusedLoop(ir: Ir, codes: readonly InputCode[], float32: boolean): FusedLoop {
-  return new Function('inputs', 'outputs', 'n', fusedLoopSource(ir, codes, float32)) as FusedLoop;
+export function buildFusedLoop(ir: TypedIr, codes: readonly InputCode[]): FusedLoop {
+  return new Function('inputs', 'outputs', 'n', fusedLoopSource(ir, codes)) as FusedLoop;
 }

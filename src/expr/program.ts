@@ -1,18 +1,16 @@
 // Compiled programs and the public evaluate / evaluateAsync / evaluateMany / compile API.
 //
-// Type promotion (one compute type per program and call; floatPromotion() in ir.ts, numexpr 2.8's rule):
-//   | inputs                                                         | computes in | result       |
-//   |----------------------------------------------------------------|-------------|--------------|
-//   | all arrays Float32Array, no scalar variable, no float constant | float32     | Float32Array |
-//   |   meeting an array (`a*2` and `a**2.5` qualify, `a*2.0` not)   |             |              |
-//   | anything else (Float64Array, Int32Array, a number variable,    | float64     | Float64Array |
-//   |   `2.0`, `pi`, `1/2` next to a float32 array)                  |             |              |
-//   | none (scalars only)                                            | float64     | Float64Array of length 1 |
-// Reductions return a number; their accumulator is float64 in both modes.
+// Types (numexpr 2.8's kinds and rules, src/lang/typed.ts): every input has a kind (Float64Array float64,
+// Float32Array float32, Int8/16/32Array and Uint8/16Array int32, Uint32Array/BigInt64Array/BigUint64Array
+// int64, bool arrays bool; a number is float64, a bigint int64, a boolean bool), each op computes in the
+// common kind of its operands, and each result is the typed array of its kind (RESULT_ARRAY in types.ts:
+// bool results are Uint8Array of 0/1). Scalars only: a result of length 1. Reductions return a number
+// (a bigint for int64); mean is float64.
 //
 // Shapes (ndarray.ts): when any input is an n-d object `{ data, shape, strides?, offset? }`, inputs are
-// broadcast to one shape, gathered into contiguous C-order buffers where needed, and the flat kernels run
-// over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
+// broadcast to one shape; the native backend reads the views through their strides on all threads
+// (native/expr/ndarray_kernel.cc, #ndRun), the pure-TS one gathers them into contiguous C-order buffers where
+// needed and runs the flat loop over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
 // broadcast shape, then reduces along N (a Float64Array result of the reduced shape; a number when 0-d).
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
@@ -20,27 +18,39 @@ import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkKnownOptions } from '../core/options.js';
 import { checkInteger, trueLength, typeName } from '../core/validate.js';
 import { type CallNode, ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
-import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
+import { type Bytecode, blockVmType, compileBytecode, disassemble } from './bytecode.js';
+import { type Binding, type Ir, LoweringError, bindingFor, formatIr, lower, variableNames } from '../lang/ir.js';
+import { type TypedIr, formatTypedIr, outputKinds, typeProgram } from '../lang/typed.js';
 import {
-  type Binding,
-  type Ir,
-  LoweringError,
-  bindingFor,
-  floatPromotion,
-  formatIr,
-  lower,
-  variableNames,
-} from '../lang/ir.js';
-import { ACCEPTED_VARIABLES, arrayCode } from '../lang/types.js';
+  ACCEPTED_VARIABLES,
+  type ArrayCode,
+  INT64_MAX,
+  INT64_MIN,
+  KIND_OF_CODE,
+  type Kind,
+  RESULT_ARRAY,
+  arrayCode,
+  scalarKind,
+} from '../lang/types.js';
 import {
+  type Accumulator,
   type ElementArray,
   type FusedLoop,
   type InputCode,
   type InputValue,
+  type OutputArray,
   buildFusedLoop,
+  combineAccumulators,
   fusedLoopSource,
 } from './kernel.js';
-import { type NativeRun, runNative, runNativeAsync } from './native.js';
+import {
+  type NativeNdRun,
+  type NativeRun,
+  runNative,
+  runNativeAsync,
+  runNativeNd,
+  runNativeNdAsync,
+} from './native.js';
 import { parse } from '../lang/parser.js';
 import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 import { deviceEvaluator } from '../lang/device.js';
@@ -62,9 +72,20 @@ import {
   sizeOf,
 } from '../lang/ndarray.js';
 
-export type ResultArray = Float64Array | Float32Array;
-/** A typed array of a type types.ts accepts (read in place), an n-d array object, or a scalar broadcast to every element. */
-export type VariableValue = ElementArray | NdArray | number | boolean;
+/** An elementwise result: the typed array of its kind (bool: Uint8Array of 0/1). */
+export type ResultArray = OutputArray;
+/** A boolean array: a Uint8Array of 0/1 marked as bool (with `shape` it is an n-d array). */
+export interface BoolArray {
+  data: Uint8Array;
+  dtype: 'bool';
+  shape?: readonly number[];
+}
+/**
+ * A typed array of a type types.ts accepts (read in place), a boolean array (an Array of booleans, or a
+ * BoolArray), an n-d array object, or a scalar broadcast to every element (number, bigint, boolean).
+ */
+export type VariableValue =
+  ElementArray | BigUint64Array | readonly boolean[] | BoolArray | NdArray | number | bigint | boolean;
 export type Variables = Readonly<Record<string, VariableValue>>;
 
 export interface EvaluateOptions {
@@ -83,8 +104,8 @@ export interface EvaluateManyOptions extends Omit<EvaluateOptions, 'out'> {
   out?: Readonly<Record<string, ResultArray>>;
 }
 
-/** A flat array (flat inputs), an n-d result (any n-d input), or a number (a reduction to one value). */
-export type EvaluateResult = ResultArray | NdResult | number;
+/** A flat array (flat inputs), an n-d result (any n-d input), or a number (a reduction; a bigint for int64). */
+export type EvaluateResult = ResultArray | NdResult<ResultArray> | number | bigint;
 
 /** Below this many elements the default backend runs the fused JS loop: a native call's fixed cost would dominate. */
 export const NATIVE_MIN_LENGTH = 4096;
@@ -110,17 +131,24 @@ function firstSites(root: Node, source: string, sites: Map<string, Site>): void 
 /** The program lowered for one set of shadowed constants (pi, e bound as variables or not). */
 interface Variant {
   ir: Ir;
-  /** Fused JS loops by input signature. */
+  /** The program typed per input kinds (joined), with its fused JS loops by input signature and bytecode. */
+  typed: Map<string, Typed>;
+}
+
+interface Typed {
+  ir: TypedIr;
+  /** The kind of each output's values. */
+  kinds: Kind[];
   loops: Map<string, FusedLoop>;
   bytecode?: Bytecode;
 }
 
 interface Bound {
   variant: Variant;
+  typed: Typed;
   inputs: InputValue[];
   codes: InputCode[];
   n: number;
-  float32: boolean;
   /** The broadcast shape when any input was n-d (results are then n-d), else null. */
   shape: number[] | null;
   /** With a shape: each array input as a view of that shape (broadcast dims stride 0), gathered by #prepare. */
@@ -133,10 +161,18 @@ interface Prepared {
   bound: Bound;
   /** Rows of dimension 0 per chunk when run in chunks (#runChunked), else 0. */
   chunkRows: number;
+  /** n-d inputs read through their strides by the native n-d evaluator (#ndRun): nothing gathered here. */
+  nativeNd: boolean;
   settings: Settings;
   arrays: (ResultArray | null)[];
   /** Float64Array `out`s of float32 outputs (a safe cast, as numexpr allows): filled from `arrays` at the end. */
   widened: Map<number, Float64Array>;
+}
+
+/** A native n-d run and, per output, the shape of its axis reduction (null for other outputs). */
+interface NdPlan {
+  run: NativeNdRun;
+  shaped: (number[] | null)[];
 }
 
 interface Settings {
@@ -178,22 +214,30 @@ export class CompiledExpressions {
 
   /** `where` names the caller in errors (the program may be cached from another caller). */
   #variant(vars: Readonly<Record<string, unknown>>, where = this.#where): Variant {
-    const { key, binding } = bindingFor(this.#names, vars, isIntegerInput);
+    const { key, binding } = bindingFor(this.#names, vars, (value) => {
+      const kind = inputKind(value);
+      return kind !== null && kind !== 'float32' && kind !== 'float64';
+    });
     let variant = this.#variants.get(key);
     if (!variant) {
-      variant = { ir: this.#lower(binding, where), loops: new Map() };
+      variant = { ir: this.#lower(binding, where), typed: new Map() };
       this.#variants.set(key, variant);
     }
     return variant;
   }
 
   #lower(binding: Binding, where: string): Ir {
+    // An axis reduction lowers to its elementwise argument; #shapeResults reduces it.
+    const roots = this.trees.map((t, k) =>
+      this.#axisReductions[k] ? { name: t.name, root: (t.root as CallNode).args[0] } : t,
+    );
+    return this.#lowering(where, () => lower(roots, binding));
+  }
+
+  /** Runs a lowering step, turning its LoweringError into an ExpressionError at the source position. */
+  #lowering<T>(where: string, step: () => T): T {
     try {
-      // An axis reduction lowers to its elementwise argument; #shapeResults reduces it.
-      const roots = this.trees.map((t, k) =>
-        this.#axisReductions[k] ? { name: t.name, root: (t.root as CallNode).args[0] } : t,
-      );
-      return lower(roots, binding);
+      return step();
     } catch (error) {
       if (!(error instanceof LoweringError)) throw error;
       throw new ExpressionError(where, error.problem, this.#sources[error.root], error.column);
@@ -217,7 +261,25 @@ export class CompiledExpressions {
     return this.#variant(Object.fromEntries(this.#names.map((name) => [name, 0]))).ir.inputs;
   }
 
-  /** Checks and orders the caller's variables; decides length and compute type. */
+  /** The variant typed for inputs of these kinds (cached). */
+  #typed(where: string, variant: Variant, kinds: readonly Kind[]): Typed {
+    const key = kinds.join();
+    let typed = variant.typed.get(key);
+    if (!typed) {
+      const ir = this.#lowering(where, () =>
+        typeProgram(
+          variant.ir,
+          kinds,
+          this.#axisReductions.map((a) => a !== null),
+        ),
+      );
+      typed = { ir, kinds: outputKinds(ir), loops: new Map() };
+      variant.typed.set(key, typed);
+    }
+    return typed;
+  }
+
+  /** Checks and orders the caller's variables; decides length and kinds. */
   bind(where: string, vars: unknown): Bound {
     if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
       throw new TypeError(
@@ -229,9 +291,9 @@ export class CompiledExpressions {
     const variant = this.#variant(record, where);
     let lengthFrom: string | null = null;
     let n = 1;
-    const arrays: ('float32' | 'other')[] = [];
     const inputs: InputValue[] = [];
     const codes: InputCode[] = [];
+    const kinds: Kind[] = [];
     const views: (View | null)[] = [];
     const anyNd = variant.ir.inputs.some((name) => isNdObject(record[name]));
     for (const name of variant.ir.inputs) {
@@ -243,38 +305,39 @@ export class CompiledExpressions {
       const view = isNdObject(value) ? readView(where, name, value) : null;
       views.push(view);
       if (view) {
+        const code: ArrayCode = isBoolObject(value) ? boolCode(where, name, view.data) : arrayCode(view.data)!;
         inputs.push(view.data);
-        codes.push(arrayCode(view.data)!);
-        arrays.push(codes[codes.length - 1] === 'f' ? 'float32' : 'other');
+        codes.push(code);
+        kinds.push(KIND_OF_CODE[code]);
         continue;
       }
-      const code = inputCode(value);
-      if (code === null) {
-        const accepted = `${ACCEPTED_VARIABLES} (or an n-d array { data, shape, strides?, offset? })`;
-        throw new TypeError(`${where}: variable '${name}' must be ${accepted}, got ${typeName(value)}`);
+      const scalar = scalarKind(value);
+      if (scalar !== null) {
+        inputs.push(scalarValue(where, name, value as number | bigint | boolean));
+        codes.push('s');
+        kinds.push(scalar);
+        continue;
       }
-      if (code !== 's') {
-        const length = trueLength(value as ElementArray);
-        if (lengthFrom === null) {
-          lengthFrom = name;
-          n = length;
-        } else if (!anyNd && length !== n) {
-          throw new RangeError(
-            `${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`,
-          );
-        }
-        arrays.push(code === 'f' ? 'float32' : 'other');
+      const array = flatInput(where, name, value);
+      const length = trueLength(array.data);
+      if (lengthFrom === null) {
+        lengthFrom = name;
+        n = length;
+      } else if (!anyNd && length !== n) {
+        throw new RangeError(
+          `${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`,
+        );
       }
-      // A boolean scalar is 1 or 0, as NumPy's True and False in arithmetic.
-      inputs.push(typeof value === 'boolean' ? Number(value) : (value as InputValue));
-      codes.push(code);
+      inputs.push(array.data);
+      codes.push(array.code);
+      kinds.push(KIND_OF_CODE[array.code]);
     }
-    const float32 = floatPromotion(variant.ir, arrays, codes.includes('s')) === 'float32';
-    if (!anyNd) return { variant, inputs, codes, n, float32, shape: null, views: null };
+    const typed = this.#typed(where, variant, kinds);
+    if (!anyNd) return { variant, typed, inputs, codes, n, shape: null, views: null };
     // Any n-d input: flat arrays are 1-d views, scalars have no shape; broadcast and gather.
     const shaped = views.map((view, i): View | null => {
       const input = inputs[i];
-      if (view || typeof input === 'number') return view;
+      if (view || !ArrayBuffer.isView(input)) return view;
       return { data: input, shape: [trueLength(input)], strides: [1], offset: 0 };
     });
     const named = variant.ir.inputs.map((name, i) => ({ name, view: shaped[i] })).filter((x) => x.view);
@@ -289,7 +352,7 @@ export class CompiledExpressions {
       );
     }
     const broadcast = shaped.map((view) => view && broadcastView(view, shape));
-    return { variant, inputs, codes, n: size, float32, shape, views: broadcast };
+    return { variant, typed, inputs, codes, n: size, shape, views: broadcast };
   }
 
   /**
@@ -303,20 +366,22 @@ export class CompiledExpressions {
     out: Readonly<Record<string, unknown>>,
     axisScratch = bound.n,
   ): { arrays: (ResultArray | null)[]; widened: Map<number, Float64Array> } {
-    const Ctor = bound.float32 ? Float32Array : Float64Array;
     const widened = new Map<number, Float64Array>();
     const arrays = this.ir.outputs.map((o, k) => {
+      const kind = bound.typed.kinds[k];
+      const Ctor = RESULT_ARRAY[kind];
       const given = out[o.name];
       const label = this.ir.outputs.length === 1 ? 'out' : `out.${o.name}`;
       // An axis reduction's elementwise values need only one chunk's worth when run in chunks.
       if (given === undefined) return o.reduction ? null : new Ctor(this.#axisReductions[k] ? axisScratch : bound.n);
       const reduction = this.reductionOf(k);
       if (reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${reduction}'`);
-      const widens = bound.float32 && given instanceof Float64Array;
+      const widens = kind === 'float32' && given instanceof Float64Array;
       if (!(given instanceof Ctor) && !widens) {
-        const accepted = bound.float32 ? 'a Float32Array or Float64Array' : 'a Float64Array';
+        const accepted = kind === 'float32' ? 'a Float32Array or Float64Array' : `a ${Ctor.name}`;
         throw new TypeError(
-          `${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}), got ${typeName(given)}`,
+          `${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}, ${kind}), ` +
+            `got ${typeName(given)}`,
         );
       }
       const length = trueLength(given as ResultArray);
@@ -343,7 +408,7 @@ export class CompiledExpressions {
         }
       });
       bound.inputs.forEach((input, i) => {
-        if (typeof input === 'number' || !overlaps(out, input)) return;
+        if (!ArrayBuffer.isView(input) || !overlaps(out, input)) return;
         const identical = input.byteOffset === out.byteOffset && input.BYTES_PER_ELEMENT === out.BYTES_PER_ELEMENT;
         if (!identical) bound.inputs[i] = input.slice();
       });
@@ -365,19 +430,19 @@ export class CompiledExpressions {
   }
 
   /** Runs the fused JS loop; returns the raw reduction accumulators. */
-  #fusedAccumulators(bound: Bound, arrays: (ResultArray | null)[]): number[] {
-    const key = (bound.float32 ? 'f32:' : 'f64:') + bound.codes.join('');
-    const { ir, loops } = bound.variant;
+  #fusedAccumulators(bound: Bound, arrays: (ResultArray | null)[]): Accumulator[] {
+    const key = bound.codes.join('');
+    const { ir, loops } = bound.typed;
     let loop = loops.get(key);
     if (!loop) {
-      loop = buildFusedLoop(ir, bound.codes, bound.float32);
+      loop = buildFusedLoop(ir, bound.codes);
       loops.set(key, loop);
     }
     return loop(bound.inputs, arrays, bound.n);
   }
 
   /** Turns raw accumulators into results: mean divides by n; min/max of nothing is NaN. */
-  finish(n: number, arrays: (ResultArray | null)[], accumulators: ArrayLike<number>): EvaluateResult[] {
+  finish(n: number, arrays: (ResultArray | null)[], accumulators: ArrayLike<Accumulator>): EvaluateResult[] {
     return this.ir.outputs.map((o, k) => {
       if (!o.reduction) return arrays[k]!;
       return finishReduction(o.reduction, accumulators[k], n);
@@ -391,11 +456,18 @@ export class CompiledExpressions {
       if (axisReduction) normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
     }
     const settings = this.settings(where, opts, bound.n);
+    // Integer and bool programs run on the fused JS loop until the native VM has typed registers.
+    if (blockVmType(bound.typed.ir) === null) settings.backend = 'js';
     const out = outOption(opts);
-    const chunkRows = chunked ? this.#chunkRows(where, bound, out) : 0;
-    if (!chunkRows) bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
-    const axisScratch = chunkRows ? chunkRows * (bound.n / bound.shape![0]) : bound.n;
-    return { bound, settings, chunkRows, ...this.outputs(where, bound, out, axisScratch) };
+    // The native evaluator reads views in place and writes results while it runs, so an `out` sharing
+    // memory with an input stays on the paths below (gathered first).
+    const nativeNd =
+      settings.backend === 'native' && bound.shape !== null && bound.shape.length > 0 && !outSharesInput(bound, out);
+    const chunkRows = chunked && !nativeNd ? this.#chunkRows(where, bound, out) : 0;
+    if (!chunkRows && !nativeNd)
+      bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
+    const axisScratch = nativeNd ? 0 : chunkRows ? chunkRows * (bound.n / bound.shape![0]) : bound.n;
+    return { bound, settings, chunkRows, nativeNd, ...this.outputs(where, bound, out, axisScratch) };
   }
 
   /**
@@ -412,8 +484,7 @@ export class CompiledExpressions {
     if (axes.some((axis) => axis === 0)) return 0;
     // Contiguous inputs and no axis reduction: one whole-buffer run is already copy-free.
     if (axes.every((axis) => axis === null) && views.every((v) => !v || readsInPlace(v, shape))) return 0;
-    const buffers = new Set(views.map((v) => v && v.data.buffer));
-    if (Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer))) return 0;
+    if (outSharesInput(bound, out)) return 0;
     return Math.max(1, Math.floor(CHUNK_ELEMENTS / (bound.n / shape[0])));
   }
 
@@ -431,7 +502,7 @@ export class CompiledExpressions {
       const reducedShape = shape.filter((_, d) => d !== axis);
       return { ...a, axis, reducedShape, values: new Float64Array(sizeOf(reducedShape)) };
     });
-    const accumulators: number[] = [];
+    const accumulators: Accumulator[] = [];
     for (let r0 = 0; r0 < shape[0]; r0 += chunkRows) {
       const rows = Math.min(chunkRows, shape[0] - r0);
       const chunkShape = [rows, ...shape.slice(1)];
@@ -449,20 +520,59 @@ export class CompiledExpressions {
       const chunkAccumulators =
         settings.backend === 'js'
           ? this.#fusedAccumulators({ ...bound, inputs, n: m }, chunkArrays)
-          : runNative({ ...this.#nativeRun(prepared), inputs, outputs: chunkArrays, n: m });
+          : runNative({
+              ...this.#nativeRun(prepared),
+              inputs: inputs as (ElementArray | number)[],
+              outputs: chunkArrays as (Float64Array | Float32Array | null)[],
+              n: m,
+            });
       this.ir.outputs.forEach((o, k) => {
         if (o.reduction)
           accumulators[k] =
-            r0 === 0 ? chunkAccumulators[k] : combine(o.reduction, accumulators[k], chunkAccumulators[k]);
+            r0 === 0
+              ? chunkAccumulators[k]
+              : combineAccumulators(o.reduction, bound.typed.kinds[k], accumulators[k], chunkAccumulators[k]);
       });
       reduced.forEach((r, k) => {
-        if (r) r.values.set(reduceAxis(r.reduction, chunkArrays[k]!, chunkShape, r.axis), r0 * (slab / shape[r.axis]));
+        // Axis outputs are float (typeProgram widens integer and bool ones).
+        const values = chunkArrays[k] as Float64Array | Float32Array;
+        if (r) r.values.set(reduceAxis(r.reduction, values, chunkShape, r.axis), r0 * (slab / shape[r.axis]));
       });
     }
     const finished = this.finish(bound.n, arrays, accumulators);
     return finished.map((result, k) => {
       const r = reduced[k];
       return r ? ndResult(r.values, r.reducedShape) : result;
+    });
+  }
+
+  /**
+   * The native n-d evaluator: inputs read through their strides (no gather here), rows split over the
+   * thread pool, axis reductions reduced natively into Float64Arrays of the reduced shape.
+   */
+  #ndRun(prepared: Prepared): NdPlan {
+    const { bound, arrays } = prepared;
+    const shape = bound.shape!;
+    const shaped: (number[] | null)[] = [];
+    const axes = this.#axisReductions.map((a, k) => {
+      shaped[k] = null;
+      if (!a) return null;
+      const axis = normalizeAxis('evaluate', a.axis, shape);
+      shaped[k] = shape.filter((_, d) => d !== axis);
+      return { reduction: a.reduction, axis, values: new Float64Array(sizeOf(shaped[k]!)) };
+    });
+    // Native runs float programs only (#prepare sends the others to the JS loop), so these are float arrays.
+    const outputs = arrays.map((a, k) => (axes[k] ? null : (a as Float64Array | Float32Array | null)));
+    return { run: { ...this.#nativeRun(prepared), outputs, views: bound.views!, shape, axes }, shaped };
+  }
+
+  /** Results of #ndRun: axis outputs as their reduced shape (a number when that is 0-d), the rest finished. */
+  #ndResults(prepared: Prepared, ndRun: NdPlan, accumulators: Float64Array): EvaluateResult[] {
+    const { run, shaped } = ndRun;
+    return this.finish(prepared.bound.n, prepared.arrays, accumulators).map((result, k) => {
+      const axis = run.axes[k];
+      if (!axis) return result;
+      return shaped[k]!.length === 0 ? axis.values[0] : ndResult(axis.values, shaped[k]!);
     });
   }
 
@@ -483,7 +593,7 @@ export class CompiledExpressions {
       // #runChunked returns axis outputs already reduced.
       if (axisReduction && ArrayBuffer.isView(result)) {
         const axis = normalizeAxis(where, axisReduction.axis, shape);
-        const reduced = reduceAxis(axisReduction.reduction, result as ResultArray, shape, axis);
+        const reduced = reduceAxis(axisReduction.reduction, result as Float64Array | Float32Array, shape, axis);
         const reducedShape = shape.filter((_, d) => d !== axis);
         return reducedShape.length === 0 ? reduced[0] : ndResult(reduced, reducedShape);
       }
@@ -493,15 +603,15 @@ export class CompiledExpressions {
   }
 
   #nativeRun({ bound, settings, arrays }: Prepared): NativeRun {
-    const variant = bound.variant;
-    variant.bytecode ??= compileBytecode(variant.ir);
+    const typed = bound.typed;
+    typed.bytecode ??= compileBytecode(typed.ir);
     const { threads, blockSize } = settings;
     return {
-      bytecode: variant.bytecode,
-      inputs: bound.inputs,
-      outputs: arrays,
+      bytecode: typed.bytecode,
+      inputs: bound.inputs as (ElementArray | number)[],
+      outputs: arrays as (Float64Array | Float32Array | null)[],
       n: bound.n,
-      float32: bound.float32,
+      float32: blockVmType(typed.ir) === 'float32',
       threads,
       blockSize,
     };
@@ -509,6 +619,10 @@ export class CompiledExpressions {
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.nativeNd) {
+      const ndRun = this.#ndRun(prepared);
+      return this.#widen(where, prepared, this.#ndResults(prepared, ndRun, runNativeNd(ndRun.run)));
+    }
     if (prepared.chunkRows) return this.#widen(where, prepared, this.#runChunked(prepared));
     if (prepared.settings.backend === 'js')
       return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
@@ -519,6 +633,10 @@ export class CompiledExpressions {
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     // Whole-buffer path: one worker job over gathered inputs (chunks would each be a job).
     const prepared = this.#prepare(where, vars, options, outOption, false);
+    if (prepared.nativeNd) {
+      const ndRun = this.#ndRun(prepared);
+      return this.#widen(where, prepared, this.#ndResults(prepared, ndRun, await runNativeNdAsync(ndRun.run)));
+    }
     if (prepared.settings.backend === 'js')
       return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = await runNativeAsync(this.#nativeRun(prepared));
@@ -528,45 +646,102 @@ export class CompiledExpressions {
   /** The tree, the SSA program, the JS loop generated for Float64Array inputs and the native bytecode. */
   describe(): string {
     const variant = this.#variant({});
-    const codes = variant.ir.inputs.map((): InputCode => 'd');
+    // Shown for Float64Array inputs; shifts (integers only) for Int32Array ones.
+    const shifts = variant.ir.values.some((v) => v.kind === 'op' && v.site);
+    const kind: Kind = shifts ? 'int32' : 'float64';
+    const typed = this.#typed(
+      this.#where,
+      variant,
+      variant.ir.inputs.map(() => kind),
+    );
+    const label = shifts ? 'Int32Array inputs' : 'Float64Array inputs';
+    const codes = variant.ir.inputs.map((): InputCode => (shifts ? 'i' : 'd'));
     return [
       ...this.trees.map((t) => `${t.name} = ${formatNode(t.root)}`),
       '',
       'SSA:',
       formatIr(this.ir),
       '',
-      'fused JS loop (Float64Array inputs):',
-      fusedLoopSource(this.ir, codes, false),
+      `typed (${label}):`,
+      formatTypedIr(typed.ir),
+      '',
+      `fused JS loop (${label}):`,
+      fusedLoopSource(typed.ir, codes),
       '',
       'native bytecode (one instruction = one loop over a block):',
-      disassemble((variant.bytecode ??= compileBytecode(variant.ir))),
+      disassemble((typed.bytecode ??= compileBytecode(typed.ir))),
     ].join('\n');
   }
 }
 
-/** Two chunks' raw accumulators as one (min/max keep a NaN, as the loops do). */
-function combine(reduction: Reduction, a: number, b: number): number {
-  if (reduction === 'sum' || reduction === 'mean') return a + b;
-  if (reduction === 'prod') return a * b;
-  if (a !== a || b !== b) return NaN;
-  if (reduction === 'min') return b < a ? b : a;
-  return b > a ? b : a;
-}
-
-function finishReduction(reduction: Reduction, accumulator: number, n: number): number {
-  if (reduction === 'mean') return accumulator / n;
+function finishReduction(reduction: Reduction, accumulator: Accumulator, n: number): number | bigint {
+  if (reduction === 'mean') return (accumulator as number) / n;
   if ((reduction === 'min' || reduction === 'max') && n === 0) return NaN;
   return accumulator;
 }
 
-function isIntegerInput(value: unknown): boolean {
-  const code = inputCode(value);
-  return typeof value === 'boolean' || (code !== null && code !== 's' && code !== 'd' && code !== 'f');
+/** `{ data, dtype: 'bool' }` (with or without a shape): a boolean array. */
+function isBoolObject(value: unknown): value is BoolArray {
+  return typeof value === 'object' && value !== null && (value as { dtype?: unknown }).dtype === 'bool';
 }
 
-function inputCode(value: unknown): InputCode | null {
-  if (typeof value === 'number' || typeof value === 'boolean') return 's';
-  return arrayCode(value);
+function boolCode(where: string, name: string, data: unknown): ArrayCode {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(
+      `${where}: variable '${name}' has dtype 'bool', so its data must be a Uint8Array, got ${typeName(data)}`,
+    );
+  }
+  return '?';
+}
+
+/** A scalar as the loops read it: a boolean is 0 or 1, a bigint must fit int64. */
+function scalarValue(where: string, name: string, value: number | bigint | boolean): number | bigint {
+  if (typeof value === 'boolean') return Number(value);
+  if (typeof value === 'bigint' && (value < INT64_MIN || value > INT64_MAX)) {
+    throw new RangeError(`${where}: variable '${name}' (${value}) does not fit in int64`);
+  }
+  return value;
+}
+
+/** A flat array variable as the loops read it, with its code (bool arrays become Uint8Arrays of 0/1). */
+function flatInput(where: string, name: string, value: unknown): { data: ElementArray; code: ArrayCode } {
+  const code = arrayCode(value);
+  if (code !== null) return { data: value as ElementArray, code };
+  if (value instanceof BigUint64Array) {
+    // numexpr reads unsigned 64-bit integers as int64; values from 2^63 up would wrap, so they are refused.
+    const words = new Uint32Array(value.buffer, value.byteOffset, value.length * 2);
+    const high = new DataView(new ArrayBuffer(8));
+    high.setUint32(0, 1, true);
+    const highWord = new Uint32Array(high.buffer)[0] === 1 ? 1 : 0; // little-endian: the high word is second
+    for (let k = highWord; k < words.length; k += 2) {
+      if (words[k] >= 0x80000000) {
+        throw new RangeError(`${where}: variable '${name}' holds ${value[k >> 1]}, which does not fit in int64`);
+      }
+    }
+    return { data: new BigInt64Array(value.buffer, value.byteOffset, value.length), code: 'l' };
+  }
+  if (Array.isArray(value) && value.every((x) => typeof x === 'boolean')) {
+    return { data: Uint8Array.from(value as boolean[], Number), code: '?' };
+  }
+  if (isBoolObject(value)) return { data: value.data, code: boolCode(where, name, value.data) };
+  const accepted = `${ACCEPTED_VARIABLES} (or an n-d array { data, shape, strides?, offset? })`;
+  throw new TypeError(`${where}: variable '${name}' must be ${accepted}, got ${typeName(value)}`);
+}
+
+/** The kind a variable computes in, or null when it is not a valid variable (bind() then says why). */
+function inputKind(value: unknown): Kind | null {
+  const scalar = scalarKind(value);
+  if (scalar !== null) return scalar;
+  if (isBoolObject(value) || (Array.isArray(value) && value.every((x) => typeof x === 'boolean'))) return 'bool';
+  if (value instanceof BigUint64Array) return 'int64';
+  const code = arrayCode(isNdObject(value) ? value.data : value);
+  return code === null ? null : KIND_OF_CODE[code];
+}
+
+/** Whether any `out` array lies in the buffer of an n-d input's data. */
+function outSharesInput(bound: Bound, out: Readonly<Record<string, unknown>>): boolean {
+  const buffers = new Set(bound.views?.map((v) => v && v.data.buffer));
+  return Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer));
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {

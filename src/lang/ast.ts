@@ -16,7 +16,8 @@
 // x - floor(x/y)*y (the sign of y; integer operands: by zero 0, as NumPy), `fmod` the truncated one
 // (JS `%`, C fmod); reductions appear only as the outermost call.
 
-export type BinaryOperator = '+' | '-' | '*' | '/' | '%' | '**' | '<' | '<=' | '==' | '!=' | '>=' | '>' | '&' | '|';
+export type BinaryOperator =
+  '+' | '-' | '*' | '/' | '%' | '**' | '<' | '<=' | '==' | '!=' | '>=' | '>' | '&' | '|' | '<<' | '>>';
 export type UnaryOperator = '-' | '~';
 
 export interface NumberNode {

@@ -12,13 +12,14 @@ import {
   forEachNode,
   isReduction,
 } from './ast.js';
-import { BOOLEAN_RESULT, FOLD, INTEGRAL_RESULT, OPCODE, OPS } from './ops.js';
+import { BOOLEAN_RESULT, FOLD, INTEGRAL_RESULT, OPCODE, OPS, TYPED_FOLD_ONLY } from './ops.js';
 
 export type IrValue =
   | { kind: 'input'; index: number }
   /** `float`: a double constant in numexpr's sense (written 2.0, a named constant, or folded from one, like 1/2). */
-  | { kind: 'const'; value: number; float: boolean }
-  | { kind: 'op'; op: number; args: number[] };
+  | { kind: 'const'; value: number; float: boolean; bool?: true }
+  /** `site`: where in which root a shift was written (typed.ts refuses shifts of floats there). */
+  | { kind: 'op'; op: number; args: number[]; site?: { root: number; column: number } };
 
 export interface IrOutput {
   name: string;
@@ -60,8 +61,21 @@ export class LoweringError extends Error {
 const MAX_UNROLLED_POWER = 64;
 
 const BINARY_OPS: Record<Exclude<BinaryOperator, '**'>, string> = {
-  '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '%': 'mod',
-  '<': 'lt', '<=': 'le', '==': 'eq', '!=': 'ne', '>=': 'ge', '>': 'gt', '&': 'and', '|': 'or',
+  '+': 'add',
+  '-': 'sub',
+  '*': 'mul',
+  '/': 'div',
+  '%': 'mod',
+  '<': 'lt',
+  '<=': 'le',
+  '==': 'eq',
+  '!=': 'ne',
+  '>=': 'ge',
+  '>': 'gt',
+  '&': 'and',
+  '|': 'or',
+  '<<': 'shl',
+  '>>': 'shr',
 };
 
 class Builder {
@@ -93,6 +107,10 @@ class Builder {
     return this.#intern(key, { kind: 'const', value, float }, !float);
   }
 
+  #boolConstant(value: number): number {
+    return this.#intern(`b${value}`, { kind: 'const', value, float: false, bool: true }, true);
+  }
+
   input(name: string): number {
     let index = this.inputs.indexOf(name);
     if (index === -1) index = this.inputs.push(name) - 1;
@@ -106,15 +124,18 @@ class Builder {
     if (name === 'mod' && args.every((a) => this.#integer[a])) name = 'imod';
     const op = OPCODE.get(name)!;
     const values = args.map((a) => this.values[a]);
-    if (values.every((v) => v.kind === 'const')) {
-      return this.constant(FOLD[op](...values.map((v) => (v as { value: number }).value)), !integer);
+    if (values.every((v) => v.kind === 'const') && !TYPED_FOLD_ONLY.has(name)) {
+      const value = FOLD[op](...values.map((v) => (v as { value: number }).value));
+      // A folded comparison is numexpr's bool constant (Python's True or False).
+      return BOOLEAN_RESULT.has(name) ? this.#boolConstant(value) : this.constant(value, !integer);
     }
     return this.#intern(`${op}(${args.join(',')})`, { kind: 'op', op, args }, integer);
   }
 
   /** x**k for an integer k by repeated squaring. */
   integerPower(x: number, k: number): number {
-    if (k === 0) return this.constant(1, false);
+    // x**0 is 1 in x's kind (NaN**0 too, as Math.pow and C pow).
+    if (k === 0) return this.op('ones_like', [x]);
     if (k < 0) return this.op('div', [this.constant(1, false), this.integerPower(x, -k)]);
     let result = -1;
     let base = x;
@@ -141,7 +162,13 @@ class Builder {
         continue;
       }
       stack.pop();
-      this.#lowered.set(top.node, this.#lowerNode(top.node, children.map((child) => this.#lowered.get(child)!)));
+      this.#lowered.set(
+        top.node,
+        this.#lowerNode(
+          top.node,
+          children.map((child) => this.#lowered.get(child)!),
+        ),
+      );
     }
     return this.#lowered.get(root)!;
   }
@@ -159,6 +186,12 @@ class Builder {
         return this.op(node.op === '-' ? 'neg' : 'not', args);
       case 'binary': {
         const [left, right] = args;
+        if (node.op === '<<' || node.op === '>>') {
+          const shift = this.op(BINARY_OPS[node.op], args);
+          const value = this.values[shift];
+          if (value.kind === 'op') value.site ??= { root: this.root, column: node.column };
+          return shift;
+        }
         if (node.op !== '**') return this.op(BINARY_OPS[node.op], args);
         const exponent = this.values[right];
         // Integer arrays only: constants fold with Python's rules (2**-1 is 0.5 in numexpr too).
@@ -167,8 +200,10 @@ class Builder {
           const problem = 'integers to negative integer powers are not allowed (as in NumPy)';
           throw new LoweringError(problem, this.root, node.column);
         }
+        // An integer to a float exponent (2.0 included) is a float power, as numexpr's pow.
         if (
           exponent.kind === 'const' &&
+          !(exponent.float && this.#integer[left]) &&
           Number.isInteger(exponent.value) &&
           Math.abs(exponent.value) <= MAX_UNROLLED_POWER &&
           this.values[left].kind !== 'const'
@@ -215,7 +250,9 @@ function hasFloatConstantOperand(ir: Ir): boolean {
   const live = liveValues(ir);
   return ir.values.some(
     (v, i) =>
-      live[i] && v.kind === 'op' && v.args.some((a, k) => {
+      live[i] &&
+      v.kind === 'op' &&
+      v.args.some((a, k) => {
         const arg = ir.values[a];
         return arg.kind === 'const' && arg.float && !(v.op === POW && k === 1);
       }),
@@ -268,7 +305,10 @@ export function floatPromotion(
 }
 
 /** Values the outputs actually read (folding leaves unused constants behind). */
-export function liveValues(ir: Ir): boolean[] {
+export function liveValues(ir: {
+  values: readonly ({ kind: 'input' | 'const' } | { kind: 'op'; args: readonly number[] })[];
+  outputs: readonly { value: number }[];
+}): boolean[] {
   const live = new Array<boolean>(ir.values.length).fill(false);
   for (const out of ir.outputs) live[out.value] = true;
   for (let i = ir.values.length - 1; i >= 0; i--) {

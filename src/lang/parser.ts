@@ -1,7 +1,7 @@
 // Tokenizer and recursive-descent parser for expression strings (numexpr's language). One parser
 // serves both backends; errors carry the 1-based column and a caret line (ExpressionError).
 //
-// Precedence, loosest first: |, &, comparisons (< <= == != >= >, not chainable), + -, * / %,
+// Precedence, loosest first: |, &, comparisons (< <= == != >= >, not chainable), << >>, + -, * / %,
 // unary - + ~, ** (right-associative, so -a**2 is -(a**2) and a**-2 works). Unlike Python, & and |
 // bind looser than comparisons, so `a > 0 & b < 1` means what it says.
 import {
@@ -132,7 +132,29 @@ export function describeToken(token: Token): string {
 }
 
 // '=' only appears in a reduction's `axis=N` (parseAxis); anywhere else it is an unexpected token.
-const OPERATORS = ['**', '<=', '>=', '==', '!=', '<', '>', '+', '-', '*', '/', '%', '&', '|', '~', '(', ')', ',', '='];
+const OPERATORS = [
+  '**',
+  '<<',
+  '>>',
+  '<=',
+  '>=',
+  '==',
+  '!=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '&',
+  '|',
+  '~',
+  '(',
+  ')',
+  ',',
+  '=',
+];
 const COMPARISONS = new Set(['<', '<=', '==', '!=', '>=', '>']);
 
 /**
@@ -197,11 +219,11 @@ function binaryLevel(ops: readonly string[], inner: (s: TokenStream) => Node) {
 }
 
 function parseComparison(s: TokenStream): Node {
-  const left = parseAdditive(s);
+  const left = parseShift(s);
   const token = s.peek();
   if (token.kind !== 'operator' || !COMPARISONS.has(token.text)) return left;
   s.next();
-  const right = parseAdditive(s);
+  const right = parseShift(s);
   const after = s.peek();
   if (after.kind === 'operator' && COMPARISONS.has(after.text)) {
     throw s.error(`comparisons cannot be chained; use (a < b) & (b < c)`, after.column);
@@ -262,4 +284,5 @@ function parseCall(s: TokenStream, name: Token): Node {
 }
 
 const parseAdditive = binaryLevel(['+', '-'], binaryLevel(['*', '/', '%'], parseUnary));
+const parseShift = binaryLevel(['<<', '>>'], parseAdditive);
 const parseOr: (s: TokenStream) => Node = binaryLevel(['|'], binaryLevel(['&'], parseComparison));

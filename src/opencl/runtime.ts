@@ -106,6 +106,8 @@ export class Device {
   readonly maxWorkItemSizes: readonly number[];
   /** Whether the device computes in double precision (cl_khr_fp64). */
   readonly fp64: boolean;
+  /** Whether the device has 64-bit integers (`long`: core in the full profile, cles_khr_int64 in the embedded one). */
+  readonly int64: boolean;
 
   /** @internal */
   constructor(platform: Platform, record: OpenclDeviceRecord) {
@@ -125,6 +127,7 @@ export class Device {
     this.maxWorkGroupSize = record.maxWorkGroupSize;
     this.maxWorkItemSizes = Object.freeze([...record.maxWorkItemSizes]);
     this.fp64 = record.fp64;
+    this.int64 = record.int64;
   }
 
   toString(): string {
@@ -186,7 +189,8 @@ export function defaultDevice(): Device {
     if (!/^\d+$/.test(chosen.trim()) || index >= all.length) {
       const listing = all.map((d) => `${d.index}: ${d}`).join('; ') || 'none';
       throw new RangeError(
-        `opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`,
+        `opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, ` +
+          `got '${chosen}' (devices: ${listing})`,
       );
     }
     return all[index];
@@ -321,7 +325,8 @@ export class Buffer extends Resource {
     }
     if (byteLength > context.device.maxAllocation) {
       throw new RangeError(
-        `${where}: ${byteLength} bytes exceed the device limit CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`,
+        `${where}: ${byteLength} bytes exceed the device limit ` +
+          `CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`,
       );
     }
     super(requireNative().openclCreateBuffer(ctxHandle, accessCodes[access], byteLength, initial));
@@ -525,7 +530,8 @@ export class Kernel extends Resource {
         return encodeScalar(type, value, `${where}: ${label}`);
       }
       throw new TypeError(
-        `${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, got ${typeName(value)}`,
+        `${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, ` +
+          `got ${typeName(value)}`,
       );
     });
   }
@@ -567,7 +573,8 @@ function checkLocalSizes(where: string, device: Device, kernelLimit: number, glo
   local.forEach((size, d) => {
     if (size > device.maxWorkItemSizes[d]) {
       throw new RangeError(
-        `${where}: local[${d}] = ${size} exceeds the device limit CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`,
+        `${where}: local[${d}] = ${size} exceeds the device limit ` +
+          `CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`,
       );
     }
     if (global[d] % size !== 0)
@@ -576,7 +583,8 @@ function checkLocalSizes(where: string, device: Device, kernelLimit: number, glo
   });
   if (items > device.maxWorkGroupSize) {
     throw new RangeError(
-      `${where}: a work-group of ${items} items exceeds the device limit CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`,
+      `${where}: a work-group of ${items} items exceeds the device limit ` +
+        `CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`,
     );
   }
   if (items > kernelLimit) {

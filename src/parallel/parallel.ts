@@ -58,7 +58,7 @@ export function toShared<A extends SharedInput>(x: A): A {
   if (x.buffer instanceof SharedArrayBuffer) return x;
   const Ctor = x.constructor as new (buffer: SharedArrayBuffer) => A;
   const copy = new Ctor(new SharedArrayBuffer(x.byteLength));
-  copy.set(x);
+  copy.set(x as never);
   return copy;
 }
 
@@ -143,7 +143,9 @@ export async function evaluate(
   const n = vars !== null && typeof vars === 'object' ? arrayLength(where, program.variables, vars) : null;
   const probe = program.run(n === null ? vars : sliceVars(vars, 0, Math.min(n, 1)), { backend });
   if (n === null || n <= 1) return program.run(vars, { backend });
-  const shared = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? toShared(v) : v]));
+  const shared = Object.fromEntries(
+    Object.entries(vars).map(([k, v]) => [k, ArrayBuffer.isView(v) ? toShared(v as ElementArray) : v]),
+  );
   const reduction = program.reduction;
   const Result = (probe as ResultArray).constructor as new (buffer: SharedArrayBuffer) => ResultArray;
   const out = reduction ? null : new Result(new SharedArrayBuffer(n * (probe as ResultArray).BYTES_PER_ELEMENT));

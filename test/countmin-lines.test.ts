@@ -149,7 +149,7 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
         const viaStrings = make().updateMany(keys.filter((k) => k !== ''));
         const whole = make().updateLines(bytes);
         const chunked = make();
-        for (let at = 0; at < bytes.length; ) {
+        for (let at = 0; at < bytes.length;) {
           const next = Math.min(bytes.length, at + Math.floor(r() * 300));
           chunked.updateLines(bytes.subarray(at, next), { stream: true });
           at = next;

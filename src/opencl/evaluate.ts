@@ -32,7 +32,15 @@ import {
 } from '../lang/ndarray.js';
 import { parse } from '../lang/parser.js';
 import { type TypedIr, typeProgram } from '../lang/typed.js';
-import { INT64_MAX, INT64_MIN, KIND_OF_CODE, type Kind, RESULT_ARRAY, arrayCode } from '../lang/types.js';
+import {
+  type ElementArray,
+  INT64_MAX,
+  INT64_MIN,
+  KIND_OF_CODE,
+  type Kind,
+  RESULT_ARRAY,
+  arrayCode,
+} from '../lang/types.js';
 import {
   type GeneratedExpression,
   type KernelInput,
@@ -68,18 +76,7 @@ export interface OpenclEvaluateOptions {
 }
 
 /** An array the device reads: any typed array the CPU evaluate reads, or a Buffer already on the device. */
-export type OpenclArray =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint32Array
-  | Uint16Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | BigInt64Array
-  | Buffer;
+export type OpenclArray = ElementArray | Buffer;
 
 /** An n-d input (the CPU evaluate's NdArray), whose data may also be a Buffer on the device. */
 export interface OpenclNdArray {

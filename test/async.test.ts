@@ -39,7 +39,7 @@ suite('mapAsync', () => {
     expect(out).toEqual([1, 15, 30]);
   });
 
-  it('bounded memory on an infinite generator: pulls stay within concurrency + buffer, and break closes the source', async () => {
+  it('bounded memory on an infinite generator: pulls stay within concurrency + buffer; break closes it', async () => {
     let pulled = 0;
     let closed = false;
     function* naturals() {
@@ -361,7 +361,8 @@ suite('async helpers: issue 16 defects', () => {
     expect(future.cancelled).toBe(true);
   });
 
-  it('withTimeout(work, 0) times out without starting a function (defect 10, asyncio wait_for(timeout=0))', async () => {
+  // asyncio wait_for(timeout=0)
+  it('withTimeout(work, 0) times out without starting a function (defect 10)', async () => {
     let started = false;
     await expect(
       withTimeout(() => {

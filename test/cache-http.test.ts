@@ -449,7 +449,7 @@ describe('createCachedFetch: stores', () => {
     expect((await bounded(`${origin.base}/file/d`)).cacheState).toBe('hit');
   });
 
-  it('FileStore keeps one file per distinct body and deletes bodies no entry uses once no reader holds them', async () => {
+  it('FileStore keeps one file per distinct body, deletes bodies no entry uses once no reader holds them', async () => {
     // A body handed out stays on disk for a grace period (a reader may not have started); fake it away.
     const realSetTimeout = setTimeout;
     vi.useFakeTimers({ toFake: ['setTimeout'] });
@@ -494,7 +494,8 @@ describe('createCachedFetch: stores', () => {
       res.writeHead(200, { 'cache-control': 'max-age=600' }).end('shared'),
     );
     const script = `const { createCachedFetch } = require('hotpath');
-      createCachedFetch({ store: { path: process.argv[1] } })(process.argv[2]).then(async (r) => console.log(r.cacheState, await r.text()));`;
+      createCachedFetch({ store: { path: process.argv[1] } })(process.argv[2])
+        .then(async (r) => console.log(r.cacheState, await r.text()));`;
     const run = () => promisify(execFile)(process.execPath, ['-e', script, dir, url], { cwd: repoRoot });
     expect((await run()).stdout.trim()).toBe('miss shared');
     expect((await run()).stdout.trim()).toBe('hit shared');
@@ -764,7 +765,7 @@ describe('hotpath fetch', () => {
     });
   });
 
-  it('caches in $XDG_CACHE_HOME/hotpath/http by default, in memory with --no-cache-dir; --list and --delete', async () => {
+  it('caches in $XDG_CACHE_HOME/hotpath/http by default, in memory with --no-cache-dir; --list, --delete', async () => {
     const url = origin.route('/cli-default', (_req, res) =>
       res.writeHead(200, { 'cache-control': 'max-age=60' }).end('persistent'),
     );
@@ -773,12 +774,13 @@ describe('hotpath fetch', () => {
     expect(fs.existsSync(path.join(xdg, 'hotpath', 'http', 'hotpath-cache.json'))).toBe(true);
     expect((await cli([url, '--no-cache-dir'])).stdout).toMatch(/^cache\s+miss$/m);
     const listed = await cli(['--list']);
-    expect(listed.stdout).toMatch(new RegExp(`^GET\\s+200\\s+10\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+${url}$`, 'm'));
+    // The hit of the second run, by another process, is counted.
+    expect(listed.stdout).toMatch(new RegExp(`^GET\\s+200\\s+10\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+1\\s+${url}$`, 'm'));
     const json = (await cli(['--list', '--json'])).stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));
-    expect(json).toContainEqual(expect.objectContaining({ url, method: 'GET', status: 200, size: 10 }));
+    expect(json).toContainEqual(expect.objectContaining({ url, method: 'GET', status: 200, size: 10, hits: 1 }));
     expect((await cli(['--delete', `${origin.base}/cli-default*`])).stdout).toBe('deleted 1 stored response\n');
     expect((await cli([url])).stdout).toMatch(/^cache\s+miss$/m);
     const both = await cli([url, '--cache', xdg, '--no-cache-dir']);

@@ -179,7 +179,7 @@ describe('RedisStore over TLS (rediss://)', () => {
 describe('RedisStore: options', () => {
   it('rejects unknown options and bad connections, naming them', () => {
     expect(() => new RedisStore({ url: 'redis://x' } as never)).toThrow(
-      /^RedisStore: unknown option 'url' \(accepted: connection, prefix, ttlSeconds\)$/,
+      /^RedisStore: unknown option 'url' \(accepted: connection, prefix, ttl, ttlSeconds\)$/,
     );
     expect(() => new RedisStore({ connection: 'http://x' })).toThrow(
       /connection must be a redis:\/\/ or rediss:\/\/ URL/,

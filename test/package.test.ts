@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './helpers.js';
 
@@ -52,5 +53,36 @@ describe('package entry points', () => {
       .map((f) => `native/${f}`)
       .sort();
     expect(listed).toEqual(onDisk);
+  });
+
+  // Kernels and the shared plain-C++ helpers build and run without Node: they throw hotpath::TypeError/RangeError
+  // (native/common/errors.h) and only the bindings convert those to JavaScript errors (napi_errors.h).
+  it('plain-C++ native files reach no N-API header through their includes', () => {
+    const native = `${repoRoot}/native`;
+    const files = (fs.readdirSync(native, { recursive: true }) as string[]).filter((f) => !f.startsWith('third_party'));
+    const plain = files.filter(
+      (f) =>
+        /_kernel\.(cc|h)$/.test(f) ||
+        /^common\/(errors\.h|memory\.(cc|h)|thread_pool\.(cc|h))$/.test(f) ||
+        /^(expr\/vector_math\.h|opencl\/opencl_(api|discovery)\.(cc|h))$/.test(f),
+    );
+    expect(plain.filter((f) => f.endsWith('_kernel.cc')).length).toBeGreaterThanOrEqual(3);
+    const napiHeaders = /#include\s*[<"](napi|node_api|js_native_api)\.h[>"]/;
+    const offenders: string[] = [];
+    for (const start of plain) {
+      const seen = new Set<string>();
+      const visit = (file: string, chain: string[]) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        const text = fs.readFileSync(`${native}/${file}`, 'utf8');
+        if (napiHeaders.test(text)) offenders.push([...chain, file].join(' -> '));
+        for (const [, include] of text.matchAll(/^#include\s+"([^"]+)"/gm)) {
+          const target = path.normalize(path.join(path.dirname(file), include));
+          if (fs.existsSync(`${native}/${target}`)) visit(target, [...chain, file]);
+        }
+      };
+      visit(start, []);
+    }
+    expect(offenders).toEqual([]);
   });
 });

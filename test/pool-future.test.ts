@@ -224,7 +224,8 @@ suite('wait', () => {
 suite('wait and asCompleted: issue 16 defects', () => {
   const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  it('wait FIRST_COMPLETED puts every already finished future in done (defect 5, CPython test_first_completed_some_already_completed)', async () => {
+  // CPython test_first_completed_some_already_completed
+  it('wait FIRST_COMPLETED puts every already finished future in done (defect 5)', async () => {
     const a = Future.from(1),
       b = Future.from(2);
     await Promise.all([a, b]);

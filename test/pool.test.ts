@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
-import { AbortError, Future, Pool, asCompleted, wait, type PoolProgress } from 'hotpath';
+import { AbortError, BrokenPoolError, Future, Pool, asCompleted, wait, type PoolProgress } from 'hotpath';
 import { compileFixture } from './pool-fixture.js';
 
 let tasks: string;
@@ -186,7 +186,9 @@ suite('Pool faults and lifecycle', () => {
     const local = new Pool({ filename: tasks, maxThreads: 1 });
     const dying = local.submit('exit', 3);
     const next = local.submit('add', 2, 2);
-    await expect(dying).rejects.toThrow(/exit/i);
+    await expect(dying).rejects.toThrow(BrokenPoolError);
+    await expect(dying).rejects.toThrow(/task 'exit' terminated abruptly with exit code 3/);
+    expect(local.broken).toBe(false);
     expect(await next).toBe(4);
     await local.close();
   });
@@ -197,7 +199,11 @@ suite('Pool faults and lifecycle', () => {
     // (node_platform.cc "Assertion failed: (data.first) != nullptr"), a Node bug, not the pool's.
     const script = `
       const { Pool } = require('hotpath');
-      const local = new Pool({ filename: ${JSON.stringify(tasks)}, maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
+      const local = new Pool({
+        filename: ${JSON.stringify(tasks)},
+        maxThreads: 1,
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+      });
       (async () => {
         const error = await local.submit('hog').catch((e) => e);
         const after = await local.submit('add', 1, 2);

@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "memory.h"
+#include "typed_array.h"
 
 namespace hotpath {
 
@@ -26,27 +27,19 @@ class AsyncArray {
   // commands can outlive a worker's environment, and with it the last owner of the buffer).
   enum class Placement { kSharedInPlace, kStaged };
 
-  AsyncArray(const Napi::TypedArray& array, Use use, std::string name,
-             Placement placement = Placement::kSharedInPlace)
-      : array_(Napi::Persistent(static_cast<Napi::Object>(array))), use_(use), name_(std::move(name)) {
-    napi_value buffer = nullptr;
-    void* data = nullptr;
-    size_t length = 0;
-    napi_typedarray_type type;
-    if (napi_get_typedarray_info(array.Env(), array, &type, &length, &data, &buffer, nullptr) != napi_ok) {
-      throw TypeError(name_ + " could not be read as a typed array");
-    }
-    bytes_ = length * ElementSize(type);
-    if (bytes_ > 0 && data == nullptr) throw TypeError(name_ + " is backed by a detached ArrayBuffer");
-    bool isArrayBuffer = true;  // false for a SharedArrayBuffer
-    napi_is_arraybuffer(array.Env(), buffer, &isArrayBuffer);
-    if (!isArrayBuffer && placement == Placement::kSharedInPlace) {
-      data_ = data;
+  // `view` is the array as the call read it (ReadTypedArray).
+  AsyncArray(const TypedArrayView& view, Use use, std::string name, Placement placement = Placement::kSharedInPlace)
+      : array_(Napi::Persistent(Napi::Object(view.env, view.value))),
+        use_(use),
+        name_(std::move(name)),
+        bytes_(view.byteLength) {
+    if (placement == Placement::kSharedInPlace && view.IsShared()) {
+      data_ = view.data;
       return;
     }
     staged_ = static_cast<uint8_t*>(memory::TakeStaging(bytes_));
     data_ = staged_;
-    if (use_ == Use::kInput && bytes_ > 0) std::memcpy(staged_, data, bytes_);
+    if (use_ == Use::kInput && bytes_ > 0) std::memcpy(staged_, view.data, bytes_);
   }
   ~AsyncArray() {
     if (staged_ != nullptr) memory::GiveStaging(staged_, bytes_);
@@ -63,39 +56,19 @@ class AsyncArray {
   // when the array was detached meanwhile, a RangeError when it shrank below the result.
   void Deliver() const {
     if (use_ != Use::kOutput || staged_ == nullptr || bytes_ == 0) return;
-    void* data = nullptr;
-    size_t length = 0;
-    napi_typedarray_type type;
-    Napi::Object array = array_.Value();
-    if (napi_get_typedarray_info(array.Env(), array, &type, &length, &data, nullptr, nullptr) != napi_ok) {
-      throw TypeError(name_ + " could not be read as a typed array");
-    }
-    if (data == nullptr) throw TypeError(name_ + " was detached before the result could be written into it");
-    if (length * ElementSize(type) < bytes_) {
-      throw RangeError(name_ + " shrank to " + std::to_string(length * ElementSize(type)) + " bytes before the " +
+    const TypedArrayView view = ReadTypedArray(array_.Value(), name_);
+    if (view.IsDetached()) throw TypeError(name_ + " was detached before the result could be written into it");
+    if (view.byteLength < bytes_) {
+      throw RangeError(name_ + " shrank to " + std::to_string(view.byteLength) + " bytes before the " +
                        std::to_string(bytes_) + "-byte result could be written into it");
     }
-    std::memcpy(data, staged_, bytes_);
+    std::memcpy(view.data, staged_, bytes_);
   }
 
   // Teardown: the environment that owns the reference is gone, so it must not be released.
   void Abandon() { array_.SuppressDestruct(); }
 
  private:
-  static size_t ElementSize(napi_typedarray_type type) {
-    switch (type) {
-      case napi_int8_array:
-      case napi_uint8_array:
-      case napi_uint8_clamped_array: return 1;
-      case napi_int16_array:
-      case napi_uint16_array: return 2;
-      case napi_int32_array:
-      case napi_uint32_array:
-      case napi_float32_array: return 4;
-      default: return 8;
-    }
-  }
-
   Napi::ObjectReference array_;
   Use use_;
   std::string name_;

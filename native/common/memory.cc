@@ -1,10 +1,9 @@
 #include "memory.h"
 
-#include "errors.h"
-
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -104,28 +103,6 @@ void GiveStaging(void* data, size_t bytes) {
     }
   }
   Release(data, bytes);
-}
-
-Napi::Float64Array NewFloat64Array(Napi::Env env, size_t length) {
-  // Node 20 refuses external ArrayBuffers over 4 GiB (buffer.constants.MAX_LENGTH), and by then it has already run
-  // the finalizer: node-addon-api then frees its finalizer data a second time (an abort found by the fuzzer). So the
-  // size is checked before anything is allocated.
-  constexpr size_t kMaxBytes = size_t{1} << 32;
-  if (length > kMaxBytes / sizeof(double)) throw RangeError("a native Float64Array holds at most 2^29 elements (4 GiB)");
-  const size_t bytes = length * sizeof(double);
-  void* data = Allocate(bytes);
-  Napi::ArrayBuffer buffer;
-  try {
-    buffer = Napi::ArrayBuffer::New(env, data, bytes, [bytes](Napi::Env finalizeEnv, void* finalized) {
-      Release(finalized, bytes);
-      Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(bytes));
-    });
-  } catch (...) {
-    Release(data, bytes);
-    throw;
-  }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-  return Napi::Float64Array::New(env, length, buffer, 0);
 }
 
 }  // namespace hotpath::memory

@@ -6,7 +6,7 @@
 
 #include <exception>
 
-#include "errors.h"
+#include "napi_errors.h"
 
 namespace hotpath {
 

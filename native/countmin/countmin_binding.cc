@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
+#include "../common/typed_array.h"
 #include "countmin_kernel.h"
 
 namespace hotpath::countmin {
@@ -22,25 +23,16 @@ struct Span {
   size_t length = 0;
 };
 
-// A typed array of one element type, or a TypeError naming the argument. One
-// napi_get_typedarray_info call (the Napi:: accessors make one each): this runs on every call of
-// update() in a loop. A detached buffer reports length 0 and is never read.
+// A typed array of one element type, or a TypeError naming the argument (TryReadTypedArray: one
+// napi_get_typedarray_info call, as this runs on every call of update() in a loop). A detached buffer
+// reads as empty and is never read.
 template <typename T>
 Span<T> RequireArray(const Napi::Value& value, napi_typedarray_type type, const char* typeName, const char* argName) {
-  napi_env env = value.Env();
-  bool isTypedArray = false;
-  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, value, &isTypedArray), Span<T>());
-  napi_typedarray_type actual = napi_int8_array;
-  size_t length = 0;
-  void* data = nullptr;
-  if (isTypedArray) {
-    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr), Span<T>());
+  TypedArrayView view;
+  if (!TryReadTypedArray(value, argName, &view) || view.type != type) {
+    throw TypeError(std::string(argName) + " must be a " + typeName);
   }
-  if (!isTypedArray || actual != type) throw TypeError(std::string(argName) + " must be a " + typeName);
-  Span<T> span;
-  span.length = data == nullptr ? 0 : length;
-  span.data = static_cast<T*>(data);
-  return span;
+  return Span<T>{view.Data<T>(), view.length};
 }
 
 struct Sketch {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "../common/async_array.h"
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "../common/promise_worker.h"
 #include "../common/typed_array.h"
 #include "expr_kernel.h"
@@ -29,8 +29,8 @@ struct Call {
   std::vector<std::unique_ptr<AsyncArray>> held;
 };
 
-const void* ArrayData(const Napi::TypedArray& array, const std::string& name, AsyncArray::Use use, Call& call) {
-  if (!call.async) return TypedArrayData(array, name);
+const void* ArrayData(const TypedArrayView& array, const std::string& name, AsyncArray::Use use, Call& call) {
+  if (!call.async) return array.data;
   call.held.push_back(std::make_unique<AsyncArray>(array, use, name));
   return call.held.back()->Data();
 }
@@ -42,9 +42,8 @@ Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
     input.scalar = value.As<Napi::Number>().DoubleValue();
     return input;
   }
-  if (!value.IsTypedArray()) throw TypeError(name + " must be a number or a typed array");
-  auto array = value.As<Napi::TypedArray>();
-  switch (array.TypedArrayType()) {
+  const TypedArrayView array = ReadTypedArray(value, name, {}, "a number or a typed array");
+  switch (array.type) {
     case napi_float64_array: input.kind = InputKind::kFloat64; break;
     case napi_float32_array: input.kind = InputKind::kFloat32; break;
     case napi_int32_array: input.kind = InputKind::kInt32; break;
@@ -59,7 +58,7 @@ Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
   if (call.options.float32 && input.kind != InputKind::kFloat32) {
     throw TypeError(name + " must be a Float32Array in float32 mode");
   }
-  if (array.ElementLength() != call.length) throw RangeError(name + " has the wrong length");
+  if (array.length != call.length) throw RangeError(name + " has the wrong length");
   input.data = ArrayData(array, name, AsyncArray::Use::kInput, call);
   return input;
 }
@@ -72,11 +71,8 @@ void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, Cal
   }
   const bool float32 = call.options.float32;
   const napi_typedarray_type want = float32 ? napi_float32_array : napi_float64_array;
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != want) {
-    throw TypeError(name + (float32 ? " must be a Float32Array" : " must be a Float64Array"));
-  }
-  auto array = value.As<Napi::TypedArray>();
-  if (array.ElementLength() != call.length) throw RangeError(name + " has the wrong length");
+  const TypedArrayView array = ReadTypedArray(value, name, {want}, float32 ? "a Float32Array" : "a Float64Array");
+  if (array.length != call.length) throw RangeError(name + " has the wrong length");
   return const_cast<void*>(ArrayData(array, name, AsyncArray::Use::kOutput, call));
 }
 
@@ -93,14 +89,9 @@ std::vector<Napi::Value> Elements(const Napi::Array& array) {
 Call Prepare(const Napi::CallbackInfo& info, bool async) {
   Call call;
   call.async = async;
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw TypeError("code must be an Int32Array");
-  }
-  auto code = info[0].As<Napi::Int32Array>();
-  FloatSpan constants = RequireFloatArray(info[1], "constants");
-  if (constants.isFloat32) throw TypeError("constants must be a Float64Array");
-  call.program = Decode(code.ElementLength() ? static_cast<const int32_t*>(TypedArrayData(code, "code")) : nullptr,
-                        code.ElementLength(), static_cast<const double*>(constants.data), constants.length);
+  const TypedArrayView code = ReadTypedArray(info[0], "code", {napi_int32_array}, "an Int32Array");
+  const TypedArrayView constants = ReadTypedArray(info[1], "constants", {napi_float64_array}, "a Float64Array");
+  call.program = Decode(code.Data<const int32_t>(), code.length, constants.Data<const double>(), constants.length);
   if (!info[2].IsArray() || !info[3].IsArray()) throw TypeError("inputs and outputs must be arrays");
   const std::vector<Napi::Value> inputs = Elements(info[2].As<Napi::Array>());
   const std::vector<Napi::Value> outputs = Elements(info[3].As<Napi::Array>());

@@ -2,8 +2,8 @@
 // byte counts that memory profiles sample.
 #include "memprof_binding.h"
 
-#include "../common/errors.h"
-#include "../common/memory.h"
+#include "../common/napi_errors.h"
+#include "../common/napi_memory.h"
 #include "../common/typed_array.h"
 
 namespace hotpath::memprof {

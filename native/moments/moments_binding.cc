@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "../common/async_array.h"
-#include "../common/errors.h"
+#include "../common/napi_errors.h"
 #include "../common/promise_worker.h"
-#include "../common/memory.h"
+#include "../common/napi_memory.h"
 #include "../common/thread_pool.h"
 #include "../common/typed_array.h"
 #include "moments_kernel.h"
@@ -67,13 +67,13 @@ size_t WorkerCount(size_t length, uint32_t threads) {
 // block decomposition as the synchronous path) and merges the chunk partials in order.
 class PartialWorker : public PromiseWorker {
  public:
-  PartialWorker(Napi::Env env, Napi::TypedArray array, FloatSpan span, NanPolicy policy, uint32_t threads)
+  PartialWorker(Napi::Env env, const TypedArrayView& values, NanPolicy policy, uint32_t threads)
       : PromiseWorker(env, "hotpath.moments"),
-        values_(array, AsyncArray::Use::kInput, "values"),
-        span_(span),
+        values_(values, AsyncArray::Use::kInput, "values"),
+        span_(FloatSpan::Of(values)),
         policy_(policy),
         threads_(threads),
-        slots_(env, WorkerCount(span.length, threads)) {
+        slots_(env, WorkerCount(values.length, threads)) {
     span_.data = values_.Data();
   }
 
@@ -116,10 +116,10 @@ class PartialWorker : public PromiseWorker {
 };
 
 Napi::Value PartialAsync(const Napi::CallbackInfo& info) {
-  FloatSpan span = RequireFloatArray(info[0], "values");
+  const TypedArrayView values = ReadFloatArray(info[0], "values");
   NanPolicy policy = RequirePolicy(info[1]);
   uint32_t threads = RequireUint32(info[2], "threads", 1, 1024);
-  return PromiseWorker::Start(new PartialWorker(info.Env(), info[0].As<Napi::TypedArray>(), span, policy, threads));
+  return PromiseWorker::Start(new PartialWorker(info.Env(), values, policy, threads));
 }
 
 }  // namespace

@@ -26,7 +26,10 @@ export interface MapAsyncOptions {
   timeout?: number;
   /** Extra attempts after a failure (not after the caller's abort). Default 0. */
   retries?: number;
-  /** Delay before retry n: a base in ms doubled each retry (base * 2^(n-1)), or a function (n, error) => ms. Default 100. */
+  /**
+   * Delay before retry n: a base in ms doubled each retry (base * 2^(n-1)), or a function
+   * (n, error) => ms. Default 100.
+   */
   backoff?: Backoff;
   /** Aborting it stops the iteration with an AbortError and aborts running calls. */
   signal?: AbortSignal;

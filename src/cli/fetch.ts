@@ -16,20 +16,23 @@ function defaultCacheDir(): string {
 }
 
 async function listEntries(cached: CachedFetch, json: boolean): Promise<number> {
-  const rows: [string, string, string, string, string][] = [];
+  const rows: string[][] = [];
   for await (const entry of cached.entries()) {
-    const expires = entry.expires?.toISOString() ?? 'stale';
+    const { url, method, status, size, hits } = entry;
     if (json) {
-      const { url, method, status, size } = entry;
-      const expiresAt = entry.expires?.toISOString() ?? null;
-      process.stdout.write(JSON.stringify({ url, method, status, size, expires: expiresAt }) + '\n');
-    } else rows.push([entry.method, String(entry.status), String(entry.size), expires, entry.url]);
+      const expires = entry.expires?.toISOString() ?? null;
+      process.stdout.write(JSON.stringify({ url, method, status, size, expires, hits }) + '\n');
+    } else {
+      const expires = entry.expires?.toISOString() ?? 'stale';
+      rows.push([method, String(status), String(size), expires, String(hits), url]);
+    }
   }
   if (!json) {
-    const header: [string, string, string, string, string] = ['method', 'status', 'size', 'expires', 'url'];
+    const header = ['method', 'status', 'size', 'expires', 'hits', 'url'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+    const last = header.length - 1;
     for (const row of [header, ...rows]) {
-      process.stdout.write(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]) : cell)).join('  ') + '\n');
+      process.stdout.write(row.map((cell, i) => (i < last ? cell.padEnd(widths[i]) : cell)).join('  ') + '\n');
     }
   }
   return 0;

@@ -103,7 +103,7 @@ Options:
   --cache DIR       cache directory instead (created if missing; a directory that
                     is not empty must already be a hotpath cache)
   --no-cache-dir    keep the cache in memory for this run only (every answer is a miss)
-  --list            list the stored responses (URL, method, status, size, expires)
+  --list            list the stored responses (URL, method, status, size, expires, hits)
   --delete PATTERN  delete the stored responses whose URL matches PATTERN (* = any
                     characters, scheme optional)
   --header 'K: V'   request header (repeatable)

@@ -42,8 +42,8 @@ export class InvalidStateError extends Error {
 }
 
 /**
- * A Pool can run nothing more: a worker's initializer failed (concurrent.futures' BrokenProcessPool).
- * Pending tasks and later submits reject with it.
+ * concurrent.futures' BrokenProcessPool: a Pool can run nothing more because a worker's initializer
+ * failed (pending tasks and later submits reject with it), or a task's worker died under it.
  */
 export class BrokenPoolError extends Error {
   override get name(): string {

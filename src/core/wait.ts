@@ -140,7 +140,7 @@ export function wait<F extends PromiseLike<unknown>>(
   for (const future of list) {
     if (future instanceof Future && future.done) {
       done.add(future);
-      failed ||= future.state !== 'fulfilled';
+      failed ||= future.state === 'rejected';
     }
   }
   const met = () =>
@@ -163,7 +163,8 @@ export function wait<F extends PromiseLike<unknown>>(
     watch(list, ({ future, ok }) => {
       if (finished) return;
       done.add(future);
-      failed ||= !ok;
+      // As in Python, a cancelled Future is done but is no exception.
+      failed ||= !ok && !(future instanceof Future && future.cancelled);
       if (met()) queueMicrotask(finish);
     });
   });

@@ -89,9 +89,15 @@ const OPENCL: Record<string, (...args: string[]) => string> = {
 const helpers = (real: RealType) => `
 #define ONE ((${real})1)
 #define ZERO ((${real})0)
-inline ${real} hp_pow(${real} a, ${real} b) { return (isnan(b) || (fabs(a) == ONE && isinf(b))) ? (${real})NAN : pow(a, b); }
-inline ${real} hp_min(${real} a, ${real} b) { return (isnan(a) || isnan(b)) ? (${real})NAN : (a < b || (a == b && signbit(a))) ? a : b; }
-inline ${real} hp_max(${real} a, ${real} b) { return (isnan(a) || isnan(b)) ? (${real})NAN : (a > b || (a == b && !signbit(a))) ? a : b; }
+inline ${real} hp_pow(${real} a, ${real} b) {
+  return (isnan(b) || (fabs(a) == ONE && isinf(b))) ? (${real})NAN : pow(a, b);
+}
+inline ${real} hp_min(${real} a, ${real} b) {
+  return (isnan(a) || isnan(b)) ? (${real})NAN : (a < b || (a == b && signbit(a))) ? a : b;
+}
+inline ${real} hp_max(${real} a, ${real} b) {
+  return (isnan(a) || isnan(b)) ? (${real})NAN : (a > b || (a == b && !signbit(a))) ? a : b;
+}
 ${remainder(real)}
 inline ${real} hp_imod(${real} a, ${real} b) { return b == ZERO ? ZERO : hp_mod(a, b); }
 `;

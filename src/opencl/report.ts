@@ -51,7 +51,8 @@ export function openclRows(report: OpenclReport): [string, string][] {
       [`opencl platform ${i}`, `${p.name} (${p.version})`] as [string, string],
       ...p.devices.map((d, j): [string, string] => [
         `  device ${j}`,
-        `${d.name}: ${d.type}, ${d.computeUnits} compute units, ${d.globalMemoryMiB} MiB, fp64 ${d.fp64 ? 'yes' : 'no'}`,
+        `${d.name}: ${d.type}, ${d.computeUnits} compute units, ${d.globalMemoryMiB} MiB, ` +
+          `fp64 ${d.fp64 ? 'yes' : 'no'}`,
       ]),
     ]),
   ];

@@ -186,7 +186,8 @@ export function defaultDevice(): Device {
     if (!/^\d+$/.test(chosen.trim()) || index >= all.length) {
       const listing = all.map((d) => `${d.index}: ${d}`).join('; ') || 'none';
       throw new RangeError(
-        `opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, got '${chosen}' (devices: ${listing})`,
+        `opencl: HOTPATH_OPENCL_DEVICE must be a device index from 0 to ${all.length - 1}, ` +
+          `got '${chosen}' (devices: ${listing})`,
       );
     }
     return all[index];
@@ -321,7 +322,8 @@ export class Buffer extends Resource {
     }
     if (byteLength > context.device.maxAllocation) {
       throw new RangeError(
-        `${where}: ${byteLength} bytes exceed the device limit CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`,
+        `${where}: ${byteLength} bytes exceed the device limit ` +
+          `CL_DEVICE_MAX_MEM_ALLOC_SIZE = ${context.device.maxAllocation}`,
       );
     }
     super(requireNative().openclCreateBuffer(ctxHandle, accessCodes[access], byteLength, initial));
@@ -525,7 +527,8 @@ export class Kernel extends Resource {
         return encodeScalar(type, value, `${where}: ${label}`);
       }
       throw new TypeError(
-        `${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, got ${typeName(value)}`,
+        `${where}: ${label} must be a Buffer, a number, a bigint, a typed array or { local: bytes }, ` +
+          `got ${typeName(value)}`,
       );
     });
   }
@@ -567,7 +570,8 @@ function checkLocalSizes(where: string, device: Device, kernelLimit: number, glo
   local.forEach((size, d) => {
     if (size > device.maxWorkItemSizes[d]) {
       throw new RangeError(
-        `${where}: local[${d}] = ${size} exceeds the device limit CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`,
+        `${where}: local[${d}] = ${size} exceeds the device limit ` +
+          `CL_DEVICE_MAX_WORK_ITEM_SIZES[${d}] = ${device.maxWorkItemSizes[d]}`,
       );
     }
     if (global[d] % size !== 0)
@@ -576,7 +580,8 @@ function checkLocalSizes(where: string, device: Device, kernelLimit: number, glo
   });
   if (items > device.maxWorkGroupSize) {
     throw new RangeError(
-      `${where}: a work-group of ${items} items exceeds the device limit CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`,
+      `${where}: a work-group of ${items} items exceeds the device limit ` +
+        `CL_DEVICE_MAX_WORK_GROUP_SIZE = ${device.maxWorkGroupSize}`,
     );
   }
   if (items > kernelLimit) {

@@ -110,7 +110,7 @@ abstract class SnippetKernel {
 
   /** Builds the program now (run() does it on first use); rejects with a BuildError on a bad snippet. */
   async build(): Promise<void> {
-    await this.kernels();
+    await this.#kernels();
   }
 
   /**
@@ -130,14 +130,14 @@ abstract class SnippetKernel {
 
   /** Runs `work` on the built kernels; release() waits for it. */
   protected withKernels<T>(work: (kernels: Kernel[]) => Promise<T>): Promise<T> {
-    const running = this.kernels().then(work);
+    const running = this.#kernels().then(work);
     this.#running.add(running);
     const done = () => this.#running.delete(running);
     running.then(done, done);
     return running;
   }
 
-  private kernels(): Promise<Kernel[]> {
+  #kernels(): Promise<Kernel[]> {
     if (!this.#program) {
       const building = this.context.program(this.source, { options: this.#compilerOptions }).then((program) => ({
         program,
@@ -158,7 +158,8 @@ abstract class SnippetKernel {
     if (!Array.isArray(args)) throw new TypeError(`${where}: args must be an array, got ${typeName(args)}`);
     if (args.length !== this.parameters.length) {
       throw new TypeError(
-        `${where}: expected ${this.parameters.length} arguments (${this.parameters.map((p) => p.name).join(', ')}), got ${args.length}`,
+        `${where}: expected ${this.parameters.length} arguments ` +
+          `(${this.parameters.map((p) => p.name).join(', ')}), got ${args.length}`,
       );
     }
     const lengths = this.parameters.map((p, i) => {
@@ -278,14 +279,20 @@ inline hotpath_out_t hotpath_group_fold(hotpath_out_t value, __local hotpath_out
   return scratch[0];
 }
 
-__kernel void ${name}_stage1(${[...params.map(declare), 'const ulong n', '__global hotpath_out_t *partials', '__local hotpath_out_t *scratch'].join(', ')}) {
+__kernel void ${name}_stage1(${[
+        ...params.map(declare),
+        'const ulong n',
+        '__global hotpath_out_t *partials',
+        '__local hotpath_out_t *scratch',
+      ].join(', ')}) {
   hotpath_out_t acc = (${neutral});
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) acc = hotpath_reduce(acc, (${map}));
   const hotpath_out_t total = hotpath_group_fold(acc, scratch);
   if (get_local_id(0) == 0) partials[get_group_id(0)] = total;
 }
 
-__kernel void ${name}_stage2(__global const hotpath_out_t *partials, const ulong n, __global hotpath_out_t *result, __local hotpath_out_t *scratch) {
+__kernel void ${name}_stage2(__global const hotpath_out_t *partials, const ulong n,
+                              __global hotpath_out_t *result, __local hotpath_out_t *scratch) {
   hotpath_out_t acc = (${neutral});
   for (ulong i = get_local_id(0); i < n; i += get_local_size(0)) acc = hotpath_reduce(acc, partials[i]);
   const hotpath_out_t total = hotpath_group_fold(acc, scratch);

@@ -8,7 +8,10 @@ export function momentsPartial(values: Float64Array | Float32Array, nan: NanPoli
   return new Moments({ backend, nan }).pushArray(values).toJSON();
 }
 
-/** One slice of parallel.evaluate: writes an elementwise result into `out` (shared memory) or returns the slice's reduction. */
+/**
+ * One slice of parallel.evaluate: writes an elementwise result into `out` (shared memory) or returns
+ * the slice's reduction.
+ */
 export function evaluateSlice(expr: string, vars: Variables, out: ResultArray | null, backend: Backend): number | null {
   const result = evaluate(expr, vars, out === null ? { backend, threads: 1 } : { backend, threads: 1, out });
   return typeof result === 'number' ? result : null;

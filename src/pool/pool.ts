@@ -1,7 +1,8 @@
 // Pool: concurrent.futures' Executor over piscina worker threads. Tasks are named exports of a
 // compiled task module; each submit() returns a Future. Every task settles exactly once: with its
 // value, the worker's error (same name, message, stack), an AbortError (cancel, signal, timeout,
-// close), or the error that killed its worker (the pool starts a replacement).
+// close), or, when its worker died under it, a BrokenPoolError or the error that ended the worker
+// (out of memory); the pool starts a replacement and goes on.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,10 @@ export type AtomicsMode = 'async' | 'sync' | 'disabled';
 const atomicsModes: readonly AtomicsMode[] = ['async', 'sync', 'disabled'];
 
 export interface PoolOptions {
-  /** The compiled task module: a path or file: URL (.js/.mjs/.cjs, or a .ts mapped through tsconfig to its build output). */
+  /**
+   * The compiled task module: a path or file: URL (.js/.mjs/.cjs, or a .ts mapped through tsconfig to
+   * its build output).
+   */
   filename?: string | URL;
   /** Or a package specifier resolved from the current directory, e.g. 'my-pkg/tasks'. */
   module?: string;
@@ -157,6 +161,25 @@ export interface CloseOptions {
 
 const dispatcher = path.join(__dirname, 'worker.js');
 
+/**
+ * piscina's error for a worker that ended while it ran a task (process.exit in the task). Only that
+ * task was on the worker, so only it fails, with a BrokenPoolError; the pool goes on (docs/api.md).
+ */
+const workerExit = /^worker exited with code: (-?\d+)$/;
+
+/**
+ * What a worker's 'error' event carries for an uncaught error Node cannot serialize (a DOMException,
+ * e.g. piscina's DataCloneError when it posts a result that cannot be cloned): an empty plain object.
+ */
+function isLostWorkerError(error: unknown): boolean {
+  return (
+    error !== null &&
+    typeof error === 'object' &&
+    Object.getPrototypeOf(error) === Object.prototype &&
+    Reflect.ownKeys(error).length === 0
+  );
+}
+
 /** A profiled task's error carries its profile as `error.profile`, as profileMemory's do. */
 function withProfile(error: Error, memory: TaskMemory | undefined): Error {
   if (memory)
@@ -267,7 +290,8 @@ export class Pool extends EventEmitter {
   readonly #maxTasksPerChild: number | undefined;
   #closing: Promise<void> | null = null;
   #terminating = false;
-  #broken: BrokenPoolError | null = null;
+  /** The initializer's error once one failed: the pool is broken. */
+  #brokenBy: Error | null = null;
   #progress: PoolProgress = { total: 0, completed: 0, failed: 0, cancelled: 0 };
 
   constructor(options: PoolOptions) {
@@ -464,7 +488,7 @@ export class Pool extends EventEmitter {
 
   /** True once an initializer failed: the pool runs nothing more (BrokenProcessPool). */
   get broken(): boolean {
-    return this.#broken !== null;
+    return this.#brokenBy !== null;
   }
 
   #submit<R>(
@@ -475,7 +499,7 @@ export class Pool extends EventEmitter {
     opts: Record<string, unknown>,
     spread = false,
   ): PoolFuture<R> {
-    if (this.#broken) throw this.#broken;
+    if (this.#brokenBy) throw this.#brokenError(this.#brokenBy);
     if (this.#closing) throw new Error(`${where}: the pool is closed`);
     const transferList = checkTransfer(where, opts.transfer);
     const signal = checkSignal(where, opts.signal);
@@ -523,9 +547,11 @@ export class Pool extends EventEmitter {
               this.#maxTasksPerChild !== undefined &&
               !taskSignal.aborted &&
               !this.#terminating &&
-              !this.#broken
+              !this.#brokenBy
             )
               return dispatch();
+            // Arguments that cannot be cloned: the task could never run, whatever stopped it meanwhile.
+            if (error instanceof Error && error.name === 'DataCloneError') return reject(error);
             const explained = this.#explain(where, name, error, taskSignal, began);
             // Stopped by the caller's signal, a timeout or close({ wait: false }): the future reads as
             // cancelled, as after cancel().
@@ -548,14 +574,18 @@ export class Pool extends EventEmitter {
 
   /** The initializer failed in a worker: every pending task and every later submit fails with a BrokenPoolError. */
   #breakPool(cause: Error): void {
-    this.#broken ??= new BrokenPoolError(
-      `Pool: a worker's initializer failed, the pool can run nothing: ${cause.message}`,
-      { cause },
-    );
-    for (const reject of this.#rejecters.values()) reject(this.#broken);
+    this.#brokenBy ??= cause;
+    for (const reject of this.#rejecters.values()) reject(this.#brokenError(this.#brokenBy));
     this.#rejecters.clear();
     this.#terminating = true;
     this.#closing ??= this.#piscina.destroy();
+  }
+
+  /** A fresh error each time (as Python's BrokenProcessPool per future), so its stack is the caller's. */
+  #brokenError(cause: Error): BrokenPoolError {
+    return new BrokenPoolError(`Pool: a worker's initializer failed, the pool can run nothing: ${cause.message}`, {
+      cause,
+    });
   }
 
   /**
@@ -572,9 +602,21 @@ export class Pool extends EventEmitter {
   #explain(where: string, name: string, error: unknown, signal: AbortSignal, started: boolean): Error {
     if (signal.aborted) return abortErrorFrom(signal, `${where}: task '${name}' was cancelled`);
     if (this.#terminating) {
-      return new AbortError(
-        `${where}: pool closed with { wait: false } ${started ? 'while' : 'before'} task '${name}' ${started ? 'ran' : 'started'}`,
+      const when = started ? `while task '${name}' ran` : `before task '${name}' started`;
+      return new AbortError(`${where}: pool closed with { wait: false } ${when}`, { cause: error });
+    }
+    const exit = error instanceof Error ? workerExit.exec(error.message) : null;
+    if (exit) {
+      return new BrokenPoolError(
+        `${where}: the worker running task '${name}' terminated abruptly with exit code ${exit[1]}` +
+          '; the pool replaced it',
         { cause: error },
+      );
+    }
+    if (isLostWorkerError(error)) {
+      return new BrokenPoolError(
+        `${where}: the worker running task '${name}' died of an error Node could not pass on, such as the ` +
+          `DataCloneError of a result that cannot be structured-cloned; the pool replaced it`,
       );
     }
     if (error instanceof Error) return error;

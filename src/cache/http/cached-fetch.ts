@@ -4,7 +4,7 @@
 // The RFC 9111 rules live in policy.ts, keys in keys.ts, store access in store-io.ts, counts in stats.ts.
 import CachePolicy from 'http-cache-semantics';
 import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions } from '../../core/options.js';
+import { checkKnownOptions, renamedOption } from '../../core/options.js';
 import { LRUCache } from 'lru-cache';
 import { globToRegExp, keyedHeaders, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
 import {
@@ -46,13 +46,15 @@ export interface CachedFetchOptions {
    * Lifetime in ms for responses that carry no explicit one (max-age, s-maxage, Expires), in place of the
    * RFC 9111 heuristic; 0 = do not cache; Infinity = never expire.
    */
+  ttl?: number;
+  /** @deprecated Use `ttl` (the same milliseconds). */
   expireAfter?: number;
   /**
    * Per-URL lifetimes in ms, by glob (`*` = any characters; scheme optional; matched from the start); the
-   * first match wins over expireAfter.
+   * first match wins over ttl.
    */
   urls?: Record<string, number>;
-  /** Honour the response's Cache-Control and Expires (default true); false: only expireAfter / urls decide. */
+  /** Honour the response's Cache-Control and Expires (default true); false: only ttl / urls decide. */
   cacheControl?: boolean;
   /** Serve a stale response when the origin fails (network error or 5xx): true, or the most staleness in ms. */
   staleIfError?: boolean | number;
@@ -98,7 +100,10 @@ export interface CachedEntryInfo {
   size: number;
   /** When the stored response stops being fresh, or undefined when it has no freshness lifetime. */
   expires: Date | undefined;
-  /** Hits served from it by this cache instance. */
+  /**
+   * Responses served from it (hits, stale and revalidated responses), by every process sharing the store;
+   * with a custom store that has no CacheEntry.recordHit, by this cache instance only.
+   */
   hits: number;
   /** The store key. */
   key: string;
@@ -106,6 +111,7 @@ export interface CachedEntryInfo {
 
 const KNOWN_OPTIONS = [
   'store',
+  'ttl',
   'expireAfter',
   'urls',
   'cacheControl',
@@ -172,7 +178,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const o = checkKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const userStore = resolveStore(WHERE, o.store);
   const store = guarded(userStore);
-  const expireAfter: Lifetime = o.expireAfter === undefined ? undefined : checkMillis('expireAfter', o.expireAfter);
+  const ttlOption = renamedOption(WHERE, o, 'ttl', 'expireAfter', 'HOTPATH_DEP_EXPIRE_AFTER', (value) =>
+    checkMillis('expireAfter', value),
+  );
+  const ttl: Lifetime = ttlOption === undefined ? undefined : checkMillis('ttl', ttlOption);
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({
     re: globToRegExp(glob),
     ms: checkMillis(`urls['${glob}']`, ms),
@@ -213,9 +222,12 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const accounting = new CacheAccounting();
   const variants = new VariantIndexes(store, matchHeaders, ignoredHeaders);
   const inFlight = new Map<string, Promise<Outcome>>();
+  /** Hit counts of entries whose store does not keep them (no CacheEntry.recordHit), for this instance. */
   const hitsByKey = new LRUCache<string, number>({ max: 100_000 });
+  /** Hits being recorded in the store: entries() waits for them, so a listing includes this process's hits. */
+  const hitWrites = new Set<Promise<void>>();
   const normalize = (url: string) => normalizeUrl(url, ignoredParameters);
-  const lifetimeFor = (url: string): Lifetime => urlRules.find((rule) => rule.re.test(url))?.ms ?? expireAfter;
+  const lifetimeFor = (url: string): Lifetime => urlRules.find((rule) => rule.re.test(url))?.ms ?? ttl;
 
   async function deleteUrl(url: string): Promise<boolean> {
     let deleted = false;
@@ -336,6 +348,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
       }
       const saved = state === 'miss' ? 0 : entry.size;
       accounting.record(meta.url, state, `${reason}; answered the conditional request with 304`, saved);
+      if (state !== 'miss') countHit(stored);
       const notModifiedResponse = new Response(null, { status: 304, statusText: 'Not Modified', headers: fields });
       return labelled(notModifiedResponse, request.url, state);
     }
@@ -343,8 +356,26 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const init = { status: meta.status, statusText: meta.statusText, headers };
     const response = new Response(nullBody ? null : streamOf(entry.body()), init);
     accounting.record(meta.url, state, reason, state === 'miss' ? 0 : entry.size);
-    if (state !== 'miss') hitsByKey.set(stored.key, (hitsByKey.get(stored.key) ?? 0) + 1);
+    if (state !== 'miss') countHit(stored);
     return labelled(response, request.url, state);
+  }
+
+  /**
+   * Counts a response served from a stored entry, in the store when it keeps counts. Not awaited: a hit costs
+   * the caller no store round trip, and a failing count costs it nothing but the store-failure warning.
+   */
+  function countHit({ key, entry }: Stored): void {
+    if (!entry.recordHit) {
+      hitsByKey.set(key, (hitsByKey.get(key) ?? 0) + 1);
+      return;
+    }
+    const write: Promise<void> = Promise.resolve()
+      .then(() => entry.recordHit!())
+      .catch((error: Error) => {
+        storeFailed(new StoreFailure(`counting a hit: ${error.message}`, { cause: error }));
+      })
+      .finally(() => hitWrites.delete(write));
+    hitWrites.add(write);
   }
 
   function passThrough(response: Response, request: Request, url: string, reason: string): CachedResponse {
@@ -479,6 +510,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
 
   async function* entries(): AsyncIterable<CachedEntryInfo> {
     if (!store.keys) throw new TypeError(`${WHERE}: the store cannot list its entries (it has no keys() method)`);
+    await Promise.all([...hitWrites]);
     for await (const key of store.keys()) {
       if (key.endsWith(VARY_INDEX_SUFFIX)) continue;
       const entry = await store.get(key);
@@ -491,7 +523,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
         status: meta.status,
         size: entry.size,
         expires: ttl > 0 ? new Date(Date.now() + ttl) : undefined,
-        hits: hitsByKey.get(key) ?? 0,
+        hits: entry.hits ? await entry.hits() : (hitsByKey.get(key) ?? 0),
         key,
       };
     }

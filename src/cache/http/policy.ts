@@ -6,7 +6,7 @@ import CachePolicy from 'http-cache-semantics';
 import { formatHttpDate, parseHttpDate } from './http-date.js';
 import { keyedHeaders } from './keys.js';
 
-/** A lifetime in ms from expireAfter / urls, or undefined for the RFC 9111 heuristic. */
+/** A lifetime in ms from ttl / urls, or undefined for the RFC 9111 heuristic. */
 export type Lifetime = number | undefined;
 
 /** What createCachedFetch stores as an entry's metadata. */
@@ -27,7 +27,11 @@ export interface ResponseMeta {
 
 /** RFC 9110 §15.1: statuses heuristically cacheable (206 left out: ranges are not stored). */
 export const HEURISTIC_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
-/** Statuses http-cache-semantics computes freshness for; others with explicit freshness borrow one of them. */
+/**
+ * Statuses http-cache-semantics computes freshness for; others with explicit freshness borrow one of them.
+ * They are the statuses this cache understands in the sense of must-understand (RFC 9111 §5.2.2.3): it
+ * implements their caching requirements, where others are stored only as any explicitly fresh response.
+ */
 const POLICY_STATUSES = new Set([...HEURISTIC_STATUSES, 302, 303, 307]);
 /** Understood, not heuristically cacheable: stands in for an explicitly fresh status the library does not know. */
 const EXPLICIT_ONLY_STATUS = 302;
@@ -164,39 +168,45 @@ export interface CacheRulesOptions {
 
 /** The storage and reuse rules of one cache (private or shared, with its configured statuses). */
 export class CacheRules {
-  constructor(private readonly options: CacheRulesOptions) {}
+  readonly #options: CacheRulesOptions;
+
+  constructor(options: CacheRulesOptions) {
+    this.#options = options;
+  }
 
   get shared(): boolean {
-    return this.options.shared;
+    return this.#options.shared;
   }
 
   /** The request as the policy stores and compares it; `forUpstream`: with the real values of ignored fields. */
   policyRequest(request: Request, url: string, forUpstream = false): CachePolicy.Request {
-    const fields = forUpstream ? request.headers : keyedHeaders(request.headers, this.options.ignoredHeaders);
+    const fields = forUpstream ? request.headers : keyedHeaders(request.headers, this.#options.ignoredHeaders);
     const headers: CachePolicy.Headers = headerObject(fields);
     headers.host = new URL(url).host;
     return { url, method: request.method, headers };
   }
 
-  /**
-   * The headers the policy sees: the lifetime from expireAfter/urls stands in where the response has
-   * no explicit one, and must-revalidate is applied here (http-cache-semantics 4.3 revalidates even
-   * fresh must-revalidate responses; RFC 9111 §5.2.2.2 only forbids serving them stale).
-   */
   /** The response fields that set freshness, or none when cacheControl is false. */
-  private freshnessFields(headers: Record<string, string>): Record<string, string> {
-    if (this.options.honourCacheControl) return headers;
+  #freshnessFields(headers: Record<string, string>): Record<string, string> {
+    if (this.#options.honourCacheControl) return headers;
     const { 'cache-control': _cc, expires: _expires, pragma: _pragma, ...others } = headers;
     return others;
   }
 
-  private policyHeaders(status: number, response: Record<string, string>, lifetime: Lifetime): CachePolicy.Headers {
-    const headers = this.freshnessFields(response);
+  /**
+   * The headers the policy sees: the lifetime from ttl/urls stands in where the response has
+   * no explicit one, and must-revalidate is applied here (http-cache-semantics 4.3 revalidates even
+   * fresh must-revalidate responses; RFC 9111 §5.2.2.2 only forbids serving them stale).
+   */
+  #policyHeaders(status: number, response: Record<string, string>, lifetime: Lifetime): CachePolicy.Headers {
+    const headers = this.#freshnessFields(response);
     const cc = cacheControl(headers['cache-control']);
     cc.delete('must-revalidate');
+    // RFC 9111 §5.2.2.3: a cache that understands the status ignores the no-store sent with must-understand.
+    if (cc.has('must-understand') && POLICY_STATUSES.has(status)) cc.delete('no-store');
     // The configured lifetime stands in for the heuristic: for the statuses it applies to, or those allowed.
-    const heuristic = this.options.allowableCodes ?? HEURISTIC_STATUSES;
-    if (!this.explicitlyFresh(headers) && lifetime !== undefined && heuristic.has(status)) {
+    const heuristic = this.#options.allowableCodes ?? HEURISTIC_STATUSES;
+    if (!this.#explicitlyFresh(headers) && lifetime !== undefined && heuristic.has(status)) {
       const maxAge = lifetime === Infinity ? MAX_DELTA_SECONDS : Math.max(1, Math.round(lifetime / 1000));
       cc.set('max-age', String(maxAge));
     }
@@ -204,16 +214,16 @@ export class CacheRules {
     return { ...normalizedDates(headers), 'cache-control': text || undefined };
   }
 
-  private explicitlyFresh(headers: Record<string, string>): boolean {
+  #explicitlyFresh(headers: Record<string, string>): boolean {
     const cc = cacheControl(headers['cache-control']);
     return cc.has('max-age') || (this.shared && cc.has('s-maxage')) || headers.expires !== undefined;
   }
 
   newPolicy(request: CachePolicy.Request, status: number, headers: Record<string, string>, lifetime: Lifetime) {
-    const policyHeaders = this.policyHeaders(status, headers, lifetime);
-    headers = this.freshnessFields(headers);
+    const policyHeaders = this.#policyHeaders(status, headers, lifetime);
+    headers = this.#freshnessFields(headers);
     // RFC 9111 §3: any final status with explicit freshness may be stored (299, 400, 500, 599, ...).
-    const explicit = this.explicitlyFresh(policyHeaders as Record<string, string>);
+    const explicit = this.#explicitlyFresh(policyHeaders as Record<string, string>);
     const policyStatus = !POLICY_STATUSES.has(status) && explicit && status !== 206 ? EXPLICIT_ONLY_STATUS : status;
     // RFC 9111 §3.5: a shared cache may store an authenticated response with must-revalidate (which the
     // policy does not see, above), public or s-maxage.
@@ -227,15 +237,15 @@ export class CacheRules {
   }
 
   mustRevalidate(meta: ResponseMeta): boolean {
-    const cc = cacheControl(this.freshnessFields(meta.headers)['cache-control']);
+    const cc = cacheControl(this.#freshnessFields(meta.headers)['cache-control']);
     return cc.has('must-revalidate') || (this.shared && cc.has('proxy-revalidate'));
   }
 
   staleAllowedOnError(meta: ResponseMeta): boolean {
     if (this.mustRevalidate(meta)) return false;
     const over = staleness(CachePolicy.fromObject(meta.policy));
-    const directive = cacheControl(this.freshnessFields(meta.headers)['cache-control']).get('stale-if-error');
-    const { staleIfError } = this.options;
+    const directive = cacheControl(this.#freshnessFields(meta.headers)['cache-control']).get('stale-if-error');
+    const { staleIfError } = this.#options;
     return (staleIfError > 0 && over * 1000 <= staleIfError) || (directive !== undefined && over <= seconds(directive));
   }
 
@@ -247,9 +257,13 @@ export class CacheRules {
     request: CachePolicy.Request,
     setsCookies: boolean,
   ): string | undefined {
-    const allowed = this.options.allowableCodes;
+    const allowed = this.#options.allowableCodes;
     if (allowed && !allowed.has(status)) return `status ${status} is not in allowableCodes`;
     if (status === 206) return 'partial content (206) is not stored: Range requests are not answered from the cache';
+    // RFC 9111 §3: with must-understand, only a status the cache understands may be stored.
+    if (cacheControl(this.#freshnessFields(headers)['cache-control']).has('must-understand')) {
+      if (!POLICY_STATUSES.has(status)) return `must-understand, and this cache does not implement status ${status}`;
+    }
     // A shared cache would hand one user's cookies to another; RFC 9111 §3.1 lets it not store them.
     if (this.shared && setsCookies) return 'the response sets cookies (Set-Cookie) and this cache is shared';
     if (!policy.storable()) {

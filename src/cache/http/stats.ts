@@ -35,16 +35,16 @@ const COUNTER: Record<CacheState, keyof Omit<OriginStats, 'bytesSaved'>> = {
 };
 
 export class CacheAccounting {
-  private readonly totals = emptyStats();
-  private readonly origins = new Map<string, OriginStats>();
+  readonly #totals = emptyStats();
+  readonly #origins = new Map<string, OriginStats>();
   /** The last lookup of each recently used URL. */
-  private readonly explanations = new LRUCache<string, CacheExplanation>({ max: 1000 });
+  readonly #explanations = new LRUCache<string, CacheExplanation>({ max: 1000 });
 
   record(url: string, state: CacheState, reason: string, bytesSaved: number): void {
     const origin = new URL(url).origin;
-    let perOrigin = this.origins.get(origin);
-    if (!perOrigin) this.origins.set(origin, (perOrigin = emptyStats()));
-    for (const s of [this.totals, perOrigin]) {
+    let perOrigin = this.#origins.get(origin);
+    if (!perOrigin) this.#origins.set(origin, (perOrigin = emptyStats()));
+    for (const s of [this.#totals, perOrigin]) {
       s[COUNTER[state]]++;
       s.bytesSaved += bytesSaved;
     }
@@ -53,18 +53,18 @@ export class CacheAccounting {
 
   /** Records why `url` went as it did without counting a lookup (background work). */
   explain(url: string, state: CacheState, reason: string): void {
-    this.explanations.set(url, { url, state, reason });
+    this.#explanations.set(url, { url, state, reason });
   }
 
   explanation(url: string): CacheExplanation | undefined {
-    return this.explanations.get(url);
+    return this.#explanations.get(url);
   }
 
   forgetExplanations(): void {
-    this.explanations.clear();
+    this.#explanations.clear();
   }
 
   snapshot(): CacheStats {
-    return { ...this.totals, origins: Object.fromEntries([...this.origins].map(([k, v]) => [k, { ...v }])) };
+    return { ...this.#totals, origins: Object.fromEntries([...this.#origins].map(([k, v]) => [k, { ...v }])) };
   }
 }

@@ -93,63 +93,66 @@ export async function* bodyChunks(response: Response): AsyncIterable<Uint8Array>
  * processes see them) and cached here. Writes for one primary key run one after another.
  */
 export class VariantIndexes {
-  private readonly cached = new LRUCache<string, VaryIndex>({ max: 10_000 });
-  private readonly writes = new Map<string, Promise<void>>();
+  readonly #cached = new LRUCache<string, VaryIndex>({ max: 10_000 });
+  readonly #writes = new Map<string, Promise<void>>();
+  readonly #store: CacheStore;
+  readonly #matchHeaders: readonly string[];
+  readonly #ignoredHeaders: ReadonlySet<string>;
 
-  constructor(
-    private readonly store: CacheStore,
-    private readonly matchHeaders: readonly string[],
-    private readonly ignoredHeaders: ReadonlySet<string>,
-  ) {}
+  constructor(store: CacheStore, matchHeaders: readonly string[], ignoredHeaders: ReadonlySet<string>) {
+    this.#store = store;
+    this.#matchHeaders = matchHeaders;
+    this.#ignoredHeaders = ignoredHeaders;
+  }
 
   /** The key of the stored variant that `request` selects. */
   async keyFor(primary: string, request: Request): Promise<string> {
-    let index = this.cached.get(primary);
+    let index = this.#cached.get(primary);
     if (!index) {
-      const entry = await this.store.get(varyIndexKey(primary));
-      index = (entry?.meta as VaryIndex | undefined) ?? { vary: [...this.matchHeaders], variants: [] };
-      this.cached.set(primary, index);
+      const entry = await this.#store.get(varyIndexKey(primary));
+      index = (entry?.meta as VaryIndex | undefined) ?? { vary: [...this.#matchHeaders], variants: [] };
+      this.#cached.set(primary, index);
     }
-    return variantKey(primary, index.vary, keyedHeaders(request.headers, this.ignoredHeaders));
+    return variantKey(primary, index.vary, keyedHeaders(request.headers, this.#ignoredHeaders));
   }
 
   /** Adds a variant to the index; a changed Vary drops the variants stored under the old one. */
   add(primary: string, vary: string[], key: string): Promise<void> {
-    const previous = this.writes.get(primary) ?? Promise.resolve();
+    const previous = this.#writes.get(primary) ?? Promise.resolve();
     const write = previous.then(async () => {
-      const old = this.cached.get(primary);
+      const old = this.#cached.get(primary);
       const sameVary = old !== undefined && old.vary.join() === vary.join();
       if (sameVary && old.variants.includes(key)) return;
       const variants = sameVary ? [...new Set([...old.variants, key])] : [key];
-      if (old && !sameVary) await Promise.all(old.variants.filter((k) => k !== key).map((k) => this.store.delete(k)));
+      if (old && !sameVary) await Promise.all(old.variants.filter((k) => k !== key).map((k) => this.#store.delete(k)));
       const index = { vary, variants };
-      this.cached.set(primary, index);
-      await this.store.put(varyIndexKey(primary), index, (async function* () {})());
+      this.#cached.set(primary, index);
+      await this.#store.put(varyIndexKey(primary), index, (async function* () {})());
     });
     // The next write for this key waits for this one, whether it succeeds or not; the caller sees its error.
     const tail = write.then(
       () => {},
       () => {},
     );
-    this.writes.set(primary, tail);
+    this.#writes.set(primary, tail);
     tail.then(() => {
-      if (this.writes.get(primary) === tail) this.writes.delete(primary);
+      if (this.#writes.get(primary) === tail) this.#writes.delete(primary);
     });
     return write;
   }
 
   /** Deletes every stored variant of `primary`; true when one existed. */
   async deleteAll(primary: string): Promise<boolean> {
-    const entry = await this.store.get(varyIndexKey(primary));
-    const index = (entry?.meta as VaryIndex | undefined) ?? this.cached.get(primary);
-    this.cached.delete(primary);
+    const entry = await this.#store.get(varyIndexKey(primary));
+    const index = (entry?.meta as VaryIndex | undefined) ?? this.#cached.get(primary);
+    this.#cached.delete(primary);
     let deleted = false;
-    for (const key of index?.variants ?? []) deleted = (await this.store.delete(key)) || deleted;
-    await this.store.delete(varyIndexKey(primary));
+    for (const key of index?.variants ?? []) deleted = (await this.#store.delete(key)) || deleted;
+    await this.#store.delete(varyIndexKey(primary));
     return deleted;
   }
 
   forget(): void {
-    this.cached.clear();
+    this.#cached.clear();
   }
 }

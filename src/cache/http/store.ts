@@ -11,6 +11,13 @@ export interface CacheEntry {
   size: number;
   /** The body, readable any number of times while the entry exists. */
   body(): AsyncIterable<Uint8Array>;
+  /**
+   * Counts one response served from this entry, where every process sharing the store sees it (optional:
+   * createCachedFetch counts in memory, per instance, for stores without it). Never rewrites the body.
+   */
+  recordHit?(): Promise<void>;
+  /** The hits recorded for this entry so far, by every process sharing the store (optional, with recordHit). */
+  hits?(): Promise<number>;
 }
 
 /**
@@ -48,6 +55,8 @@ interface MemoryEntry {
   meta: unknown;
   chunks: Uint8Array[];
   size: number;
+  /** Shared by the versions of the entry updateMeta makes, so that a hit counts on the current one. */
+  hits: { count: number };
 }
 
 function entryOf(stored: MemoryEntry): CacheEntry {
@@ -57,26 +66,32 @@ function entryOf(stored: MemoryEntry): CacheEntry {
     async *body() {
       yield* stored.chunks;
     },
+    async recordHit() {
+      stored.hits.count++;
+    },
+    async hits() {
+      return stored.hits.count;
+    },
   };
 }
 
 /** Keeps bodies as the chunks they arrived in (never copied into one buffer), bounded by lru-cache's maxSize. */
 export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
-  private readonly cache: LRUCache<string, MemoryEntry>;
+  readonly #cache: LRUCache<string, MemoryEntry>;
 
   constructor(options?: MemoryStoreOptions) {
     const o = checkKnownOptions('MemoryStore', options, ['maxBytes']);
     this.maxBytes =
       o.maxBytes === undefined ? 64 * 1024 * 1024 : checkInteger('MemoryStore', 'maxBytes', o.maxBytes, 1);
-    this.cache = new LRUCache<string, MemoryEntry>({
+    this.#cache = new LRUCache<string, MemoryEntry>({
       maxSize: this.maxBytes,
       sizeCalculation: (e) => e.size + ENTRY_OVERHEAD,
     });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const stored = this.cache.get(key);
+    const stored = this.#cache.get(key);
     return stored && entryOf(stored);
   }
 
@@ -88,30 +103,30 @@ export class MemoryStore implements CacheStore {
       chunks.push(bytes);
       size += bytes.byteLength;
     }
-    const stored = { meta, chunks, size };
-    this.cache.set(key, stored);
+    const stored = { meta, chunks, size, hits: { count: 0 } };
+    this.#cache.set(key, stored);
     return entryOf(stored);
   }
 
   async updateMeta(key: string, meta: unknown): Promise<void> {
-    const stored = this.cache.get(key);
-    if (stored) this.cache.set(key, { ...stored, meta });
+    const stored = this.#cache.get(key);
+    if (stored) this.#cache.set(key, { ...stored, meta });
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.cache.delete(key);
+    return this.#cache.delete(key);
   }
 
   async clear(): Promise<void> {
-    this.cache.clear();
+    this.#cache.clear();
   }
 
   async *keys(): AsyncIterable<string> {
-    yield* [...this.cache.keys()];
+    yield* [...this.#cache.keys()];
   }
 
   /** Bytes now counted against maxBytes. */
   get bytes(): number {
-    return this.cache.calculatedSize;
+    return this.#cache.calculatedSize;
   }
 }

@@ -80,7 +80,8 @@ function objectKey(value: object, typed: boolean, stack: object[]): string {
     for (let i = 0; i < keys.length; i++) {
       const name = keys[i];
       // Identifier-like names need no escaping; quoting them is what JSON.stringify would give.
-      out += `${i === 0 ? '' : ','}${PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name)}:${valueKey(record[name], typed, stack)}`;
+      const quoted = PLAIN_NAME.test(name) ? `"${name}"` : JSON.stringify(name);
+      out += `${i === 0 ? '' : ','}${quoted}:${valueKey(record[name], typed, stack)}`;
     }
     out += '}';
   } else if (isArray) {
@@ -107,7 +108,8 @@ function objectKey(value: object, typed: boolean, stack: object[]): string {
  */
 export function receiverKey(self: unknown): string {
   if (self === undefined || self === globalThis) return '';
-  return `this=${typeof self === 'object' || typeof self === 'function' ? `#${identityOf(self as object)}` : primitiveKey(self, true)};`;
+  const isObject = typeof self === 'object' || typeof self === 'function';
+  return `this=${isObject ? `#${identityOf(self as object)}` : primitiveKey(self, true)};`;
 }
 
 /**

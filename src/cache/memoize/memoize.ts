@@ -9,7 +9,10 @@ import { argumentsKey, receiverKey } from './key.js';
 type AnyFunction = (...args: any[]) => any;
 
 export interface MemoizeOptions<F extends AnyFunction = AnyFunction> {
-  /** Most entries kept (least recently used go first). Default 128, as in Python; Infinity: unbounded; 0: no caching. */
+  /**
+   * Most entries kept (least recently used go first). Default 128, as in Python; Infinity: unbounded;
+   * 0: no caching.
+   */
   max?: number;
   /** Bound on the total of `sizeCalculation` over the entries. */
   maxSize?: number;

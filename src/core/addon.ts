@@ -8,7 +8,10 @@ export interface NativeAddon {
   /** Plain four-lane sum of a Float64Array: the benchmarks' streaming bound. */
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
-  /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
+  /**
+   * Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator as raw 64 bits
+   * (a double, or an int64 for int64 operands; NaN for elementwise outputs).
+   */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
   /** The VM's opcode names in opcode order (must equal OPS in src/lang/ops.ts). */
@@ -145,11 +148,11 @@ export interface OpenclKernelRecord {
 export type ExprEvaluateArgs = [
   code: Int32Array,
   constants: Float64Array,
-  /** Float32/Float64 or 8/16/32-bit integer typed arrays, or numbers. */
-  inputs: (ArrayBufferView | number)[],
-  outputs: (Float64Array | Float32Array | null)[],
+  /** Typed arrays of the types each input register's kind reads, numbers (float64, bool) or bigints (int64). */
+  inputs: readonly (ArrayBufferView | number | bigint)[],
+  /** Per output: the typed array of its kind, or null for a reduction. */
+  outputs: readonly (ArrayBufferView | null)[],
   length: number,
-  float32: boolean,
   threads: number,
   blockSize: number,
 ];

@@ -6,6 +6,7 @@
 #endif
 
 #include "expr/expr_binding.h"
+#include "expr/ndarray_binding.h"
 #include "countmin/countmin_binding.h"
 #include "memprof/memprof_binding.h"
 #include "moments/moments_binding.h"
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinLibrary();
   hotpath::moments::Register(env, exports);
   hotpath::expr::Register(env, exports);
+  hotpath::expr::RegisterNd(env, exports);
   hotpath::countmin::Register(env, exports);
   hotpath::memprof::Register(env, exports);
   hotpath::opencl::Register(env, exports);

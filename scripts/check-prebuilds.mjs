@@ -32,7 +32,8 @@ const binaryPath = (target) => path.join(root, 'prebuilds', target, 'hotpath.nod
 
 /** Hash of everything a prebuild is made from: native/ (sources, vendored headers, flags) and the build script. */
 function sourceHash() {
-  const files = (fs.readdirSync(path.join(root, 'native'), { recursive: true }))
+  const files = fs
+    .readdirSync(path.join(root, 'native'), { recursive: true })
     .map((file) => path.join('native', file))
     .filter((file) => fs.statSync(path.join(root, file)).isFile());
   files.push('scripts/prebuild-cross.mjs');
@@ -53,8 +54,9 @@ function inspectElf(file) {
   const run = spawnSync('readelf', ['--wide', '--dynamic', '--version-info', file], { encoding: 'utf8' });
   if (run.status !== 0) return { error: `readelf failed: ${run.error?.message ?? run.stderr.trim()}` };
   const needed = [...run.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
-  const versions = [...new Set([...run.stdout.matchAll(/Name: (GLIBC_[\d.]+|GLIBCXX_[\d.]+|CXXABI_[\d.]+)/g)]
-    .map((m) => m[1]))];
+  const versions = [
+    ...new Set([...run.stdout.matchAll(/Name: (GLIBC_[\d.]+|GLIBCXX_[\d.]+|CXXABI_[\d.]+)/g)].map((m) => m[1])),
+  ];
   return { machine, needed, versions };
 }
 
@@ -149,8 +151,10 @@ function main() {
   }
   for (const { target, why } of failing) console.error(`prebuilds/${target}: ${why}`);
   if (failing.length > 0) {
-    console.error('check-prebuilds: the tarball would lack prebuilds that README promises; build them with ' +
-      '`bash scripts/prebuilds.sh build <target>` (root, debootstrap, mingw-w64; see .ci/platforms.sh)');
+    console.error(
+      'check-prebuilds: the tarball would lack prebuilds that README promises; build them with ' +
+        '`bash scripts/prebuilds.sh build <target>` (root, debootstrap, mingw-w64; see .ci/platforms.sh)',
+    );
     return 1;
   }
   console.log(`check-prebuilds: ${Object.keys(promised).join(', ')} present, current and portable`);

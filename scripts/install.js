@@ -37,7 +37,10 @@ function nodeGypCommand() {
 
 /** The most telling line of a failed build: a compiler error, a missing tool, or node-gyp's own error. */
 function failureReason(output, fallback) {
-  const lines = output.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const lines = output
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
   const patterns = [
     /fatal error: .*/, // a missing header
     /\berror: .*/, // the first compiler or linker error

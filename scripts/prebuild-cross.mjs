@@ -43,10 +43,9 @@ const wrap = (command) => (values.chroot ? ['chroot', values.chroot, ...command]
 
 const sources = JSON.parse(fs.readFileSync(path.join(root, 'native/sources.json'), 'utf8'));
 const flags = JSON.parse(fs.readFileSync(path.join(root, 'native/build-flags.json'), 'utf8'));
-const includeDirs = [
-  ...flags.include_dirs,
-  ...(target.os === 'win32' ? flags.include_dirs_win32 : []),
-].map((dir) => path.join(root, dir));
+const includeDirs = [...flags.include_dirs, ...(target.os === 'win32' ? flags.include_dirs_win32 : [])].map((dir) =>
+  path.join(root, dir),
+);
 // node-addon-api's include_dir is relative to the working directory.
 includeDirs.push(path.resolve(require('node-addon-api').include_dir), require('node-api-headers').include_dir);
 
@@ -106,8 +105,19 @@ await runAll(
 );
 if (target.os === 'linux') {
   await run(
-    wrap([target.cxx, '-shared', '-pthread', '-static-libstdc++', '-static-libgcc', '-Wl,--exclude-libs,ALL',
-      '-Wl,-z,noexecstack', '-o', output, ...objects, '-ldl']),
+    wrap([
+      target.cxx,
+      '-shared',
+      '-pthread',
+      '-static-libstdc++',
+      '-static-libgcc',
+      '-Wl,--exclude-libs,ALL',
+      '-Wl,-z,noexecstack',
+      '-o',
+      output,
+      ...objects,
+      '-ldl',
+    ]),
   );
 } else {
   const { def, lib } = windowsImportLibrary();

@@ -134,7 +134,8 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
           const entry = await store.get(process.argv[2]);
           for (let i = 0; i < Number(process.argv[3]); i++) {
             await entry.recordHit();
-            process.stdout.write('+');
+            // Synchronous: a SIGKILL would lose what process.stdout still queues.
+            require('fs').writeSync(1, '+');
           }
         })();`,
         dir,
@@ -146,9 +147,13 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
 
   async function storedEntry(dir: string, key = 'k') {
     const store = new FileStore({ path: dir });
-    await store.put(key, { n: 1 }, (async function* () {
-      yield 'body';
-    })());
+    await store.put(
+      key,
+      { n: 1 },
+      (async function* () {
+        yield 'body';
+      })(),
+    );
     return store;
   }
 
@@ -167,7 +172,7 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
       ),
     );
     const children = [hitter(dir, 'k', 500), hitter(dir, 'k', 500)];
-    await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+    await Promise.all(children.map((child) => new Promise((resolve) => child.once('close', resolve))));
     expect(await hitsNow(dir)).toBe(1000);
     for (const [file, [text, ino]] of Object.entries(before)) {
       expect([fs.readFileSync(file, 'utf8'), fs.statSync(file).ino]).toEqual([text, ino]);
@@ -202,7 +207,7 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
       while (reported < 20) await sleep(5);
       await sleep(Math.floor(Math.random() * 50));
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => child.once('close', resolve));
       // Every reported hit is counted, and at most the one being written when the kill came.
       const counted = (await hitsNow(dir)) - base;
       expect(counted).toBeGreaterThanOrEqual(reported);
@@ -246,7 +251,7 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
     // Hits of an entry deleted since (by a writer now dead) are left out when its log is compacted.
     await store.put('gone', {}, (async function* () {})());
     const child = hitter(dir, 'gone', 2);
-    await new Promise((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => child.once('close', resolve));
     expect(await (await store.get('gone'))!.hits!()).toBe(2);
     await store.delete('gone');
     expect(await hitsNow(dir)).toBe(13_000);

@@ -70,15 +70,15 @@ describe('createCachedFetch: requests-cache parity', () => {
     await expect(bad('http://o.test/x')).rejects.toThrow(/key\(\) must return a string, got number/);
   });
 
-  it('cacheControl: false ignores the response headers; only expireAfter / urls decide', async () => {
+  it('cacheControl: false ignores the response headers; only ttl / urls decide', async () => {
     const origin = fakeOrigin(() => new Response('x', { headers: { 'cache-control': 'no-store', expires: '0' } }));
-    const honoured = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, expireAfter: 60_000 });
+    const honoured = createCachedFetch({ store: new MemoryStore(), fetch: origin.fetch, ttl: 60_000 });
     await text(await honoured('http://o.test/a'));
     expect((await honoured('http://o.test/a')).cacheState).toBe('miss');
     const overridden = createCachedFetch({
       store: new MemoryStore(),
       fetch: origin.fetch,
-      expireAfter: 60_000,
+      ttl: 60_000,
       cacheControl: false,
     });
     await text(await overridden('http://o.test/a'));

@@ -157,6 +157,45 @@ describe.each(stores)('RFC 9111 MUST requirements (%s store)', (_name, makeStore
     }
   });
 
+  // RFC 9111 §5.2.2.3: "When a cache that implements the must-understand directive receives a response that
+  // includes it, the cache SHOULD ignore the no-store directive if it understands and implements the status
+  // code's caching requirements." §3: a cache MUST NOT store a response unless, "if the response status code is
+  // 206 or 304, or the must-understand cache directive is present: the cache understands the response status
+  // code". This cache implements the requirements of 200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410,
+  // 414 and 501; other statuses it stores only as any explicitly fresh response.
+  it('§5.2.2.3: must-understand overrides no-store for an understood status, and only for one', async () => {
+    const origin = fakeOrigin((request) => {
+      const [, status, cc] = new URL(request.url).pathname.split('/');
+      const headers = { 'cache-control': decodeURIComponent(cc) };
+      return new Response(`s${status}`, { status: Number(status), headers });
+    });
+    const cached = createCachedFetch({ store: makeStore(), fetch: origin.fetch });
+    const secondState = async (status: number, cc: string, init?: RequestInit) => {
+      const url = `http://origin.test/${status}/${encodeURIComponent(cc)}`;
+      await (await cached(url, init)).arrayBuffer();
+      return (await cached(url, init)).cacheState;
+    };
+    // Understood statuses: stored despite no-store.
+    for (const status of [200, 203, 301, 404, 410, 501]) {
+      expect([status, await secondState(status, 'no-store, must-understand, max-age=60')]).toEqual([status, 'hit']);
+    }
+    expect(await secondState(307, 'must-understand, no-store, max-age=60')).toBe('hit');
+    // Without must-understand, no-store keeps its meaning.
+    expect(await secondState(200, 'no-store, max-age=60')).toBe('miss');
+    // Statuses this cache does not implement are not stored with must-understand, even explicitly fresh ones
+    // it stores without it (RFC 9111 §3).
+    for (const status of [299, 400, 500, 599]) {
+      expect([status, await secondState(status, 'must-understand, max-age=60')]).toEqual([status, 'miss']);
+      expect([status, await secondState(status, 'max-age=60, private')]).toEqual([status, 'hit']);
+    }
+    expect(cached.explain('http://origin.test/500/must-understand%2C%20max-age%3D60')?.reason).toMatch(
+      /must-understand, and this cache does not implement status 500/,
+    );
+    // must-understand concerns the response's no-store only: the request's no-store still forbids storing.
+    const noStoreRequest = { headers: { 'cache-control': 'no-store' } };
+    expect(await secondState(200, 'no-store, must-understand, max-age=61', noStoreRequest)).toBe('miss');
+  });
+
   it('RFC 9110 §5.6.7: an asctime date is GMT whatever the local time zone', async () => {
     const zone = process.env.TZ;
     process.env.TZ = 'America/New_York';

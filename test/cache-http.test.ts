@@ -178,13 +178,13 @@ describe('createCachedFetch: freshness (RFC 9111)', () => {
     expect([failed.status, failed.cacheState, await failed.text()]).toEqual([503, 'miss', 'down']);
   });
 
-  it('applies per-URL expiry over expireAfter, and 0 means never cached', async () => {
+  it('applies per-URL expiry over ttl, and 0 means never cached', async () => {
     const handler: (body: string) => Handler = (body) => (_req, res) => res.writeHead(200).end(body);
     const shortUrl = origin.route('/short/a', handler('short'));
     const longUrl = origin.route('/long/a', handler('long'));
     const neverUrl = origin.route('/never/a', handler('never'));
     const cached = createCachedFetch({
-      expireAfter: 3_600_000,
+      ttl: 3_600_000,
       urls: { [`${origin.base.replace('http://', '')}/short/*`]: 5_000, [`${origin.base}/never/*`]: 0 },
     });
     for (const u of [shortUrl, longUrl, neverUrl]) await (await cached(u)).text();
@@ -680,13 +680,45 @@ describe('createCachedFetch: stores', () => {
 });
 
 describe('createCachedFetch: bad options', () => {
+  it('takes the old name expireAfter for ttl, warning once (HOTPATH_DEP_EXPIRE_AFTER); not both at once', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const origin = async () => new Response('no lifetime, no validator');
+      // 60 s of freshness for a response that has none (without, it is not stored).
+      const cases: [object, string][] = [
+        [{}, 'miss'],
+        [{ ttl: 60_000 }, 'hit'],
+        [{ expireAfter: 60_000 }, 'hit'],
+        [{ expireAfter: 60_000 }, 'hit'],
+      ];
+      for (const [options, state] of cases) {
+        const cached = createCachedFetch({ store: new MemoryStore(), fetch: origin, ...options });
+        await (await cached('http://origin.test/doc')).text();
+        expect([options, (await cached('http://origin.test/doc')).cacheState]).toEqual([options, state]);
+      }
+      expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(/expireAfter must be >= 0 ms, got -1/);
+      expect(() => createCachedFetch({ ttl: 1, expireAfter: 1 })).toThrow(
+        new TypeError('createCachedFetch: pass ttl or its old name expireAfter, not both'),
+      );
+      const deprecations = warn.mock.calls.filter(([, options]) => JSON.stringify(options).includes('HOTPATH_DEP'));
+      expect(deprecations).toEqual([
+        [
+          'createCachedFetch: option expireAfter is deprecated; use ttl',
+          { type: 'DeprecationWarning', code: 'HOTPATH_DEP_EXPIRE_AFTER' },
+        ],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('throws TypeError / RangeError with the option named', () => {
     expect(() => createCachedFetch({ store: 42 as unknown as 'memory' })).toThrow(
       /store must be 'memory', \{ path \} or a CacheStore object, got number/,
     );
-    expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(RangeError);
-    expect(() => createCachedFetch({ expireAfter: '1' as unknown as number })).toThrow(
-      /expireAfter must be a number of milliseconds, got string/,
+    expect(() => createCachedFetch({ ttl: -1 })).toThrow(RangeError);
+    expect(() => createCachedFetch({ ttl: '1' as unknown as number })).toThrow(
+      /ttl must be a number of milliseconds, got string/,
     );
     expect(() => createCachedFetch({ allowableMethods: ['PUT'] })).toThrow(
       /allowableMethods may hold GET, HEAD and POST, got 'PUT'/,

@@ -98,6 +98,43 @@ describe('RedisStore (ioredis, a local redis-server)', () => {
     nowhere.close();
   });
 
+  it('expires entries after ttl ms or ttlSeconds (deprecated, warned once); keys() skips hit counts', async (ctx) => {
+    if (typeof redis === 'string') return ctx.skip();
+    const redisCli = path.join(path.dirname(findBinary('redis-server', ['/usr/bin'])!), 'redis-cli');
+    const pttl = async (key: string) => Number((await promisify(execFile)(redisCli, ['-u', url, 'PTTL', key])).stdout);
+    const warn = vi.spyOn(process, 'emitWarning');
+    try {
+      const stores = [
+        new RedisStore({ connection: url, prefix: 'ttl-ms:', ttl: 1500 }),
+        new RedisStore({ connection: url, prefix: 'ttl-s:', ttlSeconds: 30 }),
+        new RedisStore({ connection: url, prefix: 'ttl-s2:', ttlSeconds: 30 }),
+        new RedisStore({ connection: url, prefix: 'ttl-none:', ttl: Infinity }),
+      ];
+      for (const store of stores) await (await store.put('k', {}, body('x'))).recordHit!();
+      expect(await pttl('ttl-ms:k')).toBeGreaterThan(1000);
+      expect(await pttl('ttl-ms:k')).toBeLessThanOrEqual(1500);
+      expect(await pttl('ttl-s:k')).toBeGreaterThan(29_000);
+      expect(await pttl('ttl-s:k')).toBeLessThanOrEqual(30_000);
+      expect(await pttl('ttl-none:k')).toBe(-1);
+      expect(await (await stores[0].get('k'))!.hits!()).toBe(1);
+      const keys: string[] = [];
+      for await (const key of stores[0].keys()) keys.push(key);
+      expect(keys).toEqual(['k']);
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      expect(await stores[0].get('k')).toBeUndefined();
+      const deprecations = warn.mock.calls.filter(([, options]) => JSON.stringify(options).includes('HOTPATH_DEP'));
+      expect(deprecations).toEqual([
+        [
+          'RedisStore: option ttlSeconds is deprecated; use ttl',
+          { type: 'DeprecationWarning', code: 'HOTPATH_DEP_TTL_SECONDS' },
+        ],
+      ]);
+      for (const store of stores) store.close();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('takes a user and password from the URL, or ioredis options, like ClusterExecutor', async (ctx) => {
     if (typeof redis === 'string') return ctx.skip();
     const port = redis.port;
@@ -185,6 +222,12 @@ describe('RedisStore: options', () => {
       /connection must be a redis:\/\/ or rediss:\/\/ URL/,
     );
     expect(() => new RedisStore({ connection: 42 as never })).toThrow(TypeError);
-    expect(() => new RedisStore({ ttlSeconds: 0 })).toThrow(RangeError);
+    expect(() => new RedisStore({ ttlSeconds: 0 })).toThrow(/ttlSeconds must be/);
+    expect(() => new RedisStore({ ttl: 0 })).toThrow(RangeError);
+    expect(() => new RedisStore({ ttl: 1.5 })).toThrow(/ttl must be/);
+    expect(() => new RedisStore({ ttl: '1' as never })).toThrow(TypeError);
+    expect(() => new RedisStore({ ttl: 1000, ttlSeconds: 1 })).toThrow(
+      new TypeError('RedisStore: pass ttl or its old name ttlSeconds, not both'),
+    );
   });
 });

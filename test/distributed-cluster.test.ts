@@ -95,8 +95,8 @@ describe('ClusterExecutor on BullMQ', () => {
       expect(killedAt).toBe(100);
       expect(results.map((r) => r.x).sort((a, b) => a - b)).toEqual(range(1000));
       expect(new Set(results.map((r) => r.pid)).has(victim.pid as number)).toBe(true);
-      expect(executor.stats).toMatchObject({ submitted: 1000, completed: 1000, failed: 0 });
-      expect(executor.stats.stalled).toBeGreaterThanOrEqual(1);
+      expect(executor.stats()).toMatchObject({ submitted: 1000, completed: 1000, failed: 0 });
+      expect(executor.stats().stalled).toBeGreaterThanOrEqual(1);
       const queue = new Queue('kill', { connection: { host: '127.0.0.1', port: (redis as Server).port } });
       const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed');
       await queue.close();
@@ -111,7 +111,7 @@ describe('ClusterExecutor on BullMQ', () => {
     beforeAll(async () => {
       if (typeof redis === 'string') return;
       await startWorker('jobs', '--concurrency', '4');
-      executor = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures, attempts: 2, backoff: 10 });
+      executor = new ClusterExecutor({ connection: url, queue: 'jobs', module: fixtures, retries: 1, backoff: 10 });
     });
     afterAll(async () => {
       await executor?.close();
@@ -151,31 +151,39 @@ describe('ClusterExecutor on BullMQ', () => {
         queue: 'jobs',
         module: fixtures,
         timeout: 100,
-        attempts: 1,
+        retries: 0,
       });
       await expect(strict.submit('whereAfter', 5000, 1)).rejects.toThrow(/TimeoutError: job .* timed out after 100 ms/);
       expect(await strict.submit('square', 2)).toBe(4);
       await strict.close();
     });
 
-    it('reports progress with the job id and map index', async (ctx) => {
+    it('reports progress with the job id and map index, in the { completed, total } shape', async (ctx) => {
       if (typeof redis === 'string') return ctx.skip();
       const seen: ClusterProgress[] = [];
       const emitted: ClusterProgress[] = [];
-      executor.on('progress', (event: ClusterProgress) => emitted.push(event));
+      const listener = (event: ClusterProgress) => emitted.push(event);
+      executor.on('progress', listener);
       const done: number[] = [];
       const result = executor.map('withProgress', [1, 2, 3], {
         onJobProgress: (e) => seen.push(e),
         onProgress: (p) => done.push(p.completed),
       });
       expect(await result.toArray()).toEqual([10, 20, 30]);
+      executor.off('progress', listener);
       expect(done).toEqual([1, 2, 3]);
       expect(seen.map((e) => e.index).sort()).toEqual([0, 1, 2]);
       expect(seen.every((e) => e.progress === 50 && typeof e.jobId === 'string')).toBe(true);
+      // onJobProgress counts the map's items; a job reports before its own result is in.
+      expect(seen.every((e) => e.total === 3 && e.completed >= 0 && e.completed < 3)).toBe(true);
       expect(emitted).toHaveLength(3);
+      // The executor's event counts its jobs: submitted so far, and settled of those.
+      const submitted = executor.stats().submitted;
+      expect(emitted.every((e) => e.total <= submitted && (e.completed as number) < (e.total as number))).toBe(true);
+      expect(emitted.map((e) => e.jobId).sort()).toEqual(seen.map((e) => e.jobId).sort());
     });
 
-    it('a worker allows nothing by default; allowed, hotpath runs but never its process-spawning exports', async (ctx) => {
+    it('a worker allows nothing by default; allowed, hotpath runs but never its spawning exports', async (ctx) => {
       if (typeof redis === 'string') return ctx.skip();
       await expect(startClusterWorker({ connection: url, queue: 'builtin' } as never)).rejects.toThrow(
         /modules must be a non-empty array .*nothing is allowed by default/,
@@ -185,7 +193,7 @@ describe('ClusterExecutor on BullMQ', () => {
         connection: url,
         queue: 'builtin',
         module: 'hotpath',
-        attempts: 3,
+        retries: 2,
         backoff: 10,
       });
       const queue = new Queue('builtin', { connection: { host: '127.0.0.1', port: (redis as Server).port } });
@@ -193,7 +201,8 @@ describe('ClusterExecutor on BullMQ', () => {
         const values = new Float64Array([1, 2, 3, 10]);
         expect(await builtin.submit('describe', values)).toEqual(describeValues(values));
         await expect(builtin.submit('square', 2)).rejects.toThrow(/has no exported function 'square'/);
-        // Security (issue 16): a job naming hotpath#openGateway would run ssh with ProxyCommand for anyone who can write to Redis.
+        // Security (issue 16): a job naming hotpath#openGateway would run ssh with ProxyCommand for anyone who
+        // can write to Redis.
         for (const name of ['openGateway', 'startClusterWorker']) {
           await expect(
             builtin.submit(name, 'ssh://x', { sshArgs: ['-o', 'ProxyCommand=touch /tmp/pwned'], unsafeSshArgs: true }),
@@ -232,7 +241,7 @@ describe('Redis authentication', () => {
     if (typeof secured !== 'string') await secured.stop();
   });
 
-  it('passes the password from the URL to the executor and the worker, and names the server when it is wrong', async (ctx) => {
+  it('passes the URL password to the executor and the worker, and names the server when wrong', async (ctx) => {
     if (typeof secured === 'string') return ctx.skip();
     const good = `redis://:s3cret@127.0.0.1:${secured.port}`;
     const worker = await startWorkerOn(good, 'auth');

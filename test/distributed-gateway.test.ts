@@ -143,7 +143,7 @@ describe('spawn gateway: issue 16 defects', () => {
     await gw.close();
   });
 
-  it("a raw fs.writeSync(1, ...) in remote code cannot corrupt the protocol; it reaches 'output' (defect 6)", async () => {
+  it("a raw fs.writeSync(1, ...) cannot corrupt the protocol; it reaches 'output' (defect 6)", async () => {
     const output: string[] = [];
     gw.on('output', (chunk: Buffer) => output.push(chunk.toString()));
     expect(await gw.call(fixtures, 'rawStdout', 5)).toBe(15);
@@ -249,7 +249,8 @@ describe('openGateway: bad input and unreachable targets', () => {
     await expect(
       openGateway('spawn', { sshArgs: ['-o', 'ProxyCommand=x'], unsafeSshArgs: 'yes' as never }),
     ).rejects.toThrow(TypeError);
-    // Connection options pass (a 'spawn' gateway checks them and ignores them), and so does anything with unsafeSshArgs.
+    // Connection options pass (a 'spawn' gateway checks them and ignores them), and so does anything with
+    // unsafeSshArgs.
     for (const options of [
       {
         sshArgs: [

@@ -70,7 +70,7 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
         expect(error.code).toBe('HOTPATH_JOB_LOST');
         expect(error.message).toMatch(/^queue lost: job [0-9a-f-]+ no longer exists in Redis/);
       }
-      expect(executor.stats).toMatchObject({ submitted: 60, lost: 60, completed: 0, resubmitted: 0 });
+      expect(executor.stats()).toMatchObject({ submitted: 60, lost: 60, completed: 0, resubmitted: 0 });
     } finally {
       await executor.close();
     }
@@ -109,9 +109,9 @@ describe('ClusterExecutor: jobs lost with Redis data', () => {
         ),
       ]);
       expect(results).toEqual(range(30).map((x) => x * x));
-      expect(executor.stats.lost).toBe(30);
-      expect(executor.stats.resubmitted).toBe(30);
-      expect(executor.stats.completed).toBe(30);
+      expect(executor.stats().lost).toBe(30);
+      expect(executor.stats().resubmitted).toBe(30);
+      expect(executor.stats().completed).toBe(30);
     } finally {
       await executor.close();
     }

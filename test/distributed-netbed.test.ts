@@ -33,7 +33,7 @@ function executions(dir: string): Map<number, number> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each scenario prints its own JSON summary shape
-async function scenario(name: string, config: Record<string, unknown>): Promise<Record<string, any>> {
+async function scenario(name: string, config: Record<string, unknown>, limitMs = 50_000): Promise<Record<string, any>> {
   const child = bed.spawn('c', process.execPath, [
     client,
     name,
@@ -43,36 +43,38 @@ async function scenario(name: string, config: Record<string, unknown>): Promise<
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+  // Bounded below the test's own timeout: a client that overruns is killed (and the test fails with its output)
+  // before the next scenario starts.
+  const overrun = setTimeout(() => child.kill('SIGKILL'), limitMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, stderr).toBe(0);
+  clearTimeout(overrun);
+  expect(code, `${name} (killed after ${limitMs} ms if null): ${stderr}`).toBe(0);
   const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
   if (process.env.HOTPATH_BED_VERBOSE) console.log(name, JSON.stringify(summary));
   return summary;
 }
 
-/** redis-server on host r without persistence: the bed's Redis, and the empty one a restart brings back. */
-function redisArgs(dir: string): string[] {
-  return [
-    '--bind',
-    HOSTS.r,
-    '--port',
-    '6379',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--protected-mode',
-    'no',
-    '--dir',
-    dir,
-  ];
+/**
+ * redis-server on host r: the bed's Redis persists every write (append-only file, fsync always) so that a restart
+ * loses nothing; the one a restart without persistence brings back is empty.
+ */
+function redisArgs(dir: string, persistent: boolean): string[] {
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  return ['--bind', HOSTS.r, '--port', '6379', '--save', '', ...persistence, '--protected-mode', 'no', '--dir', dir];
 }
 
-async function startRedis(): Promise<number> {
-  const child = bed.spawn('r', 'redis-server', redisArgs(bed.dir));
-  await waitForOutput(child, /Ready to accept connections/, 'redis-server on r');
-  return child.pid!;
+function persistentRedisArgs(): string[] {
+  const dir = path.join(bed.dir, 'redis-data');
+  fs.mkdirSync(dir, { recursive: true });
+  return redisArgs(dir, true);
 }
+
+async function startRedis(): Promise<void> {
+  const child = bed.spawn('r', 'redis-server', persistentRedisArgs());
+  await waitForOutput(child, /Ready to accept connections/, 'redis-server on r');
+}
+
+const sum = (counts: Map<number, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
 
 async function startWorker(host: Host, queue: string): Promise<number> {
   const args = [
@@ -133,10 +135,44 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
     expect(counts.size).toBe(300);
   }, 60_000);
 
+  it('SSH gateways with reconnect: a link down 15 s and back; the member returns and takes work again', async () => {
+    const dir = logDir();
+    const heartbeatTimeout = 3000;
+    const r = await scenario('gateway-link-down', {
+      ...ssh(),
+      failAfter: 60,
+      downMs: 15_000,
+      afterReconnect: 80,
+      maxItems: 3000,
+      logDir: dir,
+      waitMs: 20,
+      heartbeatTimeout,
+      connectTimeout: 4000,
+      reconnect: { retries: 20, backoff: { initial: 500, factor: 2, max: 2000 } },
+    }).finally(() => bed.partition('h2', false)); // the link is up again even if the client was killed
+    expect(r.results).toBe(r.submitted);
+    expect(r.distinct).toBe(r.submitted);
+    expect(r.h2Alive).toBe(true);
+    expect(r.events.map((e: { event: string }) => e.event)).toEqual(['memberLost', 'reconnect']);
+    expect(r.stats).toMatchObject({ alive: 2, reconnects: 1, failed: 0 });
+    expect(r.detectionMs).toBeGreaterThan(heartbeatTimeout - 1000);
+    expect(r.detectionMs).toBeLessThan(heartbeatTimeout + 1500);
+    // Back within one backoff step (2 s) plus one connection attempt (4 s) of the link's return.
+    expect(r.recoveryMs).toBeGreaterThan(0);
+    expect(r.recoveryMs).toBeLessThan(2000 + 4000 + 1000);
+    const counts = executions(dir);
+    expect(counts.size).toBe(r.submitted);
+    // Only the calls in flight on h2 when its link went down can have run twice (their results never came back).
+    expect(sum(counts) - r.submitted).toBeLessThanOrEqual(2);
+    // h2 ran items submitted after it came back.
+    const h2 = fs.readFileSync(path.join(dir, 'h2.log'), 'utf8').split('\n').filter(Boolean).map(Number);
+    expect(h2.some((i) => i >= r.submittedAtReconnect)).toBe(true);
+    expect(r.elapsedMs).toBeLessThan(15_000 + 20_000);
+  }, 60_000);
+
   describe('cluster on Redis', () => {
-    let redisPid = 0;
     beforeAll(async () => {
-      redisPid = await startRedis();
+      await startRedis();
     }, 30_000);
 
     it('a worker host killed mid-job: every result once; its jobs re-run within lock + stalled interval', async () => {
@@ -156,6 +192,34 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
       expect(r.recoveryMs).toBeLessThan(2000 + 12_000);
     }, 60_000);
 
+    it('Redis restarted with persistence mid-run: nothing lost, every result once, counted re-runs', async () => {
+      const queue = 'bed-restart';
+      await startWorker('h1', queue);
+      await startWorker('h2', queue);
+      const dir = logDir();
+      const n = 100;
+      const r = await scenario('cluster', {
+        queue,
+        n,
+        failure: 'redis-restart',
+        restartAfterResults: 30,
+        rNamespace: bed.ns('r'),
+        redisArgs: persistentRedisArgs(),
+        logDir: dir,
+        waitMs: 20,
+      });
+      expect(r.hang).toBeUndefined();
+      expect(r.otherErrors).toEqual([]);
+      expect(r).toMatchObject({ fulfilled: n, distinct: n, lost: 0 });
+      expect(r.stats).toMatchObject({ submitted: n, completed: n, failed: 0, lost: 0, resubmitted: 0 });
+      const counts = executions(dir);
+      expect(counts.size).toBe(n);
+      // A job whose worker could not report its result while Redis was down runs again once its lock expires:
+      // at most the jobs running then (two workers, two each).
+      expect(sum(counts) - n).toBeLessThanOrEqual(4);
+      expect(r.settleMs).toBeLessThan(15_000);
+    }, 60_000);
+
     it('Redis restarted empty: every future settles (LostJobError), none hangs', async () => {
       const queue = 'bed-empty';
       const dir = logDir();
@@ -163,13 +227,12 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
         queue,
         n: 40,
         failure: 'redis-empty',
-        redisPid,
-        restartAfterMs: 300,
         rNamespace: bed.ns('r'),
-        redisArgs: redisArgs(dir),
+        redisArgs: redisArgs(dir, false),
         logDir: dir,
         waitMs: 20,
       });
+      expect(r.hang).toBeUndefined();
       expect(r.otherErrors).toEqual([]);
       expect(r.fulfilled + r.lost).toBe(40);
       expect(r.lost).toBeGreaterThan(0);

@@ -39,9 +39,17 @@ describe('ssh targets', () => {
   });
 
   it('accepts user names, host names, IPv4 and bracketed IPv6 literals and ports', () => {
-    expect(parseSshTarget('ssh://deploy@build-01.example.com:2222')).toEqual({ user: 'deploy', host: 'build-01.example.com', port: '2222' });
+    expect(parseSshTarget('ssh://deploy@build-01.example.com:2222')).toEqual({
+      user: 'deploy',
+      host: 'build-01.example.com',
+      port: '2222',
+    });
     expect(parseSshTarget('ssh://10.0.0.7')).toEqual({ user: undefined, host: '10.0.0.7', port: undefined });
-    expect(parseSshTarget('ssh://svc.user_1@[fe80::1%eth0]:22/')).toEqual({ user: 'svc.user_1', host: 'fe80::1%eth0', port: '22' });
+    expect(parseSshTarget('ssh://svc.user_1@[fe80::1%eth0]:22/')).toEqual({
+      user: 'svc.user_1',
+      host: 'fe80::1%eth0',
+      port: '22',
+    });
     expect(parseSshTarget('ssh://node-a')).toEqual({ user: undefined, host: 'node-a', port: undefined });
   });
 });

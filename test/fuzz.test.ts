@@ -22,13 +22,26 @@ function fuzz(args: string[], env: Record<string, string> = {}) {
 describe('fuzz harness', () => {
   it('runs every API target, mutated buffers and the exit scenario with a fixed seed without failures', () => {
     // Fixed cases rather than --seconds: the same work however busy the machine is (every target twice).
-    const { status, output } = fuzz(['--seed', '20261129', '--case', 'api:0-99', '--case', 'buffers:0-39',
-      '--case', 'scenario:18']);
+    const { status, output } = fuzz([
+      '--seed',
+      '20261129',
+      '--case',
+      'api:0-99',
+      '--case',
+      'buffers:0-39',
+      '--case',
+      'scenario:18',
+    ]);
     expect(output, output).toMatch(/fuzz: no failures/);
     expect(status).toBe(0);
     expect(Number(/fuzz: (\d+) cases/.exec(output)?.[1])).toBe(141);
-    for (const subject of ['api/describe:', 'api/opencl.evaluate:', 'api/distributed openers:', 'buffers:',
-      'scenario/process.exit during native work: exits']) {
+    for (const subject of [
+      'api/describe:',
+      'api/opencl.evaluate:',
+      'api/distributed openers:',
+      'buffers:',
+      'scenario/process.exit during native work: exits',
+    ]) {
       expect(output).toContain(subject);
     }
   });
@@ -49,8 +62,10 @@ describe('fuzz harness', () => {
   ];
   it.each(failures)('reports a child that does "%s" with the case that did it and a reproducer', (mode, line) => {
     const timeout = mode === 'hang' ? ['--case-timeout', '3000'] : [];
-    const { status, output } = fuzz(['--seed', '5', '--case', 'api:0', '--case', 'api:1', ...timeout,
-      '--child', fakeChild], { FUZZ_FAKE: mode });
+    const { status, output } = fuzz(
+      ['--seed', '5', '--case', 'api:0', '--case', 'api:1', ...timeout, '--child', fakeChild],
+      { FUZZ_FAKE: mode },
+    );
     expect(output).toMatch(line);
     expect(output).toContain('reproduce: npm run fuzz -- --seed 5 --case api:1');
     expect(output).not.toMatch(/FAIL api:0/);

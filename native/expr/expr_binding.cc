@@ -36,53 +36,10 @@ const void* ArrayData(const TypedArrayView& array, const std::string& name, Asyn
   return call.held.back()->Data();
 }
 
-// The typed arrays a register of each kind reads (typed.ts gives each input its natural kind).
-Source RequireSource(const TypedArrayView& array, Kind kind, const std::string& name) {
-  const napi_typedarray_type t = array.type;
-  switch (kind) {
-    case Kind::kFloat64:
-      if (t == napi_float64_array) return Source::kFloat64;
-      break;
-    case Kind::kFloat32:
-      if (t == napi_float32_array) return Source::kFloat32;
-      break;
-    case Kind::kInt32:
-      if (t == napi_int32_array) return Source::kInt32;
-      if (t == napi_int16_array) return Source::kInt16;
-      if (t == napi_int8_array) return Source::kInt8;
-      if (t == napi_uint16_array) return Source::kUint16;
-      if (t == napi_uint8_array || t == napi_uint8_clamped_array) return Source::kUint8;
-      break;
-    case Kind::kInt64:
-      if (t == napi_bigint64_array) return Source::kInt64;
-      if (t == napi_uint32_array) return Source::kUint32;
-      break;
-    case Kind::kBool:
-      if (t == napi_uint8_array) return Source::kUint8;
-      break;
-  }
-  throw TypeError(name + " is not a typed array its register's kind reads");
-}
-
 Input RequireInput(const Napi::Value& value, size_t index, Kind kind, Call& call) {
   const std::string name = "inputs[" + std::to_string(index) + "]";
   Input input;
-  if (value.IsNumber()) {
-    const double scalar = value.As<Napi::Number>().DoubleValue();
-    if (kind != Kind::kFloat64 && !(kind == Kind::kBool && (scalar == 0 || scalar == 1))) {
-      throw TypeError(name + ": a number is a float64 or bool (0 or 1) scalar");
-    }
-    std::memcpy(&input.scalar, &scalar, sizeof scalar);
-    return input;
-  }
-  if (value.IsBigInt()) {
-    if (kind != Kind::kInt64) throw TypeError(name + ": a bigint is an int64 scalar");
-    bool lossless = false;
-    const int64_t scalar = value.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) throw RangeError(name + " does not fit in int64");
-    std::memcpy(&input.scalar, &scalar, sizeof scalar);
-    return input;
-  }
+  if (ReadScalar(value, kind, name, &input.scalar)) return input;
   const TypedArrayView array = ReadTypedArray(value, name, {}, "a number, a bigint or a typed array");
   input.source = RequireSource(array, kind, name);
   if (array.length != call.length) throw RangeError(name + " has the wrong length");
@@ -189,6 +146,53 @@ Napi::Value OpNames(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Source RequireSource(const TypedArrayView& array, Kind kind, const std::string& name) {
+  const napi_typedarray_type t = array.type;
+  switch (kind) {
+    case Kind::kFloat64:
+      if (t == napi_float64_array) return Source::kFloat64;
+      break;
+    case Kind::kFloat32:
+      if (t == napi_float32_array) return Source::kFloat32;
+      break;
+    case Kind::kInt32:
+      if (t == napi_int32_array) return Source::kInt32;
+      if (t == napi_int16_array) return Source::kInt16;
+      if (t == napi_int8_array) return Source::kInt8;
+      if (t == napi_uint16_array) return Source::kUint16;
+      if (t == napi_uint8_array || t == napi_uint8_clamped_array) return Source::kUint8;
+      break;
+    case Kind::kInt64:
+      if (t == napi_bigint64_array) return Source::kInt64;
+      if (t == napi_uint32_array) return Source::kUint32;
+      break;
+    case Kind::kBool:
+      if (t == napi_uint8_array) return Source::kUint8;
+      break;
+  }
+  throw TypeError(name + " is not a typed array its register's kind reads");
+}
+
+bool ReadScalar(const Napi::Value& value, Kind kind, const std::string& name, uint64_t* bits) {
+  if (value.IsNumber()) {
+    const double scalar = value.As<Napi::Number>().DoubleValue();
+    if (kind != Kind::kFloat64 && !(kind == Kind::kBool && (scalar == 0 || scalar == 1))) {
+      throw TypeError(name + ": a number is a float64 or bool (0 or 1) scalar");
+    }
+    std::memcpy(bits, &scalar, sizeof scalar);
+    return true;
+  }
+  if (value.IsBigInt()) {
+    if (kind != Kind::kInt64) throw TypeError(name + ": a bigint is an int64 scalar");
+    bool lossless = false;
+    const int64_t scalar = value.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw RangeError(name + " does not fit in int64");
+    std::memcpy(bits, &scalar, sizeof scalar);
+    return true;
+  }
+  return false;
+}
 
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("exprEvaluate", Napi::Function::New<Guarded<EvaluateSync>>(env, "exprEvaluate"));

@@ -411,15 +411,6 @@ void FillRaw(Kind kind, uint64_t raw, void* slot, size_t n) {
   }
 }
 
-size_t KindSize(Kind kind) {
-  switch (kind) {
-    case Kind::kBool: return 1;
-    case Kind::kInt32:
-    case Kind::kFloat32: return 4;
-    default: return 8;
-  }
-}
-
 HOTPATH_CLONES void RunRange(const Program& p, const std::vector<Input>& inputs, const std::vector<void*>& outputs,
                              size_t begin, size_t end, size_t blockSize, Accumulator* partial) {
   // Scratch grows with min(blockSize, range), not with blockSize alone: a large blockSize on a short
@@ -499,6 +490,63 @@ bool KindsFit(const Instruction& in, const std::vector<Kind>& kinds) {
 }  // namespace
 
 const char* OpName(Op op) { return kOpNames[static_cast<size_t>(op)]; }
+
+size_t KindSize(Kind kind) {
+  switch (kind) {
+    case Kind::kBool: return 1;
+    case Kind::kInt32:
+    case Kind::kFloat32: return 4;
+    default: return 8;
+  }
+}
+
+uint64_t ElementBits(const Input& in, Kind kind, int64_t index) {
+  uint64_t bits = 0;
+  WithType(kind, [&](auto t) {
+    using T = decltype(t);
+    T value{};
+    LoadConverted(in, static_cast<size_t>(index), 1, &value);
+    if constexpr (std::is_same_v<T, int64_t>) {
+      std::memcpy(&bits, &value, sizeof value);
+    } else {
+      const double real = static_cast<double>(value);  // exact for bool, int32 and float32
+      std::memcpy(&bits, &real, sizeof real);
+    }
+  });
+  return bits;
+}
+
+namespace {
+// Run's raw result of reduction k as an accumulator, and back.
+Accumulator FromRaw(Kind kind, uint64_t raw) {
+  Accumulator acc;
+  double real;
+  std::memcpy(&real, &raw, sizeof real);
+  if (kind == Kind::kInt64) std::memcpy(&acc.integer, &raw, sizeof raw);
+  else if (kind == Kind::kInt32 || kind == Kind::kBool) acc.integer = static_cast<int64_t>(real);
+  else acc.real = real;
+  return acc;
+}
+uint64_t ToRaw(Kind kind, const Accumulator& acc) {
+  uint64_t raw;
+  const double real = kind == Kind::kInt32 || kind == Kind::kBool ? static_cast<double>(acc.integer) : acc.real;
+  if (kind == Kind::kInt64) std::memcpy(&raw, &acc.integer, sizeof raw);
+  else std::memcpy(&raw, &real, sizeof raw);
+  return raw;
+}
+}  // namespace
+
+uint64_t ReductionIdentity(const Program& program, int32_t k) {
+  const Output& out = program.outputs[k];
+  const Kind kind = program.kinds[out.source];
+  return ToRaw(kind, InitialAccumulator(out.kind, kind));
+}
+
+uint64_t CombineReductions(const Program& program, int32_t k, uint64_t a, uint64_t b) {
+  const Output& out = program.outputs[k];
+  const Kind kind = program.kinds[out.source];
+  return ToRaw(kind, CombineAccumulators(out.kind, kind, FromRaw(kind, a), FromRaw(kind, b)));
+}
 
 Program Decode(const int32_t* code, size_t length, const uint64_t* constants, size_t nConstants) {
   Require(length >= kHeader, "missing header");
@@ -582,11 +630,12 @@ void Run(const Program& program, const std::vector<Input>& inputs, const std::ve
     Accumulator acc = InitialAccumulator(out.kind, kind);
     for (size_t c = 0; c < std::max<size_t>(chunks, 1); ++c) acc = CombineAccumulators(out.kind, kind, acc, partials[c * nOutputs + k]);
     // int64: the raw integer; bool and int32: exactly as a double; floats: the double.
-    double value = out.kind == OutputKind::kElementwise ? std::numeric_limits<double>::quiet_NaN()
-                   : kind == Kind::kBool || kind == Kind::kInt32 ? static_cast<double>(acc.integer)
-                                                                 : acc.real;
-    if (out.kind != OutputKind::kElementwise && kind == Kind::kInt64) std::memcpy(&reductions[k], &acc.integer, 8);
-    else std::memcpy(&reductions[k], &value, 8);
+    if (out.kind == OutputKind::kElementwise) {
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      std::memcpy(&reductions[k], &nan, sizeof nan);
+    } else {
+      reductions[k] = ToRaw(kind, acc);
+    }
   }
 }
 

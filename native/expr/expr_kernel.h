@@ -64,6 +64,17 @@ struct RunOptions {
   size_t blockSize = 1024;
 };
 
+// Bytes per element of a register of `kind`.
+size_t KindSize(Kind kind);
+
+// Element `index` of an array input as the raw 64 bits of a scalar of `kind` (Input::scalar).
+uint64_t ElementBits(const Input& in, Kind kind, int64_t index);
+
+// Full reduction k's results as Run returns them (raw 64 bits): its identity, and two partial results
+// (of two ranges of elements) as one, in the reduction's kind (int32 wraps, int64 wraps, floats NaN-propagate).
+uint64_t ReductionIdentity(const Program& program, int32_t k);
+uint64_t CombineReductions(const Program& program, int32_t k, uint64_t a, uint64_t b);
+
 // Evaluates `program` over n elements. outputs[k] is the result array of elementwise output k (of
 // its register's kind) and unused for reductions; reductions[k] receives the raw 64 bits of reduction
 // output k's accumulator: a double for float and bool/int32 operands, an int64 for int64 ones. Inputs

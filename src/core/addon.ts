@@ -14,9 +14,15 @@ export interface NativeAddon {
    */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
+  /** Runs expression bytecode over strided, broadcast n-d views (native/expr/ndarray_kernel.h); as exprEvaluate. */
+  exprEvaluateNd(...args: ExprEvaluateNdArgs): Float64Array;
+  exprEvaluateNdAsync(...args: ExprEvaluateNdArgs): Promise<Float64Array>;
   /** The VM's opcode names in opcode order (must equal OPS in src/lang/ops.ts). */
   exprOpNames(): string[];
-  /** Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16 offsets. */
+  /**
+   * Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16
+   * offsets.
+   */
   countminUpdate(
     counters: Uint32Array,
     shape: Uint32Array,
@@ -127,6 +133,8 @@ export interface OpenclDeviceRecord {
   maxWorkGroupSize: number;
   maxWorkItemSizes: number[];
   fp64: boolean;
+  /** 64-bit integers: the full profile, or an embedded one with cles_khr_int64. */
+  int64: boolean;
 }
 
 export interface OpenclPlatformRecord {
@@ -144,6 +152,26 @@ export interface OpenclKernelRecord {
   /** null when the driver keeps no argument metadata. */
   args: Array<{ name: string; type: string; addressSpace: 'global' | 'local' | 'constant' | 'private' }> | null;
 }
+
+export type ExprEvaluateNdArgs = [
+  code: Int32Array,
+  constants: Float64Array,
+  /** Typed arrays (each read through its strides and offset), numbers or bigints (as exprEvaluate's). */
+  inputs: readonly (ArrayBufferView | number | bigint)[],
+  /** Per input: elements between neighbours along each result dimension (0 where broadcast); null for numbers. */
+  strides: (readonly number[] | null)[],
+  offsets: number[],
+  /** The result shape (at least one dimension). */
+  shape: readonly number[],
+  /** Per output: its C-order result (the typed array of its kind), or null (a full or an axis reduction). */
+  outputs: readonly (ArrayBufferView | null)[],
+  /** Per output: [reduction, axis], reduction 0 (none), 1 sum, 2 prod, 3 min, 4 max, 5 mean. */
+  axes: Int32Array,
+  /** Per output: the Float64Array of the shape without its axis (axis reductions), else null. */
+  reduced: (Float64Array | null)[],
+  threads: number,
+  blockSize: number,
+];
 
 export type ExprEvaluateArgs = [
   code: Int32Array,

@@ -15,7 +15,12 @@ const generations = new Map<string, number>();
 
 /** Built-in error classes a load error keeps (a SyntaxError in the module stays a SyntaxError). */
 const loadErrorClasses: Record<string, new (message: string, options?: { cause?: unknown }) => Error> = {
-  SyntaxError, TypeError, RangeError, ReferenceError, EvalError, URIError,
+  SyntaxError,
+  TypeError,
+  RangeError,
+  ReferenceError,
+  EvalError,
+  URIError,
 };
 
 /**

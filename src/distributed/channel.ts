@@ -35,29 +35,32 @@ export interface SetCallbackOptions {
 }
 
 export class Channel<T = unknown> implements AsyncIterable<T> {
-  private readonly queue: unknown[] = [];
-  private readonly waiters: Waiter[] = [];
+  readonly #queue: unknown[] = [];
+  readonly #waiters: Waiter[] = [];
   /** Why receive() fails once the queue is drained; null while the channel is open. */
-  private endReason: Error | null = null;
-  private readonly closeWaiters: Array<(reason: Error) => void> = [];
-  private callback: ((value: T) => void) | null = null;
-  private endMarker: { value: unknown } | null = null;
+  #endReason: Error | null = null;
+  readonly #closeWaiters: Array<(reason: Error) => void> = [];
+  #callback: ((value: T) => void) | null = null;
+  #endMarker: { value: unknown } | null = null;
+  readonly #port: ChannelPort;
 
   /** @internal Channels are made by Gateway.remoteExec and by the remote side. */
   constructor(
     readonly id: number,
-    private readonly port: ChannelPort,
-  ) {}
+    port: ChannelPort,
+  ) {
+    this.#port = port;
+  }
 
   /** True once either side closed the channel, the remote code finished, or the gateway went away. */
   get closed(): boolean {
-    return this.endReason !== null;
+    return this.#endReason !== null;
   }
 
   /** Sends one value (structured serialization: typed arrays, Maps, Dates, BigInts...). */
   send(value: unknown): void {
-    if (this.endReason) throw new ChannelClosedError(`channel ${this.id} on ${this.port.label} is closed`);
-    this.port.post({ t: 'data', ch: this.id, value });
+    if (this.#endReason) throw new ChannelClosedError(`channel ${this.id} on ${this.#port.label} is closed`);
+    this.#port.post({ t: 'data', ch: this.id, value });
   }
 
   /**
@@ -66,23 +69,23 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    * died, and with TimeoutError after `timeout` ms.
    */
   receive(options?: ReceiveOptions): Promise<T> {
-    if (this.callback) throw new Error(`channel.receive: channel ${this.id} delivers to its setCallback callback`);
+    if (this.#callback) throw new Error(`channel.receive: channel ${this.id} delivers to its setCallback callback`);
     const timeout = checkTimeout(
       'channel.receive',
       'timeout',
       checkKnownOptions('channel.receive', options, ['timeout']).timeout,
     );
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as T);
-    if (this.endReason) return Promise.reject(this.endReason);
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift() as T);
+    if (this.#endReason) return Promise.reject(this.#endReason);
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = { resolve: resolve as (value: unknown) => void, reject };
       if (timeout !== undefined) {
         waiter.deadline = setDeadline(() => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(new TimeoutError(`channel ${this.id} on ${this.port.label}: no value within ${timeout} ms`));
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          reject(new TimeoutError(`channel ${this.id} on ${this.#port.label}: no value within ${timeout} ms`));
         }, timeout);
       }
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 
@@ -99,9 +102,9 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     );
     const settle = (reason: Error) =>
       reason instanceof ChannelClosedError ? Promise.resolve() : Promise.reject(reason);
-    if (this.endReason) return settle(this.endReason);
-    const closed = new Promise<Error>((resolve) => this.closeWaiters.push(resolve));
-    const message = `channel ${this.id} on ${this.port.label}: not closed within ${timeout} ms`;
+    if (this.#endReason) return settle(this.#endReason);
+    const closed = new Promise<Error>((resolve) => this.#closeWaiters.push(resolve));
+    const message = `channel ${this.id} on ${this.#port.label}: not closed within ${timeout} ms`;
     return raceTimeout(closed, timeout, message).then(settle);
   }
 
@@ -114,18 +117,18 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     if (typeof callback !== 'function')
       throw new TypeError(`channel.setCallback: callback must be a function, got ${typeName(callback)}`);
     const opts = checkKnownOptions('channel.setCallback', options, ['endMarker']);
-    if (this.callback) throw new Error(`channel.setCallback: channel ${this.id} already has a callback`);
-    this.callback = callback;
-    this.endMarker = 'endMarker' in opts ? { value: opts.endMarker } : null;
-    for (const value of this.queue.splice(0)) this.call(value);
-    if (this.endReason) this.callEndMarker();
+    if (this.#callback) throw new Error(`channel.setCallback: channel ${this.id} already has a callback`);
+    this.#callback = callback;
+    this.#endMarker = 'endMarker' in opts ? { value: opts.endMarker } : null;
+    for (const value of this.#queue.splice(0)) this.#call(value);
+    if (this.#endReason) this.#callEndMarker();
   }
 
   /** Closes both directions; values already received stay readable. Idempotent. */
   close(): void {
-    if (this.endReason) return;
-    this.port.post({ t: 'close', ch: this.id });
-    this.end(new ChannelClosedError(`channel ${this.id} on ${this.port.label} is closed`));
+    if (this.#endReason) return;
+    this.#port.post({ t: 'close', ch: this.id });
+    this.end(new ChannelClosedError(`channel ${this.id} on ${this.#port.label} is closed`));
   }
 
   /** Values until the channel closes; rethrows a remote or gateway error. */
@@ -142,11 +145,11 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
 
   /** @internal A value arrived from the other side. */
   deliver(value: unknown): void {
-    if (this.endReason) return;
-    if (this.callback) return this.call(value);
-    const waiter = this.waiters.shift();
+    if (this.#endReason) return;
+    if (this.#callback) return this.#call(value);
+    const waiter = this.#waiters.shift();
     if (!waiter) {
-      this.queue.push(value);
+      this.#queue.push(value);
       return;
     }
     waiter.deadline?.clear();
@@ -155,24 +158,24 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
 
   /** @internal The channel ended for `reason`: pending and later receives fail with it once drained. */
   end(reason: Error): void {
-    if (this.endReason) return;
-    this.endReason = reason;
-    this.port.release(this.id);
-    for (const waiter of this.waiters.splice(0)) {
+    if (this.#endReason) return;
+    this.#endReason = reason;
+    this.#port.release(this.id);
+    for (const waiter of this.#waiters.splice(0)) {
       waiter.deadline?.clear();
       waiter.reject(reason);
     }
-    for (const resolve of this.closeWaiters.splice(0)) resolve(reason);
-    if (this.callback) this.callEndMarker();
+    for (const resolve of this.#closeWaiters.splice(0)) resolve(reason);
+    if (this.#callback) this.#callEndMarker();
   }
 
-  private call(value: unknown): void {
-    callReporting(`channel ${this.id} callback`, this.callback as (value: unknown) => void, value);
+  #call(value: unknown): void {
+    callReporting(`channel ${this.id} callback`, this.#callback as (value: unknown) => void, value);
   }
 
-  private callEndMarker(): void {
-    const marker = this.endMarker;
-    this.endMarker = null;
-    if (marker) this.call(marker.value);
+  #callEndMarker(): void {
+    const marker = this.#endMarker;
+    this.#endMarker = null;
+    if (marker) this.#call(marker.value);
   }
 }

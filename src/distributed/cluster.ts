@@ -8,12 +8,15 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { checkKnownOptions } from '../core/options.js';
 import { checkTimeout, raceTimeout } from '../core/timeout.js';
+import { callReporting } from '../core/report.js';
 import { checkBoolean, checkInteger, checkOptions, typeName } from '../core/validate.js';
 import { LostJobError, RemoteError } from '../core/errors.js';
 import type { ResultStream } from '../async/map.js';
 import { Future, type FutureControl } from '../core/future.js';
 import { decodeValue, encodeValue, fromJobFailure, type JobData } from './job.js';
 import { type DistributedMapOptions, mapFutures } from './map.js';
+import type { MapProgress } from '../core/map-progress.js';
+import { usesRenamedOption } from '../core/deprecate.js';
 import { loadBullmq, type RedisConnection, redisOptions, withReachableRedis } from '../core/redis.js';
 
 export interface ClusterExecutorOptions {
@@ -23,7 +26,9 @@ export interface ClusterExecutorOptions {
   queue: string;
   /** The module whose exports jobs run; it must be on the workers' `--module` allow-list. */
   module: string;
-  /** Runs of a job before it fails for good. Default 3. */
+  /** Extra runs of a job after it failed (0: run once). Default 2. */
+  retries?: number;
+  /** @deprecated Use `retries` (= attempts - 1): runs of a job before it fails for good. */
   attempts?: number;
   /** First retry delay in ms, doubling after each failure. Default 1000. */
   backoff?: number;
@@ -38,11 +43,18 @@ export interface ClusterExecutorOptions {
    * Infinity turns the check off.
    */
   lostJobCheck?: number;
-  /** Submit a lost job again (it may then run twice: at-least-once) instead of rejecting its future. Default false. */
+  /**
+   * Submit a lost job again (it may then run twice: at-least-once) instead of rejecting its future.
+   * Default false.
+   */
   resubmitLost?: boolean;
 }
 
-export interface ClusterProgress {
+/**
+ * Progress a job reported (`this.progress(value)`), in the package's progress shape: `completed` of `total`
+ * counts jobs (a map's items for `onJobProgress`, the executor's jobs for its 'progress' event).
+ */
+export interface ClusterProgress extends MapProgress {
   jobId: string;
   /** Position of the job in its map() input; absent for submit(). */
   index?: number;
@@ -50,7 +62,10 @@ export interface ClusterProgress {
 }
 
 export interface ClusterMapOptions extends DistributedMapOptions {
-  /** Progress a job reports through `this.progress()`, with its position in the input. Default concurrency: 1000. */
+  /**
+   * Progress a job reports through `this.progress()`, with its position in the input and the map's
+   * `{ completed, total }`. Default concurrency: 1000.
+   */
   onJobProgress?: (event: ClusterProgress) => void;
 }
 
@@ -72,6 +87,8 @@ interface PendingJob {
   control: FutureControl;
   index?: number;
   onJobProgress?: (event: ClusterProgress) => void;
+  /** The map's count of results in and its input length, read when the job reports progress. */
+  mapProgress?: MapProgress;
   /** The job as added to the queue (kept to resubmit it), and whether Redis has acknowledged it. */
   queued: QueuedJob;
   added: boolean;
@@ -94,10 +111,10 @@ function checkExportName(where: string, exportName: unknown): asserts exportName
 export class ClusterExecutor extends EventEmitter {
   readonly queueName: string;
   readonly module: string;
-  private readonly jobOptions: { attempts: number; backoff: { type: 'exponential'; delay: number } };
-  private readonly timeout: number | undefined;
-  private readonly pending = new Map<string, PendingJob>();
-  private readonly counts: ClusterStats = {
+  readonly #jobOptions: { attempts: number; backoff: { type: 'exponential'; delay: number } };
+  readonly #timeout: number | undefined;
+  readonly #pending = new Map<string, PendingJob>();
+  readonly #counts: ClusterStats = {
     submitted: 0,
     completed: 0,
     failed: 0,
@@ -105,13 +122,13 @@ export class ClusterExecutor extends EventEmitter {
     lost: 0,
     resubmitted: 0,
   };
-  private readonly lostJobCheck: number | undefined;
-  private readonly resubmitLost: boolean;
-  private lostJobTimer: NodeJS.Timeout | null = null;
-  private checkingLostJobs = false;
-  private readonly connected: Promise<Connected>;
-  private readonly batch: QueuedJob[] = [];
-  private closedError: Error | null = null;
+  readonly #lostJobCheck: number | undefined;
+  readonly #resubmitLost: boolean;
+  #lostJobTimer: NodeJS.Timeout | null = null;
+  #checkingLostJobs = false;
+  readonly #connected: Promise<Connected>;
+  readonly #batch: QueuedJob[] = [];
+  #closedError: Error | null = null;
 
   constructor(options: ClusterExecutorOptions) {
     super();
@@ -120,6 +137,7 @@ export class ClusterExecutor extends EventEmitter {
       'connection',
       'queue',
       'module',
+      'retries',
       'attempts',
       'backoff',
       'timeout',
@@ -134,23 +152,28 @@ export class ClusterExecutor extends EventEmitter {
     }
     this.queueName = opts.queue as string;
     this.module = opts.module as string;
-    const attempts = opts.attempts === undefined ? 3 : checkInteger(where, 'attempts', opts.attempts, 1);
+    let attempts = 3; // BullMQ counts runs: retries + 1
+    const renamed = { old: 'attempts', new: 'retries' };
+    if (usesRenamedOption(where, opts, renamed, 'HOTPATH_DEP_CLUSTER_ATTEMPTS', 'retries = attempts - 1'))
+      attempts = checkInteger(where, 'attempts', opts.attempts, 1);
+    else if (opts.retries !== undefined) attempts = checkInteger(where, 'retries', opts.retries, 0) + 1;
     const backoff = opts.backoff === undefined ? 1000 : checkInteger(where, 'backoff', opts.backoff, 0);
-    this.timeout = checkTimeout(where, 'timeout', opts.timeout);
+    this.#timeout = checkTimeout(where, 'timeout', opts.timeout);
     const connectTimeout =
       opts.connectTimeout === undefined ? 10_000 : checkTimeout(where, 'connectTimeout', opts.connectTimeout);
-    this.jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
-    this.lostJobCheck = opts.lostJobCheck === undefined ? 5000 : checkTimeout(where, 'lostJobCheck', opts.lostJobCheck);
-    if (this.lostJobCheck !== undefined) checkInteger(where, 'lostJobCheck', this.lostJobCheck, 1);
-    this.resubmitLost =
+    this.#jobOptions = { attempts, backoff: { type: 'exponential', delay: backoff } };
+    this.#lostJobCheck =
+      opts.lostJobCheck === undefined ? 5000 : checkTimeout(where, 'lostJobCheck', opts.lostJobCheck);
+    if (this.#lostJobCheck !== undefined) checkInteger(where, 'lostJobCheck', this.#lostJobCheck, 1);
+    this.#resubmitLost =
       opts.resubmitLost === undefined ? false : checkBoolean(where, 'resubmitLost', opts.resubmitLost);
-    this.connected = this.connect(redis, connectTimeout);
-    this.connected.catch(() => {}); // each submitted Future reports it
+    this.#connected = this.#connect(redis, connectTimeout);
+    this.#connected.catch(() => {}); // each submitted Future reports it
   }
 
   /** Runs `exportName(...args)` of the executor's module as one job. */
   submit<T = unknown>(exportName: string, ...args: unknown[]): Future<T> {
-    return this.enqueue<T>('ClusterExecutor.submit', exportName, args, {});
+    return this.#enqueue<T>('ClusterExecutor.submit', exportName, args, {});
   }
 
   /** One job per item, `exportName(item)`, as the Pool's map: read lazily, `concurrency` jobs in flight. */
@@ -161,33 +184,35 @@ export class ClusterExecutor extends EventEmitter {
   ): ResultStream<R> {
     const where = 'ClusterExecutor.map';
     checkExportName(where, exportName);
-    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress; // all options: checked by mapFutures
+    // All the options are checked by mapFutures.
+    const onJobProgress = (checkOptions(where, options) as ClusterMapOptions).onJobProgress;
     if (onJobProgress !== undefined && typeof onJobProgress !== 'function') {
       throw new TypeError(`${where}: onJobProgress must be a function, got ${typeName(onJobProgress)}`);
     }
     return mapFutures<unknown, R>(
       where,
       items,
-      (item, index) => this.enqueue<R>(where, exportName, [item], { index, onJobProgress }),
+      (item, index, mapProgress) => this.#enqueue<R>(where, exportName, [item], { index, onJobProgress, mapProgress }),
       options,
       1000,
       ['onJobProgress'],
     );
   }
 
-  get stats(): ClusterStats {
-    return { ...this.counts };
+  /** A fresh snapshot of the executor's counters. */
+  stats(): ClusterStats {
+    return { ...this.#counts };
   }
 
   /** Rejects what is still pending here (the jobs stay in Redis) and closes the connections. */
   async close(): Promise<void> {
-    this.closedError ??= new Error(
+    this.#closedError ??= new Error(
       `ClusterExecutor.close: the executor for queue '${this.queueName}' was closed before this job finished`,
     );
-    for (const job of this.pending.values()) job.reject(this.closedError);
-    this.pending.clear();
-    this.stopLostJobCheck();
-    const connected = await this.connected.catch(() => null);
+    for (const job of this.#pending.values()) job.reject(this.#closedError);
+    this.#pending.clear();
+    this.#stopLostJobCheck();
+    const connected = await this.#connected.catch(() => null);
     if (connected) await Promise.all([connected.events.close(), connected.queue.close()]);
   }
 
@@ -195,11 +220,11 @@ export class ClusterExecutor extends EventEmitter {
     await this.close();
   }
 
-  private enqueue<T>(
+  #enqueue<T>(
     where: string,
     exportName: unknown,
     args: unknown[],
-    tag: Pick<PendingJob, 'index' | 'onJobProgress'>,
+    tag: Pick<PendingJob, 'index' | 'onJobProgress' | 'mapProgress'>,
   ): Future<T> {
     checkExportName(where, exportName);
     const jobId = randomUUID();
@@ -207,16 +232,16 @@ export class ClusterExecutor extends EventEmitter {
       module: this.module,
       export: exportName,
       args: encodeValue(where, args),
-      ...(this.timeout ? { timeout: this.timeout } : {}),
+      ...(this.#timeout ? { timeout: this.#timeout } : {}),
     };
     const queued: QueuedJob = {
       name: exportName,
       data,
-      opts: { ...this.jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
+      opts: { ...this.#jobOptions, jobId, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } },
     };
     const future = new Future<T>((resolve, reject, control) => {
-      if (this.closedError) return reject(this.closedError);
-      this.pending.set(jobId, {
+      if (this.#closedError) return reject(this.#closedError);
+      this.#pending.set(jobId, {
         resolve: resolve as (value: unknown) => void,
         reject,
         control,
@@ -224,29 +249,29 @@ export class ClusterExecutor extends EventEmitter {
         queued,
         added: false,
       });
-      control.signal.addEventListener('abort', () => this.cancelJob(jobId));
+      control.signal.addEventListener('abort', () => this.#cancelJob(jobId));
     });
     if (future.done) return future;
-    this.counts.submitted++;
-    this.addJob(queued);
+    this.#counts.submitted++;
+    this.#addJob(queued);
     return future;
   }
 
-  private addJob(queued: QueuedJob): void {
-    this.batch.push(queued);
-    if (this.batch.length === 1) setImmediate(() => this.flush());
-    this.startLostJobCheck();
+  #addJob(queued: QueuedJob): void {
+    this.#batch.push(queued);
+    if (this.#batch.length === 1) setImmediate(() => this.#flush());
+    this.#startLostJobCheck();
   }
 
-  private startLostJobCheck(): void {
-    if (this.lostJobCheck === undefined || this.lostJobTimer !== null) return;
-    this.lostJobTimer = setInterval(() => void this.checkLostJobs(), this.lostJobCheck);
-    this.lostJobTimer.unref();
+  #startLostJobCheck(): void {
+    if (this.#lostJobCheck === undefined || this.#lostJobTimer !== null) return;
+    this.#lostJobTimer = setInterval(() => void this.#checkLostJobs(), this.#lostJobCheck);
+    this.#lostJobTimer.unref();
   }
 
-  private stopLostJobCheck(): void {
-    if (this.lostJobTimer !== null) clearInterval(this.lostJobTimer);
-    this.lostJobTimer = null;
+  #stopLostJobCheck(): void {
+    if (this.#lostJobTimer !== null) clearInterval(this.#lostJobTimer);
+    this.#lostJobTimer = null;
   }
 
   /**
@@ -254,13 +279,13 @@ export class ClusterExecutor extends EventEmitter {
    * (finished jobs keep theirs for an hour, so a finished job whose event is still on its way is not lost).
    * An unreachable Redis skips the round; ioredis reconnects and the next round checks again.
    */
-  private async checkLostJobs(): Promise<void> {
-    if (this.checkingLostJobs || this.closedError) return;
-    if (this.pending.size === 0) return this.stopLostJobCheck();
-    this.checkingLostJobs = true;
+  async #checkLostJobs(): Promise<void> {
+    if (this.#checkingLostJobs || this.#closedError) return;
+    if (this.#pending.size === 0) return this.#stopLostJobCheck();
+    this.#checkingLostJobs = true;
     try {
-      const { queue } = await this.connected;
-      const ids = [...this.pending].filter(([, job]) => job.added).map(([id]) => id);
+      const { queue } = await this.#connected;
+      const ids = [...this.#pending].filter(([, job]) => job.added).map(([id]) => id);
       if (ids.length === 0) return;
       // BullMQ's client is an ioredis connection (its own typings show only the commands BullMQ uses).
       const client = (await queue.client) as unknown as Redis;
@@ -269,23 +294,23 @@ export class ClusterExecutor extends EventEmitter {
       // While ioredis reconnects, commands wait in its offline queue: a round that cannot finish within the
       // interval is abandoned (the next one asks again) rather than blocking every later round.
       const replies =
-        (await raceTimeout(pipeline.exec(), Math.max(this.lostJobCheck ?? 0, 1000), 'lost-job check: no reply')) ?? [];
+        (await raceTimeout(pipeline.exec(), Math.max(this.#lostJobCheck ?? 0, 1000), 'lost-job check: no reply')) ?? [];
       ids.forEach((id, i) => {
         const [error, exists] = replies[i] ?? [null, 1];
-        if (error === null && exists === 0) this.lost(id);
+        if (error === null && exists === 0) this.#lost(id);
       });
     } catch {
       // Redis unreachable or a command failed: the next round tries again.
     } finally {
-      this.checkingLostJobs = false;
+      this.#checkingLostJobs = false;
     }
   }
 
-  private lost(jobId: string): void {
-    const job = this.take(jobId);
+  #lost(jobId: string): void {
+    const job = this.#take(jobId);
     if (!job) return;
-    this.counts.lost++;
-    if (!this.resubmitLost) {
+    this.#counts.lost++;
+    if (!this.#resubmitLost) {
       job.reject(
         new LostJobError(
           this.queueName,
@@ -295,37 +320,34 @@ export class ClusterExecutor extends EventEmitter {
       );
       return;
     }
-    this.counts.resubmitted++;
+    this.#counts.resubmitted++;
     const newId = randomUUID();
     const queued: QueuedJob = { ...job.queued, opts: { ...job.queued.opts, jobId: newId } };
-    this.pending.set(newId, { ...job, queued, added: false });
-    job.control.signal.addEventListener('abort', () => this.cancelJob(newId));
-    this.addJob(queued);
+    this.#pending.set(newId, { ...job, queued, added: false });
+    job.control.signal.addEventListener('abort', () => this.#cancelJob(newId));
+    this.#addJob(queued);
   }
 
   /** Adds the jobs submitted since the last flush in bulk (one round trip per ADD_BATCH jobs). */
-  private flush(): void {
-    const jobs = this.batch.splice(0);
-    this.connected
+  #flush(): void {
+    const jobs = this.#batch.splice(0);
+    this.#connected
       .then(async ({ queue }) => {
         for (let i = 0; i < jobs.length; i += ADD_BATCH) {
           const slice = jobs.slice(i, i + ADD_BATCH);
           await queue.addBulk(slice);
           for (const job of slice) {
-            const pending = this.pending.get(job.opts.jobId);
+            const pending = this.#pending.get(job.opts.jobId);
             if (pending) pending.added = true;
           }
         }
       })
       .catch((error: unknown) => {
-        for (const job of jobs) this.take(job.opts.jobId)?.reject(error);
+        for (const job of jobs) this.#take(job.opts.jobId)?.reject(error);
       });
   }
 
-  private async connect(
-    redis: ReturnType<typeof redisOptions>,
-    connectTimeout: number | undefined,
-  ): Promise<Connected> {
+  async #connect(redis: ReturnType<typeof redisOptions>, connectTimeout: number | undefined): Promise<Connected> {
     // Read events from just before our first job: a job that finishes before the event reader's
     // first blocking read is still seen.
     const lastEventId = await withReachableRedis('ClusterExecutor', redis, connectTimeout, async (r) => {
@@ -340,25 +362,24 @@ export class ClusterExecutor extends EventEmitter {
     events.on('error', () => {});
     // Back after a disconnection: Redis may have come back without its data, so look for lost jobs at once.
     void queue.client
-      .then((client) => (client as unknown as Redis).on('ready', () => void this.checkLostJobs()))
+      .then((client) => (client as unknown as Redis).on('ready', () => void this.#checkLostJobs()))
       .catch(() => {});
-    events.on('active', ({ jobId }) => this.pending.get(jobId)?.control.markRunning());
+    events.on('active', ({ jobId }) => this.#pending.get(jobId)?.control.markRunning());
     events.on('progress', ({ jobId, data }) => {
-      const job = this.pending.get(jobId);
+      const job = this.#pending.get(jobId);
       if (!job) return;
-      const event: ClusterProgress = {
-        jobId,
-        progress: data,
-        ...(job.index === undefined ? {} : { index: job.index }),
-      };
-      job.onJobProgress?.(event);
-      this.emit('progress', event);
+      const own = { jobId, ...(job.index === undefined ? {} : { index: job.index }), progress: data };
+      // Jobs still awaited are the submitted ones not yet settled.
+      const submitted = this.#counts.submitted;
+      if (job.onJobProgress && job.mapProgress)
+        callReporting('onJobProgress', job.onJobProgress, { ...job.mapProgress, ...own });
+      this.emit('progress', { completed: submitted - this.#pending.size, total: submitted, ...own });
     });
-    events.on('stalled', () => this.counts.stalled++);
+    events.on('stalled', () => this.#counts.stalled++);
     events.on('completed', ({ jobId, returnvalue }) => {
-      const job = this.take(jobId);
+      const job = this.#take(jobId);
       if (!job) return;
-      this.counts.completed++;
+      this.#counts.completed++;
       try {
         // QueueEvents hands the return value over as JSON text of the worker's base64 string.
         const text = returnvalue.startsWith('"') ? (JSON.parse(returnvalue) as string) : returnvalue;
@@ -368,9 +389,9 @@ export class ClusterExecutor extends EventEmitter {
       }
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      const job = this.take(jobId);
+      const job = this.#take(jobId);
       if (!job) return;
-      this.counts.failed++;
+      this.#counts.failed++;
       Job.fromId<JobData, string>(queue, jobId)
         .then((stored) => stored?.stacktrace?.at(-1))
         .catch(() => undefined)
@@ -381,15 +402,15 @@ export class ClusterExecutor extends EventEmitter {
   }
 
   /** The pending job, removed from the table: whatever arrives for it later is ignored. */
-  private take(jobId: string): PendingJob | undefined {
-    const job = this.pending.get(jobId);
-    this.pending.delete(jobId);
+  #take(jobId: string): PendingJob | undefined {
+    const job = this.#pending.get(jobId);
+    this.#pending.delete(jobId);
     return job;
   }
 
-  private cancelJob(jobId: string): void {
-    this.pending.delete(jobId);
+  #cancelJob(jobId: string): void {
+    this.#pending.delete(jobId);
     // A waiting job is removed; an active one is locked by its worker and finishes unobserved.
-    void this.connected.then(({ queue }) => queue.remove(jobId)).catch(() => {});
+    void this.#connected.then(({ queue }) => queue.remove(jobId)).catch(() => {});
   }
 }

@@ -36,7 +36,10 @@ export interface GatewayOptions {
   remoteScript?: string;
   /** Environment of a 'spawn' gateway. Default: process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds for the remote side to start and answer before openGateway rejects (Infinity: no limit). Default 15000. */
+  /**
+   * Milliseconds for the remote side to start and answer before openGateway rejects (Infinity: no limit).
+   * Default 15000.
+   */
   connectTimeout?: number;
   /** Milliseconds between pings. Default 1000. */
   heartbeatInterval?: number;
@@ -142,97 +145,125 @@ export function parseSshTarget(target: string): { user?: string; host: string; p
 }
 
 export class Gateway extends EventEmitter {
-  /** Names this gateway in errors: its target and a process-wide sequence number. */
+  /** Names this gateway in errors: its target and a process-wide sequence number (kept when a Group re-opens it). */
   readonly id: string;
   /** What the remote side reported at start; null until it has answered. */
   info: GatewayInfo | null = null;
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly channels = new Map<number, Channel>();
-  private readonly port: ChannelPort;
-  private readonly exited: Promise<void>;
-  private readonly heartbeatInterval: number;
-  private readonly heartbeatTimeout: number;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private nextChannelId = 1;
-  private lastSeen = Date.now();
-  private lastTick = Date.now();
-  private stderrTail = '';
-  private failure: GatewayError | null = null;
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #channels = new Map<number, Channel>();
+  readonly #port: ChannelPort;
+  readonly #exited: Promise<void>;
+  readonly #heartbeatInterval: number;
+  readonly #heartbeatTimeout: number;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #nextChannelId = 1;
+  #lastSeen = Date.now();
+  #lastTick = Date.now();
+  #stderrTail = '';
+  #failure: GatewayError | null = null;
+  /** The checked options it was opened with: a Group re-opens a lost member with them. */
+  readonly #options: GatewayOptions;
+  #closing = false;
 
   private constructor(
     readonly target: string,
     plan: LaunchPlan,
     options: GatewayOptions,
+    id?: string,
   ) {
     super();
-    this.id = `${target}#${++gatewayCount}`;
-    this.heartbeatInterval = options.heartbeatInterval ?? 1000;
-    this.heartbeatTimeout = options.heartbeatTimeout ?? 10_000;
-    this.port = {
+    this.id = id ?? `${target}#${++gatewayCount}`;
+    this.#options = options;
+    this.#heartbeatInterval = options.heartbeatInterval ?? 1000;
+    this.#heartbeatTimeout = options.heartbeatTimeout ?? 10_000;
+    this.#port = {
       label: `gateway ${this.id}`,
-      post: (message) => this.post(message as ParentMessage),
+      post: (message) => this.#post(message as ParentMessage),
       release: (id) => {
-        this.channels.delete(id);
-        this.setActive(this.channels.size > 0);
+        this.#channels.delete(id);
+        this.#setActive(this.#channels.size > 0);
       },
     };
-    this.child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: options.env ?? process.env, stdio: 'pipe' });
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.once('error', () => resolve());
+    this.#child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: options.env ?? process.env, stdio: 'pipe' });
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('exit', () => resolve());
+      this.#child.once('error', () => resolve());
     });
-    const decoder = new FrameDecoder((message) => this.onMessage(message as RemoteMessage));
-    this.child.stdout.on('data', (chunk: Buffer) => {
+    const decoder = new FrameDecoder((message) => this.#onMessage(message as RemoteMessage));
+    this.#child.stdout.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
       } catch (error) {
-        this.fail(`protocol error (is something on the remote side writing to stdout?): ${(error as Error).message}`);
+        this.#fail(`protocol error (is something on the remote side writing to stdout?): ${(error as Error).message}`);
       }
     });
     // The remote side's stdout and stderr (user code's console.log, raw writes to fd 1 or 2) arrive
     // here: 'output' listeners get them, else they go to this process's stderr.
-    this.child.stderr.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
+    this.#child.stderr.on('data', (chunk: Buffer) => {
+      this.#stderrTail = (this.#stderrTail + chunk.toString()).slice(-STDERR_TAIL_BYTES);
       if (this.listenerCount('output') > 0) this.emit('output', chunk);
       else process.stderr.write(chunk);
     });
-    this.child.stdin.on('error', () => {}); // EPIPE after the child died: reported by 'exit' below.
-    this.child.once('error', (error) => this.fail(`cannot run '${plan.command}': ${error.message}`));
-    this.child.once('exit', (code, signal) => this.fail(signal ? `exited on ${signal}` : `exited with code ${code}`));
+    this.#child.stdin.on('error', () => {}); // EPIPE after the child died: reported by 'exit' below.
+    this.#child.once('error', (error) => this.#fail(`cannot run '${plan.command}': ${error.message}`));
+    this.#child.once('exit', (code, signal) => this.#fail(signal ? `exited on ${signal}` : `exited with code ${code}`));
   }
 
-  /** @internal Use openGateway(). */
-  static async open(target: string, options: GatewayOptions): Promise<Gateway> {
-    const gateway = new Gateway(target, launchPlan(target, options), options);
+  /**
+   * @internal Use openGateway(). `id` names a re-opened Group member as before; aborting `signal` (the
+   * Group closed) ends the attempt, rejecting once the process has exited.
+   */
+  static async open(target: string, options: GatewayOptions, id?: string, signal?: AbortSignal): Promise<Gateway> {
+    const gateway = new Gateway(target, launchPlan(target, options), options, id);
     const connectTimeout = options.connectTimeout;
-    await new Promise<void>((resolve, reject) => {
-      const deadline = setDeadline(() => gateway.fail(`no answer within ${connectTimeout} ms`), connectTimeout);
-      gateway.once('ready', () => {
-        deadline.clear();
-        resolve();
+    const abandon = () => gateway.#fail('closed while connecting');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const deadline = setDeadline(() => gateway.#fail(`no answer within ${connectTimeout} ms`), connectTimeout);
+        gateway.once('ready', () => {
+          deadline.clear();
+          resolve();
+        });
+        gateway.once('dead', (error: GatewayError) => {
+          deadline.clear();
+          reject(error);
+        });
+        if (signal?.aborted) abandon();
+        else signal?.addEventListener('abort', abandon, { once: true });
       });
-      gateway.once('dead', (error: GatewayError) => {
-        deadline.clear();
-        reject(error);
-      });
-    });
-    gateway.startHeartbeat();
+    } catch (error) {
+      if (signal?.aborted) await gateway.#exited;
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
+    }
+    gateway.#startHeartbeat();
     return gateway;
+  }
+
+  /** @internal A new connection to `gateway`'s target, with its options and id (Group reconnection). */
+  static reopen(gateway: Gateway, signal: AbortSignal): Promise<Gateway> {
+    return Gateway.open(gateway.target, gateway.#options, gateway.id, signal);
+  }
+
+  /** @internal True once close() was called: the opener ended it, it did not fail. */
+  get closing(): boolean {
+    return this.#closing;
   }
 
   /** True until the gateway is closed, dies or hangs. */
   get alive(): boolean {
-    return this.failure === null;
+    return this.#failure === null;
   }
 
   /** Why the gateway is no longer alive, or null. */
   get error(): GatewayError | null {
-    return this.failure;
+    return this.#failure;
   }
 
   /** Local pid of the child process (node for 'spawn', the ssh client for ssh). */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.#child.pid;
   }
 
   /**
@@ -242,7 +273,7 @@ export class Gateway extends EventEmitter {
    * An unserializable argument is a TypeError here, before anything is sent.
    */
   remoteExec<T = unknown>(module: string, exportName: string, ...args: unknown[]): Channel<T> {
-    return this.exec<T>('remoteExec', 'channel', module, exportName, args);
+    return this.#exec<T>('remoteExec', 'channel', module, exportName, args);
   }
 
   /** Runs `exportName(...args)` on the remote side and resolves to its (awaited) return value. */
@@ -252,7 +283,7 @@ export class Gateway extends EventEmitter {
 
   /** @internal call() whose channel the caller keeps: its first value is the result; closing it abandons the call. */
   startCall<T>(module: string, exportName: string, args: unknown[]): Channel<T> {
-    return this.exec<T>('call', 'call', module, exportName, args);
+    return this.#exec<T>('call', 'call', module, exportName, args);
   }
 
   /**
@@ -262,57 +293,58 @@ export class Gateway extends EventEmitter {
    */
   reload(module: string): void {
     checkString('reload', 'module', module);
-    this.post({ t: 'forget', module }, 'reload');
+    this.#post({ t: 'forget', module }, 'reload');
   }
 
   /** Asks the remote side to exit and waits for it (killing it after a grace period). Idempotent. */
   async close(): Promise<void> {
-    if (this.failure === null) {
+    this.#closing = true;
+    if (this.#failure === null) {
       try {
-        this.child.stdin.end(encodeFrame('close', { t: 'exit' }));
+        this.#child.stdin.end(encodeFrame('close', { t: 'exit' }));
       } catch {
         // The pipe is already gone: the exit below settles it.
       }
-      this.markDead(new GatewayError(this.id, 'closed'));
-      const grace = setTimeout(() => this.child.kill('SIGKILL'), EXIT_GRACE_MS);
-      await this.exited;
+      this.#markDead(new GatewayError(this.id, 'closed'));
+      const grace = setTimeout(() => this.#child.kill('SIGKILL'), EXIT_GRACE_MS);
+      await this.#exited;
       clearTimeout(grace);
     }
-    await this.exited;
+    await this.#exited;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private exec<T>(where: string, mode: ExecMode, module: unknown, exportName: unknown, args: unknown[]): Channel<T> {
+  #exec<T>(where: string, mode: ExecMode, module: unknown, exportName: unknown, args: unknown[]): Channel<T> {
     checkString(where, 'module', module);
     checkString(where, 'exportName', exportName);
-    const id = this.nextChannelId++;
-    const channel = new Channel<T>(id, this.port);
-    this.post({ t: 'exec', ch: id, mode, module: module as string, export: exportName as string, args }, where);
-    this.channels.set(id, channel as Channel);
-    this.setActive(true);
+    const id = this.#nextChannelId++;
+    const channel = new Channel<T>(id, this.#port);
+    this.#post({ t: 'exec', ch: id, mode, module: module as string, export: exportName as string, args }, where);
+    this.#channels.set(id, channel as Channel);
+    this.#setActive(true);
     return channel;
   }
 
-  private post(message: ParentMessage, where = 'channel.send'): void {
-    if (this.failure) throw this.failure;
-    this.child.stdin.write(encodeFrame(where, message));
+  #post(message: ParentMessage, where = 'channel.send'): void {
+    if (this.#failure) throw this.#failure;
+    this.#child.stdin.write(encodeFrame(where, message));
   }
 
-  private onMessage(message: RemoteMessage): void {
-    this.lastSeen = Date.now();
+  #onMessage(message: RemoteMessage): void {
+    this.#lastSeen = Date.now();
     switch (message.t) {
       case 'hello':
         this.info = { pid: message.pid, hostname: message.hostname, node: message.node };
         this.emit('ready');
         break;
       case 'data':
-        this.channels.get(message.ch)?.deliver(message.value);
+        this.#channels.get(message.ch)?.deliver(message.value);
         break;
       case 'close':
-        this.channels
+        this.#channels
           .get(message.ch)
           ?.end(
             message.error
@@ -325,45 +357,45 @@ export class Gateway extends EventEmitter {
     }
   }
 
-  private startHeartbeat(): void {
-    this.lastSeen = this.lastTick = Date.now();
-    this.heartbeat = setInterval(() => {
+  #startHeartbeat(): void {
+    this.#lastSeen = this.#lastTick = Date.now();
+    this.#heartbeat = setInterval(() => {
       const now = Date.now();
       // If this process itself was blocked, the remote side's answers are still queued: don't blame it.
-      if (now - this.lastTick > 2 * this.heartbeatInterval) this.lastSeen = now;
-      this.lastTick = now;
-      if (now - this.lastSeen > this.heartbeatTimeout) {
-        this.fail(`hung: no heartbeat for ${now - this.lastSeen} ms`);
+      if (now - this.#lastTick > 2 * this.#heartbeatInterval) this.#lastSeen = now;
+      this.#lastTick = now;
+      if (now - this.#lastSeen > this.#heartbeatTimeout) {
+        this.#fail(`hung: no heartbeat for ${now - this.#lastSeen} ms`);
         return;
       }
-      if (this.failure === null) this.post({ t: 'ping' });
-    }, this.heartbeatInterval);
-    this.heartbeat.unref();
-    this.setActive(this.channels.size > 0);
+      if (this.#failure === null) this.#post({ t: 'ping' });
+    }, this.#heartbeatInterval);
+    this.#heartbeat.unref();
+    this.#setActive(this.#channels.size > 0);
   }
 
   /** The gateway died or hung: kill what is left of it and fail its channels. */
-  private fail(reason: string): void {
-    if (this.failure) return;
-    const tail = this.stderrTail.trim();
-    this.markDead(new GatewayError(this.id, tail && !this.info ? `${reason}: ${tail}` : reason));
+  #fail(reason: string): void {
+    if (this.#failure) return;
+    const tail = this.#stderrTail.trim();
+    this.#markDead(new GatewayError(this.id, tail && !this.info ? `${reason}: ${tail}` : reason));
     // SIGTERM first: the relay (remote.ts) then kills a runner whose event loop is blocked.
-    this.child.kill('SIGTERM');
-    setTimeout(() => this.child.kill('SIGKILL'), EXIT_GRACE_MS).unref();
+    this.#child.kill('SIGTERM');
+    setTimeout(() => this.#child.kill('SIGKILL'), EXIT_GRACE_MS).unref();
   }
 
-  private markDead(error: GatewayError): void {
-    if (this.failure) return;
-    this.failure = error;
-    clearInterval(this.heartbeat);
-    for (const channel of [...this.channels.values()]) channel.end(error);
+  #markDead(error: GatewayError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    clearInterval(this.#heartbeat);
+    for (const channel of [...this.#channels.values()]) channel.end(error);
     this.emit('dead', error);
   }
 
   /** An idle gateway does not keep this process alive; one with open channels does. */
-  private setActive(active: boolean): void {
+  #setActive(active: boolean): void {
     // The stdio pipes are net.Sockets at run time, which can be unref'd like the process handle.
-    const handles = [this.child, this.child.stdout, this.child.stdin, this.child.stderr] as unknown as {
+    const handles = [this.#child, this.#child.stdout, this.#child.stdin, this.#child.stderr] as unknown as {
       ref(): void;
       unref(): void;
     }[];

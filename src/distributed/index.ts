@@ -1,7 +1,17 @@
 export { Channel, type ReceiveOptions, type SetCallbackOptions } from './channel.js';
 export { ChannelClosedError, GatewayError, LostJobError, RemoteError } from '../core/errors.js';
 export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './gateway.js';
-export { Group, type GroupOptions, type GroupStats } from './group.js';
+export {
+  Group,
+  type GroupEvents,
+  type GroupOptions,
+  type GroupStats,
+  type MemberLostEvent,
+  type ReconnectBackoff,
+  type ReconnectEvent,
+  type ReconnectFailedEvent,
+  type ReconnectOptions,
+} from './group.js';
 export { type DistributedMapOptions } from './map.js';
 export {
   ClusterExecutor,

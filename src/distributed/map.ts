@@ -21,7 +21,8 @@ export interface DistributedMapOptions {
 export function mapFutures<T, R>(
   where: string,
   items: unknown,
-  submit: (item: T, index: number) => Future<R>,
+  /** Starts one item's task; `progress` is the map's live `{ completed, total }`. */
+  submit: (item: T, index: number, progress: Readonly<MapProgress>) => Future<R>,
   options: unknown,
   defaultConcurrency: number,
   extraOptions: readonly string[] = [],
@@ -41,18 +42,18 @@ export function mapFutures<T, R>(
     { concurrency: opts.concurrency, ordered: opts.ordered, signal: opts.signal },
     defaultConcurrency,
   );
-  const total = knownLength(items);
-  let completed = 0;
+  const progress: MapProgress = { completed: 0, total: knownLength(items) };
   return boundedMap<T, R>(
     where,
     items,
     async (item, context) => {
-      const future = submit(item, context.index);
+      const future = submit(item, context.index, progress);
       const cancel = () => future.cancel(context.signal.reason);
       context.signal.addEventListener('abort', cancel);
       try {
         const value = await future;
-        onProgress?.({ completed: ++completed, total });
+        progress.completed++;
+        onProgress?.({ ...progress });
         return value;
       } finally {
         context.signal.removeEventListener('abort', cancel);

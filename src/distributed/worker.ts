@@ -2,8 +2,9 @@
 // runs the export they name, but only from the modules it was started with (the allow-list);
 // job payloads are data. Nothing is allowed by default, and exports that start processes or
 // workers (openGateway, startClusterWorker) never run from a queue, whatever the allow-list: anyone
-// who can write to Redis would otherwise run commands on every worker. BullMQ provides the rest: locks renewed while a job runs, stalled jobs
-// (their worker died) moved back to the queue after lockDuration, retries with backoff.
+// who can write to Redis would otherwise run commands on every worker. BullMQ provides the rest: locks
+// renewed while a job runs, stalled jobs (their worker died) moved back to the queue after lockDuration,
+// retries with backoff.
 import type { Job, Worker } from 'bullmq';
 import { checkKnownOptions } from '../core/options.js';
 import { checkTimeout, raceTimeout } from '../core/timeout.js';
@@ -20,7 +21,10 @@ export interface ClusterWorkerOptions {
   concurrency?: number;
   /** Modules jobs may name (paths or package names, resolved from `cwd`). Required: nothing runs by default. */
   modules: string[];
-  /** Milliseconds a job's lock lasts without renewal before the job counts as stalled and is re-queued. Default 30000. */
+  /**
+   * Milliseconds a job's lock lasts without renewal before the job counts as stalled and is re-queued.
+   * Default 30000.
+   */
   lockDuration?: number;
   /**
    * Milliseconds between BullMQ's checks for stalled jobs (locks that expired). A job whose worker died is run
@@ -76,7 +80,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const modules = opts.modules as string[];
   if (!Array.isArray(modules) || modules.length === 0 || !modules.every((m) => typeof m === 'string' && m !== '')) {
     throw new TypeError(
-      `${where}: modules must be a non-empty array of the module names jobs may run (nothing is allowed by default), got ${typeName(modules)}`,
+      `${where}: modules must be a non-empty array of the module names jobs may run (nothing is allowed by ` +
+        `default), got ${typeName(modules)}`,
     );
   }
   const cwd = opts.cwd ?? process.cwd();

@@ -8,8 +8,9 @@
 // (a bigint for int64); mean is float64.
 //
 // Shapes (ndarray.ts): when any input is an n-d object `{ data, shape, strides?, offset? }`, inputs are
-// broadcast to one shape, gathered into contiguous C-order buffers where needed, and the flat kernels run
-// over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
+// broadcast to one shape; the native backend reads the views through their strides on all threads
+// (native/expr/ndarray_kernel.cc, #ndRun), the pure-TS one gathers them into contiguous C-order buffers where
+// needed and runs the flat loop over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
 // broadcast shape, then reduces along N (a Float64Array result of the reduced shape; a number when 0-d).
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
@@ -42,7 +43,14 @@ import {
   combineAccumulators,
   fusedLoopSource,
 } from './kernel.js';
-import { type NativeRun, runNative, runNativeAsync } from './native.js';
+import {
+  type NativeNdRun,
+  type NativeRun,
+  runNative,
+  runNativeAsync,
+  runNativeNd,
+  runNativeNdAsync,
+} from './native.js';
 import { parse } from '../lang/parser.js';
 import type { evaluateTree, OpenclEvaluateOptions, OpenclEvaluateResult, OpenclVariable } from '../opencl/evaluate.js';
 import { deviceEvaluator } from '../lang/device.js';
@@ -153,10 +161,18 @@ interface Prepared {
   bound: Bound;
   /** Rows of dimension 0 per chunk when run in chunks (#runChunked), else 0. */
   chunkRows: number;
+  /** n-d inputs read through their strides by the native n-d evaluator (#ndRun): nothing gathered here. */
+  nativeNd: boolean;
   settings: Settings;
   arrays: (ResultArray | null)[];
   /** Float64Array `out`s of float32 outputs (a safe cast, as numexpr allows): filled from `arrays` at the end. */
   widened: Map<number, Float64Array>;
+}
+
+/** A native n-d run and, per output, the shape of its axis reduction (null for other outputs). */
+interface NdPlan {
+  run: NativeNdRun;
+  shaped: (number[] | null)[];
 }
 
 interface Settings {
@@ -442,10 +458,15 @@ export class CompiledExpressions {
     }
     const settings = this.settings(where, opts, bound.n);
     const out = outOption(opts);
-    const chunkRows = chunked ? this.#chunkRows(where, bound, out) : 0;
-    if (!chunkRows) bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
-    const axisScratch = chunkRows ? chunkRows * (bound.n / bound.shape![0]) : bound.n;
-    return { bound, settings, chunkRows, ...this.outputs(where, bound, out, axisScratch) };
+    // The native evaluator reads views in place and writes results while it runs, so an `out` sharing
+    // memory with an input stays on the paths below (gathered first).
+    const nativeNd =
+      settings.backend === 'native' && bound.shape !== null && bound.shape.length > 0 && !outSharesInput(bound, out);
+    const chunkRows = chunked && !nativeNd ? this.#chunkRows(where, bound, out) : 0;
+    if (!chunkRows && !nativeNd)
+      bound.views?.forEach((view, i) => view && (bound.inputs[i] = gather(view, bound.shape!)));
+    const axisScratch = nativeNd ? 0 : chunkRows ? chunkRows * (bound.n / bound.shape![0]) : bound.n;
+    return { bound, settings, chunkRows, nativeNd, ...this.outputs(where, bound, out, axisScratch) };
   }
 
   /**
@@ -462,8 +483,7 @@ export class CompiledExpressions {
     if (axes.some((axis) => axis === 0)) return 0;
     // Contiguous inputs and no axis reduction: one whole-buffer run is already copy-free.
     if (axes.every((axis) => axis === null) && views.every((v) => !v || readsInPlace(v, shape))) return 0;
-    const buffers = new Set(views.map((v) => v && v.data.buffer));
-    if (Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer))) return 0;
+    if (outSharesInput(bound, out)) return 0;
     return Math.max(1, Math.floor(CHUNK_ELEMENTS / (bound.n / shape[0])));
   }
 
@@ -525,6 +545,35 @@ export class CompiledExpressions {
     });
   }
 
+  /**
+   * The native n-d evaluator: inputs read through their strides (no gather here), rows split over the
+   * thread pool, axis reductions reduced natively into Float64Arrays of the reduced shape.
+   */
+  #ndRun(prepared: Prepared): NdPlan {
+    const { bound, arrays } = prepared;
+    const shape = bound.shape!;
+    const shaped: (number[] | null)[] = [];
+    const axes = this.#axisReductions.map((a, k) => {
+      shaped[k] = null;
+      if (!a) return null;
+      const axis = normalizeAxis('evaluate', a.axis, shape);
+      shaped[k] = shape.filter((_, d) => d !== axis);
+      return { reduction: a.reduction, axis, values: new Float64Array(sizeOf(shaped[k]!)) };
+    });
+    const outputs = arrays.map((a, k) => (axes[k] ? null : a));
+    return { run: { ...this.#nativeRun(prepared), outputs, views: bound.views!, shape, axes }, shaped };
+  }
+
+  /** Results of #ndRun: axis outputs as their reduced shape (a number when that is 0-d), the rest finished. */
+  #ndResults(prepared: Prepared, ndRun: NdPlan, accumulators: Accumulator[]): EvaluateResult[] {
+    const { run, shaped } = ndRun;
+    return this.finish(prepared.bound.n, prepared.arrays, accumulators).map((result, k) => {
+      const axis = run.axes[k];
+      if (!axis) return result;
+      return shaped[k]!.length === 0 ? axis.values[0] : ndResult(axis.values, shaped[k]!);
+    });
+  }
+
   /** Moves widened results into the caller's Float64Array `out`s, then gives results their shapes. */
   #widen(where: string, prepared: Prepared, results: EvaluateResult[]): EvaluateResult[] {
     for (const [k, target] of prepared.widened) {
@@ -568,6 +617,10 @@ export class CompiledExpressions {
 
   execute(where: string, vars: unknown, options: unknown, outOption: OutOption): EvaluateResult[] {
     const prepared = this.#prepare(where, vars, options, outOption);
+    if (prepared.nativeNd) {
+      const ndRun = this.#ndRun(prepared);
+      return this.#widen(where, prepared, this.#ndResults(prepared, ndRun, runNativeNd(ndRun.run)));
+    }
     if (prepared.chunkRows) return this.#widen(where, prepared, this.#runChunked(prepared));
     if (prepared.settings.backend === 'js')
       return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
@@ -578,6 +631,10 @@ export class CompiledExpressions {
   async executeAsync(where: string, vars: unknown, options: unknown, outOption: OutOption): Promise<EvaluateResult[]> {
     // Whole-buffer path: one worker job over gathered inputs (chunks would each be a job).
     const prepared = this.#prepare(where, vars, options, outOption, false);
+    if (prepared.nativeNd) {
+      const ndRun = this.#ndRun(prepared);
+      return this.#widen(where, prepared, this.#ndResults(prepared, ndRun, await runNativeNdAsync(ndRun.run)));
+    }
     if (prepared.settings.backend === 'js')
       return this.#widen(where, prepared, this.runFused(prepared.bound, prepared.arrays));
     const accumulators = await runNativeAsync(this.#nativeRun(prepared));
@@ -677,6 +734,12 @@ function inputKind(value: unknown): Kind | null {
   if (value instanceof BigUint64Array) return 'int64';
   const code = arrayCode(isNdObject(value) ? value.data : value);
   return code === null ? null : KIND_OF_CODE[code];
+}
+
+/** Whether any `out` array lies in the buffer of an n-d input's data. */
+function outSharesInput(bound: Bound, out: Readonly<Record<string, unknown>>): boolean {
+  const buffers = new Set(bound.views?.map((v) => v && v.data.buffer));
+  return Object.values(out).some((o) => ArrayBuffer.isView(o) && buffers.has(o.buffer));
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -38,6 +38,8 @@ export {
   evaluate,
   type OpenclEvaluateOptions,
   type OpenclEvaluateResult,
+  type OpenclNdArray,
+  type OpenclNdResult,
   type OpenclVariable,
   type Precision,
 } from './evaluate.js';

@@ -67,8 +67,19 @@ export interface SnippetOptions {
   options?: string | readonly string[];
 }
 
+/**
+ * Pointer arguments, per kernel, that its snippet indexes by its own arithmetic rather than by i (opencl.evaluate's
+ * strided and broadcast inputs): bind() does not require their Buffers to hold n elements, the caller checks
+ * every read they make. Internal to opencl/ (not exported from the package).
+ */
+const selfIndexed = new WeakMap<SnippetKernel, ReadonlySet<string>>();
+
+export function markSelfIndexed(kernel: SnippetKernel, names: readonly string[]): void {
+  selfIndexed.set(kernel, new Set(names));
+}
+
 /** Builds a generated program once, on first use, and remembers its kernels. */
-abstract class SnippetKernel {
+export abstract class SnippetKernel {
   readonly context: Context;
   readonly parameters: readonly SnippetParameter[];
   readonly name: string;
@@ -178,9 +189,10 @@ abstract class SnippetKernel {
     if (n === undefined) throw new TypeError(`${where}: without a Buffer argument, pass { n } (the element count)`);
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
       throw new RangeError(`${where}: n must be an integer >= 0, got ${String(n)}`);
+    const unchecked = selfIndexed.get(this);
     lengths.forEach((length, i) => {
-      if (length !== undefined && length < n) {
-        const p = this.parameters[i];
+      const p = this.parameters[i];
+      if (length !== undefined && length < n && !unchecked?.has(p.name)) {
         throw new RangeError(
           `${where}: Buffer '${p.name}' holds ${length} ${p.type} elements, fewer than the global size n = ${n}`,
         );

@@ -14,7 +14,15 @@ export class Finding extends Error {
 const EDGE_U32 = [0, 1, 2, 3, 63, 64, 65, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
 const EDGE_U64 = [0n, 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 2n, 2n ** 64n - 1n];
 /** Header fields of the HPCM format (docs/api.md): [offset, size in bytes]. */
-const SKETCH_FIELDS = [[4, 2], [6, 1], [7, 1], [8, 4], [12, 4], [16, 8], [24, 8]];
+const SKETCH_FIELDS = [
+  [4, 2],
+  [6, 1],
+  [7, 1],
+  [8, 4],
+  [12, 4],
+  [16, 8],
+  [24, 8],
+];
 
 function writeChecksum(hp, bytes, start, end) {
   if (end - start < 8 || start < 0) return;
@@ -83,15 +91,24 @@ export function mutatedBufferCase(rng, hp) {
   const depth = rng.int(1, 5);
   const original = isTopK
     ? new hp.TopK(rng.int(1, 10), { width, depth, counter, backend, seed: rng.int(0, 9) })
-    : hp.CountMinSketch.withDimensions(width, depth,
-      { counter, backend, seed: rng.int(0, 9), conservative: rng.chance(0.5) });
-  const keys = Array.from({ length: rng.int(0, 300) },
-    () => (rng.chance(0.9) ? `k${rng.int(0, 40)}` : rng.int(0, 1e6)));
-  original.updateMany(keys, keys.map(() => rng.int(0, rng.pick([1, 1000, 2 ** 31]))));
+    : hp.CountMinSketch.withDimensions(width, depth, {
+        counter,
+        backend,
+        seed: rng.int(0, 9),
+        conservative: rng.chance(0.5),
+      });
+  const keys = Array.from({ length: rng.int(0, 300) }, () =>
+    rng.chance(0.9) ? `k${rng.int(0, 40)}` : rng.int(0, 1e6),
+  );
+  original.updateMany(
+    keys,
+    keys.map(() => rng.int(0, rng.pick([1, 1000, 2 ** 31]))),
+  );
 
   let bytes = new Uint8Array(original.toBuffer());
   const sketchStart = isTopK ? Buffer.from(bytes).indexOf('HPCM') : 0;
-  const fields = isTopK ? [[4, 2], [6, 2], [8, 4], [12, 4], ...SKETCH_FIELDS.map(([o, s]) => [o + sketchStart, s])]
+  const fields = isTopK
+    ? [[4, 2], [6, 2], [8, 4], [12, 4], ...SKETCH_FIELDS.map(([o, s]) => [o + sketchStart, s])]
     : SKETCH_FIELDS;
   for (let rounds = rng.int(1, 3); rounds > 0; rounds--) bytes = mutate(rng, bytes, fields);
   if (rng.chance(0.8)) {
@@ -101,8 +118,10 @@ export function mutatedBufferCase(rng, hp) {
   const Type = isTopK ? hp.TopK : hp.CountMinSketch;
   const [first, second = first] = loadEach(Type, place(rng, bytes), backends);
   if (!first.value !== !second.value) {
-    throw new Finding(`backends disagree on accepting the buffer: native ${first.error ?? 'accepts'}, ` +
-      `js ${second.error ?? 'accepts'}`);
+    throw new Finding(
+      `backends disagree on accepting the buffer: native ${first.error ?? 'accepts'}, ` +
+        `js ${second.error ?? 'accepts'}`,
+    );
   }
   if (!first.value) throw first.error;
   const [a, b] = [first.value, second.value];

@@ -5,8 +5,42 @@ const BINARY = ['+', '-', '*', '/', '%', '**', '<', '<=', '==', '!=', '>=', '>',
 const UNARY = ['-', '~', '+'];
 const LITERALS = ['0', '1', '2', '.5', '1e-3', '1e308', '1e999', '5e-324', '0.1', '3', '64', '65', '-1', 'pi', 'e'];
 const REDUCTIONS = ['sum', 'prod', 'min', 'max', 'mean'];
-const TOKENS = [...BINARY, ...UNARY, '(', ')', ',', 'a', 'b', 'c', 'where', 'sin', 'sum', '1', '.', 'e', 'E', '1e',
-  '0x10', '_', '$', '@', '#', '"', "'", '\\', '\n', '\t', ' ', '\u00a0', '😀', '\u0000', '**-', 'nan', 'inf', 'a.b'];
+const TOKENS = [
+  ...BINARY,
+  ...UNARY,
+  '(',
+  ')',
+  ',',
+  'a',
+  'b',
+  'c',
+  'where',
+  'sin',
+  'sum',
+  '1',
+  '.',
+  'e',
+  'E',
+  '1e',
+  '0x10',
+  '_',
+  '$',
+  '@',
+  '#',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\t',
+  ' ',
+  '\u00a0',
+  '😀',
+  '\u0000',
+  '**-',
+  'nan',
+  'inf',
+  'a.b',
+];
 
 /** A random well-formed expression over variables `names` using `functions` (name → arity). */
 export function randomExpression(rng, functions, names, depth = 0) {
@@ -22,9 +56,8 @@ export function randomExpression(rng, functions, names, depth = 0) {
   }
   const op = rng.pick(BINARY);
   const left = randomExpression(rng, functions, names, depth + 1);
-  const right = op === '**' && rng.chance(0.5)
-    ? String(rng.int(-3, 70))
-    : randomExpression(rng, functions, names, depth + 1);
+  const right =
+    op === '**' && rng.chance(0.5) ? String(rng.int(-3, 70)) : randomExpression(rng, functions, names, depth + 1);
   return `(${left} ${op} ${right})`;
 }
 
@@ -51,15 +84,43 @@ export function expressionText(rng, functions, names) {
     const term = (i) => (rng.chance(0.5) ? names[i % names.length] : String(i));
     return Array.from({ length: terms }, (_, i) => term(i)).join(rng.pick(BINARY));
   }
-  return rng.pick(['', ' ', 'a', 'a b', 'a +', '()', 'sum(sum(a))', 'where(a)', 'sin()', 'sin(a, b)', 'a ** ** b',
-    'zzz(a)', 'a'.repeat(10_000), '1'.repeat(400), `${'9'.repeat(400)}.5e-999`, 'a + b'.repeat(2000), 'constructor',
-    '__proto__ + a', 'toString(a)', 'hasOwnProperty', 'sum(a) + 1', 'mean(a)', '(((a)))', '--a', '~~~a', 'a<b<c']);
+  return rng.pick([
+    '',
+    ' ',
+    'a',
+    'a b',
+    'a +',
+    '()',
+    'sum(sum(a))',
+    'where(a)',
+    'sin()',
+    'sin(a, b)',
+    'a ** ** b',
+    'zzz(a)',
+    'a'.repeat(10_000),
+    '1'.repeat(400),
+    `${'9'.repeat(400)}.5e-999`,
+    'a + b'.repeat(2000),
+    'constructor',
+    '__proto__ + a',
+    'toString(a)',
+    'hasOwnProperty',
+    'sum(a) + 1',
+    'mean(a)',
+    '(((a)))',
+    '--a',
+    '~~~a',
+    'a<b<c',
+  ]);
 }
 
 /** Arrow-function source for vectorize: JS built from an expression tree, or JS the vectorizer must refuse. */
 export function arrowSource(rng, names) {
-  const body = randomExpression(rng, { 'Math.sin': 1, 'Math.sqrt': 1, 'Math.max': 2, 'Math.pow': 2, 'Math.hypot': 2 },
-    names)
+  const body = randomExpression(
+    rng,
+    { 'Math.sin': 1, 'Math.sqrt': 1, 'Math.max': 2, 'Math.pow': 2, 'Math.hypot': 2 },
+    names,
+  )
     .replaceAll('~', '!')
     .replaceAll(' & ', ' && ')
     .replaceAll(' | ', ' || ')
@@ -67,9 +128,19 @@ export function arrowSource(rng, names) {
   const roll = rng.int(0, 5);
   if (roll === 0) return `(${names}) => { const t = ${body}; return t * 2; }`;
   if (roll === 1) {
-    return rng.pick(['(a) => a.b', '(a) => { while (1) {} }', '(a) => k', '(a) => `x`', 'function (a) { return a; }',
-      '(...a) => a', '({ a }) => a', '(a = 1) => a', 'async (a) => a', '(a) => { let b = a; b++; return b; }',
-      '(a) => a[0]']);
+    return rng.pick([
+      '(a) => a.b',
+      '(a) => { while (1) {} }',
+      '(a) => k',
+      '(a) => `x`',
+      'function (a) { return a; }',
+      '(...a) => a',
+      '({ a }) => a',
+      '(a = 1) => a',
+      'async (a) => a',
+      '(a) => { let b = a; b++; return b; }',
+      '(a) => a[0]',
+    ]);
   }
   return `(${names.join(', ')}) => ${body}`;
 }

@@ -103,7 +103,7 @@ function runBatch(options, ids) {
         } else if (kind === 'done') {
           results.set(id, detail);
         } else if (kind === 'fail') {
-          failures.push({ id: id === 'none' ? current ?? ids[0] : id, why: detail });
+          failures.push({ id: id === 'none' ? (current ?? ids[0]) : id, why: detail });
           results.set(id, 'FAIL');
         } else {
           ended = true;
@@ -173,11 +173,15 @@ async function main() {
   }
   const started = Date.now();
   const what = options.cases ? `cases ${options.cases.join(' ')}` : `${options.seconds} s`;
-  console.log(`fuzz: seed ${options.seed}, ${what}, ` +
-    `${options.jobs} jobs, node ${process.version}, native ${process.env.HOTPATH_NATIVE_PATH ?? '(loader default)'}`);
+  console.log(
+    `fuzz: seed ${options.seed}, ${what}, ` +
+      `${options.jobs} jobs, node ${process.version}, native ${process.env.HOTPATH_NATIVE_PATH ?? '(loader default)'}`,
+  );
   if (KNOWN_OPEN.size > 0) {
-    banner(`KNOWN OPEN (their failures are reported but do not fail this run):\n` +
-      [...KNOWN_OPEN].map(([subject, why]) => `  ${subject}: ${why}`).join('\n'));
+    banner(
+      `KNOWN OPEN (their failures are reported but do not fail this run):\n` +
+        [...KNOWN_OPEN].map(([subject, why]) => `  ${subject}: ${why}`).join('\n'),
+    );
   }
   const next = { api: 0, buffers: 0, scenario: 0 };
   let turn = 0;
@@ -220,7 +224,10 @@ async function main() {
   for (const [key, count] of [...outcomes].sort()) console.log(`  ${String(count).padStart(6)}  ${key}`);
   const real = failures.filter((f) => !KNOWN_OPEN.has(subjectOf(f.id)));
   const known = failures.filter((f) => KNOWN_OPEN.has(subjectOf(f.id)));
-  for (const [title, list] of [['FAILURES', real], ['KNOWN OPEN failures (issue 15, fixes pending)', known]]) {
+  for (const [title, list] of [
+    ['FAILURES', real],
+    ['KNOWN OPEN failures (issue 15, fixes pending)', known],
+  ]) {
     if (list.length === 0) continue;
     banner(`${title}: ${list.length}`);
     for (const failure of list) {
@@ -231,8 +238,10 @@ async function main() {
   }
   if (KNOWN_OPEN.size > 0) {
     const stale = [...KNOWN_OPEN.keys()].filter((s) => ranSubjects.has(s) && !known.some((f) => subjectOf(f.id) === s));
-    banner(`KNOWN OPEN subjects: ${[...KNOWN_OPEN.keys()].join(', ')}` +
-      (stale.length > 0 ? `\nran without failing this time (remove once fixed on main?): ${stale.join(', ')}` : ''));
+    banner(
+      `KNOWN OPEN subjects: ${[...KNOWN_OPEN.keys()].join(', ')}` +
+        (stale.length > 0 ? `\nran without failing this time (remove once fixed on main?): ${stale.join(', ')}` : ''),
+    );
   }
   console.log(real.length === 0 ? 'fuzz: no failures' : `fuzz: ${real.length} failure(s)`);
   return real.length === 0 ? 0 : 1;

@@ -64,17 +64,22 @@ function cpuScenario(start, { mutate, make = randomFill }) {
     const arrays = { a: build(), b: make(rng, new Type(length)), out: build() };
     const victim = rng.pick(start.victims ?? ['a']);
     const promise = start(hp, arrays, rng);
-    return settleAndCollect(promise, mutateSoon(rng, () => mutate(arrays[victim])));
+    return settleAndCollect(
+      promise,
+      mutateSoon(rng, () => mutate(arrays[victim])),
+    );
   };
 }
 
 const native = (rng, extra) => ({ backend: 'native', threads: rng.pick([1, 2, 4, 8]), ...extra });
 const evaluateAsync = Object.assign(
   (hp, { a, b, out }, rng) => hp.evaluateAsync('sin(a) * b + a / 3', { a, b }, native(rng, { out })),
-  { victims: ['a', 'out'] });
+  { victims: ['a', 'out'] },
+);
 const programRunAsync = Object.assign(
   (hp, { a, b, out }, rng) => hp.compile('a * a + sqrt(abs(b))').runAsync({ a, b }, native(rng, { out })),
-  { victims: ['a', 'out'] });
+  { victims: ['a', 'out'] },
+);
 const vectorizeAsync = (hp, { a, b }, rng) => hp.vectorize((x, y) => Math.exp(x) - y).async(a, b, native(rng));
 const describeAsync = (hp, { a }, rng) => hp.describeAsync(a, native(rng, { nan: rng.pick(['omit', 'raise']) }));
 const pushArrayAsync = (hp, { a }, rng) =>
@@ -93,7 +98,10 @@ function openclTransfer(direction, mutate) {
       const buffer = context.buffer(length * 4);
       const host = mutate === shrink ? resizable(Float32Array, length) : new Float32Array(length);
       const promise = direction === 'read' ? buffer.read(host) : buffer.write(host);
-      return await settleAndCollect(promise, mutateSoon(rng, () => mutate(host)));
+      return await settleAndCollect(
+        promise,
+        mutateSoon(rng, () => mutate(host)),
+      );
     } finally {
       context.release();
     }
@@ -103,7 +111,10 @@ function openclTransfer(direction, mutate) {
 const openclEvaluate = openclScenario(async (rng, hp) => {
   const a = randomFill(rng, new Float32Array(rng.pick(LENGTHS)));
   const promise = hp.opencl.evaluate('a * 2 + 1', { a }, { precision: 'float32' });
-  return settleAndCollect(promise, mutateSoon(rng, () => detach(a)));
+  return settleAndCollect(
+    promise,
+    mutateSoon(rng, () => detach(a)),
+  );
 });
 
 /** Code of a worker that keeps native async work in flight and says when it has started. */
@@ -150,7 +161,8 @@ async function sharedWriter(rng, hp, { sync }) {
   const length = rng.pick([4096, 40_000, 300_000]);
   const values = new Float64Array(new SharedArrayBuffer(length * 8)).fill(1);
   const stop = new Int32Array(new SharedArrayBuffer(4));
-  const writer = new Worker(`
+  const writer = new Worker(
+    `
 const { workerData: { values, stop } } = require('node:worker_threads');
 let i = 0;
 while (Atomics.load(stop, 0) === 0) {
@@ -160,7 +172,9 @@ while (Atomics.load(stop, 0) === 0) {
   values[j] = 1;
   const end = Math.min(values.length, j + 64);
   if ((i & 1023) === 0) values.fill(NaN, j, end).fill(1, j, end);
-}`, { eval: true, workerData: { values, stop } });
+}`,
+    { eval: true, workerData: { values, stop } },
+  );
   const deadline = Date.now() + rng.int(50, 200);
   let calls = 0;
   try {
@@ -190,7 +204,11 @@ async function exitMidCall(rng, hp) {
   hp.evaluateAsync('sin(a) * cos(a)', { a }, { backend: 'native' }).catch(() => {});
   hp.describeAsync(a, { backend: 'native' }).catch(() => {});
   if (hp.opencl.available()) {
-    hp.opencl.createContext().buffer(a.byteLength).read(new Float64Array(a.length)).catch(() => {});
+    hp.opencl
+      .createContext()
+      .buffer(a.byteLength)
+      .read(new Float64Array(a.length))
+      .catch(() => {});
   }
   await sleep(rng.int(0, 5));
   return EXITS;

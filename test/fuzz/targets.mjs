@@ -11,11 +11,21 @@ export const usableBackends = (hp) => (hp.backend === 'native' ? BACKENDS : ['js
 const EVAL_OPTIONS = ['out', 'threads', 'blockSize', 'backend'];
 const EVAL_PLAUSIBLE = { threads: [1, 2, 3, 8, 64], blockSize: [1, 7, 64, 256, 1000, 4096], backend: BACKENDS };
 const DESCRIBE_OPTIONS = ['ddof', 'bias', 'fisher', 'nan', 'backend', 'threads'];
-const DESCRIBE_PLAUSIBLE = { ddof: [0, 1, 2], bias: [true, false], fisher: [true, false],
-  nan: ['propagate', 'omit', 'raise'], backend: BACKENDS, threads: [1, 2, 4] };
+const DESCRIBE_PLAUSIBLE = {
+  ddof: [0, 1, 2],
+  bias: [true, false],
+  fisher: [true, false],
+  nan: ['propagate', 'omit', 'raise'],
+  backend: BACKENDS,
+  threads: [1, 2, 4],
+};
 const SKETCH_OPTIONS = ['seed', 'conservative', 'counter', 'backend'];
-const SKETCH_PLAUSIBLE = { seed: [0, 1, 2n ** 64n - 1n], conservative: [true, false], counter: ['u32', 'u64'],
-  backend: BACKENDS };
+const SKETCH_PLAUSIBLE = {
+  seed: [0, 1, 2n ** 64n - 1n],
+  conservative: [true, false],
+  counter: ['u32', 'u64'],
+  backend: BACKENDS,
+};
 const VARIABLES = ['a', 'b', 'c'];
 
 /** A numeric array argument: a float typed array (most often), any typed array, a number[] or anything. */
@@ -61,8 +71,9 @@ function key(rng) {
 
 function keys(rng) {
   if (rng.chance(0.1)) return anyValue(rng);
-  return Array.from({ length: rng.pick([0, 1, 5, 100, 8193]) },
-    () => (rng.chance(0.8) ? `k${rng.int(0, 99)}` : key(rng)));
+  return Array.from({ length: rng.pick([0, 1, 5, 100, 8193]) }, () =>
+    rng.chance(0.8) ? `k${rng.int(0, 99)}` : key(rng),
+  );
 }
 
 function counts(rng, n) {
@@ -74,17 +85,24 @@ function counts(rng, n) {
 }
 
 function sketch(rng, hp) {
-  const opts = { seed: rng.int(0, 3), counter: rng.pick(['u32', 'u64']), conservative: rng.chance(0.5),
-    backend: rng.pick(usableBackends(hp)) };
+  const opts = {
+    seed: rng.int(0, 3),
+    counter: rng.pick(['u32', 'u64']),
+    conservative: rng.chance(0.5),
+    backend: rng.pick(usableBackends(hp)),
+  };
   const result = hp.CountMinSketch.withDimensions(rng.int(1, 300), rng.int(1, 6), opts);
   result.updateMany(Array.from({ length: rng.int(0, 200) }, () => `k${rng.int(0, 99)}`));
   return result;
 }
 
 function topK(rng, hp) {
-  const result = new hp.TopK(rng.int(1, 20), { width: rng.int(1, 300), depth: rng.int(1, 5),
+  const result = new hp.TopK(rng.int(1, 20), {
+    width: rng.int(1, 300),
+    depth: rng.int(1, 5),
     backend: rng.pick(usableBackends(hp)),
-    counter: rng.pick(['u32', 'u64']) });
+    counter: rng.pick(['u32', 'u64']),
+  });
   result.updateMany(Array.from({ length: rng.int(0, 200) }, () => `k${rng.int(0, 99)}`));
   return result;
 }
@@ -119,7 +137,9 @@ export class OpenclFixture {
   }
 
   async kernel() {
-    this.kernelPromise ??= this.ctx().program(SAFE_KERNEL).then((program) => program.kernel('fill'));
+    this.kernelPromise ??= this.ctx()
+      .program(SAFE_KERNEL)
+      .then((program) => program.kernel('fill'));
     return this.kernelPromise;
   }
 
@@ -145,6 +165,32 @@ const BINDINGS = {
   momentsPartialAsync: ['floats', 'policy', 'count'],
   exprEvaluate: ['code', 'floats', 'inputs', 'outputs', 'count', 'count', 'count'],
   exprEvaluateAsync: ['code', 'floats', 'inputs', 'outputs', 'count', 'count', 'count'],
+  exprEvaluateNd: [
+    'code',
+    'floats',
+    'inputs',
+    'ndStrides',
+    'ndOffsets',
+    'ndShape',
+    'outputs',
+    'ndAxes',
+    'outputs',
+    'count',
+    'count',
+  ],
+  exprEvaluateNdAsync: [
+    'code',
+    'floats',
+    'inputs',
+    'ndStrides',
+    'ndOffsets',
+    'ndShape',
+    'outputs',
+    'ndAxes',
+    'outputs',
+    'count',
+    'count',
+  ],
   countminUpdate: ['counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
   countminEstimate: ['counters', 'shape', 'keys', 'offsets', 'floats'],
   countminUpdateOne: ['counters', 'shape', 'keys', 'count'],
@@ -159,28 +205,56 @@ const BINDINGS = {
 function bindingArgument(rng, kind) {
   if (rng.chance(0.15)) return anyValue(rng);
   switch (kind) {
-    case 'floats': return typedArray(rng, rng.pick([Float64Array, Float32Array]), rng.length(5000));
-    case 'floats?': return rng.chance(0.3) ? null : typedArray(rng, Float64Array, rng.length(300));
-    case 'policy': return rng.int(-1, 3);
-    case 'count': return rng.pick([0, 1, 2, 3, 4, 8, 255, 256, 4096, 2 ** 31, 2 ** 32, -1, 0.5, NaN]);
-    case 'bool': return rng.chance(0.5);
-    case 'code': return fill(rng, typedArray(rng, Int32Array, rng.int(0, 64)), { integers: true });
+    case 'floats':
+      return typedArray(rng, rng.pick([Float64Array, Float32Array]), rng.length(5000));
+    case 'floats?':
+      return rng.chance(0.3) ? null : typedArray(rng, Float64Array, rng.length(300));
+    case 'policy':
+      return rng.int(-1, 3);
+    case 'count':
+      return rng.pick([0, 1, 2, 3, 4, 8, 255, 256, 4096, 2 ** 31, 2 ** 32, -1, 0.5, NaN]);
+    case 'bool':
+      return rng.chance(0.5);
+    case 'code':
+      return fill(rng, typedArray(rng, Int32Array, rng.int(0, 64)), { integers: true });
     case 'inputs':
       return Array.from({ length: rng.int(0, 4) }, () => bindingArgument(rng, rng.pick(['floats', 'count'])));
-    case 'outputs': return Array.from({ length: rng.int(0, 3) }, () => bindingArgument(rng, 'floats?'));
-    case 'counters': return typedArray(rng, Uint32Array, rng.int(0, 600));
+    case 'outputs':
+      return Array.from({ length: rng.int(0, 3) }, () => bindingArgument(rng, 'floats?'));
+    // n-d views (exprEvaluateNd): small shapes, strides that may step outside the data or past 2**53.
+    case 'ndShape':
+      return Array.from({ length: rng.int(0, 3) }, () => rng.pick([0, 1, 2, 5, 300, 2 ** 32]));
+    case 'ndStrides':
+      return Array.from({ length: rng.int(0, 4) }, () =>
+        Array.from({ length: rng.int(0, 3) }, () => rng.pick([0, 1, -1, 3, 2 ** 31, 2 ** 53, 0.5])),
+      );
+    case 'ndOffsets':
+      return Array.from({ length: rng.int(0, 4) }, () => rng.pick([0, 1, 7, 4096, -1, 2 ** 40]));
+    case 'ndAxes':
+      return fill(rng, typedArray(rng, Int32Array, rng.int(0, 6)), { integers: true });
+    case 'counters':
+      return typedArray(rng, Uint32Array, rng.int(0, 600));
     case 'shape': {
       // [width, depth, seedLo, seedHi, wide, conservative], sometimes with one field out of range or cut short
-      const shape = Uint32Array.of(rng.int(1, 300), rng.int(1, 6), rng.uint32(), rng.uint32(), rng.int(0, 1),
-        rng.int(0, 1));
+      const shape = Uint32Array.of(
+        rng.int(1, 300),
+        rng.int(1, 6),
+        rng.uint32(),
+        rng.uint32(),
+        rng.int(0, 1),
+        rng.int(0, 1),
+      );
       if (rng.chance(0.3)) shape[rng.int(0, 5)] = rng.pick([0, 2, 2 ** 31, 2 ** 32 - 1]);
       return rng.chance(0.9) ? shape : shape.subarray(0, rng.int(0, 5));
     }
     case 'keys':
       return rng.chance(0.5) ? rng.pick(['', 'abc', 'k1k2k3', '\ud800x']) : typedArray(rng, Uint8Array, rng.int(0, 40));
-    case 'offsets': return fill(rng, typedArray(rng, Uint32Array, rng.int(0, 6)), { integers: true });
-    case 'bytes': return typedArray(rng, Uint8Array, rng.int(0, 100));
-    default: return anyValue(rng);
+    case 'offsets':
+      return fill(rng, typedArray(rng, Uint32Array, rng.int(0, 6)), { integers: true });
+    case 'bytes':
+      return typedArray(rng, Uint8Array, rng.int(0, 100));
+    default:
+      return anyValue(rng);
   }
 }
 
@@ -200,8 +274,12 @@ export const TARGETS = {
   'Moments#merge': (rng, hp) => moments(rng, hp).merge(rng.chance(0.5) ? moments(rng, hp).toJSON() : anyValue(rng)),
   'Moments#stats': (rng, hp) => {
     const m = moments(rng, hp);
-    return [m.variance(options(rng, ['ddof'])), m.skewness(options(rng, ['bias'])),
-      m.kurtosis(options(rng, ['fisher', 'bias'])), m.describe(options(rng, ['ddof', 'bias', 'fisher']))];
+    return [
+      m.variance(options(rng, ['ddof'])),
+      m.skewness(options(rng, ['bias'])),
+      m.kurtosis(options(rng, ['fisher', 'bias'])),
+      m.describe(options(rng, ['ddof', 'bias', 'fisher'])),
+    ];
   },
   'Moments.fromJSON': (rng, hp) => {
     const json = moments(rng, hp).toJSON();
@@ -257,8 +335,11 @@ export const TARGETS = {
     return s.merge(rng.chance(0.5) ? other : { sketch: other, weight: numberish(rng) });
   },
   'CountMinSketch.fromBuffer': (rng, hp) => hp.CountMinSketch.fromBuffer(anyValue(rng), options(rng, ['backend'])),
-  'new TopK': (rng, hp) => new hp.TopK(numberish(rng),
-    options(rng, ['width', 'depth', 'epsilon', 'delta', 'seed', 'counter', 'backend'], 0, SKETCH_PLAUSIBLE)),
+  'new TopK': (rng, hp) =>
+    new hp.TopK(
+      numberish(rng),
+      options(rng, ['width', 'depth', 'epsilon', 'delta', 'seed', 'counter', 'backend'], 0, SKETCH_PLAUSIBLE),
+    ),
   'TopK#methods': (rng, hp) => {
     const t = topK(rng, hp);
     const ks = keys(rng);
@@ -273,65 +354,120 @@ export const TARGETS = {
   'TopK.fromBuffer': (rng, hp) => hp.TopK.fromBuffer(anyValue(rng), options(rng, ['backend'])),
   xxhash64: (rng, hp) => hp.xxhash64(key(rng), options(rng, ['seed', 'backend'], 0, SKETCH_PLAUSIBLE)),
   nativeMemory: (_rng, hp) => hp.nativeMemory(),
-  profileMemory: (rng, hp) => hp.profileMemory(rng.chance(0.7) ? () => hp.describe(numericArray(rng)) : anyValue(rng),
-    options(rng, ['interval', 'gc', 'sampling'], 0, { interval: [1, 5], gc: [true, false], sampling: [false, true] })),
+  profileMemory: (rng, hp) =>
+    hp.profileMemory(
+      rng.chance(0.7) ? () => hp.describe(numericArray(rng)) : anyValue(rng),
+      options(rng, ['interval', 'gc', 'sampling'], 0, { interval: [1, 5], gc: [true, false], sampling: [false, true] }),
+    ),
   'parallel.describe': (rng, hp) =>
     hp.parallel.describe(numericArray(rng), options(rng, [...DESCRIBE_OPTIONS, 'signal'], 0, DESCRIBE_PLAUSIBLE)),
   'parallel.evaluate': (rng, hp) => {
     const vars = variables(rng);
-    return hp.parallel.evaluate(expressionText(rng, hp.FUNCTIONS, VARIABLES), vars,
-      options(rng, ['backend', 'threads', 'signal'], 0, EVAL_PLAUSIBLE));
+    return hp.parallel.evaluate(
+      expressionText(rng, hp.FUNCTIONS, VARIABLES),
+      vars,
+      options(rng, ['backend', 'threads', 'signal'], 0, EVAL_PLAUSIBLE),
+    );
   },
-  'opencl.probe': (rng, hp) => [hp.opencl.available(), hp.opencl.unavailableReason(), hp.opencl.platforms(),
-    hp.opencl.devices(options(rng, ['type'], 0, { type: ['all', 'cpu', 'gpu', 'accelerator', 'custom'] }))],
+  'opencl.probe': (rng, hp) => [
+    hp.opencl.available(),
+    hp.opencl.unavailableReason(),
+    hp.opencl.platforms(),
+    hp.opencl.devices(options(rng, ['type'], 0, { type: ['all', 'cpu', 'gpu', 'accelerator', 'custom'] })),
+  ],
   'opencl.createContext': withOpencl((rng, hp) => hp.opencl.createContext(anyValue(rng)).release()),
   'opencl.Context#buffer': withOpencl((rng, _hp, cl) => {
     const source = rng.chance(0.6) ? typedArray(rng, undefined, rng.length(5000)) : numberish(rng);
-    return cl.ctx().buffer(source, options(rng, ['access', 'type'], 0,
-      { access: ['read_write', 'read_only', 'write_only'], type: ['char', 'float', 'double', 'ulong'] })).release();
+    return cl
+      .ctx()
+      .buffer(
+        source,
+        options(rng, ['access', 'type'], 0, {
+          access: ['read_write', 'read_only', 'write_only'],
+          type: ['char', 'float', 'double', 'ulong'],
+        }),
+      )
+      .release();
   }),
-  'opencl.Buffer#write': withOpencl((rng, _hp, cl) => cl.buffer(rng).write(
-    rng.chance(0.8) ? typedArray(rng, undefined, rng.length(5000)) : anyValue(rng),
-    options(rng, ['byteOffset'], 0, { byteOffset: [0, 1, 4, 1024, 16_384] }))),
-  'opencl.Buffer#read': withOpencl((rng, _hp, cl) => cl.buffer(rng).read(
-    rng.chance(0.8) ? typedArray(rng, undefined, rng.length(5000)) : anyValue(rng),
-    options(rng, ['byteOffset'], 0, { byteOffset: [0, 1, 4, 1024, 16_384] }))),
-  'opencl.Context#program': withOpencl((rng, _hp, cl) => cl.ctx().program(
-    rng.chance(0.7)
-      ? rng.pick(['', 'garbage', '__kernel void k() {}', SAFE_KERNEL.slice(0, rng.int(0, 200))])
-      : anyValue(rng),
-    options(rng, ['options'], 0, { options: ['-D N=4', ['-cl-fast-relaxed-math'], '-bogus-flag', ''] }))),
+  'opencl.Buffer#write': withOpencl((rng, _hp, cl) =>
+    cl
+      .buffer(rng)
+      .write(
+        rng.chance(0.8) ? typedArray(rng, undefined, rng.length(5000)) : anyValue(rng),
+        options(rng, ['byteOffset'], 0, { byteOffset: [0, 1, 4, 1024, 16_384] }),
+      ),
+  ),
+  'opencl.Buffer#read': withOpencl((rng, _hp, cl) =>
+    cl
+      .buffer(rng)
+      .read(
+        rng.chance(0.8) ? typedArray(rng, undefined, rng.length(5000)) : anyValue(rng),
+        options(rng, ['byteOffset'], 0, { byteOffset: [0, 1, 4, 1024, 16_384] }),
+      ),
+  ),
+  'opencl.Context#program': withOpencl((rng, _hp, cl) =>
+    cl
+      .ctx()
+      .program(
+        rng.chance(0.7)
+          ? rng.pick(['', 'garbage', '__kernel void k() {}', SAFE_KERNEL.slice(0, rng.int(0, 200))])
+          : anyValue(rng),
+        options(rng, ['options'], 0, { options: ['-D N=4', ['-cl-fast-relaxed-math'], '-bogus-flag', ''] }),
+      ),
+  ),
   'opencl.Kernel#run': withOpencl(async (rng, _hp, cl) => {
     const kernel = await cl.kernel();
-    const args = [rng.chance(0.8) ? cl.buffer(rng) : anyValue(rng), rng.chance(0.8) ? rng.int(0, 4096) : numberish(rng),
-      rng.chance(0.8) ? 1.5 : numberish(rng), rng.chance(0.8) ? { local: rng.pick([4, 64, 1024]) } : anyValue(rng)];
+    const args = [
+      rng.chance(0.8) ? cl.buffer(rng) : anyValue(rng),
+      rng.chance(0.8) ? rng.int(0, 4096) : numberish(rng),
+      rng.chance(0.8) ? 1.5 : numberish(rng),
+      rng.chance(0.8) ? { local: rng.pick([4, 64, 1024]) } : anyValue(rng),
+    ];
     if (rng.chance(0.1)) args.length = rng.int(0, 5);
     const small = [1, 2, 16, 64, 256, 4096];
     const hostile = [0, -1, NaN, 1.5, 2 ** 64, '4', [], [1, 2, 3, 4], [0, 1]];
-    return kernel.run(options(rng, ['global', 'local', 'args'], 0,
-      { global: [...small, [64, 2], ...hostile], local: [...small, [64, 1], ...hostile], args: [args] }));
+    return kernel.run(
+      options(rng, ['global', 'local', 'args'], 0, {
+        global: [...small, [64, 2], ...hostile],
+        local: [...small, [64, 1], ...hostile],
+        args: [args],
+      }),
+    );
   }),
   'opencl.ElementwiseKernel': withOpencl((rng, hp, cl) => {
-    const kernel = new hp.opencl.ElementwiseKernel(cl.ctx(),
+    const kernel = new hp.opencl.ElementwiseKernel(
+      cl.ctx(),
       rng.chance(0.8) ? rng.pick(['float a, __global float *x', 'float *x, float *y', 'int *i']) : anyValue(rng),
       rng.chance(0.8) ? rng.pick(['x[i] = a', 'y[i] = x[i] * 2', '']) : anyValue(rng),
-      options(rng, ['name', 'preamble', 'options']));
+      options(rng, ['name', 'preamble', 'options']),
+    );
     const args = [1, cl.buffer(rng), cl.buffer(rng)].slice(0, rng.int(0, 3));
-    return kernel.run(args, options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] }))
-      .finally(() => kernel.release());
+    return kernel.run(args, options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] })).finally(() => kernel.release());
   }),
   'opencl.ReductionKernel': withOpencl((rng, hp, cl) => {
-    const kernel = new hp.opencl.ReductionKernel(cl.ctx(), options(rng,
-      ['type', 'neutral', 'reduce', 'map', 'arguments', 'name', 'preamble', 'options'], 0,
-      { type: ['float', 'double', 'long'], neutral: ['0'], reduce: ['a + b'], map: ['x[i]'],
-        arguments: ['__global float *x'] }));
+    const kernel = new hp.opencl.ReductionKernel(
+      cl.ctx(),
+      options(rng, ['type', 'neutral', 'reduce', 'map', 'arguments', 'name', 'preamble', 'options'], 0, {
+        type: ['float', 'double', 'long'],
+        neutral: ['0'],
+        reduce: ['a + b'],
+        map: ['x[i]'],
+        arguments: ['__global float *x'],
+      }),
+    );
     return kernel.run([cl.buffer(rng)], options(rng, ['n'], 0, { n: [0, 1, 16, 1e9] })).finally(() => kernel.release());
   }),
   'opencl.evaluate': withOpencl((rng, hp, cl) => {
     const vars = variables(rng);
-    return hp.opencl.evaluate(expressionText(rng, hp.FUNCTIONS, VARIABLES), vars, options(rng,
-      ['device', 'context', 'precision', 'out'], 0, { precision: ['auto', 'float32', 'float64'], context: [cl.ctx()],
-        out: [vars?.a] }));
+    return hp.opencl.evaluate(
+      expressionText(rng, hp.FUNCTIONS, VARIABLES),
+      vars,
+      options(rng, ['device', 'context', 'precision', 'out'], 0, {
+        precision: ['auto', 'float32', 'float64'],
+        context: [cl.ctx()],
+        out: [vars?.a],
+      }),
+    );
   }),
   'async utilities': (rng, hp) => {
     const fn = rng.pick([hp.gather, hp.withTimeout, hp.mapAsync, hp.asCompleted, hp.wait, hp.Future.from]);
@@ -339,19 +475,28 @@ export const TARGETS = {
   },
   'new Semaphore': (rng, hp) => new hp.Semaphore(numberish(rng)).acquire(options(rng, ['signal'])),
   'new Future': (rng, hp) => new hp.Future(anyValue(rng)),
-  'memoize/argumentsKey': (rng, hp) => [hp.argumentsKey(anyValue(rng), anyValue(rng)),
-    hp.memoize(anyValue(rng), options(rng, ['maxSize', 'ttl', 'typed', 'key']))],
+  'memoize/argumentsKey': (rng, hp) => [
+    hp.argumentsKey(anyValue(rng), anyValue(rng)),
+    hp.memoize(anyValue(rng), options(rng, ['maxSize', 'ttl', 'typed', 'key'])),
+  ],
   'cache stores': (rng, hp) => {
     const Store = rng.pick([hp.MemoryStore, hp.FileStore, hp.RedisStore]);
-    return new Store(options(rng, ['maxBytes', 'path', 'url', 'prefix', 'ttlSeconds'], 0, { path: ['fuzz-store'] }));
+    const names = ['maxBytes', 'path', 'url', 'prefix', 'ttl', 'ttlSeconds'];
+    return new Store(options(rng, names, 0, { path: ['fuzz-store'] }));
   },
-  createCachedFetch: (rng, hp) => hp.createCachedFetch(options(rng, ['store', 'fetch', 'maxBytes'])),
+  createCachedFetch: (rng, hp) => hp.createCachedFetch(options(rng, ['store', 'fetch', 'maxBytes', 'ttl'])),
   'new Pool': (rng, hp) => new hp.Pool(options(rng, ['filename', 'module', 'maxThreads', 'minThreads', 'timeout'])),
   'distributed openers': (rng, hp) => {
-    const open = rng.pick([hp.openGateway, hp.Group.open, (a, b) => new hp.ClusterExecutor(b ?? a),
-      (a, b) => hp.startClusterWorker(b ?? a)]);
-    return open(rng.chance(0.5) ? rng.pick(['', 'ssh://', 'ssh://@:0', 'nope', 'ssh:///x']) : anyValue(rng),
-      options(rng, ['queue', 'redis', 'connectTimeout', 'heartbeatInterval', 'node', 'sshArgs']));
+    const open = rng.pick([
+      hp.openGateway,
+      hp.Group.open,
+      (a, b) => new hp.ClusterExecutor(b ?? a),
+      (a, b) => hp.startClusterWorker(b ?? a),
+    ]);
+    return open(
+      rng.chance(0.5) ? rng.pick(['', 'ssh://', 'ssh://@:0', 'nope', 'ssh:///x']) : anyValue(rng),
+      options(rng, ['queue', 'redis', 'connectTimeout', 'heartbeatInterval', 'node', 'sshArgs']),
+    );
   },
   'new Channel': (rng, hp) => new hp.Channel(anyValue(rng)),
   'addon (raw binding)': (rng, hp) => {
@@ -367,5 +512,14 @@ export const TARGETS = {
  * Targets whose promise may legitimately stay pending (a semaphore wait, a timeout of 2^53 ms, a gateway that
  * connects): for these the runner only checks how they settle if they do. Every other promise must settle.
  */
-export const MAY_PEND = new Set(['async utilities', 'new Semaphore', 'new Future', 'memoize/argumentsKey',
-  'cache stores', 'createCachedFetch', 'new Pool', 'distributed openers', 'new Channel']);
+export const MAY_PEND = new Set([
+  'async utilities',
+  'new Semaphore',
+  'new Future',
+  'memoize/argumentsKey',
+  'cache stores',
+  'createCachedFetch',
+  'new Pool',
+  'distributed openers',
+  'new Channel',
+]);

@@ -10,18 +10,93 @@ export class FuzzTrap extends Error {
 }
 
 const NUMBERS = [
-  0, -0, 1, -1, 2, 3, 0.5, -0.5, 1.5, 7, 255, 256, 1024, 4096, 32768, 65535, 65536, 2 ** 31 - 1, 2 ** 31, -(2 ** 31),
-  2 ** 32 - 1, 2 ** 32, 2 ** 40, 2 ** 52, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 63, 2 ** 64, 1e300, -1e300,
-  Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, 2.2250738585072014e-308, NaN, Infinity, -Infinity,
+  0,
+  -0,
+  1,
+  -1,
+  2,
+  3,
+  0.5,
+  -0.5,
+  1.5,
+  7,
+  255,
+  256,
+  1024,
+  4096,
+  32768,
+  65535,
+  65536,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 40,
+  2 ** 52,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 63,
+  2 ** 64,
+  1e300,
+  -1e300,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  2.2250738585072014e-308,
+  NaN,
+  Infinity,
+  -Infinity,
 ];
 const BIGINTS = [0n, 1n, -1n, 2n ** 32n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 63n)];
-const STRINGS = ['', 'a', 'b', 'x', 'abc', '0', '1', 'NaN', 'u32', 'u64', 'native', 'js', 'omit', 'raise', 'propagate',
-  'read_only', 'write_only', 'float', 'double', 'int', 'a + b', 'sum(a)', '\u0000', '\ud800', '\udfff\ud800',
-  'é€😀', ' '.repeat(3), 'constructor', '__proto__', 'toString'];
+const STRINGS = [
+  '',
+  'a',
+  'b',
+  'x',
+  'abc',
+  '0',
+  '1',
+  'NaN',
+  'u32',
+  'u64',
+  'native',
+  'js',
+  'omit',
+  'raise',
+  'propagate',
+  'read_only',
+  'write_only',
+  'float',
+  'double',
+  'int',
+  'a + b',
+  'sum(a)',
+  '\u0000',
+  '\ud800',
+  '\udfff\ud800',
+  'é€😀',
+  ' '.repeat(3),
+  'constructor',
+  '__proto__',
+  'toString',
+];
 const FLOAT_SPECIALS = [NaN, Infinity, -Infinity, -0, 0, 5e-324, 1e308, -1e308, 2 ** 53, 1, -1];
 
-export const TYPED_ARRAYS = [Float64Array, Float32Array, Int32Array, Uint32Array, Uint8Array, Int8Array, Int16Array,
-  Uint16Array, Uint8ClampedArray, BigInt64Array, BigUint64Array];
+export const TYPED_ARRAYS = [
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Uint32Array,
+  Uint8Array,
+  Int8Array,
+  Int16Array,
+  Uint16Array,
+  Uint8ClampedArray,
+  BigInt64Array,
+  BigUint64Array,
+];
 
 /**
  * Fills a typed array with values drawn from a few distributions (random, specials, constant, NaN runs);
@@ -78,21 +153,24 @@ export function typedArray(rng, Type = rng.pick(TYPED_ARRAYS), length = rng.leng
 
 /** An object whose every property read throws. */
 function throwingObject(what) {
-  return new Proxy({}, {
-    get(_target, key) {
-      if (key === Symbol.toPrimitive || key === 'then') return undefined;
-      throw new FuzzTrap(`${what}.${String(key)}`);
+  return new Proxy(
+    {},
+    {
+      get(_target, key) {
+        if (key === Symbol.toPrimitive || key === 'then') return undefined;
+        throw new FuzzTrap(`${what}.${String(key)}`);
+      },
+      has() {
+        throw new FuzzTrap(`${what} has`);
+      },
+      ownKeys() {
+        throw new FuzzTrap(`${what} ownKeys`);
+      },
+      getOwnPropertyDescriptor() {
+        throw new FuzzTrap(`${what} descriptor`);
+      },
     },
-    has() {
-      throw new FuzzTrap(`${what} has`);
-    },
-    ownKeys() {
-      throw new FuzzTrap(`${what} ownKeys`);
-    },
-    getOwnPropertyDescriptor() {
-      throw new FuzzTrap(`${what} descriptor`);
-    },
-  });
+  );
 }
 
 /** A Float64Array subclass whose `length` lies (the pure-TS backend once trusted it: issue 15, defect 12). */
@@ -105,21 +183,36 @@ class LyingFloat64Array extends Float64Array {
 /** Any value at all, weighted towards what reaches native code (numbers, typed arrays). */
 export function anyValue(rng, depth = 0) {
   switch (rng.int(0, 15)) {
-    case 0: return undefined;
-    case 1: return null;
-    case 2: return rng.chance(0.5);
-    case 3: case 4: return rng.pick(NUMBERS);
-    case 5: return rng.pick(BIGINTS);
-    case 6: return rng.pick(STRINGS);
-    case 7: case 8: return typedArray(rng);
-    case 9: return new DataView(new ArrayBuffer(rng.int(0, 64)));
-    case 10: return throwingObject('value');
-    case 11: return new Proxy(typedArray(rng, Float64Array), {});
-    case 12: return depth > 2 ? [] : Array.from({ length: rng.int(0, 5) }, () => anyValue(rng, depth + 1));
-    case 13: return depth > 2 ? {} : options(rng, ['length', 'byteLength', 'buffer', 'valueOf'], depth + 1);
+    case 0:
+      return undefined;
+    case 1:
+      return null;
+    case 2:
+      return rng.chance(0.5);
+    case 3:
+    case 4:
+      return rng.pick(NUMBERS);
+    case 5:
+      return rng.pick(BIGINTS);
+    case 6:
+      return rng.pick(STRINGS);
+    case 7:
+    case 8:
+      return typedArray(rng);
+    case 9:
+      return new DataView(new ArrayBuffer(rng.int(0, 64)));
+    case 10:
+      return throwingObject('value');
+    case 11:
+      return new Proxy(typedArray(rng, Float64Array), {});
+    case 12:
+      return depth > 2 ? [] : Array.from({ length: rng.int(0, 5) }, () => anyValue(rng, depth + 1));
+    case 13:
+      return depth > 2 ? {} : options(rng, ['length', 'byteLength', 'buffer', 'valueOf'], depth + 1);
     case 14:
       return rng.pick([Symbol('fuzz'), () => 1, new Date(0), /x/, new Map(), Promise.resolve(1), new ArrayBuffer(8)]);
-    default: return new LyingFloat64Array(rng.int(0, 8));
+    default:
+      return new LyingFloat64Array(rng.int(0, 8));
   }
 }
 
@@ -139,7 +232,12 @@ export function options(rng, names, depth = 0, plausible = {}) {
     if (!rng.chance(0.4)) continue;
     const roll = rng.float();
     if (roll < 0.05) {
-      Object.defineProperty(result, name, { enumerable: true, get: () => { throw new FuzzTrap(`getter ${name}`); } });
+      Object.defineProperty(result, name, {
+        enumerable: true,
+        get: () => {
+          throw new FuzzTrap(`getter ${name}`);
+        },
+      });
     } else if (roll < 0.55 && plausible[name]) {
       result[name] = rng.pick(plausible[name]);
     } else {

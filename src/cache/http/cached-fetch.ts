@@ -372,7 +372,10 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
     const write: Promise<void> = Promise.resolve()
       .then(() => entry.recordHit!())
       .catch((error: Error) => {
-        storeFailed(new StoreFailure(`counting a hit: ${error.message}`, { cause: error }));
+        if (hitCountWarned) return;
+        hitCountWarned = true;
+        const message = `hotpath cache: the store failed to count a hit (${error.message}); hit counts may be low`;
+        process.emitWarning(message, { code: 'HOTPATH_CACHE_STORE_FAILED' });
       })
       .finally(() => hitWrites.delete(write));
     hitWrites.add(write);
@@ -418,6 +421,7 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   }
 
   let storeFailureWarned = false;
+  let hitCountWarned = false;
 
   /** Warns once per cache that the store fails; every affected lookup says why in explain(). */
   function storeFailed(failure: StoreFailure): string {

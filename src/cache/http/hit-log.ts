@@ -93,7 +93,8 @@ export class HitLog {
   readonly #tempPath: () => string;
   #own: OwnLog;
   readonly #files = new Map<string, HitsFile>();
-  #refreshing: Promise<void> | undefined;
+  #reading: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
   #compacting: Promise<void> | undefined;
 
   /** `tempPath`: where a counts file is written before its rename (the store's temp files). */
@@ -123,12 +124,24 @@ export class HitLog {
     return total;
   }
 
-  /** Reads what was appended since the last refresh; callers at the same moment share one. */
+  /**
+   * Reads what was appended since the last refresh. A refresh already running may have read a log before a hit
+   * the caller has just recorded: the caller waits for it and for one more, which the callers arriving
+   * meanwhile share.
+   */
   #refresh(): Promise<void> {
-    this.#refreshing ??= this.#readAll().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    if (this.#queued) return this.#queued;
+    const start = () => {
+      this.#queued = undefined;
+      const reading = this.#readAll().finally(() => {
+        if (this.#reading === reading) this.#reading = undefined;
+      });
+      this.#reading = reading;
+      return reading;
+    };
+    if (!this.#reading) return start();
+    this.#queued = this.#reading.catch(() => {}).then(start);
+    return this.#queued;
   }
 
   async #readAll(): Promise<void> {
@@ -220,13 +233,21 @@ export class HitLog {
     for (const name of claimed) await fs.promises.rm(path.join(this.#dir, name), { force: true });
   }
 
-  /** Deletes every hit file (of every process: clear() empties the store); this process starts a new log. */
+  /**
+   * Deletes the hit files of the store (clear() empties it): the counts files, this process's log (it starts a
+   * new one) and the logs of gone writers. Another live process's log stays: it still appends to it, and the
+   * counts in it name generations of entries that no longer exist, so they count for nothing.
+   */
   async clear(): Promise<void> {
     const old = this.#own;
     this.#own = new OwnLog(this.#dir);
     await old.close();
-    const names = await this.#names();
-    await Promise.all(names.map(([name]) => fs.promises.rm(path.join(this.#dir, name), { force: true })));
+    for (const [name, match] of await this.#names()) {
+      const file = path.join(this.#dir, name);
+      const mtime = () => fs.promises.stat(file).then((stat) => stat.mtimeMs, ignoreMissing);
+      const live = name.endsWith('.log') && !ownedHere(match) && !(await writerGone(match, mtime));
+      if (!live) await fs.promises.rm(file, { force: true });
+    }
     this.#files.clear();
   }
 }

@@ -567,8 +567,8 @@ suite.runIf(backends.includes('native'))('native n-d evaluator = pure-TS path', 
 
   it('the raw binding re-checks shapes, strides, offsets and result lengths before touching memory', () => {
     const addon = createRequire(__filename)(nativePath!) as { exprEvaluateNd: (...args: unknown[]) => Float64Array };
-    // One input, no constants, one elementwise output in its own register: result = a + a.
-    const code = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 1, 0, 0, 0]);
+    // One input, no constants, one elementwise output in its own register (both float64): result = a + a.
+    const code = new Int32Array([1, 0, 1, 0, 1, 4, 4, 0, 1, 2, 1, 0, 0, 0]);
     const data = new Float64Array(6);
     const run = (strides: unknown, offset: unknown, shape: unknown, out: unknown, axes = [0, 0], reduced = [null]) =>
       addon.exprEvaluateNd(
@@ -581,7 +581,6 @@ suite.runIf(backends.includes('native'))('native n-d evaluator = pure-TS path', 
         [out],
         Int32Array.from(axes),
         reduced,
-        false,
         2,
         256,
       );

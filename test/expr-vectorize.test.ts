@@ -66,6 +66,18 @@ for (const be of backends) {
       expect(vectorize((v) => v * 2)(x, { backend: be })).toBeInstanceOf(Float32Array);
     });
 
+    it('computes integer, int64 and bool arguments in their kinds, as evaluate does (issue 18)', () => {
+      const n = 5000;
+      const multiplyAdd = vectorize((x, y) => x * y + 1);
+      const i = Int32Array.from({ length: n }, (_, k) => (k % 3 === 0 ? 2147483647 : k));
+      expect(multiplyAdd(i, 2, { backend: be })).toEqual(Float64Array.from(i, (v) => v * 2 + 1)); // a number is float64
+      expect(multiplyAdd(i, i, { backend: be })).toEqual(Int32Array.from(i, (v) => Math.imul(v, v) + 1));
+      const l = BigInt64Array.from(i, (v) => BigInt(v) * 3n);
+      expect(multiplyAdd(l, 5n, { backend: be })).toEqual(BigInt64Array.from(l, (v) => v * 5n + 1n));
+      const clamp = vectorize((x) => (x > 1 && x < 10 ? x : 0));
+      expect(clamp(i, { backend: be })).toEqual(Int32Array.from(i, (v) => (v > 1 && v < 10 ? v : 0)));
+    });
+
     it('lets parameters named e or pi win over the constants, and rejects unknown options', () => {
       const n = 5000;
       const full = (v: number) => new Float64Array(n).fill(v);

@@ -365,6 +365,74 @@ for (const be of backends) {
       }
     });
 
+    // Issue 18, numexpr's kinds. Values and result types from python3-numexpr 2.8.4 on the same data
+    // (i32 = [1, -7, 2**31-1], i64 = [1, -7, 2**40], f32 = [1.5, 2, 3]), tiled to the native cut-off.
+    it('types each operation like numexpr: int32 wraps, int64 is exact, comparisons and & | ~ give bool', () => {
+      const n = 3 * 2000;
+      const tile = <T extends { length: number }>(Ctor: { from(x: ArrayLike<unknown>): T }, values: unknown[]) =>
+        Ctor.from(Array.from({ length: n }, (_, i) => values[i % values.length]));
+      const i32 = tile(Int32Array, [1, -7, 2 ** 31 - 1]);
+      const i64 = tile(BigInt64Array, [1n, -7n, 2n ** 40n]);
+      const f32 = tile(Float32Array, [1.5, 2, 3]);
+      const mask = tile(Uint8Array, [1, 0, 1]);
+      const vars = {
+        i: i32,
+        l: i64,
+        f: f32,
+        b: { data: mask, dtype: 'bool' as const },
+        z: tile(Int32Array, [0, 2, -3]),
+      };
+      const run = (expr: string, more = {}) => evaluate(expr, { ...vars, ...more } as never, { backend: be });
+      expect(run('i + i')).toEqual(tile(Int32Array, [2, -14, -2]));
+      expect(run('i * 2')).toEqual(tile(Int32Array, [2, -14, -2]));
+      expect(run('i + l')).toEqual(tile(BigInt64Array, [2n, -14n, 1101659111423n]));
+      expect(run('l * l')).toEqual(tile(BigInt64Array, [1n, 49n, 0n])); // 2**80 wraps to 0
+      expect(run('i + f')).toEqual(tile(Float32Array, [2.5, -5, 2147483648]));
+      expect(run('i / i')).toEqual(tile(Float64Array, [1, 1, 1]));
+      expect(run('i % z')).toEqual(tile(Int32Array, [0, 1, -2])); // floored, 0 for a zero divisor (NumPy)
+      expect(run('i << 1')).toEqual(tile(Int32Array, [2, -14, -2]));
+      expect(run('i << i')).toEqual(tile(Int32Array, [2, -234881024, -2147483648])); // count modulo 32
+      expect(run('l >> 1')).toEqual(tile(BigInt64Array, [0n, -4n, 549755813888n]));
+      expect(run('~i')).toEqual(tile(Int32Array, [-2, 6, -2147483648]));
+      expect(run('i & 6')).toEqual(tile(Int32Array, [0, 0, 6]));
+      expect(run('b & b')).toEqual(tile(Uint8Array, [1, 0, 1]));
+      expect(run('~b')).toEqual(tile(Uint8Array, [0, 1, 0]));
+      expect(run('~(i > 1)')).toEqual(tile(Uint8Array, [1, 1, 0]));
+      expect(run('where(b, 1, 2)')).toEqual(tile(Int32Array, [1, 2, 1]));
+      expect(run('where(i > 0, i, l)')).toEqual(tile(BigInt64Array, [1n, -7n, 2147483647n]));
+      expect(run('i + s', { s: 5n })).toEqual(tile(BigInt64Array, [6n, -2n, 2147483652n]));
+      expect(run('i + t', { t: true })).toEqual(tile(Int32Array, [2, -6, -2147483648]));
+      expect(run('i + 2**40')).toEqual(tile(BigInt64Array, [1099511627777n, 1099511627769n, 1101659111423n]));
+      expect(run('i ** 2')).toEqual(tile(Int32Array, [1, 49, 1]));
+      expect(run('abs(i)')).toBeInstanceOf(Float64Array);
+      expect(() => run('i ** -1')).toThrow(/integers to negative integer powers are not allowed/);
+      expect(() => run('f << 1')).toThrow(/shifts take integer operands/);
+      // Reductions: int32 wraps (numexpr), int64 is a bigint, a bool sum counts (numexpr cannot sum bools).
+      const k = n / 3;
+      expect(run('sum(i)')).toBe(Number(BigInt.asIntN(32, BigInt(k) * (1n - 7n + 2n ** 31n - 1n))));
+      expect(run('sum(l)')).toBe(BigInt(k) * (1n - 7n + 2n ** 40n));
+      expect(run('min(l)')).toBe(-7n);
+      expect(run('max(i)')).toBe(2 ** 31 - 1);
+      expect(run('sum(b)')).toBe(2 * k);
+      expect(run('sum(i > 0)')).toBe(2 * k);
+      expect(run('mean(i)')).toBeCloseTo((1 - 7 + 2 ** 31 - 1) / 3, 6);
+      // Bool inputs: an Array of booleans, or bytes where any non-zero byte is true.
+      expect(evaluate('~a', { a: [true, false] }, { backend: be })).toEqual(Uint8Array.of(0, 1));
+      expect(run('b & c', { c: { data: tile(Uint8Array, [7, 7, 0]), dtype: 'bool' } })).toEqual(
+        tile(Uint8Array, [1, 0, 0]),
+      );
+      // out must be the result's typed array.
+      const out = new Int32Array(n);
+      expect(evaluate('i + i', vars as never, { backend: be, out })).toBe(out);
+      expect(() => evaluate('i + i', vars as never, { backend: be, out: new Float64Array(n) })).toThrow(
+        /out must be an Int32Array \(the result type for these inputs is Int32Array, int32\)/,
+      );
+      // BigUint64Array reads as int64 while every value fits; unsigned values from 2^63 up are refused.
+      expect(evaluate('u + 1', { u: BigUint64Array.of(1n, 2n) }, { backend: be })).toEqual(BigInt64Array.of(2n, 3n));
+      expect(() => evaluate('u + 1', { u: BigUint64Array.of(1n, 2n ** 63n) }, { backend: be })).toThrow(RangeError);
+      expect(() => evaluate('u + 1', { u: 2n ** 63n }, { backend: be })).toThrow(/does not fit in int64/);
+    });
+
     // Values from python3-numexpr 2.8.4: x % y on float64 is x - floor(x/y)*y (-7.5 % 2 = 0.5, 1e17 % 3 = 0);
     // fmod is C's truncated remainder. numexpr's int32 % is C's (and dies with SIGFPE on a zero
     // divisor); hotpath follows NumPy on integers: floored, and 0 for a zero divisor.
@@ -772,24 +840,24 @@ suite.runIf(backend === 'native')('native expression VM', () => {
   it('rejects malformed bytecode with a RangeError before touching memory', () => {
     const addon = createRequire(__filename)(nativePath!) as { exprEvaluate: (...args: unknown[]) => unknown };
     const a = new Float64Array(4);
-    // One input, no constants, one output, no temps, one instruction writing register 0 (the input).
-    const code = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 0, 0, 0, 0]);
-    expect(() => addon.exprEvaluate(code, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024)).toThrow(
-      RangeError,
-    );
-    const badOpcode = new Int32Array([1, 0, 1, 0, 1, 0, 1, 999, 1, 0, 0, 0]);
-    expect(() =>
-      addon.exprEvaluate(badOpcode, new Float64Array(0), [a], [new Float64Array(4)], 4, false, 1, 1024),
-    ).toThrow(RangeError);
-    const good = new Int32Array([1, 0, 1, 0, 1, 0, 1, 2, 1, 0, 0, 0]);
-    expect(() => addon.exprEvaluate(good, new Float64Array(0), [a], [new Float64Array(3)], 4, false, 1, 1024)).toThrow(
-      RangeError,
-    );
-    expect(() =>
-      addon.exprEvaluate(good, new Float64Array(0), [[1, 2, 3, 4]], [new Float64Array(4)], 4, false, 1, 1024),
-    ).toThrow(TypeError);
+    const run = (code: number[], inputs: unknown[] = [a], outputs: unknown[] = [new Float64Array(4)]) =>
+      addon.exprEvaluate(Int32Array.from(code), new Float64Array(0), inputs, outputs, 4, 1, 1024);
+    // Header [inputs, constants, outputs, temps, instructions], register kinds (4: float64), outputs
+    // [kind, source], instructions [opcode, dst, a, b, c]: one input, one output, out = add(in, in).
+    const good = [1, 0, 1, 0, 1, 4, 4, 0, 1, 2, 1, 0, 0, 0];
+    expect(() => run([1, 0, 1, 0, 1, 4, 4, 0, 1, 2, 0, 0, 0, 0])).toThrow(/writes an input or constant register/);
+    expect(() => run([1, 0, 1, 0, 1, 4, 4, 0, 1, 999, 1, 0, 0, 0])).toThrow(/bad opcode/);
+    expect(() => run([1, 0, 1, 0, 1, 9, 4, 0, 1, 2, 1, 0, 0, 0])).toThrow(/bad register kind/);
+    // Kinds the op does not take: add of an int32 and a float64 register, lt into a float64 register.
+    expect(() => run([2, 0, 1, 0, 1, 1, 4, 4, 0, 2, 2, 2, 0, 1, 0])).toThrow(RangeError);
+    expect(() => run([1, 0, 1, 0, 1, 4, 4, 0, 1, 8, 1, 0, 0, 0])).toThrow(/operand kinds that lt does not take/);
+    expect(() => run([1, 0, 1, 0, 0, 4, 1, 0, 0])).toThrow(/output register of another kind/);
+    expect(() => run(good, [a], [new Float64Array(3)])).toThrow(RangeError);
+    expect(() => run(good, [[1, 2, 3, 4]])).toThrow(TypeError);
+    expect(() => run(good, [new Int32Array(4)])).toThrow(TypeError);
+    expect(() => run(good, [1n])).toThrow(TypeError);
     const out = new Float64Array(4);
-    addon.exprEvaluate(good, new Float64Array(0), [new Float64Array([1, 2, 3, 4])], [out], 4, false, 1, 1024);
+    run(good, [new Float64Array([1, 2, 3, 4])], [out]);
     expect(out).toEqual(new Float64Array([2, 4, 6, 8]));
   });
 });
@@ -828,8 +896,8 @@ suite('reEvaluate and the native thread count', () => {
         await evaluateAsync('a + 1', { a }, { backend: 'native' });
         await describeAsync(a, { backend: 'native' });
         evaluate('a + 1', { a }, { backend: 'native', threads: 2 });
-        expect(evaluateSpy.mock.calls.map((args) => args[6])).toEqual([3, 2]);
-        expect(asyncSpy.mock.calls[0][6]).toBe(3);
+        expect(evaluateSpy.mock.calls.map((args) => args[5])).toEqual([3, 2]);
+        expect(asyncSpy.mock.calls[0][5]).toBe(3);
         expect(momentsSpy.mock.calls[0][2]).toBe(3);
       } finally {
         vi.restoreAllMocks();

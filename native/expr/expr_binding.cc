@@ -2,6 +2,7 @@
 // synchronously or in an AsyncWorker. Parsing, type promotion and result shaping live in src/expr.
 #include "expr_binding.h"
 
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -35,29 +36,29 @@ const void* ArrayData(const TypedArrayView& array, const std::string& name, Asyn
   return call.held.back()->Data();
 }
 
-Input RequireInput(const Napi::Value& value, size_t index, Call& call) {
+Input RequireInput(const Napi::Value& value, size_t index, Kind kind, Call& call) {
   const std::string name = "inputs[" + std::to_string(index) + "]";
   Input input;
-  if (value.IsNumber()) {
-    input.scalar = value.As<Napi::Number>().DoubleValue();
-    return input;
-  }
-  const TypedArrayView array = ReadTypedArray(value, name, {}, "a number or a typed array");
-  input.kind = ArrayInputKind(array.type, name, call.options.float32);
+  if (ReadScalar(value, kind, name, &input.scalar)) return input;
+  const TypedArrayView array = ReadTypedArray(value, name, {}, "a number, a bigint or a typed array");
+  input.source = RequireSource(array, kind, name);
   if (array.length != call.length) throw RangeError(name + " has the wrong length");
   input.data = ArrayData(array, name, AsyncArray::Use::kInput, call);
   return input;
 }
 
-void* RequireOutput(const Napi::Value& value, size_t index, OutputKind kind, Call& call) {
+void* RequireOutput(const Napi::Value& value, size_t index, OutputKind output, Kind kind, Call& call) {
   const std::string name = "outputs[" + std::to_string(index) + "]";
-  if (kind != OutputKind::kElementwise) {
+  if (output != OutputKind::kElementwise) {
     if (!value.IsNull() && !value.IsUndefined()) throw TypeError(name + " must be null for a reduction");
     return nullptr;
   }
-  const bool float32 = call.options.float32;
-  const napi_typedarray_type want = float32 ? napi_float32_array : napi_float64_array;
-  const TypedArrayView array = ReadTypedArray(value, name, {want}, float32 ? "a Float32Array" : "a Float64Array");
+  static constexpr napi_typedarray_type kArrays[] = {napi_uint8_array, napi_int32_array, napi_bigint64_array,
+                                                     napi_float32_array, napi_float64_array};
+  static constexpr const char* kNames[] = {"a Uint8Array", "an Int32Array", "a BigInt64Array", "a Float32Array",
+                                           "a Float64Array"};
+  const auto k = static_cast<size_t>(kind);
+  const TypedArrayView array = ReadTypedArray(value, name, {kArrays[k]}, kNames[k]);
   if (array.length != call.length) throw RangeError(name + " has the wrong length");
   return const_cast<void*>(ArrayData(array, name, AsyncArray::Use::kOutput, call));
 }
@@ -70,14 +71,14 @@ std::vector<Napi::Value> Elements(const Napi::Array& array) {
   return values;
 }
 
-// Arguments: code Int32Array, constants Float64Array, inputs (number | typed array)[],
-// outputs (typed array | null)[], length, float32, threads, blockSize.
+// Arguments: code Int32Array (register kinds included), constants Float64Array (an int64 constant's raw
+// bits), inputs (number | bigint | typed array)[], outputs (typed array | null)[], length, threads, blockSize.
 Call Prepare(const Napi::CallbackInfo& info, bool async) {
   Call call;
   call.async = async;
   const TypedArrayView code = ReadTypedArray(info[0], "code", {napi_int32_array}, "an Int32Array");
   const TypedArrayView constants = ReadTypedArray(info[1], "constants", {napi_float64_array}, "a Float64Array");
-  call.program = Decode(code.Data<const int32_t>(), code.length, constants.Data<const double>(), constants.length);
+  call.program = Decode(code.Data<const int32_t>(), code.length, constants.Data<const uint64_t>(), constants.length);
   if (!info[2].IsArray() || !info[3].IsArray()) throw TypeError("inputs and outputs must be arrays");
   const std::vector<Napi::Value> inputs = Elements(info[2].As<Napi::Array>());
   const std::vector<Napi::Value> outputs = Elements(info[3].As<Napi::Array>());
@@ -87,28 +88,29 @@ Call Prepare(const Napi::CallbackInfo& info, bool async) {
     throw RangeError("length must be a non-negative integer");
   }
   call.length = static_cast<size_t>(length);
-  if (!info[5].IsBoolean()) throw TypeError("float32 must be a boolean");
-  call.options.float32 = info[5].As<Napi::Boolean>().Value();
-  call.options.threads = RequireUint32(info[6], "threads", 1, 1024);
-  call.options.blockSize = RequireUint32(info[7], "blockSize", 16, 1 << 20);
+  call.options.threads = RequireUint32(info[5], "threads", 1, 1024);
+  call.options.blockSize = RequireUint32(info[6], "blockSize", 16, 1 << 20);
   if (inputs.size() != static_cast<size_t>(call.program.nInputs)) throw RangeError("inputs has the wrong length");
   if (outputs.size() != static_cast<size_t>(call.program.nOutputs)) throw RangeError("outputs has the wrong length");
-  for (size_t i = 0; i < inputs.size(); ++i) call.inputs.push_back(RequireInput(inputs[i], i, call));
+  const Program& p = call.program;
+  for (size_t i = 0; i < inputs.size(); ++i) call.inputs.push_back(RequireInput(inputs[i], i, p.kinds[i], call));
   for (size_t k = 0; k < outputs.size(); ++k) {
-    call.outputs.push_back(RequireOutput(outputs[k], k, call.program.outputs[k].kind, call));
+    const auto out = static_cast<int32_t>(k);
+    call.outputs.push_back(RequireOutput(outputs[k], k, p.outputs[k].kind, p.kinds[p.OutputRegister(out)], call));
   }
   return call;
 }
 
-Napi::Float64Array Reductions(Napi::Env env, const std::vector<double>& values) {
+// Each reduction's raw 64 bits (src/expr/native.ts reads an int64 one through a BigInt64Array view).
+Napi::Float64Array Reductions(Napi::Env env, const std::vector<uint64_t>& values) {
   auto out = Napi::Float64Array::New(env, values.size());
-  std::copy(values.begin(), values.end(), out.Data());
+  if (!values.empty()) std::memcpy(out.Data(), values.data(), values.size() * sizeof(uint64_t));
   return out;
 }
 
 Napi::Value EvaluateSync(const Napi::CallbackInfo& info) {
   Call call = Prepare(info, false);
-  std::vector<double> reductions(call.program.nOutputs);
+  std::vector<uint64_t> reductions(call.program.nOutputs);
   Run(call.program, call.inputs, call.outputs, call.length, call.options, reductions.data());
   return Reductions(info.Env(), reductions);
 }
@@ -130,7 +132,7 @@ class EvaluateWorker : public PromiseWorker {
 
  private:
   Call call_;
-  std::vector<double> reductions_;
+  std::vector<uint64_t> reductions_;
 };
 
 Napi::Value EvaluateAsync(const Napi::CallbackInfo& info) {
@@ -145,22 +147,51 @@ Napi::Value OpNames(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-InputKind ArrayInputKind(napi_typedarray_type type, const std::string& name, bool float32) {
-  InputKind kind;
-  switch (type) {
-    case napi_float64_array: kind = InputKind::kFloat64; break;
-    case napi_float32_array: kind = InputKind::kFloat32; break;
-    case napi_int32_array: kind = InputKind::kInt32; break;
-    case napi_int8_array: kind = InputKind::kInt8; break;
-    case napi_uint8_array:
-    case napi_uint8_clamped_array: kind = InputKind::kUint8; break;
-    case napi_int16_array: kind = InputKind::kInt16; break;
-    case napi_uint16_array: kind = InputKind::kUint16; break;
-    case napi_uint32_array: kind = InputKind::kUint32; break;
-    default: throw TypeError(name + " must be a float32/float64 or an 8/16/32-bit integer typed array");
+Source RequireSource(const TypedArrayView& array, Kind kind, const std::string& name) {
+  const napi_typedarray_type t = array.type;
+  switch (kind) {
+    case Kind::kFloat64:
+      if (t == napi_float64_array) return Source::kFloat64;
+      break;
+    case Kind::kFloat32:
+      if (t == napi_float32_array) return Source::kFloat32;
+      break;
+    case Kind::kInt32:
+      if (t == napi_int32_array) return Source::kInt32;
+      if (t == napi_int16_array) return Source::kInt16;
+      if (t == napi_int8_array) return Source::kInt8;
+      if (t == napi_uint16_array) return Source::kUint16;
+      if (t == napi_uint8_array || t == napi_uint8_clamped_array) return Source::kUint8;
+      break;
+    case Kind::kInt64:
+      if (t == napi_bigint64_array) return Source::kInt64;
+      if (t == napi_uint32_array) return Source::kUint32;
+      break;
+    case Kind::kBool:
+      if (t == napi_uint8_array) return Source::kUint8;
+      break;
   }
-  if (float32 && kind != InputKind::kFloat32) throw TypeError(name + " must be a Float32Array in float32 mode");
-  return kind;
+  throw TypeError(name + " is not a typed array its register's kind reads");
+}
+
+bool ReadScalar(const Napi::Value& value, Kind kind, const std::string& name, uint64_t* bits) {
+  if (value.IsNumber()) {
+    const double scalar = value.As<Napi::Number>().DoubleValue();
+    if (kind != Kind::kFloat64 && !(kind == Kind::kBool && (scalar == 0 || scalar == 1))) {
+      throw TypeError(name + ": a number is a float64 or bool (0 or 1) scalar");
+    }
+    std::memcpy(bits, &scalar, sizeof scalar);
+    return true;
+  }
+  if (value.IsBigInt()) {
+    if (kind != Kind::kInt64) throw TypeError(name + ": a bigint is an int64 scalar");
+    bool lossless = false;
+    const int64_t scalar = value.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw RangeError(name + " does not fit in int64");
+    std::memcpy(bits, &scalar, sizeof scalar);
+    return true;
+  }
+  return false;
 }
 
 void Register(Napi::Env env, Napi::Object exports) {

@@ -6,6 +6,7 @@
 #include "ndarray_binding.h"
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,20 +55,18 @@ void* ArrayData(const TypedArrayView& array, const std::string& name, AsyncArray
   return call.held.back()->Data();
 }
 
-// Arguments: code Int32Array, constants Float64Array, inputs (number | typed array)[], strides
-// (number[] | null)[] and offsets number[] per input, shape number[], outputs (typed array | null)[],
-// axes Int32Array ([reduction, axis] per output, reduction 0 when none), reduced (Float64Array | null)[],
-// float32, threads, blockSize. Every JavaScript value is read before any array's memory is looked at: an
+// Arguments: code Int32Array, constants Float64Array (as exprEvaluate's), inputs (number | bigint | typed
+// array)[], strides (number[] | null)[] and offsets number[] per input, shape number[], outputs (typed array |
+// null)[], axes Int32Array ([reduction, axis] per output, reduction 0 when none), reduced (Float64Array |
+// null)[], threads, blockSize. Every JavaScript value is read before any array's memory is looked at: an
 // accessor could otherwise run JavaScript that detaches an array already checked.
 NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   NdCall call;
   call.async = async;
   // Decode copies the bytecode and constants, so no later JavaScript can change what runs.
   const TypedArrayView code = ReadTypedArray(info[0], "code", {napi_int32_array}, "an Int32Array");
-  const FloatSpan constants = RequireFloatArray(info[1], "constants");
-  if (constants.isFloat32) throw TypeError("constants must be a Float64Array");
-  call.program = Decode(code.Data<const int32_t>(), code.length, static_cast<const double*>(constants.data),
-                        constants.length);
+  const TypedArrayView constants = ReadTypedArray(info[1], "constants", {napi_float64_array}, "a Float64Array");
+  call.program = Decode(code.Data<const int32_t>(), code.length, constants.Data<const uint64_t>(), constants.length);
   const std::vector<Napi::Value> inputs = Elements(info[2], "inputs");
   const std::vector<Napi::Value> strides = Elements(info[3], "strides");
   const std::vector<Napi::Value> offsets = Elements(info[4], "offsets");
@@ -75,10 +74,8 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   const std::vector<Napi::Value> outputs = Elements(info[6], "outputs");
   const std::vector<Napi::Value> reduced = Elements(info[8], "reduced");
   ReadTypedArray(info[7], "axes", {napi_int32_array}, "an Int32Array");
-  if (!info[9].IsBoolean()) throw TypeError("float32 must be a boolean");
-  call.options.float32 = info[9].As<Napi::Boolean>().Value();
-  call.options.threads = RequireUint32(info[10], "threads", 1, 1024);
-  call.options.blockSize = RequireUint32(info[11], "blockSize", 16, 1 << 20);
+  call.options.threads = RequireUint32(info[9], "threads", 1, 1024);
+  call.options.blockSize = RequireUint32(info[10], "blockSize", 16, 1 << 20);
   const size_t nInputs = static_cast<size_t>(call.program.nInputs);
   const size_t nOutputs = static_cast<size_t>(call.program.nOutputs);
   if (inputs.size() != nInputs || strides.size() != nInputs || offsets.size() != nInputs) {
@@ -93,7 +90,7 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   }
   std::vector<std::vector<Napi::Value>> inputStrides(nInputs);
   for (size_t i = 0; i < nInputs; ++i) {
-    if (!inputs[i].IsNumber()) inputStrides[i] = Elements(strides[i], "strides[" + std::to_string(i) + "]");
+    if (inputs[i].IsTypedArray()) inputStrides[i] = Elements(strides[i], "strides[" + std::to_string(i) + "]");
   }
   // Every JavaScript value has been read; from here on only numbers are converted and arrays resolved (read
   // again, since a getter above could have detached one).
@@ -107,13 +104,13 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   for (size_t i = 0; i < nInputs; ++i) {
     const std::string name = "inputs[" + std::to_string(i) + "]";
     NdInput in;
-    if (inputs[i].IsNumber()) {
-      in.element.scalar = inputs[i].As<Napi::Number>().DoubleValue();
+    const Kind kind = call.program.kinds[i];
+    if (ReadScalar(inputs[i], kind, name, &in.element.scalar)) {
       call.inputs.push_back(std::move(in));
       continue;
     }
-    const TypedArrayView array = ReadTypedArray(inputs[i], name, {}, "a number or a typed array");
-    in.element.kind = ArrayInputKind(array.type, name, call.options.float32);
+    const TypedArrayView array = ReadTypedArray(inputs[i], name, {}, "a number, a bigint or a typed array");
+    in.element.source = RequireSource(array, kind, name);
     in.elementSize = ElementSize(array.type);
     in.length = array.length;
     in.offset = RequireInteger(offsets[i], "offsets[" + std::to_string(i) + "]", 0, kSafe);
@@ -129,16 +126,19 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
       const std::string label = "reduced[" + std::to_string(k) + "]";
       out.reducedLength = ReadTypedArray(reduced[k], label, {napi_float64_array}, "a Float64Array").length;
     } else if (!outputs[k].IsNull() && !outputs[k].IsUndefined()) {
-      const napi_typedarray_type want = call.options.float32 ? napi_float32_array : napi_float64_array;
-      const char* expected = call.options.float32 ? "a Float32Array" : "a Float64Array";
-      if (ReadTypedArray(outputs[k], name, {want}, expected).length != n) {
+      static constexpr napi_typedarray_type kArrays[] = {napi_uint8_array, napi_int32_array, napi_bigint64_array,
+                                                         napi_float32_array, napi_float64_array};
+      static constexpr const char* kNames[] = {"a Uint8Array", "an Int32Array", "a BigInt64Array",
+                                               "a Float32Array", "a Float64Array"};
+      const auto kind = static_cast<size_t>(call.program.kinds[call.program.OutputRegister(static_cast<int32_t>(k))]);
+      if (ReadTypedArray(outputs[k], name, {kArrays[kind]}, kNames[kind]).length != n) {
         throw RangeError(name + " has the wrong length");
       }
     }
     call.outputs.push_back(out);
   }
   for (size_t i = 0; i < nInputs; ++i) {
-    if (inputs[i].IsNumber()) continue;
+    if (call.inputs[i].element.source == Source::kScalar) continue;
     const std::string name = "inputs[" + std::to_string(i) + "]";
     call.inputs[i].element.data = ArrayData(ReadTypedArray(inputs[i], name), name, AsyncArray::Use::kInput, call);
   }
@@ -158,15 +158,16 @@ NdCall Prepare(const Napi::CallbackInfo& info, bool async) {
   return call;
 }
 
-Napi::Float64Array Reductions(Napi::Env env, const std::vector<double>& values) {
+// Each full reduction's raw 64 bits, as exprEvaluate returns them.
+Napi::Float64Array Reductions(Napi::Env env, const std::vector<uint64_t>& values) {
   auto out = Napi::Float64Array::New(env, values.size());
-  std::copy(values.begin(), values.end(), out.Data());
+  if (!values.empty()) std::memcpy(out.Data(), values.data(), values.size() * sizeof(uint64_t));
   return out;
 }
 
 Napi::Value EvaluateNdSync(const Napi::CallbackInfo& info) {
   NdCall call = Prepare(info, false);
-  std::vector<double> reductions(call.outputs.size());
+  std::vector<uint64_t> reductions(call.outputs.size());
   RunNd(call.program, call.inputs, call.shape, call.outputs, call.options, reductions.data());
   return Reductions(info.Env(), reductions);
 }
@@ -188,7 +189,7 @@ class EvaluateNdWorker : public PromiseWorker {
 
  private:
   NdCall call_;
-  std::vector<double> reductions_;
+  std::vector<uint64_t> reductions_;
 };
 
 Napi::Value EvaluateNdAsync(const Napi::CallbackInfo& info) {

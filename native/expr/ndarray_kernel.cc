@@ -99,42 +99,6 @@ void Reduce(AxisReduction r, const T* values, double* result, size_t outer, size
   }
 }
 
-// A full reduction's accumulators of two ranges as one (program.ts combine(); the program's kinds).
-double CombineFull(OutputKind kind, double a, double b) {
-  switch (kind) {
-    case OutputKind::kSum: return a + b;
-    case OutputKind::kProd: return a * b;
-    case OutputKind::kMin: return a != a || b != b ? std::numeric_limits<double>::quiet_NaN() : (b < a ? b : a);
-    case OutputKind::kMax: return a != a || b != b ? std::numeric_limits<double>::quiet_NaN() : (b > a ? b : a);
-    default: return a;
-  }
-}
-
-double FullIdentity(OutputKind kind) {
-  switch (kind) {
-    case OutputKind::kProd: return 1;
-    case OutputKind::kMin: return std::numeric_limits<double>::infinity();
-    case OutputKind::kMax: return -std::numeric_limits<double>::infinity();
-    default: return 0;
-  }
-}
-
-// The element at `base` as a double, for the element kinds the VM reads; false for any other kind
-// (then the input is gathered instead of read as a scalar).
-bool ScalarAt(const Input& in, int64_t base, double* value) {
-  switch (in.kind) {
-    case InputKind::kFloat64: *value = static_cast<const double*>(in.data)[base]; return true;
-    case InputKind::kFloat32: *value = static_cast<const float*>(in.data)[base]; return true;
-    case InputKind::kInt32: *value = static_cast<const int32_t*>(in.data)[base]; return true;
-    case InputKind::kInt8: *value = static_cast<const int8_t*>(in.data)[base]; return true;
-    case InputKind::kUint8: *value = static_cast<const uint8_t*>(in.data)[base]; return true;
-    case InputKind::kInt16: *value = static_cast<const int16_t*>(in.data)[base]; return true;
-    case InputKind::kUint16: *value = static_cast<const uint16_t*>(in.data)[base]; return true;
-    case InputKind::kUint32: *value = static_cast<const uint32_t*>(in.data)[base]; return true;
-    default: return false;
-  }
-}
-
 // Copies the view (C order over `shape`, element `base` first) into `out`: bit copies of E-sized
 // elements, whole rows at memcpy / fill speed where the last dimension is contiguous or broadcast.
 template <class E>
@@ -209,7 +173,7 @@ void CheckNd(const Program& program, const std::vector<NdInput>& inputs, const s
   if (outputs.size() != static_cast<size_t>(program.nOutputs)) throw RangeError("outputs has the wrong length");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const NdInput& in = inputs[i];
-    if (in.element.kind == InputKind::kScalar) continue;
+    if (in.element.source == Source::kScalar) continue;
     const std::string name = "inputs[" + std::to_string(i) + "]";
     if (in.strides.size() != ndim) throw RangeError(name + " strides do not match the shape");
     const size_t size = in.elementSize;
@@ -253,15 +217,16 @@ void CheckNd(const Program& program, const std::vector<NdInput>& inputs, const s
 }
 
 void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std::vector<size_t>& shape,
-           const std::vector<NdOutput>& outputs, const RunOptions& options, double* reductions) {
+           const std::vector<NdOutput>& outputs, const RunOptions& options, uint64_t* reductions) {
   CheckNd(program, inputs, shape, outputs);
   const size_t ndim = shape.size();
   const size_t nOutputs = outputs.size();
   Layout at;
   for (size_t extent : shape) at.n *= extent;
   for (size_t k = 0; k < nOutputs; ++k) {
-    reductions[k] = program.outputs[k].kind == OutputKind::kElementwise ? std::numeric_limits<double>::quiet_NaN()
-                                                                       : FullIdentity(program.outputs[k].kind);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (program.outputs[k].kind == OutputKind::kElementwise) std::memcpy(&reductions[k], &nan, sizeof nan);
+    else reductions[k] = ReductionIdentity(program, static_cast<int32_t>(k));
     const NdOutput& out = outputs[k];
     if (out.reduction != AxisReduction::kNone) std::fill_n(out.reduced, out.reducedLength, AxisIdentity(out.reduction));
   }
@@ -281,19 +246,21 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
     at.chunkRows = at.slab >= kRowElements ? 1 : std::min(at.rows, std::max<size_t>(1, kChunkElements / at.slab));
     at.chunks = (at.rows + at.chunkRows - 1) / at.chunkRows;
     const size_t tasks = std::min(at.chunks, alongRows ? threads : threads * kTasksPerThread);
-    const size_t valueSize = options.float32 ? sizeof(float) : sizeof(double);
+    // Bytes per element of each output's values (axis outputs are float32 or float64: typed.ts widens them).
+    std::vector<size_t> valueSize(nOutputs);
+    for (size_t k = 0; k < nOutputs; ++k) valueSize[k] = KindSize(program.kinds[program.OutputRegister(static_cast<int32_t>(k))]);
     const size_t line = shape[at.rowDims - 1];
     // Box dimensions: the rows (stepping along dimension rowDims - 1), then the dimensions after the rows.
     const size_t boxDims = 1 + ndim - at.rowDims;
     std::vector<std::vector<int64_t>> boxStrides(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
       const std::vector<int64_t>& strides = inputs[i].strides;
-      if (inputs[i].element.kind != InputKind::kScalar) {
+      if (inputs[i].element.source != Source::kScalar) {
         boxStrides[i].assign(strides.begin() + static_cast<ptrdiff_t>(at.rowDims - 1), strides.end());
       }
     }
     // Per task: full-reduction accumulators, and a partial result of each axis=0 output.
-    std::vector<double> partials(tasks * nOutputs);
+    std::vector<uint64_t> partials(tasks * nOutputs);
     std::vector<std::vector<double>> rowPartials(alongRows ? tasks * nOutputs : 0);
     RunOptions one = options;
     one.threads = 1;
@@ -302,8 +269,8 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
       std::vector<std::vector<unsigned char>> values(nOutputs);
       std::vector<Input> chunkInputs(inputs.size());
       std::vector<void*> chunkOutputs(nOutputs);
-      std::vector<double> accumulators(nOutputs);
-      double* partial = partials.data() + t * nOutputs;
+      std::vector<uint64_t> accumulators(nOutputs);
+      uint64_t* partial = partials.data() + t * nOutputs;
       for (size_t k = 0; k < nOutputs; ++k) {
         partial[k] = reductions[k];
         const NdOutput& out = outputs[k];
@@ -322,18 +289,17 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
           const NdInput& in = inputs[i];
           Input& chunkIn = chunkInputs[i];
           chunkIn = in.element;
-          if (in.element.kind == InputKind::kScalar) continue;
+          if (in.element.source == Source::kScalar) continue;
           int64_t base = in.offset;
           for (size_t d = at.rowDims, rest = r0; d-- > 0; rest /= shape[d]) {
             base += static_cast<int64_t>(rest % shape[d]) * in.strides[d];
           }
           const Read read = HowToRead(box.data(), boxStrides[i].data(), boxDims);
-          double scalar = 0;
           if (read == Read::kInPlace) {
             chunkIn.data = static_cast<const unsigned char*>(in.element.data) + base * in.elementSize;
-          } else if (read == Read::kScalar && ScalarAt(in.element, base, &scalar)) {
-            chunkIn.kind = InputKind::kScalar;
-            chunkIn.scalar = scalar;
+          } else if (read == Read::kScalar) {
+            chunkIn.scalar = ElementBits(in.element, program.kinds[i], base);
+            chunkIn.source = Source::kScalar;
           } else {
             gathered[i].resize(at.chunkRows * at.slab * in.elementSize);
             Gather(in, base, box.data(), boxStrides[i].data(), boxDims, gathered[i].data());
@@ -344,16 +310,18 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
           const NdOutput& out = outputs[k];
           chunkOutputs[k] = nullptr;
           if (out.elementwise) {
-            chunkOutputs[k] = static_cast<unsigned char*>(out.elementwise) + r0 * at.slab * valueSize;
+            chunkOutputs[k] = static_cast<unsigned char*>(out.elementwise) + r0 * at.slab * valueSize[k];
           } else if (out.reduction != AxisReduction::kNone) {
-            values[k].resize(at.chunkRows * at.slab * valueSize);
+            values[k].resize(at.chunkRows * at.slab * valueSize[k]);
             chunkOutputs[k] = values[k].data();
           }
         }
         Run(program, chunkInputs, chunkOutputs, m, one, accumulators.data());
         for (size_t k = 0; k < nOutputs; ++k) {
           const OutputKind kind = program.outputs[k].kind;
-          if (kind != OutputKind::kElementwise) partial[k] = CombineFull(kind, partial[k], accumulators[k]);
+          if (kind != OutputKind::kElementwise) {
+            partial[k] = CombineReductions(program, static_cast<int32_t>(k), partial[k], accumulators[k]);
+          }
           const NdOutput& out = outputs[k];
           if (out.reduction == AxisReduction::kNone) continue;
           // The axis in box dimensions: 0 is the rows (axis 0, one row dimension), else after them.
@@ -365,7 +333,7 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
           double* result = out.axis == 0 ? rowPartials[t * nOutputs + k].data()
                                          : out.reduced + r0 * (at.slab / box[axis]);
           const size_t extent = box[axis];
-          if (options.float32) {
+          if (valueSize[k] == sizeof(float)) {
             Reduce(out.reduction, reinterpret_cast<const float*>(values[k].data()), result, outer, extent, inner);
           } else {
             Reduce(out.reduction, reinterpret_cast<const double*>(values[k].data()), result, outer, extent, inner);
@@ -377,7 +345,9 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
     for (size_t k = 0; k < nOutputs; ++k) {
       const OutputKind kind = program.outputs[k].kind;
       if (kind != OutputKind::kElementwise) {
-        for (size_t t = 0; t < tasks; ++t) reductions[k] = CombineFull(kind, reductions[k], partials[t * nOutputs + k]);
+        for (size_t t = 0; t < tasks; ++t) {
+          reductions[k] = CombineReductions(program, static_cast<int32_t>(k), reductions[k], partials[t * nOutputs + k]);
+        }
       }
       const NdOutput& out = outputs[k];
       if (out.reduction == AxisReduction::kNone || out.axis != 0) continue;

@@ -23,7 +23,7 @@ namespace hotpath::expr {
 enum class AxisReduction : int32_t { kNone = 0, kSum = 1, kProd = 2, kMin = 3, kMax = 4, kMean = 5 };
 
 struct NdInput {
-  Input element;             // kind; data = element 0 of the array (unused for scalars), scalar value
+  Input element;             // source; data = element 0 of the array (unused for scalars), scalar bits
   size_t elementSize = 0;    // bytes per element (arrays)
   size_t length = 0;         // elements in the array: every element the view reads must lie below it
   std::vector<int64_t> strides;  // elements, one per result dimension (0 where broadcast)
@@ -31,7 +31,7 @@ struct NdInput {
 };
 
 struct NdOutput {
-  void* elementwise = nullptr;  // the C-order result of every element (double or float), or null
+  void* elementwise = nullptr;  // the C-order result of every element (of its register's kind), or null
   AxisReduction reduction = AxisReduction::kNone;
   int32_t axis = 0;
   double* reduced = nullptr;  // the C-order result of the shape without `axis`
@@ -48,9 +48,9 @@ void CheckNd(const Program& program, const std::vector<NdInput>& inputs, const s
              const std::vector<NdOutput>& outputs);
 
 // Evaluates `program` over `shape` (at least one dimension). Elementwise outputs are written to
-// `elementwise`, axis outputs reduced into `reduced`; reductions[k] receives the raw accumulator of each
-// full reduction output (as expr::Run). options.threads threads of the shared pool, the caller included.
+// `elementwise`, axis outputs reduced into `reduced`; reductions[k] receives the raw 64 bits of each full
+// reduction output (as expr::Run). options.threads threads of the shared pool, the caller included.
 void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std::vector<size_t>& shape,
-           const std::vector<NdOutput>& outputs, const RunOptions& options, double* reductions);
+           const std::vector<NdOutput>& outputs, const RunOptions& options, uint64_t* reductions);
 
 }  // namespace hotpath::expr

@@ -9,8 +9,8 @@ export interface NativeAddon {
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
   /**
-   * Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for
-   * elementwise outputs).
+   * Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator as raw 64 bits
+   * (a double, or an int64 for int64 operands; NaN for elementwise outputs).
    */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
@@ -156,20 +156,19 @@ export interface OpenclKernelRecord {
 export type ExprEvaluateNdArgs = [
   code: Int32Array,
   constants: Float64Array,
-  /** Typed arrays (each read through its strides and offset) or numbers. */
-  inputs: (ArrayBufferView | number)[],
+  /** Typed arrays (each read through its strides and offset), numbers or bigints (as exprEvaluate's). */
+  inputs: readonly (ArrayBufferView | number | bigint)[],
   /** Per input: elements between neighbours along each result dimension (0 where broadcast); null for numbers. */
   strides: (readonly number[] | null)[],
   offsets: number[],
   /** The result shape (at least one dimension). */
   shape: readonly number[],
-  /** Per output: its C-order result, or null (a full or an axis reduction). */
-  outputs: (Float64Array | Float32Array | null)[],
+  /** Per output: its C-order result (the typed array of its kind), or null (a full or an axis reduction). */
+  outputs: readonly (ArrayBufferView | null)[],
   /** Per output: [reduction, axis], reduction 0 (none), 1 sum, 2 prod, 3 min, 4 max, 5 mean. */
   axes: Int32Array,
   /** Per output: the Float64Array of the shape without its axis (axis reductions), else null. */
   reduced: (Float64Array | null)[],
-  float32: boolean,
   threads: number,
   blockSize: number,
 ];
@@ -177,11 +176,11 @@ export type ExprEvaluateNdArgs = [
 export type ExprEvaluateArgs = [
   code: Int32Array,
   constants: Float64Array,
-  /** Float32/Float64 or 8/16/32-bit integer typed arrays, or numbers. */
-  inputs: (ArrayBufferView | number)[],
-  outputs: (Float64Array | Float32Array | null)[],
+  /** Typed arrays of the types each input register's kind reads, numbers (float64, bool) or bigints (int64). */
+  inputs: readonly (ArrayBufferView | number | bigint)[],
+  /** Per output: the typed array of its kind, or null for a reduction. */
+  outputs: readonly (ArrayBufferView | null)[],
   length: number,
-  float32: boolean,
   threads: number,
   blockSize: number,
 ];

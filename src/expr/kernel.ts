@@ -107,8 +107,16 @@ export function fusedLoopSource(ir: TypedIr, codes: readonly InputCode[]): strin
     let expr: string;
     if (v.kind === 'input') {
       invariant[i] = codes[v.index] === 's';
-      // A Uint32Array is int64 (numexpr's rule: uint32 does not fit int32).
-      expr = invariant[i] ? `x${v.index}` : codes[v.index] === 'I' ? `BigInt(x${v.index}[i])` : `x${v.index}[i]`;
+      // A Uint32Array is int64 (numexpr's rule: uint32 does not fit int32); a bool byte other than 0 is true.
+      const code = codes[v.index];
+      const read = `x${v.index}[i]`;
+      expr = invariant[i]
+        ? `x${v.index}`
+        : code === 'I'
+          ? `BigInt(${read})`
+          : code === '?'
+            ? `(${read} !== 0 ? 1 : 0)`
+            : read;
     } else {
       invariant[i] = v.args.every((a) => invariant[a]);
       expr = typedJs(

@@ -1,18 +1,21 @@
-// Binding glue: hands a compiled program's bytecode, inputs and output arrays to the C++ VM.
+// Binding glue: hands a compiled program's bytecode, inputs and output arrays to the C++ VM (flat runs and
+// n-d runs), and reads its reductions back (each a raw 64-bit word: a double, or an int64 for int64 operands).
 import { requireNative } from '../core/loader.js';
 import type { NativeAddon } from '../core/addon.js';
 import type { Bytecode } from './bytecode.js';
-import type { ElementArray } from './kernel.js';
+import type { Accumulator, InputValue, OutputArray } from './kernel.js';
 import { OPS } from '../lang/ops.js';
+import type { Kind } from '../lang/types.js';
 import type { Reduction } from '../lang/ast.js';
 import type { View } from '../lang/ndarray.js';
 
 export interface NativeRun {
   bytecode: Bytecode;
-  inputs: (ElementArray | number)[];
-  outputs: (Float64Array | Float32Array | null)[];
+  inputs: InputValue[];
+  outputs: (OutputArray | null)[];
+  /** The kind of each output's values (int64 reductions come back as int64 bits). */
+  kinds: Kind[];
   n: number;
-  float32: boolean;
   threads: number;
   blockSize: number;
 }
@@ -35,30 +38,20 @@ function vm(): NativeAddon {
   return addon;
 }
 
-export function runNative(r: NativeRun): Float64Array {
-  return vm().exprEvaluate(
-    r.bytecode.code,
-    r.bytecode.constants,
-    r.inputs,
-    r.outputs,
-    r.n,
-    r.float32,
-    r.threads,
-    r.blockSize,
-  );
+function accumulators(kinds: readonly Kind[], raw: Float64Array): Accumulator[] {
+  const int64 = new BigInt64Array(raw.buffer, raw.byteOffset, raw.length);
+  return kinds.map((kind, k) => (kind === 'int64' ? int64[k] : raw[k]));
 }
 
-export function runNativeAsync(r: NativeRun): Promise<Float64Array> {
-  return vm().exprEvaluateAsync(
-    r.bytecode.code,
-    r.bytecode.constants,
-    r.inputs,
-    r.outputs,
-    r.n,
-    r.float32,
-    r.threads,
-    r.blockSize,
-  );
+const args = (r: NativeRun) =>
+  [r.bytecode.code, r.bytecode.constants, r.inputs, r.outputs, r.n, r.threads, r.blockSize] as const;
+
+export function runNative(r: NativeRun): Accumulator[] {
+  return accumulators(r.kinds, vm().exprEvaluate(...args(r)));
+}
+
+export async function runNativeAsync(r: NativeRun): Promise<Accumulator[]> {
+  return accumulators(r.kinds, await vm().exprEvaluateAsync(...args(r)));
 }
 
 /** An n-d run: every array input as a view of `shape` (stride 0 along broadcast dimensions). */
@@ -82,16 +75,15 @@ function ndArgs(r: NativeNdRun): Parameters<NativeAddon['exprEvaluateNd']> {
     r.outputs,
     Int32Array.from(r.axes.flatMap((a) => (a ? [AXIS_REDUCTION_CODES[a.reduction], a.axis] : [0, 0]))),
     r.axes.map((a) => a?.values ?? null),
-    r.float32,
     r.threads,
     r.blockSize,
   ];
 }
 
-export function runNativeNd(r: NativeNdRun): Float64Array {
-  return vm().exprEvaluateNd(...ndArgs(r));
+export function runNativeNd(r: NativeNdRun): Accumulator[] {
+  return accumulators(r.kinds, vm().exprEvaluateNd(...ndArgs(r)));
 }
 
-export function runNativeNdAsync(r: NativeNdRun): Promise<Float64Array> {
-  return vm().exprEvaluateNdAsync(...ndArgs(r));
+export async function runNativeNdAsync(r: NativeNdRun): Promise<Accumulator[]> {
+  return accumulators(r.kinds, await vm().exprEvaluateNdAsync(...ndArgs(r)));
 }

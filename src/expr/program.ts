@@ -18,7 +18,7 @@ import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkKnownOptions } from '../core/options.js';
 import { checkInteger, trueLength, typeName } from '../core/validate.js';
 import { type CallNode, ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
-import { type Bytecode, blockVmType, compileBytecode, disassemble } from './bytecode.js';
+import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Binding, type Ir, LoweringError, bindingFor, formatIr, lower, variableNames } from '../lang/ir.js';
 import { type TypedIr, formatTypedIr, outputKinds, typeProgram } from '../lang/typed.js';
 import {
@@ -378,7 +378,8 @@ export class CompiledExpressions {
       if (reduction) throw new TypeError(`${where}: ${label} cannot be used with the reduction '${reduction}'`);
       const widens = kind === 'float32' && given instanceof Float64Array;
       if (!(given instanceof Ctor) && !widens) {
-        const accepted = kind === 'float32' ? 'a Float32Array or Float64Array' : `a ${Ctor.name}`;
+        const article = Ctor === Int32Array ? 'an' : 'a';
+        const accepted = kind === 'float32' ? 'a Float32Array or Float64Array' : `${article} ${Ctor.name}`;
         throw new TypeError(
           `${where}: ${label} must be ${accepted} (the result type for these inputs is ${Ctor.name}, ${kind}), ` +
             `got ${typeName(given)}`,
@@ -456,8 +457,6 @@ export class CompiledExpressions {
       if (axisReduction) normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
     }
     const settings = this.settings(where, opts, bound.n);
-    // Integer and bool programs run on the fused JS loop until the native VM has typed registers.
-    if (blockVmType(bound.typed.ir) === null) settings.backend = 'js';
     const out = outOption(opts);
     // The native evaluator reads views in place and writes results while it runs, so an `out` sharing
     // memory with an input stays on the paths below (gathered first).
@@ -522,8 +521,8 @@ export class CompiledExpressions {
           ? this.#fusedAccumulators({ ...bound, inputs, n: m }, chunkArrays)
           : runNative({
               ...this.#nativeRun(prepared),
-              inputs: inputs as (ElementArray | number)[],
-              outputs: chunkArrays as (Float64Array | Float32Array | null)[],
+              inputs,
+              outputs: chunkArrays,
               n: m,
             });
       this.ir.outputs.forEach((o, k) => {
@@ -561,13 +560,12 @@ export class CompiledExpressions {
       shaped[k] = shape.filter((_, d) => d !== axis);
       return { reduction: a.reduction, axis, values: new Float64Array(sizeOf(shaped[k]!)) };
     });
-    // Native runs float programs only (#prepare sends the others to the JS loop), so these are float arrays.
-    const outputs = arrays.map((a, k) => (axes[k] ? null : (a as Float64Array | Float32Array | null)));
+    const outputs = arrays.map((a, k) => (axes[k] ? null : a));
     return { run: { ...this.#nativeRun(prepared), outputs, views: bound.views!, shape, axes }, shaped };
   }
 
   /** Results of #ndRun: axis outputs as their reduced shape (a number when that is 0-d), the rest finished. */
-  #ndResults(prepared: Prepared, ndRun: NdPlan, accumulators: Float64Array): EvaluateResult[] {
+  #ndResults(prepared: Prepared, ndRun: NdPlan, accumulators: Accumulator[]): EvaluateResult[] {
     const { run, shaped } = ndRun;
     return this.finish(prepared.bound.n, prepared.arrays, accumulators).map((result, k) => {
       const axis = run.axes[k];
@@ -608,10 +606,10 @@ export class CompiledExpressions {
     const { threads, blockSize } = settings;
     return {
       bytecode: typed.bytecode,
-      inputs: bound.inputs as (ElementArray | number)[],
-      outputs: arrays as (Float64Array | Float32Array | null)[],
+      inputs: bound.inputs,
+      outputs: arrays,
+      kinds: typed.kinds,
       n: bound.n,
-      float32: blockVmType(typed.ir) === 'float32',
       threads,
       blockSize,
     };

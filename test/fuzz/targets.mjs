@@ -37,13 +37,16 @@ function numericArray(rng, length) {
   return anyValue(rng);
 }
 
-/** Variables for an expression: mostly same-length float/int arrays and numbers, with hostile outliers. */
+/** Variables for an expression: mostly same-length arrays of every kind and scalars, with hostile outliers. */
 function variables(rng) {
   const length = rng.length();
   const vars = {};
   for (const name of VARIABLES) {
     const roll = rng.float();
-    if (roll < 0.7) vars[name] = typedArray(rng, rng.pick([Float64Array, Float32Array, Int32Array]), length);
+    const types = [Float64Array, Float32Array, Int32Array, BigInt64Array, Uint32Array, Int16Array];
+    if (roll < 0.7) vars[name] = typedArray(rng, rng.pick(types), length);
+    else if (roll < 0.75) vars[name] = { data: typedArray(rng, Uint8Array, length), dtype: 'bool' };
+    else if (roll < 0.8) vars[name] = rng.pick([0n, -1n, 2n ** 63n - 1n, 2n ** 64n, true, false]);
     else if (roll < 0.85) vars[name] = numberish(rng);
     else vars[name] = anyValue(rng);
   }
@@ -160,8 +163,8 @@ const BINDINGS = {
   momentsPartial: ['floats', 'policy'],
   floatSum: ['floats'],
   momentsPartialAsync: ['floats', 'policy', 'count'],
-  exprEvaluate: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
-  exprEvaluateAsync: ['code', 'floats', 'inputs', 'outputs', 'count', 'bool', 'count', 'count'],
+  exprEvaluate: ['code', 'floats', 'inputs', 'outputs', 'count', 'count', 'count'],
+  exprEvaluateAsync: ['code', 'floats', 'inputs', 'outputs', 'count', 'count', 'count'],
   exprEvaluateNd: [
     'code',
     'floats',
@@ -172,7 +175,6 @@ const BINDINGS = {
     'outputs',
     'ndAxes',
     'outputs',
-    'bool',
     'count',
     'count',
   ],
@@ -186,7 +188,6 @@ const BINDINGS = {
     'outputs',
     'ndAxes',
     'outputs',
-    'bool',
     'count',
     'count',
   ],

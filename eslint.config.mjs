@@ -7,12 +7,6 @@ import tseslint from 'typescript-eslint';
 // Files written before the 120-column limit was checked. They are reformatted in one pass (prettier --write,
 // .prettierrc.json) once no other branch is editing them; until then only they may exceed it. Don't add to it.
 const linesOver120 = [
-  'bench/countmin.bench.mjs',
-  'src/cli/topk.ts',
-  'src/countmin/hash.ts',
-  'src/countmin/kernel.ts',
-  'src/countmin/sketch.ts',
-  'src/countmin/topk.ts',
   'src/expr/kernel.ts',
   'src/expr/program.ts',
   'src/expr/vectorize.ts',

@@ -55,6 +55,7 @@ sanitized() {
 shopt -s nullglob
 native_tests=(
   test/native-binding.test.ts test/moments.test.ts test/expr.test.ts test/expr-vectorize.test.ts
+  test/expr-ndarray.test.ts
   test/countmin.test.ts test/countmin-topk.test.ts test/parallel.test.ts test/memprof.test.ts
   test/opencl.test.ts test/opencl-evaluate.test.ts test/opencl-snippets.test.ts test/safety-*.test.ts
 )

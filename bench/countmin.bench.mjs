@@ -127,7 +127,8 @@ async function keyShape(shape) {
   }
   return report(
     `countmin-${shape.name.replace(/[^a-z]+/gi, '-').toLowerCase()}`,
-    `${N.toExponential(0)} ${shape.name} keys (${bytesPerKey} bytes each with the newline), Zipf(1.1) over ${DISTINCT.toExponential(0)}, epsilon=${EPSILON}, delta=${DELTA}, fresh strings per pass`,
+    `${N.toExponential(0)} ${shape.name} keys (${bytesPerKey} bytes each with the newline), ` +
+      `Zipf(1.1) over ${DISTINCT.toExponential(0)}, epsilon=${EPSILON}, delta=${DELTA}, fresh strings per pass`,
     cases,
     { baseline: 'exact Map count' },
   );
@@ -157,7 +158,8 @@ function topkCommand() {
     const peak = Math.max(...JSON.parse(fs.readFileSync(profile, 'utf8')).samples.map((s) => s.rss));
     const mbPerSecond = size / 1e6 / (ms / 1000);
     console.log(
-      `\n## hotpath topk: ${(size / 1e6).toFixed(0)} MB Zipf log, ${mbPerSecond.toFixed(0)} MB/s end to end, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`,
+      `\n## hotpath topk: ${(size / 1e6).toFixed(0)} MB Zipf log, ${mbPerSecond.toFixed(0)} MB/s end to end, ` +
+        `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`,
     );
     return { bytes: size, ms, mbPerSecond, peakRssBytes: peak };
   } finally {

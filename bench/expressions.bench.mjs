@@ -1,8 +1,10 @@
 // Vector expressions at n = 1e6 and 1e7, every result written into a preallocated output (numexpr's
 // out=): native VM on 1 thread and on all threads, the generated pure-TS fused loop, a hand-written
 // fused JS loop, naive TS with one temporary array per operation (how array libraries work), mathjs
-// (its expression parser over plain arrays, n = 1e6 only: seconds per call at 1e7), and numexpr itself through /usr/bin/python3 on the same data when it is installed. A plain copy of one
-// array gives the streaming bound: bytes read and written at the copy bandwidth of this run.
+// (its expression parser over plain arrays, n = 1e6 only: seconds per call at 1e7), and numexpr itself
+// through /usr/bin/python3 on the same data when it is installed. A plain copy of one array gives the
+// streaming bound: bytes read and written at the copy bandwidth of this run. Every row goes through
+// row(): its own columns around the ones all rows share; a new row is one entry in a case table.
 import { NATIVE_MIN_LENGTH, compile, backend } from 'hotpath';
 import { all, create } from 'mathjs';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +17,9 @@ const SIZES = [1_000_000, 10_000_000];
 const MATHJS_MAX_N = 1_000_000;
 const math = create(all);
 const THREADS = os.availableParallelism();
+const NATIVE_ALL = `native, ${THREADS} threads`;
+const NUMEXPR = 'numexpr (python3)';
+const NATIVE_SKIP = backend === 'native' ? undefined : 'native addon not loaded';
 
 // Each case: the expression, the arrays it streams (for the bound), a hand-written fused loop, and
 // the naive version with one temporary per operation.
@@ -135,88 +140,130 @@ const numexprProbe = spawnSync('/usr/bin/python3', ['-c', 'import numexpr, numpy
 const numexprMissing =
   numexprProbe.status === 0 ? null : 'numexpr not installed for /usr/bin/python3 (apt install python3-numexpr)';
 
-// Times numexpr on the same arrays (written to disk once), same out= convention, 2 warmups, median of 7.
-// dtype 'int32' reads a.i32/b.i32 (the integer rows); out is then numexpr's own result type.
-function runNumexpr(dir, n, expr, dtype = 'float64') {
-  const script = `
-import sys, time, numpy as np, numexpr as ne
-d, n, expr, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ext = "i32" if dtype == "int32" else "f64"
-keys = "ab" if dtype == "int32" else "abcd"
-v = {k: np.fromfile(f"{d}/{k}.{ext}", dtype=dtype, count=n) for k in keys}
-names = {k: v[k] for k in keys if k in expr}
-red = expr.startswith("sum(")
-out = None if red else np.empty(n, dtype=ne.evaluate(expr, local_dict={k: x[:1] for k, x in names.items()}).dtype)
+const NUMPY_DTYPES = { Float64Array: 'float64', Int32Array: 'int32' };
+
+/**
+ * The arrays of some rows written once for numexpr: name → typed array or { data, shape }. Null when numexpr
+ * is missing. Free with dropNumexprData.
+ */
+function numexprData(arrays) {
+  if (numexprMissing) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-'));
+  const meta = {};
+  for (const [name, value] of Object.entries(arrays)) {
+    const { data, shape = [data.length] } = ArrayBuffer.isView(value) ? { data: value } : value;
+    fs.writeFileSync(path.join(dir, name), data);
+    meta[name] = [NUMPY_DTYPES[data.constructor.name], shape];
+  }
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+  return dir;
+}
+
+function dropNumexprData(dir) {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// numexpr on the same arrays and shapes, its result written into a preallocated out= (of numexpr's own type)
+// unless it is a reduction: 2 warmups, median of 7.
+const NUMEXPR_SCRIPT = `
+import sys, json, time, numpy as np, numexpr as ne
+d, expr, reduction = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+meta = json.load(open(f"{d}/meta.json"))
+v = {k: np.fromfile(f"{d}/{k}", dtype=t).reshape(s) for k, (t, s) in meta.items()}
+out = None if reduction else ne.evaluate(expr, local_dict=v)
 times = []
 for i in range(9):
     t0 = time.perf_counter()
-    ne.evaluate(expr, local_dict=names, out=out) if not red else ne.evaluate(expr, local_dict=names)
+    ne.evaluate(expr, local_dict=v) if reduction else ne.evaluate(expr, local_dict=v, out=out)
     times.append((time.perf_counter() - t0) * 1e3)
-print(sorted(times[2:])[3], ne.detect_number_of_cores())
+print(sorted(times[2:])[3])
 `;
-  const r = spawnSync('/usr/bin/python3', ['-c', script, dir, String(n), expr, dtype], { encoding: 'utf8' });
+
+function timeNumexpr(dir, expr, reduction) {
+  if (!dir) return null;
+  const args = ['-c', NUMEXPR_SCRIPT, dir, expr, reduction ? '1' : '0'];
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
-  return Number(r.stdout.trim().split(' ')[0]);
+  return Number(r.stdout.trim());
+}
+
+/**
+ * One benchmark row: `before`, the columns every row shares (the generated pure-TS loop, native on one and on
+ * all threads, numexpr's time `numexprMs`), then `after`. `out`: the preallocated result (none for reductions).
+ */
+function row(id, title, { program, vars, out, numexprMs, before = [], after = [], baseline = NATIVE_ALL }) {
+  const opts = (extra) => (out ? { ...extra, out } : extra);
+  const native = (threads) => () => program.run(vars, opts({ backend: 'native', threads }));
+  return report(
+    id,
+    title,
+    [
+      ...before,
+      { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
+      { label: 'native, 1 thread', run: native(1), skip: NATIVE_SKIP },
+      { label: NATIVE_ALL, run: native(THREADS), skip: NATIVE_SKIP },
+      numexprMs === null ? { label: NUMEXPR, skip: numexprMissing } : { label: NUMEXPR, ms: numexprMs },
+      ...after,
+    ],
+    { baseline },
+  );
+}
+
+const sizeLabel = (n) => n.toExponential(0).replace('+', '');
+const streamingBound = (copyMs, streams) => ({ label: 'streaming bound (copy bandwidth)', ms: (copyMs * streams) / 2 });
+
+/** A plain copy of n float64s: 2 streams (read + write) at this run's bandwidth. */
+async function copyTime(n) {
+  const from = seeded(n, 99);
+  const to = new Float64Array(n);
+  return measure(() => to.set(from));
 }
 
 export default async function run() {
   if (numexprMissing) console.log(`\nexpressions: numexpr column skipped: ${numexprMissing}`);
   const results = [];
-  for (const n of SIZES) {
-    const vars = { a: seeded(n, 1), b: seeded(n, 2), c: seeded(n, 3), d: seeded(n, 4) };
-    const plain =
-      n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
-    const out = new Float64Array(n);
-    const copyMs = await measure(() => out.set(vars.a));
-    let dir = null;
-    if (!numexprMissing) {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-'));
-      for (const k of 'abcd') fs.writeFileSync(path.join(dir, `${k}.f64`), vars[k]);
-    }
-    for (const [index, c] of CASES.entries()) {
-      const program = compile(c.expr);
-      const opts = (extra) => (c.reduction ? extra : { ...extra, out });
-      const boundMs = (copyMs * (c.arrays + (c.reduction ? 0 : 1))) / 2;
-      const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
-      const numexprMs = numexprMissing ? null : runNumexpr(dir, n, c.expr);
-      const result = await report(
-        `expressions-${n.toExponential(0).replace('+', '')}-${index + 1}`,
-        `${c.expr} at n = ${n.toExponential(0)} (streaming bound ${boundMs.toFixed(2)} ms from a ${copyMs.toFixed(2)} ms copy; ${THREADS} threads)`,
-        [
-          { label: 'hand-written fused JS loop', run: () => c.fused(vars, out) },
-          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
-          { label: 'naive TS, one temporary per op', run: () => c.naive(vars, out), repeat: 3 },
-          {
-            label: 'native, 1 thread',
-            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
-            skip: nativeSkip,
-          },
-          {
-            label: `native, ${THREADS} threads`,
-            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
-            skip: nativeSkip,
-          },
-          mathjsCase(c, plain),
-          numexprMs === null
-            ? { label: 'numexpr (python3)', skip: numexprMissing }
-            : { label: 'numexpr (python3)', ms: numexprMs },
-          { label: 'streaming bound (copy bandwidth)', ms: boundMs },
-        ],
-        { baseline: 'hand-written fused JS loop' },
-      );
-      results.push(result);
-    }
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  }
+  for (const n of SIZES) results.push(...(await floatRows(n)));
   for (const n of SIZES) results.push(...(await integerRows(n)));
   results.push(...(await shapeRows()));
   results.push(await smallArrays());
   return results;
 }
 
+async function floatRows(n) {
+  const vars = { a: seeded(n, 1), b: seeded(n, 2), c: seeded(n, 3), d: seeded(n, 4) };
+  const plain = n <= MATHJS_MAX_N ? Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, Array.from(v)])) : null;
+  const out = new Float64Array(n);
+  const copyMs = await copyTime(n);
+  const dir = numexprData(vars);
+  const results = [];
+  for (const [index, c] of CASES.entries()) {
+    const streams = c.arrays + (c.reduction ? 0 : 1);
+    const bound = streamingBound(copyMs, streams);
+    const title = `${c.expr} at n = ${n.toExponential(0)} (streaming bound ${bound.ms.toFixed(2)} ms from a \
+${copyMs.toFixed(2)} ms copy; ${THREADS} threads)`;
+    const handWritten = 'hand-written fused JS loop';
+    results.push(
+      await row(`expressions-${sizeLabel(n)}-${index + 1}`, title, {
+        program: compile(c.expr),
+        vars,
+        out: c.reduction ? undefined : out,
+        numexprMs: timeNumexpr(dir, c.expr, c.reduction),
+        before: [
+          { label: handWritten, run: () => c.fused(vars, out) },
+          { label: 'naive TS, one temporary per op', run: () => c.naive(vars, out), repeat: 3 },
+        ],
+        after: [mathjsCase(c, plain), bound],
+        baseline: handWritten,
+      }),
+    );
+  }
+  dropNumexprData(dir);
+  return results;
+}
+
 // Integer inputs (issue 18): an int32 masked product and a count (a boolean reduction; numexpr 2.8
-// cannot sum booleans, so both sides count with where(.., 1, 0)). hotpath computes integer inputs in
-// float64 and writes a Float64Array; numexpr keeps int32. Same data for both (Int32Array in [0, 20)).
+// cannot sum booleans, so both sides count with where(.., 1, 0)). Each side writes into a preallocated
+// result of its own result type. Same data for both (Int32Array in [0, 20)).
 const INTEGER_CASES = [
   { expr: 'where((a > 10) & (b < 5), a*b, 0)', reduction: false },
   { expr: 'sum(where(a > 10, 1, 0))', reduction: true },
@@ -225,116 +272,57 @@ const INTEGER_CASES = [
 async function integerRows(n) {
   const ints = (seed) => Int32Array.from(seeded(n, seed), (x) => Math.floor(x * 20));
   const vars = { a: ints(5), b: ints(6) };
-  const out = new Float64Array(n);
-  let dir = null;
-  if (!numexprMissing) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-int-'));
-    for (const k of 'ab') fs.writeFileSync(path.join(dir, `${k}.i32`), vars[k]);
-  }
+  const dir = numexprData(vars);
   const results = [];
   for (const [index, c] of INTEGER_CASES.entries()) {
-    const program = compile(c.expr);
-    const opts = (extra) => (c.reduction ? extra : { ...extra, out });
-    const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
-    const numexprMs = numexprMissing ? null : runNumexpr(dir, n, c.expr, 'int32');
+    // The result type hotpath gives these inputs (Int32Array for int32 arithmetic), from a 16-element run.
+    const sample = c.reduction ? null : compile(c.expr).run({ a: vars.a.subarray(0, 16), b: vars.b.subarray(0, 16) });
+    const out = sample && new sample.constructor(n);
+    const title = `${c.expr} over Int32Array at n = ${n.toExponential(0)} (${THREADS} threads)`;
     results.push(
-      await report(
-        `expressions-int-${n.toExponential(0).replace('+', '')}-${index + 1}`,
-        `${c.expr} over Int32Array at n = ${n.toExponential(0)} (${THREADS} threads)`,
-        [
-          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
-          {
-            label: 'native, 1 thread',
-            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
-            skip: nativeSkip,
-          },
-          {
-            label: `native, ${THREADS} threads`,
-            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
-            skip: nativeSkip,
-          },
-          numexprMs === null
-            ? { label: 'numexpr (python3)', skip: numexprMissing }
-            : { label: 'numexpr (python3)', ms: numexprMs },
-        ],
-        { baseline: 'numexpr (python3)' },
-      ),
+      await row(`expressions-int-${sizeLabel(n)}-${index + 1}`, title, {
+        program: compile(c.expr),
+        vars,
+        out,
+        numexprMs: timeNumexpr(dir, c.expr, c.reduction),
+        baseline: NUMEXPR,
+      }),
     );
   }
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  dropNumexprData(dir);
   return results;
 }
 
 // n-d inputs (issue 18): a broadcast (1000,1) x (1,10000) product into a preallocated result, and a
-// per-row sum(a*b, axis=1) over (10000,1000). hotpath gathers broadcast inputs into contiguous buffers and
-// reduces along the axis in JS (see docs/api.md, Shapes). numexpr gets the same shapes and data.
+// per-row sum(a*b, axis=1) over (10000,1000). The native side reads the views in place (a broadcast row as
+// one scalar) and reduces along the axis on all threads (native/expr/ndarray_kernel.cc). numexpr gets the
+// same shapes and data. `streams`: float64 arrays of 1e7 elements read or written (the streaming bound).
 const SHAPE_CASES = [
-  { expr: 'a*b', shapes: { a: [1000, 1], b: [1, 10000] }, out: [1000, 10000] },
-  { expr: 'sum(a*b, axis=1)', shapes: { a: [10000, 1000], b: [10000, 1000] }, out: null },
+  { expr: 'a*b', shapes: { a: [1000, 1], b: [1, 10000] }, out: [1000, 10000], streams: 1 },
+  { expr: 'sum(a*b, axis=1)', shapes: { a: [10000, 1000], b: [10000, 1000] }, out: null, streams: 2 },
 ];
 
-function runNumexprShaped(dir, c) {
-  const script = `
-import sys, json, time, numpy as np, numexpr as ne
-d, expr, shapes, out_shape = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-v = {k: np.fromfile(f"{d}/{k}.f64", dtype="float64", count=int(np.prod(s))).reshape(s) for k, s in shapes.items()}
-out = None if out_shape is None else np.empty(out_shape)
-times = []
-for i in range(9):
-    t0 = time.perf_counter()
-    ne.evaluate(expr, local_dict=v) if out is None else ne.evaluate(expr, local_dict=v, out=out)
-    times.append((time.perf_counter() - t0) * 1e3)
-print(sorted(times[2:])[3])
-`;
-  const args = [dir, c.expr, JSON.stringify(c.shapes), JSON.stringify(c.out)];
-  const r = spawnSync('/usr/bin/python3', ['-c', script, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return Number(r.stdout.trim());
-}
-
 async function shapeRows() {
+  const copyMs = await copyTime(1e7);
   const results = [];
   for (const [index, c] of SHAPE_CASES.entries()) {
     const vars = Object.fromEntries(
       Object.entries(c.shapes).map(([k, shape], j) => [k, { data: seeded(shape[0] * shape[1], 7 + j), shape }]),
     );
-    let dir = null;
-    if (!numexprMissing) {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-expr-nd-'));
-      for (const [k, v] of Object.entries(vars)) fs.writeFileSync(path.join(dir, `${k}.f64`), v.data);
-    }
-    const out = c.out ? new Float64Array(c.out[0] * c.out[1]) : undefined;
-    const program = compile(c.expr);
-    const opts = (extra) => (out ? { ...extra, out } : extra);
-    const nativeSkip = backend === 'native' ? undefined : 'native addon not loaded';
-    const numexprMs = numexprMissing ? null : runNumexprShaped(dir, c);
+    const dir = numexprData(vars);
     const shapes = Object.entries(c.shapes)
       .map(([k, s]) => `${k} (${s.join(',')})`)
       .join(', ');
     results.push(
-      await report(
-        `expressions-nd-${index + 1}`,
-        `${c.expr} over ${shapes} (${THREADS} threads)`,
-        [
-          { label: 'pure-TS fused (generated)', run: () => program.run(vars, opts({ backend: 'js' })) },
-          {
-            label: 'native, 1 thread',
-            run: () => program.run(vars, opts({ backend: 'native', threads: 1 })),
-            skip: nativeSkip,
-          },
-          {
-            label: `native, ${THREADS} threads`,
-            run: () => program.run(vars, opts({ backend: 'native', threads: THREADS })),
-            skip: nativeSkip,
-          },
-          numexprMs === null
-            ? { label: 'numexpr (python3)', skip: numexprMissing }
-            : { label: 'numexpr (python3)', ms: numexprMs },
-        ],
-        { baseline: `native, ${THREADS} threads` },
-      ),
+      await row(`expressions-nd-${index + 1}`, `${c.expr} over ${shapes} (${THREADS} threads)`, {
+        program: compile(c.expr),
+        vars,
+        out: c.out ? new Float64Array(c.out[0] * c.out[1]) : undefined,
+        numexprMs: timeNumexpr(dir, c.expr, !c.out),
+        after: [streamingBound(copyMs, c.streams)],
+      }),
     );
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    dropNumexprData(dir);
   }
   return results;
 }
@@ -351,7 +339,8 @@ async function smallArrays() {
   };
   return report(
     'expressions-small',
-    `2*a + 3*b at n = ${n}, ${calls} calls with a cached program (default dispatch below NATIVE_MIN_LENGTH = ${NATIVE_MIN_LENGTH})`,
+    `2*a + 3*b at n = ${n}, ${calls} calls with a cached program (default dispatch below NATIVE_MIN_LENGTH = \
+${NATIVE_MIN_LENGTH})`,
     [
       { label: 'hand-written fused JS loop', run: repeatCalls(() => CASES[0].fused(vars, out)) },
       { label: 'pure-TS fused (generated)', run: repeatCalls(() => program.run(vars, { backend: 'js', out })) },
@@ -359,7 +348,7 @@ async function smallArrays() {
       {
         label: 'native, 1 thread',
         run: repeatCalls(() => program.run(vars, { backend: 'native', threads: 1, out })),
-        skip: backend === 'native' ? undefined : 'native addon not loaded',
+        skip: NATIVE_SKIP,
       },
     ],
     { baseline: 'pure-TS fused (generated)' },

@@ -51,7 +51,8 @@ export async function report(name, description, cases, { baseline, repeat } = {}
     r.speedupVsBaseline = base ? base / r.ms : null;
     const extra = r.throughput ? `  ${r.throughput}` : '';
     console.log(
-      `  ${r.label.padEnd(40)} ${r.ms.toFixed(2).padStart(9)} ms  ${base ? `${(base / r.ms).toFixed(2)}x vs ${baseline}` : ''}${extra}`,
+      `  ${r.label.padEnd(40)} ${r.ms.toFixed(2).padStart(9)} ms  ` +
+        `${base ? `${(base / r.ms).toFixed(2)}x vs ${baseline}` : ''}${extra}`,
     );
   }
   const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');

@@ -49,7 +49,8 @@ export default async function run() {
   const primes = (pool) => () => Promise.all(RANGES.map(([a, b]) => pool.submit('countPrimes', b, a)));
   const cpu = await report(
     'pool-cpu',
-    `CPU-bound pure-JS task (8 prime counts) and pure-TS parallel.describe over ${N.toExponential(0)} doubles, 1 vs 2 threads`,
+    `CPU-bound pure-JS task (8 prime counts) and pure-TS parallel.describe over ${N.toExponential(0)} doubles, 1 vs ` +
+      `2 threads`,
     [
       { label: 'primes: Pool, 1 thread', run: primes(one), repeat: 5 },
       { label: 'primes: Pool, 2 threads', run: primes(two), repeat: 5 },

@@ -29,7 +29,8 @@ const body = text.slice(text.indexOf(end) + end.length);
 const toc = [...body.matchAll(/^(#{2,3}) (.+)$/gm)].map(([, level, heading]) => {
   return `${level === '##' ? '' : '  '}- [${heading}](#${anchor(heading)})`;
 });
-const updated = `${text.slice(0, text.indexOf(start) + start.length)}\n${toc.join('\n')}\n${text.slice(text.indexOf(end))}`;
+const before = text.slice(0, text.indexOf(start) + start.length);
+const updated = `${before}\n${toc.join('\n')}\n${text.slice(text.indexOf(end))}`;
 if (process.argv.includes('--check')) {
   if (updated !== text) {
     console.error('docs/api.md: the table of contents is out of date: run `node scripts/api-toc.mjs`');

@@ -22,7 +22,9 @@ function tempDir(): string {
 // peak must include the child.
 const HOLD = (mib: number, ms: number) =>
   `const a = new Float64Array(${mib * 131072}).fill(1); setTimeout(() => a[0], ${ms})`;
-const PARENT = `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(HOLD(150, 500))}], { stdio: 'inherit' }).on('exit', (c) => process.exit(c))`;
+const PARENT =
+  `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(HOLD(150, 500))}], ` +
+  `{ stdio: 'inherit' }).on('exit', (c) => process.exit(c))`;
 
 function parseSvg(text: string) {
   return new DOMParser({

@@ -18,6 +18,37 @@ function randomKeys(seed: number, n: number): string[] {
   });
 }
 
+/**
+ * Keys of every length 0..80 (every shape of the hash's tail, the native batches sort by it), mixing ASCII, 2-, 3-
+ * and 4-byte UTF-8 and unpaired surrogates (UTF-8 as U+FFFD on every path), and empty keys.
+ */
+function variedKeys(seed: number, n: number): string[] {
+  const r = rng(seed);
+  const pieces = ['a', 'Z', '-', '9', 'é', 'ж', '漢', '😀', '\uD800', '\uDC00', ' '];
+  return Array.from({ length: n }, () => {
+    const length = Math.floor(r() * r() * 81);
+    let key = '';
+    while (key.length < length) key += pieces[Math.floor(r() * (r() < 0.7 ? 4 : pieces.length))];
+    return key;
+  });
+}
+
+/** The keys of bytes split as the byte path documents it, by an independent reference splitter. */
+function referenceSplit(bytes: Uint8Array, separator: number | 'whitespace'): Uint8Array[] {
+  const isSeparator = (b: number) =>
+    separator === 'whitespace' ? b === 0x20 || (b >= 0x09 && b <= 0x0d) : b === separator;
+  const keys: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && !isSeparator(bytes[i])) continue;
+    let end = i;
+    if (separator === 0x0a && i < bytes.length && end > start && bytes[end - 1] === 0x0d) end--;
+    if (end > start) keys.push(bytes.slice(start, end));
+    start = i + 1;
+  }
+  return keys;
+}
+
 function counters(sketch: CountMinSketch): Buffer {
   return Buffer.from(sketch.toBuffer());
 }
@@ -86,6 +117,67 @@ describe.each(backends)('CountMinSketch.updateLines (%s)', (backend) => {
       separator: 0,
     });
     expect(nul.estimate('x\r')).toBe(1);
+  });
+
+  it('matches a reference splitter on random bytes: separators at every offset of the 64-byte blocks', () => {
+    const r = rng(21);
+    const alphabet = [0x61, 0x62, 0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x00, 0xff, 0x2c, 0xc3, 0xa9];
+    for (let trial = 0; trial < 60; trial++) {
+      const bytes = Uint8Array.from({ length: Math.floor(r() * 400) }, () =>
+        r() < 0.6 ? 0x61 + Math.floor(r() * 3) : alphabet[Math.floor(r() * alphabet.length)],
+      );
+      for (const separator of ['whitespace', 0x0a, 0x00, 0x2c, 0xff] as const) {
+        const viaLines = CountMinSketch.withDimensions(97, 3, { backend, seed: trial }).updateLines(bytes, {
+          separator,
+        });
+        const keys = referenceSplit(bytes, separator);
+        const viaKeys = CountMinSketch.withDimensions(97, 3, { backend, seed: trial }).updateMany(keys);
+        expect(viaLines.totalCount, `trial ${trial}, separator ${separator}`).toBe(keys.length);
+        expect(counters(viaLines).equals(counters(viaKeys)), `trial ${trial}, separator ${separator}`).toBe(true);
+      }
+    }
+  });
+
+  it('counts random keys of every length and script as updateMany does, at every depth, in any chunking', () => {
+    const r = rng(22);
+    for (const depth of [1, 2, 5, 8, 9, 13]) {
+      for (const counter of ['u32', 'u64'] as const) {
+        const keys = variedKeys(depth, 1500);
+        const text = keys.map((k) => k + (r() < 0.2 ? '\r\n' : '\n')).join('');
+        const bytes = encoder.encode(text);
+        const make = () => CountMinSketch.withDimensions(211, depth, { backend, counter, seed: 7n << 40n });
+        const viaStrings = make().updateMany(keys.filter((k) => k !== ''));
+        const whole = make().updateLines(bytes);
+        const chunked = make();
+        for (let at = 0; at < bytes.length;) {
+          const next = Math.min(bytes.length, at + Math.floor(r() * 300));
+          chunked.updateLines(bytes.subarray(at, next), { stream: true });
+          at = next;
+        }
+        chunked.updateLines(new Uint8Array(0));
+        const label = `depth ${depth} ${counter}`;
+        expect(whole.totalCount, label).toBe(viaStrings.totalCount);
+        expect(counters(whole).equals(counters(viaStrings)), label).toBe(true);
+        expect(counters(chunked).equals(counters(viaStrings)), label).toBe(true);
+        if (backend === 'native') {
+          const js = CountMinSketch.withDimensions(211, depth, { backend: 'js', counter, seed: 7n << 40n });
+          expect(counters(js.updateLines(bytes)).equals(counters(whole)), label).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('saturates counters near their maximum on the byte path as update() does', () => {
+    const many = encoder.encode('a\nb\n'.repeat(50_000));
+    for (const counter of ['u32', 'u64'] as const) {
+      const max = counter === 'u32' ? 2 ** 32 - 1 : Number.MAX_SAFE_INTEGER;
+      const start = counter === 'u32' ? max - 1000 : 0;
+      const s = CountMinSketch.withDimensions(4, 2, { backend, counter }).update('a', start).updateLines(many);
+      const expected = CountMinSketch.withDimensions(4, 2, { backend: 'js', counter }).update('a', start);
+      for (let i = 0; i < 50_000; i++) expected.update('a').update('b');
+      expect(s.estimate('a')).toBe(counter === 'u32' ? max : 50_000);
+      expect(counters(s).equals(counters(expected)), counter).toBe(true);
+    }
   });
 
   it('reads SharedArrayBuffer views and unaligned subarrays', () => {

@@ -331,6 +331,28 @@ suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters a
   });
 });
 
+suite.runIf(backend === 'native')('CountMinSketch: string batches hash each key alone', () => {
+  it('a surrogate pair split across two keys is two unpaired halves (U+FFFD each), not one character', () => {
+    const r = rng(41);
+    const halves = ['\uD83D', '\uDE00', '😀', 'x', 'é', ''];
+    // Keys ending in a high surrogate next to keys starting with a low one: joined, they would form pairs.
+    const keys = Array.from({ length: 5000 }, () => {
+      let k = '';
+      for (let n = Math.floor(r() * 4); n > 0; n--) k += halves[Math.floor(r() * halves.length)];
+      return k;
+    });
+    keys.push('a\uD83D', '\uDE00b', 'pair\uD83D', '\uDE00');
+    const make = (be: 'native' | 'js') => CountMinSketch.withDimensions(307, 4, { backend: be, seed: 5 });
+    const native = make('native').updateMany(keys);
+    const js = make('js').updateMany(keys);
+    expect(native.toBuffer().equals(js.toBuffer())).toBe(true);
+    const oneByOne = make('native');
+    for (const k of keys) oneByOne.update(k);
+    expect(native.toBuffer().equals(oneByOne.toBuffer())).toBe(true);
+    expect(native.estimateMany(['a\uFFFD', '\uFFFDb'])).toEqual(Float64Array.of(1, 1));
+  });
+});
+
 suite.runIf(backend === 'native')('count-min addon functions validate before touching memory', () => {
   const shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
   const counters = new Uint32Array(16);

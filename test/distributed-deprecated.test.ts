@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ClusterExecutor, Group, startClusterWorker } from 'hotpath';
+import { ClusterExecutor, Group, startClusterWorker, type GroupOptions } from 'hotpath';
 import { fixtures, startRedis, type Server } from './distributed-servers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-deprecated-'));
@@ -32,12 +32,17 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('Group maxAttempts (deprecated) = retries + 1', () => {
   it('runs a task maxAttempts times in all, as retries: maxAttempts - 1 does; warns once', async () => {
     const warnings = await deprecations(async () => {
-      for (const options of [{ maxAttempts: 1 }, { retries: 0 }, { maxAttempts: 2 }, { retries: 1 }]) {
+      const cases: [GroupOptions, number][] = [
+        [{ maxAttempts: 1 }, 1],
+        [{ retries: 0 }, 1],
+        [{ maxAttempts: 2 }, 2],
+        [{ retries: 1 }, 2],
+      ];
+      for (const [options, runs] of cases) {
         // exitAlways kills every gateway it runs on: runs in all = gateways lost.
         const group = await Group.open(['spawn', 'spawn', 'spawn'], options);
         try {
           await expect(group.submit(fixtures, 'exitAlways')).rejects.toThrow(/exited with code 7/);
-          const runs = 'maxAttempts' in options ? options.maxAttempts : options.retries + 1;
           expect(group.stats()).toMatchObject({ alive: 3 - runs, reruns: runs - 1, failed: 1 });
         } finally {
           await group.close();

@@ -33,7 +33,7 @@ function executions(dir: string): Map<number, number> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each scenario prints its own JSON summary shape
-async function scenario(name: string, config: Record<string, unknown>): Promise<Record<string, any>> {
+async function scenario(name: string, config: Record<string, unknown>, limitMs = 50_000): Promise<Record<string, any>> {
   const child = bed.spawn('c', process.execPath, [
     client,
     name,
@@ -43,8 +43,12 @@ async function scenario(name: string, config: Record<string, unknown>): Promise<
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+  // Bounded below the test's own timeout: a client that overruns is killed (and the test fails with its output)
+  // before the next scenario starts.
+  const overrun = setTimeout(() => child.kill('SIGKILL'), limitMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, stderr).toBe(0);
+  clearTimeout(overrun);
+  expect(code, `${name} (killed after ${limitMs} ms if null): ${stderr}`).toBe(0);
   const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
   if (process.env.HOTPATH_BED_VERBOSE) console.log(name, JSON.stringify(summary));
   return summary;
@@ -145,7 +149,7 @@ describe.skipIf(unavailable !== null)(`multi-host test bed${unavailable ? ` (ski
       heartbeatTimeout,
       connectTimeout: 4000,
       reconnect: { retries: 20, backoff: { initial: 500, factor: 2, max: 2000 } },
-    });
+    }).finally(() => bed.partition('h2', false)); // the link is up again even if the client was killed
     expect(r.results).toBe(r.submitted);
     expect(r.distinct).toBe(r.submitted);
     expect(r.h2Alive).toBe(true);

@@ -11,9 +11,9 @@ import {
   GatewayError,
   Group,
   type Gateway,
+  type GroupEvents,
   type MemberLostEvent,
   type ReconnectEvent,
-  type ReconnectFailedEvent,
 } from 'hotpath';
 import { repoRoot } from './helpers.js';
 import { fixtures, startSshd, type SshServer } from './distributed-servers.js';
@@ -24,8 +24,8 @@ const freshMarker = () => path.join(tmp, `marker-${marker++}`);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Resolves with the first `event` the group emits. */
-function next<T>(group: Group, event: string): Promise<T> {
-  return new Promise((resolve) => group.once(event, resolve));
+function next<E extends keyof GroupEvents>(group: Group, event: E): Promise<GroupEvents[E][0]> {
+  return new Promise((resolve) => group.once(event as keyof GroupEvents, resolve as never));
 }
 
 function runnerPid(gateway: Gateway | undefined): number {
@@ -90,7 +90,7 @@ describe('Group reconnect: spawn members', () => {
         const victim = group.gateways[round % 2];
         const id = victim.id;
         const oldPid = runnerPid(victim);
-        const reconnected = next<ReconnectEvent>(group, 'reconnect');
+        const reconnected = next(group, 'reconnect');
         const seen: { x: number; pid: number }[] = [];
         for await (const r of group.map<{ x: number; pid: number }>(fixtures, 'tagged', range(80))) {
           seen.push(r);
@@ -137,7 +137,7 @@ describe('Group reconnect: spawn members', () => {
       reconnect: { retries: 2, backoff: 10 },
     });
     try {
-      const lost = next<MemberLostEvent>(group, 'memberLost');
+      const lost = next(group, 'memberLost');
       const shared = freshMarker();
       expect(await Promise.all(range(4).map((i) => group.submit(fixtures, 'hangOnce', shared, i)))).toEqual(range(4));
       expect((await lost).error.message).toMatch(/hung: no heartbeat/);
@@ -153,7 +153,7 @@ describe('Group reconnect: spawn members', () => {
     const group = await Group.open(['spawn'], { cwd, reconnect: { retries: 2, backoff: { initial: 20, factor: 3 } } });
     try {
       const id = group.gateways[0].id;
-      const failed = next<ReconnectFailedEvent>(group, 'reconnectFailed');
+      const failed = next(group, 'reconnectFailed');
       fs.rmSync(cwd, { recursive: true });
       const started = Date.now();
       process.kill(runnerPid(group.gateways[0]), 'SIGKILL');
@@ -183,7 +183,7 @@ describe('Group reconnect: spawn members', () => {
       const group = await Group.open(['spawn'], { reconnect: { retries: 3, backoff } });
       const reconnects: ReconnectEvent[] = [];
       group.on('reconnect', (e: ReconnectEvent) => reconnects.push(e));
-      const lost = next<MemberLostEvent>(group, 'memberLost');
+      const lost = next(group, 'memberLost');
       process.kill(runnerPid(group.gateways[0]), 'SIGKILL');
       await lost;
       await new Promise((resolve) => setTimeout(resolve, closeAfter));
@@ -209,7 +209,7 @@ describe('Group reconnect: spawn members', () => {
         throw new Error('listener bug');
       });
       await group.gateways[0].close();
-      const back = next<ReconnectEvent>(group, 'reconnect');
+      const back = next(group, 'reconnect');
       process.kill(runnerPid(group.gateways[1]), 'SIGKILL');
       expect((await back).id).toBe(group.gateways[1].id);
       expect(lost.map((e) => e.id)).toEqual([group.gateways[1].id]);
@@ -267,7 +267,7 @@ describe('Group reconnect: an ssh:// member', () => {
       const id = group.gateways[0].id;
       for (let round = 0; round < 2; round++) {
         const oldPid = runnerPid(group.get(id));
-        const back = next<ReconnectEvent>(group, 'reconnect');
+        const back = next(group, 'reconnect');
         const futures = range(20).map((i) => group.submit<{ x: number }>(fixtures, 'tagged', i));
         process.kill(oldPid, 'SIGKILL');
         expect((await Promise.all(futures)).map((r) => r.x)).toEqual(range(20));

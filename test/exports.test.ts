@@ -34,7 +34,7 @@ const typeOnlyExports = [
   'CounterType', 'DescribeOptions', 'DescribeResult', 'DistributedMapOptions', 'ElementArray', 'EvaluateManyOptions',
   'EvaluateOptions', 'EvaluateResult', 'ExpressionNode', 'FileStoreOptions', 'FunctionName', 'FutureControl',
   'FutureExecutor', 'FutureState', 'FutureWaitOptions', 'GatewayInfo', 'GatewayOptions', 'GatherOptions',
-  'GatherTask', 'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary',
+  'GatherTask', 'GroupEvents', 'GroupOptions', 'GroupStats', 'JobContext', 'Key', 'KurtosisOptions', 'LatencySummary',
   'MapAsyncOptions', 'MapContext', 'MapFunction', 'MapProgress', 'MemoizeDecorator', 'MemoizeOptions', 'Memoized',
   'MemberLostEvent',
   'MemoizedMembers', 'MemoryFigures', 'MemoryProfile', 'MemorySample', 'MemoryStoreOptions', 'MomentsJSON',

@@ -519,6 +519,29 @@ suite.runIf(backends.includes('native'))('native n-d evaluator = pure-TS path', 
     }
   });
 
+  // Fewer dimension-0 rows than threads: the native side walks more leading dimensions as rows (never past a
+  // reduced axis), cutting chunks where a dimension wraps.
+  it('splits a few long rows over threads, for every axis', () => {
+    const random = rng(4242);
+    for (const shape of [
+      [2, 3, 5000],
+      [3, 7, 700],
+      [1, 2, 3, 3000],
+    ]) {
+      const a = randomView(random, shape, 'any');
+      const b = randomView(random, broadcastable(random, shape), 'any');
+      const sources = ['a * b - 1', 'sum(a * b)', ...shape.map((_, axis) => `sum(a - b, axis=${axis})`)];
+      for (const source of [...sources, `max(a, axis=-1)`, `mean(a * b, axis=1)`]) {
+        const js = evaluate(source, { a, b }, { backend: 'js' });
+        for (const threads of [1, 3, 8]) {
+          const native = evaluate(source, { a, b }, { backend: 'native', threads });
+          if (typeof js === 'number') expect(relClose(native as number, js, 1e-12), source).toBe(true);
+          else expect(sameValues(native, js), `${source} (${shape}), ${threads} threads`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('keeps NaN in min/max along every axis, and NaN over an empty axis', () => {
     const data = Float64Array.from({ length: 6 * 5000 }, (_, k) => (k % 7) - 3);
     data[3 * 5000 + 17] = NaN;

@@ -179,11 +179,12 @@ suite.skipIf(skipReason !== null)('opencl.evaluate over n-d inputs agrees with t
       opencl.evaluate('a', { a: { data: new Float64Array(6), shape: [6], offset: 1.5 } }, { context: ctx }),
     ).rejects.toThrow(RangeError);
     await expect(
-      opencl.evaluate('a', { a: { data: new Uint16Array(6), shape: [6] } } as never, { context: ctx }),
+      opencl.evaluate('a', { a: { data: new BigUint64Array(6), shape: [6] } } as never, { context: ctx }),
     ).rejects.toThrow(
       new TypeError(
-        "opencl.evaluate: variable 'a'.data must be a Float64Array, Float32Array, Int32Array, a double/float/int " +
-          'Buffer, got Uint16Array',
+        "opencl.evaluate: variable 'a'.data must be a Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, " +
+          'Uint32Array, Uint16Array, Uint8Array, Uint8ClampedArray, BigInt64Array, a Buffer, { data: Uint8Array or ' +
+          "uchar Buffer, dtype: 'bool' }, got BigUint64Array",
       ),
     );
     await expect(opencl.evaluate('sum(a, axis=2)', { a }, { context: ctx })).rejects.toThrow(

@@ -25,12 +25,6 @@ const exactExpressions = [
   'a * 0.1 + k + pi * a + e',
 ];
 
-// Until opencl.evaluate adopts the typed rules of src/lang/typed.ts (issue 18: the CPU types each operation,
-// bool results are Uint8Array, integer ones Int32Array), it computes in one real type: these compare as
-// float64 values, and float32 programs whose per-operation kinds differ from its one type are not compared.
-const float64Values = (x: unknown) => (ArrayBuffer.isView(x) ? Float64Array.from(x as Float64Array) : x);
-const PER_OPERATION_FLOAT32 = new Set(['where(a > 0.5, sqrt(a), b**2)', 'where(f > 0.1, f, 0)']);
-
 suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate', () => {
   let ctx: opencl.Context;
   let vars: { a: Float64Array; b: Float64Array; c: Float64Array; d: Float64Array; k: number };
@@ -52,16 +46,14 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
         Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? v : Float32Array.from(v)]),
       );
       for (const expr of exactExpressions) {
-        const want = float64Values(evaluate(expr, vars, { backend: be }));
-        expect(await opencl.evaluate(expr, vars, { context: ctx }), expr).toEqual(want);
-        if (PER_OPERATION_FLOAT32.has(expr)) continue;
+        // The same kinds per operation (src/lang/typed.ts): the same result types (Uint8Array for bools,
+        // Int32Array for bool arithmetic, Float32Array where every operand is float32) and the same bits.
+        const want = evaluate(expr, vars, { backend: be });
+        const got = await opencl.evaluate(expr, vars, { context: ctx });
+        expect(got, expr).toBeInstanceOf((want as Float64Array).constructor);
+        expect(got, expr).toEqual(want);
         const want32 = evaluate(expr, f32 as never, { backend: be });
         const got32 = await opencl.evaluate(expr, f32 as never, { context: ctx });
-        if (!(want32 instanceof Float32Array || want32 instanceof Float64Array)) {
-          // An integer result (bool arithmetic): the device computes it in float32 or float64.
-          expect(float64Values(got32), `float32: ${expr}`).toEqual(float64Values(want32));
-          continue;
-        }
         // Same promotion rule (float constants and scalars make float32 arrays compute in float64).
         expect(got32, `float32: ${expr}`).toBeInstanceOf((want32 as Float32Array).constructor);
         expect(got32, `float32: ${expr}`).toEqual(want32);
@@ -119,9 +111,9 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
     bout.release();
   });
 
-  it('promotes float32 like the CPU evaluate (numexpr 2.8), lets e and pi variables win and rejects unknown options', async () => {
+  it('promotes float32 like the CPU evaluate (numexpr 2.8), e and pi variables win, bad options throw', async () => {
     const f32 = Float32Array.from({ length: 1000 }, (_, i) => i / 3);
-    for (const expr of ['f * 2', 'f ** 2.0', 'f * 2.0', 'f + pi', 'f * s']) {
+    for (const expr of ['f * 2', 'f ** 2.0', 'f * 2.0', 'f + pi', 'where(f > 0.1, f, 0)', 'f * s']) {
       const want = evaluate(expr, { f: f32, s: 0.5 });
       const got = await opencl.evaluate(expr, { f: f32, s: 0.5 }, { context: ctx });
       expect(got, expr).toBeInstanceOf((want as Float32Array).constructor);
@@ -175,7 +167,7 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
       /length mismatch: 'a' has 4 elements but 'b' has 5/,
     );
     await expect(opencl.evaluate('a', { a: [1, 2] as never }, { context: ctx })).rejects.toThrow(TypeError);
-    await expect(opencl.evaluate('a', { a: new Uint8Array(2) as never }, { context: ctx })).rejects.toThrow(
+    await expect(opencl.evaluate('a', { a: new BigUint64Array(2) as never }, { context: ctx })).rejects.toThrow(
       /must be a Float64Array, Float32Array, Int32Array/,
     );
     await expect(opencl.evaluate(3 as never, { a }, { context: ctx })).rejects.toThrow(TypeError);
@@ -189,8 +181,8 @@ suite.skipIf(skipReason !== null)('opencl.evaluate agrees with the CPU evaluate'
       /reduction/,
     );
     await expect(opencl.evaluate('a', { a }, { device: 'gpu' as never })).rejects.toThrow(TypeError);
-    const uchar = ctx.buffer(4);
-    await expect(opencl.evaluate('a', { a: uchar as never }, { context: ctx })).rejects.toThrow(/got a uchar Buffer/);
-    uchar.release();
+    const ulong = ctx.buffer(16, { type: 'ulong' });
+    await expect(opencl.evaluate('a', { a: ulong as never }, { context: ctx })).rejects.toThrow(/got a ulong Buffer/);
+    ulong.release();
   });
 });

@@ -305,7 +305,11 @@ suite('opencl without libOpenCL', () => {
   it('reports why it is unavailable and every other capability still works', () => {
     const script = `
       const h = require('hotpath');
-      const out = { available: h.opencl.available(), reason: h.opencl.unavailableReason(), mean: h.describe([1, 2, 3]).mean };
+      const out = {
+        available: h.opencl.available(),
+        reason: h.opencl.unavailableReason(),
+        mean: h.describe([1, 2, 3]).mean,
+      };
       try { h.opencl.createContext(); } catch (e) { out.error = e.message; }
       console.log(JSON.stringify(out));`;
     const r = spawnSync(process.execPath, ['-e', script], {
@@ -324,7 +328,10 @@ suite('opencl without libOpenCL', () => {
     expect(out.mean).toBe(2);
     const why =
       backend === 'native'
-        ? /cannot load libhotpath-missing-opencl\.so\.1: .*; no vendor driver is registered in \/nonexistent-hotpath-vendors/
+        ? new RegExp(
+            'cannot load libhotpath-missing-opencl\\.so\\.1: .*; ' +
+              'no vendor driver is registered in /nonexistent-hotpath-vendors',
+          )
         : /native addon is not loaded/;
     expect(out.reason).toMatch(why);
     expect(out.error).toMatch(/OpenCL is not available/);

@@ -8,22 +8,25 @@
 // - fork/forkserver/spawn contexts and mixins (util.py; test_max_tasks_per_child_defaults_to_spawn_context,
 //   test_hang_global_shutdown_lock, test_process_fork_from_a_threadpool, FailingInitializerResourcesTest):
 //   workers are threads, there is no start method or resource tracker.
-// - GIL, free-threading and garbage collection of the executor or its results (test_no_stale_references,
-//   test_free_reference, test_free_reference_yielded_future, test_del_shutdown, test_ressources_gced_in_workers,
-//   test_gc_during_max_tasks_worker_exit_gh152967, the drop_reference half of gh119592): JS has no destructors
-//   and when V8 collects is unobservable without forcing GC; arguments and results are structured-cloned copies.
+// - Garbage collection of the executor itself (test_del_shutdown, test_gc_during_max_tasks_worker_exit_gh152967,
+//   the drop_reference half of gh119592): JS has no destructors, a Pool is closed explicitly.
+//   test_ressources_gced_in_workers: arguments reach a worker as structured-cloned copies, never the caller's.
 // - Python object protocol: test_repr, test_class_str, test_get_snapshot (private), keyword arguments of
 //   test_submit_keyword, thread names (test_thread_names_*), test_max_workers_too_large (Windows only).
 // - Tests that patch CPython internals: test_sysconf_permission_error, test_terminate_workers, test_kill_workers,
 //   test_force_shutdown_workers_invalid_op, test_force_shutdown_during_max_tasks_worker_exit,
 //   test_failed_worker_replacement_breaks_pool, test_python_finalization_error, test_gh105829_*.
-// - test_deadlock.py's unpickling and segfault cases: structured clone runs no user code when it reads a
-//   message, and a segfault in a worker thread ends the whole process (threads share it).
+// - test_deadlock.py's unpickling and segfault cases (test_*_at_task_unpickle, test_crash_during_*,
+//   test_*_result_unpickle_in_result_handler): structured clone runs no user code when it reads a message, and a
+//   segfault in a worker thread ends the whole process (threads share it).
+// - test_interpreter_pool.py: subinterpreters; a Pool's workers are already isolates of their own.
 // - test_submit_after_interpreter_shutdown: Node runs no pool shutdown hook at exit (an idle pool does not
 //   keep the process alive), so there is no "after shutdown" phase to submit in.
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, beforeAll, describe as suite, expect, it } from 'vitest';
 import { AbortError, BrokenPoolError, Future, Pool, TimeoutError, asCompleted, wait } from 'hotpath';
 import { compileFixture } from './pool-fixture.js';
@@ -54,6 +57,16 @@ async function until(condition: () => boolean, ms = 5000): Promise<void> {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+
+/** A full collection, after a later task (WeakRefs keep their target until the job that made them ends). */
+async function collectGarbage(): Promise<void> {
+  v8.setFlagsFromString('--expose-gc');
+  await tick();
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+const alive = (refs: WeakRef<object>[]) =>
+  refs.map((ref, i) => (ref.deref() === undefined ? -1 : i)).filter((i) => i >= 0);
 
 /** util.py's futures in each state. */
 function states() {
@@ -143,6 +156,34 @@ suite('executor.py (ExecutorTest)', () => {
     // Chunks the map submits after close() are refused; those submitted before finish.
     if (outcome instanceof Error) expect(outcome.message).toMatch(/the pool is closed/);
     else expect(outcome).toEqual([4, 4, 4]);
+  });
+
+  it('test_no_stale_references: a settled task keeps nothing of its arguments', async () => {
+    const local = new Pool({ filename: tasks, maxThreads: 1 });
+    const argument = (() => {
+      const bytes = new Uint8Array(1 << 16);
+      local.submit('byteSum', bytes); // deliberately discarding the future
+      return new WeakRef(bytes);
+    })();
+    await until(() => local.stats().completed >= 1);
+    await collectGarbage();
+    expect(argument.deref()).toBeUndefined();
+    await local.close();
+  });
+
+  it('test_free_reference: the results of a map are not kept once yielded', async () => {
+    const iterator = pool.map<Float64Array>('makeRamp', Array(10).fill(1000))[Symbol.asyncIterator]();
+    // In a function of its own, so no register of this one still holds the last result.
+    const yielded = await (async () => {
+      const refs: WeakRef<object>[] = [];
+      for (let i = 0; i < 5; i++) refs.push(new WeakRef((await iterator.next()).value as Float64Array));
+      return refs;
+    })();
+    await collectGarbage();
+    expect(alive(yielded)).toEqual([]);
+    let rest = 0;
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) rest++;
+    expect(rest).toBe(5);
   });
 
   it('test_max_workers_negative: maxThreads must be >= 1', () => {
@@ -466,12 +507,14 @@ suite('test_shutdown.py (ExecutorShutdownTest)', () => {
     expect(child).toEqual({ code: 0, stdout: 'apple\n', stderr: '' });
   });
 
-  it('test_hang_gh94440: close() does not hang after a task was submitted and cancelled (in a loop)', async () => {
-    for (let round = 0; round < 20; round++) {
+  it('test_hang_gh94440: close() does not hang after tasks were submitted and cancelled (200 races)', async () => {
+    for (let round = 0; round < 4; round++) {
       const local = new Pool({ filename: tasks, maxThreads: 1 });
       expect(await local.submit('add', 0, 0)).toBe(0);
-      local.submit('add', 1, 1).cancel();
-      await local.close().then(() => undefined);
+      const cancelled = Array.from({ length: 50 }, () => local.submit('add', 1, 1));
+      for (const f of cancelled) f.cancel();
+      await local.close();
+      expect(cancelled.every((f) => f.cancelled)).toBe(true);
     }
   });
 
@@ -582,6 +625,16 @@ suite('test_deadlock.py (ExecutorDeadlockTest)', () => {
     const error = (await local.submit('returnsFunction').catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(BrokenPoolError);
     expect(error.message).toMatch(/task 'returnsFunction' died .*DataCloneError/);
+    expect(await local.submit('add', 1, 2)).toBe(3);
+    await local.close();
+  });
+
+  it('test_exit_during_result_pickle_on_worker: a getter ending the worker as the result is cloned', async () => {
+    const local = new Pool({ filename: tasks, maxThreads: 2 });
+    // Differs from Python (documented): process.exit() is os._exit's case, the task fails with a BrokenPoolError.
+    const error = (await local.submit('returnsExitingGetter').catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(BrokenPoolError);
+    expect(error.message).toMatch(/exit code 1/);
     expect(await local.submit('add', 1, 2)).toBe(3);
     await local.close();
   });
@@ -953,6 +1006,27 @@ suite('test_as_completed.py (AsCompletedTests)', () => {
     const completed = [];
     for await (const c of asCompleted(repeat())) completed.push(c);
     expect(completed.length).toBe(1);
+  });
+
+  it('test_free_reference_yielded_future: the iteration keeps no future it has yielded', async () => {
+    // Each resolver holds its future: dropped once used, so only the iteration could keep a future alive.
+    const resolvers: (((value: Float64Array) => void) | null)[] = [];
+    const futures = Array.from({ length: 8 }, () => new Future<Float64Array>((resolve) => resolvers.push(resolve)));
+    const iterator = asCompleted(futures);
+    futures.length = 0;
+    // In a function of its own, so no register of this one still holds the last future.
+    const yielded = await (async () => {
+      const refs: WeakRef<object>[] = [];
+      for (let i = 0; i < resolvers.length; i++) {
+        (resolvers[i] as (value: Float64Array) => void)(new Float64Array(1 << 16));
+        resolvers[i] = null;
+        refs.push(new WeakRef((await iterator.next()).value.future));
+      }
+      return refs;
+    })();
+    await collectGarbage();
+    expect(alive(yielded)).toEqual([]);
+    expect((await iterator.next()).done).toBe(true);
   });
 
   it('test_correct_timeout_exception_msg', async () => {

@@ -5,6 +5,8 @@
 #include "countmin_binding.h"
 
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,9 +65,9 @@ Sketch RequireSketch(const Napi::Value& countersValue, const Napi::Value& shapeV
   return s;
 }
 
-// The keys of one batch as UTF-8 bytes plus byte offsets. Bytes arrive as they are; a string
-// (many keys joined, with UTF-16 offsets: the cheap way to pass strings across N-API) is copied
-// out once and converted to UTF-8 key by key into one buffer, so hashing reads plain bytes.
+// The keys of one batch as UTF-8 bytes plus byte offsets. Bytes arrive as they are. A string (many keys joined,
+// with UTF-16 offsets: the cheap way to pass strings across N-API) comes out as UTF-8 in one V8 call (unpaired
+// surrogates as U+FFFD); its UTF-16 offsets are then mapped onto the UTF-8 bytes, so hashing reads plain bytes.
 class KeyBatch {
  public:
   KeyBatch(const Napi::Value& keys, const Napi::Value& offsetsValue) {
@@ -86,29 +88,36 @@ class KeyBatch {
     napi_env env = keys.Env();
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
     if (offsets.data[count_] > units) throw RangeError("offsets run past the end of keys");
-    units_.resize(units + 1);
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, units_.data(), units + 1, &units));
-    const size_t used = offsets.data[count_];
-    char16_t any = 0;
-    for (size_t i = 0; i < used; ++i) any |= units_[i];
-    if (any < 0x80) {
-      // All ASCII (the common case): UTF-16 offsets are byte offsets; narrow the batch in one pass.
-      utf8_.resize(used);
-      for (size_t i = 0; i < used; ++i) utf8_[i] = static_cast<char>(units_[i]);
-      bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+    // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL.
+    char* utf8 = Scratch(units * 3 + 1);
+    size_t written = 0;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written));
+    if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
+    bytes_ = reinterpret_cast<const uint8_t*>(utf8);
+    // Every unit takes at least one byte, exactly one when it is ASCII: as many bytes as units means all ASCII (the
+    // common case), whose UTF-16 offsets are byte offsets.
+    if (written == units) {
       offsets_ = offsets.data;
       return;
     }
-    utf8_.clear();
-    utf8_.reserve(units + units / 2);
     utf8Offsets_.resize(count_ + 1);
+    if (MapOffsets(bytes_, written, offsets.data, count_ + 1, utf8Offsets_.data())) {
+      offsets_ = utf8Offsets_.data();
+      return;
+    }
+    // A key boundary splits a surrogate pair (a key ending in a high surrogate, the next starting with a low
+    // one): each key must encode alone, its half of the pair as U+FFFD. Rare; converted key by key.
+    std::vector<char16_t> u16(units + 1);
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16.data(), units + 1, &units));
+    separate_.clear();
+    separate_.reserve(units + units / 2);
     utf8Offsets_[0] = 0;
     for (size_t i = 0; i < count_; ++i) {
-      AppendUtf8(units_.data() + offsets.data[i], offsets.data[i + 1] - offsets.data[i], utf8_);
-      if (utf8_.size() > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-      utf8Offsets_[i + 1] = static_cast<uint32_t>(utf8_.size());
+      AppendUtf8(u16.data() + offsets.data[i], offsets.data[i + 1] - offsets.data[i], separate_);
+      if (separate_.size() > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
+      utf8Offsets_[i + 1] = static_cast<uint32_t>(separate_.size());
     }
-    bytes_ = reinterpret_cast<const uint8_t*>(utf8_.data());
+    bytes_ = reinterpret_cast<const uint8_t*>(separate_.data());
     offsets_ = utf8Offsets_.data();
   }
 
@@ -117,11 +126,59 @@ class KeyBatch {
   Keys keys() const { return Keys{bytes_, offsets_, count_}; }
 
  private:
+  // Room for `size` bytes: a buffer kept per thread and reused by the next batch (no allocation and page faults per
+  // call), or for a batch larger than kKeep bytes one of its own. One KeyBatch lives at a time on a thread: the
+  // bindings that make one never call back into JavaScript.
+  char* Scratch(size_t size) {
+    constexpr size_t kKeep = size_t{1} << 23;
+    thread_local std::unique_ptr<char[]> kept;
+    thread_local size_t keptSize = 0;
+    if (size > kKeep) {
+      owned_.reset(new char[size]);
+      return owned_.get();
+    }
+    if (keptSize < size) {
+      kept.reset(new char[kKeep]);
+      keptSize = kKeep;
+    }
+    return kept.get();
+  }
+
+  // out[k] = the byte offset in utf8[0, length) of UTF-16 offset units[k] (non-decreasing), counting one unit for
+  // each 1-, 2- or 3-byte sequence and two for each 4-byte one (a surrogate pair). False when an offset falls
+  // between the two units of a pair.
+  static bool IsAscii8(const uint8_t* p) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    return (word & 0x8080808080808080ULL) == 0;
+  }
+
+  static bool MapOffsets(const uint8_t* utf8, size_t length, const uint32_t* units, size_t count, uint32_t* out) {
+    size_t byte = 0, unit = 0;
+    for (size_t k = 0; k < count; ++k) {
+      const size_t target = units[k];
+      while (unit < target && byte < length) {
+        if (target - unit >= 8 && length - byte >= 8 && IsAscii8(utf8 + byte)) {
+          byte += 8;
+          unit += 8;
+          continue;
+        }
+        const uint8_t lead = utf8[byte];
+        const size_t bytes = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+        byte += bytes;
+        unit += bytes == 4 ? 2 : 1;
+      }
+      if (unit != target || byte > length) return false;
+      out[k] = static_cast<uint32_t>(byte);
+    }
+    return true;
+  }
+
   size_t count_ = 0;
   const uint8_t* bytes_ = nullptr;
   const uint32_t* offsets_ = nullptr;
-  std::vector<char16_t> units_;
-  std::string utf8_;
+  std::unique_ptr<char[]> owned_;
+  std::string separate_;
   std::vector<uint32_t> utf8Offsets_;
 };
 
@@ -226,7 +283,9 @@ Napi::Value MergeCounters(const Napi::CallbackInfo& info) {
     throw RangeError("weight must be an integer in [0, 4294967295]");
   }
   if (info[2].As<Napi::Boolean>().Value()) {
-    if (dst.length % 2 != 0 || reinterpret_cast<uintptr_t>(dst.data) % 8 != 0 || reinterpret_cast<uintptr_t>(src.data) % 8 != 0) {
+    const auto aligned8 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
+    const bool aligned = aligned8(dst.data) && aligned8(src.data);
+    if (dst.length % 2 != 0 || !aligned) {
       throw RangeError("u64 counters must be 8-byte aligned pairs");
     }
     Merge(reinterpret_cast<uint64_t*>(dst.data), reinterpret_cast<const uint64_t*>(src.data), dst.length / 2,
@@ -266,7 +325,9 @@ LineFormat RequireLineFormat(const Napi::Value& separatorValue, const Napi::Valu
 double RequireCount(const Napi::Value& value, const char* argName, double max) {
   if (!value.IsNumber()) throw TypeError(std::string(argName) + " must be a number");
   const double d = value.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= max) || d != std::trunc(d)) throw RangeError(std::string(argName) + " must be a non-negative integer");
+  if (!(d >= 0 && d <= max) || d != std::trunc(d)) {
+    throw RangeError(std::string(argName) + " must be a non-negative integer");
+  }
   return d;
 }
 
@@ -295,8 +356,10 @@ Napi::Value UpdateLinesCandidatesBinding(const Napi::CallbackInfo& info) {
   const auto limit = static_cast<size_t>(RequireCount(info[6], "limit", 1 << 20));
   std::vector<LineCandidate> candidates;
   const uint64_t keys = s.wide
-      ? UpdateLinesCandidates(static_cast<uint64_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threshold, limit, candidates)
-      : UpdateLinesCandidates(static_cast<uint32_t*>(s.counters), s.shape, bytes.data, bytes.length, format, threshold, limit, candidates);
+      ? UpdateLinesCandidates(static_cast<uint64_t*>(s.counters), s.shape, bytes.data, bytes.length, format,
+                              threshold, limit, candidates)
+      : UpdateLinesCandidates(static_cast<uint32_t*>(s.counters), s.shape, bytes.data, bytes.length, format,
+                              threshold, limit, candidates);
   auto out = Napi::Float64Array::New(info.Env(), 1 + 3 * candidates.size());
   out[0] = static_cast<double>(keys);
   for (size_t i = 0; i < candidates.size(); ++i) {

@@ -1,10 +1,19 @@
 #include "countmin_kernel.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
 
 #include "../common/thread_pool.h"
 
@@ -46,13 +55,13 @@ inline Counter AddSaturating(Counter c, int64_t count) {
   return sub >= c ? Counter(0) : static_cast<Counter>(c - sub);
 }
 
-}  // namespace
-
-uint64_t XXH64(const uint8_t* p, size_t length, uint64_t seed) {
-  const uint8_t* const end = p + length;
+// XXH64 in three parts, so a batch of keys with one length & 31 can take the tail without a branch on the length.
+// HashHead: the state after the 32-byte stripes of a key (all of it but its last length & 31 bytes, where p then
+// points), the length added.
+inline uint64_t HashHead(const uint8_t*& p, size_t length, uint64_t seed) {
   uint64_t h;
   if (length >= 32) {
-    const uint8_t* const limit = end - 32;
+    const uint8_t* const limit = p + length - 32;
     uint64_t v1 = seed + kP1 + kP2, v2 = seed + kP2, v3 = seed, v4 = seed - kP1;
     do {
       v1 = Round(v1, Read64(p));
@@ -69,13 +78,16 @@ uint64_t XXH64(const uint8_t* p, size_t length, uint64_t seed) {
   } else {
     h = seed + kP5;
   }
-  h += static_cast<uint64_t>(length);
-  for (; p + 8 <= end; p += 8) h = Rotl(h ^ Round(0, Read64(p)), 27) * kP1 + kP4;
-  if (p + 4 <= end) {
-    h = Rotl(h ^ (static_cast<uint64_t>(Read32(p)) * kP1), 23) * kP2 + kP3;
-    p += 4;
-  }
-  for (; p < end; ++p) h = Rotl(h ^ (*p * kP5), 11) * kP1;
+  return h + static_cast<uint64_t>(length);
+}
+
+inline uint64_t Step8(uint64_t h, const uint8_t* p) { return Rotl(h ^ Round(0, Read64(p)), 27) * kP1 + kP4; }
+inline uint64_t Step4(uint64_t h, const uint8_t* p) {
+  return Rotl(h ^ (static_cast<uint64_t>(Read32(p)) * kP1), 23) * kP2 + kP3;
+}
+inline uint64_t Step1(uint64_t h, const uint8_t* p) { return Rotl(h ^ (*p * kP5), 11) * kP1; }
+
+inline uint64_t Avalanche(uint64_t h) {
   h ^= h >> 33;
   h *= kP2;
   h ^= h >> 29;
@@ -83,6 +95,36 @@ uint64_t XXH64(const uint8_t* p, size_t length, uint64_t seed) {
   h ^= h >> 32;
   return h;
 }
+
+// XXH64 itself, inlined into the loops below (the exported XXH64 is a call for one key).
+inline uint64_t Hash(const uint8_t* p, size_t length, uint64_t seed) {
+  const uint8_t* const end = p + length;
+  uint64_t h = HashHead(p, length, seed);
+  for (; p + 8 <= end; p += 8) h = Step8(h, p);
+  if (p + 4 <= end) {
+    h = Step4(h, p);
+    p += 4;
+  }
+  for (; p < end; ++p) h = Step1(h, p);
+  return Avalanche(h);
+}
+
+// Hash() of a key whose length & 31 is kTail: the tail's steps unrolled.
+template <unsigned kTail>
+inline uint64_t HashWithTail(const uint8_t* p, size_t length, uint64_t seed) {
+  uint64_t h = HashHead(p, length, seed);
+  for (unsigned i = 0; i < kTail / 8; ++i, p += 8) h = Step8(h, p);
+  if constexpr ((kTail & 4) != 0) {
+    h = Step4(h, p);
+    p += 4;
+  }
+  for (unsigned i = 0; i < (kTail & 3); ++i, ++p) h = Step1(h, p);
+  return Avalanche(h);
+}
+
+}  // namespace
+
+uint64_t XXH64(const uint8_t* p, size_t length, uint64_t seed) { return Hash(p, length, seed); }
 
 template <typename Counter>
 Counter Estimate(const Counter* counters, const Shape& shape, uint64_t h) {
@@ -114,24 +156,6 @@ Counter Update(Counter* counters, const Shape& shape, uint64_t h, int64_t count)
 }
 
 template <typename Counter>
-void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
-  for (size_t i = 0; i < keys.count; ++i) {
-    const uint32_t begin = keys.offsets[i];
-    const uint64_t h = XXH64(keys.bytes + begin, keys.offsets[i + 1] - begin, shape.seed);
-    const Counter estimate = Update(counters, shape, h, counts ? static_cast<int64_t>(counts[i]) : 1);
-    if (estimates) estimates[i] = static_cast<double>(estimate);
-  }
-}
-
-template <typename Counter>
-void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys, double* out) {
-  for (size_t i = 0; i < keys.count; ++i) {
-    const uint32_t begin = keys.offsets[i];
-    out[i] = static_cast<double>(Estimate(counters, shape, XXH64(keys.bytes + begin, keys.offsets[i + 1] - begin, shape.seed)));
-  }
-}
-
-template <typename Counter>
 void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight) {
   constexpr Counter kMax = std::numeric_limits<Counter>::max();
   for (size_t i = 0; i < cells; ++i) {
@@ -147,41 +171,245 @@ void Merge(Counter* dst, const Counter* src, size_t cells, uint64_t weight) {
 
 namespace {
 
+// Keys go through the kernels in batches: hash kBatch keys, then update their counters, so the counter loads of
+// a batch are in flight together and the hashing of one key does not wait on the stores of the previous one.
+// Under 256: HashBatch sorts a batch with byte-sized tallies.
+constexpr size_t kBatch = 128;
+static_assert(kBatch < 256, "HashBatch counts a batch in bytes");
+
+struct KeySpan {
+  const uint8_t* data;
+  size_t length;
+};
+
+inline unsigned LowestBit(uint64_t mask) {
+#if defined(_MSC_VER) && !defined(__clang__)
+  unsigned long index;
+  _BitScanForward64(&index, mask);
+  return static_cast<unsigned>(index);
+#else
+  return static_cast<unsigned>(__builtin_ctzll(mask));
+#endif
+}
+
 inline bool IsAsciiSpace(uint8_t b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
 
-// Calls key(begin, length) for every non-empty key of bytes[0, length) in order; returns how many.
-// memchr finds single-byte separators (vectorized in libc); every read stays inside [0, length).
-template <typename KeyFn>
-uint64_t ForEachKey(const uint8_t* bytes, size_t length, const LineFormat& format, KeyFn&& key) {
-  uint64_t keys = 0;
+// Bit i of Block(p) is set when p[i] ends a key: the separator byte, or any ASCII whitespace byte. 64 bytes a
+// call, 16 at a time with SSE2 (every x86-64 CPU), 8 at a time in a 64-bit word elsewhere.
+class SeparatorMask {
+ public:
+  explicit SeparatorMask(int separator)
+      : whitespace_(separator == kWhitespace), byte_(static_cast<uint8_t>(separator)) {}
+
+  uint64_t Block(const uint8_t* p) const {
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i += kStep) mask |= static_cast<uint64_t>(Step(p + i)) << i;
+    return mask;
+  }
+
+ private:
+#if defined(__SSE2__) || defined(_M_X64)
+  static constexpr int kStep = 16;
+  uint32_t Step(const uint8_t* p) const {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (!whitespace_) return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte_))));
+    // ' ', or '\t'..'\r': b - 9 <= 4 unsigned (min(x, 4) == x).
+    const __m128i shifted = _mm_sub_epi8(v, _mm_set1_epi8(9));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(shifted, _mm_set1_epi8(4)), shifted);
+    const __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    return static_cast<uint32_t>(_mm_movemask_epi8(_mm_or_si128(control, space)));
+  }
+#else
+  static constexpr int kStep = 8;
+  uint32_t Step(const uint8_t* p) const {
+    if (whitespace_) {
+      uint32_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits |= static_cast<uint32_t>(IsAsciiSpace(p[i])) << i;
+      return bits;
+    }
+    constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint64_t x = word ^ (0x0101010101010101ULL * byte_);
+    // High bit of each byte set exactly where x has a zero byte (no carries between bytes), then gathered into
+    // the low 8 bits in byte order (little-endian word: byte i is bits 8i..8i+7).
+    const uint64_t zero = ~(((x & kLow7) + kLow7) | x | kLow7);
+    return static_cast<uint32_t>(((zero >> 7) * 0x0102040810204080ULL) >> 56);
+  }
+#endif
+  bool whitespace_;
+  uint8_t byte_;
+};
+
+// Calls batch(keys, n) for the non-empty keys of bytes[0, length) in order, up to kBatch at a time; returns how
+// many keys. Separators are found 64 bytes at a time as a bit mask (no call per key); the last partial block is
+// copied to a local buffer, so no read leaves [0, length).
+template <typename BatchFn>
+uint64_t ForEachKeyBatch(const uint8_t* bytes, size_t length, const LineFormat& format, BatchFn&& batch) {
+  const SeparatorMask separators(format.separator);
+  const bool stripCR = format.stripCR && format.separator == '\n';
+  KeySpan keys[kBatch];
+  size_t pending = 0;
+  uint64_t total = 0;
   size_t start = 0;
-  if (format.separator == kWhitespace) {
-    while (start < length) {
-      while (start < length && IsAsciiSpace(bytes[start])) ++start;
-      size_t end = start;
-      while (end < length && !IsAsciiSpace(bytes[end])) ++end;
-      if (end > start) {
-        key(bytes + start, end - start);
-        ++keys;
-      }
-      start = end;
+  const auto add = [&](size_t begin, size_t end) {
+    keys[pending++] = KeySpan{bytes + begin, end - begin};
+    if (pending == kBatch) {
+      batch(keys, pending);
+      total += pending;
+      pending = 0;
     }
-    return keys;
+  };
+  // The key that ends at the separator at `at`.
+  const auto split = [&](size_t at) {
+    size_t end = at;
+    if (stripCR && end > start && bytes[end - 1] == '\r') --end;
+    if (end > start) add(start, end);
+    start = at + 1;
+  };
+  size_t block = 0;
+  for (; block + 64 <= length; block += 64) {
+    for (uint64_t mask = separators.Block(bytes + block); mask != 0; mask &= mask - 1) split(block + LowestBit(mask));
   }
-  const int separator = format.separator;
-  const bool stripCR = format.stripCR;
-  while (start < length) {
-    const void* hit = std::memchr(bytes + start, separator, length - start);
-    const size_t end = hit ? static_cast<size_t>(static_cast<const uint8_t*>(hit) - bytes) : length;
-    size_t keyEnd = end;
-    if (stripCR && hit && keyEnd > start && bytes[keyEnd - 1] == '\r') --keyEnd;
-    if (keyEnd > start) {
-      key(bytes + start, keyEnd - start);
-      ++keys;
+  if (block < length) {
+    uint8_t tail[64] = {};
+    const size_t rest = length - block;
+    std::memcpy(tail, bytes + block, rest);
+    uint64_t mask = separators.Block(tail) & ((uint64_t{1} << rest) - 1);
+    for (; mask != 0; mask &= mask - 1) split(block + LowestBit(mask));
+  }
+  if (start < length) add(start, length);
+  if (pending > 0) batch(keys, pending);
+  return total + pending;
+}
+
+// hashes[i] = Hash(keys[i]) for the keys of a batch whose length & 31 is kTail: keys[order[j]] for j in
+// [begin, end), or keys[begin, end) without `order`.
+template <unsigned kTail>
+void HashRun(const KeySpan* keys, const uint8_t* order, size_t begin, size_t end, uint64_t seed, uint64_t* hashes) {
+  if (order == nullptr) {
+    for (size_t i = begin; i < end; ++i) hashes[i] = HashWithTail<kTail>(keys[i].data, keys[i].length, seed);
+    return;
+  }
+  for (size_t j = begin; j < end; ++j) {
+    const size_t i = order[j];
+    hashes[i] = HashWithTail<kTail>(keys[i].data, keys[i].length, seed);
+  }
+}
+
+using HashRunFn = void (*)(const KeySpan*, const uint8_t*, size_t, size_t, uint64_t, uint64_t*);
+
+template <size_t... kTails>
+constexpr std::array<HashRunFn, sizeof...(kTails)> HashRuns(std::index_sequence<kTails...>) {
+  return {&HashRun<kTails>...};
+}
+
+// hashes[i] = Hash(keys[i]) for a batch. XXH64 branches on the length of a key (how many 8-byte, 4-byte and 1-byte
+// steps its tail takes): keys of mixed lengths, the usual case, would mispredict a branch or two per key, costing
+// as much as the hash. So the batch is hashed in runs of one length & 31 (the tail's shape), each by the HashRun
+// for that shape, with no branch on the length. The counting sort into runs keeps 4 interleaved tallies per
+// shape, so keys of one length do not chain every step through one counter in memory.
+inline void HashBatch(const KeySpan* keys, size_t n, uint64_t seed, uint64_t* hashes) {
+  constexpr size_t kShapes = 32, kLanes = 4;
+  static constexpr std::array<HashRunFn, kShapes> kRuns = HashRuns(std::make_index_sequence<kShapes>());
+  if (n == 0) return;
+  size_t mixed = 0;
+  for (size_t i = 1; i < n; ++i) mixed |= (keys[i].length ^ keys[0].length) & 31;
+  if (mixed == 0) return kRuns[keys[0].length & 31](keys, nullptr, 0, n, seed, hashes);
+  // [shape][lane]: a tally, then (exclusive prefix sums) where the next key of that shape and lane goes.
+  alignas(8) uint8_t next[kShapes * kLanes] = {};
+  for (size_t i = 0; i < n; ++i) ++next[(keys[i].length & 31) * kLanes + i % kLanes];
+  // Prefix sums 8 tallies a word: multiplying by 0x0101... sums each byte with those below it (no sum exceeds
+  // kBatch < 256, so no byte carries into the next).
+  uint64_t below = 0;
+  for (size_t w = 0; w < sizeof next; w += 8) {
+    uint64_t word;
+    std::memcpy(&word, next + w, 8);
+    const uint64_t inclusive = word * 0x0101010101010101ULL;
+    const uint64_t exclusive = (inclusive << 8) + below * 0x0101010101010101ULL;
+    std::memcpy(next + w, &exclusive, 8);
+    below += inclusive >> 56;
+  }
+  uint8_t order[kBatch];
+  for (size_t i = 0; i < n; ++i) order[next[(keys[i].length & 31) * kLanes + i % kLanes]++] = static_cast<uint8_t>(i);
+  // Each shape's last lane now ends where its run ends.
+  size_t begin = 0;
+  for (size_t shape = 0; shape < kShapes; ++shape) {
+    const size_t end = next[shape * kLanes + kLanes - 1];
+    if (end > begin) kRuns[shape](keys, order, begin, end, seed, hashes);
+    begin = std::max(begin, end);
+  }
+}
+
+// Adds 1 to the keys hashed to hashes[0, n) in a plain (not conservative) sketch: the byte path's hot loop, with
+// no estimate to compute. Rows step the Kirsch–Mitzenmacher index by hi32(h), as Column() does. kDepth: the depth
+// as a constant, so the rows unroll (0: shape.depth). kSaturate false: the caller checked that no counter can
+// reach its maximum in this call, so the counters just add 1.
+template <typename Counter, uint32_t kDepth, bool kSaturate>
+inline void IncrementBatch(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n) {
+  constexpr Counter kMax = std::numeric_limits<Counter>::max();
+  const uint32_t depth = kDepth != 0 ? kDepth : shape.depth;
+  const uint64_t width = shape.width;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t step = static_cast<uint32_t>(hashes[i] >> 32);
+    uint32_t g = static_cast<uint32_t>(hashes[i]);
+    Counter* row = counters;
+    for (uint32_t r = 0; r < depth; ++r, g += step, row += width) {
+      Counter& c = row[(g * width) >> 32];
+      c = static_cast<Counter>(kSaturate ? c + (c != kMax) : c + 1);
     }
-    start = end + 1;
   }
-  return keys;
+}
+
+// Counts the keys of bytes[0, size) into a plain sketch's counters (IncrementBatch's parameters); returns how many.
+template <typename Counter, uint32_t kDepth, bool kSaturate>
+uint64_t CountKeys(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t size, const LineFormat& format) {
+  return ForEachKeyBatch(bytes, size, format, [&](const KeySpan* keys, size_t n) {
+    uint64_t hashes[kBatch];
+    HashBatch(keys, n, shape.seed, hashes);
+    IncrementBatch<Counter, kDepth, kSaturate>(counters, shape, hashes, n);
+  });
+}
+
+// CountKeys with the depth as a constant for the usual depths (ln(1/delta) for delta from 0.37 down to 0.0004).
+template <typename Counter, bool kSaturate>
+uint64_t CountKeysAnyDepth(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t size,
+                           const LineFormat& format) {
+  switch (shape.depth) {
+    case 1: return CountKeys<Counter, 1, kSaturate>(counters, shape, bytes, size, format);
+    case 2: return CountKeys<Counter, 2, kSaturate>(counters, shape, bytes, size, format);
+    case 3: return CountKeys<Counter, 3, kSaturate>(counters, shape, bytes, size, format);
+    case 4: return CountKeys<Counter, 4, kSaturate>(counters, shape, bytes, size, format);
+    case 5: return CountKeys<Counter, 5, kSaturate>(counters, shape, bytes, size, format);
+    case 6: return CountKeys<Counter, 6, kSaturate>(counters, shape, bytes, size, format);
+    case 7: return CountKeys<Counter, 7, kSaturate>(counters, shape, bytes, size, format);
+    case 8: return CountKeys<Counter, 8, kSaturate>(counters, shape, bytes, size, format);
+    default: return CountKeys<Counter, 0, kSaturate>(counters, shape, bytes, size, format);
+  }
+}
+
+// Whether adding 1 for each key of `size` bytes (at most size / 2 + 1 keys) can bring no counter to its maximum.
+// Reading every counter pays off only for inputs with many keys per counter; smaller ones count saturating.
+template <typename Counter>
+bool CannotSaturate(const Counter* counters, size_t cells, size_t size, bool zeroed) {
+  const uint64_t keys = size / 2 + 1;
+  constexpr uint64_t kMax = std::numeric_limits<Counter>::max();
+  if (keys >= kMax) return false;
+  if (zeroed) return true;
+  if (keys < cells / 4) return false;
+  Counter largest = 0;
+  for (size_t i = 0; i < cells; ++i) largest = std::max(largest, counters[i]);
+  return largest < kMax - keys;
+}
+
+// Adds 1 for every key of bytes[0, size) to a plain sketch's counters; `zeroed`: they are all zero.
+template <typename Counter>
+uint64_t CountKeysPlain(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t size,
+                        const LineFormat& format, bool zeroed) {
+  const size_t cells = static_cast<size_t>(shape.width) * shape.depth;
+  return CannotSaturate(counters, cells, size, zeroed)
+             ? CountKeysAnyDepth<Counter, false>(counters, shape, bytes, size, format)
+             : CountKeysAnyDepth<Counter, true>(counters, shape, bytes, size, format);
 }
 
 // The first key boundary at or after `at`: just past a separator byte (whitespace byte), or length.
@@ -197,19 +425,66 @@ size_t NextBoundary(const uint8_t* bytes, size_t length, size_t at, const LineFo
 // Parts of at least this many bytes each are worth a thread (the summing of counters costs one pass over them).
 constexpr size_t kBytesPerThread = size_t{1} << 21;
 
+// Calls batch(spans, n) for keys[begin, begin + n) as spans, kBatch keys at a time, with begin the index of the first.
+template <typename BatchFn>
+void ForEachSpanBatch(const Keys& keys, BatchFn&& batch) {
+  KeySpan spans[kBatch];
+  for (size_t begin = 0; begin < keys.count; begin += kBatch) {
+    const size_t n = std::min(kBatch, keys.count - begin);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t from = keys.offsets[begin + i];
+      spans[i] = KeySpan{keys.bytes + from, keys.offsets[begin + i + 1] - from};
+    }
+    batch(begin, spans, n);
+  }
+}
+
 }  // namespace
+
+template <typename Counter>
+void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
+  ForEachSpanBatch(keys, [&](size_t begin, const KeySpan* spans, size_t n) {
+    uint64_t hashes[kBatch];
+    HashBatch(spans, n, shape.seed, hashes);
+    if (counts == nullptr && estimates == nullptr && !shape.conservative) {
+      IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
+      return;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const Counter estimate = Update(counters, shape, hashes[i], counts ? static_cast<int64_t>(counts[begin + i]) : 1);
+      if (estimates) estimates[begin + i] = static_cast<double>(estimate);
+    }
+  });
+}
+
+template <typename Counter>
+void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys, double* out) {
+  ForEachSpanBatch(keys, [&](size_t begin, const KeySpan* spans, size_t n) {
+    uint64_t hashes[kBatch];
+    HashBatch(spans, n, shape.seed, hashes);
+    for (size_t i = 0; i < n; ++i) out[begin + i] = static_cast<double>(Estimate(counters, shape, hashes[i]));
+  });
+}
+
 
 template <typename Counter>
 uint64_t UpdateLines(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t length,
                      const LineFormat& format, unsigned threads) {
-  const auto updateAll = [&](Counter* into, const uint8_t* from, size_t size) {
-    return ForEachKey(from, size, format, [&](const uint8_t* key, size_t n) { Update(into, shape, XXH64(key, n, shape.seed), 1); });
-  };
+  if (shape.conservative) {
+    // In order, one key at a time: a conservative update depends on the counters the previous keys left.
+    return ForEachKeyBatch(bytes, length, format, [&](const KeySpan* keys, size_t n) {
+      uint64_t hashes[kBatch];
+      HashBatch(keys, n, shape.seed, hashes);
+      for (size_t i = 0; i < n; ++i) Update(counters, shape, hashes[i], 1);
+    });
+  }
   const size_t parts = std::min<size_t>(threads, length / kBytesPerThread);
-  if (shape.conservative || parts < 2) return updateAll(counters, bytes, length);
+  if (parts < 2) return CountKeysPlain(counters, shape, bytes, length, format, false);
   std::vector<size_t> bounds(parts + 1, length);
   bounds[0] = 0;
-  for (size_t p = 1; p < parts; ++p) bounds[p] = NextBoundary(bytes, length, std::max(bounds[p - 1], length / parts * p), format);
+  for (size_t p = 1; p < parts; ++p) {
+    bounds[p] = NextBoundary(bytes, length, std::max(bounds[p - 1], length / parts * p), format);
+  }
   const size_t cells = static_cast<size_t>(shape.width) * shape.depth;
   // Part 0 counts straight into the sketch; the others into zeroed private counters summed in afterwards.
   std::vector<std::vector<Counter>> partial(parts - 1);
@@ -220,7 +495,7 @@ uint64_t UpdateLines(Counter* counters, const Shape& shape, const uint8_t* bytes
       partial[p - 1].assign(cells, 0);
       into = partial[p - 1].data();
     }
-    keys[p] = updateAll(into, bytes + bounds[p], bounds[p + 1] - bounds[p]);
+    keys[p] = CountKeysPlain(into, shape, bytes + bounds[p], bounds[p + 1] - bounds[p], format, p > 0);
   });
   uint64_t total = keys[0];
   for (size_t p = 1; p < parts; ++p) {
@@ -246,11 +521,10 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
   std::unordered_map<std::string_view, Seen, ViewHash> seen;
   const size_t prune = std::max<size_t>(4096, limit * 4);
   std::vector<uint64_t> scratch;
-  const uint64_t keys = ForEachKey(bytes, length, format, [&](const uint8_t* key, size_t n) {
-    const uint64_t estimate = Update(counters, shape, XXH64(key, n, shape.seed), 1);
+  const auto candidate = [&](const KeySpan& key, uint64_t estimate) {
     if (estimate < threshold || limit == 0) return;
-    const std::string_view view(reinterpret_cast<const char*>(key), n);
-    auto [it, inserted] = seen.try_emplace(view, Seen{static_cast<size_t>(key - bytes), estimate});
+    const std::string_view view(reinterpret_cast<const char*>(key.data), key.length);
+    auto [it, inserted] = seen.try_emplace(view, Seen{static_cast<size_t>(key.data - bytes), estimate});
     if (!inserted) it->second.estimate = std::max(it->second.estimate, estimate);
     if (seen.size() <= prune) return;
     scratch.clear();
@@ -258,6 +532,11 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
     std::nth_element(scratch.begin(), scratch.begin() + (limit - 1), scratch.end(), std::greater<uint64_t>());
     threshold = std::max(threshold, scratch[limit - 1]);
     for (auto i = seen.begin(); i != seen.end();) i = i->second.estimate < threshold ? seen.erase(i) : std::next(i);
+  };
+  const uint64_t keys = ForEachKeyBatch(bytes, length, format, [&](const KeySpan* batch, size_t n) {
+    uint64_t hashes[kBatch];
+    HashBatch(batch, n, shape.seed, hashes);
+    for (size_t i = 0; i < n; ++i) candidate(batch[i], Update(counters, shape, hashes[i], 1));
   });
   out.clear();
   for (const auto& [view, entry] : seen) out.push_back(LineCandidate{entry.offset, view.size(), entry.estimate});

@@ -160,8 +160,7 @@ void GatherAs(const void* data, int64_t base, const size_t* shape, const int64_t
   }
 }
 
-void Gather(const NdInput& in, int64_t base, const size_t* shape, size_t ndim, void* out) {
-  const int64_t* strides = in.strides.data();
+void Gather(const NdInput& in, int64_t base, const size_t* shape, const int64_t* strides, size_t ndim, void* out) {
   switch (in.elementSize) {
     case 1: GatherAs<uint8_t>(in.element.data, base, shape, strides, ndim, out); break;
     case 2: GatherAs<uint16_t>(in.element.data, base, shape, strides, ndim, out); break;
@@ -173,22 +172,25 @@ void Gather(const NdInput& in, int64_t base, const size_t* shape, size_t ndim, v
 // How one chunk reads an input.
 enum class Read { kInPlace, kScalar, kGather };
 
-Read HowToRead(const NdInput& in, const size_t* shape, size_t ndim) {
+Read HowToRead(const size_t* shape, const int64_t* strides, size_t ndim) {
   bool constant = true;
   bool contiguous = true;
   int64_t expected = 1;
   for (size_t d = ndim; d-- > 0;) {
     if (shape[d] == 1) continue;
-    if (in.strides[d] != 0) constant = false;
-    if (in.strides[d] != expected) contiguous = false;
+    if (strides[d] != 0) constant = false;
+    if (strides[d] != expected) contiguous = false;
     expected *= static_cast<int64_t>(shape[d]);
   }
   if (contiguous) return Read::kInPlace;
   return constant ? Read::kScalar : Read::kGather;
 }
 
+// The work split: the first `rowDims` dimensions are walked as one row index (rows in all, each a C-order
+// block of slab elements); a chunk is chunkRows consecutive rows, cut where dimension rowDims - 1 wraps, so
+// each piece is a box [rows, shape[rowDims..]] of every view.
 struct Layout {
-  size_t n = 1, rows = 0, slab = 0, chunkRows = 0, chunks = 0;
+  size_t n = 1, rowDims = 1, rows = 0, slab = 0, chunkRows = 0, chunks = 0;
 };
 
 }  // namespace
@@ -266,13 +268,30 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
   bool alongRows = false;  // an axis=0 output: tasks keep partial results, combined in task order
   for (const NdOutput& out : outputs) alongRows |= out.reduction != AxisReduction::kNone && out.axis == 0;
   if (at.n > 0) {
+    const size_t threads = std::max(1u, options.threads);
+    // Enough rows for every thread: more leading dimensions join the row index, up to the first reduced axis
+    // (an axis reduction must see whole runs of its axis; axis 0 keeps one row dimension).
+    size_t maxRowDims = ndim;
+    for (const NdOutput& out : outputs) {
+      if (out.reduction != AxisReduction::kNone) maxRowDims = std::min<size_t>(maxRowDims, std::max(out.axis, 1));
+    }
     at.rows = shape[0];
+    while (at.rowDims < maxRowDims && at.rows < threads * kTasksPerThread) at.rows *= shape[at.rowDims++];
     at.slab = at.n / at.rows;
     at.chunkRows = at.slab >= kRowElements ? 1 : std::min(at.rows, std::max<size_t>(1, kChunkElements / at.slab));
     at.chunks = (at.rows + at.chunkRows - 1) / at.chunkRows;
-    const size_t threads = std::max(1u, options.threads);
     const size_t tasks = std::min(at.chunks, alongRows ? threads : threads * kTasksPerThread);
     const size_t valueSize = options.float32 ? sizeof(float) : sizeof(double);
+    const size_t line = shape[at.rowDims - 1];
+    // Box dimensions: the rows (stepping along dimension rowDims - 1), then the dimensions after the rows.
+    const size_t boxDims = 1 + ndim - at.rowDims;
+    std::vector<std::vector<int64_t>> boxStrides(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const std::vector<int64_t>& strides = inputs[i].strides;
+      if (inputs[i].element.kind != InputKind::kScalar) {
+        boxStrides[i].assign(strides.begin() + static_cast<ptrdiff_t>(at.rowDims - 1), strides.end());
+      }
+    }
     // Per task: full-reduction accumulators, and a partial result of each axis=0 output.
     std::vector<double> partials(tasks * nOutputs);
     std::vector<std::vector<double>> rowPartials(alongRows ? tasks * nOutputs : 0);
@@ -292,19 +311,23 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
           rowPartials[t * nOutputs + k].assign(out.reducedLength, AxisIdentity(out.reduction));
         }
       }
-      std::vector<size_t> chunkShape(shape);
-      const size_t firstChunk = t * at.chunks / tasks, endChunk = (t + 1) * at.chunks / tasks;
-      for (size_t c = firstChunk; c < endChunk; ++c) {
-        const size_t r0 = c * at.chunkRows;
-        chunkShape[0] = std::min(at.chunkRows, at.rows - r0);
-        const size_t m = chunkShape[0] * at.slab;
+      std::vector<size_t> box(shape.begin() + static_cast<ptrdiff_t>(at.rowDims - 1), shape.end());
+      const size_t rowsBegin = t * at.chunks / tasks * at.chunkRows;
+      const size_t rowsEnd = std::min(at.rows, (t + 1) * at.chunks / tasks * at.chunkRows);
+      for (size_t r0 = rowsBegin; r0 < rowsEnd; r0 += box[0]) {
+        const size_t chunkEnd = std::min(rowsEnd, (r0 / at.chunkRows + 1) * at.chunkRows);
+        box[0] = std::min(chunkEnd - r0, line - r0 % line);
+        const size_t m = box[0] * at.slab;
         for (size_t i = 0; i < inputs.size(); ++i) {
           const NdInput& in = inputs[i];
           Input& chunkIn = chunkInputs[i];
           chunkIn = in.element;
           if (in.element.kind == InputKind::kScalar) continue;
-          const int64_t base = in.offset + static_cast<int64_t>(r0) * in.strides[0];
-          const Read read = HowToRead(in, chunkShape.data(), ndim);
+          int64_t base = in.offset;
+          for (size_t d = at.rowDims, rest = r0; d-- > 0; rest /= shape[d]) {
+            base += static_cast<int64_t>(rest % shape[d]) * in.strides[d];
+          }
+          const Read read = HowToRead(box.data(), boxStrides[i].data(), boxDims);
           double scalar = 0;
           if (read == Read::kInPlace) {
             chunkIn.data = static_cast<const unsigned char*>(in.element.data) + base * in.elementSize;
@@ -313,7 +336,7 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
             chunkIn.scalar = scalar;
           } else {
             gathered[i].resize(at.chunkRows * at.slab * in.elementSize);
-            Gather(in, base, chunkShape.data(), ndim, gathered[i].data());
+            Gather(in, base, box.data(), boxStrides[i].data(), boxDims, gathered[i].data());
             chunkIn.data = gathered[i].data();
           }
         }
@@ -333,14 +356,15 @@ void RunNd(const Program& program, const std::vector<NdInput>& inputs, const std
           if (kind != OutputKind::kElementwise) partial[k] = CombineFull(kind, partial[k], accumulators[k]);
           const NdOutput& out = outputs[k];
           if (out.reduction == AxisReduction::kNone) continue;
-          const size_t axis = static_cast<size_t>(out.axis);
+          // The axis in box dimensions: 0 is the rows (axis 0, one row dimension), else after them.
+          const size_t axis = out.axis == 0 ? 0 : static_cast<size_t>(out.axis) - at.rowDims + 1;
           size_t outer = 1, inner = 1;
-          for (size_t d = 0; d < axis; ++d) outer *= chunkShape[d];
-          for (size_t d = axis + 1; d < ndim; ++d) inner *= chunkShape[d];
-          // axis 0: this chunk's rows are a stretch of the axis, folded into the task's partial result.
-          double* result =
-              axis == 0 ? rowPartials[t * nOutputs + k].data() : out.reduced + r0 * (at.slab / shape[axis]);
-          const size_t extent = chunkShape[axis];
+          for (size_t d = 0; d < axis; ++d) outer *= box[d];
+          for (size_t d = axis + 1; d < boxDims; ++d) inner *= box[d];
+          // axis 0: these rows are a stretch of the axis, folded into the task's partial result.
+          double* result = out.axis == 0 ? rowPartials[t * nOutputs + k].data()
+                                         : out.reduced + r0 * (at.slab / box[axis]);
+          const size_t extent = box[axis];
           if (options.float32) {
             Reduce(out.reduction, reinterpret_cast<const float*>(values[k].data()), result, outer, extent, inner);
           } else {

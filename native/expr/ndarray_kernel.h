@@ -1,12 +1,14 @@
 // n-d evaluation over the flat expression VM (issue 18, "Shapes"): inputs are strided, broadcast views
-// (stride 0 along broadcast dimensions) of one C-order result shape. Rows of dimension 0 are split over
-// the shared thread pool; each task walks its rows in cache-sized chunks, reads every input in place
+// (stride 0 along broadcast dimensions) of one C-order result shape. Rows (of dimension 0, or of the first
+// few dimensions when dimension 0 is shorter than the threads want) are split over the shared thread
+// pool; each task walks its rows in cache-sized chunks, reads every input in place
 // when the chunk is contiguous in it, as a scalar when the chunk reads one element, or else gathers it
 // into task-local scratch, runs expr::Run on one thread over the chunk, and reduces `axis=` outputs
 // straight into their results. The pure-TS twin is src/lang/ndarray.ts + the chunked path of
 // src/expr/program.ts; axis reductions follow its reduceAxis exactly (float64 accumulation in the same
 // order: eight lanes along a contiguous axis for sum/prod, else sequential; NaN-propagating min/max, NaN
-// for min/max over an empty axis, mean = sum / extent), so both backends give the same bits.
+// for min/max over an empty axis, mean = sum / extent), so both backends give the same bits (but for axis 0
+// on several threads: each task folds its rows, then the tasks' partial results are folded in task order).
 // Plain C++: no N-API here (ndarray_binding.cc).
 #pragma once
 #include <cstddef>

@@ -94,6 +94,10 @@ Napi::Value Platforms(const Napi::CallbackInfo& info) {
       for (uint32_t k = 0; k < 3; ++k) sizes.Set(k, static_cast<double>(itemSizes[k]));
       o.Set("maxWorkItemSizes", sizes);
       o.Set("fp64", GetDeviceValue<cl_device_fp_config>(cl, device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0);
+      // 64-bit integers are core in the full profile; an embedded-profile device has them with cles_khr_int64.
+      const std::string profile = GetString(cl.clGetDeviceInfo, device, CL_DEVICE_PROFILE);
+      const std::string extensions = GetString(cl.clGetDeviceInfo, device, CL_DEVICE_EXTENSIONS);
+      o.Set("int64", profile == "FULL_PROFILE" || extensions.find("cles_khr_int64") != std::string::npos);
       devices.Set(i, o);
     }
     po.Set("devices", devices);

@@ -50,7 +50,8 @@ async function runCommand(argv: string[]): Promise<number> {
   if (profile.samples.length < 3) {
     // A command shorter than a few periods is barely sampled: its peak may be missed entirely.
     process.stderr.write(
-      `hotpath mprof: only ${profile.samples.length} sample(s) at --interval ${intervalMs}ms; use a shorter --interval (e.g. 10ms) for short commands\n`,
+      `hotpath mprof: only ${profile.samples.length} sample(s) at --interval ${intervalMs}ms; use a shorter ` +
+        `--interval (e.g. 10ms) for short commands\n`,
     );
   }
   // Like a shell: the command's status, or 128 + the signal number when a signal ended it.

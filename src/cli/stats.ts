@@ -133,7 +133,8 @@ export async function statsCommand(argv: string[]): Promise<number> {
   if (byName && flags['no-header']) throw new UsageError('--column by name needs a header row; drop --no-header');
 
   const file = positionals[0];
-  if (file !== undefined && file !== '-') fs.accessSync(file, fs.constants.R_OK); // a missing file fails before any work
+  // A missing file fails before any work.
+  if (file !== undefined && file !== '-') fs.accessSync(file, fs.constants.R_OK);
 
   let columns: Column[] | null = null;
   let records = 0;
@@ -211,7 +212,8 @@ export async function statsCommand(argv: string[]): Promise<number> {
           line,
           field === undefined
             ? `has no column ${column.index + 1}`
-            : `not a number: ${JSON.stringify(field.slice(0, 40))}${columns.length > 1 ? ` in column ${column.name}` : ''}`,
+            : `not a number: ` +
+                `${JSON.stringify(field.slice(0, 40))}${columns.length > 1 ? ` in column ${column.name}` : ''}`,
         );
         continue;
       }

@@ -152,12 +152,15 @@ export async function topkCommand(argv: string[]): Promise<number> {
   process.stdout.write(`${'rank'.padStart(4)}  ${'estimate'.padStart(width)}  ${'lower'.padStart(width)}  key\n`);
   items.forEach((e, i) => {
     process.stdout.write(
-      `${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ${String(Math.ceil(e.lowerBound)).padStart(width)}  ${escapeForTerminal(e.key)}\n`,
+      `${String(i + 1).padStart(4)}  ${String(e.estimate).padStart(width)}  ` +
+        `${String(Math.ceil(e.lowerBound)).padStart(width)}  ${escapeForTerminal(e.key)}\n`,
     );
   });
   process.stdout.write(
-    `\n${sketch.totalCount} items; sketch ${sketch.width} x ${sketch.depth} (epsilon ${sketch.epsilon.toPrecision(3)}, delta ${sketch.delta.toPrecision(3)}): ` +
-      `each estimate is at most ${sketch.errorBound.toFixed(1)} over the true count with probability ${(1 - sketch.delta).toPrecision(4)}\n`,
+    `\n${sketch.totalCount} items; sketch ${sketch.width} x ${sketch.depth} ` +
+      `(epsilon ${sketch.epsilon.toPrecision(3)}, delta ${sketch.delta.toPrecision(3)}): ` +
+      `each estimate is at most ${sketch.errorBound.toFixed(1)} over the true count ` +
+      `with probability ${(1 - sketch.delta).toPrecision(4)}\n`,
   );
   return 0;
 }

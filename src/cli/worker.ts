@@ -41,7 +41,8 @@ export async function workerCommand(argv: string[]): Promise<number> {
     stalledInterval,
   });
   process.stderr.write(
-    `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ${concurrency}, modules: ${modules.join(', ')})\n`,
+    `hotpath worker: serving queue '${flags.queue}' on ${describeRedis(connection)} (pid ${process.pid}, concurrency ` +
+      `${concurrency}, modules: ${modules.join(', ')})\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

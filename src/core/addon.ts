@@ -8,7 +8,10 @@ export interface NativeAddon {
   /** Plain four-lane sum of a Float64Array: the benchmarks' streaming bound. */
   floatSum(values: Float64Array): number;
   momentsPartialAsync(values: Float64Array | Float32Array, nanPolicy: number, threads: number): Promise<Float64Array>;
-  /** Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for elementwise outputs). */
+  /**
+   * Runs expression bytecode (src/expr/bytecode.ts); returns each output's reduction accumulator (NaN for
+   * elementwise outputs).
+   */
   exprEvaluate(...args: ExprEvaluateArgs): Float64Array;
   exprEvaluateAsync(...args: ExprEvaluateArgs): Promise<Float64Array>;
   /** Runs expression bytecode over strided, broadcast n-d views (native/expr/ndarray_kernel.h); as exprEvaluate. */
@@ -16,7 +19,10 @@ export interface NativeAddon {
   exprEvaluateNdAsync(...args: ExprEvaluateNdArgs): Promise<Float64Array>;
   /** The VM's opcode names in opcode order (must equal OPS in src/lang/ops.ts). */
   exprOpNames(): string[];
-  /** Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16 offsets. */
+  /**
+   * Count-min: adds counts[i] (null: 1) to each key; keys is bytes with byte offsets or one string with UTF-16
+   * offsets.
+   */
   countminUpdate(
     counters: Uint32Array,
     shape: Uint32Array,
@@ -127,6 +133,8 @@ export interface OpenclDeviceRecord {
   maxWorkGroupSize: number;
   maxWorkItemSizes: number[];
   fp64: boolean;
+  /** 64-bit integers: the full profile, or an embedded one with cles_khr_int64. */
+  int64: boolean;
 }
 
 export interface OpenclPlatformRecord {

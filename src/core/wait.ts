@@ -72,6 +72,8 @@ export function asCompleted<F extends PromiseLike<unknown>>(
   const opts = checkKnownOptions('asCompleted', options, ['timeout']);
   const timeout = checkTimeout('asCompleted', 'timeout', opts.timeout);
   const list = toPromiseList<F>('asCompleted', futures);
+  // Only the count is kept: a future, once yielded, is the caller's to keep or drop (CPython #14406).
+  const total = list.length;
   const ready: Completion<F>[] = [];
   let wake: (() => void) | null = null;
   let yielded = 0;
@@ -81,7 +83,7 @@ export function asCompleted<F extends PromiseLike<unknown>>(
     ready.push(completion);
     wake?.();
   });
-  if (list.length > 0) {
+  if (total > 0) {
     deadline = setDeadline(() => {
       timedOut = true;
       wake?.();
@@ -89,23 +91,23 @@ export function asCompleted<F extends PromiseLike<unknown>>(
   }
   const finish = (): IteratorResult<Completion<F>> => {
     deadline?.clear();
-    yielded = list.length;
+    yielded = total;
     return { value: undefined, done: true };
   };
   const iterator: AsyncIterableIterator<Completion<F>> = {
     async next() {
-      if (yielded >= list.length) return finish();
+      if (yielded >= total) return finish();
       while (ready.length === 0) {
         if (timedOut) {
-          const pending = list.length - yielded;
+          const pending = total - yielded;
           finish();
-          throw new TimeoutError(`asCompleted: ${pending} of ${list.length} still pending after ${timeout} ms`);
+          throw new TimeoutError(`asCompleted: ${pending} of ${total} still pending after ${timeout} ms`);
         }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
       }
       yielded++;
-      if (yielded === list.length) deadline?.clear();
+      if (yielded === total) deadline?.clear();
       return { value: ready.shift() as Completion<F>, done: false };
     },
     async return() {

@@ -1,11 +1,14 @@
 // Pure-TS xxHash64 (spec v0.1.1) in 32-bit limb arithmetic, plus the key encoding both backends
-// share. No BigInt on the hot path: a 64-bit value is a (hi, lo) pair of uint32 numbers, products
+// share. No BigInt on the hot path: a 64-bit value is a (hi, lo) pair of int32 words, products
 // are split into 16-bit halves so every intermediate stays exact in a double. Matches
 // native/countmin/countmin_kernel.cc bit for bit (tests check both against published vectors and
 // the reference implementation).
 import { typeName } from '../core/validate.js';
 
-/** A sketch key: hashed as UTF-8 (string), as-is (Uint8Array, Buffer) or as 8 little-endian bytes of int64 (number, bigint). */
+/**
+ * A sketch key: hashed as UTF-8 (string), as-is (Uint8Array, Buffer) or as 8 little-endian bytes of int64
+ * (number, bigint).
+ */
 export type Key = string | Uint8Array | number | bigint;
 
 // The xxHash64 primes as (hi, lo) int32 words.
@@ -19,12 +22,17 @@ const P4H = 0x85ebca77 | 0,
   P4L = 0xc2b2ae63 | 0;
 const P5H = 0x27d4eb2f | 0,
   P5L = 0x165667c5 | 0;
+// The seeds of two stripe accumulators: P1 + P2 and -P1, mod 2^64.
+const P12H = 0x60ea27ee | 0,
+  P12L = 0xadc0b5d6 | 0;
+const MINUS_P1H = 0x61c8864e | 0,
+  MINUS_P1L = 0x7a143579 | 0;
 const TWO32 = 4294967296;
 
-// Result registers of the 64-bit helpers below: [hi, lo]. Words are int32 throughout (| 0, not
-// >>> 0): V8 keeps int32 arithmetic in machine words, while uint32 values above 2^31 become
-// doubles that deoptimize Smi code and get boxed when stored outside a typed array.
-const R = new Int32Array(2);
+// Words are int32 throughout (| 0, not >>> 0): V8 keeps int32 arithmetic in machine words, while uint32 values
+// above 2^31 become doubles that deoptimize Smi code and get boxed when stored outside a typed array. The helpers
+// each return one word, so V8 inlines them and keeps every intermediate in a register; only round() hands back a
+// pair, through (outHi, outLo).
 
 /** High 32 bits of the unsigned 32x32 product, from 16-bit halves (each partial product < 2^32). */
 export function mulHi32(a: number, b: number): number {
@@ -39,141 +47,156 @@ export function mulHi32(a: number, b: number): number {
   return a1 * b1 + (highLow >>> 16) + (lowHigh >>> 16) + carry;
 }
 
-/** (R[0], R[1]) = a * b mod 2^64. */
-function mul64(ah: number, al: number, bh: number, bl: number): void {
-  R[1] = Math.imul(al, bl);
-  R[0] = (mulHi32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) | 0;
+/** High word of a * b mod 2^64 (the low word is Math.imul(al, bl)). */
+function mulHi(ah: number, al: number, bh: number, bl: number): number {
+  return (mulHi32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) | 0;
 }
 
-/** (R[0], R[1]) = a + b mod 2^64; the carry is an unsigned overflow of the low words. */
-function add64(ah: number, al: number, bh: number, bl: number): void {
-  const lo = (al + bl) | 0;
-  R[1] = lo;
-  R[0] = (ah + bh + (lo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
+/** High word of a + b mod 2^64, given the low word of the sum, sumLo = (al + bl) | 0. */
+function addHi(ah: number, al: number, bh: number, sumLo: number): number {
+  return (ah + bh + (sumLo >>> 0 < al >>> 0 ? 1 : 0)) | 0;
 }
 
-/** (R[0], R[1]) = rotl(a, r) for 0 < r < 32. */
-function rotl64(ah: number, al: number, r: number): void {
-  R[0] = (ah << r) | (al >>> (32 - r));
-  R[1] = (al << r) | (ah >>> (32 - r));
+/** High and low words of rotl(a, r) for 0 < r < 32. */
+function rotlHi(ah: number, al: number, r: number): number {
+  return (ah << r) | (al >>> (32 - r));
+}
+function rotlLo(ah: number, al: number, r: number): number {
+  return (al << r) | (ah >>> (32 - r));
+}
+
+let outHi = 0;
+let outLo = 0;
+
+/** The stripe accumulators v1..v4 of a key of 32 bytes or more, as (hi, lo) pairs. */
+const stripes = new Int32Array(8);
+const STRIPE_ROTATIONS = Int32Array.of(1, 7, 12, 18);
+
+/** (outHi, outLo) = round(acc, lane) = rotl(acc + lane * P2, 31) * P1. */
+function round(acch: number, accl: number, laneh: number, lanel: number): void {
+  const productLo = Math.imul(lanel, P2L);
+  const sumLo = (accl + productLo) | 0;
+  const sumHi = addHi(acch, accl, mulHi(laneh, lanel, P2H, P2L), sumLo);
+  const rh = rotlHi(sumHi, sumLo, 31),
+    rl = rotlLo(sumHi, sumLo, 31);
+  outLo = Math.imul(rl, P1L);
+  outHi = mulHi(rh, rl, P1H, P1L);
+}
+
+/** (outHi, outLo) = (h ^ round(0, v)) * P1 + P4: folds one stripe accumulator into h. */
+function mergeRound(hh: number, hl: number, vh: number, vl: number): void {
+  round(0, 0, vh, vl);
+  const xh = hh ^ outHi,
+    xl = hl ^ outLo;
+  const productLo = Math.imul(xl, P1L);
+  outLo = (productLo + P4L) | 0;
+  outHi = addHi(mulHi(xh, xl, P1H, P1L), productLo, P4H, outLo);
 }
 
 function read32(b: Uint8Array, p: number): number {
   return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
 }
 
-/** (R[0], R[1]) = round(acc, lane) = rotl(acc + lane * P2, 31) * P1. */
-function round(acch: number, accl: number, laneh: number, lanel: number): void {
-  mul64(laneh, lanel, P2H, P2L);
-  add64(acch, accl, R[0], R[1]);
-  rotl64(R[0], R[1], 31);
-  mul64(R[0], R[1], P1H, P1L);
-}
-
-/** (R[0], R[1]) = h + rotl(v, r). */
-function addRotated(hh: number, hl: number, vh: number, vl: number, r: number): void {
-  rotl64(vh, vl, r);
-  add64(hh, hl, R[0], R[1]);
-}
-
-/** (R[0], R[1]) = (h ^ round(0, v)) * P1 + P4. */
-function mergeRound(hh: number, hl: number, vh: number, vl: number): void {
-  round(0, 0, vh, vl);
-  mul64(hh ^ R[0], hl ^ R[1], P1H, P1L);
-  add64(R[0], R[1], P4H, P4L);
-}
-
 /** The last hash computed by xxh64(): [high 32 bits, low 32 bits]. */
 export const lastHash = new Uint32Array(2);
 
+/**
+ * (outHi, outLo) = the xxHash64 state after the 32-byte stripes of bytes[start, end), all but the last
+ * (end - start) & 31 bytes, plus the length. Apart from xxh64 so that V8's inlining budget for xxh64 goes to
+ * the tail steps every key takes.
+ */
+function hashHead(bytes: Uint8Array, start: number, end: number, seedHi: number, seedLo: number): void {
+  const length = end - start;
+  let hh = 0,
+    hl = 0;
+  if (length >= 32) {
+    // The four stripe accumulators v1..v4 = seed + P1 + P2, seed + P2, seed, seed - P1, one round each per
+    // 32 bytes (one call site of round(), so V8 inlines it).
+    const v = stripes;
+    v[1] = (seedLo + P12L) | 0;
+    v[0] = addHi(seedHi, seedLo, P12H, v[1]);
+    v[3] = (seedLo + P2L) | 0;
+    v[2] = addHi(seedHi, seedLo, P2H, v[3]);
+    v[4] = seedHi;
+    v[5] = seedLo;
+    v[7] = (seedLo + MINUS_P1L) | 0;
+    v[6] = addHi(seedHi, seedLo, MINUS_P1H, v[7]);
+    for (let p = start; p <= end - 32; p += 32) {
+      for (let i = 0; i < 8; i += 2) {
+        round(v[i], v[i + 1], read32(bytes, p + 4 * i + 4), read32(bytes, p + 4 * i));
+        v[i] = outHi;
+        v[i + 1] = outLo;
+      }
+    }
+    // h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18), then one merge round per accumulator.
+    for (let i = 0; i < 8; i += 2) {
+      const r = STRIPE_ROTATIONS[i >> 1];
+      const sumLo = (hl + rotlLo(v[i], v[i + 1], r)) | 0;
+      hh = addHi(hh, hl, rotlHi(v[i], v[i + 1], r), sumLo);
+      hl = sumLo;
+    }
+    for (let i = 0; i < 8; i += 2) {
+      mergeRound(hh, hl, v[i], v[i + 1]);
+      hh = outHi;
+      hl = outLo;
+    }
+  } else {
+    hl = (seedLo + P5L) | 0;
+    hh = addHi(seedHi, seedLo, P5H, hl);
+  }
+  // h += length (below 2^53: its high word is exact as a double quotient).
+  outLo = (hl + length) | 0;
+  outHi = addHi(hh, hl, Math.floor(length / TWO32), outLo);
+}
+
 /** xxHash64 of bytes[start, end) with seed (seedHi, seedLo); the result lands in lastHash. */
 export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: number, seedLo: number): void {
-  const length = end - start;
-  let p = start;
-  let hh: number, hl: number;
-  if (length >= 32) {
-    add64(seedHi, seedLo, P1H, P1L);
-    add64(R[0], R[1], P2H, P2L);
-    let v1h = R[0],
-      v1l = R[1];
-    add64(seedHi, seedLo, P2H, P2L);
-    let v2h = R[0],
-      v2l = R[1];
-    let v3h = seedHi,
-      v3l = seedLo;
-    add64(seedHi, seedLo, ~P1H, ~P1L); // seed - P1 = seed + ~P1 + 1
-    add64(R[0], R[1], 0, 1);
-    let v4h = R[0],
-      v4l = R[1];
-    for (const limit = end - 32; p <= limit; p += 32) {
-      round(v1h, v1l, read32(bytes, p + 4), read32(bytes, p));
-      v1h = R[0];
-      v1l = R[1];
-      round(v2h, v2l, read32(bytes, p + 12), read32(bytes, p + 8));
-      v2h = R[0];
-      v2l = R[1];
-      round(v3h, v3l, read32(bytes, p + 20), read32(bytes, p + 16));
-      v3h = R[0];
-      v3l = R[1];
-      round(v4h, v4l, read32(bytes, p + 28), read32(bytes, p + 24));
-      v4h = R[0];
-      v4l = R[1];
-    }
-    // h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18), then one merge round per lane.
-    rotl64(v1h, v1l, 1);
-    hh = R[0];
-    hl = R[1];
-    addRotated(hh, hl, v2h, v2l, 7);
-    addRotated(R[0], R[1], v3h, v3l, 12);
-    addRotated(R[0], R[1], v4h, v4l, 18);
-    mergeRound(R[0], R[1], v1h, v1l);
-    mergeRound(R[0], R[1], v2h, v2l);
-    mergeRound(R[0], R[1], v3h, v3l);
-    mergeRound(R[0], R[1], v4h, v4l);
-    hh = R[0];
-    hl = R[1];
-  } else {
-    add64(seedHi, seedLo, P5H, P5L);
-    hh = R[0];
-    hl = R[1];
-  }
-  add64(hh, hl, Math.floor(length / TWO32), length | 0);
-  hh = R[0];
-  hl = R[1];
+  hashHead(bytes, start, end, seedHi, seedLo);
+  let hh = outHi,
+    hl = outLo;
+  let p = end - ((end - start) & 31);
   for (; p + 8 <= end; p += 8) {
+    // h = rotl(h ^ round(0, lane), 27) * P1 + P4
     round(0, 0, read32(bytes, p + 4), read32(bytes, p));
-    rotl64(hh ^ R[0], hl ^ R[1], 27);
-    mul64(R[0], R[1], P1H, P1L);
-    add64(R[0], R[1], P4H, P4L);
-    hh = R[0];
-    hl = R[1];
+    const xh = hh ^ outHi,
+      xl = hl ^ outLo;
+    const rh = rotlHi(xh, xl, 27),
+      rl = rotlLo(xh, xl, 27);
+    const productLo = Math.imul(rl, P1L);
+    hl = (productLo + P4L) | 0;
+    hh = addHi(mulHi(rh, rl, P1H, P1L), productLo, P4H, hl);
   }
   if (p + 4 <= end) {
-    mul64(0, read32(bytes, p), P1H, P1L);
-    rotl64(hh ^ R[0], hl ^ R[1], 23);
-    mul64(R[0], R[1], P2H, P2L);
-    add64(R[0], R[1], P3H, P3L);
-    hh = R[0];
-    hl = R[1];
+    // h = rotl(h ^ (word * P1), 23) * P2 + P3
+    const word = read32(bytes, p);
+    const xh = hh ^ mulHi(0, word, P1H, P1L),
+      xl = hl ^ Math.imul(word, P1L);
+    const rh = rotlHi(xh, xl, 23),
+      rl = rotlLo(xh, xl, 23);
+    const productLo = Math.imul(rl, P2L);
+    hl = (productLo + P3L) | 0;
+    hh = addHi(mulHi(rh, rl, P2H, P2L), productLo, P3H, hl);
     p += 4;
   }
   for (; p < end; p++) {
-    mul64(0, bytes[p], P5H, P5L);
-    rotl64(hh ^ R[0], hl ^ R[1], 11);
-    mul64(R[0], R[1], P1H, P1L);
-    hh = R[0];
-    hl = R[1];
+    // h = rotl(h ^ (byte * P5), 11) * P1
+    const byte = bytes[p];
+    const xh = hh ^ mulHi(0, byte, P5H, P5L),
+      xl = hl ^ Math.imul(byte, P5L);
+    const rh = rotlHi(xh, xl, 11),
+      rl = rotlLo(xh, xl, 11);
+    hl = Math.imul(rl, P1L);
+    hh = mulHi(rh, rl, P1H, P1L);
   }
   // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
   hl ^= hh >>> 1;
-  mul64(hh, hl, P2H, P2L);
-  hh = R[0];
-  hl = R[1];
-  hl ^= (hl >>> 29) | (hh << 3);
-  hh ^= hh >>> 29;
-  mul64(hh, hl, P3H, P3L);
-  lastHash[0] = R[0];
-  lastHash[1] = R[1] ^ R[0];
+  let ah = mulHi(hh, hl, P2H, P2L),
+    al = Math.imul(hl, P2L);
+  al ^= (al >>> 29) | (ah << 3);
+  ah ^= ah >>> 29;
+  const fh = mulHi(ah, al, P3H, P3L);
+  lastHash[0] = fh;
+  lastHash[1] = Math.imul(al, P3L) ^ fh;
 }
 
 /** Splits a seed (number or bigint in [0, 2^64)) into uint32 halves. */
@@ -201,9 +224,17 @@ function ensureScratch(size: number): void {
   if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
 }
 
+const encoder = new TextEncoder();
+/**
+ * From this many UTF-16 units on, TextEncoder.encodeInto (native, a fixed ~50 ns a call) beats the loop below
+ * (~2 ns a unit in V8).
+ */
+const ENCODE_INTO_UNITS = 32;
+
 /** UTF-8 of a string into scratch[0, n), unpaired surrogates as U+FFFD (TextEncoder's rule); returns n. */
 function encodeUtf8(s: string): number {
   ensureScratch(s.length * 3);
+  if (s.length >= ENCODE_INTO_UNITS) return encoder.encodeInto(s, scratch).written;
   const out = scratch;
   let n = 0;
   for (let i = 0; i < s.length; i++) {

@@ -129,7 +129,10 @@ export function updateHashed(s: SketchState, count: number): number {
   return s.wide ? updateU64(s, count) : updateU32(s, count);
 }
 
-/** Adds count to key (validated by the caller: a safe integer, >= 0 under conservative update); returns its new estimate. */
+/**
+ * Adds count to key (validated by the caller: a safe integer, >= 0 under conservative update); returns its new
+ * estimate.
+ */
 export function updateKey(s: SketchState, key: unknown, count: number, where: string): number {
   hashKey(where, key, s.seedHi, s.seedLo);
   return updateHashed(s, count);

@@ -174,7 +174,8 @@ export class CountMinSketch {
     const bytes = width * depth * (wide ? 8 : 4);
     if (bytes > MAX_COUNTER_BYTES) {
       throw new RangeError(
-        `${where}: ${width} x ${depth} ${this.counter} counters need ${bytes} bytes, over the ${MAX_COUNTER_BYTES}-byte limit`,
+        `${where}: ${width} x ${depth} ${this.counter} counters need ${bytes} bytes, ` +
+          `over the ${MAX_COUNTER_BYTES}-byte limit`,
       );
     }
     this.#state = {
@@ -201,7 +202,10 @@ export class CountMinSketch {
     );
   }
 
-  /** A sketch with width = ceil(e / epsilon), depth = ceil(ln(1 / delta)): error <= epsilon·N with probability >= 1 - delta. */
+  /**
+   * A sketch with width = ceil(e / epsilon), depth = ceil(ln(1 / delta)): error <= epsilon·N with probability
+   * >= 1 - delta.
+   */
   static withErrorRate(epsilon: number, delta: number, options?: CountMinOptions): CountMinSketch {
     const where = 'CountMinSketch.withErrorRate';
     const opts = checkOptions(where, options);
@@ -326,7 +330,8 @@ export class CountMinSketch {
         sketch.counter !== this.counter
       ) {
         throw new RangeError(
-          `${where}: argument ${i} is ${sketch.#describe()}, this sketch is ${this.#describe()}: width, depth, seed and counter type must match`,
+          `${where}: argument ${i} is ${sketch.#describe()}, this sketch is ${this.#describe()}: ` +
+            'width, depth, seed and counter type must match',
         );
       }
       return { state: sketch.#state, total: sketch.#total, weight };

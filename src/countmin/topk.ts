@@ -72,7 +72,10 @@ function candidateId(where: string, key: unknown): string {
   }
 }
 
-/** A key read from a byte stream: its text when the bytes are UTF-8 (as update() of that string), else a copy of the bytes. */
+/**
+ * A key read from a byte stream: its text when the bytes are UTF-8 (as update() of that string), else a copy of
+ * the bytes.
+ */
 function bytesKey(bytes: Uint8Array): Key {
   try {
     return utf8.decode(bytes);
@@ -175,7 +178,10 @@ export class TopK {
     return this.sketch.estimate(key);
   }
 
-  /** The candidates with current estimates and bounds, largest first (ties by key identity, so the order is deterministic). */
+  /**
+   * The candidates with current estimates and bounds, largest first (ties by key identity, so the order is
+   * deterministic).
+   */
   list(): TopKEntry[] {
     const bound = this.sketch.errorBound;
     return this.#ranked().map(({ key, estimate }) => ({

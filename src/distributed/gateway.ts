@@ -145,7 +145,7 @@ export function parseSshTarget(target: string): { user?: string; host: string; p
 }
 
 export class Gateway extends EventEmitter {
-  /** Names this gateway in errors: its target and a process-wide sequence number. */
+  /** Names this gateway in errors: its target and a process-wide sequence number (kept when a Group re-opens it). */
   readonly id: string;
   /** What the remote side reported at start; null until it has answered. */
   info: GatewayInfo | null = null;

@@ -82,6 +82,13 @@ export interface ReconnectFailedEvent {
   attempts: number;
 }
 
+/** The events a Group emits, with their payloads (`group.on('reconnect', (event) => ...)` is typed). */
+export interface GroupEvents {
+  memberLost: [MemberLostEvent];
+  reconnect: [ReconnectEvent];
+  reconnectFailed: [ReconnectFailedEvent];
+}
+
 interface Task {
   readonly module: string;
   readonly exportName: string;
@@ -162,7 +169,7 @@ function groupSettings(where: string, options: unknown): GroupSettings {
   return { concurrency, retries, reconnect: reconnectPolicy(where, opts.reconnect) };
 }
 
-export class Group extends EventEmitter {
+export class Group extends EventEmitter<GroupEvents> {
   readonly #members: Member[];
   readonly #concurrency: number;
   readonly #retries: number;
@@ -315,7 +322,7 @@ export class Group extends EventEmitter {
   #lost(member: Member, error: GatewayError): void {
     const reconnecting = this.#reconnect !== null && this.#reconnect.retries > 0;
     member.reconnecting = reconnecting;
-    this.#emit('memberLost', { id: member.id, error, reconnecting } satisfies MemberLostEvent);
+    this.#emit('memberLost', { id: member.id, error, reconnecting });
     if (!reconnecting) return;
     const reopening = this.#reopen(member, error).finally(() => this.#reopening.delete(reopening));
     this.#reopening.add(reopening);
@@ -374,9 +381,9 @@ export class Group extends EventEmitter {
   }
 
   /** Listeners that throw are reported as warnings: reconnection goes on. */
-  #emit(event: string, payload: object): void {
+  #emit<E extends keyof GroupEvents>(event: E, payload: GroupEvents[E][0]): void {
     for (const listener of this.listeners(event))
-      callReporting(`Group '${event}' listener`, listener as (p: object) => void, payload);
+      callReporting(`Group '${event}' listener`, listener as (p: GroupEvents[E][0]) => void, payload);
   }
 
   #dispatch(): void {

@@ -3,6 +3,7 @@ export { ChannelClosedError, GatewayError, LostJobError, RemoteError } from '../
 export { Gateway, openGateway, type GatewayInfo, type GatewayOptions } from './gateway.js';
 export {
   Group,
+  type GroupEvents,
   type GroupOptions,
   type GroupStats,
   type MemberLostEvent,

@@ -8,8 +8,9 @@
 // (a bigint for int64); mean is float64.
 //
 // Shapes (ndarray.ts): when any input is an n-d object `{ data, shape, strides?, offset? }`, inputs are
-// broadcast to one shape, gathered into contiguous C-order buffers where needed, and the flat kernels run
-// over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
+// broadcast to one shape; the native backend reads the views through their strides on all threads
+// (native/expr/ndarray_kernel.cc, #ndRun), the pure-TS one gathers them into contiguous C-order buffers where
+// needed and runs the flat loop over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
 // broadcast shape, then reduces along N (a Float64Array result of the reduced shape; a number when 0-d).
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
@@ -160,7 +161,7 @@ interface Prepared {
   bound: Bound;
   /** Rows of dimension 0 per chunk when run in chunks (#runChunked), else 0. */
   chunkRows: number;
-  /** n-d inputs read through their strides by the native n-d evaluator (#runNd): nothing gathered here. */
+  /** n-d inputs read through their strides by the native n-d evaluator (#ndRun): nothing gathered here. */
   nativeNd: boolean;
   settings: Settings;
   arrays: (ResultArray | null)[];

@@ -44,10 +44,13 @@ export function renderMemoryPlot(profile: Mprofile): string {
   const n = (v: number) => v.toFixed(1);
 
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ` +
+      `font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text class="title" x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(commandLine(profile, 90))}</text>`,
-    `<text class="subtitle" x="${WIDTH / 2}" y="40" text-anchor="middle" fill="#555">${escapeXml(subtitle(profile))}</text>`,
+    `<text class="title" x="${WIDTH / 2}" y="22" text-anchor="middle" ` +
+      `font-size="15">${escapeXml(commandLine(profile, 90))}</text>`,
+    `<text class="subtitle" x="${WIDTH / 2}" y="40" text-anchor="middle" ` +
+      `fill="#555">${escapeXml(subtitle(profile))}</text>`,
   ];
   out.push('<g class="grid" stroke="#e4e4e4">');
   for (const v of yTicks)
@@ -55,30 +58,36 @@ export function renderMemoryPlot(profile: Mprofile): string {
   for (const v of xTicks) out.push(`<line x1="${n(x(v))}" y1="${MARGIN.top}" x2="${n(x(v))}" y2="${bottom}"/>`);
   out.push('</g>');
   out.push(
-    `<g class="x-axis"><line x1="${MARGIN.left}" y1="${bottom}" x2="${MARGIN.left + plotW}" y2="${bottom}" stroke="black"/>`,
+    `<g class="x-axis"><line x1="${MARGIN.left}" y1="${bottom}" x2="${MARGIN.left + plotW}" y2="${bottom}" ` +
+      `stroke="black"/>`,
   );
   for (const v of xTicks)
     out.push(`<text x="${n(x(v))}" y="${bottom + 18}" text-anchor="middle">${tickLabel(v, xTicks)}</text>`);
   out.push(
-    `<text class="axis-label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">time (s)</text></g>`,
+    `<text class="axis-label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">time ` +
+      `(s)</text></g>`,
   );
   out.push(
-    `<g class="y-axis"><line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" stroke="black"/>`,
+    `<g class="y-axis"><line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" ` +
+      `stroke="black"/>`,
   );
   for (const v of yTicks)
     out.push(`<text x="${MARGIN.left - 8}" y="${n(y(v * MIB) + 4)}" text-anchor="end">${tickLabel(v, yTicks)}</text>`);
   const labelY = MARGIN.top + plotH / 2;
   out.push(
-    `<text class="axis-label" x="20" y="${labelY}" text-anchor="middle" transform="rotate(-90 20 ${labelY})">memory used (MiB)</text></g>`,
+    `<text class="axis-label" x="20" y="${labelY}" text-anchor="middle" transform="rotate(-90 20 ${labelY})">memory ` +
+      `used (MiB)</text></g>`,
   );
 
   if (samples.length > 0) {
     const points = samples.map((s) => `${n(x(s.t))},${n(y(s.rss))}`);
     out.push(
-      `<polygon class="area" points="${n(x(samples[0].t))},${bottom} ${points.join(' ')} ${n(x(samples.at(-1)!.t))},${bottom}" fill="#1f77b4" fill-opacity="0.12"/>`,
+      `<polygon class="area" points="${n(x(samples[0].t))},${bottom} ${points.join(' ')} ` +
+        `${n(x(samples.at(-1)!.t))},${bottom}" fill="#1f77b4" fill-opacity="0.12"/>`,
     );
     out.push(
-      `<polyline class="memory" points="${points.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="2" stroke-linejoin="round"/>`,
+      `<polyline class="memory" points="${points.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="2" ` +
+        `stroke-linejoin="round"/>`,
     );
   }
   if (peak) {
@@ -91,12 +100,14 @@ export function renderMemoryPlot(profile: Mprofile): string {
     out.push(`<line x1="${n(px)}" y1="${n(py)}" x2="${n(px)}" y2="${bottom}" stroke-dasharray="4 4"/>`);
     out.push(`<circle cx="${n(px)}" cy="${n(py)}" r="5"/>`);
     out.push(
-      `<text x="${n(px + (onRight ? 10 : -10))}" y="${n(Math.max(py - 8, MARGIN.top + 12))}" text-anchor="${onRight ? 'start' : 'end'}" stroke="none">${label}</text>`,
+      `<text x="${n(px + (onRight ? 10 : -10))}" y="${n(Math.max(py - 8, MARGIN.top + 12))}" ` +
+        `text-anchor="${onRight ? 'start' : 'end'}" stroke="none">${label}</text>`,
     );
     out.push('</g>');
   } else {
     out.push(
-      `<text x="${MARGIN.left + plotW / 2}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" fill="#555">no samples: the command ended before the first one</text>`,
+      `<text x="${MARGIN.left + plotW / 2}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" fill="#555">no ` +
+        `samples: the command ended before the first one</text>`,
     );
   }
   out.push('</svg>');

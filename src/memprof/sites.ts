@@ -36,7 +36,8 @@ export class AllocationSampler {
   static async start(where: string, samplingInterval: number): Promise<AllocationSampler> {
     if (active) {
       throw new Error(
-        `${where}: another profile in this thread is already sampling allocations (V8 has one sampling heap profiler per thread); run sampled profiles one at a time`,
+        `${where}: another profile in this thread is already sampling allocations (V8 has one sampling heap profiler ` +
+          `per thread); run sampled profiles one at a time`,
       );
     }
     active = true;

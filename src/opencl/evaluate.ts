@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { checkKnownOptions } from '../core/options.js';
 import { checkOneOf, trueLength, typeName } from '../core/validate.js';
 import { type CallNode, ExpressionError, forEachNode, isReduction, type Node, type Reduction } from '../lang/ast.js';
-import { LoweringError, bindingFor, floatPromotion, lower, variableNames, type Ir } from '../lang/ir.js';
+import { LoweringError, bindingFor, lower, variableNames, type Ir } from '../lang/ir.js';
 import { registerDeviceEvaluator, type DeviceEvaluator } from '../lang/device.js';
 import {
   MAX_ELEMENTS,
@@ -31,13 +31,26 @@ import {
   sizeOf,
 } from '../lang/ndarray.js';
 import { parse } from '../lang/parser.js';
-import { arrayInputCode } from '../lang/bind.js';
-import { type GeneratedExpression, type InputCode, type RealType, generateExpression, layoutWords } from './codegen.js';
+import { type TypedIr, typeProgram } from '../lang/typed.js';
+import { INT64_MAX, INT64_MIN, KIND_OF_CODE, type Kind, RESULT_ARRAY, arrayCode } from '../lang/types.js';
+import {
+  type GeneratedExpression,
+  type KernelInput,
+  type KindTypes,
+  type RealType,
+  cType,
+  generateExpression,
+  layoutWords,
+  typesUsed,
+} from './codegen.js';
 import { Buffer, Context, createContext, defaultDevice, Device } from './runtime.js';
-import { arrayScalarType } from './types.js';
+import { type ScalarType, type TypedArray, arrayScalarType } from './types.js';
 import { ElementwiseKernel, ReductionKernel, markSelfIndexed } from './snippets.js';
 
 export type Precision = 'auto' | 'float32' | 'float64';
+
+/** A result or `out` array: the typed array of the result's kind (bool: Uint8Array of 0/1). */
+export type OpenclResultArray = Float64Array | Float32Array | Int32Array | BigInt64Array | Uint8Array;
 
 export interface OpenclEvaluateOptions {
   /** Device to run on (a context per device is created once and kept). Default: defaultDevice(). */
@@ -45,47 +58,122 @@ export interface OpenclEvaluateOptions {
   /** Context to run in instead (its device is used). */
   context?: Context;
   /**
-   * 'auto' (default): the CPU evaluate's promotion rule (numexpr's: all-float32 arrays with no
-   * scalar variable and no float constant such as `2.0` compute in float32, anything else in float64,
-   * which needs a device with fp64). 'float32' or 'float64': force it.
+   * 'auto' (default): the CPU evaluate's kinds per operation (numexpr's rules: float64 needs a device
+   * with fp64). 'float32': every float operation in float32 (Float64Array inputs rounded on the host);
+   * 'float64': every float operation in float64. Integer and bool operations keep their kinds.
    */
   precision?: Precision;
-  /** Where to write an elementwise result: a Float32Array/Float64Array or a float/double Buffer of n elements. */
-  out?: Float64Array | Float32Array | Buffer;
+  /** Where to write an elementwise result: the result kind's typed array, or a Buffer of its type, n elements. */
+  out?: OpenclResultArray | Buffer;
 }
+
+/** An array the device reads: any typed array the CPU evaluate reads, or a Buffer already on the device. */
+export type OpenclArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | BigInt64Array
+  | Buffer;
 
 /** An n-d input (the CPU evaluate's NdArray), whose data may also be a Buffer on the device. */
 export interface OpenclNdArray {
-  data: Float64Array | Float32Array | Int32Array | Buffer;
+  data: OpenclArray;
   shape: readonly number[];
   /** Elements between neighbours along each dimension; may be negative or 0. Default: C order. */
   strides?: readonly number[];
   /** Index in `data` of the first element. Default 0. */
   offset?: number;
+  /** 'bool': `data` (a Uint8Array or uchar Buffer) holds booleans as 0/1. */
+  dtype?: 'bool';
 }
 
 /** An n-d result: C order, offset 0; `data` is `out` when given (a Buffer stays on the device). */
 export interface OpenclNdResult {
-  data: Float64Array | Float32Array | Buffer;
+  data: OpenclResultArray | Buffer;
   shape: number[];
   strides: number[];
   offset: number;
 }
 
-export type OpenclVariable = Float64Array | Float32Array | Int32Array | number | Buffer | OpenclNdArray;
+export type OpenclVariable =
+  OpenclArray | number | bigint | boolean | boolean[] | { data: Uint8Array | Buffer; dtype: 'bool' } | OpenclNdArray;
 /**
- * A flat array or Buffer (flat inputs), an n-d result (any n-d input), a number (a full reduction, or an axis
- * reduction down to 0 dimensions) or, for `axis=` reductions, an n-d result holding a Float64Array.
+ * A flat array or Buffer (flat inputs), an n-d result (any n-d input), a number or bigint (a full reduction, or
+ * an axis reduction down to 0 dimensions) or, for `axis=` reductions, an n-d result holding a Float64Array.
  */
-export type OpenclEvaluateResult = Float64Array | Float32Array | Buffer | number | OpenclNdResult;
+export type OpenclEvaluateResult = OpenclResultArray | Buffer | number | bigint | OpenclNdResult;
 
 const KNOWN_OPTIONS = ['device', 'context', 'precision', 'out'];
-const codeOfBufferType: Partial<Record<string, InputCode>> = { double: 'd', float: 'f', int: 'i' };
-const ACCEPTED_ARRAYS = 'a Float64Array, Float32Array, Int32Array, a double/float/int Buffer';
+const ACCEPTED_ARRAYS =
+  'a Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array, ' +
+  "Uint8ClampedArray, BigInt64Array, a Buffer, { data: Uint8Array or uchar Buffer, dtype: 'bool' }";
+/** The kind each Buffer element type computes in (as the typed array of that type). */
+const KIND_OF_BUFFER: Record<ScalarType, Kind> = {
+  double: 'float64',
+  float: 'float32',
+  int: 'int32',
+  short: 'int32',
+  char: 'int32',
+  ushort: 'int32',
+  uchar: 'int32',
+  uint: 'int64',
+  long: 'int64',
+  ulong: 'int64',
+};
 
-function inputCode(value: unknown): InputCode | null {
-  if (value instanceof Buffer) return codeOfBufferType[value.type] ?? null;
-  return arrayInputCode(value);
+/** A host array or Buffer the kernel reads, as it reads it. */
+type DeviceArray = Exclude<TypedArray, BigUint64Array | Uint8ClampedArray> | Buffer;
+
+/** How one variable enters the kernel: its kind, and its array (with the C element type) or scalar value. */
+type Classified =
+  { kind: Kind; array: DeviceArray; element: ScalarType } | { kind: Kind; scalar: number | bigint; element: null };
+
+function isBoolObject(value: unknown): value is { data: unknown; dtype: 'bool' } {
+  return typeof value === 'object' && value !== null && (value as { dtype?: unknown }).dtype === 'bool';
+}
+
+/** An array (typed array or Buffer) as the kernel reads it, or null when it is none the device takes. */
+function classifyArray(data: unknown, bool: boolean): Classified | null {
+  if (data instanceof Buffer) {
+    if (bool) return data.type === 'uchar' ? { kind: 'bool', array: data, element: 'uchar' } : null;
+    if (data.type === 'ulong') return null; // numexpr reads uint64 as int64 after a range check: not on the device
+    return { kind: KIND_OF_BUFFER[data.type], array: data, element: data.type };
+  }
+  const code = arrayCode(data);
+  if (code === null) return null;
+  // A Uint8ClampedArray holds uchar, as a Uint8Array over the same memory.
+  const array = (
+    data instanceof Uint8ClampedArray ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data
+  ) as Exclude<DeviceArray, Buffer>;
+  if (bool) return array instanceof Uint8Array ? { kind: 'bool', array, element: 'uchar' } : null;
+  return { kind: KIND_OF_CODE[code], array, element: arrayScalarType(array) };
+}
+
+/** Any variable: a scalar, an array, booleans, or a bool object (n-d objects are read by bind()). */
+function classify(where: string, name: string, value: unknown): Classified | null {
+  if (typeof value === 'number') return { kind: 'float64', scalar: value, element: null };
+  if (typeof value === 'boolean') return { kind: 'bool', scalar: Number(value), element: null };
+  if (typeof value === 'bigint') {
+    if (value < INT64_MIN || value > INT64_MAX) {
+      throw new RangeError(`${where}: variable '${name}' (${value}) does not fit in int64`);
+    }
+    return { kind: 'int64', scalar: value, element: null };
+  }
+  if (Array.isArray(value) && value.every((x) => typeof x === 'boolean')) {
+    return { kind: 'bool', array: Uint8Array.from(value as boolean[], Number), element: 'uchar' };
+  }
+  if (isBoolObject(value)) return classifyArray(value.data, true);
+  return classifyArray(value, false);
+}
+
+function describe(value: unknown): string {
+  return value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value);
 }
 
 interface Parsed {
@@ -98,6 +186,8 @@ interface Parsed {
   names: string[];
   /** Lowered programs per Binding of the variables (see CompiledExpressions in expr/program.ts). */
   irs: Map<string, Ir>;
+  /** Typed programs per (Binding, input kinds). */
+  typed: Map<string, TypedIr>;
   /** An outermost reduction over all elements. */
   reduction: Reduction | null;
   /** An outermost `axis=` reduction: the body is computed elementwise, then reduced along the axis. */
@@ -110,19 +200,26 @@ function fromTree(root: Node, source: string): Parsed {
   const names = variableNames([{ root }]);
   if (root.kind === 'call' && root.axis !== undefined) {
     const axisReduction = { reduction: root.fn as Reduction, axis: root.axis };
-    return { root, body: (root as CallNode).args[0], source, names, irs: new Map(), reduction: null, axisReduction };
+    const body = (root as CallNode).args[0];
+    return { root, body, source, names, irs: new Map(), typed: new Map(), reduction: null, axisReduction };
   }
   const reduction = root.kind === 'call' && isReduction(root.fn) ? root.fn : null;
-  return { root, body: root, source, names, irs: new Map(), reduction, axisReduction: null };
+  return { root, body: root, source, names, irs: new Map(), typed: new Map(), reduction, axisReduction: null };
 }
 
-const isIntegerInput = (value: unknown) => {
-  const data = isNdObject(value) ? value.data : value;
-  return data instanceof Int32Array || (data instanceof Buffer && data.type === 'int');
-};
+/** Integer and bool variables (the kinds in which `%` by zero is 0): decides how the program is lowered. */
+function isIntegerInput(value: unknown): boolean {
+  let classified: Classified | null = null;
+  try {
+    classified = isNdObject(value) ? classifyArray(value.data, isBoolObject(value)) : classify('', '', value);
+  } catch {
+    return false; // an out-of-range bigint: bind() reports it
+  }
+  return classified !== null && classified.kind !== 'float32' && classified.kind !== 'float64';
+}
 
 /** The program lowered for these variables: which constants they shadow, which inputs are integers. */
-function irFor(where: string, parsed: Parsed, vars: Readonly<Record<string, unknown>>): Ir {
+function irFor(where: string, parsed: Parsed, vars: Readonly<Record<string, unknown>>): { ir: Ir; key: string } {
   const { key, binding } = bindingFor(parsed.names, vars, isIntegerInput);
   let ir = parsed.irs.get(key);
   if (!ir) {
@@ -134,7 +231,23 @@ function irFor(where: string, parsed: Parsed, vars: Readonly<Record<string, unkn
     }
     parsed.irs.set(key, ir);
   }
-  return ir;
+  return { ir, key };
+}
+
+/** The lowered program typed for inputs of `kinds` (an axis reduction's values widened to float64, as the CPU's). */
+function typedFor(where: string, parsed: Parsed, lowered: { ir: Ir; key: string }, kinds: readonly Kind[]): TypedIr {
+  const key = `${lowered.key}|${kinds.join()}`;
+  let typed = parsed.typed.get(key);
+  if (!typed) {
+    try {
+      typed = typeProgram(lowered.ir, kinds, [parsed.axisReduction !== null]);
+    } catch (error) {
+      if (!(error instanceof LoweringError)) throw error;
+      throw new ExpressionError(where, error.problem, parsed.source, error.column);
+    }
+    parsed.typed.set(key, typed);
+  }
+  return typed;
 }
 
 function parseExpression(where: string, source: unknown): Parsed {
@@ -156,7 +269,7 @@ function firstColumn(root: Node, name: string): number | undefined {
 }
 
 /** An array input's layout over its data (typed array or Buffer). */
-type Layout = Omit<View, 'data'> & { data: Float64Array | Float32Array | Int32Array | Buffer };
+type Layout = Omit<View, 'data'> & { data: DeviceArray };
 
 /** How the kernel reads the inputs when any is n-d: the collapsed result shape and each strided input's layout. */
 interface StridedPlan {
@@ -167,12 +280,16 @@ interface StridedPlan {
 }
 
 interface Bound {
-  ir: Ir;
-  /** Per input: a number, a Buffer, or the host elements to upload (the part of the data the kernel reads). */
-  values: (Float64Array | Float32Array | Int32Array | number | Buffer)[];
-  codes: InputCode[];
+  typed: TypedIr;
+  /** Per input: a number or bigint, a Buffer, or the host elements to upload (the part of the data it reads). */
+  values: (DeviceArray | number | bigint)[];
+  /** Per input: its kind and how the kernel receives it. */
+  inputs: KernelInput[];
   n: number;
-  real: RealType;
+  /** The C types of the float kinds (precision). */
+  floats: KindTypes;
+  /** The C type of the output values (an elementwise result's element type). */
+  result: ScalarType;
   /** The broadcast shape when any input is n-d (results are then n-d), else null. */
   shape: number[] | null;
   /** With a shape: how each input is indexed (null when every array input reads x[i]). */
@@ -250,7 +367,13 @@ function planLayouts(shape: number[], layouts: (Layout | null)[], bound: Pick<Bo
   return anyStrided ? plan : null;
 }
 
-/** Orders and checks the variables, and picks the compute type (the CPU evaluate's promotion table). */
+const FLOAT_TYPES: Record<Precision, KindTypes> = {
+  auto: { float32: 'float', float64: 'double' },
+  float32: { float32: 'float', float64: 'float' },
+  float64: { float32: 'double', float64: 'double' },
+};
+
+/** Orders and checks the variables, and types the program for them (the CPU evaluate's kinds). */
 function bind(
   where: string,
   source: string,
@@ -267,70 +390,70 @@ function bind(
   }
   const record = vars as Record<string, unknown>;
   // A variable named like a constant (pi, e) wins over the constant, as in the CPU evaluate.
-  const ir = irFor(where, parsed, record);
+  const lowered = irFor(where, parsed, record);
   const values: Bound['values'] = [];
-  const codes: InputCode[] = [];
+  const inputs: KernelInput[] = [];
   const layouts: (Layout | null)[] = [];
-  const arrays: ('float32' | 'other')[] = [];
-  const anyNd = ir.inputs.some((name) => isNdObject(record[name]));
+  const anyNd = lowered.ir.inputs.some((name) => isNdObject(record[name]));
   let lengthFrom: string | null = null;
   let n = 1;
-  const onDevice = (name: string, buffer: Buffer) => {
-    if (buffer.context.device !== device) {
-      throw new Error(`${where}: Buffer '${name}' lives on ${buffer.context.device.name}, not on ${device.name}`);
-    }
-  };
-  const bufferNamed = (value: unknown) => (value instanceof Buffer ? `a ${value.type} Buffer` : typeName(value));
-  for (const name of ir.inputs) {
+  for (const name of lowered.ir.inputs) {
     if (!Object.prototype.hasOwnProperty.call(record, name)) {
       throw new ExpressionError(where, `unknown variable '${name}'`, source, firstColumn(parsed.root, name) ?? 1);
     }
     const value = record[name];
-    if (isNdObject(value)) {
-      const data = value.data as unknown;
-      const code = typeof data === 'number' ? null : inputCode(data);
-      if (code === null) {
-        throw new TypeError(`${where}: variable '${name}'.data must be ${ACCEPTED_ARRAYS}, got ${bufferNamed(data)}`);
-      }
-      const array = data as Layout['data'];
-      if (array instanceof Buffer) onDevice(name, array);
-      const length = array instanceof Buffer ? array.length : trueLength(array);
-      layouts.push({ data: array, ...readLayout(where, name, value, length) });
-      values.push(array);
-      codes.push(code);
-      arrays.push(code === 'f' ? 'float32' : 'other');
+    const nd = isNdObject(value);
+    const classified = nd ? classifyArray(value.data, isBoolObject(value)) : classify(where, name, value);
+    if (classified === null) {
+      const [label, got] = nd ? [`variable '${name}'.data`, value.data] : [`variable '${name}'`, value];
+      const more = nd ? '' : ', a number, a bigint, a boolean, an Array of booleans or an n-d array';
+      throw new TypeError(`${where}: ${label} must be ${ACCEPTED_ARRAYS}${more}, got ${describe(got)}`);
+    }
+    inputs.push({ kind: classified.kind, element: classified.element });
+    if (classified.element === null) {
+      values.push(classified.scalar);
+      layouts.push(null);
       continue;
     }
-    const code = inputCode(value);
-    if (code === null) {
-      throw new TypeError(
-        `${where}: variable '${name}' must be ${ACCEPTED_ARRAYS}, a number or an n-d array ` +
-          `{ data, shape, strides?, offset? }, got ${bufferNamed(value)}`,
-      );
+    const array = classified.array;
+    values.push(array);
+    if (array instanceof Buffer && array.context.device !== device) {
+      throw new Error(`${where}: Buffer '${name}' lives on ${array.context.device.name}, not on ${device.name}`);
     }
-    if (value instanceof Buffer) onDevice(name, value);
-    if (code !== 's') {
-      const array = value as Layout['data'];
-      const length = array instanceof Buffer ? array.length : trueLength(array);
-      if (lengthFrom === null) {
-        lengthFrom = name;
-        n = length;
-      } else if (!anyNd && length !== n) {
-        throw new RangeError(
-          `${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`,
-        );
-      }
-      arrays.push(code === 'f' ? 'float32' : 'other');
-      layouts.push({ data: array, shape: [length], strides: [1], offset: 0 });
-    } else {
-      layouts.push(null);
+    const length = array instanceof Buffer ? array.length : trueLength(array);
+    if (nd) {
+      layouts.push({ data: array, ...readLayout(where, name, value, length) });
+      continue;
     }
-    values.push(value as number);
-    codes.push(code);
+    if (lengthFrom === null) {
+      lengthFrom = name;
+      n = length;
+    } else if (!anyNd && length !== n) {
+      throw new RangeError(`${where}: length mismatch: '${lengthFrom}' has ${n} elements but '${name}' has ${length}`);
+    }
+    layouts.push({ data: array, shape: [length], strides: [1], offset: 0 });
   }
-  const bound: Bound = { ir, values, codes, n, real: 'double', shape: null, plan: null, axis: null };
+  const typed = typedFor(
+    where,
+    parsed,
+    lowered,
+    inputs.map((input) => input.kind),
+  );
+  const floats = FLOAT_TYPES[precision];
+  const output = typed.values[typed.outputs[0].value].type;
+  const bound: Bound = {
+    typed,
+    values,
+    inputs,
+    n,
+    floats,
+    result: cType(output, floats),
+    shape: null,
+    plan: null,
+    axis: null,
+  };
   if (anyNd) {
-    const named = ir.inputs.flatMap((name, k) => (layouts[k] ? [{ name, shape: layouts[k]!.shape }] : []));
+    const named = lowered.ir.inputs.flatMap((name, k) => (layouts[k] ? [{ name, shape: layouts[k]!.shape }] : []));
     const shape = broadcastShapes(where, named);
     const size = sizeOf(shape);
     if (size > MAX_ELEMENTS) {
@@ -343,24 +466,38 @@ function bind(
     if (size > 0) bound.plan = planLayouts(shape, layouts, bound);
   }
   if (parsed.axisReduction) bound.axis = normalizeAxis(where, parsed.axisReduction.axis, bound.shape ?? [bound.n]);
-  const auto = (): RealType => (floatPromotion(ir, arrays, codes.includes('s')) === 'float32' ? 'float' : 'double');
-  bound.real = precision === 'auto' ? auto() : precision === 'float32' ? 'float' : 'double';
-  if (bound.real === 'float') {
-    // float32 math on Float64Arrays: round on the host (half the transfer, no fp64 needed on the device).
-    codes.forEach((code, k) => {
-      if (code === 'd' && values[k] instanceof Float64Array) {
-        values[k] = Float32Array.from(values[k] as Float64Array);
-        codes[k] = 'f';
+  if (floats.float64 === 'float') {
+    // float32 math on float64 arrays: round on the host (half the transfer, no fp64 needed on the device).
+    values.forEach((value, k) => {
+      if (value instanceof Float64Array) {
+        values[k] = Float32Array.from(value);
+        inputs[k] = { kind: inputs[k].kind, element: 'float' };
       }
     });
   }
-  if (!device.fp64 && (bound.real === 'double' || codes.includes('d'))) {
+  checkDeviceTypes(where, device, bound, parsed);
+  return bound;
+}
+
+/** A TypeError naming what the device lacks when the program needs a type it cannot compute in. */
+function checkDeviceTypes(where: string, device: Device, bound: Bound, parsed: Parsed): void {
+  const used = typesUsed(bound.typed, bound.floats);
+  for (const input of bound.inputs) if (input.element) used.add(input.element);
+  if (!device.fp64 && used.has('double')) {
     throw new TypeError(
       `${where}: ${device.name} has no float64 support (cl_khr_fp64); pass { precision: 'float32' } with ` +
         'typed-array inputs to compute in float32',
     );
   }
-  return bound;
+  // 64-bit integers are core in OpenCL's full profile, an extension (cles_khr_int64) in the embedded one.
+  const reducesIntegers =
+    parsed.reduction === 'sum' && bound.typed.values[bound.typed.outputs[0].value].type === 'bool';
+  if (!device.int64 && (used.has('long') || used.has('ulong') || reducesIntegers)) {
+    throw new TypeError(
+      `${where}: ${device.name} has no 64-bit integers (an embedded-profile device without cles_khr_int64), ` +
+        'which these inputs need (int64 values, BigInt64Array or Uint32Array data, or a count of booleans)',
+    );
+  }
 }
 
 type CompiledKernel = ElementwiseKernel | ReductionKernel;
@@ -370,16 +507,23 @@ const kernelCache = new LRUCache<string, CompiledKernel>({ max: 64, dispose: (ke
 const contextIds = new WeakMap<Context, number>();
 let nextContextId = 0;
 
-const REDUCE: Record<Reduction, { neutral: string; reduce: string }> = {
-  sum: { neutral: '0', reduce: 'a + b' },
-  mean: { neutral: '0', reduce: 'a + b' },
-  prod: { neutral: '1', reduce: 'a * b' },
-  // NaN-propagating, as the CPU's min/max reductions.
-  min: { neutral: 'INFINITY', reduce: '(b < a || isnan(b)) ? b : a' },
-  max: { neutral: '-INFINITY', reduce: '(b > a || isnan(b)) ? b : a' },
-};
+/** A full reduction's identity and combining step in its accumulator type: integers wrap, floats keep NaN. */
+function reduceSpec(reduction: Reduction, acc: ScalarType): { neutral: string; reduce: string } {
+  const integer = acc === 'int' || acc === 'long';
+  const sum = reduction === 'sum' || reduction === 'mean';
+  if (sum || reduction === 'prod') {
+    const op = sum ? '+' : '*';
+    return { neutral: sum ? '0' : '1', reduce: integer ? `(${acc})((u${acc})a ${op} (u${acc})b)` : `a ${op} b` };
+  }
+  const min = reduction === 'min';
+  const neutral = integer ? `${acc === 'int' ? 'INT' : 'LONG'}_${min ? 'MAX' : 'MIN'}` : `${min ? '' : '-'}INFINITY`;
+  // NaN-propagating on floats, as the CPU's min/max reductions.
+  const nan = integer ? '' : ' || isnan(b)';
+  return { neutral, reduce: `(b ${min ? '<' : '>'} a${nan}) ? b : a` };
+}
 
-// One line of an axis reduction, folded in index order as reduceAxis() in src/lang/ndarray.ts does on the CPU.
+// One line of an axis reduction (its values are float: typeProgram widens them), folded in index order as
+// reduceAxis() in src/lang/ndarray.ts does on the CPU.
 const AXIS_STEP: Record<Reduction, string> = {
   sum: 'hp_acc += hp_v;',
   mean: 'hp_acc += hp_v;',
@@ -388,41 +532,55 @@ const AXIS_STEP: Record<Reduction, string> = {
   max: 'if (hp_v > hp_acc || isnan(hp_v)) hp_acc = hp_v;',
 };
 
-/** The accumulator type of reductions: float64 like the CPU's, where the device has it. */
-const accumulatorOf = (device: Device): RealType => (device.fp64 ? 'double' : 'float');
+/** The accumulator type of float reductions: float64 like the CPU's, where the device has it. */
+const floatAccumulator = (device: Device): RealType => (device.fp64 ? 'double' : 'float');
 
-// The generated code per lowered program and input signature (generating is cheap, but not free for long sums).
-const generatedCache = new WeakMap<Ir, Map<string, GeneratedExpression>>();
+/**
+ * A full reduction's accumulator: float kinds in floatAccumulator, int32 in int and int64 in long (both
+ * wrapping, as the CPU's), a sum of booleans in long (a count).
+ */
+function accumulatorOf(device: Device, bound: Bound): ScalarType {
+  if (bound.result === 'float' || bound.result === 'double') return floatAccumulator(device);
+  return bound.result === 'int' ? 'int' : 'long';
+}
+
+// The generated code per typed program and input signature (generating is cheap, but not free for long sums).
+const generatedCache = new WeakMap<TypedIr, Map<string, GeneratedExpression>>();
 
 function generatedFor(bound: Bound, strided: boolean[]): GeneratedExpression {
-  let byInputs = generatedCache.get(bound.ir);
-  if (!byInputs) generatedCache.set(bound.ir, (byInputs = new Map()));
-  const key = `${bound.real}|${bound.codes.join('')}|${strided.map(Number).join('')}`;
+  let byInputs = generatedCache.get(bound.typed);
+  if (!byInputs) generatedCache.set(bound.typed, (byInputs = new Map()));
+  const elements = bound.inputs.map((input) => input.element ?? 's').join();
+  const key = `${bound.floats.float32}|${bound.floats.float64}|${elements}|${strided.map(Number).join('')}`;
   let generated = byInputs.get(key);
-  if (!generated) byInputs.set(key, (generated = generateExpression(bound.ir, bound.codes, bound.real, strided)));
+  if (!generated) {
+    generated = generateExpression(bound.typed, bound.inputs, bound.floats, strided);
+    byInputs.set(key, generated);
+  }
   return generated;
 }
 
 function compiledKernel(context: Context, parsed: Parsed, bound: Bound): CompiledKernel {
   let contextId = contextIds.get(context);
   if (contextId === undefined) contextIds.set(context, (contextId = nextContextId++));
-  const strided = bound.codes.map((_, k) => bound.plan?.inputs[k] != null);
+  const strided = bound.inputs.map((_, k) => bound.plan?.inputs[k] != null);
   const generated = generatedFor(bound, strided);
   // Keyed by the code, not the expression's text: `sum(x, axis=0)` and `sum(x, axis=1)`, or `a+b` and `x+y`,
   // share one kernel.
   const kind = parsed.reduction ?? (parsed.axisReduction ? `axis ${parsed.axisReduction.reduction}` : 'map');
-  const cacheKey = `${contextId}|${kind}|${bound.real}|${generated.parameters}|${generated.preamble}`;
+  const cacheKey = `${contextId}|${kind}|${generated.parameters}|${generated.preamble}`;
   let kernel = kernelCache.get(cacheKey);
   if (kernel) return kernel;
   // Correctly rounded float32 / and sqrt, as the CPU computes them (OpenCL allows 2.5 ulp otherwise).
-  const options = bound.real === 'float' ? '-cl-fp32-correctly-rounded-divide-sqrt' : '';
+  const floats = bound.floats.float32 === 'float' || bound.floats.float64 === 'float';
+  const options = floats ? '-cl-fp32-correctly-rounded-divide-sqrt' : '';
   const preamble = generated.preamble;
   const parameters = (extra: string) => `${generated.parameters}${generated.parameters ? ', ' : ''}${extra}`;
-  const acc = accumulatorOf(context.device);
   if (parsed.reduction) {
+    const acc = accumulatorOf(context.device, bound);
     kernel = new ReductionKernel(context, {
       type: acc,
-      ...REDUCE[parsed.reduction],
+      ...reduceSpec(parsed.reduction, acc),
       map: `(${acc})${generated.value}`,
       arguments: generated.parameters,
       preamble,
@@ -432,9 +590,10 @@ function compiledKernel(context: Context, parsed: Parsed, bound: Bound): Compile
   } else if (parsed.axisReduction) {
     // Work-item i folds result element i's line: elements base + l * inner for l < extent.
     const { reduction } = parsed.axisReduction;
+    const acc = floatAccumulator(context.device);
     const finish = reduction === 'mean' ? `hp_acc / (${acc})hp_extent` : 'hp_acc';
     const operation = `const ulong hp_base = (i / hp_inner) * hp_extent * hp_inner + i % hp_inner;
-    ${acc} hp_acc = ${REDUCE[reduction].neutral};
+    ${acc} hp_acc = ${reduceSpec(reduction, acc).neutral};
     for (ulong l = 0; l < hp_extent; l++) {
       const ${acc} hp_v = (${acc})${generated.valueAt('hp_base + l * hp_inner')};
       ${AXIS_STEP[reduction]}
@@ -443,7 +602,7 @@ function compiledKernel(context: Context, parsed: Parsed, bound: Bound): Compile
     const axisParameters = parameters(`const ulong hp_extent, const ulong hp_inner, ${acc} *hp_out`);
     kernel = new ElementwiseKernel(context, axisParameters, operation, { preamble, name: 'hotpath_axis', options });
   } else {
-    kernel = new ElementwiseKernel(context, parameters(`${bound.real} *hp_out`), `hp_out[i] = ${generated.value}`, {
+    kernel = new ElementwiseKernel(context, parameters(`${bound.result} *hp_out`), `hp_out[i] = ${generated.value}`, {
       preamble,
       name: 'hotpath_expr',
       options,
@@ -475,25 +634,34 @@ function contextFor(where: string, opts: Record<string, unknown>): Context {
   return context;
 }
 
+/** The typed array of each C result type (bool: Uint8Array of 0/1, as the CPU's RESULT_ARRAY). */
+const RESULT_OF_TYPE: Partial<Record<ScalarType, new (n: number) => OpenclResultArray>> = {
+  uchar: RESULT_ARRAY.bool,
+  int: RESULT_ARRAY.int32,
+  long: RESULT_ARRAY.int64,
+  float: RESULT_ARRAY.float32,
+  double: RESULT_ARRAY.float64,
+};
+
 function checkOut(
   where: string,
   out: unknown,
   bound: Bound,
   parsed: Parsed,
   device: Device,
-): Float64Array | Float32Array | Buffer | undefined {
+): OpenclResultArray | Buffer | undefined {
   if (out === undefined) return undefined;
   const reduction = parsed.reduction ?? parsed.axisReduction?.reduction;
   if (reduction) throw new TypeError(`${where}: out cannot be used with the reduction '${reduction}'`);
-  const Ctor = bound.real === 'float' ? Float32Array : Float64Array;
+  const Ctor = RESULT_OF_TYPE[bound.result]!;
   if (out instanceof Buffer) {
-    if (out.type !== bound.real)
-      throw new TypeError(`${where}: out must be a ${bound.real} Buffer (the result type), got a ${out.type} Buffer`);
+    if (out.type !== bound.result)
+      throw new TypeError(`${where}: out must be a ${bound.result} Buffer (the result type), got a ${out.type} Buffer`);
     if (out.context.device !== device)
       throw new Error(`${where}: out lives on ${out.context.device.name}, not on ${device.name}`);
   } else if (!(out instanceof Ctor)) {
     throw new TypeError(
-      `${where}: out must be a ${Ctor.name} or a ${bound.real} Buffer (the result type for these inputs), ` +
+      `${where}: out must be a ${Ctor.name} or a ${bound.result} Buffer (the result type for these inputs), ` +
         `got ${typeName(out)}`,
     );
   }
@@ -502,9 +670,12 @@ function checkOut(
   return out;
 }
 
-/** The result of a full reduction over no elements. */
-function emptyReduction(reduction: Reduction): number {
-  return reduction === 'sum' ? 0 : reduction === 'prod' ? 1 : NaN;
+/** The result of a full reduction over no elements, as the CPU's (int64 sums and products are bigints). */
+function emptyReduction(reduction: Reduction, bound: Bound): number | bigint {
+  const int64 = bound.result === 'long';
+  if (reduction === 'sum') return int64 ? 0n : 0;
+  if (reduction === 'prod') return int64 ? 1n : 1;
+  return NaN;
 }
 
 function ndResult<T extends OpenclNdResult['data']>(data: T, shape: readonly number[]) {
@@ -567,9 +738,11 @@ async function run(
   const out = checkOut(where, opts.out, bound, parsed, context.device);
   if (parsed.axisReduction) return runAxis(context, parsed, bound);
   if (parsed.reduction) {
-    if (bound.n === 0) return emptyReduction(parsed.reduction);
-    const accumulator = await runKernel(context, parsed, bound, []);
-    return parsed.reduction === 'mean' ? Number(accumulator) / bound.n : Number(accumulator);
+    if (bound.n === 0) return emptyReduction(parsed.reduction, bound);
+    const accumulator = (await runKernel(context, parsed, bound, [])) as number | bigint;
+    if (parsed.reduction === 'mean') return Number(accumulator) / bound.n;
+    // int64 results are bigints (as the CPU's); a count of booleans is a number.
+    return bound.result === 'long' ? BigInt.asIntN(64, BigInt(accumulator)) : Number(accumulator);
   }
   const result = await runElementwise(context, parsed, bound, out);
   return bound.shape ? ndResult(result, bound.shape) : result;
@@ -579,18 +752,19 @@ async function runElementwise(
   context: Context,
   parsed: Parsed,
   bound: Bound,
-  out: Float64Array | Float32Array | Buffer | undefined,
-): Promise<Float64Array | Float32Array | Buffer> {
-  const Result = bound.real === 'float' ? Float32Array : Float64Array;
+  out: OpenclResultArray | Buffer | undefined,
+): Promise<OpenclResultArray | Buffer> {
+  const Result = RESULT_OF_TYPE[bound.result]!;
   if (bound.n === 0) return out ?? new Result(0);
   if (out instanceof Buffer) {
     await runKernel(context, parsed, bound, [out]);
     return out;
   }
-  const target = context.buffer(bound.n * Result.BYTES_PER_ELEMENT, { type: bound.real });
+  const bytes = (Result as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const target = context.buffer(bound.n * bytes, { type: bound.result });
   try {
     await runKernel(context, parsed, bound, [target]);
-    return await target.read(out ?? new Result(bound.n));
+    return (await target.read(out ?? new Result(bound.n))) as OpenclResultArray;
   } finally {
     target.release();
   }
@@ -607,7 +781,7 @@ async function runAxis(context: Context, parsed: Parsed, bound: Bound): Promise<
   let result = new Float64Array(size);
   if (extent === 0) result.fill(reduction === 'sum' ? 0 : reduction === 'prod' ? 1 : NaN);
   else if (size > 0) {
-    const acc = accumulatorOf(context.device);
+    const acc = floatAccumulator(context.device);
     const target = context.buffer(size * (acc === 'double' ? 8 : 4), { type: acc });
     try {
       const inner = BigInt(sizeOf(shape.slice(axis + 1)));
@@ -636,14 +810,14 @@ async function runKernel(
   const owned: Buffer[] = [];
   try {
     const pending: Promise<unknown>[] = [];
-    const upload = (value: Float64Array | Float32Array | Int32Array | BigInt64Array) => {
+    const upload = (value: Exclude<DeviceArray, Buffer>) => {
       const buffer = context.buffer(value.byteLength, { type: arrayScalarType(value), access: 'read_only' });
       owned.push(buffer);
       pending.push(buffer.write(value));
       return buffer;
     };
-    const args: (number | Buffer | bigint)[] = bound.values.map((value) =>
-      typeof value === 'number' || value instanceof Buffer ? value : upload(value),
+    const args: (number | bigint | Buffer)[] = bound.values.map((value) =>
+      typeof value === 'number' || typeof value === 'bigint' || value instanceof Buffer ? value : upload(value),
     );
     const plan = bound.plan;
     if (plan) {

@@ -16,6 +16,7 @@ export interface OpenclReport {
       globalMemoryMiB: number;
       maxWorkGroupSize: number;
       fp64: boolean;
+      int64: boolean;
     }>;
   }>;
 }
@@ -36,6 +37,7 @@ export function openclReport(): OpenclReport {
         globalMemoryMiB: Math.round(d.globalMemory / 2 ** 20),
         maxWorkGroupSize: d.maxWorkGroupSize,
         fp64: d.fp64,
+        int64: d.int64,
       })),
     })),
   };
@@ -52,7 +54,7 @@ export function openclRows(report: OpenclReport): [string, string][] {
       ...p.devices.map((d, j): [string, string] => [
         `  device ${j}`,
         `${d.name}: ${d.type}, ${d.computeUnits} compute units, ${d.globalMemoryMiB} MiB, ` +
-          `fp64 ${d.fp64 ? 'yes' : 'no'}`,
+          `fp64 ${d.fp64 ? 'yes' : 'no'}, int64 ${d.int64 ? 'yes' : 'no'}`,
       ]),
     ]),
   ];

@@ -106,6 +106,8 @@ export class Device {
   readonly maxWorkItemSizes: readonly number[];
   /** Whether the device computes in double precision (cl_khr_fp64). */
   readonly fp64: boolean;
+  /** Whether the device has 64-bit integers (`long`: core in the full profile, cles_khr_int64 in the embedded one). */
+  readonly int64: boolean;
 
   /** @internal */
   constructor(platform: Platform, record: OpenclDeviceRecord) {
@@ -125,6 +127,7 @@ export class Device {
     this.maxWorkGroupSize = record.maxWorkGroupSize;
     this.maxWorkItemSizes = Object.freeze([...record.maxWorkItemSizes]);
     this.fp64 = record.fp64;
+    this.int64 = record.int64;
   }
 
   toString(): string {

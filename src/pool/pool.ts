@@ -263,6 +263,13 @@ function taskAbortSignal(
   };
 }
 
+/** items[i], cleared in the array. */
+function takeAt(items: unknown[], i: number): unknown {
+  const item = items[i];
+  items[i] = undefined;
+  return item;
+}
+
 async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
   let chunk: T[] = [];
   for await (const item of items) {
@@ -432,7 +439,9 @@ export class Pool extends EventEmitter {
     return new ResultStream(async function* flatten() {
       // A chunk that failed part way still yields the results before its failing item.
       for await (const { results, error } of chunkResults) {
-        yield* results as R[];
+        // Dropped as handed over: only the consumer decides how long a result lives (CPython #14406).
+        // No local holds the value across the yield: V8 would keep it until the next pull.
+        for (let i = 0; i < results.length; i++) yield takeAt(results, i) as R;
         if (error) throw fromWireError(error);
       }
     });

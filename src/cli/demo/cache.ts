@@ -57,7 +57,8 @@ export async function demoSection(): Promise<void> {
         const [response, ms] = await timed(() => cached(`${base}/data`));
         const bytes = (await response.arrayBuffer()).byteLength;
         console.log(
-          `  ${label} store   ${ms.toFixed(2).padStart(8)} ms  ${response.cacheState.padEnd(11)} ${bytes} bytes (origin answers in ${ORIGIN_DELAY_MS} ms)`,
+          `  ${label} store   ${ms.toFixed(2).padStart(8)} ms  ${response.cacheState.padEnd(11)} ${bytes} bytes ` +
+            `(origin answers in ${ORIGIN_DELAY_MS} ms)`,
         );
       }
     }
@@ -70,7 +71,8 @@ export async function demoSection(): Promise<void> {
     );
     const stats = cached.stats();
     console.log(
-      `  stats: ${stats.hits} hits, ${stats.misses} misses, ${stats.revalidated} revalidated, ${stats.bytesSaved} bytes saved`,
+      `  stats: ${stats.hits} hits, ${stats.misses} misses, ${stats.revalidated} revalidated, ${stats.bytesSaved} ` +
+        `bytes saved`,
     );
   } finally {
     server.close();

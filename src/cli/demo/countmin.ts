@@ -19,7 +19,8 @@ const rate = (ms: number) => `${((N / ms) * 1e-3).toFixed(2).padStart(6)} M upda
 
 export async function demoSection(): Promise<void> {
   console.log(
-    `\n## Count-min sketch: ${N.toExponential(0)} Zipf(1.1) keys over ${DISTINCT.toExponential(0)} distinct (epsilon 0.001, delta 0.01)`,
+    `\n## Count-min sketch: ${N.toExponential(0)} Zipf(1.1) keys over ${DISTINCT.toExponential(0)} distinct (epsilon ` +
+      `0.001, delta 0.01)`,
   );
   const stream = zipfKeys(N, DISTINCT, 1.1, 7);
   const make = (be: 'native' | 'js') => CountMinSketch.withErrorRate(0.001, 0.01, { backend: be });
@@ -28,7 +29,8 @@ export async function demoSection(): Promise<void> {
   if (backend === 'native') {
     const [native, nativeMs] = timed(() => make('native').updateMany(stream));
     console.log(
-      `  native updateMany   ${nativeMs.toFixed(1).padStart(8)} ms  ${rate(nativeMs)}  (${(jsMs / nativeMs).toFixed(1)}x pure-TS)`,
+      `  native updateMany   ${nativeMs.toFixed(1).padStart(8)} ms  ${rate(nativeMs)}  ` +
+        `(${(jsMs / nativeMs).toFixed(1)}x pure-TS)`,
     );
     console.log(`  counters byte-identical across backends: ${native.toBuffer().equals(js.toBuffer())}`);
   } else {
@@ -40,14 +42,16 @@ export async function demoSection(): Promise<void> {
     return counts;
   });
   console.log(
-    `  exact Map count     ${mapMs.toFixed(1).padStart(8)} ms  ${rate(mapMs)}  (${exact.size} keys; the sketch is ${(js.byteLength / 1024).toFixed(0)} KiB)`,
+    `  exact Map count     ${mapMs.toFixed(1).padStart(8)} ms  ${rate(mapMs)}  (${exact.size} keys; the sketch is ` +
+      `${(js.byteLength / 1024).toFixed(0)} KiB)`,
   );
 
   const top = new TopK(5, { epsilon: 0.001, delta: 0.01 }).updateMany(stream);
   console.log(`  top 5 (true count, estimate, lower bound; error bound ${top.sketch.errorBound.toFixed(0)}):`);
   for (const e of top.list()) {
     console.log(
-      `    ${String(e.key).padEnd(8)} ${String(exact.get(e.key as string)).padStart(8)} ${String(e.estimate).padStart(8)} ${Math.ceil(e.lowerBound).toString().padStart(8)}`,
+      `    ${String(e.key).padEnd(8)} ${String(exact.get(e.key as string)).padStart(8)} ` +
+        `${String(e.estimate).padStart(8)} ${Math.ceil(e.lowerBound).toString().padStart(8)}`,
     );
   }
 }

@@ -71,7 +71,8 @@ export async function demoSection(): Promise<void> {
     const local = describe(data);
     console.log(
       `  moments    ${ms(t0)}  4 chunks of 5e5 doubles sent as Float64Arrays, merged: mean ${merged.mean.toFixed(6)} ` +
-        `(local ${local.mean.toFixed(6)}), variance ${merged.variance().toFixed(6)} (local ${local.variance.toFixed(6)})`,
+        `(local ${local.mean.toFixed(6)}), variance ${merged.variance().toFixed(6)} (local ` +
+        `${local.variance.toFixed(6)})`,
     );
 
     const error = (await group.submit(tasks, 'noSuchTask').catch((e: unknown) => e)) as Error;

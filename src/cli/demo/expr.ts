@@ -32,14 +32,17 @@ export async function demoSection(): Promise<void> {
     if (backend === 'native') {
       const oneMs = await timed(() => program.run(vars, { backend: 'native', threads: 1, out }));
       const allMs = await timed(() => program.runAsync(vars, { backend: 'native', out }));
-      line += `  native 1 thread ${oneMs.toFixed(1).padStart(6)} ms  native ${os.availableParallelism()} threads ${allMs.toFixed(1).padStart(6)} ms`;
+      line +=
+        `  native 1 thread ${oneMs.toFixed(1).padStart(6)} ms  native ${os.availableParallelism()} threads ` +
+        `${allMs.toFixed(1).padStart(6)} ms`;
     }
     console.log(line);
   }
   const t0 = performance.now();
   const many = evaluateMany({ sum: 'a + b', product: 'a * b', dot: 'sum(a * b)' }, vars);
   console.log(
-    `  evaluateMany (3 outputs, one pass)  ${(performance.now() - t0).toFixed(1)} ms  dot = ${(many.dot as number).toFixed(3)}`,
+    `  evaluateMany (3 outputs, one pass)  ${(performance.now() - t0).toFixed(1)} ms  dot = ` +
+      `${(many.dot as number).toFixed(3)}`,
   );
   const hypot = vectorize((x, y) => Math.sqrt(x * x + y * y));
   const t1 = performance.now();

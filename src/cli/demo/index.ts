@@ -35,7 +35,8 @@ async function momentsSection(): Promise<void> {
   if (backend === 'native') {
     const [native, nativeMs] = time(() => describe(data, { backend: 'native' }));
     console.log(
-      `  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} variance=${native.variance.toFixed(6)}`,
+      `  native    ${nativeMs.toFixed(1).padStart(8)} ms  mean=${native.mean.toFixed(4)} ` +
+        `variance=${native.variance.toFixed(6)}`,
     );
     const t0 = performance.now();
     await describeAsync(data);

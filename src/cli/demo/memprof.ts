@@ -16,7 +16,8 @@ export async function demoSection(): Promise<void> {
   const transient = await profileMemory(() => new Float64Array(26_214_400).fill(1).length);
   console.log(
     `  200 MiB Float64Array, filled and dropped: peak rss +${mib(transient.peak.rss - transient.baseline.rss)},` +
-      ` arrayBuffers +${mib(transient.peak.arrayBuffers - transient.baseline.arrayBuffers)}; retained ${mib(transient.retained!.rss)} rss`,
+      ` arrayBuffers +${mib(transient.peak.arrayBuffers - transient.baseline.arrayBuffers)}; retained ` +
+      `${mib(transient.retained!.rss)} rss`,
   );
   const leak = await profileMemory(() =>
     leaked.push(Array.from({ length: 200_000 }, (_, i) => ({ i, label: `item ${i}` }))),
@@ -27,7 +28,8 @@ export async function demoSection(): Promise<void> {
     const native = await profileMemory(() => requireNative().trackedFloat64Array(10_485_760).fill(2).length);
     console.log(
       `  80 MiB result allocated by the addon: peak native +${mib(native.peak.native - native.baseline.native)},` +
-        ` external +${mib(native.peak.external - native.baseline.external)}; nativeMemory() after GC: ${nativeMemory()} bytes`,
+        ` external +${mib(native.peak.external - native.baseline.external)}; nativeMemory() after GC: ` +
+        `${nativeMemory()} bytes`,
     );
   }
 
@@ -42,6 +44,7 @@ export async function demoSection(): Promise<void> {
     console.log(`  describe() over 2e6 doubles, ${which.padEnd(6)}: ~${mib(allocated)} JS allocations sampled${where}`);
   }
   console.log(
-    `  (${(performance.now() - t0).toFixed(0)} ms in all; \`npx hotpath mprof run -- node script.js\` records any command)`,
+    `  (${(performance.now() - t0).toFixed(0)} ms in all; \`npx hotpath mprof run -- node script.js\` records any ` +
+      `command)`,
   );
 }

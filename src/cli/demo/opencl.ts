@@ -37,7 +37,8 @@ export async function demoSection(): Promise<void> {
     const [device, deviceMs] = await timed(() => evaluate(expr, vars, { context }) as Promise<Float64Array>);
     const [js, jsMs] = await timed(() => cpuEvaluate(expr, vars, { backend: 'js' }) as Float64Array);
     console.log(
-      `  opencl.evaluate  ${deviceMs.toFixed(1).padStart(8)} ms  (first call ${firstMs.toFixed(0)} ms: generates and builds the kernel)`,
+      `  opencl.evaluate  ${deviceMs.toFixed(1).padStart(8)} ms  (first call ${firstMs.toFixed(0)} ms: generates and ` +
+        `builds the kernel)`,
     );
     console.log(`  pure-TS          ${jsMs.toFixed(1).padStart(8)} ms`);
     if (backend === 'native') {
@@ -64,7 +65,8 @@ export async function demoSection(): Promise<void> {
     const [, scaleMs] = await timed(() => scale.run([2, x, y]));
     const [sum, sumMs] = await timed(() => dot.run([x, y]));
     console.log(
-      `  ElementwiseKernel y = 2x^2: ${scaleMs.toFixed(1)} ms; ReductionKernel sum(x*y) = ${Number(sum).toFixed(3)}: ${sumMs.toFixed(1)} ms (data stays on the device)`,
+      `  ElementwiseKernel y = 2x^2: ${scaleMs.toFixed(1)} ms; ReductionKernel sum(x*y) = ${Number(sum).toFixed(3)}: ` +
+        `${sumMs.toFixed(1)} ms (data stays on the device)`,
     );
     for (const o of [scale, dot, x, y]) o.release();
   } finally {

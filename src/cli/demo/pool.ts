@@ -30,7 +30,8 @@ async function describeSection(): Promise<void> {
     const [, oneMs] = await timed(() => parallel.describe(data, { backend: be, threads: 1 }));
     const [result, allMs] = await timed(() => parallel.describe(data, { backend: be, threads }));
     console.log(
-      `  ${be.padEnd(7)} 1 thread ${oneMs.toFixed(1).padStart(7)} ms   ${threads} threads ${allMs.toFixed(1).padStart(7)} ms   ` +
+      `  ${be.padEnd(7)} 1 thread ${oneMs.toFixed(1).padStart(7)} ms   ${threads} threads ` +
+        `${allMs.toFixed(1).padStart(7)} ms   ` +
         `${(oneMs / allMs).toFixed(2)}x  (mean=${result.mean.toFixed(5)})`,
     );
   }
@@ -49,7 +50,8 @@ async function fetchSection(): Promise<void> {
     const [, oneMs] = await timed(() => mapAsync(list, get, { concurrency: 1 }).toArray());
     const [bodies, eightMs] = await timed(() => mapAsync(list, get, { concurrency: 8 }).toArray());
     console.log(
-      `  concurrency 1 ${oneMs.toFixed(1).padStart(8)} ms   concurrency 8 ${eightMs.toFixed(1).padStart(8)} ms   ${(oneMs / eightMs).toFixed(1)}x  (${bodies.length} bodies)`,
+      `  concurrency 1 ${oneMs.toFixed(1).padStart(8)} ms   concurrency 8 ${eightMs.toFixed(1).padStart(8)} ms   ` +
+        `${(oneMs / eightMs).toFixed(1)}x  (${bodies.length} bodies)`,
     );
   } finally {
     server.closeAllConnections();

@@ -215,6 +215,29 @@ describe('FileStore hit counts: several processes, kills, compaction', () => {
     }
   });
 
+  it("clear() deletes the hit files but a live process's log, whose old lines then count for nothing", async () => {
+    const dir = tmpDir();
+    const store = await storedEntry(dir);
+    await (await store.get('k'))!.recordHit!();
+    const live = hitter(dir, 'k', 1_000_000);
+    let reported = 0;
+    live.stdout!.on('data', (chunk: Buffer) => (reported += chunk.length));
+    while (reported < 3) await sleep(5);
+    // Stopped, not ended: its log belongs to a live writer.
+    live.kill('SIGSTOP');
+    try {
+      const liveLog = hitFiles(dir).find((name) => name.includes(`.${live.pid}.`) && name.endsWith('.log'));
+      expect(await (await store.get('k'))!.hits!()).toBeGreaterThanOrEqual(1 + reported);
+      await store.clear();
+      expect(hitFiles(dir)).toEqual([liveLog]);
+      await storedEntry(dir);
+      expect(await hitsNow(dir)).toBe(0);
+    } finally {
+      live.kill('SIGKILL');
+      await new Promise((resolve) => live.once('close', resolve));
+    }
+  });
+
   it('a compaction killed after writing its counts file counts the files it absorbed once', async () => {
     const dir = tmpDir();
     const store = await storedEntry(dir);

@@ -207,7 +207,11 @@ export class FileStore implements CacheStore {
       const owner = TEMP_NAME.exec(name);
       if (!owner) continue;
       const file = path.join(this.#tmpDir, name);
-      const mtime = () => fs.promises.stat(file).then((stat) => stat.mtimeMs, () => undefined);
+      const mtime = () =>
+        fs.promises.stat(file).then(
+          (stat) => stat.mtimeMs,
+          () => undefined,
+        );
       if (await writerGone(owner, mtime)) await fs.promises.rm(file, { force: true });
     }
   }

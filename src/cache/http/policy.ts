@@ -103,7 +103,10 @@ export function headerObject(headers: Headers): Record<string, string> {
 export function decodedCodings(response: Response, method: string): string | undefined {
   const value = response.headers.get('content-encoding');
   if (value === null || method === 'HEAD' || NULL_BODY_STATUSES.has(response.status)) return undefined;
-  const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  const codings = value
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
   return codings.length > 0 && codings.every((c) => FETCH_DECODED_CODINGS.has(c)) ? codings.join(', ') : undefined;
 }
 

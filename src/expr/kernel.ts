@@ -19,7 +19,10 @@ export type InputValue = ElementArray | number | bigint;
 export type OutputArray = Float64Array | Float32Array | Int32Array | BigInt64Array | Uint8Array;
 /** A reduction's raw accumulator: a number, or a bigint for int64. */
 export type Accumulator = number | bigint;
-/** Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for elementwise outputs). */
+/**
+ * Result array per output (null for reduction outputs); returns each output's raw reduction accumulator (NaN for
+ * elementwise outputs).
+ */
 export type FusedLoop = (
   inputs: readonly InputValue[],
   outputs: readonly (OutputArray | null)[],

@@ -10,8 +10,9 @@
 // Shapes (ndarray.ts): when any input is an n-d object `{ data, shape, strides?, offset? }`, inputs are
 // broadcast to one shape; the native backend reads the views through their strides on all threads
 // (native/expr/ndarray_kernel.cc, #ndRun), the pure-TS one gathers them into contiguous C-order buffers where
-// needed and runs the flat loop over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)` computes x elementwise over the
-// broadcast shape, then reduces along N (a Float64Array result of the reduced shape; a number when 0-d).
+// needed and runs the flat loop over them; results are `{ data, shape, strides, offset }`. `sum(x, axis=N)`
+// computes x elementwise over the broadcast shape, then reduces along N (a Float64Array result of the reduced
+// shape; a number when 0-d).
 import { LRUCache } from 'lru-cache';
 import { MAX_THREADS, getNumThreads } from '../core/threads.js';
 import { type Backend, resolveBackend } from '../core/loader.js';
@@ -89,13 +90,19 @@ export type VariableValue =
 export type Variables = Readonly<Record<string, VariableValue>>;
 
 export interface EvaluateOptions {
-  /** Write the result here instead of allocating (Float64Array or Float32Array per the promotion table, length n). May be one of the inputs. */
+  /**
+   * Write the result here instead of allocating (Float64Array or Float32Array per the promotion table, length n).
+   * May be one of the inputs.
+   */
   out?: ResultArray;
   /** Native threads. Default: getNumThreads() (all cores unless setNumThreads changed it). Small arrays use one. */
   threads?: number;
   /** Elements per native block (every temporary is one block, sized to stay in L1). Default 256. */
   blockSize?: number;
-  /** 'native' or 'js'. Default: the process backend, with arrays shorter than the native cut-off on the fused JS loop. */
+  /**
+   * 'native' or 'js'. Default: the process backend, with arrays shorter than the native cut-off on the fused JS
+   * loop.
+   */
   backend?: Backend;
 }
 

@@ -243,11 +243,9 @@ class FunctionParser {
         if (!this.s.accept('}')) throw this.error('statements after return are not supported', after);
         return value;
       } else if (token.kind === 'identifier' && STATEMENTS.has(token.text)) {
-        const hint = token.text === 'let' || token.text === 'var' ? `; use const` : '';
-        throw this.error(
-          `'${token.text}' ${token.text === 'let' || token.text === 'var' ? 'declarations' : 'statements'} are not supported${hint}`,
-          token,
-        );
+        const declaration = token.text === 'let' || token.text === 'var';
+        const what = declaration ? 'declarations' : 'statements';
+        throw this.error(`'${token.text}' ${what} are not supported${declaration ? '; use const' : ''}`, token);
       } else if (token.kind === 'operator' && token.text === '}') {
         throw this.error('the function body must end with a return statement', token);
       } else if (token.kind === 'operator' && token.text === ';') {
@@ -423,7 +421,8 @@ function splitArguments(where: string, params: readonly string[], args: Vectoriz
   const values = hasOptions ? args.slice(0, -1) : args;
   if (values.length !== params.length) {
     throw new TypeError(
-      `${where}: expected ${params.length} argument${params.length === 1 ? '' : 's'} (${params.join(', ')}) and optional options, got ${args.length}`,
+      `${where}: expected ${params.length} argument${params.length === 1 ? '' : 's'} (${params.join(', ')}) ` +
+        `and optional options, got ${args.length}`,
     );
   }
   const vars = Object.fromEntries(params.map((p, i) => [p, values[i]])) as Record<string, VariableValue>;

@@ -262,8 +262,8 @@ ${copyMs.toFixed(2)} ms copy; ${THREADS} threads)`;
 }
 
 // Integer inputs (issue 18): an int32 masked product and a count (a boolean reduction; numexpr 2.8
-// cannot sum booleans, so both sides count with where(.., 1, 0)). hotpath computes integer inputs in
-// float64 and writes a Float64Array; numexpr keeps int32. Same data for both (Int32Array in [0, 20)).
+// cannot sum booleans, so both sides count with where(.., 1, 0)). Each side writes into a preallocated
+// result of its own result type. Same data for both (Int32Array in [0, 20)).
 const INTEGER_CASES = [
   { expr: 'where((a > 10) & (b < 5), a*b, 0)', reduction: false },
   { expr: 'sum(where(a > 10, 1, 0))', reduction: true },
@@ -272,23 +272,21 @@ const INTEGER_CASES = [
 async function integerRows(n) {
   const ints = (seed) => Int32Array.from(seeded(n, seed), (x) => Math.floor(x * 20));
   const vars = { a: ints(5), b: ints(6) };
-  const out = new Float64Array(n);
   const dir = numexprData(vars);
   const results = [];
   for (const [index, c] of INTEGER_CASES.entries()) {
+    // The result type hotpath gives these inputs (Int32Array for int32 arithmetic), from a 16-element run.
+    const sample = c.reduction ? null : compile(c.expr).run({ a: vars.a.subarray(0, 16), b: vars.b.subarray(0, 16) });
+    const out = sample && new sample.constructor(n);
+    const title = `${c.expr} over Int32Array at n = ${n.toExponential(0)} (${THREADS} threads)`;
     results.push(
-      await row(
-        `expressions-int-${sizeLabel(n)}-${index + 1}`,
-        `${c.expr} over Int32Array at n = \
-${n.toExponential(0)} (${THREADS} threads)`,
-        {
-          program: compile(c.expr),
-          vars,
-          out: c.reduction ? undefined : out,
-          numexprMs: timeNumexpr(dir, c.expr, c.reduction),
-          baseline: NUMEXPR,
-        },
-      ),
+      await row(`expressions-int-${sizeLabel(n)}-${index + 1}`, title, {
+        program: compile(c.expr),
+        vars,
+        out,
+        numexprMs: timeNumexpr(dir, c.expr, c.reduction),
+        baseline: NUMEXPR,
+      }),
     );
   }
   dropNumexprData(dir);

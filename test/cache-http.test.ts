@@ -698,12 +698,12 @@ describe('createCachedFetch: bad options', () => {
       }
       expect(() => createCachedFetch({ expireAfter: -1 })).toThrow(/expireAfter must be >= 0 ms, got -1/);
       expect(() => createCachedFetch({ ttl: 1, expireAfter: 1 })).toThrow(
-        new TypeError('createCachedFetch: pass ttl or its old name expireAfter, not both'),
+        new TypeError('createCachedFetch: options ttl and expireAfter (its deprecated name) are both set'),
       );
       const deprecations = warn.mock.calls.filter(([, options]) => JSON.stringify(options).includes('HOTPATH_DEP'));
       expect(deprecations).toEqual([
         [
-          'createCachedFetch: option expireAfter is deprecated; use ttl',
+          'createCachedFetch: option expireAfter is deprecated, use ttl (the same milliseconds)',
           { type: 'DeprecationWarning', code: 'HOTPATH_DEP_EXPIRE_AFTER' },
         ],
       ]);

@@ -125,7 +125,7 @@ describe('RedisStore (ioredis, a local redis-server)', () => {
       const deprecations = warn.mock.calls.filter(([, options]) => JSON.stringify(options).includes('HOTPATH_DEP'));
       expect(deprecations).toEqual([
         [
-          'RedisStore: option ttlSeconds is deprecated; use ttl',
+          'RedisStore: option ttlSeconds is deprecated, use ttl (ttl = ttlSeconds * 1000 ms)',
           { type: 'DeprecationWarning', code: 'HOTPATH_DEP_TTL_SECONDS' },
         ],
       ]);
@@ -227,7 +227,7 @@ describe('RedisStore: options', () => {
     expect(() => new RedisStore({ ttl: 1.5 })).toThrow(/ttl must be/);
     expect(() => new RedisStore({ ttl: '1' as never })).toThrow(TypeError);
     expect(() => new RedisStore({ ttl: 1000, ttlSeconds: 1 })).toThrow(
-      new TypeError('RedisStore: pass ttl or its old name ttlSeconds, not both'),
+      new TypeError('RedisStore: options ttl and ttlSeconds (its deprecated name) are both set'),
     );
   });
 });

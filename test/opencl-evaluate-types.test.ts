@@ -125,6 +125,8 @@ suite.skipIf(skipReason !== null)('opencl.evaluate computes in the CPU evaluateâ
       expect(await opencl.evaluate(expr, { l }, { context: ctx }), expr).toBe(want);
     }
     expect(await opencl.evaluate('sum(p)', { p }, { context: ctx })).toBe(evaluate('sum(p)', { p }));
+    // An empty Array is an empty bool array, as on the CPU.
+    expect(await opencl.evaluate('sum(p)', { p: [] }, { context: ctx })).toBe(evaluate('sum(p)', { p: [] }));
     expect(await opencl.evaluate('sum(l)', { l: new BigInt64Array(0) }, { context: ctx })).toBe(0n);
     // axis= reductions of integers are float64, as on the CPU.
     const nd = { data: i, shape: [1031] };

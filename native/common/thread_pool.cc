@@ -99,7 +99,8 @@ Pool& Instance() {
 
 void ParallelFor(size_t tasks, unsigned threads, const std::function<void(size_t)>& task) {
   if (tasks == 0) return;
-  const unsigned helpers = static_cast<unsigned>(std::min<size_t>({tasks - 1, threads > 0 ? threads - 1 : 0, Instance().Size()}));
+  const unsigned helpers =
+      static_cast<unsigned>(std::min<size_t>({tasks - 1, threads > 0 ? threads - 1 : 0, Instance().Size()}));
   if (helpers == 0) {
     for (size_t t = 0; t < tasks; ++t) task(t);
     return;

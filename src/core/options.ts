@@ -20,27 +20,3 @@ export function checkKnownOptions(where: string, options: unknown, known: readon
   }
   return options as Record<string, unknown>;
 }
-
-const deprecationsWarned = new Set<string>();
-
-/**
- * An option renamed to the vocabulary of docs/conventions.md: `options[name]`, or else the value of its old
- * name `old` (mapped by `convert`, e.g. seconds to ms), which warns once per process with the 'HOTPATH_DEP_*'
- * `code`. Both at once is a TypeError. The caller lists both names as known options.
- */
-export function renamedOption(
-  where: string,
-  options: Record<string, unknown>,
-  name: string,
-  old: string,
-  code: string,
-  convert: (value: unknown) => unknown = (value) => value,
-): unknown {
-  if (options[old] === undefined) return options[name];
-  if (options[name] !== undefined) throw new TypeError(`${where}: pass ${name} or its old name ${old}, not both`);
-  if (!deprecationsWarned.has(code)) {
-    deprecationsWarned.add(code);
-    process.emitWarning(`${where}: option ${old} is deprecated; use ${name}`, { type: 'DeprecationWarning', code });
-  }
-  return convert(options[old]);
-}

@@ -165,7 +165,7 @@ function classify(where: string, name: string, value: unknown): Classified | nul
     }
     return { kind: 'int64', scalar: value, element: null };
   }
-  if (Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'boolean')) {
+  if (Array.isArray(value) && value.every((x) => typeof x === 'boolean')) {
     return { kind: 'bool', array: Uint8Array.from(value as boolean[], Number), element: 'uchar' };
   }
   if (isBoolObject(value)) return classifyArray(value.data, true);

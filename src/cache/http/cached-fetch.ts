@@ -4,7 +4,8 @@
 // The RFC 9111 rules live in policy.ts, keys in keys.ts, store access in store-io.ts, counts in stats.ts.
 import CachePolicy from 'http-cache-semantics';
 import { checkBoolean, checkOptions, typeName } from '../../core/validate.js';
-import { checkKnownOptions, renamedOption } from '../../core/options.js';
+import { usesRenamedOption } from '../../core/deprecate.js';
+import { checkKnownOptions } from '../../core/options.js';
 import { LRUCache } from 'lru-cache';
 import { globToRegExp, keyedHeaders, normalizeUrl, primaryKey, VARY_INDEX_SUFFIX, variantKey, varyOf } from './keys.js';
 import {
@@ -178,10 +179,11 @@ export function createCachedFetch(options?: CachedFetchOptions): CachedFetch {
   const o = checkKnownOptions(WHERE, options, KNOWN_OPTIONS);
   const userStore = resolveStore(WHERE, o.store);
   const store = guarded(userStore);
-  const ttlOption = renamedOption(WHERE, o, 'ttl', 'expireAfter', 'HOTPATH_DEP_EXPIRE_AFTER', (value) =>
-    checkMillis('expireAfter', value),
-  );
-  const ttl: Lifetime = ttlOption === undefined ? undefined : checkMillis('ttl', ttlOption);
+  const renamed = { old: 'expireAfter', new: 'ttl' };
+  let ttl: Lifetime;
+  if (usesRenamedOption(WHERE, o, renamed, 'HOTPATH_DEP_EXPIRE_AFTER', 'the same milliseconds')) {
+    ttl = checkMillis('expireAfter', o.expireAfter);
+  } else if (o.ttl !== undefined) ttl = checkMillis('ttl', o.ttl);
   const urlRules = Object.entries(checkOptions(`${WHERE}: urls`, o.urls)).map(([glob, ms]) => ({
     re: globToRegExp(glob),
     ms: checkMillis(`urls['${glob}']`, ms),

@@ -8,7 +8,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { describeRedis, type RedisConnection, redisOptions } from '../../core/redis.js';
 import { checkInteger, typeName } from '../../core/validate.js';
-import { checkKnownOptions, renamedOption } from '../../core/options.js';
+import { usesRenamedOption } from '../../core/deprecate.js';
+import { checkKnownOptions } from '../../core/options.js';
 import { toBytes, type CacheEntry, type CacheStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -48,10 +49,10 @@ export class RedisStore implements CacheStore {
       throw new TypeError(`${WHERE}: prefix must be a string, got ${typeName(o.prefix)}`);
     }
     this.prefix = (o.prefix as string | undefined) ?? 'hotpath:http:';
-    const ttl = renamedOption(WHERE, o, 'ttl', 'ttlSeconds', 'HOTPATH_DEP_TTL_SECONDS', (seconds) => {
-      return checkInteger(WHERE, 'ttlSeconds', seconds, 1) * 1000;
-    });
-    this.#ttl = ttl === undefined || ttl === Infinity ? undefined : checkInteger(WHERE, 'ttl', ttl, 1);
+    const renamed = { old: 'ttlSeconds', new: 'ttl' };
+    if (usesRenamedOption(WHERE, o, renamed, 'HOTPATH_DEP_TTL_SECONDS', 'ttl = ttlSeconds * 1000 ms')) {
+      this.#ttl = checkInteger(WHERE, 'ttlSeconds', o.ttlSeconds, 1) * 1000;
+    } else this.#ttl = o.ttl === undefined || o.ttl === Infinity ? undefined : checkInteger(WHERE, 'ttl', o.ttl, 1);
   }
 
   #connection(): Redis {

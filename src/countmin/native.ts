@@ -1,6 +1,7 @@
 // Binding glue: passes batches of keys to the C++ kernel in as few crossings as possible. A batch
-// of strings crosses as one joined string plus UTF-16 offsets (the addon converts each key to
-// UTF-8 itself); any other mix is encoded here to one UTF-8/byte buffer plus byte offsets.
+// of strings crosses as one joined string plus UTF-16 offsets (the addon reads the batch as UTF-8
+// in one call and maps the offsets); any other mix is encoded here to one UTF-8/byte buffer plus
+// byte offsets.
 import { requireNative } from '../core/loader.js';
 import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, NOT_A_STRING } from './hash.js';
 import type { SketchState } from './kernel.js';

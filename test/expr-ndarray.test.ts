@@ -390,6 +390,25 @@ suite('n-d errors', () => {
     expect(() => evaluate('a', { a: { data, shape: [0], offset: 6 } })).not.toThrow();
   });
 
+  it('refuses axis= reductions of int64 values, which float64 accumulation would round (both backends)', () => {
+    // 2**60 + 1 is not a float64: a float64 column sum would silently give 2**60 + 0.
+    const a = { data: BigInt64Array.from([2n ** 60n + 1n, 1n, 1n, 1n]), shape: [2, 2] };
+    const message =
+      'evaluate: the operand of sum(..., axis=0) must be a float, int32 or bool value (axis= reductions compute in ' +
+      'float64), got int64';
+    for (const backend of backends) {
+      expect(() => evaluate('sum(a, axis=0)', { a }, { backend })).toThrow(new TypeError(message));
+      expect(() => evaluate('max(a * 2, axis=-1)', { a }, { backend })).toThrow(TypeError);
+      // Without an axis the reduction stays in int64, exactly.
+      expect(evaluate('sum(a)', { a: a.data }, { backend })).toBe(2n ** 60n + 4n);
+      // int32 and bool operands are exact in float64.
+      const i = { data: Int32Array.from([2147483647, 1, 1, 1]), shape: [2, 2] };
+      expect(Array.from((evaluate('sum(a, axis=0)', { a: i }, { backend }) as { data: Float64Array }).data)).toEqual([
+        2147483648, 2,
+      ]);
+    }
+  });
+
   it('rejects a broadcast result too large to allocate, before allocating', () => {
     const one = { data: new Float64Array(1), shape: [1, 1] };
     const huge = {

@@ -196,5 +196,13 @@ suite.skipIf(skipReason !== null)('opencl.evaluate over n-d inputs agrees with t
     await expect(opencl.evaluate('a * 2', { a }, { context: ctx, out: new Float64Array(5) })).rejects.toThrow(
       /out has 5 elements, expected 6/,
     );
+    // As the CPU evaluate: an int64 operand of an axis reduction would be rounded by float64 accumulation.
+    const big = { data: BigInt64Array.from([2n ** 60n + 1n, 1n, 1n, 1n]), shape: [2, 2] };
+    await expect(opencl.evaluate('sum(a, axis=0)', { a: big }, { context: ctx })).rejects.toThrow(
+      new TypeError(
+        'opencl.evaluate: the operand of sum(..., axis=0) must be a float, int32 or bool value (axis= reductions ' +
+          'compute in float64), got int64',
+      ),
+    );
   });
 });

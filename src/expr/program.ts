@@ -21,7 +21,7 @@ import { checkInteger, trueLength, typeName } from '../core/validate.js';
 import { type CallNode, ExpressionError, type Node, type Reduction, forEachNode, formatNode } from '../lang/ast.js';
 import { type Bytecode, compileBytecode, disassemble } from './bytecode.js';
 import { type Binding, type Ir, LoweringError, bindingFor, formatIr, lower, variableNames } from '../lang/ir.js';
-import { type TypedIr, formatTypedIr, outputKinds, typeProgram } from '../lang/typed.js';
+import { type TypedIr, checkAxisOperand, formatTypedIr, outputKinds, typeProgram } from '../lang/typed.js';
 import {
   ACCEPTED_VARIABLES,
   type ArrayCode,
@@ -460,8 +460,10 @@ export class CompiledExpressions {
   #prepare(where: string, vars: unknown, options: unknown, outOption: OutOption, chunked = true): Prepared {
     const opts = checkKnownOptions(where, options, EVALUATE_OPTIONS);
     const bound = this.bind(where, vars);
-    for (const axisReduction of this.#axisReductions) {
-      if (axisReduction) normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
+    for (const [k, axisReduction] of this.#axisReductions.entries()) {
+      if (!axisReduction) continue;
+      normalizeAxis(where, axisReduction.axis, bound.shape ?? [bound.n]);
+      checkAxisOperand(where, bound.typed.ir, k, `${axisReduction.reduction}(..., axis=${axisReduction.axis})`);
     }
     const settings = this.settings(where, opts, bound.n);
     const out = outOption(opts);

@@ -224,6 +224,20 @@ export function typeProgram(ir: Ir, inputKinds: readonly Kind[], float64Outputs:
   return { inputs: ir.inputs, values: b.values, outputs };
 }
 
+/**
+ * A TypeError when output `k`, reduced along an axis by `what`, is an int64 value: axis reductions accumulate in
+ * float64 (typeProgram's float64Outputs), which would round int64 values past 2**53 without a word.
+ */
+export function checkAxisOperand(where: string, ir: TypedIr, k: number, what: string): void {
+  const value = ir.values[ir.outputs[k].value];
+  if (value.kind === 'op' && OPS[value.op].name === 'cast' && ir.values[value.args[0]].type === 'int64') {
+    throw new TypeError(
+      `${where}: the operand of ${what} must be a float, int32 or bool value (axis= reductions compute in float64), ` +
+        'got int64',
+    );
+  }
+}
+
 /** The kind of each output's values (an elementwise result's array type, a reduction's operand kind). */
 export function outputKinds(ir: TypedIr): Kind[] {
   return ir.outputs.map((out) => ir.values[out.value].type);

@@ -31,7 +31,7 @@ import {
   sizeOf,
 } from '../lang/ndarray.js';
 import { parse } from '../lang/parser.js';
-import { type TypedIr, typeProgram } from '../lang/typed.js';
+import { type TypedIr, checkAxisOperand, typeProgram } from '../lang/typed.js';
 import {
   type ElementArray,
   INT64_MAX,
@@ -244,6 +244,8 @@ function typedFor(where: string, parsed: Parsed, lowered: { ir: Ir; key: string 
     }
     parsed.typed.set(key, typed);
   }
+  const axis = parsed.axisReduction;
+  if (axis) checkAxisOperand(where, typed, 0, `${axis.reduction}(..., axis=${axis.axis})`);
   return typed;
 }
 

@@ -5,8 +5,10 @@
 // racy scenarios loop inside the child. The children inherit HOTPATH_BACKEND, so the same
 // assertions run on both backends.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { opencl } from 'hotpath';
 import { repoRoot } from './helpers';
 
@@ -68,6 +70,35 @@ describe('issue 15: worker.terminate() with async native work in flight (item 4)
     // Time-bounded: a loaded machine may run fewer rounds, but never so few that the race goes untried.
     expect(Number(/^ok (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(10);
   });
+
+  // Found by the fuzzer in CI's ASan job (2026-11-30): OpenCL reads of a terminated worker completing while the
+  // process exits touched the staging cache and the live-environment table after their static destructors had run.
+  // Before the fix, 3 to 6 runs in 20 failed under ASan with the slow-exit shim (test/fixtures/safety/slow-exit.c);
+  // in the normal build the same writes into freed memory go unseen, so this guards the ASan job above all.
+  const shimDir = mkdtempSync(path.join(os.tmpdir(), 'hotpath-slow-exit-'));
+  afterAll(() => rmSync(shimDir, { recursive: true, force: true }));
+  const shim = path.join(shimDir, 'slow-exit.so');
+  const compiled =
+    spawnSync('cc', ['-shared', '-fPIC', '-o', shim, path.join(fixtures, 'slow-exit.c')], { encoding: 'utf8' })
+      .status === 0;
+  it.skipIf(!opencl.available() || !compiled || process.platform !== 'linux')(
+    "process exit while a terminated worker's OpenCL reads complete: no use after free (24 runs)",
+    () => {
+      const preload = [process.env.LD_PRELOAD, shim].filter(Boolean).join(' ');
+      const failures = [];
+      for (let run = 0; run < 24; run++) {
+        const r = spawnSync(process.execPath, [path.join(fixtures, 'exit-opencl.cjs')], {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { ...process.env, LD_PRELOAD: preload },
+        });
+        if (r.status !== 0 || !/^ok/.test(r.stdout) || /AddressSanitizer|runtime error:/.test(r.stderr)) {
+          failures.push({ run, status: r.status, signal: r.signal, stderr: r.stderr.slice(0, 1500) });
+        }
+      }
+      expect(failures).toEqual([]);
+    },
+  );
 });
 
 describe('issue 15: NaN scan over a SharedArrayBuffer another thread writes (item 5)', () => {

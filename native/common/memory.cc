@@ -61,20 +61,30 @@ void Release(void* data, size_t bytes) {
 
 namespace {
 
-std::mutex stagingMutex;
-std::vector<std::pair<size_t, void*>> stagingCache;  // (bytes, block), most recently given last
-size_t stagingCachedBytes = 0;
+struct StagingCache {
+  std::mutex mutex;
+  std::vector<std::pair<size_t, void*>> blocks;  // (bytes, block), most recently given last
+  size_t cachedBytes = 0;
+};
+
+// Never destroyed: an OpenCL driver thread gives a block back when a command completes, and that can happen while
+// the process exits, after static destructors have run (a worker terminated with reads in flight, issue 15's fuzzer).
+StagingCache& Staging() {
+  static auto* cache = new StagingCache();
+  return *cache;
+}
 
 }  // namespace
 
 void* TakeStaging(size_t bytes) {
   {
-    std::lock_guard<std::mutex> lock(stagingMutex);
-    for (size_t i = stagingCache.size(); i-- > 0;) {
-      if (stagingCache[i].first != bytes) continue;
-      void* data = stagingCache[i].second;
-      stagingCache.erase(stagingCache.begin() + static_cast<std::ptrdiff_t>(i));
-      stagingCachedBytes -= bytes;
+    StagingCache& cache = Staging();
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    for (size_t i = cache.blocks.size(); i-- > 0;) {
+      if (cache.blocks[i].first != bytes) continue;
+      void* data = cache.blocks[i].second;
+      cache.blocks.erase(cache.blocks.begin() + static_cast<std::ptrdiff_t>(i));
+      cache.cachedBytes -= bytes;
       UnpoisonCached(data, bytes);
       const int64_t signedBytes = static_cast<int64_t>(bytes);
       RaisePeak(liveBytes.fetch_add(signedBytes, std::memory_order_relaxed) + signedBytes);
@@ -86,18 +96,19 @@ void* TakeStaging(size_t bytes) {
 
 void GiveStaging(void* data, size_t bytes) {
   {
-    std::lock_guard<std::mutex> lock(stagingMutex);
+    StagingCache& cache = Staging();
+    std::lock_guard<std::mutex> lock(cache.mutex);
     if (bytes > 0 && bytes <= kStagingCacheBytes) {
       // Make room by dropping the oldest blocks: recent sizes are the ones likely to come back.
-      while (stagingCachedBytes + bytes > kStagingCacheBytes) {
-        UnpoisonCached(stagingCache.front().second, stagingCache.front().first);
-        std::free(stagingCache.front().second);
-        stagingCachedBytes -= stagingCache.front().first;
-        stagingCache.erase(stagingCache.begin());
+      while (cache.cachedBytes + bytes > kStagingCacheBytes) {
+        UnpoisonCached(cache.blocks.front().second, cache.blocks.front().first);
+        std::free(cache.blocks.front().second);
+        cache.cachedBytes -= cache.blocks.front().first;
+        cache.blocks.erase(cache.blocks.begin());
       }
       PoisonCached(data, bytes);
-      stagingCache.emplace_back(bytes, data);
-      stagingCachedBytes += bytes;
+      cache.blocks.emplace_back(bytes, data);
+      cache.cachedBytes += bytes;
       liveBytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
       return;
     }

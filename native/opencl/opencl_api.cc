@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <type_traits>
 
 #include "../common/errors.h"
@@ -246,10 +245,9 @@ Loaded Load() {
 }
 
 const Loaded& LoadOnce() {
-  static std::once_flag once;
-  static Loaded loaded;
-  std::call_once(once, [] { loaded = Load(); });
-  return loaded;
+  // Never destroyed: driver threads call through the table from completion callbacks while the process exits.
+  static const auto* loaded = new Loaded(Load());
+  return *loaded;
 }
 
 }  // namespace

@@ -11,19 +11,30 @@
 namespace hotpath::opencl {
 namespace {
 
-std::mutex liveEnvsMutex;
-std::unordered_map<napi_env, uint64_t> liveEnvs;  // env -> generation (addresses can be reused)
-uint64_t nextGeneration = 1;
+struct LiveEnvs {
+  std::mutex mutex;
+  std::unordered_map<napi_env, uint64_t> generations;  // env -> generation (addresses can be reused)
+  uint64_t nextGeneration = 1;
+};
+
+// Never destroyed: driver threads complete commands (and look their environment up here) while the process
+// exits, after static destructors have run.
+LiveEnvs& Envs() {
+  static auto* envs = new LiveEnvs();
+  return *envs;
+}
 
 void MarkEnvDead(void* env) {
-  std::lock_guard<std::mutex> lock(liveEnvsMutex);
-  liveEnvs.erase(static_cast<napi_env>(env));
+  LiveEnvs& envs = Envs();
+  std::lock_guard<std::mutex> lock(envs.mutex);
+  envs.generations.erase(static_cast<napi_env>(env));
 }
 
 uint64_t Generation(napi_env env) {
-  std::lock_guard<std::mutex> lock(liveEnvsMutex);
-  auto found = liveEnvs.find(env);
-  return found == liveEnvs.end() ? 0 : found->second;
+  LiveEnvs& envs = Envs();
+  std::lock_guard<std::mutex> lock(envs.mutex);
+  auto found = envs.generations.find(env);
+  return found == envs.generations.end() ? 0 : found->second;
 }
 
 // The environment is gone: no reference can be released in it, nothing settled. The command has
@@ -39,9 +50,12 @@ void DropAfterTeardown(Completion* completion) {
 void CL_CALLBACK OnEventComplete(cl_event, cl_int status, void* data) {
   auto* completion = static_cast<Completion*>(data);
   completion->status = status;
-  std::lock_guard<std::mutex> lock(liveEnvsMutex);
-  auto found = liveEnvs.find(completion->env);
-  if (found == liveEnvs.end() || found->second != completion->generation) return DropAfterTeardown(completion);
+  LiveEnvs& envs = Envs();
+  std::lock_guard<std::mutex> lock(envs.mutex);
+  auto found = envs.generations.find(completion->env);
+  if (found == envs.generations.end() || found->second != completion->generation) {
+    return DropAfterTeardown(completion);
+  }
   CompletionCall call = completion->call;
   if (call.BlockingCall(completion) != napi_ok) {
     call.Release();
@@ -54,8 +68,9 @@ void CL_CALLBACK OnEventComplete(cl_event, cl_int status, void* data) {
 
 void MarkEnvAlive(napi_env env) {
   {
-    std::lock_guard<std::mutex> lock(liveEnvsMutex);
-    liveEnvs[env] = nextGeneration++;
+    LiveEnvs& envs = Envs();
+    std::lock_guard<std::mutex> lock(envs.mutex);
+    envs.generations[env] = envs.nextGeneration++;
   }
   napi_add_env_cleanup_hook(env, MarkEnvDead, env);
 }

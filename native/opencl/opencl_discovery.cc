@@ -11,7 +11,8 @@ namespace hotpath::opencl {
 const Discovery& Discover() {
   static std::mutex mutex;
   static bool done = false;
-  static Discovery discovery;
+  // Never destroyed: completion callbacks on driver threads release events through it while the process exits.
+  static auto& discovery = *new Discovery();
   std::lock_guard<std::mutex> lock(mutex);
   if (done) return discovery;
   done = true;

@@ -24,14 +24,7 @@ import { caseSubject, SUBJECTS } from './cases.mjs';
  * OPEN, but do not fail the run. Remove an entry once its fix is on main: the run says so when a listed subject ran
  * without failing. Every entry names the defect and the reproducer that shows it.
  */
-export const KNOWN_OPEN = new Map([
-  [
-    'scenario/terminate worker in opencl read',
-    'heap-use-after-free on an OpenCL completion thread when a worker is terminated during buffer.read, seen twice ' +
-      'in one ASan run on a loaded 2-core machine (CI, 2026-11-30), not reproduced in 40 reruns: ' +
-      'npm run fuzz -- --seed 15 --case scenario:14 on the ASan build (.ci/asan.sh)',
-  ],
-]);
+export const KNOWN_OPEN = new Map();
 
 /** Batch sizes: API and buffer cases are quick and share a child; each scenario gets a fresh process. */
 const BATCH = { api: 40, buffers: 40, scenario: 1 };

@@ -351,6 +351,27 @@ suite.runIf(backend === 'native')('CountMinSketch: string batches hash each key 
     expect(native.toBuffer().equals(oneByOne.toBuffer())).toBe(true);
     expect(native.estimateMany(['a\uFFFD', '\uFFFDb'])).toEqual(Float64Array.of(1, 1));
   });
+
+  // Each batch of strings is read one of two ways (V8's UTF-8 of the joined batch, or its UTF-16 units encoded key
+  // by key), chosen by what the thread's previous batch needed: batches of every shape in every order, each once
+  // after an ASCII batch and once after a non-ASCII one, must hash as the pure-TS twin does.
+  it('batches of ASCII, non-ASCII, 4-byte and split-pair keys in any order hash the same on both read paths', () => {
+    const r = rng(43);
+    const batch = 8192; // keys per native call (src/countmin/native.ts BATCH_KEYS)
+    const shapes: (() => string)[] = [
+      () => `key-${Math.floor(r() * 5000)}`,
+      () => `ключ-${Math.floor(r() * 5000)}`,
+      () => `${Math.floor(r() * 99)}\u{1F600}é`,
+      () => ['\uD83D', '\uDE00', 'x', ''][Math.floor(r() * 4)] + ['\uD83D', '\uDE00', 'y'][Math.floor(r() * 3)],
+    ];
+    const order = [0, 1, 0, 2, 1, 3, 0, 3, 1, 2, 2, 0, 1, 1, 3, 3, 2];
+    const keys = order.flatMap((shape) => Array.from({ length: batch }, shapes[shape]));
+    const make = (be: 'native' | 'js') => CountMinSketch.withDimensions(1009, 4, { backend: be, seed: 9 });
+    const native = make('native').updateMany(keys);
+    const js = make('js').updateMany(keys);
+    expect(native.toBuffer().equals(js.toBuffer())).toBe(true);
+    expect(native.estimateMany(keys.slice(0, 3 * batch))).toEqual(js.estimateMany(keys.slice(0, 3 * batch)));
+  });
 });
 
 suite.runIf(backend === 'native')('count-min addon functions validate before touching memory', () => {

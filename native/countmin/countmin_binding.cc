@@ -66,8 +66,11 @@ Sketch RequireSketch(const Napi::Value& countersValue, const Napi::Value& shapeV
 }
 
 // The keys of one batch as UTF-8 bytes plus byte offsets. Bytes arrive as they are. A string (many keys joined,
-// with UTF-16 offsets: the cheap way to pass strings across N-API) comes out as UTF-8 in one V8 call (unpaired
-// surrogates as U+FFFD); its UTF-16 offsets are then mapped onto the UTF-8 bytes, so hashing reads plain bytes.
+// with UTF-16 offsets: the cheap way to pass strings across N-API) becomes UTF-8 one of two ways, both giving the
+// same bytes (unpaired surrogates as U+FFFD, each key encoded alone): V8 writes it as UTF-8 in one call, which for
+// ASCII (the common case) is a copy whose UTF-16 offsets are byte offsets; or V8 copies its UTF-16 units and each
+// key is encoded here, offsets as it goes, which for non-ASCII costs half of V8's UTF-8 write plus mapping the
+// offsets back. Batches of one stream are alike, so each thread starts with the way its last batch needed.
 class KeyBatch {
  public:
   KeyBatch(const Napi::Value& keys, const Napi::Value& offsetsValue) {
@@ -84,41 +87,11 @@ class KeyBatch {
       offsets_ = offsets.data;
       return;
     }
-    size_t units = 0;
-    napi_env env = keys.Env();
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
-    if (offsets.data[count_] > units) throw RangeError("offsets run past the end of keys");
-    // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL.
-    char* utf8 = Scratch(units * 3 + 1);
-    size_t written = 0;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written));
-    if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-    bytes_ = reinterpret_cast<const uint8_t*>(utf8);
-    // Every unit takes at least one byte, exactly one when it is ASCII: as many bytes as units means all ASCII (the
-    // common case), whose UTF-16 offsets are byte offsets.
-    if (written == units) {
-      offsets_ = offsets.data;
-      return;
+    if (preferUtf16) {
+      ReadUtf16(keys, offsets.data);
+    } else {
+      ReadUtf8(keys, offsets.data);
     }
-    utf8Offsets_.resize(count_ + 1);
-    if (MapOffsets(bytes_, written, offsets.data, count_ + 1, utf8Offsets_.data())) {
-      offsets_ = utf8Offsets_.data();
-      return;
-    }
-    // A key boundary splits a surrogate pair (a key ending in a high surrogate, the next starting with a low
-    // one): each key must encode alone, its half of the pair as U+FFFD. Rare; converted key by key.
-    std::vector<char16_t> u16(units + 1);
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16.data(), units + 1, &units));
-    separate_.clear();
-    separate_.reserve(units + units / 2);
-    utf8Offsets_[0] = 0;
-    for (size_t i = 0; i < count_; ++i) {
-      AppendUtf8(u16.data() + offsets.data[i], offsets.data[i + 1] - offsets.data[i], separate_);
-      if (separate_.size() > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-      utf8Offsets_[i + 1] = static_cast<uint32_t>(separate_.size());
-    }
-    bytes_ = reinterpret_cast<const uint8_t*>(separate_.data());
-    offsets_ = utf8Offsets_.data();
   }
 
   size_t size() const { return count_; }
@@ -126,6 +99,59 @@ class KeyBatch {
   Keys keys() const { return Keys{bytes_, offsets_, count_}; }
 
  private:
+  // V8's UTF-8 of the whole batch, its offsets mapped onto the bytes when it is not ASCII (then the next batch goes
+  // through ReadUtf16).
+  void ReadUtf8(const Napi::Value& keys, const uint32_t* offsets) {
+    size_t units = 0;
+    napi_env env = keys.Env();
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
+    if (offsets[count_] > units) throw RangeError("offsets run past the end of keys");
+    // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL.
+    char* utf8 = Scratch(units * 3 + 1);
+    size_t written = 0;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written));
+    if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
+    bytes_ = reinterpret_cast<const uint8_t*>(utf8);
+    // Every unit takes at least one byte, exactly one when it is ASCII: as many bytes as units means all ASCII.
+    if (written == units) {
+      offsets_ = offsets;
+      return;
+    }
+    preferUtf16 = true;
+    utf8Offsets_.resize(count_ + 1);
+    if (MapOffsets(bytes_, written, offsets, count_ + 1, utf8Offsets_.data())) {
+      offsets_ = utf8Offsets_.data();
+      return;
+    }
+    // A key ending in a high surrogate and the next starting with the low one: each half must encode alone, as
+    // U+FFFD, which only the key-by-key encoding does.
+    ReadUtf16(keys, offsets);
+  }
+
+  // The batch's UTF-16 units, each key encoded to UTF-8 here. An all-ASCII batch sends the next one back to ReadUtf8.
+  void ReadUtf16(const Napi::Value& keys, const uint32_t* offsets) {
+    size_t units = 0;
+    napi_env env = keys.Env();
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
+    if (offsets[count_] > units) throw RangeError("offsets run past the end of keys");
+    // One block: the units (and V8's NUL) first, 2-byte aligned, then room for 3 bytes of UTF-8 per unit.
+    char* block = Scratch((units + 1) * 2 + units * 3);
+    auto* u16 = reinterpret_cast<char16_t*>(block);
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16, units + 1, &units));
+    auto* utf8 = reinterpret_cast<uint8_t*>(block + (units + 1) * 2);
+    utf8Offsets_.resize(count_ + 1);
+    size_t written = 0;
+    utf8Offsets_[0] = 0;
+    for (size_t i = 0; i < count_; ++i) {
+      written += EncodeUtf8(u16 + offsets[i], offsets[i + 1] - offsets[i], utf8 + written);
+      if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
+      utf8Offsets_[i + 1] = static_cast<uint32_t>(written);
+    }
+    bytes_ = utf8;
+    offsets_ = utf8Offsets_.data();
+    if (written == offsets[count_]) preferUtf16 = false;
+  }
+
   // Room for `size` bytes: a buffer kept per thread and reused by the next batch (no allocation and page faults per
   // call), or for a batch larger than kKeep bytes one of its own. One KeyBatch lives at a time on a thread: the
   // bindings that make one never call back into JavaScript.
@@ -174,13 +200,17 @@ class KeyBatch {
     return true;
   }
 
+  // How this thread's last batch of strings needed to be read.
+  static thread_local bool preferUtf16;
+
   size_t count_ = 0;
   const uint8_t* bytes_ = nullptr;
   const uint32_t* offsets_ = nullptr;
   std::unique_ptr<char[]> owned_;
-  std::string separate_;
   std::vector<uint32_t> utf8Offsets_;
 };
+
+thread_local bool KeyBatch::preferUtf16 = false;
 
 Span<double> OptionalFloat64(const Napi::Value& value, size_t expected, const char* argName) {
   if (value.IsNull() || value.IsUndefined()) return {};

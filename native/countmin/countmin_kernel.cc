@@ -547,40 +547,37 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
   return keys;
 }
 
-void AppendUtf8(const char16_t* units, size_t length, std::string& out) {
+size_t EncodeUtf8(const char16_t* units, size_t length, uint8_t* out) {
+  uint8_t* const start = out;
   size_t i = 0;
   while (i < length) {
-    // Copy a run of ASCII in one resize: the common case for keys.
-    size_t run = i;
-    while (run < length && units[run] < 0x80) ++run;
-    if (run > i) {
-      const size_t at = out.size();
-      out.resize(at + (run - i));
-      for (size_t j = i; j < run; ++j) out[at + j - i] = static_cast<char>(units[j]);
-      i = run;
-      if (i == length) break;
-    }
     uint32_t cp = units[i++];
+    if (cp < 0x800) {
+      // One or two bytes without a branch on which: ASCII digits between letters of a script would mispredict it.
+      const bool ascii = cp < 0x80;
+      out[0] = static_cast<uint8_t>(ascii ? cp : 0xC0 | (cp >> 6));
+      out[1] = static_cast<uint8_t>(0x80 | (cp & 0x3F));  // overwritten by what follows when ASCII (room: 3 per unit)
+      out += 2 - static_cast<size_t>(ascii);
+      continue;
+    }
     if (cp >= 0xD800 && cp <= 0xDFFF) {
       const bool pairs = cp <= 0xDBFF && i < length && units[i] >= 0xDC00 && units[i] <= 0xDFFF;
-      if (pairs) {
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (units[i++] - 0xDC00);
-      } else {
-        cp = 0xFFFD;
-      }
+      cp = pairs ? 0x10000 + ((cp - 0xD800) << 10) + (units[i++] - 0xDC00) : 0xFFFD;
     }
-    if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    if (cp < 0x10000) {
+      out[0] = static_cast<uint8_t>(0xE0 | (cp >> 12));
+      out[1] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+      out[2] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      out += 3;
     } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out[0] = static_cast<uint8_t>(0xF0 | (cp >> 18));
+      out[1] = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
+      out[2] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+      out[3] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      out += 4;
     }
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
+  return static_cast<size_t>(out - start);
 }
 
 template uint32_t Update<uint32_t>(uint32_t*, const Shape&, uint64_t, int64_t);

@@ -5,7 +5,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace hotpath::countmin {
@@ -93,8 +92,8 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
                                const LineFormat& format, uint64_t threshold, size_t limit,
                                std::vector<LineCandidate>& out);
 
-// Appends the UTF-8 form of UTF-16 code units to out, replacing each unpaired surrogate with
-// U+FFFD exactly as TextEncoder and Buffer.from do.
-void AppendUtf8(const char16_t* units, size_t length, std::string& out);
+// Writes the UTF-8 form of UTF-16 code units to out (room for 3 bytes per unit) and returns the bytes written,
+// replacing each unpaired surrogate with U+FFFD exactly as TextEncoder and Buffer.from do.
+size_t EncodeUtf8(const char16_t* units, size_t length, uint8_t* out);
 
 }  // namespace hotpath::countmin

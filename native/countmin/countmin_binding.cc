@@ -139,14 +139,10 @@ class KeyBatch {
     auto* u16 = reinterpret_cast<char16_t*>(block);
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16, units + 1, &units));
     auto* utf8 = reinterpret_cast<uint8_t*>(block + (units + 1) * 2);
+    // 3 bytes a unit at most: a batch under 4 GiB of UTF-8 needs no check per key.
+    if (units * 3 > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
     utf8Offsets_.resize(count_ + 1);
-    size_t written = 0;
-    utf8Offsets_[0] = 0;
-    for (size_t i = 0; i < count_; ++i) {
-      written += EncodeUtf8(u16 + offsets[i], offsets[i + 1] - offsets[i], utf8 + written);
-      if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-      utf8Offsets_[i + 1] = static_cast<uint32_t>(written);
-    }
+    const size_t written = EncodeKeysUtf8(u16, offsets, count_, utf8, utf8Offsets_.data());
     bytes_ = utf8;
     offsets_ = utf8Offsets_.data();
     if (written == offsets[count_]) preferUtf16 = false;

@@ -547,35 +547,69 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
   return keys;
 }
 
-size_t EncodeUtf8(const char16_t* units, size_t length, uint8_t* out) {
+namespace {
+
+// One unit below U+0800 as its 1 or 2 UTF-8 bytes in the low bytes of the result; *bytes gets how many.
+inline uint32_t EncodeBelow800(uint32_t unit, uint32_t* bytes) {
+  const bool ascii = unit < 0x80;
+  *bytes = 2 - static_cast<uint32_t>(ascii);
+  return ascii ? unit : (0xC0 | (unit >> 6)) | ((0x80 | (unit & 0x3F)) << 8);
+}
+
+// The code point starting at units[i] (a surrogate pair within [i, end) as one, an unpaired half as U+FFFD),
+// written as UTF-8; advances i and out.
+inline void EncodeCodePoint(const char16_t* units, size_t& i, size_t end, uint8_t*& out) {
+  uint32_t cp = units[i++];
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    const bool pairs = cp <= 0xDBFF && i < end && units[i] >= 0xDC00 && units[i] <= 0xDFFF;
+    cp = pairs ? 0x10000 + ((cp - 0xD800) << 10) + (units[i++] - 0xDC00) : 0xFFFD;
+  }
+  if (cp < 0x800) {
+    uint32_t bytes;
+    const uint32_t encoded = EncodeBelow800(cp, &bytes);
+    out[0] = static_cast<uint8_t>(encoded);
+    out[1] = static_cast<uint8_t>(encoded >> 8);
+    out += bytes;
+  } else if (cp < 0x10000) {
+    out[0] = static_cast<uint8_t>(0xE0 | (cp >> 12));
+    out[1] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+    out += 3;
+  } else {
+    out[0] = static_cast<uint8_t>(0xF0 | (cp >> 18));
+    out[1] = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+    out += 4;
+  }
+}
+
+}  // namespace
+
+size_t EncodeKeysUtf8(const char16_t* units, const uint32_t* offsets, size_t count, uint8_t* out,
+                      uint32_t* byteOffsets) {
   uint8_t* const start = out;
-  size_t i = 0;
-  while (i < length) {
-    uint32_t cp = units[i++];
-    if (cp < 0x800) {
-      // One or two bytes without a branch on which: ASCII digits between letters of a script would mispredict it.
-      const bool ascii = cp < 0x80;
-      out[0] = static_cast<uint8_t>(ascii ? cp : 0xC0 | (cp >> 6));
-      out[1] = static_cast<uint8_t>(0x80 | (cp & 0x3F));  // overwritten by what follows when ASCII (room: 3 per unit)
-      out += 2 - static_cast<size_t>(ascii);
-      continue;
+  byteOffsets[0] = 0;
+  for (size_t k = 0; k < count; ++k) {
+    size_t i = offsets[k];
+    const size_t end = offsets[k + 1];
+    // Two units at a time while both are below U+0800 (ASCII, Latin, Greek, Cyrillic, Hebrew, Arabic...): their 2 to
+    // 4 bytes go out in one 4-byte store, without a branch on ASCII or not (digits between letters would mispredict
+    // it). The store may run 2 bytes past them, within the 3 bytes per unit out has, and is overwritten next.
+    while (end - i >= 2) {
+      const uint32_t a = units[i], b = units[i + 1];
+      if ((a | b) >= 0x800) {
+        EncodeCodePoint(units, i, end, out);
+        continue;
+      }
+      uint32_t aBytes, bBytes;
+      const uint32_t encoded = EncodeBelow800(a, &aBytes) | (EncodeBelow800(b, &bBytes) << (8 * aBytes));
+      std::memcpy(out, &encoded, 4);  // little-endian: the first unit's bytes first
+      out += aBytes + bBytes;
+      i += 2;
     }
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-      const bool pairs = cp <= 0xDBFF && i < length && units[i] >= 0xDC00 && units[i] <= 0xDFFF;
-      cp = pairs ? 0x10000 + ((cp - 0xD800) << 10) + (units[i++] - 0xDC00) : 0xFFFD;
-    }
-    if (cp < 0x10000) {
-      out[0] = static_cast<uint8_t>(0xE0 | (cp >> 12));
-      out[1] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
-      out[2] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
-      out += 3;
-    } else {
-      out[0] = static_cast<uint8_t>(0xF0 | (cp >> 18));
-      out[1] = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
-      out[2] = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
-      out[3] = static_cast<uint8_t>(0x80 | (cp & 0x3F));
-      out += 4;
-    }
+    if (i < end) EncodeCodePoint(units, i, end, out);
+    byteOffsets[k + 1] = static_cast<uint32_t>(out - start);
   }
   return static_cast<size_t>(out - start);
 }

@@ -92,8 +92,11 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
                                const LineFormat& format, uint64_t threshold, size_t limit,
                                std::vector<LineCandidate>& out);
 
-// Writes the UTF-8 form of UTF-16 code units to out (room for 3 bytes per unit) and returns the bytes written,
-// replacing each unpaired surrogate with U+FFFD exactly as TextEncoder and Buffer.from do.
-size_t EncodeUtf8(const char16_t* units, size_t length, uint8_t* out);
+// The UTF-8 of `count` keys given as UTF-16: key k is units[offsets[k], offsets[k + 1]), encoded alone, each unpaired
+// surrogate as U+FFFD exactly as TextEncoder and Buffer.from do (a pair split between two keys is two of them). out
+// has room for 3 bytes per unit; byteOffsets[0..count] receives where each key starts and the last ends. Returns
+// the bytes written.
+size_t EncodeKeysUtf8(const char16_t* units, const uint32_t* offsets, size_t count, uint8_t* out,
+                      uint32_t* byteOffsets);
 
 }  // namespace hotpath::countmin

@@ -363,8 +363,10 @@ suite.runIf(backend === 'native')('CountMinSketch: string batches hash each key 
       () => `ключ-${Math.floor(r() * 5000)}`,
       () => `${Math.floor(r() * 99)}\u{1F600}é`,
       () => ['\uD83D', '\uDE00', 'x', ''][Math.floor(r() * 4)] + ['\uD83D', '\uDE00', 'y'][Math.floor(r() * 3)],
+      // Every unit below U+0800 (encoded 8 units at a time on x86): ASCII, 2-byte letters and U+07FF, any length.
+      () => Array.from({ length: Math.floor(r() * 21) }, () => 'aZ9-éßжЯΩ\u0080\u07FF'[Math.floor(r() * 11)]).join(''),
     ];
-    const order = [0, 1, 0, 2, 1, 3, 0, 3, 1, 2, 2, 0, 1, 1, 3, 3, 2];
+    const order = [0, 1, 0, 2, 1, 3, 0, 3, 1, 2, 2, 0, 1, 1, 3, 3, 2, 4, 0, 4, 1, 4, 4, 2, 4, 3, 4];
     const keys = order.flatMap((shape) => Array.from({ length: batch }, shapes[shape]));
     const make = (be: 'native' | 'js') => CountMinSketch.withDimensions(1009, 4, { backend: be, seed: 9 });
     const native = make('native').updateMany(keys);

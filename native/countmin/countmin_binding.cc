@@ -134,18 +134,22 @@ class KeyBatch {
     napi_env env = keys.Env();
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
     if (offsets[count_] > units) throw RangeError("offsets run past the end of keys");
-    // One block: the units (and V8's NUL) first, 2-byte aligned, then room for 3 bytes of UTF-8 per unit.
-    char* block = Scratch((units + 1) * 2 + units * 3);
+    // One block: the units (and V8's NUL), the encoder's scratch (4-byte aligned), then room for 3 bytes of UTF-8
+    // per unit and the 16-byte store past the last.
+    const size_t unitBytes = ((units + 1) * 2 + 3) & ~size_t{3};
+    const size_t scratchBytes = (units / 4 + 4) * 4;
+    char* block = Scratch(unitBytes + scratchBytes + units * 3 + 16);
     auto* u16 = reinterpret_cast<char16_t*>(block);
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16, units + 1, &units));
-    auto* utf8 = reinterpret_cast<uint8_t*>(block + (units + 1) * 2);
+    auto* scratch = reinterpret_cast<uint32_t*>(block + unitBytes);
+    auto* utf8 = reinterpret_cast<uint8_t*>(block + unitBytes + scratchBytes);
     // 3 bytes a unit at most: a batch under 4 GiB of UTF-8 needs no check per key.
     if (units * 3 > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
     utf8Offsets_.resize(count_ + 1);
-    const size_t written = EncodeKeysUtf8(u16, offsets, count_, utf8, utf8Offsets_.data());
+    const size_t written = EncodeKeysUtf8(u16, offsets, count_, utf8, utf8Offsets_.data(), scratch);
     bytes_ = utf8;
     offsets_ = utf8Offsets_.data();
-    if (written == offsets[count_]) preferUtf16 = false;
+    if (written == offsets[count_] - offsets[0]) preferUtf16 = false;
   }
 
   // Room for `size` bytes: a buffer kept per thread and reused by the next batch (no allocation and page faults per

@@ -14,6 +14,11 @@
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
 #endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define HOTPATH_ENCODE_SSSE3 1
+#include <cpuid.h>
+#include <tmmintrin.h>
+#endif
 
 #include "../common/thread_pool.h"
 
@@ -584,10 +589,88 @@ inline void EncodeCodePoint(const char16_t* units, size_t& i, size_t end, uint8_
   }
 }
 
+#if HOTPATH_ENCODE_SSSE3
+// Shuffles that keep, of 8 units encoded as [lead, continuation] byte pairs, the lead byte of each and the
+// continuation of the non-ASCII ones: index bit j set when unit j is ASCII.
+struct CompactShuffles {
+  alignas(16) uint8_t masks[256][16];
+  CompactShuffles() {
+    for (int bits = 0; bits < 256; ++bits) {
+      int n = 0;
+      for (int j = 0; j < 8; ++j) {
+        masks[bits][n++] = static_cast<uint8_t>(2 * j);
+        if (((bits >> j) & 1) == 0) masks[bits][n++] = static_cast<uint8_t>(2 * j + 1);
+      }
+      while (n < 16) masks[bits][n++] = 0x80;  // a zero byte, past the block's bytes
+    }
+  }
+};
+
+// Eight units a step while every unit of the batch is below U+0800 (ASCII, Latin, Greek, Cyrillic, Armenian, Hebrew,
+// Arabic...): each becomes a [lead, continuation] pair and one shuffle drops the continuation of the ASCII ones. Keys
+// are a few units long, and branching per key or per unit on lengths and scripts mispredicted about once a key,
+// which cost more than the encoding. Block b's bytes start at starts[b] and bits[b] marks its ASCII units, so a
+// key boundary's byte offset follows from its unit index. The last partial block is padded with NULs. False when a
+// unit is U+0800 or above (surrogates included: those batches go key by key); out then holds nothing usable.
+__attribute__((target("ssse3"))) bool EncodeBelow800Ssse3(const char16_t* units, size_t length, uint8_t* out,
+                                                            uint32_t* starts, uint8_t* bits) {
+  static const CompactShuffles shuffles;
+  const __m128i zero = _mm_setzero_si128();
+  uint32_t at = 0;
+  for (size_t i = 0, block = 0; i < length; i += 8, ++block) {
+    __m128i v;
+    if (length - i >= 8) {
+      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(units + i));
+    } else {
+      char16_t tail[8] = {};
+      std::memcpy(tail, units + i, (length - i) * sizeof(char16_t));
+      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
+    }
+    const __m128i below800 = _mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16(static_cast<short>(0xF800))), zero);
+    if (_mm_movemask_epi8(below800) != 0xFFFF) return false;
+    const __m128i ascii = _mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16(static_cast<short>(0xFF80))), zero);
+    const __m128i lead2 = _mm_or_si128(_mm_srli_epi16(v, 6), _mm_set1_epi16(0xC0));
+    const __m128i lead = _mm_or_si128(_mm_and_si128(ascii, v), _mm_andnot_si128(ascii, lead2));
+    const __m128i cont = _mm_or_si128(_mm_and_si128(v, _mm_set1_epi16(0x3F)), _mm_set1_epi16(0x80));
+    const __m128i pairs = _mm_or_si128(lead, _mm_slli_epi16(cont, 8));
+    const int asciiBits = _mm_movemask_epi8(_mm_packs_epi16(ascii, zero)) & 0xFF;
+    const __m128i shuffle = _mm_load_si128(reinterpret_cast<const __m128i*>(shuffles.masks[asciiBits]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + at), _mm_shuffle_epi8(pairs, shuffle));
+    starts[block] = at;
+    bits[block] = static_cast<uint8_t>(asciiBits);
+    at += 16 - static_cast<uint32_t>(__builtin_popcount(static_cast<unsigned>(asciiBits)));
+  }
+  starts[(length + 7) / 8] = at;
+  bits[(length + 7) / 8] = 0;
+  return true;
+}
+
+bool HasSsse3() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_SSSE3) != 0;
+}
+#endif
+
 }  // namespace
 
 size_t EncodeKeysUtf8(const char16_t* units, const uint32_t* offsets, size_t count, uint8_t* out,
-                      uint32_t* byteOffsets) {
+                      uint32_t* byteOffsets, uint32_t* scratch) {
+#if HOTPATH_ENCODE_SSSE3
+  static const bool ssse3 = HasSsse3();
+  const size_t length = offsets[count];
+  uint32_t* starts = scratch;
+  auto* bits = reinterpret_cast<uint8_t*>(scratch + length / 8 + 2);
+  if (ssse3 && EncodeBelow800Ssse3(units, length, out, starts, bits)) {
+    for (size_t k = 0; k <= count; ++k) {
+      const uint32_t unit = offsets[k], block = unit / 8, lane = unit % 8;
+      const auto asciiBefore = static_cast<uint32_t>(__builtin_popcount(bits[block] & ((1u << lane) - 1)));
+      byteOffsets[k] = starts[block] + 2 * lane - asciiBefore;
+    }
+    return byteOffsets[count] - byteOffsets[0];
+  }
+#else
+  (void)scratch;
+#endif
   uint8_t* const start = out;
   byteOffsets[0] = 0;
   for (size_t k = 0; k < count; ++k) {
@@ -603,7 +686,8 @@ size_t EncodeKeysUtf8(const char16_t* units, const uint32_t* offsets, size_t cou
         continue;
       }
       uint32_t aBytes, bBytes;
-      const uint32_t encoded = EncodeBelow800(a, &aBytes) | (EncodeBelow800(b, &bBytes) << (8 * aBytes));
+      const uint32_t first = EncodeBelow800(a, &aBytes);  // before the shift that reads aBytes
+      const uint32_t encoded = first | (EncodeBelow800(b, &bBytes) << (8 * aBytes));
       std::memcpy(out, &encoded, 4);  // little-endian: the first unit's bytes first
       out += aBytes + bBytes;
       i += 2;

@@ -94,9 +94,9 @@ uint64_t UpdateLinesCandidates(Counter* counters, const Shape& shape, const uint
 
 // The UTF-8 of `count` keys given as UTF-16: key k is units[offsets[k], offsets[k + 1]), encoded alone, each unpaired
 // surrogate as U+FFFD exactly as TextEncoder and Buffer.from do (a pair split between two keys is two of them). out
-// has room for 3 bytes per unit; byteOffsets[0..count] receives where each key starts and the last ends. Returns
-// the bytes written.
+// has room for 3 bytes per unit plus 16; scratch room for offsets[count] / 4 + 4 values; byteOffsets[0..count]
+// receives where each key starts and the last ends. Returns the bytes of the keys.
 size_t EncodeKeysUtf8(const char16_t* units, const uint32_t* offsets, size_t count, uint8_t* out,
-                      uint32_t* byteOffsets);
+                      uint32_t* byteOffsets, uint32_t* scratch);
 
 }  // namespace hotpath::countmin

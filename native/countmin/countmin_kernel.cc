@@ -246,25 +246,15 @@ class SeparatorMask {
   uint8_t byte_;
 };
 
-// Calls batch(keys, n) for the non-empty keys of bytes[0, length) in order, up to kBatch at a time; returns how
-// many keys. Separators are found 64 bytes at a time as a bit mask (no call per key); the last partial block is
-// copied to a local buffer, so no read leaves [0, length).
-template <typename BatchFn>
-uint64_t ForEachKeyBatch(const uint8_t* bytes, size_t length, const LineFormat& format, BatchFn&& batch) {
+// Calls key(data, length) for each non-empty key of bytes[0, length) in order. Separators are found 64 bytes at a
+// time as a bit mask (no call per separator); the last partial block is copied to a local buffer, so no read leaves
+// [0, length).
+template <typename KeyFn>
+void ForEachKey(const uint8_t* bytes, size_t length, const LineFormat& format, KeyFn&& key) {
   const SeparatorMask separators(format.separator);
   const bool stripCR = format.stripCR && format.separator == '\n';
-  KeySpan keys[kBatch];
-  size_t pending = 0;
-  uint64_t total = 0;
   size_t start = 0;
-  const auto add = [&](size_t begin, size_t end) {
-    keys[pending++] = KeySpan{bytes + begin, end - begin};
-    if (pending == kBatch) {
-      batch(keys, pending);
-      total += pending;
-      pending = 0;
-    }
-  };
+  const auto add = [&](size_t begin, size_t end) { key(bytes + begin, end - begin); };
   // The key that ends at the separator at `at`.
   const auto split = [&](size_t at) {
     size_t end = at;
@@ -284,6 +274,23 @@ uint64_t ForEachKeyBatch(const uint8_t* bytes, size_t length, const LineFormat& 
     for (; mask != 0; mask &= mask - 1) split(block + LowestBit(mask));
   }
   if (start < length) add(start, length);
+}
+
+// Calls batch(keys, n) for the non-empty keys of bytes[0, length) in order, up to kBatch at a time; returns how
+// many keys.
+template <typename BatchFn>
+uint64_t ForEachKeyBatch(const uint8_t* bytes, size_t length, const LineFormat& format, BatchFn&& batch) {
+  KeySpan keys[kBatch];
+  size_t pending = 0;
+  uint64_t total = 0;
+  ForEachKey(bytes, length, format, [&](const uint8_t* data, size_t size) {
+    keys[pending++] = KeySpan{data, size};
+    if (pending == kBatch) {
+      batch(keys, pending);
+      total += pending;
+      pending = 0;
+    }
+  });
   if (pending > 0) batch(keys, pending);
   return total + pending;
 }
@@ -314,9 +321,12 @@ constexpr std::array<HashRunFn, sizeof...(kTails)> HashRuns(std::index_sequence<
 // as much as the hash. So the batch is hashed in runs of one length & 31 (the tail's shape), each by the HashRun
 // for that shape, with no branch on the length. The counting sort into runs keeps 4 interleaved tallies per
 // shape, so keys of one length do not chain every step through one counter in memory.
+// The hash of a key depends on its length & 31 for its branches: one HashRun per such tail shape.
+constexpr size_t kShapes = 32;
+constexpr std::array<HashRunFn, kShapes> kRuns = HashRuns(std::make_index_sequence<kShapes>());
+
 inline void HashBatch(const KeySpan* keys, size_t n, uint64_t seed, uint64_t* hashes) {
-  constexpr size_t kShapes = 32, kLanes = 4;
-  static constexpr std::array<HashRunFn, kShapes> kRuns = HashRuns(std::make_index_sequence<kShapes>());
+  constexpr size_t kLanes = 4;
   if (n == 0) return;
   size_t mixed = 0;
   for (size_t i = 1; i < n; ++i) mixed |= (keys[i].length ^ keys[0].length) & 31;
@@ -367,13 +377,31 @@ inline void IncrementBatch(Counter* counters, const Shape& shape, const uint64_t
 }
 
 // Counts the keys of bytes[0, size) into a plain sketch's counters (IncrementBatch's parameters); returns how many.
+// Each key goes straight into a queue for its tail shape, and a full queue is hashed by its HashRun (no branch on
+// the length) and counted: HashBatch's sort into runs, at a third of the per-key work here, is not needed when the
+// order of the updates does not matter, as in a plain sketch (adding 1, saturating or not, commutes).
 template <typename Counter, uint32_t kDepth, bool kSaturate>
 uint64_t CountKeys(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t size, const LineFormat& format) {
-  return ForEachKeyBatch(bytes, size, format, [&](const KeySpan* keys, size_t n) {
-    uint64_t hashes[kBatch];
-    HashBatch(keys, n, shape.seed, hashes);
-    IncrementBatch<Counter, kDepth, kSaturate>(counters, shape, hashes, n);
+  constexpr size_t kQueue = 32;
+  KeySpan queues[kShapes][kQueue];  // 16 KiB
+  uint8_t queued[kShapes] = {};
+  uint64_t hashes[kQueue];
+  uint64_t total = 0;
+  const auto count = [&](size_t tail) {
+    kRuns[tail](queues[tail], nullptr, 0, queued[tail], shape.seed, hashes);
+    IncrementBatch<Counter, kDepth, kSaturate>(counters, shape, hashes, queued[tail]);
+    total += queued[tail];
+    queued[tail] = 0;
+  };
+  ForEachKey(bytes, size, format, [&](const uint8_t* data, size_t length) {
+    const size_t tail = length & (kShapes - 1);
+    queues[tail][queued[tail]] = KeySpan{data, length};
+    if (++queued[tail] == kQueue) count(tail);
   });
+  for (size_t tail = 0; tail < kShapes; ++tail) {
+    if (queued[tail] > 0) count(tail);
+  }
+  return total;
 }
 
 // CountKeys with the depth as a constant for the usual depths (ln(1/delta) for delta from 0.37 down to 0.0004).

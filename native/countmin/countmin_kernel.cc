@@ -376,56 +376,42 @@ inline void IncrementBatch(Counter* counters, const Shape& shape, const uint64_t
   }
 }
 
-// Keys queued by their tail shape (length & 31); a full queue is hashed by its HashRun, with no branch on the length,
-// and its hashes handed to count(hashes, n). This replaces HashBatch's sort into runs (a third of the byte path's
-// work per key) where the order of the updates does not matter, as in a plain sketch: adding 1, saturating or not,
-// commutes.
-template <typename CountFn>
-class ShapeQueues {
- public:
-  ShapeQueues(uint64_t seed, CountFn& count) : seed_(seed), count_(count) {}
-
-  void Push(const uint8_t* data, size_t length) {
+// Counts keys queued by their tail shape (length & 31): forEachKey(push) calls push(data, length) for each key, a
+// full queue is hashed by its HashRun, with no branch on the length, and its hashes go to count(hashes, n); returns
+// how many keys. This replaces HashBatch's sort into runs (a third of the byte path's work per key) where the order
+// of the updates does not matter, as in a plain sketch: adding 1, saturating or not, commutes. The queues are locals
+// of this one function, not members, so the compiler keeps them apart from the counters the updates write.
+template <typename KeysFn, typename CountFn>
+uint64_t CountByShape(uint64_t seed, KeysFn&& forEachKey, CountFn&& count) {
+  constexpr size_t kQueue = 32;
+  KeySpan queues[kShapes][kQueue];  // 16 KiB
+  uint8_t queued[kShapes] = {};
+  uint64_t hashes[kQueue];
+  uint64_t total = 0;
+  const auto flush = [&](size_t tail) {
+    kRuns[tail](queues[tail], nullptr, 0, queued[tail], seed, hashes);
+    count(hashes, queued[tail]);
+    total += queued[tail];
+    queued[tail] = 0;
+  };
+  forEachKey([&](const uint8_t* data, size_t length) {
     const size_t tail = length & (kShapes - 1);
-    queues_[tail][queued_[tail]] = KeySpan{data, length};
-    if (++queued_[tail] == kQueue) Flush(tail);
+    queues[tail][queued[tail]] = KeySpan{data, length};
+    if (++queued[tail] == kQueue) flush(tail);
+  });
+  for (size_t tail = 0; tail < kShapes; ++tail) {
+    if (queued[tail] > 0) flush(tail);
   }
-
-  // Counts what is still queued; returns how many keys were pushed in all.
-  uint64_t Finish() {
-    for (size_t tail = 0; tail < kShapes; ++tail) {
-      if (queued_[tail] > 0) Flush(tail);
-    }
-    return total_;
-  }
-
- private:
-  static constexpr size_t kQueue = 32;
-
-  void Flush(size_t tail) {
-    uint64_t hashes[kQueue];
-    kRuns[tail](queues_[tail], nullptr, 0, queued_[tail], seed_, hashes);
-    count_(hashes, queued_[tail]);
-    total_ += queued_[tail];
-    queued_[tail] = 0;
-  }
-
-  uint64_t seed_;
-  CountFn& count_;
-  KeySpan queues_[kShapes][kQueue];  // 16 KiB
-  uint8_t queued_[kShapes] = {};
-  uint64_t total_ = 0;
-};
+  return total;
+}
 
 // Counts the keys of bytes[0, size) into a plain sketch's counters (IncrementBatch's parameters); returns how many.
 template <typename Counter, uint32_t kDepth, bool kSaturate>
 uint64_t CountKeys(Counter* counters, const Shape& shape, const uint8_t* bytes, size_t size, const LineFormat& format) {
-  auto count = [&](const uint64_t* hashes, size_t n) {
+  const auto forEachKey = [&](auto&& push) { ForEachKey(bytes, size, format, push); };
+  return CountByShape(shape.seed, forEachKey, [&](const uint64_t* hashes, size_t n) {
     IncrementBatch<Counter, kDepth, kSaturate>(counters, shape, hashes, n);
-  };
-  ShapeQueues<decltype(count)> queues(shape.seed, count);
-  ForEachKey(bytes, size, format, [&](const uint8_t* data, size_t length) { queues.Push(data, length); });
-  return queues.Finish();
+  });
 }
 
 // CountKeys with the depth as a constant for the usual depths (ln(1/delta) for delta from 0.37 down to 0.0004).
@@ -501,14 +487,12 @@ void ForEachSpanBatch(const Keys& keys, BatchFn&& batch) {
 template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
   if (counts == nullptr && estimates == nullptr && !shape.conservative) {
-    auto count = [&](const uint64_t* hashes, size_t n) {
-      IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
+    const auto forEachKey = [&](auto&& push) {
+      for (size_t i = 0; i < keys.count; ++i) push(keys.bytes + keys.offsets[i], keys.offsets[i + 1] - keys.offsets[i]);
     };
-    ShapeQueues<decltype(count)> queues(shape.seed, count);
-    for (size_t i = 0; i < keys.count; ++i) {
-      queues.Push(keys.bytes + keys.offsets[i], keys.offsets[i + 1] - keys.offsets[i]);
-    }
-    queues.Finish();
+    CountByShape(shape.seed, forEachKey, [&](const uint64_t* hashes, size_t n) {
+      IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
+    });
     return;
   }
   ForEachSpanBatch(keys, [&](size_t begin, const KeySpan* spans, size_t n) {

@@ -32,7 +32,7 @@ const noNative = backend === 'native' ? undefined : 'native addon not loaded';
 const perSecond = (ms) => `${((N / ms) * 1e-3).toFixed(1)} M keys/s`;
 
 const shapes = [
-  { name: 'short ASCII', prefix: 'key-' },
+  { name: 'short ASCII', prefix: 'user-id-' },
   { name: 'URL-sized', prefix: 'https://www.example.com/catalogue/products/category-7/item?sku=' },
   { name: 'short non-ASCII', prefix: 'ключ-' },
 ];

@@ -1,7 +1,7 @@
 // Count-min updates against an exact Map count, on keys as a stream parser produces them: every timed pass
 // gets freshly decoded key strings (built untimed, from the bytes of the stream), so neither the Map nor the
 // sketch profits from strings hashed or flattened by an earlier pass. 2e6 Zipf(1.1) keys over 1e5 distinct,
-// three key shapes: short ASCII (~10 bytes), URL-sized (~60 bytes) and short non-ASCII. Rows: the sketch's
+// four key shapes: short (~10 bytes) and URL-sized (~60 characters), each ASCII and non-ASCII. Rows: the sketch's
 // string path (updateMany), its byte path (updateLines: no string per key), TopK against an exact Map count
 // plus a top-k selection, and the npm bloom-filters CountMinSketch (timed on a prefix and scaled). Last,
 // `hotpath topk` end to end on a generated Zipf log (HOTPATH_BENCH_TOPK_MB, default 1024 MB), throughput and
@@ -35,6 +35,7 @@ const shapes = [
   { name: 'short ASCII', prefix: 'user-id-' },
   { name: 'URL-sized', prefix: 'https://www.example.com/catalogue/products/category-7/item?sku=' },
   { name: 'short non-ASCII', prefix: 'ключ-' },
+  { name: 'URL-sized non-ASCII', prefix: 'https://пример.рф/каталог/товары/категория-7/товар?артикул=' },
 ];
 
 /** The stream as bytes (newline-separated) and the byte offsets of each key. */

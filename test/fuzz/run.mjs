@@ -24,7 +24,15 @@ import { caseSubject, SUBJECTS } from './cases.mjs';
  * OPEN, but do not fail the run. Remove an entry once its fix is on main: the run says so when a listed subject ran
  * without failing. Every entry names the defect and the reproducer that shows it.
  */
-export const KNOWN_OPEN = new Map();
+export const KNOWN_OPEN = new Map([
+  [
+    'scenario/shared memory writer (sync calls)',
+    'a child made no progress for 30 s (hang, killed) once in the normal-build fuzz pass of CI on 2026-11-30 ' +
+      '(scenario:136, seed 15, 2 jobs on a 2-core machine); 0 in 58 reruns here, alone and 2 at a time: ' +
+      'npm run fuzz -- --seed 15 --case scenario:136. Where it hung (the sync describe/evaluate calls, or ' +
+      'worker.terminate() of the writer thread) is not known yet',
+  ],
+]);
 
 /** Batch sizes: API and buffer cases are quick and share a child; each scenario gets a fresh process. */
 const BATCH = { api: 40, buffers: 40, scenario: 1 };

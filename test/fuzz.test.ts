@@ -1,6 +1,7 @@
 // The fuzz harness (test/fuzz/, `npm run fuzz`) in the suite: a short seeded pass over every group must end without
 // an unexpected failure, and the driver must catch and attribute the failures it exists to see (an abort, a
-// sanitizer report from a process that exited 0, a hang, a non-Error throw), each with a reproducer.
+// sanitizer report from a process that exited 0, a hang, a non-Error throw), each with a reproducer; a hang's report
+// also says where the child got to (its last protocol lines, and its threads' native stacks when gdb is on PATH).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { repoRoot } from './helpers';
 const driver = path.join(repoRoot, 'test', 'fuzz', 'run.mjs');
 const fakeChild = path.join(repoRoot, 'test', 'fixtures', 'fuzz-fake-child.mjs');
 
-function fuzz(args: string[], env: Record<string, string> = {}) {
+function fuzz(args: string[], env: Record<string, string | undefined> = {}) {
   const result = spawnSync(process.execPath, [driver, ...args], {
     cwd: repoRoot,
     encoding: 'utf8',
@@ -69,6 +70,20 @@ describe('fuzz harness', () => {
     expect(output).toMatch(line);
     expect(output).toContain('reproduce: npm run fuzz -- --seed 5 --case api:1');
     expect(output).not.toMatch(/FAIL api:0/);
+    expect(status).toBe(1);
+  });
+
+  const gdbOnPath = spawnSync('gdb', ['--version']).status === 0;
+  it.each([
+    ['with gdb on PATH' + (gdbOnPath ? '' : ' (absent here: the note instead)'), gdbOnPath, process.env.PATH],
+    ['without gdb on PATH', false, ''],
+  ])('says where a hung child got to: its last protocol line and its threads, %s', (_, stacks, PATH) => {
+    const hang = ['--seed', '5', '--case', 'api:1', '--case-timeout', '1000', '--child', fakeChild];
+    const { status, output } = fuzz(hang, { FUZZ_FAKE: 'hang', PATH });
+    expect(output).toMatch(/FAIL api:1 .*: hang: .*; last protocol line \d+ ms before: @@step api:1 waiting forever\)/);
+    expect(output).toMatch(/\| +0 ms {2}@@start api:1\n {2}\| +\d+ ms {2}@@step api:1 waiting forever\n/);
+    if (stacks) expect(output).toMatch(/\| thread [\d, "a-z]*\b1 "node":\n {2}\| #0 \S+/);
+    else expect(output).toContain('| no thread stacks: gdb is not on PATH');
     expect(status).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
 // One fuzz child process: runs the cases named on its command line against the built package and reports each on
 // stdout (`@@start id`, then `@@done id outcome` or `@@fail id why`). A crash kills only this process; the driver
-// (run.mjs) sees which case had started and reports it. Run with --expose-gc (the scenarios collect garbage).
+// (run.mjs) sees which case had started and reports it. Scenarios mark their progress with `@@step id what` lines,
+// which the driver shows when the case hangs. Run with --expose-gc (the scenarios collect garbage).
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import { Random } from './random.mjs';
@@ -45,7 +46,7 @@ async function runCase(id) {
   const rng = new Random(seed, id);
   const { group, name } = caseSubject(id);
   if (group === 'buffers') return mutatedBufferCase(rng, hp);
-  if (group === 'scenario') return SCENARIOS[name](rng, hp, { entry });
+  if (group === 'scenario') return SCENARIOS[name](rng, hp, { entry, step: (what) => report('step', id, what) });
   const result = TARGETS[name](rng, hp, fixtures);
   if (!(result instanceof Promise)) return result;
   if (MAY_PEND.has(name)) {

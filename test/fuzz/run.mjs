@@ -12,8 +12,12 @@
 // --child PATH replaces the child script (test/fuzz.test.ts checks with fake children that crashes, hangs and
 // sanitizer reports are caught).
 //
+// A hang report names the place: the protocol lines the case printed (`@@step` lines mark a scenario's progress
+// without counting as progress) with their times, so a hang in the case is told from one at the child's exit, and,
+// when gdb is on PATH, the native stacks of all the child's threads taken before it is killed.
+//
 // Exit status: 0 when nothing failed (failures of KNOWN_OPEN subjects are printed loudly but do not count), 1 else.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,8 +33,8 @@ export const KNOWN_OPEN = new Map([
     'scenario/shared memory writer (sync calls)',
     'a child made no progress for 30 s (hang, killed) once in the normal-build fuzz pass of CI on 2026-11-30 ' +
       '(scenario:136, seed 15, 2 jobs on a 2-core machine); 0 in 58 reruns here, alone and 2 at a time: ' +
-      'npm run fuzz -- --seed 15 --case scenario:136. Where it hung (the sync describe/evaluate calls, or ' +
-      'worker.terminate() of the writer thread) is not known yet',
+      'npm run fuzz -- --seed 15 --case scenario:136. Where it hung is not known yet: a hang report now carries ' +
+      "the scenario's steps (calls done, stop stored, writer terminated) and the native stacks of the child's threads",
   ],
 ]);
 
@@ -41,6 +45,57 @@ const SCHEDULE = ['api', 'scenario', 'scenario', 'buffers', 'scenario', 'scenari
 /** A sanitizer report is a failure even when the process that printed it exited 0 (a worker, a reporting child). */
 const SANITIZER_REPORT = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer CHECK failed|runtime error:/;
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
+/** Frames kept per stack: the top ones say where a thread waits or spins. */
+const STACK_FRAMES = 16;
+/** Frames inside glibc's futex/condition-variable code: below the top frame they only repeat that a thread waits. */
+const GLIBC_INTERNALS = / at (\.\/nptl|\.\.\/sysdeps)\//;
+
+/** One gdb frame as `#N function at file:line` (or `from library`): no address, no argument values. */
+function frameLine(line) {
+  const text = line.replace(/^(#\d+)\s+(?:0x[0-9a-f]+ in )?/, '$1 ');
+  const args = text.indexOf(' (');
+  const where = Math.max(text.lastIndexOf(' at '), text.lastIndexOf(' from '));
+  return (args < 0 ? text : text.slice(0, args) + (where > args ? text.slice(where) : '')).slice(0, 160);
+}
+
+/**
+ * The native stacks of all threads of a process (gdb, bounded to 30 s), glibc's wait internals left out below the
+ * top frame, threads with the same stack listed together. Resolves to a note instead when gdb is missing or fails.
+ */
+function threadStacks(pid) {
+  const command = ['-p', String(pid), '-batch', '-ex', 'thread apply all bt'];
+  return new Promise((resolve) => {
+    execFile(
+      'gdb',
+      command,
+      { timeout: 30_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error?.code === 'ENOENT') return resolve('no thread stacks: gdb is not on PATH');
+        const stacks = new Map();
+        let frames = null;
+        for (const line of stdout.split('\n')) {
+          const thread = /^Thread (\d+) .*?( "[^"]*")?\):$/.exec(line);
+          if (thread) {
+            frames = [];
+            stacks.set(frames, `${thread[1]}${thread[2] ?? ''}`);
+          } else if (frames && /^#\d/.test(line) && frames.length < STACK_FRAMES) {
+            if (frames.length === 0 || !GLIBC_INTERNALS.test(line)) frames.push(frameLine(line));
+          }
+        }
+        const threads = new Map();
+        for (const [stack, thread] of stacks) {
+          const key = stack.join('\n');
+          threads.set(key, [...(threads.get(key) ?? []), thread]);
+        }
+        if (threads.size === 0) {
+          const why = error?.killed ? 'gdb timed out' : String(stderr).trim().split('\n').at(-1) || 'no output';
+          return resolve(`no thread stacks from gdb (${why})`);
+        }
+        resolve([...threads].map(([stack, names]) => `thread ${names.join(', ')}:\n${stack}`).join('\n'));
+      },
+    );
+  });
+}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -84,12 +139,17 @@ function runBatch(options, ids) {
     let current = null;
     let ended = false;
     let hung = null;
+    let hungAt = 0;
+    let stacks = null;
     let timer = null;
+    /** The protocol lines of the current case with their times: where a hang report says the child got to. */
+    let trail = [];
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         hung = current ?? ids[0];
-        child.kill('SIGKILL');
+        hungAt = Date.now();
+        stacks = threadStacks(child.pid).finally(() => child.kill('SIGKILL'));
       }, options.caseTimeoutMs);
     };
     arm();
@@ -99,7 +159,7 @@ function runBatch(options, ids) {
       const lines = pending.split('\n');
       pending = lines.pop();
       for (const line of lines) {
-        const match = /^@@(start|done|fail|end) (\S+) ?(.*)$/.exec(line);
+        const match = /^@@(start|step|done|fail|end) (\S+) ?(.*)$/.exec(line);
         if (!match) {
           output.push(line);
           continue;
@@ -107,27 +167,41 @@ function runBatch(options, ids) {
         const [, kind, id, detail] = match;
         if (kind === 'start') {
           current = id;
+          trail = [];
           arm();
-        } else if (kind === 'done') {
+        }
+        // A step is only recorded (for a hang report): progress inside a case does not give it more time.
+        trail.push({ line, at: Date.now() });
+        if (kind === 'done') {
           results.set(id, detail);
         } else if (kind === 'fail') {
           failures.push({ id: id === 'none' ? (current ?? ids[0]) : id, why: detail });
           results.set(id, 'FAIL');
-        } else {
+        } else if (kind === 'end') {
           ended = true;
         }
       }
     });
     child.stderr.on('data', (chunk) => output.push(...String(chunk).split('\n')));
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       clearTimeout(timer);
+      const threads = await stacks;
       // What to show: a sanitizer report from its first line (its top frames say where), else the last lines.
       const lines = output.filter((line) => line !== '');
       const reportAt = lines.findIndex((line) => SANITIZER_REPORT.test(line));
       const tail = (reportAt >= 0 ? lines.slice(reportAt, reportAt + 50) : lines.slice(-40)).join('\n');
       const blamed = current ?? ids[0];
       if (hung !== null) {
-        failures.push({ id: hung, why: `hang: no progress for ${options.caseTimeoutMs} ms (killed)`, tail });
+        const last = trail.at(-1);
+        const where = last ? `last protocol line ${hungAt - last.at} ms before: ${last.line}` : 'no protocol line';
+        const steps = trail.map(({ line, at }) => `${String(at - trail[0].at).padStart(6)} ms  ${line}`);
+        failures.push({
+          id: hung,
+          why: `hang: no progress for ${options.caseTimeoutMs} ms (killed; ${where})`,
+          tail: [tail, '-- protocol lines of the case (ms after its @@start):', ...steps, '-- threads (gdb):', threads]
+            .filter((part) => part !== '')
+            .join('\n'),
+        });
       } else if (SANITIZER_REPORT.test(output.join('\n'))) {
         failures.push({ id: blamed, why: `sanitizer report in the output (${signal ?? `exit status ${code}`})`, tail });
       } else if (signal !== null || (code !== 0 && failures.length === 0)) {

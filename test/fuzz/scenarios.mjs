@@ -156,14 +156,19 @@ function terminateScenario(callName) {
   };
 }
 
-/** Another thread flips elements of a SharedArrayBuffer between NaN and numbers while this one scans it. */
-async function sharedWriter(rng, hp, { sync }) {
+/**
+ * Another thread flips elements of a SharedArrayBuffer between NaN and numbers while this one scans it. Its steps are
+ * reported: one run hung once in CI and the report could not say whether in the calls or in stopping the writer.
+ */
+async function sharedWriter(rng, hp, { sync, step }) {
   const length = rng.pick([4096, 40_000, 300_000]);
   const values = new Float64Array(new SharedArrayBuffer(length * 8)).fill(1);
   const stop = new Int32Array(new SharedArrayBuffer(4));
+  const running = new Int32Array(new SharedArrayBuffer(4));
   const writer = new Worker(
     `
-const { workerData: { values, stop } } = require('node:worker_threads');
+const { workerData: { values, stop, running } } = require('node:worker_threads');
+Atomics.store(running, 0, 1);
 let i = 0;
 while (Atomics.load(stop, 0) === 0) {
   i = (i * 1103515245 + 12345) >>> 0;
@@ -173,7 +178,7 @@ while (Atomics.load(stop, 0) === 0) {
   const end = Math.min(values.length, j + 64);
   if ((i & 1023) === 0) values.fill(NaN, j, end).fill(1, j, end);
 }`,
-    { eval: true, workerData: { values, stop } },
+    { eval: true, workerData: { values, stop, running } },
   );
   const deadline = Date.now() + rng.int(50, 200);
   let calls = 0;
@@ -192,8 +197,11 @@ while (Atomics.load(stop, 0) === 0) {
       calls++;
     }
   } finally {
+    step(`${calls} calls on ${length} elements done, writer ${Atomics.load(running, 0) ? 'running' : 'not started'}`);
     Atomics.store(stop, 0, 1);
+    step('stop stored');
     await writer.terminate();
+    step('writer terminated');
   }
   return calls;
 }
@@ -226,7 +234,10 @@ const oversizedLocal = openclScenario(async (rng, hp) => {
   }
 });
 
-/** name → (rng, hp, env) => Promise. Names are stable: knownOpen lists and reproducers refer to them. */
+/**
+ * name → (rng, hp, { entry, step(what) }) => Promise; `step` reports progress (shown when the case hangs). Names are
+ * stable: knownOpen lists and reproducers refer to them.
+ */
 export const SCENARIOS = {
   'detach evaluateAsync': cpuScenario(evaluateAsync, { mutate: detach }),
   'detach Program#runAsync': cpuScenario(programRunAsync, { mutate: detach }),
@@ -244,8 +255,8 @@ export const SCENARIOS = {
   'terminate worker in describeAsync': terminateScenario('describeAsync'),
   'terminate worker in opencl read': terminateScenario('opencl read'),
   'terminate worker in opencl build': terminateScenario('opencl build'),
-  'shared memory writer (sync calls)': (rng, hp) => sharedWriter(rng, hp, { sync: true }),
-  'shared memory writer (async calls)': (rng, hp) => sharedWriter(rng, hp, { sync: false }),
+  'shared memory writer (sync calls)': (rng, hp, { step }) => sharedWriter(rng, hp, { sync: true, step }),
+  'shared memory writer (async calls)': (rng, hp, { step }) => sharedWriter(rng, hp, { sync: false, step }),
   'process.exit during native work': exitMidCall,
   'opencl oversized __local': oversizedLocal,
 };

@@ -122,7 +122,12 @@ class KeyBatch {
       auto bytes = RequireArray<uint8_t>(keys, napi_uint8_array, "Uint8Array or string", "keys");
       if (offsets_[count_] > bytes.length) throw RangeError("offsets run past the end of keys");
       bytes_ = bytes.data;
-      if (copy) bytes_ = static_cast<uint8_t*>(std::memcpy(storage.Reserve(bytes.length), bytes.data, bytes.length));
+      if (copy) {
+        const size_t used = offsets_[count_];
+        char* copied = storage.Reserve(std::max<size_t>(used, 1));
+        if (used > 0) std::memcpy(copied, bytes.data, used);
+        bytes_ = reinterpret_cast<const uint8_t*>(copied);
+      }
       return;
     }
     if (preferUtf16 || !ReadAscii(keys)) ReadUtf16(keys);
@@ -167,7 +172,7 @@ class KeyBatch {
     const size_t units = Units(keys);
     napi_env env = keys.Env();
     // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL:
-    // V8 writes whole characters only, so a smaller buffer could end an non-ASCII batch at `units` bytes.
+    // V8 writes whole characters only, so a smaller buffer could end a non-ASCII batch at `units` bytes.
     char* utf8 = storage_.Reserve(units * 3 + 1);
     size_t written = 0;
     NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written), false);
@@ -323,7 +328,10 @@ class Pipelines {
  public:
   static double Open() {
     auto& self = Instance();
-    self.open_.emplace(++self.last_, std::make_unique<HashPipeline>());
+    do {
+      ++self.last_;  // 0 is no pipeline to the caller; after 2^32 opens, an id still open is skipped
+    } while (self.last_ == 0 || self.open_.count(self.last_) > 0);
+    self.open_.emplace(self.last_, std::make_unique<HashPipeline>());
     return static_cast<double>(self.last_);
   }
   static HashPipeline& Get(const Napi::Value& id) { return *Instance().open_.at(Key(id)); }

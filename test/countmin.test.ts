@@ -376,6 +376,99 @@ suite.runIf(backend === 'native')('CountMinSketch: string batches hash each key 
   });
 });
 
+// A plain updateMany of more than one batch (8192 keys) is pipelined: a pool thread encodes and hashes batch i while
+// JavaScript packs batch i + 1, and the hashes are added on the calling thread. The one-call-per-batch path (taken
+// with counts) and the pure-TS twin give the reference counters.
+suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', () => {
+  const batch = 8192; // keys per native call (src/countmin/native.ts BATCH_KEYS)
+  const ones = (n: number) => new Array<number>(n).fill(1);
+
+  it('counts as the unpipelined path and the pure-TS twin, for u32 and u64 counters and every key type', () => {
+    const r = rng(71);
+    const streams: Key[][] = [
+      mixedKeys(72, 5 * batch + 17),
+      Array.from({ length: 4 * batch + 1 }, (_, i) =>
+        i % 3 === 0 ? `ключ-${i % 977}` : `key-${Math.floor(r() * 3000)}`,
+      ),
+      Array.from({ length: 3 * batch }, (_, i) => (i < batch ? `a${i % 50}` : `${i % 99}\u{1F600}é`)),
+      Array.from({ length: batch + 1 }, (_, i) => `k${i % 7}`),
+    ];
+    for (const keys of streams) {
+      for (const counter of ['u32', 'u64'] as const) {
+        const make = (be: 'native' | 'js') =>
+          CountMinSketch.withDimensions(1013, 5, { backend: be, counter, seed: 77 });
+        const pipelined = make('native').updateMany(keys);
+        const unpipelined = make('native').updateMany(keys, ones(keys.length));
+        const js = make('js').updateMany(keys);
+        expect(pipelined.toBuffer().equals(unpipelined.toBuffer()), counter).toBe(true);
+        expect(pipelined.toBuffer().equals(js.toBuffer()), counter).toBe(true);
+        expect(pipelined.totalCount).toBe(keys.length);
+      }
+    }
+  });
+
+  it('saturates counters at their maximum as the twin does', () => {
+    for (const counter of ['u32', 'u64'] as const) {
+      const make = (be: 'native' | 'js') => {
+        const s = CountMinSketch.withDimensions(64, 3, { backend: be, counter, seed: 3 });
+        const max = counter === 'u32' ? 2 ** 32 - 1 : Number.MAX_SAFE_INTEGER;
+        s.update('a', counter === 'u32' ? max - 5000 : max);
+        return counter === 'u32' ? s : s.merge({ sketch: s, weight: 4096 });
+      };
+      const keys = Array.from({ length: 3 * batch }, (_, i) => (i % 2 ? 'a' : `b${i % 100}`));
+      const native = make('native').updateMany(keys);
+      const js = make('js').updateMany(keys);
+      expect(native.toBuffer().equals(js.toBuffer()), counter).toBe(true);
+    }
+  });
+
+  it('refuses ids that are not open pipelines and sketches that are not plain', () => {
+    const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
+    const counters = new Uint32Array(16);
+    const shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
+    const keys = ['a', Uint32Array.of(0, 1)];
+    expect(() => addon.countminPipelinePush(12345, counters, shape, ...keys)).toThrow(/not an open pipeline/);
+    expect(() => addon.countminPipelinePush('1', counters, shape, ...keys)).toThrow(TypeError);
+    expect(() => addon.countminPipelineClose(0.5, null, null)).toThrow(/not an open pipeline/);
+    const id = addon.countminPipelineOpen();
+    expect(() => addon.countminPipelinePush(id, counters, Uint32Array.of(8, 2, 0, 0, 0, 1), ...keys)).toThrow(
+      /plain \(not conservative\) sketch/,
+    );
+    expect(() => addon.countminPipelinePush(id, counters, shape, 'a', Uint32Array.of(0, 2))).toThrow(/run past/);
+    addon.countminPipelinePush(id, counters, shape, ...keys);
+    expect(counters.every((c) => c === 0)).toBe(true); // hashed, not yet added
+    addon.countminPipelineClose(id, counters, shape);
+    expect(counters.reduce((a, b) => a + b, 0)).toBe(2); // one per row
+    expect(() => addon.countminPipelineClose(id, null, null)).toThrow(/not an open pipeline/);
+  });
+});
+
+// Found with the pipeline's tests: the native glue packed the batches of every call in one set of module buffers,
+// so an updateMany run by a getter on the keys array (while the outer call packed its second batch) overwrote the
+// outer call's offsets, and the outer call silently counted the wrong keys (a whole batch lost here).
+suite.each(backends)('CountMinSketch: updateMany and estimateMany called from a getter on the keys (%s)', (be) => {
+  it('keeps the nested call apart from the outer one', () => {
+    const batch = 8192;
+    const inner = CountMinSketch.withDimensions(509, 4, { seed: 1, backend: be });
+    const innerKeys = Array.from({ length: 2 * batch + 3 }, (_, i) => `inner-${i % 300}`);
+    const keys: string[] = Array.from({ length: 3 * batch }, (_, i) => `outer-${i % 400}`);
+    let reads = 0;
+    Object.defineProperty(keys, batch + 5, {
+      get() {
+        // Read more than once (checked, then joined): the nested calls run on the first read only.
+        if (reads++ === 0) inner.updateMany(innerKeys).estimateMany(innerKeys);
+        return 'outer-getter';
+      },
+    });
+    const outer = CountMinSketch.withDimensions(509, 4, { seed: 2, backend: be }).updateMany(keys);
+    expect(reads).toBeGreaterThan(0);
+    const reference = (seed: number, list: string[]) =>
+      CountMinSketch.withDimensions(509, 4, { seed, backend: 'js' }).updateMany(list).toBuffer();
+    expect(outer.toBuffer().equals(reference(2, [...keys]))).toBe(true);
+    expect(inner.toBuffer().equals(reference(1, innerKeys))).toBe(true);
+  });
+});
+
 suite.runIf(backend === 'native')('count-min addon functions validate before touching memory', () => {
   const shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
   const counters = new Uint32Array(16);

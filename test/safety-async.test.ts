@@ -101,6 +101,14 @@ describe('issue 15: worker.terminate() with async native work in flight (item 4)
   );
 });
 
+describe("count-min's pipelined updateMany stopped mid-call", () => {
+  // A pool thread hashes a copy of the batch in flight; the call is stopped by worker.terminate() or process.exit()
+  // from a getter on the keys. Each round tries both exits, from the main thread and from a worker.
+  it('terminate and exit with a batch in flight: clean every time (8 rounds)', () => {
+    expectClean('terminate-countmin.cjs', '8');
+  });
+});
+
 describe('issue 15: NaN scan over a SharedArrayBuffer another thread writes (item 5)', () => {
   it("describe({ nan: 'raise' }) never reports an index outside the array (400k racing calls)", () => {
     expectClean('nan-race.cjs', '400000');

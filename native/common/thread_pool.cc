@@ -12,12 +12,12 @@
 #include <vector>
 
 namespace hotpath {
-namespace {
 
-// One ParallelFor call. Shared with the pool threads that join it, so a helper that wakes up after
-// the call has returned still finds valid (and already exhausted) state.
-struct Job {
+// One ParallelFor call or BackgroundTask. Shared with the pool threads that join it, so a helper that
+// wakes up after the call has returned still finds valid (and already exhausted) state.
+struct PoolJob {
   const std::function<void(size_t)>* task;
+  std::function<void(size_t)> owned;  // a BackgroundTask's task (task points here)
   size_t tasks;
   std::atomic<size_t> next{0};
   std::mutex mutex;
@@ -43,7 +43,17 @@ struct Job {
     done += ran;
     if (done == tasks) finished.notify_all();
   }
+
+  // Works too, then waits until every task has finished; rethrows the first exception.
+  void Join() {
+    Work();
+    std::unique_lock<std::mutex> lock(mutex);
+    finished.wait(lock, [&] { return done == tasks; });
+    if (error) std::rethrow_exception(error);
+  }
 };
+
+namespace {
 
 class Pool {
  public:
@@ -61,7 +71,7 @@ class Pool {
 
   unsigned Size() const { return size_; }
 
-  void Post(const std::shared_ptr<Job>& job, unsigned copies) {
+  void Post(const std::shared_ptr<PoolJob>& job, unsigned copies) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (unsigned i = 0; i < copies; ++i) queue_.push_back(job);
@@ -72,7 +82,7 @@ class Pool {
  private:
   void Loop() {
     for (;;) {
-      std::shared_ptr<Job> job;
+      std::shared_ptr<PoolJob> job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [this] { return !queue_.empty(); });
@@ -85,7 +95,7 @@ class Pool {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> queue_;
+  std::deque<std::shared_ptr<PoolJob>> queue_;
   unsigned size_ = 0;
 };
 
@@ -105,14 +115,31 @@ void ParallelFor(size_t tasks, unsigned threads, const std::function<void(size_t
     for (size_t t = 0; t < tasks; ++t) task(t);
     return;
   }
-  auto job = std::make_shared<Job>();
+  auto job = std::make_shared<PoolJob>();
   job->task = &task;
   job->tasks = tasks;
   Instance().Post(job, helpers);
-  job->Work();
-  std::unique_lock<std::mutex> lock(job->mutex);
-  job->finished.wait(lock, [&] { return job->done == job->tasks; });
-  if (job->error) std::rethrow_exception(job->error);
+  job->Join();
+}
+
+BackgroundTask::BackgroundTask(std::function<void()> task) : job_(std::make_shared<PoolJob>()) {
+  job_->owned = [task = std::move(task)](size_t) { task(); };
+  job_->task = &job_->owned;
+  job_->tasks = 1;
+  if (Instance().Size() > 0) Instance().Post(job_, 1);  // else Join() runs it
+}
+
+BackgroundTask::~BackgroundTask() {
+  try {
+    Join();
+  } catch (...) {  // the owner is going away without asking for the result: nobody to report it to
+  }
+}
+
+void BackgroundTask::Join() {
+  if (!job_) return;
+  const auto job = std::move(job_);
+  job->Join();
 }
 
 }  // namespace hotpath

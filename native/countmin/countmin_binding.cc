@@ -4,13 +4,17 @@
 // is checked whole before the first update so a bad element leaves the sketch unchanged.
 #include "countmin_binding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../common/napi_errors.h"
+#include "../common/thread_pool.h"
 #include "../common/typed_array.h"
 #include "countmin_kernel.h"
 
@@ -65,152 +69,177 @@ Sketch RequireSketch(const Napi::Value& countersValue, const Napi::Value& shapeV
   return s;
 }
 
+// Where a batch of keys is read to: one block, kept for the next batch (no allocation and page faults per call)
+// unless a batch of long keys grew it past kKeep.
+class BatchStorage {
+ public:
+  char* Reserve(size_t size) {
+    if (size > size_) {
+      const size_t grown = std::max(size, std::min(2 * size_, kKeep));
+      block_.reset(new char[grown]);
+      size_ = grown;
+    }
+    return block_.get();
+  }
+  void Trim() {
+    if (size_ > kKeep) {
+      block_.reset();
+      size_ = 0;
+    }
+  }
+
+  std::vector<uint32_t> offsets;      // a copy of the batch's offsets, when the batch outlives the call
+  std::vector<uint32_t> byteOffsets;  // the UTF-8 offsets of a batch read as UTF-16
+
+ private:
+  static constexpr size_t kKeep = size_t{1} << 23;
+  std::unique_ptr<char[]> block_;
+  size_t size_ = 0;
+};
+
 // The keys of one batch as UTF-8 bytes plus byte offsets. Bytes arrive as they are. A string (many keys joined,
-// with UTF-16 offsets: the cheap way to pass strings across N-API) becomes UTF-8 one of two ways, both giving the
-// same bytes (unpaired surrogates as U+FFFD, each key encoded alone): V8 writes it as UTF-8 in one call, which for
-// ASCII (the common case) is a copy whose UTF-16 offsets are byte offsets; or V8 copies its UTF-16 units and each
-// key is encoded here, offsets as it goes, which for non-ASCII costs half of V8's UTF-8 write plus mapping the
-// offsets back. Batches of one stream are alike, so each thread starts with the way its last batch needed.
+// with UTF-16 offsets: the cheap way to pass strings across N-API) is read one of two ways: V8 writes it as UTF-8
+// in one call, which for ASCII (the common case) is a copy whose UTF-16 offsets are byte offsets; else V8 copies
+// its UTF-16 units and Encode() writes each key's UTF-8 (unpaired surrogates as U+FFFD, each key encoded alone).
+// Batches of one stream are alike, so each thread reads a batch the way its last one needed.
 class KeyBatch {
  public:
-  KeyBatch(const Napi::Value& keys, const Napi::Value& offsetsValue) {
+  // copy: the batch is used after the call returns (a pipeline stage), so its bytes and offsets are copied too.
+  KeyBatch(const Napi::Value& keys, const Napi::Value& offsetsValue, BatchStorage& storage, bool copy)
+      : storage_(storage) {
     auto offsets = RequireArray<uint32_t>(offsetsValue, napi_uint32_array, "Uint32Array", "offsets");
     if (offsets.length < 1) throw RangeError("offsets must have at least one element");
     count_ = offsets.length - 1;
+    offsets_ = offsets.data;
+    if (copy) {
+      storage.offsets.assign(offsets.data, offsets.data + offsets.length);
+      offsets_ = storage.offsets.data();
+    }
     for (size_t i = 0; i < count_; ++i) {
-      if (offsets.data[i] > offsets.data[i + 1]) throw RangeError("offsets must be non-decreasing");
+      if (offsets_[i] > offsets_[i + 1]) throw RangeError("offsets must be non-decreasing");
     }
     if (!keys.IsString()) {
       auto bytes = RequireArray<uint8_t>(keys, napi_uint8_array, "Uint8Array or string", "keys");
-      if (offsets.data[count_] > bytes.length) throw RangeError("offsets run past the end of keys");
+      if (offsets_[count_] > bytes.length) throw RangeError("offsets run past the end of keys");
       bytes_ = bytes.data;
-      offsets_ = offsets.data;
+      if (copy) {
+        const size_t used = offsets_[count_];
+        char* copied = storage.Reserve(std::max<size_t>(used, 1));
+        if (used > 0) std::memcpy(copied, bytes.data, used);
+        bytes_ = reinterpret_cast<const uint8_t*>(copied);
+      }
       return;
     }
-    if (preferUtf16) {
-      ReadUtf16(keys, offsets.data);
-    } else {
-      ReadUtf8(keys, offsets.data);
-    }
+    if (preferUtf16 || !ReadAscii(keys)) ReadUtf16(keys);
   }
+
+  ~KeyBatch() { storage_.Trim(); }
+  KeyBatch(const KeyBatch&) = delete;
+  KeyBatch& operator=(const KeyBatch&) = delete;
 
   size_t size() const { return count_; }
 
-  Keys keys() const { return Keys{bytes_, offsets_, count_}; }
-
- private:
-  // V8's UTF-8 of the whole batch, its offsets mapped onto the bytes when it is not ASCII (then the next batch goes
-  // through ReadUtf16).
-  void ReadUtf8(const Napi::Value& keys, const uint32_t* offsets) {
-    size_t units = 0;
-    napi_env env = keys.Env();
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
-    if (offsets[count_] > units) throw RangeError("offsets run past the end of keys");
-    // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL.
-    char* utf8 = Scratch(units * 3 + 1);
-    size_t written = 0;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written));
-    if (written > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-    bytes_ = reinterpret_cast<const uint8_t*>(utf8);
-    // Every unit takes at least one byte, exactly one when it is ASCII: as many bytes as units means all ASCII.
-    if (written == units) {
-      offsets_ = offsets;
-      return;
+  // The keys as UTF-8, encoding a batch read as UTF-16 first. No N-API: runs on any thread.
+  Keys Encode() {
+    if (units_ != nullptr) {
+      const size_t written = EncodeKeysUtf8(units_, offsets_, count_, utf8_, storage_.byteOffsets.data(), scratch_);
+      ascii_ = written == offsets_[count_] - offsets_[0];
+      bytes_ = utf8_;
+      offsets_ = storage_.byteOffsets.data();
+      units_ = nullptr;
     }
-    preferUtf16 = true;
-    utf8Offsets_.resize(count_ + 1);
-    if (MapOffsets(bytes_, written, offsets, count_ + 1, utf8Offsets_.data())) {
-      offsets_ = utf8Offsets_.data();
-      return;
-    }
-    // A key ending in a high surrogate and the next starting with the low one: each half must encode alone, as
-    // U+FFFD, which only the key-by-key encoding does.
-    ReadUtf16(keys, offsets);
+    return Keys{bytes_, offsets_, count_};
   }
 
-  // The batch's UTF-16 units, each key encoded to UTF-8 here. An all-ASCII batch sends the next one back to ReadUtf8.
-  void ReadUtf16(const Napi::Value& keys, const uint32_t* offsets) {
+  // On the thread that read the batch, after Encode(): a batch read as UTF-16 that was all ASCII sends the next
+  // one back to ReadAscii.
+  void RememberReadPath() const {
+    if (ascii_) preferUtf16 = false;
+  }
+
+ private:
+  size_t Units(const Napi::Value& keys) const {
     size_t units = 0;
     napi_env env = keys.Env();
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units));
-    if (offsets[count_] > units) throw RangeError("offsets run past the end of keys");
+    NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf16(env, keys, nullptr, 0, &units), 0);
+    if (offsets_[count_] > units) throw RangeError("offsets run past the end of keys");
+    return units;
+  }
+
+  // V8's UTF-8 of the whole batch. False, with nothing read, when it is not ASCII (then this thread's next
+  // batches go through ReadUtf16 too).
+  bool ReadAscii(const Napi::Value& keys) {
+    const size_t units = Units(keys);
+    napi_env env = keys.Env();
+    // Any UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair 4 for 2 units), plus the terminating NUL:
+    // V8 writes whole characters only, so a smaller buffer could end a non-ASCII batch at `units` bytes.
+    char* utf8 = storage_.Reserve(units * 3 + 1);
+    size_t written = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, keys, utf8, units * 3 + 1, &written), false);
+    // Every unit takes at least one byte, exactly one when it is ASCII: as many bytes as units means all ASCII.
+    if (written != units) {
+      preferUtf16 = true;
+      return false;
+    }
+    bytes_ = reinterpret_cast<const uint8_t*>(utf8);
+    return true;
+  }
+
+  // The batch's UTF-16 units, for Encode().
+  void ReadUtf16(const Napi::Value& keys) {
+    size_t units = Units(keys);
+    napi_env env = keys.Env();
+    // 3 bytes a unit at most: a batch under 4 GiB of UTF-8 needs no check per key.
+    if (units * 3 > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
     // One block: the units (and V8's NUL), the encoder's scratch (4-byte aligned), then room for 3 bytes of UTF-8
     // per unit and the 16-byte store past the last.
     const size_t unitBytes = ((units + 1) * 2 + 3) & ~size_t{3};
     const size_t scratchBytes = (units / 4 + 4) * 4;
-    char* block = Scratch(unitBytes + scratchBytes + units * 3 + 16);
+    char* block = storage_.Reserve(unitBytes + scratchBytes + units * 3 + 16);
     auto* u16 = reinterpret_cast<char16_t*>(block);
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf16(env, keys, u16, units + 1, &units));
-    auto* scratch = reinterpret_cast<uint32_t*>(block + unitBytes);
-    auto* utf8 = reinterpret_cast<uint8_t*>(block + unitBytes + scratchBytes);
-    // 3 bytes a unit at most: a batch under 4 GiB of UTF-8 needs no check per key.
-    if (units * 3 > UINT32_MAX) throw RangeError("a batch of keys must be under 4 GiB of UTF-8");
-    utf8Offsets_.resize(count_ + 1);
-    const size_t written = EncodeKeysUtf8(u16, offsets, count_, utf8, utf8Offsets_.data(), scratch);
-    bytes_ = utf8;
-    offsets_ = utf8Offsets_.data();
-    if (written == offsets[count_] - offsets[0]) preferUtf16 = false;
-  }
-
-  // Room for `size` bytes: a buffer kept per thread and reused by the next batch (no allocation and page faults per
-  // call), or for a batch larger than kKeep bytes one of its own. One KeyBatch lives at a time on a thread: the
-  // bindings that make one never call back into JavaScript.
-  char* Scratch(size_t size) {
-    constexpr size_t kKeep = size_t{1} << 23;
-    thread_local std::unique_ptr<char[]> kept;
-    thread_local size_t keptSize = 0;
-    if (size > kKeep) {
-      owned_.reset(new char[size]);
-      return owned_.get();
-    }
-    if (keptSize < size) {
-      kept.reset(new char[kKeep]);
-      keptSize = kKeep;
-    }
-    return kept.get();
-  }
-
-  // out[k] = the byte offset in utf8[0, length) of UTF-16 offset units[k] (non-decreasing), counting one unit for
-  // each 1-, 2- or 3-byte sequence and two for each 4-byte one (a surrogate pair). False when an offset falls
-  // between the two units of a pair.
-  static bool IsAscii8(const uint8_t* p) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    return (word & 0x8080808080808080ULL) == 0;
-  }
-
-  static bool MapOffsets(const uint8_t* utf8, size_t length, const uint32_t* units, size_t count, uint32_t* out) {
-    size_t byte = 0, unit = 0;
-    for (size_t k = 0; k < count; ++k) {
-      const size_t target = units[k];
-      while (unit < target && byte < length) {
-        if (target - unit >= 8 && length - byte >= 8 && IsAscii8(utf8 + byte)) {
-          byte += 8;
-          unit += 8;
-          continue;
-        }
-        const uint8_t lead = utf8[byte];
-        const size_t bytes = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-        byte += bytes;
-        unit += bytes == 4 ? 2 : 1;
-      }
-      if (unit != target || byte > length) return false;
-      out[k] = static_cast<uint32_t>(byte);
-    }
-    return true;
+    units_ = u16;
+    scratch_ = reinterpret_cast<uint32_t*>(block + unitBytes);
+    utf8_ = reinterpret_cast<uint8_t*>(block + unitBytes + scratchBytes);
+    storage_.byteOffsets.resize(count_ + 1);
   }
 
   // How this thread's last batch of strings needed to be read.
   static thread_local bool preferUtf16;
 
+  BatchStorage& storage_;
   size_t count_ = 0;
   const uint8_t* bytes_ = nullptr;
   const uint32_t* offsets_ = nullptr;
-  std::unique_ptr<char[]> owned_;
-  std::vector<uint32_t> utf8Offsets_;
+  // Set by ReadUtf16 until Encode().
+  const char16_t* units_ = nullptr;
+  uint32_t* scratch_ = nullptr;
+  uint8_t* utf8_ = nullptr;
+  bool ascii_ = false;  // Encode() found a batch read as UTF-16 all ASCII
 };
 
 thread_local bool KeyBatch::preferUtf16 = false;
+
+// The storage of the batches a thread reads within one call.
+BatchStorage& CallStorage() {
+  thread_local BatchStorage storage;
+  return storage;
+}
+
+// A KeyBatch read for use within the call, encoded.
+class CallKeys {
+ public:
+  CallKeys(const Napi::Value& keys, const Napi::Value& offsets) : batch_(keys, offsets, CallStorage(), false) {
+    keys_ = batch_.Encode();
+    batch_.RememberReadPath();
+  }
+  size_t size() const { return keys_.count; }
+  const Keys& keys() const { return keys_; }
+
+ private:
+  KeyBatch batch_;
+  Keys keys_;
+};
 
 Span<double> OptionalFloat64(const Napi::Value& value, size_t expected, const char* argName) {
   if (value.IsNull() || value.IsUndefined()) return {};
@@ -227,7 +256,7 @@ double EstimateHash(const Sketch& s, uint64_t h) {
 // countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
 Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
   Sketch s = RequireSketch(info[0], info[1]);
-  KeyBatch keys(info[2], info[3]);
+  CallKeys keys(info[2], info[3]);
   Span<double> counts = OptionalFloat64(info[4], keys.size(), "counts");
   Span<double> estimates = OptionalFloat64(info[5], keys.size(), "estimates");
   for (size_t i = 0; i < counts.length; ++i) {
@@ -247,10 +276,118 @@ Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// updateMany of a plain sketch over many batches, pipelined: a pool thread encodes and hashes batch i while
+// JavaScript packs batch i + 1 (both cost about as much), and the calling thread adds batch i's hashes to the
+// counters when it passes batch i + 1 or finishes. No other thread touches JavaScript memory: each batch is copied
+// in, its hashes are added here. Two stages, one being read while the other is hashed.
+class HashPipeline {
+ public:
+  // Reads the batch, adds the hashes of the one in flight to s's counters, then starts hashing this one.
+  void Push(const Sketch& s, const Napi::Value& keys, const Napi::Value& offsets) {
+    if (s.shape.conservative) throw RangeError("a pipelined update needs a plain (not conservative) sketch");
+    Stage& stage = stages_[next_];
+    stage.batch.reset();
+    stage.batch.emplace(keys, offsets, stage.storage, true);
+    stage.hashes.resize(stage.batch->size());
+    Finish(&s);
+    task_.emplace([&stage, seed = s.shape.seed] { HashKeys(stage.batch->Encode(), seed, stage.hashes.data()); });
+    inFlight_ = &stage;
+    next_ ^= 1;
+  }
+
+  // Adds the hashes of the batch in flight to s's counters, or drops them (s null).
+  void Finish(const Sketch* s) {
+    if (inFlight_ == nullptr) return;
+    Stage& stage = *inFlight_;
+    inFlight_ = nullptr;
+    task_->Join();
+    stage.batch->RememberReadPath();
+    if (s == nullptr) return;
+    if (s->wide) {
+      AddHashes(static_cast<uint64_t*>(s->counters), s->shape, stage.hashes.data(), stage.hashes.size());
+    } else {
+      AddHashes(static_cast<uint32_t*>(s->counters), s->shape, stage.hashes.data(), stage.hashes.size());
+    }
+  }
+
+ private:
+  struct Stage {
+    BatchStorage storage;
+    std::optional<KeyBatch> batch;
+    std::vector<uint64_t> hashes;
+  };
+  Stage stages_[2];
+  size_t next_ = 0;
+  Stage* inFlight_ = nullptr;
+  std::optional<BackgroundTask> task_;  // last: destroyed (joined) before the stages it hashes
+};
+
+// The open pipelines of this thread by id. A thread's own: a nested updateMany (a getter on the keys array calling
+// another sketch's) opens its own. One left open (its thread terminated mid-call) closes when the thread exits.
+class Pipelines {
+ public:
+  static double Open() {
+    auto& self = Instance();
+    do {
+      ++self.last_;  // 0 is no pipeline to the caller; after 2^32 opens, an id still open is skipped
+    } while (self.last_ == 0 || self.open_.count(self.last_) > 0);
+    self.open_.emplace(self.last_, std::make_unique<HashPipeline>());
+    return static_cast<double>(self.last_);
+  }
+  static HashPipeline& Get(const Napi::Value& id) { return *Instance().open_.at(Key(id)); }
+  static std::unique_ptr<HashPipeline> Take(const Napi::Value& id) {
+    auto& open = Instance().open_;
+    const auto found = open.find(Key(id));
+    auto pipeline = std::move(found->second);
+    open.erase(found);
+    return pipeline;
+  }
+
+ private:
+  static Pipelines& Instance() {
+    thread_local Pipelines pipelines;
+    return pipelines;
+  }
+  // The id of an open pipeline, or a RangeError.
+  static uint32_t Key(const Napi::Value& id) {
+    if (!id.IsNumber()) throw TypeError("pipeline must be a number");
+    const double d = id.As<Napi::Number>().DoubleValue();
+    const auto key = static_cast<uint32_t>(d >= 1 && d <= 4294967295.0 ? d : 0);
+    if (key != d || Instance().open_.count(key) == 0) throw RangeError("pipeline is not an open pipeline");
+    return key;
+  }
+
+  std::unordered_map<uint32_t, std::unique_ptr<HashPipeline>> open_;
+  uint32_t last_ = 0;
+};
+
+// countminPipelineOpen(): the id of a new pipeline for one updateMany call.
+Napi::Value PipelineOpen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Pipelines::Open()); }
+
+// countminPipelinePush(pipeline, counters, shape, keys, offsets)
+Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
+  HashPipeline& pipeline = Pipelines::Get(info[0]);
+  pipeline.Push(RequireSketch(info[1], info[2]), info[3], info[4]);
+  return info.Env().Undefined();
+}
+
+// countminPipelineClose(pipeline, counters | null, shape | null): adds the batch in flight to the sketch, or drops
+// it (null: the call failed and restores the counters), and closes the pipeline.
+Napi::Value PipelineClose(const Napi::CallbackInfo& info) {
+  const std::unique_ptr<HashPipeline> pipeline = Pipelines::Take(info[0]);
+  if (info[1].IsNull()) {
+    pipeline->Finish(nullptr);
+  } else {
+    const Sketch s = RequireSketch(info[1], info[2]);
+    pipeline->Finish(&s);
+  }
+  return info.Env().Undefined();
+}
+
 // countminEstimate(counters, shape, keys, offsets, estimatesOut)
 Napi::Value EstimateKeys(const Napi::CallbackInfo& info) {
   Sketch s = RequireSketch(info[0], info[1]);
-  KeyBatch keys(info[2], info[3]);
+  CallKeys keys(info[2], info[3]);
   Span<double> out = OptionalFloat64(info[4], keys.size(), "estimates");
   if (!out.data && keys.size() > 0) throw TypeError("estimates must be a Float64Array");
   if (s.wide) {
@@ -404,6 +541,9 @@ Napi::Value UpdateLinesCandidatesBinding(const Napi::CallbackInfo& info) {
 
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("countminUpdate", Napi::Function::New<Guarded<UpdateKeys>>(env, "countminUpdate"));
+  exports.Set("countminPipelineOpen", Napi::Function::New<Guarded<PipelineOpen>>(env, "countminPipelineOpen"));
+  exports.Set("countminPipelinePush", Napi::Function::New<Guarded<PipelinePush>>(env, "countminPipelinePush"));
+  exports.Set("countminPipelineClose", Napi::Function::New<Guarded<PipelineClose>>(env, "countminPipelineClose"));
   exports.Set("countminEstimate", Napi::Function::New<Guarded<EstimateKeys>>(env, "countminEstimate"));
   exports.Set("countminUpdateOne", Napi::Function::New<Guarded<UpdateOne>>(env, "countminUpdateOne"));
   exports.Set("countminEstimateOne", Napi::Function::New<Guarded<EstimateOne>>(env, "countminEstimateOne"));

@@ -482,15 +482,32 @@ void ForEachSpanBatch(const Keys& keys, BatchFn&& batch) {
   }
 }
 
+// CountByShape's forEachKey over keys.
+inline auto EachKey(const Keys& keys) {
+  return [&keys](auto&& push) {
+    for (size_t i = 0; i < keys.count; ++i) push(keys.bytes + keys.offsets[i], keys.offsets[i + 1] - keys.offsets[i]);
+  };
+}
+
 }  // namespace
+
+void HashKeys(const Keys& keys, uint64_t seed, uint64_t* hashes) {
+  size_t n = 0;
+  CountByShape(seed, EachKey(keys), [&](const uint64_t* batch, size_t size) {
+    std::memcpy(hashes + n, batch, size * sizeof *batch);
+    n += size;
+  });
+}
+
+template <typename Counter>
+void AddHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n) {
+  IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
+}
 
 template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
   if (counts == nullptr && estimates == nullptr && !shape.conservative) {
-    const auto forEachKey = [&](auto&& push) {
-      for (size_t i = 0; i < keys.count; ++i) push(keys.bytes + keys.offsets[i], keys.offsets[i + 1] - keys.offsets[i]);
-    };
-    CountByShape(shape.seed, forEachKey, [&](const uint64_t* hashes, size_t n) {
+    CountByShape(shape.seed, EachKey(keys), [&](const uint64_t* hashes, size_t n) {
       IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
     });
     return;
@@ -758,6 +775,8 @@ template uint32_t Estimate<uint32_t>(const uint32_t*, const Shape&, uint64_t);
 template uint64_t Estimate<uint64_t>(const uint64_t*, const Shape&, uint64_t);
 template void UpdateMany<uint32_t>(uint32_t*, const Shape&, const Keys&, const double*, double*);
 template void UpdateMany<uint64_t>(uint64_t*, const Shape&, const Keys&, const double*, double*);
+template void AddHashes<uint32_t>(uint32_t*, const Shape&, const uint64_t*, size_t);
+template void AddHashes<uint64_t>(uint64_t*, const Shape&, const uint64_t*, size_t);
 template void EstimateMany<uint32_t>(const uint32_t*, const Shape&, const Keys&, double*);
 template void EstimateMany<uint64_t>(const uint64_t*, const Shape&, const Keys&, double*);
 template void Merge<uint32_t>(uint32_t*, const uint32_t*, size_t, uint64_t);

@@ -52,6 +52,13 @@ struct Keys {
 template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates);
 
+// The plain (not conservative, count 1) UpdateMany in two halves, for a pipeline that hashes on another thread:
+// HashKeys writes the hash of every key to hashes[0, keys.count), in an order of its own (grouped by length, as
+// the byte path hashes: adding 1 commutes), and AddHashes adds 1 to the counters of each, saturating.
+void HashKeys(const Keys& keys, uint64_t seed, uint64_t* hashes);
+template <typename Counter>
+void AddHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n);
+
 // Estimate() of every key into out[i].
 template <typename Counter>
 void EstimateMany(const Counter* counters, const Shape& shape, const Keys& keys, double* out);

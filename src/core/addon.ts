@@ -31,6 +31,19 @@ export interface NativeAddon {
     counts: Float64Array | null,
     estimatesOut: Float64Array | null,
   ): void;
+  /**
+   * Count-min, a plain updateMany of many batches: opens a pipeline (its id) in which a pool thread hashes each
+   * batch pushed while the next is packed; close adds the last batch to the counters, or drops it (null).
+   */
+  countminPipelineOpen(): number;
+  countminPipelinePush(
+    pipeline: number,
+    counters: Uint32Array,
+    shape: Uint32Array,
+    keys: string | Uint8Array,
+    offsets: Uint32Array,
+  ): void;
+  countminPipelineClose(pipeline: number, counters: Uint32Array | null, shape: Uint32Array | null): void;
   /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
   countminEstimate(
     counters: Uint32Array,

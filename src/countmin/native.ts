@@ -1,7 +1,7 @@
 // Binding glue: passes batches of keys to the C++ kernel in as few crossings as possible. A batch
-// of strings crosses as one joined string plus UTF-16 offsets (the addon reads the batch as UTF-8
-// in one call and maps the offsets); any other mix is encoded here to one UTF-8/byte buffer plus
-// byte offsets.
+// of strings crosses as one joined string plus UTF-16 offsets (the addon reads it as UTF-8 in one
+// call when it is ASCII, else as UTF-16 that it encodes itself); any other mix is encoded here to
+// one UTF-8/byte buffer plus byte offsets.
 import { requireNative } from '../core/loader.js';
 import { checkKeys, encodeKey, keyBytes, keyEnd, keyStart, NOT_A_STRING } from './hash.js';
 import type { SketchState } from './kernel.js';
@@ -18,10 +18,34 @@ const BATCH_UNITS = 1 << 24;
  */
 const SNAPSHOT_BYTES_PER_KEY = 16;
 
-let byteBatch = new Uint8Array(1 << 16);
-// Offsets and string lengths of the current batch; reused (each native call consumes them before returning).
-const batchOffsets = new Uint32Array(BATCH_KEYS + 1);
-const batchLengths = new Uint32Array(BATCH_KEYS);
+/** The buffers one call packs its batches in: offsets, string lengths and the bytes of a byte batch. */
+interface BatchScratch {
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  bytes: Uint8Array;
+}
+
+const newScratch = (): BatchScratch => ({
+  offsets: new Uint32Array(BATCH_KEYS + 1),
+  lengths: new Uint32Array(BATCH_KEYS),
+  bytes: new Uint8Array(1 << 16),
+});
+
+let idleScratch: BatchScratch | null = newScratch();
+
+/**
+ * The batch buffers for one call, reused by the next. A getter on the keys array can call updateMany again while a
+ * batch is being packed: that nested call gets buffers of its own rather than overwriting the outer call's.
+ */
+function acquireScratch(): BatchScratch {
+  const scratch = idleScratch ?? newScratch();
+  idleScratch = null;
+  return scratch;
+}
+
+function releaseScratch(scratch: BatchScratch): void {
+  idleScratch = scratch;
+}
 
 /** One batch in the addon's shape: keys (string or bytes) plus offsets[0..n]. */
 interface Batch {
@@ -33,14 +57,19 @@ interface Batch {
  * Validates and packs the batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS
  * units); returns it and where it stopped. Each string is read by the check and by join only.
  */
-function nextBatch(keys: readonly unknown[], begin: number, where: string): { batch: Batch; end: number } {
+function nextBatch(
+  scratch: BatchScratch,
+  keys: readonly unknown[],
+  begin: number,
+  where: string,
+): { batch: Batch; end: number } {
   const limit = Math.min(keys.length, begin + BATCH_KEYS);
-  checkKeys(where, keys, begin, limit, batchLengths);
-  const offsets = batchOffsets;
+  const { offsets, lengths } = scratch;
+  checkKeys(where, keys, begin, limit, lengths);
   let units = 0;
   let end = begin;
   for (; end < limit; end++) {
-    const length = batchLengths[end - begin];
+    const length = lengths[end - begin];
     if (length === NOT_A_STRING || (end > begin && units + length > BATCH_UNITS)) break;
     offsets[end - begin + 1] = units += length;
   }
@@ -53,15 +82,15 @@ function nextBatch(keys: readonly unknown[], begin: number, where: string): { ba
     encodeKey(where, keys[end]);
     const n = keyEnd - keyStart;
     if (end > begin && size + n > BATCH_UNITS) break;
-    if (size + n > byteBatch.length) {
-      const grown = new Uint8Array(Math.max(size + n, byteBatch.length * 2));
-      grown.set(byteBatch.subarray(0, size));
-      byteBatch = grown;
+    if (size + n > scratch.bytes.length) {
+      const grown = new Uint8Array(Math.max(size + n, scratch.bytes.length * 2));
+      grown.set(scratch.bytes.subarray(0, size));
+      scratch.bytes = grown;
     }
-    byteBatch.set(keyBytes.subarray(keyStart, keyEnd), size);
+    scratch.bytes.set(keyBytes.subarray(keyStart, keyEnd), size);
     offsets[end - begin + 1] = size += n;
   }
-  return { batch: { keys: byteBatch, offsets: offsets.subarray(0, end - begin + 1) }, end };
+  return { batch: { keys: scratch.bytes, offsets: offsets.subarray(0, end - begin + 1) }, end };
 }
 
 /**
@@ -81,31 +110,51 @@ export function updateManyNative(
   const batches = keys.length > BATCH_KEYS;
   const snapshot = batches && s.counters.byteLength <= keys.length * SNAPSHOT_BYTES_PER_KEY ? s.counters.slice() : null;
   if (batches && !snapshot) checkKeys(where, keys);
+  // Plain updates of many batches go through a pipeline: a pool thread hashes each batch while the next is packed.
+  let pipeline = batches && !counts && !estimates && !s.conservative ? addon.countminPipelineOpen() : 0;
+  const scratch = acquireScratch();
   try {
     for (let begin = 0; begin < keys.length;) {
-      const { batch, end } = nextBatch(keys, begin, where);
-      addon.countminUpdate(
-        s.counters,
-        s.shape,
-        batch.keys,
-        batch.offsets,
-        counts && counts.subarray(begin, end),
-        estimates && estimates.subarray(begin, end),
-      );
+      const { batch, end } = nextBatch(scratch, keys, begin, where);
+      if (pipeline) {
+        addon.countminPipelinePush(pipeline, s.counters, s.shape, batch.keys, batch.offsets);
+      } else {
+        addon.countminUpdate(
+          s.counters,
+          s.shape,
+          batch.keys,
+          batch.offsets,
+          counts && counts.subarray(begin, end),
+          estimates && estimates.subarray(begin, end),
+        );
+      }
       begin = end;
     }
+    const last = pipeline;
+    pipeline = 0;
+    if (last) addon.countminPipelineClose(last, s.counters, s.shape);
   } catch (error) {
+    // With a snapshot the counters go back to it. Without one every key was checked up front, so only the addon can
+    // have failed, and the counters keep the batches added before (a pipeline's batch in flight is dropped).
+    if (pipeline) addon.countminPipelineClose(pipeline, null, null);
     if (snapshot) s.counters.set(snapshot);
     throw error;
+  } finally {
+    releaseScratch(scratch);
   }
 }
 
 export function estimateManyNative(s: SketchState, keys: readonly unknown[], out: Float64Array, where: string): void {
   const addon = requireNative();
-  for (let begin = 0; begin < keys.length;) {
-    const { batch, end } = nextBatch(keys, begin, where);
-    addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
-    begin = end;
+  const scratch = acquireScratch();
+  try {
+    for (let begin = 0; begin < keys.length;) {
+      const { batch, end } = nextBatch(scratch, keys, begin, where);
+      addon.countminEstimate(s.counters, s.shape, batch.keys, batch.offsets, out.subarray(begin, end));
+      begin = end;
+    }
+  } finally {
+    releaseScratch(scratch);
   }
 }
 

@@ -376,12 +376,17 @@ suite.runIf(backend === 'native')('CountMinSketch: string batches hash each key 
   });
 });
 
-// A plain updateMany of more than one batch (8192 keys) is pipelined: a pool thread encodes and hashes batch i while
-// JavaScript packs batch i + 1, and the hashes are added on the calling thread. The one-call-per-batch path (taken
-// with counts) and the pure-TS twin give the reference counters.
+// An updateMany of more than one batch (8192 keys) is pipelined: a pool thread encodes and hashes batch i while
+// JavaScript packs batch i + 1, and batch i is added on the calling thread (a plain one without counts or estimates
+// hashed grouped by length, any other in key order). Calls of one batch each (no pipeline) and the pure-TS twin
+// give the reference counters; TopK's tests cover the pipeline with estimates, and the byte-identity test above the
+// one with counts.
 suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', () => {
   const batch = 8192; // keys per native call (src/countmin/native.ts BATCH_KEYS)
-  const ones = (n: number) => new Array<number>(n).fill(1);
+  const inCalls = (sketch: CountMinSketch, keys: Key[]) => {
+    for (let i = 0; i < keys.length; i += batch) sketch.updateMany(keys.slice(i, i + batch));
+    return sketch;
+  };
 
   it('counts as the unpipelined path and the pure-TS twin, for u32 and u64 counters and every key type', () => {
     const r = rng(71);
@@ -398,7 +403,7 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
         const make = (be: 'native' | 'js') =>
           CountMinSketch.withDimensions(1013, 5, { backend: be, counter, seed: 77 });
         const pipelined = make('native').updateMany(keys);
-        const unpipelined = make('native').updateMany(keys, ones(keys.length));
+        const unpipelined = inCalls(make('native'), keys);
         const js = make('js').updateMany(keys);
         expect(pipelined.toBuffer().equals(unpipelined.toBuffer()), counter).toBe(true);
         expect(pipelined.toBuffer().equals(js.toBuffer()), counter).toBe(true);
@@ -422,24 +427,44 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
     }
   });
 
-  it('refuses ids that are not open pipelines and sketches that are not plain', () => {
+  it('refuses ids that are not open pipelines, and batches in flight that do not fit the call', () => {
     const addon = createRequire(__filename)(nativePath!) as Record<string, (...args: unknown[]) => unknown>;
     const counters = new Uint32Array(16);
-    const shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
+    const plain = Uint32Array.of(8, 2, 0, 0, 0, 0);
+    const conservative = Uint32Array.of(8, 2, 0, 0, 0, 1);
     const keys = ['a', Uint32Array.of(0, 1)];
-    expect(() => addon.countminPipelinePush(12345, counters, shape, ...keys)).toThrow(/not an open pipeline/);
-    expect(() => addon.countminPipelinePush('1', counters, shape, ...keys)).toThrow(TypeError);
-    expect(() => addon.countminPipelineClose(0.5, null, null)).toThrow(/not an open pipeline/);
-    const id = addon.countminPipelineOpen();
-    expect(() => addon.countminPipelinePush(id, counters, Uint32Array.of(8, 2, 0, 0, 0, 1), ...keys)).toThrow(
-      /plain \(not conservative\) sketch/,
+    expect(() => addon.countminPipelineOpen(1)).toThrow(/estimates must be a boolean/);
+    expect(() => addon.countminPipelinePush(12345, counters, plain, ...keys, null, null)).toThrow(
+      /not an open pipeline/,
     );
-    expect(() => addon.countminPipelinePush(id, counters, shape, 'a', Uint32Array.of(0, 2))).toThrow(/run past/);
-    addon.countminPipelinePush(id, counters, shape, ...keys);
+    expect(() => addon.countminPipelinePush('1', counters, plain, ...keys, null, null)).toThrow(TypeError);
+    expect(() => addon.countminPipelineClose(0.5, null, null, null)).toThrow(/not an open pipeline/);
+    const id = addon.countminPipelineOpen(false);
+    expect(() => addon.countminPipelinePush(id, counters, plain, 'a', Uint32Array.of(0, 2), null, null)).toThrow(
+      /run past/,
+    );
+    expect(() => addon.countminPipelinePush(id, counters, plain, ...keys, Float64Array.of(0.5), null)).toThrow(
+      /counts\[0\] must be a safe integer/,
+    );
+    addon.countminPipelinePush(id, counters, plain, ...keys, null, null);
     expect(counters.every((c) => c === 0)).toBe(true); // hashed, not yet added
-    addon.countminPipelineClose(id, counters, shape);
+    addon.countminPipelineClose(id, counters, plain, null);
     expect(counters.reduce((a, b) => a + b, 0)).toBe(2); // one per row
-    expect(() => addon.countminPipelineClose(id, null, null)).toThrow(/not an open pipeline/);
+    expect(() => addon.countminPipelineClose(id, null, null, null)).toThrow(/not an open pipeline/);
+    // A close that throws still closes, dropping the batch in flight. Hashed grouped by length for a plain sketch,
+    // a batch cannot go into a conservative one; with estimates, the close takes the batch's estimates array.
+    const bad: [boolean, Uint32Array, unknown, RegExp | ErrorConstructor][] = [
+      [false, conservative, null, /hashed for a plain sketch/],
+      [true, conservative, new Float64Array(1), /estimates must have one element per key/],
+      [true, conservative, null, TypeError],
+    ];
+    for (const [estimates, shape, out, error] of bad) {
+      const open = addon.countminPipelineOpen(estimates);
+      addon.countminPipelinePush(open, counters, plain, 'ab', Uint32Array.of(0, 1, 2), null, null);
+      expect(() => addon.countminPipelineClose(open, counters, shape, out)).toThrow(error);
+      expect(() => addon.countminPipelineClose(open, null, null, null)).toThrow(/not an open pipeline/);
+    }
+    expect(counters.reduce((a, b) => a + b, 0)).toBe(2);
   });
 });
 

@@ -253,12 +253,9 @@ double EstimateHash(const Sketch& s, uint64_t h) {
                 : static_cast<double>(Estimate(static_cast<const uint32_t*>(s.counters), s.shape, h));
 }
 
-// countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
-Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
-  Sketch s = RequireSketch(info[0], info[1]);
-  CallKeys keys(info[2], info[3]);
-  Span<double> counts = OptionalFloat64(info[4], keys.size(), "counts");
-  Span<double> estimates = OptionalFloat64(info[5], keys.size(), "estimates");
+// The counts of a batch of `size` keys (null: all 1), each a safe integer, >= 0 for a conservative sketch.
+Span<double> RequireCounts(const Napi::Value& value, size_t size, const Sketch& s) {
+  Span<double> counts = OptionalFloat64(value, size, "counts");
   for (size_t i = 0; i < counts.length; ++i) {
     const double c = counts.data[i];
     if (!(std::fabs(c) <= kMaxSafeInteger) || c != std::trunc(c)) {
@@ -268,6 +265,15 @@ Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
       throw RangeError("counts[" + std::to_string(i) + "] must be >= 0 with conservative update");
     }
   }
+  return counts;
+}
+
+// countminUpdate(counters, shape, keys, offsets, counts | null, estimatesOut | null)
+Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
+  Sketch s = RequireSketch(info[0], info[1]);
+  CallKeys keys(info[2], info[3]);
+  Span<double> counts = RequireCounts(info[4], keys.size(), s);
+  Span<double> estimates = OptionalFloat64(info[5], keys.size(), "estimates");
   if (s.wide) {
     UpdateMany(static_cast<uint64_t*>(s.counters), s.shape, keys.keys(), counts.data, estimates.data);
   } else {
@@ -276,37 +282,56 @@ Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// updateMany of a plain sketch over many batches, pipelined: a pool thread encodes and hashes batch i while
-// JavaScript packs batch i + 1 (both cost about as much), and the calling thread adds batch i's hashes to the
-// counters when it passes batch i + 1 or finishes. No other thread touches JavaScript memory: each batch is copied
-// in, its hashes are added here. Two stages, one being read while the other is hashed.
+// updateMany over many batches, pipelined: a pool thread encodes and hashes batch i while JavaScript packs batch
+// i + 1 (both cost about as much), and the calling thread adds batch i to the counters when it passes batch i + 1 or
+// finishes, in order (a conservative sketch's counters depend on it), writing its estimates if asked. No other thread
+// touches JavaScript memory: each batch and its counts are copied in, the hashes are used here. Two stages, one
+// being read while the other is hashed.
 class HashPipeline {
  public:
-  // Reads the batch, adds the hashes of the one in flight to s's counters, then starts hashing this one.
-  void Push(const Sketch& s, const Napi::Value& keys, const Napi::Value& offsets) {
-    if (s.shape.conservative) throw RangeError("a pipelined update needs a plain (not conservative) sketch");
+  // estimates: every batch's estimates after its update are written out, each when it is added.
+  explicit HashPipeline(bool estimates) : estimates_(estimates) {}
+
+  // Reads the batch and its counts, adds the batch in flight to s's counters (its estimates to inFlightEstimates),
+  // then starts hashing this one.
+  void Push(const Sketch& s, const Napi::Value& keys, const Napi::Value& offsets, const Napi::Value& counts,
+            const Napi::Value& inFlightEstimates) {
     Stage& stage = stages_[next_];
     stage.batch.reset();
     stage.batch.emplace(keys, offsets, stage.storage, true);
+    const Span<double> checked = RequireCounts(counts, stage.batch->size(), s);
+    stage.counts.assign(checked.data, checked.data + checked.length);
     stage.hashes.resize(stage.batch->size());
-    Finish(&s);
-    task_.emplace([&stage, seed = s.shape.seed] { HashKeys(stage.batch->Encode(), seed, stage.hashes.data()); });
+    // Plain increments commute: then the keys hash grouped by length, the byte path's faster order.
+    stage.inOrder = s.shape.conservative || checked.data != nullptr || estimates_;
+    Finish(&s, inFlightEstimates);
+    task_.emplace([&stage, seed = s.shape.seed] {
+      HashKeys(stage.batch->Encode(), seed, stage.inOrder, stage.hashes.data());
+    });
     inFlight_ = &stage;
     next_ ^= 1;
   }
 
-  // Adds the hashes of the batch in flight to s's counters, or drops them (s null).
-  void Finish(const Sketch* s) {
+  // Adds the batch in flight to s's counters, writing its estimates to `estimates`; or drops it (s null).
+  void Finish(const Sketch* s, const Napi::Value& estimates) {
     if (inFlight_ == nullptr) return;
     Stage& stage = *inFlight_;
+    const size_t n = stage.hashes.size();
+    Span<double> out;
+    if (s != nullptr && estimates_) out = OptionalFloat64(estimates, n, "estimates");
+    if (s != nullptr && estimates_ && out.data == nullptr && n > 0) throw TypeError("estimates must be a Float64Array");
+    if (s != nullptr && !stage.inOrder && s->shape.conservative) {
+      throw RangeError("the batch in flight was hashed for a plain sketch");
+    }
     inFlight_ = nullptr;
     task_->Join();
     stage.batch->RememberReadPath();
     if (s == nullptr) return;
+    const double* counts = stage.counts.empty() ? nullptr : stage.counts.data();
     if (s->wide) {
-      AddHashes(static_cast<uint64_t*>(s->counters), s->shape, stage.hashes.data(), stage.hashes.size());
+      Add(static_cast<uint64_t*>(s->counters), s->shape, stage, counts, out.data);
     } else {
-      AddHashes(static_cast<uint32_t*>(s->counters), s->shape, stage.hashes.data(), stage.hashes.size());
+      Add(static_cast<uint32_t*>(s->counters), s->shape, stage, counts, out.data);
     }
   }
 
@@ -314,8 +339,21 @@ class HashPipeline {
   struct Stage {
     BatchStorage storage;
     std::optional<KeyBatch> batch;
+    std::vector<double> counts;  // empty: all 1
     std::vector<uint64_t> hashes;
+    bool inOrder = true;
   };
+
+  template <typename Counter>
+  static void Add(Counter* counters, const Shape& shape, const Stage& stage, const double* counts, double* estimates) {
+    if (stage.inOrder) {
+      UpdateHashes(counters, shape, stage.hashes.data(), stage.hashes.size(), counts, estimates);
+    } else {
+      AddHashes(counters, shape, stage.hashes.data(), stage.hashes.size());
+    }
+  }
+
+  const bool estimates_;
   Stage stages_[2];
   size_t next_ = 0;
   Stage* inFlight_ = nullptr;
@@ -326,12 +364,12 @@ class HashPipeline {
 // another sketch's) opens its own. One left open (its thread terminated mid-call) closes when the thread exits.
 class Pipelines {
  public:
-  static double Open() {
+  static double Open(bool estimates) {
     auto& self = Instance();
     do {
       ++self.last_;  // 0 is no pipeline to the caller; after 2^32 opens, an id still open is skipped
     } while (self.last_ == 0 || self.open_.count(self.last_) > 0);
-    self.open_.emplace(self.last_, std::make_unique<HashPipeline>());
+    self.open_.emplace(self.last_, std::make_unique<HashPipeline>(estimates));
     return static_cast<double>(self.last_);
   }
   static HashPipeline& Get(const Napi::Value& id) { return *Instance().open_.at(Key(id)); }
@@ -361,25 +399,30 @@ class Pipelines {
   uint32_t last_ = 0;
 };
 
-// countminPipelineOpen(): the id of a new pipeline for one updateMany call.
-Napi::Value PipelineOpen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Pipelines::Open()); }
+// countminPipelineOpen(estimates): the id of a new pipeline for one updateMany call; estimates (a boolean): the
+// calls pass an estimates array for each batch.
+Napi::Value PipelineOpen(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) throw TypeError("estimates must be a boolean");
+  return Napi::Number::New(info.Env(), Pipelines::Open(info[0].As<Napi::Boolean>().Value()));
+}
 
-// countminPipelinePush(pipeline, counters, shape, keys, offsets)
+// countminPipelinePush(pipeline, counters, shape, keys, offsets, counts | null, inFlightEstimates | null): the
+// estimates array is the one of the batch pushed before (null for the first, and without estimates).
 Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
   HashPipeline& pipeline = Pipelines::Get(info[0]);
-  pipeline.Push(RequireSketch(info[1], info[2]), info[3], info[4]);
+  pipeline.Push(RequireSketch(info[1], info[2]), info[3], info[4], info[5], info[6]);
   return info.Env().Undefined();
 }
 
-// countminPipelineClose(pipeline, counters | null, shape | null): adds the batch in flight to the sketch, or drops
-// it (null: the call failed and restores the counters), and closes the pipeline.
+// countminPipelineClose(pipeline, counters | null, shape | null, inFlightEstimates | null): adds the batch in flight
+// to the sketch, or drops it (null: the call failed and restores the counters), and closes the pipeline.
 Napi::Value PipelineClose(const Napi::CallbackInfo& info) {
   const std::unique_ptr<HashPipeline> pipeline = Pipelines::Take(info[0]);
   if (info[1].IsNull()) {
-    pipeline->Finish(nullptr);
+    pipeline->Finish(nullptr, info[3]);
   } else {
     const Sketch s = RequireSketch(info[1], info[2]);
-    pipeline->Finish(&s);
+    pipeline->Finish(&s, info[3]);
   }
   return info.Env().Undefined();
 }

@@ -491,7 +491,13 @@ inline auto EachKey(const Keys& keys) {
 
 }  // namespace
 
-void HashKeys(const Keys& keys, uint64_t seed, uint64_t* hashes) {
+void HashKeys(const Keys& keys, uint64_t seed, bool inOrder, uint64_t* hashes) {
+  if (inOrder) {
+    ForEachSpanBatch(keys, [&](size_t begin, const KeySpan* spans, size_t n) {
+      HashBatch(spans, n, seed, hashes + begin);
+    });
+    return;
+  }
   size_t n = 0;
   CountByShape(seed, EachKey(keys), [&](const uint64_t* batch, size_t size) {
     std::memcpy(hashes + n, batch, size * sizeof *batch);
@@ -505,6 +511,15 @@ void AddHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, si
 }
 
 template <typename Counter>
+void UpdateHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n, const double* counts,
+                  double* estimates) {
+  for (size_t i = 0; i < n; ++i) {
+    const Counter estimate = Update(counters, shape, hashes[i], counts ? static_cast<int64_t>(counts[i]) : 1);
+    if (estimates) estimates[i] = static_cast<double>(estimate);
+  }
+}
+
+template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
   if (counts == nullptr && estimates == nullptr && !shape.conservative) {
     CountByShape(shape.seed, EachKey(keys), [&](const uint64_t* hashes, size_t n) {
@@ -515,10 +530,8 @@ void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const d
   ForEachSpanBatch(keys, [&](size_t begin, const KeySpan* spans, size_t n) {
     uint64_t hashes[kBatch];
     HashBatch(spans, n, shape.seed, hashes);
-    for (size_t i = 0; i < n; ++i) {
-      const Counter estimate = Update(counters, shape, hashes[i], counts ? static_cast<int64_t>(counts[begin + i]) : 1);
-      if (estimates) estimates[begin + i] = static_cast<double>(estimate);
-    }
+    UpdateHashes(counters, shape, hashes, n, counts ? counts + begin : nullptr,
+                 estimates ? estimates + begin : nullptr);
   });
 }
 
@@ -777,6 +790,8 @@ template void UpdateMany<uint32_t>(uint32_t*, const Shape&, const Keys&, const d
 template void UpdateMany<uint64_t>(uint64_t*, const Shape&, const Keys&, const double*, double*);
 template void AddHashes<uint32_t>(uint32_t*, const Shape&, const uint64_t*, size_t);
 template void AddHashes<uint64_t>(uint64_t*, const Shape&, const uint64_t*, size_t);
+template void UpdateHashes<uint32_t>(uint32_t*, const Shape&, const uint64_t*, size_t, const double*, double*);
+template void UpdateHashes<uint64_t>(uint64_t*, const Shape&, const uint64_t*, size_t, const double*, double*);
 template void EstimateMany<uint32_t>(const uint32_t*, const Shape&, const Keys&, double*);
 template void EstimateMany<uint64_t>(const uint64_t*, const Shape&, const Keys&, double*);
 template void Merge<uint32_t>(uint32_t*, const uint32_t*, size_t, uint64_t);

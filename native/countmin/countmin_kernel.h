@@ -52,12 +52,17 @@ struct Keys {
 template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates);
 
-// The plain (not conservative, count 1) UpdateMany in two halves, for a pipeline that hashes on another thread:
-// HashKeys writes the hash of every key to hashes[0, keys.count), in an order of its own (grouped by length, as
-// the byte path hashes: adding 1 commutes), and AddHashes adds 1 to the counters of each, saturating.
-void HashKeys(const Keys& keys, uint64_t seed, uint64_t* hashes);
+// UpdateMany in two halves, for a pipeline that hashes on another thread. HashKeys writes the hash of every key to
+// hashes[0, keys.count): in key order, or (inOrder false) in an order of its own, grouped by length as the byte path
+// hashes, for AddHashes only. AddHashes adds 1 to the counters of each hash in a plain (not conservative) sketch,
+// saturating: adding 1 commutes. UpdateHashes is Update() of each hash in order, by counts[i] (null: 1), writing
+// estimates[i] when not null.
+void HashKeys(const Keys& keys, uint64_t seed, bool inOrder, uint64_t* hashes);
 template <typename Counter>
 void AddHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n);
+template <typename Counter>
+void UpdateHashes(Counter* counters, const Shape& shape, const uint64_t* hashes, size_t n, const double* counts,
+                  double* estimates);
 
 // Estimate() of every key into out[i].
 template <typename Counter>

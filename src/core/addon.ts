@@ -32,18 +32,26 @@ export interface NativeAddon {
     estimatesOut: Float64Array | null,
   ): void;
   /**
-   * Count-min, a plain updateMany of many batches: opens a pipeline (its id) in which a pool thread hashes each
-   * batch pushed while the next is packed; close adds the last batch to the counters, or drops it (null).
+   * Count-min, an updateMany of many batches: opens a pipeline (its id) in which a pool thread hashes each batch
+   * pushed while the next is packed. A push adds the batch pushed before to the counters (its estimates into
+   * inFlightEstimates when the pipeline was opened with estimates); close adds the last, or drops it (null).
    */
-  countminPipelineOpen(): number;
+  countminPipelineOpen(estimates: boolean): number;
   countminPipelinePush(
     pipeline: number,
     counters: Uint32Array,
     shape: Uint32Array,
     keys: string | Uint8Array,
     offsets: Uint32Array,
+    counts: Float64Array | null,
+    inFlightEstimates: Float64Array | null,
   ): void;
-  countminPipelineClose(pipeline: number, counters: Uint32Array | null, shape: Uint32Array | null): void;
+  countminPipelineClose(
+    pipeline: number,
+    counters: Uint32Array | null,
+    shape: Uint32Array | null,
+    inFlightEstimates: Float64Array | null,
+  ): void;
   /** Count-min: each key's estimate (minimum over rows) into estimatesOut. */
   countminEstimate(
     counters: Uint32Array,

@@ -110,21 +110,25 @@ export function updateManyNative(
   const batches = keys.length > BATCH_KEYS;
   const snapshot = batches && s.counters.byteLength <= keys.length * SNAPSHOT_BYTES_PER_KEY ? s.counters.slice() : null;
   if (batches && !snapshot) checkKeys(where, keys);
-  // Plain updates of many batches go through a pipeline: a pool thread hashes each batch while the next is packed.
-  let pipeline = batches && !counts && !estimates && !s.conservative ? addon.countminPipelineOpen() : 0;
+  // Many batches go through a pipeline: a pool thread hashes each batch while the next is packed.
+  let pipeline = batches ? addon.countminPipelineOpen(estimates !== null) : 0;
+  // The estimates of the batch in flight, written when it is added (at the next push or the close).
+  let inFlight: Float64Array | null = null;
   const scratch = acquireScratch();
   try {
     for (let begin = 0; begin < keys.length;) {
       const { batch, end } = nextBatch(scratch, keys, begin, where);
+      const batchCounts = counts && counts.subarray(begin, end);
       if (pipeline) {
-        addon.countminPipelinePush(pipeline, s.counters, s.shape, batch.keys, batch.offsets);
+        addon.countminPipelinePush(pipeline, s.counters, s.shape, batch.keys, batch.offsets, batchCounts, inFlight);
+        inFlight = estimates && estimates.subarray(begin, end);
       } else {
         addon.countminUpdate(
           s.counters,
           s.shape,
           batch.keys,
           batch.offsets,
-          counts && counts.subarray(begin, end),
+          batchCounts,
           estimates && estimates.subarray(begin, end),
         );
       }
@@ -132,11 +136,11 @@ export function updateManyNative(
     }
     const last = pipeline;
     pipeline = 0;
-    if (last) addon.countminPipelineClose(last, s.counters, s.shape);
+    if (last) addon.countminPipelineClose(last, s.counters, s.shape, inFlight);
   } catch (error) {
     // With a snapshot the counters go back to it. Without one every key was checked up front, so only the addon can
     // have failed, and the counters keep the batches added before (a pipeline's batch in flight is dropped).
-    if (pipeline) addon.countminPipelineClose(pipeline, null, null);
+    if (pipeline) addon.countminPipelineClose(pipeline, null, null, null);
     if (snapshot) s.counters.set(snapshot);
     throw error;
   } finally {

@@ -388,7 +388,7 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
     return sketch;
   };
 
-  it('counts as the unpipelined path and the pure-TS twin, for u32 and u64 counters and every key type', () => {
+  it('counts as the unpipelined path and the pure-TS twin: u32/u64, plain/conservative, every key type', () => {
     const r = rng(71);
     const streams: Key[][] = [
       mixedKeys(72, 5 * batch + 17),
@@ -400,14 +400,17 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
     ];
     for (const keys of streams) {
       for (const counter of ['u32', 'u64'] as const) {
-        const make = (be: 'native' | 'js') =>
-          CountMinSketch.withDimensions(1013, 5, { backend: be, counter, seed: 77 });
-        const pipelined = make('native').updateMany(keys);
-        const unpipelined = inCalls(make('native'), keys);
-        const js = make('js').updateMany(keys);
-        expect(pipelined.toBuffer().equals(unpipelined.toBuffer()), counter).toBe(true);
-        expect(pipelined.toBuffer().equals(js.toBuffer()), counter).toBe(true);
-        expect(pipelined.totalCount).toBe(keys.length);
+        for (const conservative of [false, true]) {
+          const make = (be: 'native' | 'js') =>
+            CountMinSketch.withDimensions(1013, 5, { backend: be, counter, conservative, seed: 77 });
+          const pipelined = make('native').updateMany(keys);
+          const unpipelined = inCalls(make('native'), keys);
+          const js = make('js').updateMany(keys);
+          const what = `${counter} conservative=${conservative}`;
+          expect(pipelined.toBuffer().equals(unpipelined.toBuffer()), what).toBe(true);
+          expect(pipelined.toBuffer().equals(js.toBuffer()), what).toBe(true);
+          expect(pipelined.totalCount).toBe(keys.length);
+        }
       }
     }
   });
@@ -432,29 +435,33 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
     const counters = new Uint32Array(16);
     const plain = Uint32Array.of(8, 2, 0, 0, 0, 0);
     const conservative = Uint32Array.of(8, 2, 0, 0, 0, 1);
-    const keys = ['a', Uint32Array.of(0, 1)];
+    const keyArgs = ['a', Uint32Array.of(0, 1)];
     expect(() => addon.countminPipelineOpen(1)).toThrow(/estimates must be a boolean/);
-    expect(() => addon.countminPipelinePush(12345, counters, plain, ...keys, null, null)).toThrow(
+    expect(() => addon.countminPipelinePush(12345, counters, plain, ...keyArgs, null, null)).toThrow(
       /not an open pipeline/,
     );
-    expect(() => addon.countminPipelinePush('1', counters, plain, ...keys, null, null)).toThrow(TypeError);
+    expect(() => addon.countminPipelinePush('1', counters, plain, ...keyArgs, null, null)).toThrow(TypeError);
     expect(() => addon.countminPipelineClose(0.5, null, null, null)).toThrow(/not an open pipeline/);
     const id = addon.countminPipelineOpen(false);
     expect(() => addon.countminPipelinePush(id, counters, plain, 'a', Uint32Array.of(0, 2), null, null)).toThrow(
       /run past/,
     );
-    expect(() => addon.countminPipelinePush(id, counters, plain, ...keys, Float64Array.of(0.5), null)).toThrow(
+    expect(() => addon.countminPipelinePush(id, counters, plain, ...keyArgs, Float64Array.of(0.5), null)).toThrow(
       /counts\[0\] must be a safe integer/,
     );
-    addon.countminPipelinePush(id, counters, plain, ...keys, null, null);
+    addon.countminPipelinePush(id, counters, plain, ...keyArgs, null, null);
     expect(counters.every((c) => c === 0)).toBe(true); // hashed, not yet added
+    // Hashed with seed 0: it cannot go into a sketch of another seed.
+    expect(() =>
+      addon.countminPipelinePush(id, counters, Uint32Array.of(8, 2, 1, 0, 0, 0), ...keyArgs, null, null),
+    ).toThrow(/hashed for another sketch/);
     addon.countminPipelineClose(id, counters, plain, null);
     expect(counters.reduce((a, b) => a + b, 0)).toBe(2); // one per row
     expect(() => addon.countminPipelineClose(id, null, null, null)).toThrow(/not an open pipeline/);
-    // A close that throws still closes, dropping the batch in flight. Hashed grouped by length for a plain sketch,
-    // a batch cannot go into a conservative one; with estimates, the close takes the batch's estimates array.
+    // A close that throws still closes, dropping the batch in flight. A batch hashed for a plain sketch cannot go
+    // into a conservative one; with estimates, the close takes the batch's estimates array.
     const bad: [boolean, Uint32Array, unknown, RegExp | ErrorConstructor][] = [
-      [false, conservative, null, /hashed for a plain sketch/],
+      [false, conservative, null, /hashed for another sketch/],
       [true, conservative, new Float64Array(1), /estimates must have one element per key/],
       [true, conservative, null, TypeError],
     ];
@@ -464,6 +471,11 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
       expect(() => addon.countminPipelineClose(open, counters, shape, out)).toThrow(error);
       expect(() => addon.countminPipelineClose(open, null, null, null)).toThrow(/not an open pipeline/);
     }
+    expect(counters.reduce((a, b) => a + b, 0)).toBe(2);
+    // An empty byte batch copies nothing (the copy once passed null pointers to memcpy: undefined behaviour).
+    const empty = addon.countminPipelineOpen(false);
+    addon.countminPipelinePush(empty, counters, plain, new Uint8Array(0), Uint32Array.of(0), null, null);
+    addon.countminPipelineClose(empty, counters, plain, null);
     expect(counters.reduce((a, b) => a + b, 0)).toBe(2);
   });
 });

@@ -101,7 +101,8 @@ class BatchStorage {
 // with UTF-16 offsets: the cheap way to pass strings across N-API) is read one of two ways: V8 writes it as UTF-8
 // in one call, which for ASCII (the common case) is a copy whose UTF-16 offsets are byte offsets; else V8 copies
 // its UTF-16 units and Encode() writes each key's UTF-8 (unpaired surrogates as U+FFFD, each key encoded alone).
-// Batches of one stream are alike, so each thread reads a batch the way its last one needed.
+// Batches of one stream are alike, so each thread reads a batch the way the last one it encoded needed (in a
+// pipeline, the one before the last: the preference only saves work, never changes a result).
 class KeyBatch {
  public:
   // copy: the batch is used after the call returns (a pipeline stage), so its bytes and offsets are copied too.
@@ -289,8 +290,8 @@ Napi::Value UpdateKeys(const Napi::CallbackInfo& info) {
 // being read while the other is hashed.
 class HashPipeline {
  public:
-  // estimates: every batch's estimates after its update are written out, each when it is added.
-  explicit HashPipeline(bool estimates) : estimates_(estimates) {}
+  // withEstimates: every batch's estimates after its update are written out, each when it is added.
+  explicit HashPipeline(bool withEstimates) : withEstimates_(withEstimates) {}
 
   // Reads the batch and its counts, adds the batch in flight to s's counters (its estimates to inFlightEstimates),
   // then starts hashing this one.
@@ -302,8 +303,10 @@ class HashPipeline {
     const Span<double> checked = RequireCounts(counts, stage.batch->size(), s);
     stage.counts.assign(checked.data, checked.data + checked.length);
     stage.hashes.resize(stage.batch->size());
+    stage.seed = s.shape.seed;
+    stage.conservative = s.shape.conservative;
     // Plain increments commute: then the keys hash grouped by length, the byte path's faster order.
-    stage.inOrder = s.shape.conservative || checked.data != nullptr || estimates_;
+    stage.inOrder = s.shape.conservative || checked.data != nullptr || withEstimates_;
     Finish(&s, inFlightEstimates);
     task_.emplace([&stage, seed = s.shape.seed] {
       HashKeys(stage.batch->Encode(), seed, stage.inOrder, stage.hashes.data());
@@ -318,14 +321,18 @@ class HashPipeline {
     Stage& stage = *inFlight_;
     const size_t n = stage.hashes.size();
     Span<double> out;
-    if (s != nullptr && estimates_) out = OptionalFloat64(estimates, n, "estimates");
-    if (s != nullptr && estimates_ && out.data == nullptr && n > 0) throw TypeError("estimates must be a Float64Array");
-    if (s != nullptr && !stage.inOrder && s->shape.conservative) {
-      throw RangeError("the batch in flight was hashed for a plain sketch");
+    if (s != nullptr && withEstimates_) out = OptionalFloat64(estimates, n, "estimates");
+    if (s != nullptr && withEstimates_ && out.data == nullptr && n > 0) {
+      throw TypeError("estimates must be a Float64Array");
+    }
+    // Hashed with that sketch's seed, its counts checked against its update rule.
+    if (s != nullptr && (s->shape.seed != stage.seed || s->shape.conservative != stage.conservative)) {
+      throw RangeError("the batch in flight was hashed for another sketch");
     }
     inFlight_ = nullptr;
     task_->Join();
     stage.batch->RememberReadPath();
+    stage.batch.reset();  // trims the stage's storage if a batch of long keys grew it
     if (s == nullptr) return;
     const double* counts = stage.counts.empty() ? nullptr : stage.counts.data();
     if (s->wide) {
@@ -341,6 +348,8 @@ class HashPipeline {
     std::optional<KeyBatch> batch;
     std::vector<double> counts;  // empty: all 1
     std::vector<uint64_t> hashes;
+    uint64_t seed = 0;
+    bool conservative = false;
     bool inOrder = true;
   };
 
@@ -353,7 +362,7 @@ class HashPipeline {
     }
   }
 
-  const bool estimates_;
+  const bool withEstimates_;
   Stage stages_[2];
   size_t next_ = 0;
   Stage* inFlight_ = nullptr;
@@ -361,7 +370,9 @@ class HashPipeline {
 };
 
 // The open pipelines of this thread by id. A thread's own: a nested updateMany (a getter on the keys array calling
-// another sketch's) opens its own. One left open (its thread terminated mid-call) closes when the thread exits.
+// another sketch's) opens its own. One left open because its script was cut off mid-call without running its
+// catch (a worker's termination, a vm timeout) stays until its thread exits, holding at most its two stages'
+// storage (kept to 8 MiB each).
 class Pipelines {
  public:
   static double Open(bool estimates) {

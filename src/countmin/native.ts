@@ -140,8 +140,12 @@ export function updateManyNative(
   } catch (error) {
     // With a snapshot the counters go back to it. Without one every key was checked up front, so only the addon can
     // have failed, and the counters keep the batches added before (a pipeline's batch in flight is dropped).
-    if (pipeline) addon.countminPipelineClose(pipeline, null, null, null);
     if (snapshot) s.counters.set(snapshot);
+    try {
+      if (pipeline) addon.countminPipelineClose(pipeline, null, null, null);
+    } catch {
+      // The close still closed it (dropping the batch); the error that stopped the call is the one to report.
+    }
     throw error;
   } finally {
     releaseScratch(scratch);

@@ -187,6 +187,10 @@ const BINDINGS = {
   countminEstimateOne: ['counters', 'shape', 'keys'],
   countminMerge: ['counters', 'counters', 'bool', 'count'],
   countminHash: ['bytes', 'count', 'count'],
+  // Pipeline ids are small counts: some name pipelines this child opened (and never closed), others none.
+  countminPipelineOpen: ['bool'],
+  countminPipelinePush: ['count', 'counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
+  countminPipelineClose: ['count', 'counters', 'shape', 'floats?'],
   trackedFloat64Array: ['count'],
   openclCreateContext: ['count'],
   openclRelease: ['any'],

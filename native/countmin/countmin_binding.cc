@@ -298,7 +298,6 @@ class HashPipeline {
   void Push(const Sketch& s, const Napi::Value& keys, const Napi::Value& offsets, const Napi::Value& counts,
             const Napi::Value& inFlightEstimates) {
     Stage& stage = stages_[next_];
-    stage.batch.reset();
     stage.batch.emplace(keys, offsets, stage.storage, true);
     const Span<double> checked = RequireCounts(counts, stage.batch->size(), s);
     stage.counts.assign(checked.data, checked.data + checked.length);

@@ -523,7 +523,7 @@ template <typename Counter>
 void UpdateMany(Counter* counters, const Shape& shape, const Keys& keys, const double* counts, double* estimates) {
   if (counts == nullptr && estimates == nullptr && !shape.conservative) {
     CountByShape(shape.seed, EachKey(keys), [&](const uint64_t* hashes, size_t n) {
-      IncrementBatch<Counter, 0, true>(counters, shape, hashes, n);
+      AddHashes(counters, shape, hashes, n);
     });
     return;
   }

@@ -1,5 +1,6 @@
-// Generated documentation stays current: docs/cli.md is the CLI's own --help texts and the table
-// of contents of docs/api.md lists its sections. On failure, run the script the message names.
+// Generated files stay current: docs/cli.md is the CLI's own --help texts, the table of contents of
+// docs/api.md lists its sections, and src/countmin/xxh64.ts is what scripts/gen-xxh64.mjs writes. On
+// failure, run the script the message names.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ function check(script: string) {
   return spawnSync(process.execPath, [script, '--check'], { cwd: repoRoot, encoding: 'utf8' });
 }
 
-describe('generated docs', () => {
+describe('generated files', () => {
   it('docs/cli.md matches `hotpath <command> --help`', () => {
     const result = check('scripts/cli-docs.mjs');
     expect(result.stderr).toBe('');
@@ -23,5 +24,12 @@ describe('generated docs', () => {
     expect(result.status).toBe(0);
     const text = fs.readFileSync(`${repoRoot}/docs/api.md`, 'utf8');
     expect(text).toContain('- [describe(values, options?): `DescribeResult`](#describevalues-options-describeresult)');
+  });
+
+  it('src/countmin/xxh64.ts matches its templates in scripts/gen-xxh64.mjs', () => {
+    const result = check('scripts/gen-xxh64.mjs');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(fs.readFileSync(`${repoRoot}/src/countmin/xxh64.ts`, 'utf8')).toContain('export function xxh64(');
   });
 });

@@ -1,10 +1,24 @@
 // Pure-TS count-min kernel: the twin of native/countmin/countmin_kernel.cc. Counters are a
 // Uint32Array, row-major (row r, column c at r * width + c); u64 counters are little-endian
 // (lo, hi) uint32 pairs, the native layout, so one buffer serves both backends and the format.
-import { hashKey, lastHash, mulHi32 } from './hash.js';
+import { hashKey } from './hash.js';
+import { lastHash } from './xxh64.js';
 
 const U32_MAX = 0xffffffff;
 const TWO32 = 4294967296;
+
+/** High 32 bits of the unsigned 32x32 product, from 16-bit halves (each partial product < 2^32). */
+function mulHi32(a: number, b: number): number {
+  const a0 = a & 0xffff,
+    a1 = a >>> 16,
+    b0 = b & 0xffff,
+    b1 = b >>> 16;
+  const lowLow = a0 * b0,
+    highLow = a1 * b0,
+    lowHigh = a0 * b1;
+  const carry = ((lowLow >>> 16) + (highLow & 0xffff) + (lowHigh & 0xffff)) >>> 16;
+  return a1 * b1 + (highLow >>> 16) + (lowHigh >>> 16) + carry;
+}
 
 /** Everything a kernel call needs about one sketch. `shape` is the same data packed for the addon. */
 export interface SketchState {

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { checkKnownOptions } from '../core/options.js';
 import { typeName } from '../core/validate.js';
-import { xxh64 } from './hash.js';
+import { xxh64 } from './xxh64.js';
 import { updateHashed, type SketchState } from './kernel.js';
 
 /** Where keys end: one byte (a one-character ASCII string or a byte value), or runs of ASCII whitespace. */

@@ -3,19 +3,9 @@
 import { type Backend, resolveBackend } from '../core/loader.js';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, typeName } from '../core/validate.js';
 import { MAX_COUNTER_BYTES, MAX_DEPTH, readSketch, writeSketch } from './format.js';
-import {
-  checkKeys,
-  encodeKey,
-  keyCount,
-  keyBytes,
-  keyEnd,
-  keyStart,
-  seedHalves,
-  xxh64,
-  type Key,
-  lastHash,
-} from './hash.js';
+import { checkKeys, encodeKey, keyCount, keyBytes, keyEnd, keyStart, seedHalves, type Key } from './hash.js';
 import { estimateKey, mergeCounters, updateKey, type SketchState } from './kernel.js';
+import { lastHash, xxh64 } from './xxh64.js';
 import {
   checkLineOptions,
   LineCarry,

@@ -307,7 +307,13 @@ for (const be of backends) {
 
 suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters are byte-identical', () => {
   it('for every counter type and update rule, on mixed keys, counts and long batches', () => {
-    const keys = [...mixedKeys(31, 20_000), 'x'.repeat(100_000), ...zipfStream(5, 20_000, 1000, 1.1)];
+    // Keys longer than one joined batch (65 000 units) too, one- and two-byte.
+    const keys = [
+      ...mixedKeys(31, 20_000),
+      'x'.repeat(100_000),
+      'я'.repeat(70_000),
+      ...zipfStream(5, 20_000, 1000, 1.1),
+    ];
     const r = rng(12);
     for (const counter of ['u32', 'u64'] as const) {
       for (const conservative of [false, true]) {
@@ -316,8 +322,8 @@ suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters a
           CountMinSketch.withDimensions(1013, 4, { backend: be, counter, conservative, seed: 123456789 });
         const native = make('native').updateMany(keys, counts);
         const js = make('js').updateMany(keys, counts);
-        // One key per call too, including the 100 000-character key (the addon's long-string path).
-        for (const i of [...Array(3000).keys(), 20_000]) {
+        // One key per call too, including the long keys (the addon's long-string path).
+        for (const i of [...Array(3000).keys(), 20_000, 20_001]) {
           expect(native.update(keys[i], counts[i]).estimate(keys[i])).toBe(
             js.update(keys[i], counts[i]).estimate(keys[i]),
           );

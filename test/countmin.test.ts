@@ -307,7 +307,7 @@ for (const be of backends) {
 
 suite.runIf(backend === 'native')('CountMinSketch: native and pure-TS counters are byte-identical', () => {
   it('for every counter type and update rule, on mixed keys, counts and long batches', () => {
-    // Keys longer than one joined batch (65 000 units) too, one- and two-byte.
+    // Long one- and two-byte keys among short ones.
     const keys = [
       ...mixedKeys(31, 20_000),
       'x'.repeat(100_000),

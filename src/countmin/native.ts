@@ -9,14 +9,8 @@ import type { LineCandidate, LineFormat } from './lines.js';
 
 /** Keys per native call; also bounds the temporary joined string and offsets. */
 const BATCH_KEYS = 8_192;
-/** Bytes per native call of keys that are not all strings, so a batch of long keys stays a bounded allocation. */
-const BATCH_BYTES = 1 << 24;
-/**
- * UTF-16 units per joined string. At most 130 KB even with two-byte characters, it stays under V8's large-object
- * size (128 KiB), so it is allocated young and dropped by a scavenge, not mapped and faulted in page by page for
- * every batch: 12-20% of the time of updateMany on URL-sized keys. A longer key travels alone.
- */
-const JOINED_UNITS = 65_000;
+/** UTF-16 units (or bytes) per native call, so a batch of long keys stays a bounded allocation. */
+const BATCH_UNITS = 1 << 24;
 
 /**
  * A multi-batch updateMany snapshots the counters when they are at most this many bytes per key
@@ -60,8 +54,8 @@ interface Batch {
 }
 
 /**
- * Validates and packs the batch starting at `begin` (at most BATCH_KEYS keys, and JOINED_UNITS units or
- * BATCH_BYTES bytes); returns it and where it stopped. Each string is read by the check and by join only.
+ * Validates and packs the batch starting at `begin` (at most BATCH_KEYS keys and BATCH_UNITS
+ * units); returns it and where it stopped. Each string is read by the check and by join only.
  */
 function nextBatch(
   scratch: BatchScratch,
@@ -76,7 +70,7 @@ function nextBatch(
   let end = begin;
   for (; end < limit; end++) {
     const length = lengths[end - begin];
-    if (length === NOT_A_STRING || (end > begin && units + length > JOINED_UNITS)) break;
+    if (length === NOT_A_STRING || (end > begin && units + length > BATCH_UNITS)) break;
     offsets[end - begin + 1] = units += length;
   }
   if (end > begin) {
@@ -87,7 +81,7 @@ function nextBatch(
   for (end = begin; end < limit; end++) {
     encodeKey(where, keys[end]);
     const n = keyEnd - keyStart;
-    if (end > begin && size + n > BATCH_BYTES) break;
+    if (end > begin && size + n > BATCH_UNITS) break;
     if (size + n > scratch.bytes.length) {
       const grown = new Uint8Array(Math.max(size + n, scratch.bytes.length * 2));
       grown.set(scratch.bytes.subarray(0, size));

@@ -246,6 +246,12 @@ suite.skipIf(skipReason !== null || !nativePath)('opencl native binding argument
     expect(() => addon.openclCreateContext(-1)).toThrow(RangeError);
     expect(() => addon.openclCreateContext(1e6)).toThrow(/device index 1000000 does not exist/);
     expect(() => addon.openclCreateBuffer({}, 0, 16)).toThrow(/context must be an OpenCL handle/);
+    // The addon's other Externals (count-min pipelines) are told apart by their type tags, both ways.
+    const pipeline = addon.countminPipelineOpen(false);
+    expect(() => addon.openclCreateBuffer(pipeline, 0, 16)).toThrow(/context must be an OpenCL handle/);
+    expect(() => addon.openclRelease(pipeline)).toThrow(TypeError);
+    expect(() => addon.countminPipelineClose(ctx, null, null, null)).toThrow(/pipeline must be a pipeline handle/);
+    addon.countminPipelineClose(pipeline, null, null, null);
     expect(() => addon.openclCreateBuffer(buffer, 0, 16)).toThrow(/context must be a Context, got a Buffer/);
     expect(() => addon.openclCreateBuffer(ctx, 3, 16)).toThrow(RangeError);
     expect(() => addon.openclCreateBuffer(ctx, 0, 0)).toThrow(RangeError);

@@ -10,7 +10,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "../common/napi_errors.h"
@@ -368,58 +367,44 @@ class HashPipeline {
   std::optional<BackgroundTask> task_;  // last: destroyed (joined) before the stages it hashes
 };
 
-// The open pipelines of this thread by id. A thread's own: a nested updateMany (a getter on the keys array calling
-// another sketch's) opens its own. One left open because its script was cut off mid-call without running its
-// catch (a worker's termination, a vm timeout) stays until its thread exits, holding at most its two stages'
-// storage (kept to 8 MiB each).
-class Pipelines {
- public:
-  static double Open(bool estimates) {
-    auto& self = Instance();
-    do {
-      ++self.last_;  // 0 is no pipeline to the caller; after 2^32 opens, an id still open is skipped
-    } while (self.last_ == 0 || self.open_.count(self.last_) > 0);
-    self.open_.emplace(self.last_, std::make_unique<HashPipeline>(estimates));
-    return static_cast<double>(self.last_);
-  }
-  static HashPipeline& Get(const Napi::Value& id) { return *Instance().open_.at(Key(id)); }
-  static std::unique_ptr<HashPipeline> Take(const Napi::Value& id) {
-    auto& open = Instance().open_;
-    const auto found = open.find(Key(id));
-    auto pipeline = std::move(found->second);
-    open.erase(found);
-    return pipeline;
-  }
-
- private:
-  static Pipelines& Instance() {
-    thread_local Pipelines pipelines;
-    return pipelines;
-  }
-  // The id of an open pipeline, or a RangeError.
-  static uint32_t Key(const Napi::Value& id) {
-    if (!id.IsNumber()) throw TypeError("pipeline must be a number");
-    const double d = id.As<Napi::Number>().DoubleValue();
-    const auto key = static_cast<uint32_t>(d >= 1 && d <= 4294967295.0 ? d : 0);
-    if (key != d || Instance().open_.count(key) == 0) throw RangeError("pipeline is not an open pipeline");
-    return key;
-  }
-
-  std::unordered_map<uint32_t, std::unique_ptr<HashPipeline>> open_;
-  uint32_t last_ = 0;
+// A pipeline as JavaScript holds it: an External that owns it, type-tagged so that no other External passes for
+// one. updateMany keeps it for the length of one call and closes it; one left behind by a script cut off mid-call
+// without running its catch (a vm timeout, a worker's termination) is destroyed, its task joined, when the External
+// is collected or its environment torn down. Nested calls (a getter on the keys array running another updateMany)
+// each hold their own.
+struct PipelineHandle {
+  std::unique_ptr<HashPipeline> pipeline;  // null once closed
 };
 
-// countminPipelineOpen(estimates): the id of a new pipeline for one updateMany call; estimates (a boolean): the
-// calls pass an estimates array for each batch.
+constexpr napi_type_tag kPipelineTag = {0x686f747061746863ULL, 0x6d696e7069706531ULL};  // "hotpathc" "minpipe1"
+
+// The open pipeline behind a handle, or a TypeError (not a pipeline) or RangeError (closed).
+HashPipeline& RequirePipeline(const Napi::Value& value) {
+  if (!value.IsExternal() || !value.As<Napi::External<PipelineHandle>>().CheckTypeTag(&kPipelineTag)) {
+    throw TypeError("pipeline must be a pipeline handle");
+  }
+  PipelineHandle* handle = value.As<Napi::External<PipelineHandle>>().Data();
+  if (!handle->pipeline) throw RangeError("pipeline is not an open pipeline");
+  return *handle->pipeline;
+}
+
+// countminPipelineOpen(estimates): a new pipeline for one updateMany call; estimates (a boolean): the calls pass an
+// estimates array for each batch.
 Napi::Value PipelineOpen(const Napi::CallbackInfo& info) {
   if (!info[0].IsBoolean()) throw TypeError("estimates must be a boolean");
-  return Napi::Number::New(info.Env(), Pipelines::Open(info[0].As<Napi::Boolean>().Value()));
+  auto handle = std::make_unique<PipelineHandle>();
+  handle->pipeline = std::make_unique<HashPipeline>(info[0].As<Napi::Boolean>().Value());
+  auto external = Napi::External<PipelineHandle>::New(info.Env(), handle.get(),
+                                                      [](Napi::Env, PipelineHandle* owned) { delete owned; });
+  handle.release();  // the External's finalizer owns it now
+  external.TypeTag(&kPipelineTag);
+  return external;
 }
 
 // countminPipelinePush(pipeline, counters, shape, keys, offsets, counts | null, inFlightEstimates | null): the
 // estimates array is the one of the batch pushed before (null for the first, and without estimates).
 Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
-  HashPipeline& pipeline = Pipelines::Get(info[0]);
+  HashPipeline& pipeline = RequirePipeline(info[0]);
   pipeline.Push(RequireSketch(info[1], info[2]), info[3], info[4], info[5], info[6]);
   return info.Env().Undefined();
 }
@@ -427,7 +412,10 @@ Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
 // countminPipelineClose(pipeline, counters | null, shape | null, inFlightEstimates | null): adds the batch in flight
 // to the sketch, or drops it (null: the call failed and restores the counters), and closes the pipeline.
 Napi::Value PipelineClose(const Napi::CallbackInfo& info) {
-  const std::unique_ptr<HashPipeline> pipeline = Pipelines::Take(info[0]);
+  RequirePipeline(info[0]);
+  // Closed from here on, even if adding the batch in flight throws.
+  const std::unique_ptr<HashPipeline> pipeline =
+      std::move(info[0].As<Napi::External<PipelineHandle>>().Data()->pipeline);
   if (info[1].IsNull()) {
     pipeline->Finish(nullptr, info[3]);
   } else {

@@ -4,6 +4,12 @@
 #include <string>
 
 namespace hotpath::opencl {
+namespace {
+
+// Checked before the External's data is read: an External that is not ours may point at anything.
+constexpr napi_type_tag kHandleTag = {0x686f747061746863ULL, 0x6f70656e636c3031ULL};  // "hotpathc" "opencl01"
+
+}  // namespace
 
 const char* KindName(Kind kind) {
   switch (kind) {
@@ -24,18 +30,20 @@ void Handle::Release(Napi::Env env) {
 
 Napi::External<Handle> Wrap(Napi::Env env, Handle* handle) {
   if (handle->externalBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, handle->externalBytes);
-  return Napi::External<Handle>::New(env, handle, [](Napi::Env finalizeEnv, Handle* h) {
+  auto external = Napi::External<Handle>::New(env, handle, [](Napi::Env finalizeEnv, Handle* h) {
     h->Release(finalizeEnv);
     delete h;
   });
+  external.TypeTag(&kHandleTag);
+  return external;
 }
 
 Handle* RequireAnyHandle(const Napi::Value& value, const char* argName) {
-  if (!value.IsExternal()) throw TypeError(std::string(argName) + " must be an OpenCL handle");
-  auto* handle = value.As<Napi::External<Handle>>().Data();
-  if (handle == nullptr || handle->tag != kHandleTag) {
+  if (!value.IsExternal() || !value.As<Napi::External<Handle>>().CheckTypeTag(&kHandleTag)) {
     throw TypeError(std::string(argName) + " must be an OpenCL handle");
   }
+  Handle* handle = value.As<Napi::External<Handle>>().Data();
+  if (handle == nullptr) throw TypeError(std::string(argName) + " must be an OpenCL handle");
   return handle;
 }
 

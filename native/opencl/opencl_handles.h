@@ -1,6 +1,7 @@
-// OpenCL objects as JavaScript sees them: Externals wrapping a tagged Handle whose finalizer releases
-// the object if release() was never called, so a forgotten handle leaks nothing and a foreign
-// External or a released handle is an error, never a crash.
+// OpenCL objects as JavaScript sees them: type-tagged Externals wrapping a Handle whose finalizer
+// releases the object if release() was never called, so a forgotten handle leaks nothing and a
+// foreign External (another addon's, or one of our count-min pipelines) or a released handle is an
+// error, never a crash.
 #pragma once
 #include <napi.h>
 
@@ -14,7 +15,6 @@
 namespace hotpath::opencl {
 
 enum class Kind { Context, Buffer, Program, Kernel };
-constexpr uint32_t kHandleTag = 0x6f70636cu;  // 'opcl': rejects Externals that are not ours
 
 // "Context", "Buffer", ...: for error messages.
 const char* KindName(Kind kind);
@@ -26,7 +26,6 @@ struct Handle {
   void Release(Napi::Env env);
   virtual void ReleaseObject(const Api& cl) = 0;
 
-  uint32_t tag = kHandleTag;
   Kind kind;
   bool released = false;
   // Memory the handle holds outside the JS heap, reported to V8 so GC runs when it piles up.

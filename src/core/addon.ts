@@ -32,13 +32,14 @@ export interface NativeAddon {
     estimatesOut: Float64Array | null,
   ): void;
   /**
-   * Count-min, an updateMany of many batches: opens a pipeline (its id) in which a pool thread hashes each batch
-   * pushed while the next is packed. A push adds the batch pushed before to the counters (its estimates into
-   * inFlightEstimates when the pipeline was opened with estimates); close adds the last, or drops it (null).
+   * Count-min, an updateMany of many batches: opens a pipeline (a handle, freed when collected if never closed) in
+   * which a pool thread hashes each batch pushed while the next is packed. A push adds the batch pushed before to the
+   * counters (its estimates into inFlightEstimates when the pipeline was opened with estimates); close adds the
+   * last, or drops it (null).
    */
-  countminPipelineOpen(estimates: boolean): number;
+  countminPipelineOpen(estimates: boolean): CountminPipeline;
   countminPipelinePush(
-    pipeline: number,
+    pipeline: CountminPipeline,
     counters: Uint32Array,
     shape: Uint32Array,
     keys: string | Uint8Array,
@@ -47,7 +48,7 @@ export interface NativeAddon {
     inFlightEstimates: Float64Array | null,
   ): void;
   countminPipelineClose(
-    pipeline: number,
+    pipeline: CountminPipeline,
     counters: Uint32Array | null,
     shape: Uint32Array | null,
     inFlightEstimates: Float64Array | null,
@@ -138,6 +139,9 @@ export interface NativeAddon {
 
 /** An OpenCL object owned by the addon (a napi External). */
 export type OpenclHandle = { readonly __openclHandle: unique symbol };
+
+/** A count-min pipeline (an External the addon type-tags; opaque to JavaScript). */
+export type CountminPipeline = { readonly __countminPipeline: unique symbol };
 
 export interface OpenclDeviceRecord {
   index: number;

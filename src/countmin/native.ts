@@ -111,7 +111,7 @@ export function updateManyNative(
   const snapshot = batches && s.counters.byteLength <= keys.length * SNAPSHOT_BYTES_PER_KEY ? s.counters.slice() : null;
   if (batches && !snapshot) checkKeys(where, keys);
   // Many batches go through a pipeline: a pool thread hashes each batch while the next is packed.
-  let pipeline = batches ? addon.countminPipelineOpen(estimates !== null) : 0;
+  let pipeline = batches ? addon.countminPipelineOpen(estimates !== null) : null;
   // The estimates of the batch in flight, written when it is added (at the next push or the close).
   let inFlight: Float64Array | null = null;
   const scratch = acquireScratch();
@@ -135,7 +135,7 @@ export function updateManyNative(
       begin = end;
     }
     const last = pipeline;
-    pipeline = 0;
+    pipeline = null;
     if (last) addon.countminPipelineClose(last, s.counters, s.shape, inFlight);
   } catch (error) {
     // With a snapshot the counters go back to it. Without one every key was checked up front, so only the addon can

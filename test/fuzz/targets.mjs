@@ -187,14 +187,25 @@ const BINDINGS = {
   countminEstimateOne: ['counters', 'shape', 'keys'],
   countminMerge: ['counters', 'counters', 'bool', 'count'],
   countminHash: ['bytes', 'count', 'count'],
-  // Pipeline ids are small counts: some name pipelines this child opened (and never closed), others none.
   countminPipelineOpen: ['bool'],
-  countminPipelinePush: ['count', 'counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
-  countminPipelineClose: ['count', 'counters', 'shape', 'floats?'],
+  countminPipelinePush: ['pipeline', 'counters', 'shape', 'keys', 'offsets', 'floats?', 'floats?'],
+  countminPipelineClose: ['pipeline', 'counters', 'shape', 'floats?'],
   trackedFloat64Array: ['count'],
   openclCreateContext: ['count'],
   openclRelease: ['any'],
 };
+
+/** Count-min pipelines this child opened, some closed since: pushed to and closed again, in any order. */
+const openedPipelines = [];
+
+/** A pipeline handle this child opened (most of the time), else a number or anything. */
+function pipelineArgument(rng, addon) {
+  if (rng.chance(0.2)) return bindingArgument(rng, rng.pick(['count', 'any']));
+  if (openedPipelines.length === 0 || (openedPipelines.length < 16 && rng.chance(0.3))) {
+    openedPipelines.push(addon.countminPipelineOpen(rng.chance(0.5)));
+  }
+  return rng.pick(openedPipelines);
+}
 
 function bindingArgument(rng, kind) {
   if (rng.chance(0.15)) return anyValue(rng);
@@ -495,10 +506,11 @@ export const TARGETS = {
   'new Channel': (rng, hp) => new hp.Channel(anyValue(rng)),
   'addon (raw binding)': (rng, hp) => {
     if (hp.nativePath === null) return 'skipped';
+    const addon = rawAddon(hp);
     const [name, kinds] = rng.pick(Object.entries(BINDINGS));
-    const args = kinds.map((kind) => bindingArgument(rng, kind));
+    const args = kinds.map((kind) => (kind === 'pipeline' ? pipelineArgument(rng, addon) : bindingArgument(rng, kind)));
     if (rng.chance(0.1)) args.length = rng.int(0, args.length);
-    return rawAddon(hp)[name](...args);
+    return addon[name](...args);
   },
 };
 

@@ -518,6 +518,43 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
     // 400 leaked pipelines of 2 MB each were 800 MB before; now ~0 (64 MB under ASan, its quarantine).
     expect(grownMiB).toBeLessThan(300);
   });
+
+  it('frees the pipeline of an updateMany that a vm timeout cut off', () => {
+    // A getter on the third batch spins until the timeout: two batches of 8 MB are in the pipeline by then.
+    const script = `
+      const vm = require('node:vm');
+      const hotpath = require(${JSON.stringify(createRequire(__filename).resolve('hotpath'))});
+      const keys = Array.from({ length: 3 * 8192 }, (_, i) => 'x'.repeat(1000) + i);
+      Object.defineProperty(keys, 2 * 8192 + 5, { get() { for (;;); } });
+      const sketch = hotpath.CountMinSketch.withDimensions(64, 2);
+      const cutOff = () => {
+        try {
+          vm.runInNewContext('sketch.updateMany(keys)', { sketch, keys }, { timeout: 50 });
+        } catch (error) {
+          if (/timed out/.test(error.message)) return;
+          throw error;
+        }
+        throw new Error('not cut off');
+      };
+      (async () => {
+        for (let i = 0; i < 3; i++) cutOff();
+        global.gc();
+        await new Promise(setImmediate);
+        const before = process.memoryUsage().rss;
+        for (let i = 0; i < 40; i++) {
+          cutOff();
+          if (i % 5 === 4) { global.gc(); await new Promise(setImmediate); }
+        }
+        global.gc();
+        await new Promise(setImmediate);
+        console.log(JSON.stringify({ grownMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));
+      })();`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(child.stderr).toBe('');
+    const { grownMiB } = JSON.parse(child.stdout) as { grownMiB: number };
+    // 275 MiB before (the pipelines stayed open until the thread exited); now about 0.
+    expect(grownMiB).toBeLessThan(100);
+  }, 120_000);
 });
 
 // Found with the pipeline's tests: the native glue packed the batches of every call in one set of module buffers,

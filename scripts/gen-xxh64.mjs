@@ -86,14 +86,15 @@ function round(dstHi, dstLo, accHi, accLo, laneHi, laneLo) {
     `let ${productHi}: number, ${productLo}: number;`,
     ...block(mul(productHi, productLo, laneHi, laneLo, P2)),
   ];
-  if (accHi === null) lines.push(`const ${sumHi} = ${productHi}, ${sumLo} = ${productLo};`);
-  else {
+  // acc = 0: the sum is the product itself.
+  const sum = accHi === null ? [productHi, productLo] : [sumHi, sumLo];
+  if (accHi !== null) {
     lines.push(
       `const ${sumLo} = (${accLo} + ${productLo}) | 0;`,
       `const ${sumHi} = (${accHi} + ${productHi} + (${sumLo} >>> 0 < ${productLo} >>> 0 ? 1 : 0)) | 0;`,
     );
   }
-  return [...lines, ...rotl(rotHi, rotLo, sumHi, sumLo, 31), ...block(mul(dstHi, dstLo, rotHi, rotLo, P1))];
+  return [...lines, ...rotl(rotHi, rotLo, ...sum, 31), ...block(mul(dstHi, dstLo, rotHi, rotLo, P1))];
 }
 
 const block = (lines) => ['{', ...lines, '}'];

@@ -489,45 +489,34 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
   });
 
   // A script cut off mid-updateMany without running its catch (a vm timeout) leaves its pipeline unclosed. The
-  // pipelines were once kept by id until their thread exited, so each such call held its batch copies (here 2 MB)
-  // for good; now the handle's collection frees them.
+  // pipelines were once kept by id until their thread exited, so each such call held its batch copies for good; now
+  // the handle's collection frees them.
   it('frees a pipeline that was never closed once its handle is collected', () => {
-    const script = `
-      const addon = require(${JSON.stringify(nativePath)});
+    const grownMiB = childRssGrowthMiB(
+      `const addon = require(${JSON.stringify(nativePath)});
       const keys = 'k'.repeat(1 << 20), offsets = Uint32Array.of(0, 1 << 20);
       const counters = new Uint32Array(16), shape = Uint32Array.of(8, 2, 0, 0, 0, 0);
       const leak = () => {
         const pipeline = addon.countminPipelineOpen(false);
         addon.countminPipelinePush(pipeline, counters, shape, keys, offsets, null, null);
         addon.countminPipelinePush(pipeline, counters, shape, keys, offsets, null, null);
-      };
-      (async () => {
-        for (let i = 0; i < 20; i++) leak();
-        global.gc();
-        await new Promise(setImmediate);
-        const before = process.memoryUsage().rss;
-        for (let i = 0; i < 400; i++) {
-          leak();
-          if (i % 20 === 19) { global.gc(); await new Promise(setImmediate); }
-        }
-        console.log(JSON.stringify({ grownMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));
-      })();`;
-    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-    expect(child.stderr).toBe('');
-    const { grownMiB } = JSON.parse(child.stdout) as { grownMiB: number };
+      };`,
+      400,
+      20,
+    );
     // 400 leaked pipelines of 2 MB each were 800 MB before; now ~0 (64 MB under ASan, its quarantine).
     expect(grownMiB).toBeLessThan(300);
   });
 
   it('frees the pipeline of an updateMany that a vm timeout cut off', () => {
     // A getter on the third batch spins until the timeout: two batches of 8 MB are in the pipeline by then.
-    const script = `
-      const vm = require('node:vm');
+    const grownMiB = childRssGrowthMiB(
+      `const vm = require('node:vm');
       const hotpath = require(${JSON.stringify(createRequire(__filename).resolve('hotpath'))});
       const keys = Array.from({ length: 3 * 8192 }, (_, i) => 'x'.repeat(1000) + i);
       Object.defineProperty(keys, 2 * 8192 + 5, { get() { for (;;); } });
       const sketch = hotpath.CountMinSketch.withDimensions(64, 2);
-      const cutOff = () => {
+      const leak = () => {
         try {
           vm.runInNewContext('sketch.updateMany(keys)', { sketch, keys }, { timeout: 50 });
         } catch (error) {
@@ -535,27 +524,37 @@ suite.runIf(backend === 'native')('CountMinSketch: the pipelined updateMany', ()
           throw error;
         }
         throw new Error('not cut off');
-      };
-      (async () => {
-        for (let i = 0; i < 3; i++) cutOff();
-        global.gc();
-        await new Promise(setImmediate);
-        const before = process.memoryUsage().rss;
-        for (let i = 0; i < 40; i++) {
-          cutOff();
-          if (i % 5 === 4) { global.gc(); await new Promise(setImmediate); }
-        }
-        global.gc();
-        await new Promise(setImmediate);
-        console.log(JSON.stringify({ grownMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));
-      })();`;
-    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 120_000 });
-    expect(child.stderr).toBe('');
-    const { grownMiB } = JSON.parse(child.stdout) as { grownMiB: number };
+      };`,
+      40,
+      5,
+    );
     // 275 MiB before (the pipelines stayed open until the thread exited); now about 0.
     expect(grownMiB).toBeLessThan(100);
   }, 120_000);
 });
+
+/**
+ * The RSS growth (MiB) of a child that runs `setup` (which defines leak()), calls leak() `gcEvery` times to warm up,
+ * then `rounds` times, collecting garbage every `gcEvery` calls and before each reading.
+ */
+function childRssGrowthMiB(setup: string, rounds: number, gcEvery: number): number {
+  const script = `${setup}
+    const settle = async () => { global.gc(); await new Promise(setImmediate); };
+    (async () => {
+      for (let i = 0; i < ${gcEvery}; i++) leak();
+      await settle();
+      const before = process.memoryUsage().rss;
+      for (let i = 1; i <= ${rounds}; i++) {
+        leak();
+        if (i % ${gcEvery} === 0) await settle();
+      }
+      await settle();
+      console.log(JSON.stringify({ grownMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));
+    })();`;
+  const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  expect(child.stderr).toBe('');
+  return (JSON.parse(child.stdout) as { grownMiB: number }).grownMiB;
+}
 
 // Found with the pipeline's tests: the native glue packed the batches of every call in one set of module buffers,
 // so an updateMany run by a getter on the keys array (while the outer call packed its second batch) overwrote the

@@ -378,14 +378,14 @@ struct PipelineHandle {
 
 constexpr napi_type_tag kPipelineTag = {0x686f747061746863ULL, 0x6d696e7069706531ULL};  // "hotpathc" "minpipe1"
 
-// The open pipeline behind a handle, or a TypeError (not a pipeline) or RangeError (closed).
-HashPipeline& RequirePipeline(const Napi::Value& value) {
+// The handle of an open pipeline, or a TypeError (not a pipeline handle) or RangeError (closed).
+PipelineHandle& RequireOpenPipeline(const Napi::Value& value) {
   if (!value.IsExternal() || !value.As<Napi::External<PipelineHandle>>().CheckTypeTag(&kPipelineTag)) {
     throw TypeError("pipeline must be a pipeline handle");
   }
-  PipelineHandle* handle = value.As<Napi::External<PipelineHandle>>().Data();
-  if (!handle->pipeline) throw RangeError("pipeline is not an open pipeline");
-  return *handle->pipeline;
+  PipelineHandle& handle = *value.As<Napi::External<PipelineHandle>>().Data();
+  if (!handle.pipeline) throw RangeError("pipeline is not an open pipeline");
+  return handle;
 }
 
 // countminPipelineOpen(estimates): a new pipeline for one updateMany call; estimates (a boolean): the calls pass an
@@ -404,7 +404,7 @@ Napi::Value PipelineOpen(const Napi::CallbackInfo& info) {
 // countminPipelinePush(pipeline, counters, shape, keys, offsets, counts | null, inFlightEstimates | null): the
 // estimates array is the one of the batch pushed before (null for the first, and without estimates).
 Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
-  HashPipeline& pipeline = RequirePipeline(info[0]);
+  HashPipeline& pipeline = *RequireOpenPipeline(info[0]).pipeline;
   pipeline.Push(RequireSketch(info[1], info[2]), info[3], info[4], info[5], info[6]);
   return info.Env().Undefined();
 }
@@ -412,10 +412,8 @@ Napi::Value PipelinePush(const Napi::CallbackInfo& info) {
 // countminPipelineClose(pipeline, counters | null, shape | null, inFlightEstimates | null): adds the batch in flight
 // to the sketch, or drops it (null: the call failed and restores the counters), and closes the pipeline.
 Napi::Value PipelineClose(const Napi::CallbackInfo& info) {
-  RequirePipeline(info[0]);
   // Closed from here on, even if adding the batch in flight throws.
-  const std::unique_ptr<HashPipeline> pipeline =
-      std::move(info[0].As<Napi::External<PipelineHandle>>().Data()->pipeline);
+  const std::unique_ptr<HashPipeline> pipeline = std::move(RequireOpenPipeline(info[0]).pipeline);
   if (info[1].IsNull()) {
     pipeline->Finish(nullptr, info[3]);
   } else {

@@ -104,10 +104,8 @@ export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: num
             0;
           pLo5 = product6;
         }
-        const sHi5 = pHi5,
-          sLo5 = pLo5;
-        const rHi5 = (sHi5 << 31) | (sLo5 >>> 1),
-          rLo5 = (sLo5 << 31) | (sHi5 >>> 1);
+        const rHi5 = (pHi5 << 31) | (pLo5 >>> 1),
+          rLo5 = (pLo5 << 31) | (pHi5 >>> 1);
         {
           // (gHi4, gLo4) = (rHi5, rLo5) * P1
           const low7 = rLo5 & 0xffff,
@@ -176,10 +174,8 @@ export function xxh64(bytes: Uint8Array, start: number, end: number, seedHi: num
           0;
         pLo10 = product11;
       }
-      const sHi10 = pHi10,
-        sLo10 = pLo10;
-      const rHi10 = (sHi10 << 31) | (sLo10 >>> 1),
-        rLo10 = (sLo10 << 31) | (sHi10 >>> 1);
+      const rHi10 = (pHi10 << 31) | (pLo10 >>> 1),
+        rLo10 = (pLo10 << 31) | (pHi10 >>> 1);
       {
         // (gHi9, gLo9) = (rHi10, rLo10) * P1
         const low12 = rLo10 & 0xffff,
